@@ -1,0 +1,211 @@
+# moat: one non-recursive Makefile.  Targets:
+#   make          the EFI image under build/esp/EFI/BOOT/BOOTX64.EFI
+#   make run      boot it in QEMU (TCG) with intel-iommu and edu devices
+#   make debug    the same, waiting for gdb on :1234
+#   make test     host unit tests, model tests, fuzzing (bounded), QEMU tests
+#   make bench    figures from the model
+#   make image    build/moat.img, a FAT disk image for a USB stick
+#   make fuzz     the fuzzers, longer than in make test
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+B := build
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
+# ---------------------------------------------------------------------------
+# Debian packages this tree needs.  Installed when missing if we are root;
+# otherwise the build stops with the command to run.
+PKGS_BUILD := gcc binutils make nasm gnu-efi mtools dosfstools
+PKGS_RUN := qemu-system-x86 ovmf
+PKGS_TEST := python3-pytest libcmocka-dev clang libclang-rt-14-dev acpica-tools
+DEPS_STAMP := $(B)/.deps-$(shell echo $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST) | md5sum | cut -c1-8)
+
+$(DEPS_STAMP):
+	@mkdir -p $(B)
+	@missing=$$(for p in $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing: $$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null || exit 1; \
+		else \
+			echo "missing packages; run: sudo apt-get update && sudo apt-get install -y $$missing"; exit 1; \
+		fi; \
+	fi
+	@touch $@
+
+deps: $(DEPS_STAMP)
+.PHONY: deps
+
+# ---------------------------------------------------------------------------
+# The kernel: a GNU-EFI application.  The EFI image is the kernel itself; it
+# keeps running in place after ExitBootServices (see boot/README).
+KERNEL_SRCS := \
+	boot/efi_main.c \
+	arch/x86_64/cpu.c arch/x86_64/exceptions.c arch/x86_64/paging.c \
+	arch/x86_64/tsc.c arch/x86_64/hw.c arch/x86_64/fw_cfg.c \
+	lib/string.c lib/format.c lib/errno.c \
+	kernel/main.c kernel/log.c kernel/panic.c kernel/page_alloc.c \
+	kernel/heap.c kernel/console.c kernel/console_parse.c kernel/cmdline.c \
+	kernel/cmd_basic.c \
+	drivers/serial/uart16550.c
+KERNEL_ASM := arch/x86_64/entry.asm
+
+# Sources added by each subsystem's fragment (KERNEL_SRCS += ...).
+-include $(wildcard */*.mk drivers/*/*.mk drivers/iommu/*/*.mk)
+
+KERNEL_OBJS := $(KERNEL_SRCS:%.c=$(B)/efi/%.o) $(KERNEL_ASM:%.asm=$(B)/efi/%.o)
+
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+KERNEL_CFLAGS := -std=c11 -O2 -g -ffreestanding -fno-stack-protector \
+	-fno-stack-check -fpic -fshort-wchar -mno-red-zone -mgeneral-regs-only \
+	-fno-strict-aliasing -fno-common -fno-builtin -fno-omit-frame-pointer \
+	-fno-tree-loop-distribute-patterns -DGNU_EFI_USE_MS_ABI \
+	-Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
+	-Wundef -Wno-unused-parameter -I. -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64 \
+	-MMD -MP
+
+$(B)/efi/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)gcc $(KERNEL_CFLAGS) -c $< -o $@
+
+$(B)/efi/%.o: %.asm | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  AS      $<"
+	$(Q)nasm -f elf64 -g -o $@ $<
+
+$(B)/moat.so: $(KERNEL_OBJS) linker.ld
+	@echo "  LD      $@"
+	$(Q)ld -nostdlib -znocombreloc -z noexecstack -T linker.ld -shared -Bsymbolic \
+		-L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o $(KERNEL_OBJS) \
+		-lgnuefi -o $@
+	@! nm -u $@ | grep . || (echo "undefined symbols in $@"; exit 1)
+
+ESP_EFI := $(B)/esp/EFI/BOOT/BOOTX64.EFI
+$(ESP_EFI): $(B)/moat.so
+	@mkdir -p $(@D)
+	@echo "  EFI     $@"
+	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
+		-j .rela -j .reloc --target=efi-app-x86_64 --subsystem=10 $< $@
+
+all: $(ESP_EFI)
+.PHONY: all
+
+# A FAT image for a USB stick (and for QEMU tests: faster than vvfat).
+$(B)/moat.img: $(ESP_EFI)
+	@echo "  IMAGE   $@"
+	$(Q)rm -f $@
+	$(Q)mkfs.fat -C $@ 8192 >/dev/null
+	$(Q)mmd -i $@ ::/EFI ::/EFI/BOOT
+	$(Q)mcopy -i $@ $(ESP_EFI) ::/EFI/BOOT/BOOTX64.EFI
+image: $(B)/moat.img
+.PHONY: image
+
+# ---------------------------------------------------------------------------
+# Running under QEMU (TCG).  RUN_ARGS adds options, CMDLINE sets the kernel
+# command line through fw_cfg.
+OVMF_CODE := /usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd
+QEMU_MACHINE := -machine q35,kernel-irqchip=split -accel tcg -cpu max -m 512M \
+	-nodefaults -no-reboot \
+	-drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
+	-drive if=pflash,format=raw,file=$(B)/vars.fd \
+	-device intel-iommu,intremap=on \
+	-device edu,id=edu0,dma_mask=0xffffffffffffffff \
+	-device pcie-root-port,id=rp1,slot=1,chassis=1 \
+	-device edu,bus=rp1,id=edu1,dma_mask=0xffffffffffffffff \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-drive format=raw,file=fat:rw:$(B)/esp
+QEMU_CMDLINE := $(if $(CMDLINE),-fw_cfg name=opt/moat/cmdline$(,)string="$(CMDLINE)")
+, := ,
+
+$(B)/vars.fd: | $(DEPS_STAMP)
+	cp $(OVMF_VARS) $@
+
+run: all $(B)/vars.fd
+	qemu-system-x86_64 $(QEMU_MACHINE) -display none -serial mon:stdio $(QEMU_CMDLINE) $(RUN_ARGS)
+debug: all $(B)/vars.fd
+	@echo "gdb: target remote :1234, then the add-symbol-file line moat prints"
+	qemu-system-x86_64 $(QEMU_MACHINE) -display none -serial mon:stdio -s -S \
+		$(QEMU_CMDLINE) -fw_cfg name=opt/moat/cmdline,string="debug $(CMDLINE)" $(RUN_ARGS)
+.PHONY: run debug
+
+# ---------------------------------------------------------------------------
+# Host tests: the same sources, built for Linux with sanitizers, linked with
+# cmocka and with stand-ins for the hw seam (tests/unit/) or the VT-d model
+# (tests/model/).  Each fragment appends NAME to UNIT_TESTS and sets
+# NAME_SRCS.
+HOST_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -D_DEFAULT_SOURCE \
+	-Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -I. -MMD -MP
+HOST_LDLIBS := -lcmocka
+
+UNIT_TESTS :=
+-include $(wildcard tests/unit/*.mk tests/model/*.mk)
+
+$(B)/host/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $<"
+	$(Q)gcc $(HOST_CFLAGS) -c $< -o $@
+
+define unit_test_rule
+$(B)/host/bin/$(1): $$($(1)_SRCS:%.c=$(B)/host/%.o)
+	@mkdir -p $$(@D)
+	@echo "  HOSTLD  $$@"
+	$(Q)gcc $(HOST_CFLAGS) $$^ -o $$@ $(HOST_LDLIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t))))
+
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/host/bin/%)
+test-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+.PHONY: test-unit
+
+# ---------------------------------------------------------------------------
+# Fuzzing with libFuzzer (clang).  Each fragment appends NAME to FUZZERS and
+# sets NAME_FUZZ_SRCS and NAME_FUZZ_CORPUS (a seed folder).
+FUZZERS :=
+-include $(wildcard tests/fuzz/*.mk)
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -D_DEFAULT_SOURCE -I. -Wall -Wno-unused-parameter
+FUZZ_SECONDS ?= 60
+
+define fuzz_rule
+$(B)/fuzz/$(1): $$($(1)_FUZZ_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	@echo "  FUZZ    $$@"
+	$(Q)clang $(FUZZ_CFLAGS) $$^ -o $$@
+endef
+$(foreach f,$(FUZZERS),$(eval $(call fuzz_rule,$(f))))
+
+# Each fuzzer gets its share of FUZZ_SECONDS; any crash fails the run.
+fuzz: $(FUZZERS:%=$(B)/fuzz/%)
+	@set -e; n=$(words $(FUZZERS)); for f in $(FUZZERS); do \
+		mkdir -p $(B)/fuzz/corpus-$$f; \
+		echo "== fuzz $$f for $$(( $(FUZZ_SECONDS) / n ))s"; \
+		$(B)/fuzz/$$f -max_total_time=$$(( $(FUZZ_SECONDS) / n )) \
+			-artifact_prefix=$(B)/fuzz/$$f- -print_final_stats=1 \
+			$(B)/fuzz/corpus-$$f $$(eval echo \$$$${f}_FUZZ_CORPUS) 2>&1 | tail -n 12; \
+		test $${PIPESTATUS[0]} -eq 0; \
+	done
+.PHONY: fuzz
+
+# ---------------------------------------------------------------------------
+# QEMU integration tests (pytest, Debian's interpreter).
+PYTEST := /usr/bin/python3 -m pytest
+test-qemu: all $(B)/moat.img
+	$(PYTEST) -q -p no:cacheprovider tests/qemu
+.PHONY: test-qemu
+
+test: test-unit fuzz test-qemu
+.PHONY: test
+
+clean:
+	rm -rf $(B)
+.PHONY: clean
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What the kernel needs from the CPU layer beyond cpu.h's instructions.
+ * Addresses are identity-mapped: a physical address is its own virtual
+ * address wherever it is mapped at all.
+ */
+
+/* The loaded image, for backtraces and gdb (set once by boot/). */
+void arch_set_image(uint64_t base, uint64_t size);
+uint64_t arch_image_base(void);
+bool arch_in_image(uint64_t addr);
+
+/* Continue in fn(arg) on the given stack. */
+void arch_switch_stack(void (*fn)(void *), void *arg, void *stack_top)
+	__attribute__((noreturn));
+
+/* Paging: our own identity map, built from the firmware's memory map. */
+enum arch_cache {
+	ARCH_CACHE_WB,
+	ARCH_CACHE_UC,
+};
+
+struct boot_info;
+int arch_paging_init(const struct boot_info *bi, uint64_t (*alloc_page)(void));
+/* Maps [pa, pa + len); an existing mapping of another type is an error. */
+int arch_map(uint64_t pa, uint64_t len, enum arch_cache cache);
+bool arch_is_mapped(uint64_t pa, uint64_t len);
+/* True when the range touches memory the firmware map lists as RAM. */
+bool arch_overlaps_ram(uint64_t pa, uint64_t len);
+unsigned int arch_phys_bits(void);
+
+/* Time: TSC calibrated against a reference clock. */
+struct arch_clock_ref {
+	uint16_t pm_timer_port; /* ACPI PM timer I/O port, 0 if none */
+	bool pm_timer_32bit;
+	uint64_t hpet_base; /* HPET registers, 0 if none */
+};
+int arch_tsc_calibrate(const struct arch_clock_ref *ref);
+uint64_t arch_now_ns(void);
+uint64_t arch_tsc_hz(void);
+const char *arch_tsc_source(void);
+
+/* QEMU fw_cfg: the contents of a named file, -ENOENT when absent. */
+int arch_fw_cfg_read(const char *name, char *buf, size_t size, size_t *len);

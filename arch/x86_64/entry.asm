@@ -1,0 +1,92 @@
+; Exception entry stubs and the few things C cannot do.  Each stub makes the
+; stack look the same (vector, error code, then the general registers) and
+; calls exception_handler(struct exception_frame *), which never returns.
+
+bits 64
+default rel
+section .text
+
+extern exception_handler
+
+%macro ISR_NOERR 1
+isr_%1:
+	push 0
+	push %1
+	jmp isr_common
+%endmacro
+
+; The CPU pushes an error code for these vectors (SDM vol. 3, 6.13).
+%macro ISR_ERR 1
+isr_%1:
+	push %1
+	jmp isr_common
+%endmacro
+
+%assign v 0
+%rep 32
+%if v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30
+	ISR_ERR v
+%else
+	ISR_NOERR v
+%endif
+%assign v v + 1
+%endrep
+
+isr_common:
+	push rax
+	push rbx
+	push rcx
+	push rdx
+	push rsi
+	push rdi
+	push rbp
+	push r8
+	push r9
+	push r10
+	push r11
+	push r12
+	push r13
+	push r14
+	push r15
+	mov rdi, rsp
+	and rsp, -16
+	call exception_handler wrt ..plt
+	cli
+.stop:
+	hlt
+	jmp .stop
+
+; void arch_load_segments(uint16_t cs, uint16_t ds): reload every segment
+; register after lgdt; CS only changes through a far return.
+global arch_load_segments
+arch_load_segments:
+	mov ds, si
+	mov es, si
+	mov ss, si
+	mov fs, si
+	mov gs, si
+	pop rax
+	push rdi
+	push rax
+	retfq
+
+; void arch_switch_stack(void (*fn)(void *), void *arg, void *stack_top):
+; continue in fn(arg) on a new stack; fn must not return.
+global arch_switch_stack
+arch_switch_stack:
+	mov rsp, rdx
+	xor ebp, ebp
+	mov rax, rdi
+	mov rdi, rsi
+	push 0
+	jmp rax
+
+section .data
+global isr_stub_table
+align 8
+isr_stub_table:
+%assign v 0
+%rep 32
+	dq isr_ %+ v
+%assign v v + 1
+%endrep

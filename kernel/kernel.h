@@ -1,0 +1,27 @@
+#pragma once
+
+#include <stdint.h>
+
+#include "boot/boot_info.h"
+#include "drivers/serial/uart16550.h"
+#include "kernel/console.h"
+#include "kernel/heap.h"
+#include "kernel/page_alloc.h"
+
+/*
+ * The kernel's state, in one explicit struct.  Console commands and the seam
+ * implementations reach it through kernel_get(); drivers never do, they are
+ * handed what they need.
+ */
+struct kernel {
+	struct boot_info *boot;
+	struct uart com1;
+	struct console console;
+	struct page_alloc pages;
+	struct heap heap;
+	uint64_t ready_ns; /* time of "moat: ready" */
+};
+
+struct kernel *kernel_get(void);
+
+#define MOAT_VERSION "0.1.0"

@@ -1,0 +1,128 @@
+#include <stdint.h>
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
+#include "boot/boot_info.h"
+#include "drivers/hw.h"
+#include "kernel/cmdline.h"
+#include "kernel/console.h"
+#include "kernel/kernel.h"
+#include "kernel/log.h"
+#include "kernel/panic.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+
+#define COM1_PORT 0x3f8
+#define COM1_BAUD 115200
+
+static struct kernel the_kernel;
+
+struct kernel *kernel_get(void)
+{
+	return &the_kernel;
+}
+
+/* QEMU's fw_cfg file replaces the UEFI load options when present. */
+static void load_cmdline(struct boot_info *bi)
+{
+	size_t len;
+	int ret;
+
+	ret = arch_fw_cfg_read("opt/moat/cmdline", bi->cmdline,
+			       sizeof(bi->cmdline), &len);
+	if (ret && ret != -ENOENT && ret != -ENODEV) {
+		log_warn("boot", "fw_cfg command line unusable: %s",
+			 errno_name(ret));
+	}
+	log_info("boot", "command line: %s", bi->cmdline);
+}
+
+static void set_log_level(const char *cmdline)
+{
+	static const char *const names[] = { "err", "warn", "info", "debug" };
+	char v[16];
+	unsigned int i;
+
+	if (cmdline_get(cmdline, "loglevel", v, sizeof(v))) {
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			log_set_level((enum log_level)i);
+			return;
+		}
+	}
+	log_warn("boot", "loglevel=%s unknown (err, warn, info or debug)", v);
+}
+
+/* run="cmd1; cmd2": each command echoed after the prompt, as if typed. */
+static void run_boot_commands(const char *cmdline)
+{
+	static char run[BOOT_CMDLINE_MAX];
+	char *cmd, *next;
+	int ret;
+
+	ret = cmdline_get(cmdline, "run", run, sizeof(run));
+	if (ret == -ENOENT) {
+		return;
+	}
+	if (ret) {
+		log_err("boot", "run= unusable: %s", errno_name(ret));
+		return;
+	}
+	for (cmd = run; cmd; cmd = next) {
+		next = strchr(cmd, ';');
+		if (next) {
+			*next++ = '\0';
+		}
+		while (*cmd == ' ') {
+			cmd++;
+		}
+		if (!*cmd) {
+			continue;
+		}
+		con_printf(CON_PROMPT "%s\n", cmd);
+		console_run_line(cmd);
+	}
+}
+
+void kernel_main(struct boot_info *bi)
+{
+	struct kernel *k = &the_kernel;
+	int ret;
+
+	k->boot = bi;
+	uart_init(&k->com1, COM1_PORT, COM1_BAUD);
+	cpu_init();
+	log_info("boot", "moat " MOAT_VERSION " image at 0x%llx size 0x%llx",
+		 (unsigned long long)bi->image_base,
+		 (unsigned long long)bi->image_size);
+	if (bi->mem_total > bi->mem_count) {
+		log_warn("boot", "memory map has %zu regions, kept %zu",
+			 bi->mem_total, bi->mem_count);
+	}
+	ret = page_alloc_init(&k->pages, bi, bi->image_base, bi->image_size);
+	if (ret) {
+		panic("no usable memory for the page allocator");
+	}
+	ret = arch_paging_init(bi, hw_page_alloc);
+	if (ret) {
+		panic("cannot build page tables: %s", errno_name(ret));
+	}
+	load_cmdline(bi);
+	set_log_level(bi->cmdline);
+	if (cmdline_get(bi->cmdline, "debug", NULL, 0) == 0) {
+		log_info("boot", "gdb: add-symbol-file build/moat.so -o 0x%llx",
+			 (unsigned long long)bi->image_base);
+	}
+	log_info("mem", "%llu pages free (%llu MiB)",
+		 (unsigned long long)k->pages.free_pages,
+		 (unsigned long long)(k->pages.free_pages / 256));
+
+	k->ready_ns = arch_now_ns();
+	con_printf("moat: ready\n");
+	run_boot_commands(bi->cmdline);
+	console_loop();
+	panic("console loop returned");
+}

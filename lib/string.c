@@ -1,0 +1,107 @@
+#include "lib/string.h"
+
+/*
+ * Byte-at-a-time on purpose: these run on small buffers (table entries,
+ * console lines) and must never be turned into calls to themselves, which
+ * -fno-tree-loop-distribute-patterns in the Makefile also guarantees.
+ */
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	while (n--) {
+		*d++ = *s++;
+	}
+	return dst;
+}
+
+void *memmove(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	if (d == s || n == 0) {
+		return dst;
+	}
+	if (d < s) {
+		return memcpy(dst, src, n);
+	}
+	while (n--) {
+		d[n] = s[n];
+	}
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	unsigned char *d = dst;
+
+	while (n--) {
+		*d++ = (unsigned char)c;
+	}
+	return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a;
+	const unsigned char *y = b;
+
+	for (; n; n--, x++, y++) {
+		if (*x != *y) {
+			return *x < *y ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+size_t strlen(const char *s)
+{
+	const char *p = s;
+
+	while (*p) {
+		p++;
+	}
+	return (size_t)(p - s);
+}
+
+size_t strnlen(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n]) {
+		n++;
+	}
+	return n;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		if (*a != *b) {
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		}
+		if (!*a) {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int strcmp(const char *a, const char *b)
+{
+	return strncmp(a, b, (size_t)-1);
+}
+
+char *strchr(const char *s, int c)
+{
+	for (;; s++) {
+		if (*s == (char)c) {
+			return (char *)s;
+		}
+		if (!*s) {
+			return NULL;
+		}
+	}
+}

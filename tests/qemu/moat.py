@@ -1,0 +1,260 @@
+"""Drive moat under QEMU: serial console, QMP, exit status.
+
+Standard library only.  One Machine is one QEMU process (TCG) booting
+build/moat.img through OVMF, with its own OVMF variables copy and QMP socket.
+"""
+import json
+import os
+import queue
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMAGE = os.path.join(ROOT, "build", "moat.img")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
+
+BOOT_TIMEOUT = 60  # OVMF alone takes ~3 s; TCG on a loaded 2-core host is slower
+CMD_TIMEOUT = 30
+
+# isa-debug-exit: QEMU exits with (code << 1) | 1 (qemu-peer.md section 4).
+PANIC_STATUS = (0x7F << 1) | 1
+
+ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")
+
+
+def exit_status(code):
+    return (code << 1) | 1
+
+
+class ConsoleError(Exception):
+    pass
+
+
+class Machine:
+    """A QEMU q35 machine running moat.  Use as a context manager."""
+
+    def __init__(self, devices=(), iommu="intel-iommu,intremap=on",
+                 cmdline=None, extra=(), trace=None, memory="512M"):
+        self.tmp = tempfile.mkdtemp(prefix="moat-qemu-")
+        vars_fd = os.path.join(self.tmp, "vars.fd")
+        shutil.copyfile(OVMF_VARS, vars_fd)
+        self.qmp_path = os.path.join(self.tmp, "qmp.sock")
+        self.trace_path = os.path.join(self.tmp, "trace.log") if trace else None
+        args = [
+            "qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split",
+            "-accel", "tcg", "-cpu", "max", "-m", memory, "-nodefaults",
+            "-no-reboot", "-display", "none",
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            "-drive", "if=pflash,format=raw,file=" + vars_fd,
+            "-drive", "format=raw,file=%s,snapshot=on" % IMAGE,
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-serial", "stdio",
+            "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
+        ]
+        if iommu:
+            args += ["-device", iommu]
+        for d in devices:
+            args += ["-device", d]
+        if cmdline is not None:
+            args += ["-fw_cfg", "name=opt/moat/cmdline,string=" + cmdline]
+        if trace:
+            for t in trace:
+                args += ["-trace", t]
+            args += ["-D", self.trace_path]
+        args += list(extra)
+        self.args = args
+        self.lines = []          # every complete serial line, ANSI removed
+        self.partial = ""
+        self.q = queue.Queue()   # new complete lines for the reader
+        self.stderr = b""
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self.err_reader.start()
+        self.qmp = None
+
+    # -- serial ------------------------------------------------------------
+    def _read(self):
+        while True:
+            chunk = self.proc.stdout.read1(4096)
+            if not chunk:
+                break
+            text = self.partial + chunk.decode("latin-1")
+            parts = text.split("\n")
+            self.partial = parts.pop()
+            for p in parts:
+                line = ANSI.sub("", p).rstrip("\r")
+                self.lines.append(line)
+                self.q.put(line)
+            # A prompt has no newline: report it as a pseudo-line.
+            if self.partial.endswith("moat> "):
+                self.q.put(None)
+        self.q.put(EOFError)
+
+    def _read_err(self):
+        self.stderr = self.proc.stderr.read()
+
+    def _next(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no output in time; last lines:\n" +
+                               "\n".join(self.lines[-30:]))
+        try:
+            item = self.q.get(timeout=left)
+        except queue.Empty:
+            raise TimeoutError("no output in time; last lines:\n" +
+                               "\n".join(self.lines[-30:]))
+        if item is EOFError:
+            raise EOFError("QEMU exited; last lines:\n" +
+                           "\n".join(self.lines[-30:]) +
+                           "\nstderr: " + self.stderr.decode(errors="replace"))
+        return item
+
+    def wait_line(self, pattern, timeout=BOOT_TIMEOUT):
+        """Waits for a serial line matching the regex; returns the match."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while True:
+            line = self._next(deadline)
+            if line is None:
+                continue
+            m = rx.search(line)
+            if m:
+                return m
+
+    def wait_ready(self):
+        self.wait_line(r"^moat: ready$")
+        self.boot_seconds = time.monotonic() - self.start
+        self.wait_prompt()
+        return self.boot_seconds
+
+    def wait_prompt(self, timeout=CMD_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while self._next(deadline) is not None:
+            pass
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode("latin-1"))
+        self.proc.stdin.flush()
+
+    def run(self, line, timeout=CMD_TIMEOUT):
+        """Types a command; returns (output lines, closing line).
+
+        The closing line is "ok" or starts with "error: ".  Log lines
+        ("[  time] subsys: ...") stay in the output.
+        """
+        self.send(line + "\r")
+        deadline = time.monotonic() + timeout
+        out = []
+        echo = self._next(deadline)
+        while echo is None:
+            echo = self._next(deadline)
+        if not echo.endswith(line[-40:]):
+            out.append(echo)
+        while True:
+            item = self._next(deadline)
+            if item is None:
+                continue
+            if item == "ok" or item.startswith("error: "):
+                self.wait_prompt(timeout)
+                return out, item
+            out.append(item)
+
+    def ok(self, line, timeout=CMD_TIMEOUT):
+        """Runs a command that must succeed; returns its output lines."""
+        out, end = self.run(line, timeout)
+        if end != "ok":
+            raise ConsoleError("%r failed: %s\n%s" % (line, end, "\n".join(out)))
+        return out
+
+    # -- QMP ---------------------------------------------------------------
+    def qmp_cmd(self, execute, **arguments):
+        if self.qmp is None:
+            self.qmp = Qmp(self.qmp_path)
+        return self.qmp.cmd(execute, arguments)
+
+    # -- teardown ----------------------------------------------------------
+    def wait_exit(self, timeout=CMD_TIMEOUT):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.reader.join(5)
+
+    def close(self):
+        if self.qmp:
+            self.qmp.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.reader.join(5)
+        self.err_reader.join(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def trace(self):
+        with open(self.trace_path, errors="replace") as f:
+            return f.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Qmp:
+    """Minimal QMP client over the unix socket, with its own line buffer."""
+
+    def __init__(self, path, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.events = []
+        self._recv()  # greeting
+        self.cmd("qmp_capabilities", {})
+
+    def _recv(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("QMP closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, execute, arguments):
+        msg = {"execute": execute}
+        if arguments:
+            msg["arguments"] = arguments
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            r = self._recv()
+            if "event" in r:
+                self.events.append(r)
+                continue
+            if "error" in r:
+                raise RuntimeError("QMP %s: %s" % (execute, r["error"]))
+            return r["return"]
+
+    def close(self):
+        self.sock.close()
