@@ -131,7 +131,7 @@ run: all $(B)/vars.fd
 debug: all $(B)/vars.fd
 	@echo "gdb: target remote :1234, then the add-symbol-file line moat prints"
 	qemu-system-x86_64 $(QEMU_MACHINE) -display none -serial mon:stdio -s -S \
-		$(QEMU_CMDLINE) -fw_cfg name=opt/moat/cmdline,string="debug $(CMDLINE)" $(RUN_ARGS)
+		-fw_cfg name=opt/moat/cmdline,string='debug $(CMDLINE)' $(RUN_ARGS)
 .PHONY: run debug
 
 # ---------------------------------------------------------------------------

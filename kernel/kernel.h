@@ -3,6 +3,9 @@
 #include <stdint.h>
 
 #include "boot/boot_info.h"
+#include "drivers/acpi/acpi.h"
+#include "drivers/acpi/dmar.h"
+#include "drivers/pci/pci.h"
 #include "drivers/serial/uart16550.h"
 #include "kernel/console.h"
 #include "kernel/heap.h"
@@ -19,6 +22,10 @@ struct kernel {
 	struct console console;
 	struct page_alloc pages;
 	struct heap heap;
+	struct acpi_tables acpi;
+	struct dmar dmar;
+	bool dmar_present; /* a DMAR table was found (usable or not) */
+	struct pci_host pci;
 	uint64_t ready_ns; /* time of "moat: ready" */
 };
 

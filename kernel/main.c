@@ -3,7 +3,9 @@
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
 #include "boot/boot_info.h"
+#include "drivers/acpi/acpi.h"
 #include "drivers/hw.h"
+#include "drivers/pci/pci.h"
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/kernel.h"
@@ -54,6 +56,67 @@ static void set_log_level(const char *cmdline)
 		}
 	}
 	log_warn("boot", "loglevel=%s unknown (err, warn, info or debug)", v);
+}
+
+/* The TSC's reference: the HPET if ACPI lists one, else the PM timer. */
+static void calibrate_clock(const struct acpi_tables *t)
+{
+	struct arch_clock_ref ref = { 0 };
+	struct acpi_pm_timer pmt;
+	const void *tbl;
+	uint32_t len;
+	int ret;
+
+	tbl = acpi_find(t, "HPET", 0, &len);
+	if (tbl && acpi_hpet_base(tbl, len, &ref.hpet_base)) {
+		ref.hpet_base = 0;
+	}
+	tbl = acpi_find(t, "FACP", 0, &len);
+	if (tbl && acpi_fadt_pm_timer(tbl, len, &pmt) == 0 && pmt.io &&
+	    pmt.address <= 0xffff) {
+		ref.pm_timer_port = (uint16_t)pmt.address;
+		ref.pm_timer_32bit = pmt.width32;
+	}
+	ret = arch_tsc_calibrate(&ref);
+	if (ret == 0) {
+		log_info("time", "tsc %llu Hz (%s)",
+			 (unsigned long long)arch_tsc_hz(), arch_tsc_source());
+	}
+}
+
+/* ECAM windows from MCFG, then every function behind them. */
+static void pci_init(struct kernel *k)
+{
+	struct acpi_mcfg_entry mcfg[16];
+	const void *tbl;
+	uint32_t len;
+	int n, i, ret;
+
+	tbl = acpi_find(&k->acpi, "MCFG", 0, &len);
+	if (!tbl) {
+		log_warn("pci", "no usable MCFG: no PCI configuration space");
+		return;
+	}
+	n = acpi_mcfg_parse(tbl, len, mcfg, 16);
+	for (i = 0; i < n; i++) {
+		ret = pci_ecam_add(mcfg[i].segment, mcfg[i].start_bus,
+				   mcfg[i].end_bus, mcfg[i].base);
+		if (ret == 0) {
+			ret = pci_host_add_range(&k->pci, mcfg[i].segment,
+						 mcfg[i].start_bus,
+						 mcfg[i].end_bus);
+		}
+		if (ret) {
+			log_err("pci", "ECAM window seg %u at 0x%llx unusable: %s",
+				mcfg[i].segment,
+				(unsigned long long)mcfg[i].base,
+				errno_name(ret));
+		}
+	}
+	ret = pci_enumerate(&k->pci);
+	if (ret) {
+		log_err("pci", "enumeration incomplete: %s", errno_name(ret));
+	}
 }
 
 /* run="cmd1; cmd2": each command echoed after the prompt, as if typed. */
@@ -119,6 +182,12 @@ void kernel_main(struct boot_info *bi)
 	log_info("mem", "%llu pages free (%llu MiB)",
 		 (unsigned long long)k->pages.free_pages,
 		 (unsigned long long)(k->pages.free_pages / 256));
+	ret = acpi_init(&k->acpi, bi->rsdp);
+	if (ret) {
+		log_err("acpi", "no usable ACPI tables: %s", errno_name(ret));
+	}
+	calibrate_clock(&k->acpi);
+	pci_init(k);
 
 	k->ready_ns = arch_now_ns();
 	con_printf("moat: ready\n");
