@@ -99,18 +99,17 @@ static void pci_init(struct kernel *k)
 	}
 	n = acpi_mcfg_parse(tbl, len, mcfg, 16);
 	for (i = 0; i < n; i++) {
-		ret = pci_ecam_add(mcfg[i].segment, mcfg[i].start_bus,
-				   mcfg[i].end_bus, mcfg[i].base);
-		if (ret == 0) {
-			ret = pci_host_add_range(&k->pci, mcfg[i].segment,
-						 mcfg[i].start_bus,
-						 mcfg[i].end_bus);
+		/* pci_ecam_add says itself why it refuses a window. */
+		if (pci_ecam_add(mcfg[i].segment, mcfg[i].start_bus,
+				 mcfg[i].end_bus, mcfg[i].base)) {
+			continue;
 		}
+		ret = pci_host_add_range(&k->pci, mcfg[i].segment,
+					 mcfg[i].start_bus, mcfg[i].end_bus);
 		if (ret) {
-			log_err("pci", "ECAM window seg %u at 0x%llx unusable: %s",
-				mcfg[i].segment,
-				(unsigned long long)mcfg[i].base,
-				errno_name(ret));
+			log_err("pci", "bus range seg %u %02x-%02x unusable: %s",
+				mcfg[i].segment, mcfg[i].start_bus,
+				mcfg[i].end_bus, errno_name(ret));
 		}
 	}
 	ret = pci_enumerate(&k->pci);

@@ -1,0 +1,129 @@
+#pragma once
+
+#include <stdint.h>
+
+#include "lib/bits.h"
+
+/*
+ * PCI configuration space registers, named as in the PCI Local Bus
+ * Specification 3.0 (chapter 6), the PCI-to-PCI Bridge Architecture
+ * Specification 1.2 (chapter 3) and the PCI Express Base Specification
+ * (chapter 7).  Fields are masks by (msb, lsb) as the specifications draw
+ * them; read them with field_get32() from lib/bits.h.
+ */
+
+/* Configuration space sizes (PCI 3.0 §6.1; PCIe §7.2.2). */
+#define PCI_CFG_SPACE_SIZE 0x100U
+#define PCI_CFG_SPACE_EXP_SIZE 0x1000U
+
+/* Type 0 and type 1 header, common part (PCI 3.0 §6.2.1). */
+#define PCI_VENDOR_ID 0x00U
+#define PCI_VENDOR_ID_NONE 0xffffU /* returned for a function that is absent */
+#define PCI_DEVICE_ID 0x02U
+#define PCI_COMMAND 0x04U
+#define PCI_STATUS 0x06U
+#define PCI_STATUS_CAP_LIST BIT32(4) /* Capabilities List */
+#define PCI_CLASS_REVISION 0x08U
+#define PCI_CLASS_REVISION_REVISION GENMASK32(7, 0)
+#define PCI_CLASS_REVISION_PROG_IF GENMASK32(15, 8)
+#define PCI_CLASS_REVISION_SUB_CLASS GENMASK32(23, 16)
+#define PCI_CLASS_REVISION_BASE_CLASS GENMASK32(31, 24)
+#define PCI_HEADER_TYPE 0x0eU
+#define PCI_HEADER_TYPE_LAYOUT GENMASK32(6, 0)
+#define PCI_HEADER_TYPE_MFD BIT32(7) /* Multi-Function Device */
+#define PCI_HEADER_TYPE_NORMAL 0x00U
+#define PCI_HEADER_TYPE_BRIDGE 0x01U
+#define PCI_HEADER_TYPE_CARDBUS 0x02U
+#define PCI_CAPABILITY_LIST 0x34U /* type 0 and type 1 headers */
+
+/* Type 1 header: bus numbers (PCI-to-PCI Bridge 1.2 §3.2.5.2-3.2.5.4). */
+#define PCI_PRIMARY_BUS 0x18U
+#define PCI_SECONDARY_BUS 0x19U
+#define PCI_SUBORDINATE_BUS 0x1aU
+
+/* Type 2 (CardBus) header keeps its capability pointer elsewhere. */
+#define PCI_CB_CAPABILITY_LIST 0x14U
+
+/* Capability list entries (PCI 3.0 §6.7). */
+#define PCI_CAP_LIST_ID 0x00U
+#define PCI_CAP_LIST_NEXT 0x01U
+#define PCI_CAP_LIST_PTR_MASK 0xfcU /* bits 1:0 are reserved */
+#define PCI_CAP_FIRST 0x40U /* capabilities live after the header */
+
+/* Capability IDs (PCI Code and ID Assignment Specification). */
+#define PCI_CAP_ID_NULL 0x00U /* no registers, only a link */
+#define PCI_CAP_ID_PM 0x01U
+#define PCI_CAP_ID_AGP 0x02U
+#define PCI_CAP_ID_VPD 0x03U
+#define PCI_CAP_ID_SLOTID 0x04U
+#define PCI_CAP_ID_MSI 0x05U
+#define PCI_CAP_ID_CHSWP 0x06U
+#define PCI_CAP_ID_PCIX 0x07U
+#define PCI_CAP_ID_HT 0x08U
+#define PCI_CAP_ID_VNDR 0x09U
+#define PCI_CAP_ID_DBG 0x0aU
+#define PCI_CAP_ID_CCRC 0x0bU
+#define PCI_CAP_ID_SHPC 0x0cU
+#define PCI_CAP_ID_SSVID 0x0dU
+#define PCI_CAP_ID_AGP3 0x0eU
+#define PCI_CAP_ID_SECDEV 0x0fU
+#define PCI_CAP_ID_EXP 0x10U
+#define PCI_CAP_ID_MSIX 0x11U
+#define PCI_CAP_ID_SATA 0x12U
+#define PCI_CAP_ID_AF 0x13U
+#define PCI_CAP_ID_EA 0x14U
+#define PCI_CAP_ID_NONE 0xffU /* what a vanished function reads back */
+
+/* PCI Express Capability (PCIe §7.5.3). */
+#define PCI_EXP_FLAGS 0x02U /* PCI Express Capabilities Register */
+#define PCI_EXP_FLAGS_TYPE GENMASK32(7, 4) /* Device/Port Type */
+#define PCI_EXP_TYPE_ENDPOINT 0x0U
+#define PCI_EXP_TYPE_LEG_END 0x1U
+#define PCI_EXP_TYPE_ROOT_PORT 0x4U
+#define PCI_EXP_TYPE_UPSTREAM 0x5U
+#define PCI_EXP_TYPE_DOWNSTREAM 0x6U
+#define PCI_EXP_TYPE_PCI_BRIDGE 0x7U /* PCIe to PCI/PCI-X bridge */
+#define PCI_EXP_TYPE_PCIE_BRIDGE 0x8U /* PCI/PCI-X to PCIe bridge */
+#define PCI_EXP_TYPE_RC_END 0x9U
+#define PCI_EXP_TYPE_RC_EC 0xaU
+
+/* Extended capability header (PCIe §7.6.3). */
+#define PCI_EXT_CAP_FIRST 0x100U
+#define PCI_EXT_CAP_HDR_ID GENMASK32(15, 0)
+#define PCI_EXT_CAP_HDR_VER GENMASK32(19, 16)
+#define PCI_EXT_CAP_HDR_NEXT GENMASK32(31, 20)
+#define PCI_EXT_CAP_NEXT_MASK 0xffcU /* bits 1:0 of the offset are reserved */
+
+/* Extended capability IDs (PCI Code and ID Assignment Specification). */
+#define PCI_EXT_CAP_ID_NULL 0x0000U /* no registers, only a link */
+#define PCI_EXT_CAP_ID_AER 0x0001U
+#define PCI_EXT_CAP_ID_VC 0x0002U
+#define PCI_EXT_CAP_ID_DSN 0x0003U
+#define PCI_EXT_CAP_ID_PWR 0x0004U
+#define PCI_EXT_CAP_ID_RCLD 0x0005U
+#define PCI_EXT_CAP_ID_RCILC 0x0006U
+#define PCI_EXT_CAP_ID_RCEC 0x0007U
+#define PCI_EXT_CAP_ID_MFVC 0x0008U
+#define PCI_EXT_CAP_ID_VC9 0x0009U
+#define PCI_EXT_CAP_ID_RCRB 0x000aU
+#define PCI_EXT_CAP_ID_VNDR 0x000bU
+#define PCI_EXT_CAP_ID_ACS 0x000dU
+#define PCI_EXT_CAP_ID_ARI 0x000eU
+#define PCI_EXT_CAP_ID_ATS 0x000fU
+#define PCI_EXT_CAP_ID_SRIOV 0x0010U
+#define PCI_EXT_CAP_ID_MRIOV 0x0011U
+#define PCI_EXT_CAP_ID_MCAST 0x0012U
+#define PCI_EXT_CAP_ID_PRI 0x0013U
+#define PCI_EXT_CAP_ID_REBAR 0x0015U
+#define PCI_EXT_CAP_ID_DPA 0x0016U
+#define PCI_EXT_CAP_ID_TPH 0x0017U
+#define PCI_EXT_CAP_ID_LTR 0x0018U
+#define PCI_EXT_CAP_ID_SECPCI 0x0019U
+#define PCI_EXT_CAP_ID_PMUX 0x001aU
+#define PCI_EXT_CAP_ID_PASID 0x001bU
+#define PCI_EXT_CAP_ID_DPC 0x001dU
+#define PCI_EXT_CAP_ID_L1SS 0x001eU
+#define PCI_EXT_CAP_ID_PTM 0x001fU
+#define PCI_EXT_CAP_ID_DVSEC 0x0023U
+#define PCI_EXT_CAP_ID_DLF 0x0025U
+#define PCI_EXT_CAP_ID_PL_16GT 0x0026U
