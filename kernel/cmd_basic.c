@@ -8,7 +8,7 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 
-/* Console commands about the kernel itself: help, version, mem, exit, crash. */
+/* Console commands about the kernel itself: help, version, exit, crash. */
 
 extern const struct console_cmd __start_console_cmds[];
 extern const struct console_cmd __stop_console_cmds[];
@@ -34,66 +34,6 @@ static int cmd_version(int argc, char **argv)
 CONSOLE_CMD(version, "version", "version", "version and clock source",
 	    cmd_version);
 
-static const char *mem_type_name(uint32_t type)
-{
-	static const char *const names[] = {
-		[BOOT_MEM_RESERVED] = "reserved",
-		[BOOT_MEM_LOADER_CODE] = "loader-code",
-		[BOOT_MEM_LOADER_DATA] = "loader-data",
-		[BOOT_MEM_BS_CODE] = "boot-code",
-		[BOOT_MEM_BS_DATA] = "boot-data",
-		[BOOT_MEM_RT_CODE] = "runtime-code",
-		[BOOT_MEM_RT_DATA] = "runtime-data",
-		[BOOT_MEM_CONVENTIONAL] = "conventional",
-		[BOOT_MEM_UNUSABLE] = "unusable",
-		[BOOT_MEM_ACPI_RECLAIM] = "acpi-reclaim",
-		[BOOT_MEM_ACPI_NVS] = "acpi-nvs",
-		[BOOT_MEM_MMIO] = "mmio",
-		[BOOT_MEM_MMIO_PORT] = "mmio-port",
-		[BOOT_MEM_PAL_CODE] = "pal-code",
-		[BOOT_MEM_PERSISTENT] = "persistent",
-	};
-
-	return type < ARRAY_SIZE(names) ? names[type] : "other";
-}
-
-/* One line per memory type: regions and KiB, then the allocator's figures. */
-static int cmd_mem(int argc, char **argv)
-{
-	const struct kernel *k = kernel_get();
-	const struct boot_info *bi = k->boot;
-	uint32_t type;
-	size_t i;
-
-	if (argc != 1) {
-		return con_error("usage: mem");
-	}
-	for (type = 0; type <= BOOT_MEM_PERSISTENT; type++) {
-		uint64_t pages = 0, regions = 0;
-
-		for (i = 0; i < bi->mem_count; i++) {
-			if (bi->mem[i].type == type) {
-				regions++;
-				pages += bi->mem[i].pages;
-			}
-		}
-		if (regions) {
-			con_printf("%-13s regions %llu size %llu KiB\n",
-				   mem_type_name(type),
-				   (unsigned long long)regions,
-				   (unsigned long long)(pages * 4));
-		}
-	}
-	con_printf("free pages %llu of %llu (%llu KiB free)\n",
-		   (unsigned long long)k->pages.free_pages,
-		   (unsigned long long)k->pages.total_pages,
-		   (unsigned long long)(k->pages.free_pages * 4));
-	con_printf("heap objects %llu in %llu pages\n",
-		   (unsigned long long)k->heap.live_objects,
-		   (unsigned long long)k->heap.pages);
-	return 0;
-}
-CONSOLE_CMD(mem, "mem", "mem", "memory map summary and free pages", cmd_mem);
 
 static int cmd_exit(int argc, char **argv)
 {

@@ -16,12 +16,21 @@
  * implementations reach it through kernel_get(); drivers never do, they are
  * handed what they need.
  */
+/* A buffer handed out by "mem alloc", the only memory "mem fill/read" touch. */
+struct mem_buffer {
+	uint64_t hpa;
+	uint64_t len;
+};
+
+#define MEM_BUFFERS_MAX 64
+
 struct kernel {
 	struct boot_info *boot;
 	struct uart com1;
 	struct console console;
 	struct page_alloc pages;
 	struct heap heap;
+	struct mem_buffer buffers[MEM_BUFFERS_MAX]; /* len 0: unused */
 	struct acpi_tables acpi;
 	struct dmar dmar;
 	bool dmar_present; /* a DMAR table was found (usable or not) */

@@ -378,3 +378,27 @@ struct pci_dev *pci_find_dev(const struct pci_host *host, uint16_t seg,
 	}
 	return NULL;
 }
+
+int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr)
+{
+	unsigned int bars = d->hdr_type == PCI_HEADER_TYPE_NORMAL ? 6 : 2;
+	uint16_t off = (uint16_t)(PCI_BASE_ADDRESS_0 + 4 * bar);
+	uint32_t lo, hi = 0;
+
+	if (bar >= bars || d->hdr_type > PCI_HEADER_TYPE_BRIDGE) {
+		return -ENODEV;
+	}
+	lo = hw_pci_read32(d->seg, d->bus, d->devfn, off);
+	if (lo == 0xffffffffU || (lo & PCI_BASE_ADDRESS_SPACE_IO)) {
+		return -ENODEV;
+	}
+	if (field_get32(PCI_BASE_ADDRESS_MEM_TYPE, lo) ==
+	    PCI_BASE_ADDRESS_MEM_TYPE_64) {
+		if (bar + 1 >= bars) {
+			return -ENODEV;
+		}
+		hi = hw_pci_read32(d->seg, d->bus, d->devfn, (uint16_t)(off + 4));
+	}
+	*addr = (uint64_t)hi << 32 | (lo & PCI_BASE_ADDRESS_MEM_MASK);
+	return *addr ? 0 : -ENODEV;
+}

@@ -119,6 +119,13 @@ int pci_host_add_range(struct pci_host *host, uint16_t seg, uint8_t bus_start,
  */
 int pci_enumerate(struct pci_host *host);
 
+/*
+ * The address of memory BAR bar (PCI Local Bus 3.0, 6.2.5.1), 32- or
+ * 64-bit.  -ENODEV for an I/O BAR, an unassigned (zero) one, or a BAR the
+ * header type does not have.
+ */
+int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr);
+
 /* Frees every device object; the ranges stay declared. */
 void pci_host_clear(struct pci_host *host);
 

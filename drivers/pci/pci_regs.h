@@ -21,6 +21,8 @@
 #define PCI_VENDOR_ID_NONE 0xffffU /* returned for a function that is absent */
 #define PCI_DEVICE_ID 0x02U
 #define PCI_COMMAND 0x04U
+#define PCI_COMMAND_MEMORY BIT32(1) /* Memory Space Enable */
+#define PCI_COMMAND_MASTER BIT32(2) /* Bus Master Enable */
 #define PCI_STATUS 0x06U
 #define PCI_STATUS_CAP_LIST BIT32(4) /* Capabilities List */
 #define PCI_CLASS_REVISION 0x08U
@@ -28,6 +30,11 @@
 #define PCI_CLASS_REVISION_PROG_IF GENMASK32(15, 8)
 #define PCI_CLASS_REVISION_SUB_CLASS GENMASK32(23, 16)
 #define PCI_CLASS_REVISION_BASE_CLASS GENMASK32(31, 24)
+#define PCI_BASE_ADDRESS_0 0x10U /* type 0: six BARs, type 1: two */
+#define PCI_BASE_ADDRESS_SPACE_IO BIT32(0)
+#define PCI_BASE_ADDRESS_MEM_TYPE GENMASK32(2, 1)
+#define PCI_BASE_ADDRESS_MEM_TYPE_64 0x2U
+#define PCI_BASE_ADDRESS_MEM_MASK GENMASK32(31, 4)
 #define PCI_HEADER_TYPE 0x0eU
 #define PCI_HEADER_TYPE_LAYOUT GENMASK32(6, 0)
 #define PCI_HEADER_TYPE_MFD BIT32(7) /* Multi-Function Device */

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pci_dev;
+
+/*
+ * QEMU's edu device (docs/specs/edu.txt in QEMU 7.2) as a DMA master for
+ * self-tests: it copies up to 4 KiB between its internal buffer and memory
+ * at an address that goes through the IOMMU like any device's DMA.
+ */
+#define EDU_VENDOR_ID 0x1234U
+#define EDU_DEVICE_ID 0x11e8U
+#define EDU_DMA_MAX 4096U
+
+struct edu {
+	const struct pci_dev *pdev;
+	uint64_t bar0;
+};
+
+bool edu_match(const struct pci_dev *d);
+/* Checks the device answers, maps BAR0, enables memory decode and bus mastering. */
+int edu_init(struct edu *e, const struct pci_dev *d);
+/*
+ * One transfer of len bytes (1..EDU_DMA_MAX) between memory at iova and the
+ * device's buffer at offset 0: to_dev reads memory, otherwise the device
+ * writes it.  Returns once the device reports completion, -ETIMEDOUT when it
+ * does not within timeout_ns, -ENODEV when it stopped answering.  The edu
+ * completes even when the IOMMU blocked the access: the caller looks at the
+ * IOMMU's fault records to know.
+ */
+int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
+	    uint64_t timeout_ns);

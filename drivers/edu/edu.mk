@@ -1,0 +1,1 @@
+KERNEL_SRCS += drivers/edu/edu.c kernel/cmd_edu.c
