@@ -166,6 +166,19 @@ test-unit: $(UNIT_BINS)
 .PHONY: test-unit
 
 # ---------------------------------------------------------------------------
+# make bench: the model's figures, built like the kernel is (-O2, no
+# sanitizers), so that timings mean something.
+$(B)/host/bench: $(BENCH_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTLD  $@"
+	$(Q)gcc -std=c11 -O2 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+		-Wno-unused-parameter -I. $(BENCH_SRCS) -o $@
+
+bench: $(B)/host/bench
+	$(B)/host/bench
+.PHONY: bench
+
+# ---------------------------------------------------------------------------
 # Fuzzing with libFuzzer (clang).  Each fragment appends NAME to FUZZERS and
 # sets NAME_FUZZ_SRCS and NAME_FUZZ_CORPUS (a seed folder).
 FUZZERS :=

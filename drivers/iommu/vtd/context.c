@@ -1,0 +1,123 @@
+/*
+ * Legacy-mode root and context tables (VT-d spec 9.1, 9.3): one root table
+ * per unit, a context table per bus allocated on first use.  Entries are
+ * written word by word with the present bit last; a present context entry
+ * is never rewritten in place (invariant 5): callers clear present,
+ * invalidate, and only then write it again.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+
+/* The root table starts all not-present: every requester is blocked. */
+int vtd_root_init(struct vtd_unit *u)
+{
+	u->root_pa = hw_page_alloc();
+	if (!u->root_pa)
+		return -ENOMEM;
+	u->root = hw_phys_to_virt(u->root_pa);
+	vtd_flush_table(vtd_unit_coherent(u), u->root, VTD_PAGE_SIZE);
+	return 0;
+}
+
+void vtd_root_fini(struct vtd_unit *u)
+{
+	unsigned int bus;
+	uint64_t lo;
+
+	if (!u->root_pa)
+		return;
+	for (bus = 0; bus < VTD_ROOT_ENTRIES; bus++) {
+		lo = vtd_entry_read(&u->root[bus].lo);
+		if (lo & VTD_ROOT_LO_P)
+			hw_page_free(lo & VTD_ROOT_LO_CTP);
+	}
+	hw_page_free(u->root_pa);
+	u->root_pa = 0;
+	u->root = NULL;
+}
+
+/*
+ * The context entry for sid, or NULL when its bus has no context table and
+ * create is false (or memory ran out).  A new table is zeroed and flushed
+ * before the root entry publishes it.
+ */
+struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
+					  bool create)
+{
+	struct vtd_root_entry *re = &u->root[sid >> 8];
+	bool coherent = vtd_unit_coherent(u);
+	struct vtd_context_entry *table;
+	uint64_t lo = vtd_entry_read(&re->lo);
+	uint64_t pa;
+
+	if (lo & VTD_ROOT_LO_P) {
+		table = hw_phys_to_virt(lo & VTD_ROOT_LO_CTP);
+		return &table[sid & 0xff];
+	}
+	if (!create)
+		return NULL;
+	pa = hw_page_alloc();
+	if (!pa)
+		return NULL;
+	table = hw_phys_to_virt(pa);
+	vtd_flush_table(coherent, table, VTD_PAGE_SIZE);
+	vtd_entry_write(&re->hi, 0);
+	vtd_entry_write(&re->lo, pa | VTD_ROOT_LO_P);
+	vtd_flush_table(coherent, re, sizeof(*re));
+	return &table[sid & 0xff];
+}
+
+bool vtd_context_present(const struct vtd_context_entry *ce)
+{
+	return vtd_entry_read(&ce->lo) & VTD_CTX_LO_P;
+}
+
+/* Neither present nor holding the body of an unfinished detach. */
+bool vtd_context_empty(const struct vtd_context_entry *ce)
+{
+	return !vtd_entry_read(&ce->lo) && !vtd_entry_read(&ce->hi);
+}
+
+uint16_t vtd_context_did(const struct vtd_context_entry *ce)
+{
+	return (uint16_t)field_get64(VTD_CTX_HI_DID, vtd_entry_read(&ce->hi));
+}
+
+/*
+ * Make a not-present entry present: body word first, then the word with
+ * the present bit, then flush.  TT 00: untranslated requests only.
+ */
+void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
+		     uint64_t slptptr, unsigned int levels, uint16_t did)
+{
+	vtd_entry_write(&ce->hi,
+			field_prep64(VTD_CTX_HI_AW, vtd_levels_to_aw(levels)) |
+				field_prep64(VTD_CTX_HI_DID, did));
+	vtd_entry_write(&ce->lo,
+			(slptptr & VTD_CTX_LO_SLPTPTR) |
+				field_prep64(VTD_CTX_LO_TT,
+					     VTD_CTX_TT_UNTRANSLATED) |
+				VTD_CTX_LO_P);
+	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
+}
+
+/* One 64-bit store drops the present bit; the body stays for the DID. */
+void vtd_context_clear_present(struct vtd_unit *u, struct vtd_context_entry *ce)
+{
+	vtd_entry_write(&ce->lo, 0);
+	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
+}
+
+/* After the invalidation completed: the entry is fully empty again. */
+void vtd_context_clear(struct vtd_unit *u, struct vtd_context_entry *ce)
+{
+	vtd_entry_write(&ce->hi, 0);
+	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
+}

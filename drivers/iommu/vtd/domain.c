@@ -1,0 +1,457 @@
+/*
+ * Domains: an IOVA space with its own second-level tables and a domain id
+ * on every unit it spans; map/unmap with the invalidations they need;
+ * attach/detach of requester ids through context entries.
+ *
+ * Invalidation rules applied here:
+ * - unmap (present -> not present) always invalidates the range and waits;
+ * - map (not present -> present) needs an IOTLB invalidation only on units
+ *   in caching mode, which may cache not-present entries (VT-d spec 6.1);
+ *   elsewhere a write-buffer flush is enough (6.8);
+ * - table pages unlinked by a map or unmap are freed only once the
+ *   invalidation covering them completed on every unit (invariant 2).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "kernel/log.h"
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+
+/*
+ * Table pages whose invalidation failed or timed out, with the sequence
+ * number of that batch on each unit where it did: released once the
+ * hardware passed every one of them.  seq 0: never queued, never released.
+ */
+struct vtd_deferred {
+	struct vtd_deferred *next;
+	struct vtd_freelist pages;
+	uint32_t seq[VTD_DOMAIN_MAX_UNITS];
+	bool pending[VTD_DOMAIN_MAX_UNITS];
+};
+
+static struct vtd_domain_unit *domain_unit(struct vtd_domain *d,
+					   const struct vtd_unit *u)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->unit_count; i++) {
+		if (d->units[i].unit == u)
+			return &d->units[i];
+	}
+	return NULL;
+}
+
+int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->unit_count; i++) {
+		if (d->units[i].unit == u)
+			return d->units[i].did;
+	}
+	return -ENOENT;
+}
+
+static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->unit_count; i++) {
+		if (df->pending[i] &&
+		    (!df->seq[i] || !vtd_qi_passed(d->units[i].unit, df->seq[i])))
+			return false;
+	}
+	return true;
+}
+
+static void reap(struct vtd_domain *d)
+{
+	struct vtd_deferred **pp = &d->deferred, *df;
+
+	while ((df = *pp)) {
+		if (deferred_passed(d, df)) {
+			*pp = df->next;
+			vtd_freelist_release(&df->pages);
+			hw_free(df);
+		} else {
+			pp = &df->next;
+		}
+	}
+}
+
+static void defer(struct vtd_domain *d, struct vtd_freelist *fl,
+		  const struct vtd_deferred *pending)
+{
+	struct vtd_deferred *df = hw_zalloc(sizeof(*df));
+
+	if (!df) {
+		log_err("vtd", "no memory to track %llu table pages awaiting invalidation; leaking them",
+			(unsigned long long)fl->count);
+	} else {
+		*df = *pending;
+		df->pages = *fl;
+		df->next = d->deferred;
+		d->deferred = df;
+	}
+	fl->head = NULL;
+	fl->count = 0;
+}
+
+/*
+ * Invalidate [iova, iova + len) on every unit where d is in use.  With
+ * cm_only, only units in caching mode need it (a not-present -> present
+ * change); the others flush their write buffer.  The pages in fl are
+ * released once all invalidations completed, deferred otherwise.
+ */
+static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
+		      bool cm_only, struct vtd_freelist *fl)
+{
+	struct vtd_deferred pending = { 0 };
+	struct vtd_domain_unit *du;
+	unsigned int i;
+	int err = 0, e;
+
+	for (i = 0; i < d->unit_count; i++) {
+		du = &d->units[i];
+		if (!du->attached || !du->unit->live)
+			continue;
+		if (cm_only && !vtd_cap_cm(du->unit->cap))
+			e = vtd_unit_flush_write_buffer(du->unit);
+		else
+			e = vtd_qi_flush_range(du->unit, du->did, iova, len,
+					       &pending.seq[i]);
+		if (e) {
+			pending.pending[i] = true;
+			err = e;
+		}
+	}
+	if (!fl->count)
+		return err;
+	if (!err)
+		vtd_freelist_release(fl);
+	else
+		defer(d, fl, &pending);
+	return err;
+}
+
+/* Smallest depth covering addr_width: 39 bits -> 3 levels, 48 -> 4. */
+static unsigned int levels_for_width(unsigned int addr_width)
+{
+	unsigned int levels = 3;
+
+	while (VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT * levels < addr_width)
+		levels++;
+	return levels;
+}
+
+/* Capabilities of all units intersected (invariant 8). */
+static int choose_format(struct vtd_domain *d, unsigned int addr_width)
+{
+	unsigned int levels, i, sllps = VTD_SLLPS_2M | VTD_SLLPS_1G;
+	bool coherent = true;
+	struct vtd_unit *u;
+
+	for (levels = levels_for_width(addr_width); levels <= 5; levels++) {
+		for (i = 0; i < d->unit_count; i++) {
+			if (!(vtd_cap_sagaw(d->units[i].unit->cap) &
+			      vtd_sagaw_bit(levels)))
+				break;
+		}
+		if (i == d->unit_count)
+			break;
+	}
+	if (levels > 5) {
+		log_err("vtd", "no table depth for %u-bit IOVAs common to the domain's units",
+			addr_width);
+		return -ENOTSUP;
+	}
+	for (i = 0; i < d->unit_count; i++) {
+		u = d->units[i].unit;
+		if (addr_width > vtd_cap_mgaw(u->cap)) {
+			log_err("vtd", "unit %u: %u-bit IOVAs exceed MGAW %u",
+				u->index, addr_width, vtd_cap_mgaw(u->cap));
+			return -ERANGE;
+		}
+		sllps &= vtd_cap_sllps(u->cap);
+		coherent = coherent && vtd_unit_coherent(u);
+	}
+	return vtd_pgtable_init(&d->pt, levels,
+				VTD_PAGE_4K |
+					(sllps & VTD_SLLPS_2M ? VTD_PAGE_2M : 0) |
+					(sllps & VTD_SLLPS_1G ? VTD_PAGE_1G : 0),
+				coherent);
+}
+
+static void free_dids(struct vtd_domain *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->unit_count; i++)
+		vtd_did_free(d->units[i].unit, d->units[i].did);
+}
+
+int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
+		      unsigned int addr_width, struct vtd_domain **out)
+{
+	struct vtd_domain *d;
+	unsigned int i;
+	int err;
+
+	if (!unit_count || unit_count > VTD_DOMAIN_MAX_UNITS ||
+	    addr_width < VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT || addr_width > 57)
+		return -EINVAL;
+	d = hw_zalloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->addr_width = addr_width;
+	for (i = 0; i < unit_count; i++) {
+		if (!units[i]->did_map) {
+			err = -EINVAL;
+			goto out_free_dids;
+		}
+		err = vtd_did_alloc(units[i], &d->units[i].did);
+		if (err)
+			goto out_free_dids;
+		d->units[i].unit = units[i];
+		d->unit_count = i + 1;
+	}
+	err = choose_format(d, addr_width);
+	if (err)
+		goto out_free_dids;
+	*out = d;
+	return 0;
+
+out_free_dids:
+	free_dids(d);
+	hw_free(d);
+	return err;
+}
+
+int vtd_domain_destroy(struct vtd_domain *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->unit_count; i++) {
+		if (d->units[i].attached)
+			return -EBUSY;
+	}
+	reap(d);
+	if (d->deferred) {
+		/* The hardware may still hold them: leaking beats reuse. */
+		log_err("vtd", "domain destroyed with table pages still awaiting invalidation; leaking them");
+	}
+	/* Every detach invalidated: no unit can reach these tables. */
+	vtd_pgtable_fini(&d->pt);
+	free_dids(d);
+	hw_free(d);
+	return 0;
+}
+
+static int check_range(const struct vtd_domain *d, uint64_t iova, uint64_t len)
+{
+	uint64_t limit = UINT64_C(1) << d->addr_width;
+
+	if (!len || !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
+	    !bits_is_aligned(len, VTD_PAGE_SIZE) || iova >= limit ||
+	    len > limit - iova)
+		return -EINVAL;
+	return 0;
+}
+
+int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
+		   uint64_t len, unsigned int prot)
+{
+	struct vtd_freelist fl = { 0 };
+	uint64_t mapped, undone, span, start, end;
+	int err;
+
+	err = check_range(d, iova, len);
+	if (err)
+		return err;
+	if (!bits_is_aligned(hpa, VTD_PAGE_SIZE) ||
+	    hpa + len - 1 > (VTD_SL_ADDR | (VTD_PAGE_SIZE - 1)) ||
+	    hpa + len - 1 < hpa || !prot ||
+	    (prot & ~(VTD_PROT_READ | VTD_PROT_WRITE)))
+		return -EINVAL;
+	reap(d);
+	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped, &fl);
+	if (err) {
+		/* Exactly the leaves just written: no split, cannot fail. */
+		vtd_pgtable_unmap(&d->pt, iova, mapped, &undone, &fl);
+		if (mapped || fl.count)
+			sync_range(d, iova, len, false, &fl);
+		return err;
+	}
+	if (!fl.count)
+		return sync_range(d, iova, len, true, &fl);
+	/*
+	 * Merged leaves freed tables that walks of neighbouring addresses may
+	 * have cached: invalidate the whole span of the largest leaf.
+	 */
+	span = UINT64_C(1) << (63 - __builtin_clzll(d->pt.page_sizes));
+	start = iova & ~(span - 1);
+	end = (iova + len + span - 1) & ~(span - 1);
+	return sync_range(d, start, end - start, false, &fl);
+}
+
+int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
+{
+	struct vtd_freelist fl = { 0 };
+	uint64_t unmapped;
+	int err, serr;
+
+	err = check_range(d, iova, len);
+	if (err)
+		return err;
+	reap(d);
+	err = vtd_pgtable_unmap(&d->pt, iova, len, &unmapped, &fl);
+	if (!err && !unmapped && !fl.count)
+		return -ENOENT;
+	serr = sync_range(d, iova, len, false, &fl);
+	return err ? err : serr;
+}
+
+void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
+				 void *ctx)
+{
+	vtd_pgtable_walk(&d->pt, fn, ctx);
+}
+
+/*
+ * Device-selective context-cache invalidation for each requester id (with
+ * cc_did), then the domain's IOTLB, as few batches as they fit in.  The
+ * context cache goes first: a later IOTLB fill reads the context entry.
+ */
+static int invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
+			      const uint16_t *sids, unsigned int count,
+			      uint16_t did)
+{
+	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
+	unsigned int i = 0, k;
+	int err;
+
+	while (i < count) {
+		for (k = 0; k < VTD_QI_BATCH_MAX - 1 && i < count; k++, i++)
+			descs[k] = vtd_qi_cc_device(cc_did, sids[i]);
+		if (i == count)
+			descs[k++] = vtd_qi_iotlb_domain(u, did);
+		err = vtd_qi_submit(u, descs, k, VTD_DEADLINE_IOTLB, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool listed_before(const uint16_t *sids, unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < i; j++) {
+		if (sids[j] == sids[i])
+			return true;
+	}
+	return false;
+}
+
+int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
+	       const uint16_t *source_ids, unsigned int count)
+{
+	struct vtd_domain_unit *du = domain_unit(d, u);
+	struct vtd_context_entry *ce;
+	unsigned int i;
+
+	if (!du || !count)
+		return -EINVAL;
+	/* Check everything and allocate context tables before any change. */
+	for (i = 0; i < count; i++) {
+		if (listed_before(source_ids, i))
+			return -EINVAL;
+		ce = vtd_context_get(u, source_ids[i], true);
+		if (!ce)
+			return -ENOMEM;
+		if (!vtd_context_empty(ce)) {
+			log_warn("vtd", "unit %u: sid %02x:%02x.%u is attached; detach it first",
+				 u->index, source_ids[i] >> 8,
+				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
+			return -EBUSY;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		ce = vtd_context_get(u, source_ids[i], false);
+		vtd_context_set(u, ce, d->pt.root_pa, d->pt.levels, du->did);
+	}
+	du->attached += count;
+	/* Before enable, the global invalidation after SRTP covers this. */
+	if (!u->live)
+		return 0;
+	if (!vtd_cap_cm(u->cap))
+		return vtd_unit_flush_write_buffer(u);
+	/* CM: not-present entries may be cached, tagged with domain id 0. */
+	return invalidate_devices(u, 0, source_ids, count, du->did);
+}
+
+/*
+ * Clear present, invalidate with the old domain id, and only after that
+ * completed clear the body (invariant 5).  If the invalidation fails the
+ * entries stay blocked with their body kept, still counted as attached, so
+ * the domain cannot be destroyed and the same detach can be retried.
+ */
+int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
+	       const uint16_t *source_ids, unsigned int count)
+{
+	struct vtd_domain_unit *du = domain_unit(d, u);
+	struct vtd_context_entry *ce;
+	unsigned int i;
+	int err;
+
+	if (!du || !count)
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		ce = vtd_context_get(u, source_ids[i], false);
+		if (listed_before(source_ids, i) || !ce ||
+		    vtd_context_empty(ce) || vtd_context_did(ce) != du->did)
+			return -EINVAL;
+	}
+	for (i = 0; i < count; i++) {
+		ce = vtd_context_get(u, source_ids[i], false);
+		if (vtd_context_present(ce))
+			vtd_context_clear_present(u, ce);
+	}
+	if (u->live) {
+		err = invalidate_devices(u, du->did, source_ids, count, du->did);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < count; i++)
+		vtd_context_clear(u, vtd_context_get(u, source_ids[i], false));
+	du->attached -= count;
+	return 0;
+}
+
+/*
+ * A device with several RMRRs gets the first through here and the others
+ * with vtd_domain_map() on the same domain.
+ */
+int vtd_rmrr_map(struct vtd_domain *d, struct vtd_unit *u, uint64_t base,
+		 uint64_t len, const uint16_t *source_ids, unsigned int count)
+{
+	uint64_t start = base & ~(VTD_PAGE_SIZE - 1);
+	uint64_t end = (base + len + VTD_PAGE_SIZE - 1) & ~(VTD_PAGE_SIZE - 1);
+	int err;
+
+	if (!len || end <= start)
+		return -EINVAL;
+	err = vtd_domain_map(d, start, start, end - start,
+			     VTD_PROT_READ | VTD_PROT_WRITE);
+	if (err)
+		return err;
+	err = vtd_attach(d, u, source_ids, count);
+	if (err)
+		vtd_domain_unmap(d, start, end - start);
+	return err;
+}

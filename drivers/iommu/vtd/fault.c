@@ -1,0 +1,173 @@
+/*
+ * Primary fault recording, polled (VT-d spec 7.2 and 11.4.14): walk the
+ * fault records from FSTS.FRI with wrap-around, decode and clear each,
+ * then clear an overflow.  Logging is rate-limited per requester so a
+ * device hammering an unmapped address cannot flood the console.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "kernel/log.h"
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+
+/* At most FAULT_LOG_BURST log lines per requester per window. */
+#define FAULT_LOG_WINDOW_NS UINT64_C(1000000000)
+#define FAULT_LOG_BURST 5u
+
+/* Legacy-mode fault reasons (VT-d spec 7.1.3, table of reasons). */
+static const char *const reasons[] = {
+	[0x1] = "root entry not present",
+	[0x2] = "context entry not present",
+	[0x3] = "invalid context entry",
+	[0x4] = "address beyond the address width",
+	[0x5] = "write not permitted",
+	[0x6] = "read not permitted",
+	[0x7] = "page-table entry unreadable",
+	[0x8] = "root table unreadable",
+	[0x9] = "context table unreadable",
+	[0xa] = "root entry reserved bits set",
+	[0xb] = "context entry reserved bits set",
+	[0xc] = "page-table entry reserved bits set",
+	[0xd] = "translation type blocked by context entry",
+	/* QEMU reports DMA into the interrupt window with this code. */
+	[0xe] = "access to the interrupt address range",
+};
+
+const char *vtd_fault_reason_text(uint8_t reason)
+{
+	if (reason < ARRAY_SIZE(reasons) && reasons[reason])
+		return reasons[reason];
+	return "unknown reason";
+}
+
+static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, uint16_t sid,
+					uint64_t now)
+{
+	struct vtd_fault_rate *r, *victim = &u->fault_rate[0];
+	unsigned int i;
+
+	for (i = 0; i < VTD_FAULT_RATE_SLOTS; i++) {
+		r = &u->fault_rate[i];
+		if (r->used && r->sid == sid)
+			return r;
+		if (victim->used &&
+		    (!r->used || r->window_start_ns < victim->window_start_ns))
+			victim = r;
+	}
+	memset(victim, 0, sizeof(*victim));
+	victim->used = true;
+	victim->sid = sid;
+	victim->window_start_ns = now;
+	return victim;
+}
+
+static bool rate_allow(struct vtd_unit *u, uint16_t sid)
+{
+	uint64_t now = hw_now_ns();
+	struct vtd_fault_rate *r = rate_slot(u, sid, now);
+
+	if (now - r->window_start_ns >= FAULT_LOG_WINDOW_NS) {
+		if (r->suppressed)
+			log_warn("vtd", "unit %u: %u more faults from sid %02x:%02x.%u not logged",
+				 u->index, r->suppressed, sid >> 8,
+				 (sid >> 3) & 0x1f, sid & 7);
+		r->window_start_ns = now;
+		r->count = 0;
+		r->suppressed = 0;
+	}
+	if (r->count < FAULT_LOG_BURST) {
+		r->count++;
+		return true;
+	}
+	r->suppressed++;
+	return false;
+}
+
+static void decode(const struct vtd_unit *u, uint64_t lo, uint64_t hi,
+		   struct vtd_fault *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->unit = u->index;
+	f->sid = (uint16_t)field_get64(VTD_FRCD_SID, hi);
+	f->addr = lo & VTD_FRCD_FI;
+	f->reason = (uint8_t)field_get64(VTD_FRCD_FR, hi);
+	f->write = !(hi & VTD_FRCD_T1);
+	/* PV is meaningful only with PP (QEMU leaves junk there). */
+	f->pasid_present = hi & VTD_FRCD_PP;
+	if (f->pasid_present)
+		f->pasid = (uint32_t)field_get64(VTD_FRCD_PV, hi);
+	f->text = vtd_fault_reason_text(f->reason);
+}
+
+int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
+{
+	uint32_t fsts = vtd_read32(u, VTD_FSTS_REG);
+	unsigned int nfr = vtd_cap_nfr(u->cap);
+	unsigned int idx, i;
+	struct vtd_fault f;
+	uint64_t lo, hi;
+	uint32_t off;
+	int handled = 0;
+
+	if (fsts & VTD_FSTS_PPF) {
+		idx = field_get32(VTD_FSTS_FRI, fsts);
+		if (idx >= nfr)
+			idx = 0;
+		/* Records are 128-bit; FRI names the first pending one. */
+		for (i = 0; i < nfr; i++) {
+			off = (uint32_t)(vtd_cap_fro(u->cap) + idx * VTD_FRCD_SIZE);
+			hi = vtd_read64(u, off + 8);
+			if (!(hi & VTD_FRCD_F))
+				break;
+			lo = vtd_read64(u, off);
+			/* F is RW1C in the top dword: a 32-bit write, nothing else. */
+			vtd_write32(u, off + VTD_FRCD_F_DWORD_OFF, VTD_FRCD_F_DWORD);
+			decode(u, lo, hi, &f);
+			u->stats.faults++;
+			handled++;
+			if (rate_allow(u, f.sid))
+				log_warn("vtd", "unit %u: fault sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s",
+					 u->index, f.sid >> 8, (f.sid >> 3) & 0x1f,
+					 f.sid & 7, (unsigned long long)f.addr,
+					 f.reason, f.write ? "write" : "read",
+					 f.text);
+			if (fn)
+				fn(ctx, &f);
+			idx = (idx + 1) % nfr;
+		}
+	}
+	/* Overflow is cleared only after the records that caused it. */
+	if (fsts & VTD_FSTS_PFO) {
+		vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_PFO);
+		log_warn("vtd", "unit %u: fault records overflowed; later faults were lost",
+			 u->index);
+	}
+	return handled;
+}
+
+/*
+ * Before taking a unit over: drain whatever firmware left in the fault
+ * records, and clear stale error bits that would otherwise stop our queue
+ * or be blamed on us.  Writing exactly the bits read acknowledges only
+ * those (RW1C).
+ */
+void vtd_fault_clear_stale(struct vtd_unit *u)
+{
+	uint32_t errors;
+
+	if (vtd_fault_poll(u, NULL, NULL))
+		log_warn("vtd", "unit %u: cleared fault records left by firmware",
+			 u->index);
+	errors = vtd_read32(u, VTD_FSTS_REG) &
+		 (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
+	if (errors) {
+		log_warn("vtd", "unit %u: clearing stale fault status 0x%x",
+			 u->index, errors);
+		vtd_write32(u, VTD_FSTS_REG, errors);
+	}
+}

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/regs.h"
+#include "drivers/iommu/vtd/vtd.h"
+
+/* Shared between the driver's files; not for callers of vtd.h. */
+
+/* Register access, counted for `stats`. */
+static inline uint32_t vtd_read32(struct vtd_unit *u, uint32_t off)
+{
+	u->stats.mmio_reads++;
+	return hw_mmio_read32(u->reg_base + off);
+}
+
+static inline uint64_t vtd_read64(struct vtd_unit *u, uint32_t off)
+{
+	u->stats.mmio_reads++;
+	return hw_mmio_read64(u->reg_base + off);
+}
+
+static inline void vtd_write32(struct vtd_unit *u, uint32_t off, uint32_t val)
+{
+	u->stats.mmio_writes++;
+	hw_mmio_write32(u->reg_base + off, val);
+}
+
+static inline void vtd_write64(struct vtd_unit *u, uint32_t off, uint64_t val)
+{
+	u->stats.mmio_writes++;
+	hw_mmio_write64(u->reg_base + off, val);
+}
+
+/* Absolute deadline for a wait of class cls starting now. */
+static inline uint64_t vtd_deadline(const struct vtd_unit *u,
+				    enum vtd_deadline_class cls)
+{
+	return hw_now_ns() + u->cfg.deadline_ns[cls];
+}
+
+static inline bool vtd_unit_coherent(const struct vtd_unit *u)
+{
+	return vtd_ecap_c(u->ecap);
+}
+
+/*
+ * Make CPU writes to remapping structures visible to a unit that does not
+ * snoop its table walks (ECAP.C = 0, VT-d spec 11.4.3).
+ */
+static inline void vtd_flush_table(bool coherent, const void *va, size_t len)
+{
+	if (!coherent)
+		hw_cache_flush(va, len);
+}
+
+/* Memory shared with hardware: stores are never merged or reordered. */
+static inline uint64_t vtd_entry_read(const uint64_t *p)
+{
+	return *(const volatile uint64_t *)p;
+}
+
+static inline void vtd_entry_write(uint64_t *p, uint64_t val)
+{
+	*(volatile uint64_t *)p = val;
+}
+
+/* unit.c */
+int vtd_unit_flush_write_buffer(struct vtd_unit *u);
+int vtd_gcmd_set(struct vtd_unit *u, uint32_t bit, bool on);
+int vtd_did_alloc(struct vtd_unit *u, uint16_t *did);
+void vtd_did_free(struct vtd_unit *u, uint16_t did);
+
+/* qi.c */
+int vtd_qi_init(struct vtd_qi *qi);
+void vtd_qi_fini(struct vtd_qi *qi);
+int vtd_qi_start(struct vtd_unit *u);
+int vtd_qi_stop(struct vtd_unit *u);
+int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
+		  unsigned int count, enum vtd_deadline_class cls,
+		  uint32_t *seq);
+bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
+struct vtd_qi_desc vtd_qi_cc_global(void);
+struct vtd_qi_desc vtd_qi_cc_device(uint16_t did, uint16_t sid);
+struct vtd_qi_desc vtd_qi_iotlb_global(const struct vtd_unit *u);
+struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u,
+				       uint16_t did);
+int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
+		       uint64_t len, uint32_t *seq);
+
+/* context.c */
+int vtd_root_init(struct vtd_unit *u);
+void vtd_root_fini(struct vtd_unit *u);
+struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
+					  bool create);
+void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
+		     uint64_t slptptr, unsigned int levels, uint16_t did);
+void vtd_context_clear_present(struct vtd_unit *u,
+			       struct vtd_context_entry *ce);
+void vtd_context_clear(struct vtd_unit *u, struct vtd_context_entry *ce);
+bool vtd_context_present(const struct vtd_context_entry *ce);
+bool vtd_context_empty(const struct vtd_context_entry *ce);
+uint16_t vtd_context_did(const struct vtd_context_entry *ce);
+
+/* pgtable.c */
+void vtd_freelist_add(struct vtd_freelist *fl, uint64_t pa);
+void vtd_freelist_release(struct vtd_freelist *fl);
+int vtd_pgtable_init(struct vtd_pgtable *pt, unsigned int levels,
+		     uint64_t page_sizes, bool coherent);
+void vtd_pgtable_fini(struct vtd_pgtable *pt);
+int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
+		    uint64_t len, unsigned int prot, uint64_t *mapped,
+		    struct vtd_freelist *freed);
+int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+		      uint64_t *unmapped, struct vtd_freelist *freed);
+void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
+
+/* fault.c */
+void vtd_fault_clear_stale(struct vtd_unit *u);

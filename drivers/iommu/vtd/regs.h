@@ -1,0 +1,318 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/bits.h"
+
+/*
+ * VT-d remapping registers and in-memory structure fields, named as in the
+ * Intel VT-d specification (register descriptions, chapter 11 of rev 4.x;
+ * translation structure formats, chapter 9).  Fields are (msb, lsb) masks;
+ * 64-bit registers and 128-bit entries are handled as 64-bit words.  Widths
+ * matter: a 32-bit register is only ever accessed with 32 bits.
+ */
+
+/* Register offsets (32 = 32-bit register, 64 = 64-bit register). */
+#define VTD_VER_REG 0x000	/* 32 Version */
+#define VTD_CAP_REG 0x008	/* 64 Capability */
+#define VTD_ECAP_REG 0x010	/* 64 Extended Capability */
+#define VTD_GCMD_REG 0x018	/* 32 Global Command (write-only) */
+#define VTD_GSTS_REG 0x01c	/* 32 Global Status */
+#define VTD_RTADDR_REG 0x020	/* 64 Root Table Address */
+#define VTD_FSTS_REG 0x034	/* 32 Fault Status */
+#define VTD_PMEN_REG 0x064	/* 32 Protected Memory Enable */
+#define VTD_IQH_REG 0x080	/* 64 Invalidation Queue Head */
+#define VTD_IQT_REG 0x088	/* 64 Invalidation Queue Tail */
+#define VTD_IQA_REG 0x090	/* 64 Invalidation Queue Address */
+#define VTD_IQERCD_REG 0x0b0	/* 64 Invalidation Queue Error Record */
+
+/* One register page; FRO and IRO may place registers beyond it. */
+#define VTD_REG_PAGE 0x1000u
+
+/* VER_REG */
+#define VTD_VER_MAX GENMASK32(7, 4)
+#define VTD_VER_MIN GENMASK32(3, 0)
+
+/* CAP_REG */
+#define VTD_CAP_ND GENMASK64(2, 0)	/* number of domains supported */
+#define VTD_CAP_RWBF BIT64(4)		/* required write-buffer flushing */
+#define VTD_CAP_PLMR BIT64(5)		/* protected low-memory region */
+#define VTD_CAP_PHMR BIT64(6)		/* protected high-memory region */
+#define VTD_CAP_CM BIT64(7)		/* caching mode */
+#define VTD_CAP_SAGAW GENMASK64(12, 8)	/* supported adjusted guest AW */
+#define VTD_CAP_MGAW GENMASK64(21, 16)	/* maximum guest address width - 1 */
+#define VTD_CAP_FRO GENMASK64(33, 24)	/* fault-recording offset / 16 */
+#define VTD_CAP_SLLPS GENMASK64(37, 34) /* second-level large pages */
+#define VTD_CAP_PSI BIT64(39)		/* page-selective invalidation */
+#define VTD_CAP_NFR GENMASK64(47, 40)	/* number of fault records - 1 */
+#define VTD_CAP_MAMV GENMASK64(53, 48)	/* maximum address mask value */
+#define VTD_CAP_DWD BIT64(54)		/* write draining */
+#define VTD_CAP_DRD BIT64(55)		/* read draining */
+
+/* SAGAW bits: 39-bit (3-level), 48-bit (4-level), 57-bit (5-level). */
+#define VTD_SAGAW_39 BIT64(1)
+#define VTD_SAGAW_48 BIT64(2)
+#define VTD_SAGAW_57 BIT64(3)
+
+/* SLLPS bits. */
+#define VTD_SLLPS_2M BIT64(0)
+#define VTD_SLLPS_1G BIT64(1)
+
+/* ECAP_REG */
+#define VTD_ECAP_C BIT64(0)		/* page-walk coherency */
+#define VTD_ECAP_QI BIT64(1)		/* queued invalidation */
+#define VTD_ECAP_IRO GENMASK64(17, 8)	/* IOTLB register offset / 16 */
+
+/*
+ * GCMD_REG / GSTS_REG.  Status bits sit at the same positions as their
+ * commands.  TE, EAFL, QIE, IRE and CFI are persistent states; SRTP, SFL,
+ * WBF and SIRTP are one-shot commands that must never be echoed back.
+ */
+#define VTD_GCMD_TE BIT32(31)
+#define VTD_GCMD_SRTP BIT32(30)
+#define VTD_GCMD_SFL BIT32(29)
+#define VTD_GCMD_EAFL BIT32(28)
+#define VTD_GCMD_WBF BIT32(27)
+#define VTD_GCMD_QIE BIT32(26)
+#define VTD_GCMD_IRE BIT32(25)
+#define VTD_GCMD_SIRTP BIT32(24)
+#define VTD_GCMD_CFI BIT32(23)
+#define VTD_GCMD_PERSISTENT \
+	(VTD_GCMD_TE | VTD_GCMD_EAFL | VTD_GCMD_QIE | VTD_GCMD_IRE | \
+	 VTD_GCMD_CFI)
+
+#define VTD_GSTS_TES BIT32(31)
+#define VTD_GSTS_RTPS BIT32(30)
+#define VTD_GSTS_FLS BIT32(29)
+#define VTD_GSTS_AFLS BIT32(28)
+#define VTD_GSTS_WBFS BIT32(27)
+#define VTD_GSTS_QIES BIT32(26)
+#define VTD_GSTS_IRES BIT32(25)
+#define VTD_GSTS_IRTPS BIT32(24)
+#define VTD_GSTS_CFIS BIT32(23)
+
+/* RTADDR_REG */
+#define VTD_RTADDR_RTA GENMASK64(63, 12)
+#define VTD_RTADDR_TTM GENMASK64(11, 10) /* 00 legacy, 01 scalable */
+
+/* FSTS_REG */
+#define VTD_FSTS_PFO BIT32(0)	/* primary fault overflow (RW1C) */
+#define VTD_FSTS_PPF BIT32(1)	/* primary pending fault (RO) */
+#define VTD_FSTS_AFO BIT32(2)	/* advanced fault overflow (RW1C) */
+#define VTD_FSTS_APF BIT32(3)	/* advanced pending fault (RW1C) */
+#define VTD_FSTS_IQE BIT32(4)	/* invalidation queue error (RW1C) */
+#define VTD_FSTS_ICE BIT32(5)	/* invalidation completion error (RW1C) */
+#define VTD_FSTS_ITE BIT32(6)	/* invalidation time-out error (RW1C) */
+#define VTD_FSTS_FRI GENMASK32(15, 8) /* fault record index */
+#define VTD_FSTS_ERRORS \
+	(VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE | \
+	 VTD_FSTS_ICE | VTD_FSTS_ITE)
+
+/* PMEN_REG */
+#define VTD_PMEN_EPM BIT32(31)	/* enable protected memory */
+#define VTD_PMEN_PRS BIT32(0)	/* protected region status */
+
+/* IQH_REG, IQT_REG: descriptor index in bits 18:4 (128-bit descriptors). */
+#define VTD_IQH_QH GENMASK64(18, 4)
+#define VTD_IQT_QT GENMASK64(18, 4)
+
+/* IQA_REG */
+#define VTD_IQA_IQA GENMASK64(63, 12)
+#define VTD_IQA_QS GENMASK64(2, 0)	/* 2^QS pages */
+
+/* IQERCD_REG */
+#define VTD_IQERCD_ICESID GENMASK64(63, 48)
+#define VTD_IQERCD_ITESID GENMASK64(47, 32)
+#define VTD_IQERCD_IQEI GENMASK64(3, 0)
+
+/*
+ * Fault recording registers: NFR + 1 records of 128 bits at FRO * 16
+ * (VT-d spec 11.4.14 and 9.9).  Word 0 holds the faulting page, word 1
+ * the rest; F is cleared by a 32-bit write of bit 31 to the dword at +12.
+ */
+#define VTD_FRCD_SIZE 16u
+#define VTD_FRCD_FI GENMASK64(63, 12)	/* word 0: fault info (address) */
+#define VTD_FRCD_SID GENMASK64(15, 0)	/* word 1 */
+#define VTD_FRCD_PP BIT64(31)
+#define VTD_FRCD_FR GENMASK64(39, 32)
+#define VTD_FRCD_PV GENMASK64(59, 40)
+#define VTD_FRCD_T1 BIT64(62)		/* 1 = read, 0 = write */
+#define VTD_FRCD_F BIT64(63)
+#define VTD_FRCD_F_DWORD_OFF 12u
+#define VTD_FRCD_F_DWORD BIT32(31)
+
+/*
+ * In-memory structures (VT-d spec 9.1 root entry, 9.3 context entry, 9.8
+ * second-level paging entry).  Each is an array of 64-bit words; the word
+ * holding the present bit is written last.
+ */
+struct vtd_root_entry {
+	uint64_t lo;
+	uint64_t hi;
+};
+_Static_assert(sizeof(struct vtd_root_entry) == 16, "root entry is 128 bits");
+
+struct vtd_context_entry {
+	uint64_t lo;
+	uint64_t hi;
+};
+_Static_assert(sizeof(struct vtd_context_entry) == 16,
+	       "context entry is 128 bits");
+
+#define VTD_ROOT_ENTRIES 256u		/* one per bus */
+#define VTD_CONTEXT_ENTRIES 256u	/* one per devfn */
+_Static_assert(VTD_ROOT_ENTRIES * sizeof(struct vtd_root_entry) == 4096,
+	       "root table is one page");
+_Static_assert(VTD_CONTEXT_ENTRIES * sizeof(struct vtd_context_entry) == 4096,
+	       "context table is one page");
+
+#define VTD_ROOT_LO_P BIT64(0)
+#define VTD_ROOT_LO_CTP GENMASK64(63, 12)
+
+#define VTD_CTX_LO_P BIT64(0)
+#define VTD_CTX_LO_TT GENMASK64(3, 2)	/* 00: untranslated requests only */
+#define VTD_CTX_LO_SLPTPTR GENMASK64(63, 12)
+#define VTD_CTX_HI_AW GENMASK64(2, 0)	/* 1: 3-level, 2: 4-level, 3: 5 */
+#define VTD_CTX_HI_DID GENMASK64(23, 8)
+
+#define VTD_CTX_TT_UNTRANSLATED 0u
+
+/* Second-level paging entry (all levels). */
+#define VTD_SL_R BIT64(0)
+#define VTD_SL_W BIT64(1)
+#define VTD_SL_PS BIT64(7)		/* leaf above level 1 */
+#define VTD_SL_ADDR GENMASK64(51, 12)
+
+#define VTD_PT_ENTRIES 512u
+#define VTD_LEVEL_SHIFT 9u
+#define VTD_PAGE_SHIFT 12u
+#define VTD_PAGE_SIZE (UINT64_C(1) << VTD_PAGE_SHIFT)
+
+/*
+ * Invalidation descriptors, 128-bit (VT-d spec 6.5.2).  Type in bits 3:0
+ * (bits 11:9 extend it and stay zero for these types).
+ */
+struct vtd_qi_desc {
+	uint64_t lo;
+	uint64_t hi;
+};
+_Static_assert(sizeof(struct vtd_qi_desc) == 16, "descriptor is 128 bits");
+
+#define VTD_QI_TYPE GENMASK64(3, 0)
+#define VTD_QI_TYPE_CC 1u	/* context-cache invalidate (6.5.2.1) */
+#define VTD_QI_TYPE_IOTLB 2u	/* IOTLB invalidate (6.5.2.3) */
+#define VTD_QI_TYPE_WAIT 5u	/* invalidation wait (6.5.2.8) */
+
+/* Context-cache invalidate descriptor. */
+#define VTD_QI_CC_G GENMASK64(5, 4)
+#define VTD_QI_CC_DID GENMASK64(31, 16)
+#define VTD_QI_CC_SID GENMASK64(47, 32)
+#define VTD_QI_CC_G_GLOBAL 1u
+#define VTD_QI_CC_G_DEVICE 3u
+
+/* IOTLB invalidate descriptor. */
+#define VTD_QI_IOTLB_G GENMASK64(5, 4)
+#define VTD_QI_IOTLB_DW BIT64(6)	/* drain writes */
+#define VTD_QI_IOTLB_DR BIT64(7)	/* drain reads */
+#define VTD_QI_IOTLB_DID GENMASK64(31, 16)
+#define VTD_QI_IOTLB_HI_AM GENMASK64(5, 0)
+#define VTD_QI_IOTLB_HI_ADDR GENMASK64(63, 12)
+#define VTD_QI_IOTLB_G_GLOBAL 1u
+#define VTD_QI_IOTLB_G_DOMAIN 2u
+#define VTD_QI_IOTLB_G_PAGE 3u
+
+/* Invalidation wait descriptor. */
+#define VTD_QI_WAIT_SW BIT64(5)
+#define VTD_QI_WAIT_FN BIT64(6)
+#define VTD_QI_WAIT_SDATA GENMASK64(63, 32)
+#define VTD_QI_WAIT_HI_SADDR GENMASK64(63, 2)
+
+/* Typed decoders for CAP and ECAP. */
+static inline unsigned int vtd_cap_nd(uint64_t cap)
+{
+	return (unsigned int)field_get64(VTD_CAP_ND, cap);
+}
+
+/* Number of domain ids: 2^(4 + 2 * ND) (VT-d spec 11.4.2). */
+static inline uint32_t vtd_cap_domains(uint64_t cap)
+{
+	return UINT32_C(1) << (4 + 2 * vtd_cap_nd(cap));
+}
+
+static inline bool vtd_cap_rwbf(uint64_t cap)
+{
+	return cap & VTD_CAP_RWBF;
+}
+
+static inline bool vtd_cap_pmr(uint64_t cap)
+{
+	return cap & (VTD_CAP_PLMR | VTD_CAP_PHMR);
+}
+
+static inline bool vtd_cap_cm(uint64_t cap)
+{
+	return cap & VTD_CAP_CM;
+}
+
+static inline unsigned int vtd_cap_sagaw(uint64_t cap)
+{
+	return (unsigned int)field_get64(VTD_CAP_SAGAW, cap);
+}
+
+static inline unsigned int vtd_cap_mgaw(uint64_t cap)
+{
+	return (unsigned int)field_get64(VTD_CAP_MGAW, cap) + 1;
+}
+
+static inline uint64_t vtd_cap_fro(uint64_t cap)
+{
+	return field_get64(VTD_CAP_FRO, cap) * 16;
+}
+
+static inline unsigned int vtd_cap_sllps(uint64_t cap)
+{
+	return (unsigned int)field_get64(VTD_CAP_SLLPS, cap);
+}
+
+static inline bool vtd_cap_psi(uint64_t cap)
+{
+	return cap & VTD_CAP_PSI;
+}
+
+static inline unsigned int vtd_cap_nfr(uint64_t cap)
+{
+	return (unsigned int)field_get64(VTD_CAP_NFR, cap) + 1;
+}
+
+static inline unsigned int vtd_cap_mamv(uint64_t cap)
+{
+	return (unsigned int)field_get64(VTD_CAP_MAMV, cap);
+}
+
+static inline bool vtd_ecap_c(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_C;
+}
+
+static inline bool vtd_ecap_qi(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_QI;
+}
+
+static inline uint64_t vtd_ecap_iro(uint64_t ecap)
+{
+	return field_get64(VTD_ECAP_IRO, ecap) * 16;
+}
+
+/* SAGAW bit for a page-table depth; levels 3..5 map to bits 1..3. */
+static inline unsigned int vtd_sagaw_bit(unsigned int levels)
+{
+	return 1u << (levels - 2);
+}
+
+/* Context-entry AW encoding for a page-table depth (VT-d spec 9.3). */
+static inline unsigned int vtd_levels_to_aw(unsigned int levels)
+{
+	return levels - 2;
+}

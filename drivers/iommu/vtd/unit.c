@@ -1,0 +1,465 @@
+/*
+ * One DMA-remapping hardware unit (DRHD): validation, capabilities, mode
+ * choice, the software copy of GCMD and every register handshake, the
+ * firmware hand-off, domain ids.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "kernel/log.h"
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+
+#define NS_PER_MS UINT64_C(1000000)
+
+/*
+ * Deadlines.  Healthy hardware finishes each class in microseconds (QEMU
+ * does all of them synchronously), so every default is orders of magnitude
+ * above a healthy completion and still short enough that a dead unit does
+ * not stall boot or a console command noticeably:
+ * - register handshakes 10 ms: GCMD/GSTS and PMEN complete in a few
+ *   microseconds, TE with draining included; NOVA uses the same bound;
+ * - IOMMU-internal invalidations 100 ms: context and IOTLB invalidation
+ *   with read/write draining; 100 ms is where Xen starts warning;
+ * - device-TLB invalidations 1 s: a round trip through the endpoint's ATS
+ *   logic; Xen's base device-TLB timeout, and well below the unit's own
+ *   invalidation time-out (ITE), which may take up to a minute.
+ */
+void vtd_config_default(struct vtd_config *cfg)
+{
+	cfg->deadline_ns[VTD_DEADLINE_REG] = 10 * NS_PER_MS;
+	cfg->deadline_ns[VTD_DEADLINE_IOTLB] = 100 * NS_PER_MS;
+	cfg->deadline_ns[VTD_DEADLINE_DEVTLB] = 1000 * NS_PER_MS;
+}
+
+/*
+ * The one bounded wait for register state: poll until done() or the
+ * deadline of cls passes, then look once more before declaring it missed.
+ */
+typedef bool (*poll_fn)(struct vtd_unit *u, const void *arg);
+
+static int poll_until(struct vtd_unit *u, enum vtd_deadline_class cls,
+		      poll_fn done, const void *arg, const char *what)
+{
+	uint64_t deadline = vtd_deadline(u, cls);
+
+	while (!done(u, arg)) {
+		if (hw_time_after(deadline)) {
+			if (done(u, arg))
+				return 0;
+			u->stats.timeouts++;
+			log_err("vtd", "unit %u: %s did not complete within %llu us",
+				u->index, what,
+				(unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
+			return -ETIMEDOUT;
+		}
+		hw_relax();
+	}
+	return 0;
+}
+
+struct reg_wait {
+	uint32_t off;
+	uint32_t mask;
+	uint32_t want;
+};
+
+static bool reg_reached(struct vtd_unit *u, const void *arg)
+{
+	const struct reg_wait *w = arg;
+
+	return (vtd_read32(u, w->off) & w->mask) == w->want;
+}
+
+static int wait_reg32(struct vtd_unit *u, uint32_t off, uint32_t mask,
+		      uint32_t want, const char *what)
+{
+	struct reg_wait w = { .off = off, .mask = mask, .want = want };
+
+	return poll_until(u, VTD_DEADLINE_REG, reg_reached, &w, what);
+}
+
+/*
+ * Turn a persistent GCMD state (TE, QIE, IRE) on or off.  GCMD is
+ * write-only and acts on every bit written, so the value written is always
+ * the software copy with one bit changed, never GSTS read back (which
+ * would re-trigger one-shot commands); one command per write (VT-d spec
+ * 11.4.4).  The copy follows the request even on timeout: the hardware
+ * converges there, and no later write may silently revert it.
+ */
+int vtd_gcmd_set(struct vtd_unit *u, uint32_t bit, bool on)
+{
+	u->gcmd = on ? u->gcmd | bit : u->gcmd & ~bit;
+	vtd_write32(u, VTD_GCMD_REG, u->gcmd);
+	/* GSTS reports each state at the position of its command. */
+	return wait_reg32(u, VTD_GSTS_REG, bit, on ? bit : 0, "GCMD state change");
+}
+
+/* A one-shot command (SRTP, WBF) on top of the persistent states. */
+static int gcmd_oneshot(struct vtd_unit *u, uint32_t cmd, uint32_t status,
+			uint32_t want, const char *what)
+{
+	vtd_write32(u, VTD_GCMD_REG, u->gcmd | cmd);
+	return wait_reg32(u, VTD_GSTS_REG, status, want, what);
+}
+
+/*
+ * Units with CAP.RWBF may hold table writes in a write buffer; flush it
+ * when an entry becomes present without any invalidation that would flush
+ * it implicitly (VT-d spec 6.8).
+ */
+int vtd_unit_flush_write_buffer(struct vtd_unit *u)
+{
+	if (!vtd_cap_rwbf(u->cap))
+		return 0;
+	return gcmd_oneshot(u, VTD_GCMD_WBF, VTD_GSTS_WBFS, 0,
+			    "write-buffer flush");
+}
+
+/* The one place the translation mode is chosen; scalable mode comes later. */
+static enum vtd_mode choose_mode(const struct vtd_unit *u)
+{
+	return VTD_MODE_LEGACY;
+}
+
+static const char *mode_name(enum vtd_mode mode)
+{
+	switch (mode) {
+	case VTD_MODE_LEGACY:
+		return "legacy";
+	}
+	return "unknown";
+}
+
+static uint64_t mode_ttm(enum vtd_mode mode)
+{
+	switch (mode) {
+	case VTD_MODE_LEGACY:
+		return 0;
+	}
+	return 0;
+}
+
+static bool has_supported_depth(uint64_t cap)
+{
+	return vtd_cap_sagaw(cap) & (VTD_SAGAW_39 | VTD_SAGAW_48 | VTD_SAGAW_57);
+}
+
+/* Refuse what cannot be driven safely, saying why (invariant 9). */
+static int validate(struct vtd_unit *u)
+{
+	if (u->ver == UINT32_MAX || u->cap == UINT64_MAX ||
+	    u->ecap == UINT64_MAX) {
+		log_err("vtd", "unit %u at 0x%llx: registers read all-ones; no remapping hardware answers there",
+			u->index, (unsigned long long)u->reg_base);
+		return -ENODEV;
+	}
+	if (field_get32(VTD_VER_MAX, u->ver) == 0 || u->cap == 0 ||
+	    u->ecap == 0) {
+		log_err("vtd", "unit %u at 0x%llx: registers read zero; no remapping hardware answers there",
+			u->index, (unsigned long long)u->reg_base);
+		return -ENODEV;
+	}
+	if (!vtd_ecap_qi(u->ecap)) {
+		log_err("vtd", "unit %u: no queued invalidation; moat does not use register-based invalidation (gone from VT-d 6), so this unit cannot be invalidated safely",
+			u->index);
+		return -ENOTSUP;
+	}
+	if (!has_supported_depth(u->cap)) {
+		log_err("vtd", "unit %u: SAGAW 0x%x offers no 3-, 4- or 5-level tables; DMA remapping unusable",
+			u->index, vtd_cap_sagaw(u->cap));
+		return -ENOTSUP;
+	}
+	if (vtd_cap_nd(u->cap) > 6) {
+		log_err("vtd", "unit %u: CAP.ND %u is reserved", u->index,
+			vtd_cap_nd(u->cap));
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* Fault and IOTLB registers may lie past the first page (FRO, IRO). */
+static int map_registers(struct vtd_unit *u)
+{
+	uint64_t end = vtd_cap_fro(u->cap) +
+		       (uint64_t)vtd_cap_nfr(u->cap) * VTD_FRCD_SIZE;
+	uint64_t iotlb_end = vtd_ecap_iro(u->ecap) + 16;
+
+	if (iotlb_end > end)
+		end = iotlb_end;
+	if (end <= VTD_REG_PAGE)
+		return 0;
+	end = (end + VTD_REG_PAGE - 1) & ~(uint64_t)(VTD_REG_PAGE - 1);
+	return hw_mmio_map(u->reg_base, end);
+}
+
+int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
+		  uint64_t reg_base, const struct vtd_config *cfg)
+{
+	size_t map_words;
+	int err;
+
+	memset(u, 0, sizeof(*u));
+	u->index = index;
+	u->segment = segment;
+	u->reg_base = reg_base;
+	if (cfg)
+		u->cfg = *cfg;
+	else
+		vtd_config_default(&u->cfg);
+
+	err = hw_mmio_map(reg_base, VTD_REG_PAGE);
+	if (err) {
+		log_err("vtd", "unit %u: register base 0x%llx cannot be mapped",
+			index, (unsigned long long)reg_base);
+		return err;
+	}
+	u->ver = vtd_read32(u, VTD_VER_REG);
+	u->cap = vtd_read64(u, VTD_CAP_REG);
+	u->ecap = vtd_read64(u, VTD_ECAP_REG);
+	err = validate(u);
+	if (err)
+		return err;
+	err = map_registers(u);
+	if (err) {
+		log_err("vtd", "unit %u: fault/IOTLB registers beyond the first page cannot be mapped",
+			index);
+		return err;
+	}
+	u->mode = choose_mode(u);
+
+	u->did_count = vtd_cap_domains(u->cap);
+	map_words = (u->did_count + 31) / 32;
+	u->did_map = hw_zalloc(map_words * sizeof(*u->did_map));
+	if (!u->did_map)
+		return -ENOMEM;
+	/* With CM, hardware tags cached not-present entries with id 0 (6.1). */
+	if (vtd_cap_cm(u->cap))
+		u->did_map[0] |= 1;
+
+	err = vtd_root_init(u);
+	if (err)
+		goto out_free_did_map;
+	err = vtd_qi_init(&u->qi);
+	if (err)
+		goto out_free_root;
+
+	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s",
+		 index, (unsigned long long)reg_base,
+		 field_get32(VTD_VER_MAX, u->ver),
+		 field_get32(VTD_VER_MIN, u->ver), (unsigned long long)u->cap,
+		 (unsigned long long)u->ecap, mode_name(u->mode));
+	return 0;
+
+out_free_root:
+	vtd_root_fini(u);
+out_free_did_map:
+	hw_free(u->did_map);
+	u->did_map = NULL;
+	return err;
+}
+
+/* The firmware's queue has drained, or stopped on an error for good. */
+static bool firmware_queue_idle(struct vtd_unit *u, const void *arg)
+{
+	if (vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE))
+		return true;
+	return vtd_read64(u, VTD_IQH_REG) == vtd_read64(u, VTD_IQT_REG);
+}
+
+/*
+ * Firmware left queued invalidation on: the queue address cannot be changed
+ * while QIE is set, and QI may only be disabled once the queue is idle
+ * (VT-d spec 11.4.4, QIE).
+ */
+static int firmware_queue_off(struct vtd_unit *u)
+{
+	int err;
+
+	err = poll_until(u, VTD_DEADLINE_IOTLB, firmware_queue_idle, NULL,
+			 "draining the firmware's invalidation queue");
+	if (err)
+		return err;
+	return vtd_gcmd_set(u, VTD_GCMD_QIE, false);
+}
+
+/*
+ * Point the unit at our root table.  With TE already on (firmware) this is
+ * the atomic switch; afterwards the caches must be invalidated globally
+ * before any entry of the new tables is trusted (VT-d spec 6.6).
+ */
+static int switch_root(struct vtd_unit *u)
+{
+	struct vtd_qi_desc inv[2];
+	int err;
+
+	vtd_write64(u, VTD_RTADDR_REG,
+		    (u->root_pa & VTD_RTADDR_RTA) |
+			    field_prep64(VTD_RTADDR_TTM, mode_ttm(u->mode)));
+	err = gcmd_oneshot(u, VTD_GCMD_SRTP, VTD_GSTS_RTPS, VTD_GSTS_RTPS,
+			   "set root table pointer");
+	if (err)
+		return err;
+	inv[0] = vtd_qi_cc_global();
+	inv[1] = vtd_qi_iotlb_global(u);
+	return vtd_qi_submit(u, inv, 2, VTD_DEADLINE_IOTLB, NULL);
+}
+
+/* Protected memory regions are dropped only once our tables are live. */
+static int pmr_off(struct vtd_unit *u)
+{
+	uint32_t pmen;
+
+	if (!vtd_cap_pmr(u->cap))
+		return 0;
+	pmen = vtd_read32(u, VTD_PMEN_REG);
+	if (!(pmen & VTD_PMEN_EPM))
+		return 0;
+	log_warn("vtd", "unit %u: firmware left protected memory regions on; disabling",
+		 u->index);
+	vtd_write32(u, VTD_PMEN_REG, pmen & ~VTD_PMEN_EPM);
+	return wait_reg32(u, VTD_PMEN_REG, VTD_PMEN_PRS, 0,
+			  "protected memory disable");
+}
+
+int vtd_unit_enable(struct vtd_unit *u)
+{
+	uint32_t gsts;
+	int err;
+
+	/* After a failed enable, vtd_unit_disable() comes first. */
+	if (u->live)
+		return u->enabled ? 0 : -EBUSY;
+	gsts = vtd_read32(u, VTD_GSTS_REG);
+	u->gcmd = gsts & VTD_GCMD_PERSISTENT;
+	if (gsts & (VTD_GSTS_TES | VTD_GSTS_QIES | VTD_GSTS_IRES))
+		log_warn("vtd", "unit %u: firmware left%s%s%s on; taking over",
+			 u->index, gsts & VTD_GSTS_TES ? " translation" : "",
+			 gsts & VTD_GSTS_QIES ? " queued-invalidation" : "",
+			 gsts & VTD_GSTS_IRES ? " interrupt-remapping" : "");
+
+	/* The firmware's interrupt table is not ours to keep using. */
+	if (gsts & VTD_GSTS_IRES) {
+		err = vtd_gcmd_set(u, VTD_GCMD_IRE, false);
+		if (err)
+			return err;
+	}
+	if (gsts & VTD_GSTS_QIES) {
+		err = firmware_queue_off(u);
+		if (err)
+			return err;
+	}
+	vtd_fault_clear_stale(u);
+
+	/* From here on the unit may use our memory: disable undoes it. */
+	u->live = true;
+	err = vtd_qi_start(u);
+	if (err)
+		return err;
+	err = switch_root(u);
+	if (err)
+		return err;
+	if (!(gsts & VTD_GSTS_TES)) {
+		err = vtd_gcmd_set(u, VTD_GCMD_TE, true);
+		if (err)
+			return err;
+	}
+	err = pmr_off(u);
+	if (err)
+		return err;
+	u->enabled = true;
+	log_info("vtd", "unit %u: translation on, default deny", u->index);
+	return 0;
+}
+
+int vtd_unit_disable(struct vtd_unit *u)
+{
+	int err;
+
+	if (!u->live)
+		return 0;
+	u->enabled = false;
+	if (u->gcmd & VTD_GCMD_TE) {
+		err = vtd_gcmd_set(u, VTD_GCMD_TE, false);
+		if (err)
+			return err;
+	}
+	if (u->gcmd & VTD_GCMD_QIE) {
+		err = vtd_qi_stop(u);
+		if (err)
+			return err;
+	}
+	u->live = false;
+	return 0;
+}
+
+void vtd_unit_fini(struct vtd_unit *u)
+{
+	/* The hardware may still use this memory: leaking beats corrupting. */
+	if (u->live) {
+		log_err("vtd", "unit %u: still in use by the hardware; its memory is kept",
+			u->index);
+		return;
+	}
+	vtd_qi_fini(&u->qi);
+	vtd_root_fini(u);
+	hw_free(u->did_map);
+	u->did_map = NULL;
+}
+
+void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
+{
+	uint32_t gsts = vtd_read32(u, VTD_GSTS_REG);
+	unsigned int sllps = vtd_cap_sllps(u->cap);
+	unsigned int levels;
+
+	memset(info, 0, sizeof(*info));
+	info->index = u->index;
+	info->segment = u->segment;
+	info->reg_base = u->reg_base;
+	info->ver_major = field_get32(VTD_VER_MAX, u->ver);
+	info->ver_minor = field_get32(VTD_VER_MIN, u->ver);
+	info->cap = u->cap;
+	info->ecap = u->ecap;
+	info->mode = mode_name(u->mode);
+	info->te = gsts & VTD_GSTS_TES;
+	info->qi = gsts & VTD_GSTS_QIES;
+	info->ir = gsts & VTD_GSTS_IRES;
+	for (levels = 3; levels <= 5; levels++) {
+		if (vtd_cap_sagaw(u->cap) & vtd_sagaw_bit(levels))
+			info->levels_mask |= 1u << levels;
+	}
+	info->page_sizes = VTD_PAGE_4K;
+	if (sllps & VTD_SLLPS_2M)
+		info->page_sizes |= VTD_PAGE_2M;
+	if (sllps & VTD_SLLPS_1G)
+		info->page_sizes |= VTD_PAGE_1G;
+	info->domains = u->did_count;
+	info->caching_mode = vtd_cap_cm(u->cap);
+	info->coherent = vtd_unit_coherent(u);
+}
+
+int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
+{
+	uint32_t id;
+
+	for (id = 0; id < u->did_count; id++) {
+		if (!(u->did_map[id / 32] & (UINT32_C(1) << (id % 32)))) {
+			u->did_map[id / 32] |= UINT32_C(1) << (id % 32);
+			*did = (uint16_t)id;
+			return 0;
+		}
+	}
+	log_err("vtd", "unit %u: all %u domain ids in use", u->index,
+		u->did_count);
+	return -ENOSPC;
+}
+
+void vtd_did_free(struct vtd_unit *u, uint16_t did)
+{
+	u->did_map[did / 32] &= ~(UINT32_C(1) << (did % 32));
+}

@@ -1,0 +1,8 @@
+# The VT-d driver: the same sources build into the kernel and, linked with
+# the hardware model, into the host tests (tests/model/model.mk).
+VTD_SRCS := \
+	drivers/iommu/vtd/unit.c drivers/iommu/vtd/qi.c \
+	drivers/iommu/vtd/context.c drivers/iommu/vtd/pgtable.c \
+	drivers/iommu/vtd/domain.c drivers/iommu/vtd/fault.c
+
+KERNEL_SRCS += $(VTD_SRCS)

@@ -1,0 +1,1754 @@
+/*
+ * The VT-d hardware model behind the hw seam; see model.h for what it
+ * simulates and checks.  Single-threaded and deterministic: hardware work
+ * (GCMD handshakes, descriptor processing) happens when virtual time
+ * reaches it, checked at every seam call.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "kernel/log.h"
+#include "drivers/hw.h"
+#include "tests/model/model.h"
+
+/* Simulated physical memory: tables and RAM from 4 GiB up to 16 GiB. */
+#define PHYS_SIZE (UINT64_C(16) << 30)
+#define RAM_BASE (UINT64_C(4) << 30)
+#define PG 4096u
+#define LINE 64u
+
+enum page_state {
+	PG_UNUSED,
+	PG_TABLE,	/* from hw_page_alloc */
+	PG_RAM,		/* from model_ram_alloc */
+	PG_FREED,	/* freed by hw_page_free, in quarantine */
+};
+
+/* Registers (offsets and bits read from the spec, independently of the
+ * driver's regs.h). */
+enum {
+	R_VER = 0x00, R_CAP = 0x08, R_ECAP = 0x10, R_GCMD = 0x18,
+	R_GSTS = 0x1c, R_RTADDR = 0x20, R_CCMD = 0x28, R_FSTS = 0x34,
+	R_FECTL = 0x38, R_FEDATA = 0x3c, R_FEADDR = 0x40, R_FEUADDR = 0x44,
+	R_AFLOG = 0x58, R_PMEN = 0x64, R_PLMBASE = 0x68, R_PLMLIMIT = 0x6c,
+	R_PHMBASE = 0x70, R_PHMLIMIT = 0x78, R_IQH = 0x80, R_IQT = 0x88,
+	R_IQA = 0x90, R_ICS = 0x9c, R_IECTL = 0xa0, R_IEDATA = 0xa4,
+	R_IEADDR = 0xa8, R_IEUADDR = 0xac, R_IQERCD = 0xb0, R_IRTA = 0xb8,
+};
+
+#define G_TE (1u << 31)
+#define G_SRTP (1u << 30)
+#define G_SFL (1u << 29)
+#define G_EAFL (1u << 28)
+#define G_WBF (1u << 27)
+#define G_QIE (1u << 26)
+#define G_IRE (1u << 25)
+#define G_SIRTP (1u << 24)
+#define G_CFI (1u << 23)
+#define G_PERSISTENT (G_TE | G_EAFL | G_QIE | G_IRE | G_CFI)
+#define G_ONESHOT (G_SRTP | G_SFL | G_WBF | G_SIRTP)
+
+#define FS_PFO (1u << 0)
+#define FS_PPF (1u << 1)
+#define FS_IQE (1u << 4)
+#define FS_W1C 0x7du	/* PFO AFO APF IQE ICE ITE */
+
+#define PMEN_EPM (1u << 31)
+#define PMEN_PRS (1u << 0)
+
+#define SL_R (UINT64_C(1) << 0)
+#define SL_W (UINT64_C(1) << 1)
+#define SL_PS (UINT64_C(1) << 7)
+#define ADDR_MASK UINT64_C(0x000ffffffffff000)
+
+#define CTX_CACHE 64u
+#define IOTLB_SIZE 512u
+#define MAX_LEVELS 5u
+
+/* Fault reasons the model produces. */
+enum {
+	FR_ROOT_NP = 1, FR_CTX_NP = 2, FR_CTX_INVALID = 3, FR_AW = 4,
+	FR_WRITE = 5, FR_READ = 6, FR_PTE_READ = 7, FR_ROOT_RSVD = 0xa,
+	FR_CTX_RSVD = 0xb, FR_PTE_RSVD = 0xc,
+};
+
+struct ctx_cache_entry {
+	bool valid;
+	bool present;
+	uint16_t sid;
+	uint16_t did;
+	uint64_t lo;
+	uint64_t hi;
+};
+
+struct tlb_entry {
+	bool valid;
+	bool negative;		/* CM: a cached not-present leaf */
+	uint16_t did;
+	uint64_t iova;
+	uint64_t size;
+	uint64_t hpa;
+	uint64_t rights;	/* SL_R | SL_W */
+	unsigned int path_len;
+	uint64_t path[MAX_LEVELS];
+};
+
+struct shadow {
+	uint64_t lo;
+	uint64_t hi;
+	bool seen;
+};
+
+struct frcd {
+	uint64_t lo;
+	uint64_t hi;
+};
+
+struct munit {
+	unsigned int index;
+	uint64_t base;
+	uint64_t size;
+	struct model_unit_config cfg;
+	uint32_t gsts;
+	struct {
+		bool active;
+		uint64_t due;
+		uint32_t bit;
+		bool on;
+	} op;
+	uint64_t rtaddr;
+	uint64_t root_active;
+	uint32_t fsts;		/* the RW1C bits */
+	uint32_t fectl, fedata, feaddr, feuaddr, pmen, plmbase, plmlimit;
+	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
+	uint64_t phmbase, phmlimit, irta, aflog;
+	uint64_t iqa, iqh, iqt, iqercd;	/* iqh/iqt as descriptor indexes */
+	uint64_t qi_due;		/* 0: queue idle */
+	int iqe_countdown;		/* -1: no injection */
+	bool qi_stalled;
+	struct frcd *frcd;
+	unsigned int nfr;
+	unsigned int frcd_next;
+	struct ctx_cache_entry ctx[CTX_CACHE];
+	unsigned int ctx_next;
+	struct tlb_entry tlb[IOTLB_SIZE];
+	unsigned int tlb_next;
+	struct shadow *shadow;		/* per sid, context entries seen */
+	struct model_unit_stats stats;
+};
+
+struct binding {
+	unsigned int unit;
+	uint16_t sid;
+	const void *owner;
+};
+
+struct expect {
+	const void *owner;
+	uint64_t iova;
+	uint64_t hpa;
+	uint64_t len;
+	unsigned int prot;
+};
+
+struct mmio_range {
+	uint64_t pa;
+	uint64_t len;
+};
+
+#define QUARANTINE 4096u
+#define LOG_LINES 256u
+#define VIOLATION_LINES 64u
+#define MAX_RANGES 32u
+
+static struct {
+	uint8_t *cpu;		/* what the CPU sees */
+	uint8_t *dev;		/* what a non-coherent unit's walks see */
+	uint8_t *state;		/* enum page_state per page */
+	uint64_t next_pa;
+	uint64_t table_pages;
+	/* Freed pages rest here before reuse, so late accesses are caught. */
+	uint64_t quarantine[QUARANTINE];
+	uint64_t quarantine_count;
+	uint64_t *recycled;
+	size_t recycled_count;
+	uint64_t now;
+	uint64_t relax_ns;
+	struct munit units[MODEL_MAX_UNITS];
+	unsigned int unit_count;
+	struct mmio_range ranges[MAX_RANGES];
+	unsigned int range_count;
+	struct binding *bindings;
+	size_t binding_count;
+	struct expect *expects;
+	size_t expect_count;
+	unsigned int violations;
+	char violation_log[VIOLATION_LINES][256];
+	char log[LOG_LINES][256];
+	unsigned int log_count;
+	bool verbose;
+} M;
+
+static uint64_t fld(uint64_t v, unsigned int hi, unsigned int lo)
+{
+	uint64_t mask = hi - lo == 63 ? ~UINT64_C(0) :
+					(UINT64_C(1) << (hi - lo + 1)) - 1;
+
+	return (v >> lo) & mask;
+}
+
+static __attribute__((format(printf, 1, 2))) void violation(const char *fmt,
+							    ...)
+{
+	char *line = M.violation_log[M.violations % VIOLATION_LINES];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(M.violation_log[0]), fmt, ap);
+	va_end(ap);
+	M.violations++;
+	fprintf(stderr, "model: violation: %s\n", line);
+}
+
+unsigned int model_violations(void)
+{
+	return M.violations;
+}
+
+bool model_violation_seen(const char *substr)
+{
+	unsigned int i, n = M.violations < VIOLATION_LINES ? M.violations :
+							     VIOLATION_LINES;
+
+	for (i = 0; i < n; i++) {
+		if (strstr(M.violation_log[i], substr))
+			return true;
+	}
+	return false;
+}
+
+void model_clear_violations(void)
+{
+	M.violations = 0;
+}
+
+/* ---- capabilities ---- */
+
+static unsigned int cap_sagaw(const struct munit *mu)
+{
+	return (unsigned int)fld(mu->cfg.cap, 12, 8);
+}
+
+static unsigned int cap_mgaw(const struct munit *mu)
+{
+	return (unsigned int)fld(mu->cfg.cap, 21, 16) + 1;
+}
+
+static uint64_t cap_fro(const struct munit *mu)
+{
+	return fld(mu->cfg.cap, 33, 24) * 16;
+}
+
+static unsigned int cap_sllps(const struct munit *mu)
+{
+	return (unsigned int)fld(mu->cfg.cap, 37, 34);
+}
+
+static bool cap_bit(const struct munit *mu, unsigned int bit)
+{
+	return mu->cfg.cap & (UINT64_C(1) << bit);
+}
+
+static bool cap_cm(const struct munit *mu)
+{
+	return cap_bit(mu, 7);
+}
+
+static bool coherent(const struct munit *mu)
+{
+	return mu->cfg.ecap & 1;
+}
+
+static uint64_t ecap_iro(const struct munit *mu)
+{
+	return fld(mu->cfg.ecap, 17, 8) * 16;
+}
+
+/* ---- memory ---- */
+
+static uint8_t page_state(uint64_t pa)
+{
+	if (pa >= PHYS_SIZE)
+		return PG_UNUSED;
+	return M.state[pa / PG];
+}
+
+static bool readable(uint64_t pa)
+{
+	uint8_t s = page_state(pa);
+
+	return s == PG_TABLE || s == PG_RAM;
+}
+
+void *hw_phys_to_virt(uint64_t pa)
+{
+	return readable(pa) ? M.cpu + pa : NULL;
+}
+
+uint64_t hw_virt_to_phys(const void *va)
+{
+	return (uint64_t)((const uint8_t *)va - M.cpu);
+}
+
+static uint64_t reserve(uint64_t len, uint64_t align, uint8_t state)
+{
+	uint64_t pa = (M.next_pa + align - 1) & ~(align - 1);
+	uint64_t pages = (len + PG - 1) / PG, i;
+
+	if (pa + pages * PG > PHYS_SIZE)
+		return 0;
+	for (i = 0; i < pages; i++)
+		M.state[pa / PG + i] = state;
+	M.next_pa = pa + pages * PG;
+	return pa;
+}
+
+/*
+ * A fresh page is zero for the CPU, but a non-coherent walker would see
+ * whatever memory held before the zeroes leave the cache: poison.
+ */
+uint64_t hw_page_alloc(void)
+{
+	uint64_t pa;
+
+	if (M.recycled_count) {
+		pa = M.recycled[--M.recycled_count];
+		M.state[pa / PG] = PG_TABLE;
+		memset(M.cpu + pa, 0, PG);
+	} else {
+		pa = reserve(PG, PG, PG_TABLE);
+		if (!pa)
+			return 0;
+	}
+	memset(M.dev + pa, 0xa5, PG);
+	M.table_pages++;
+	return pa;
+}
+
+uint64_t model_ram_alloc(uint64_t len, uint64_t align)
+{
+	return reserve(len, align < PG ? PG : align, PG_RAM);
+}
+
+uint64_t model_table_pages(void)
+{
+	return M.table_pages;
+}
+
+static bool path_uses(const struct tlb_entry *e, uint64_t page)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->path_len; i++) {
+		if ((e->path[i] & ~(uint64_t)(PG - 1)) == page)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Invariant 2: a page must not be freed while a unit can still reach it
+ * through what it has latched or cached.  With TE off nothing is used, and
+ * software must invalidate globally before turning it on again, so the
+ * cached copies are simply dropped.
+ */
+static void check_free(struct munit *mu, uint64_t pa)
+{
+	bool te = mu->gsts & G_TE;
+	unsigned int i;
+
+	if (te && (mu->root_active & ADDR_MASK) == pa)
+		violation("unit %u: root table 0x%llx freed while in use",
+			  mu->index, (unsigned long long)pa);
+	if ((mu->gsts & G_QIE) && (mu->iqa & ADDR_MASK) == pa)
+		violation("unit %u: invalidation queue 0x%llx freed while enabled",
+			  mu->index, (unsigned long long)pa);
+	for (i = 0; i < CTX_CACHE; i++) {
+		struct ctx_cache_entry *c = &mu->ctx[i];
+
+		if (!c->valid || !c->present || (c->lo & ADDR_MASK) != pa)
+			continue;
+		if (te)
+			violation("unit %u: page 0x%llx freed while a cached context entry (sid %04x) points to it",
+				  mu->index, (unsigned long long)pa, c->sid);
+		c->valid = false;
+	}
+	for (i = 0; i < IOTLB_SIZE; i++) {
+		struct tlb_entry *t = &mu->tlb[i];
+
+		if (!t->valid || !path_uses(t, pa))
+			continue;
+		if (te)
+			violation("unit %u: table page 0x%llx freed while the IOTLB still caches a walk through it (did %u iova 0x%llx)",
+				  mu->index, (unsigned long long)pa, t->did,
+				  (unsigned long long)t->iova);
+		t->valid = false;
+	}
+}
+
+void hw_page_free(uint64_t pa)
+{
+	uint64_t *slot;
+	unsigned int i;
+
+	if ((pa & (PG - 1)) || page_state(pa) != PG_TABLE) {
+		violation("hw_page_free(0x%llx): not an allocated table page",
+			  (unsigned long long)pa);
+		return;
+	}
+	for (i = 0; i < M.unit_count; i++)
+		check_free(&M.units[i], pa);
+	M.state[pa / PG] = PG_FREED;
+	M.table_pages--;
+	/* A ring: once full, its oldest page becomes allocatable again. */
+	slot = &M.quarantine[M.quarantine_count++ % QUARANTINE];
+	if (M.quarantine_count > QUARANTINE) {
+		M.recycled = realloc(M.recycled,
+				     (M.recycled_count + 1) * sizeof(*M.recycled));
+		M.recycled[M.recycled_count++] = *slot;
+	}
+	*slot = pa;
+}
+
+void *hw_zalloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+void hw_free(void *p)
+{
+	free(p);
+}
+
+/* The device view catches up with whole cache lines. */
+void hw_cache_flush(const void *va, size_t len)
+{
+	uint64_t pa = hw_virt_to_phys(va);
+	uint64_t start = pa & ~(uint64_t)(LINE - 1);
+	uint64_t end = (pa + len + LINE - 1) & ~(uint64_t)(LINE - 1);
+
+	if (pa >= PHYS_SIZE || end > PHYS_SIZE) {
+		violation("hw_cache_flush of non-model memory");
+		return;
+	}
+	memcpy(M.dev + start, M.cpu + start, end - start);
+}
+
+void hw_mb(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* A hardware read of remapping structures (root, context, page tables). */
+static bool walk_read(struct munit *mu, uint64_t pa, uint64_t *val)
+{
+	uint64_t cpu, dev;
+
+	if (!readable(pa)) {
+		violation("unit %u: table read at 0x%llx of %s memory",
+			  mu->index, (unsigned long long)pa,
+			  page_state(pa) == PG_FREED ? "freed" : "unallocated");
+		return false;
+	}
+	memcpy(&cpu, M.cpu + pa, 8);
+	if (coherent(mu)) {
+		*val = cpu;
+		return true;
+	}
+	memcpy(&dev, M.dev + pa, 8);
+	if (dev != cpu)
+		violation("unit %u: table entry at 0x%llx written by the CPU but not flushed (sees 0x%llx, CPU has 0x%llx)",
+			  mu->index, (unsigned long long)pa,
+			  (unsigned long long)dev, (unsigned long long)cpu);
+	*val = dev;
+	return true;
+}
+
+/* A DMA-style write by the unit itself (status words): coherent. */
+static void unit_write32(struct munit *mu, uint64_t pa, uint32_t val)
+{
+	if (!readable(pa) || (pa & 3)) {
+		violation("unit %u: status write to 0x%llx (%s)", mu->index,
+			  (unsigned long long)pa,
+			  page_state(pa) == PG_FREED ? "freed" : "not memory");
+		return;
+	}
+	memcpy(M.cpu + pa, &val, 4);
+	memcpy(M.dev + pa, &val, 4);
+}
+
+/* ---- time ---- */
+
+static void gcmd_apply(struct munit *mu);
+static void qi_run(struct munit *mu);
+
+static void model_run(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < M.unit_count; i++) {
+		struct munit *mu = &M.units[i];
+
+		if (mu->op.active && M.now >= mu->op.due)
+			gcmd_apply(mu);
+		qi_run(mu);
+	}
+}
+
+uint64_t hw_now_ns(void)
+{
+	return M.now;
+}
+
+void hw_relax(void)
+{
+	M.now += M.relax_ns;
+	model_run();
+}
+
+uint64_t model_now(void)
+{
+	return M.now;
+}
+
+void model_advance(uint64_t ns)
+{
+	M.now += ns;
+	model_run();
+}
+
+/* ---- context cache, IOTLB, shadow of context entries ---- */
+
+/*
+ * Invariant 5: a context entry seen present must be seen not present (at
+ * an invalidation or a walk) before it is seen present with other
+ * contents.
+ */
+static void ctx_observe(struct munit *mu, uint16_t sid, uint64_t lo,
+			uint64_t hi)
+{
+	struct shadow *s = &mu->shadow[sid];
+
+	if (s->seen && (s->lo & 1) && (lo & 1) && (s->lo != lo || s->hi != hi))
+		violation("unit %u: context entry of sid %04x changed while present (%016llx:%016llx -> %016llx:%016llx)",
+			  mu->index, sid, (unsigned long long)s->hi,
+			  (unsigned long long)s->lo, (unsigned long long)hi,
+			  (unsigned long long)lo);
+	s->seen = true;
+	s->lo = lo;
+	s->hi = hi;
+}
+
+/* Reads sid's context entry from memory; false if there is none. */
+static bool ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
+		     uint64_t *hi, unsigned int *reason)
+{
+	uint64_t root = mu->root_active & ADDR_MASK, rlo, rhi, ctp;
+
+	*reason = 0;
+	if (!walk_read(mu, root + (sid >> 8) * 16, &rlo) ||
+	    !walk_read(mu, root + (sid >> 8) * 16 + 8, &rhi)) {
+		*reason = FR_ROOT_RSVD;
+		return false;
+	}
+	if (!(rlo & 1)) {
+		*reason = FR_ROOT_NP;
+		return false;
+	}
+	if ((rlo & 0xffe) || rhi) {
+		*reason = FR_ROOT_RSVD;
+		return false;
+	}
+	ctp = rlo & ADDR_MASK;
+	if (!walk_read(mu, ctp + (sid & 0xff) * 16, lo) ||
+	    !walk_read(mu, ctp + (sid & 0xff) * 16 + 8, hi)) {
+		*reason = FR_CTX_RSVD;
+		return false;
+	}
+	ctx_observe(mu, sid, *lo, *hi);
+	if (!(*lo & 1)) {
+		*reason = FR_CTX_NP;
+		return false;
+	}
+	return true;
+}
+
+/* Every context entry reachable from the root (at a context-cache flush). */
+static void ctx_scan(struct munit *mu)
+{
+	uint64_t root = mu->root_active & ADDR_MASK, rlo, lo, hi;
+	unsigned int bus, devfn;
+
+	if (!root || !readable(root))
+		return;
+	for (bus = 0; bus < 256; bus++) {
+		if (!walk_read(mu, root + bus * 16, &rlo) || !(rlo & 1))
+			continue;
+		for (devfn = 0; devfn < 256; devfn++) {
+			uint64_t e = (rlo & ADDR_MASK) + devfn * 16;
+
+			if (!walk_read(mu, e, &lo) || !walk_read(mu, e + 8, &hi))
+				break;
+			ctx_observe(mu, (uint16_t)(bus << 8 | devfn), lo, hi);
+		}
+	}
+}
+
+static struct ctx_cache_entry *ctx_lookup(struct munit *mu, uint16_t sid)
+{
+	unsigned int i;
+
+	for (i = 0; i < CTX_CACHE; i++) {
+		if (mu->ctx[i].valid && mu->ctx[i].sid == sid)
+			return &mu->ctx[i];
+	}
+	return NULL;
+}
+
+static struct ctx_cache_entry *ctx_insert(struct munit *mu, uint16_t sid,
+					  bool present, uint64_t lo,
+					  uint64_t hi)
+{
+	struct ctx_cache_entry *c = &mu->ctx[mu->ctx_next++ % CTX_CACHE];
+
+	c->valid = true;
+	c->present = present;
+	c->sid = sid;
+	c->lo = lo;
+	c->hi = hi;
+	/* Not-present entries are cached under domain id 0 (CM). */
+	c->did = present ? (uint16_t)fld(hi, 23, 8) : 0;
+	return c;
+}
+
+static struct tlb_entry *tlb_lookup(struct munit *mu, uint16_t did,
+				    uint64_t iova)
+{
+	unsigned int i;
+
+	for (i = 0; i < IOTLB_SIZE; i++) {
+		struct tlb_entry *t = &mu->tlb[i];
+
+		if (t->valid && t->did == did && iova >= t->iova &&
+		    iova - t->iova < t->size)
+			return t;
+	}
+	return NULL;
+}
+
+static struct tlb_entry *tlb_insert(struct munit *mu)
+{
+	struct tlb_entry *t = &mu->tlb[mu->tlb_next++ % IOTLB_SIZE];
+
+	memset(t, 0, sizeof(*t));
+	t->valid = true;
+	return t;
+}
+
+/* ---- translation ---- */
+
+static uint64_t level_size(unsigned int level)
+{
+	return UINT64_C(1) << (12 + 9 * (level - 1));
+}
+
+static bool leaf_size_allowed(const struct munit *mu, unsigned int level)
+{
+	if (level == 2)
+		return cap_sllps(mu) & 1;
+	if (level == 3)
+		return cap_sllps(mu) & 2;
+	return false;
+}
+
+/* Walks the second-level tables; fills t on success.  Returns a reason. */
+static unsigned int sl_walk(struct munit *mu, uint64_t slptptr,
+			    unsigned int levels, uint64_t iova,
+			    struct tlb_entry *t)
+{
+	uint64_t table = slptptr & ADDR_MASK, e, rights = SL_R | SL_W;
+	unsigned int level;
+
+	for (level = levels; level >= 1; level--) {
+		unsigned int idx = (unsigned int)fld(iova, 12 + 9 * level - 1,
+						     12 + 9 * (level - 1));
+
+		t->path[t->path_len++] = table;
+		if (!walk_read(mu, table + idx * 8, &e))
+			return FR_PTE_READ;
+		if (!(e & (SL_R | SL_W)))
+			return 0xff;	/* not present: caller decides 5/6 */
+		rights &= e & (SL_R | SL_W);
+		/* Stricter than hardware: moat sets nothing but R, W, PS. */
+		if (e & ~(ADDR_MASK | SL_R | SL_W | SL_PS))
+			return FR_PTE_RSVD;
+		if (level > 1 && (e & SL_PS)) {
+			uint64_t size = level_size(level);
+
+			if (!leaf_size_allowed(mu, level) ||
+			    (e & ADDR_MASK & (size - 1)))
+				return FR_PTE_RSVD;
+			t->iova = iova & ~(size - 1);
+			t->size = size;
+			t->hpa = e & ADDR_MASK;
+			t->rights = rights;
+			return 0;
+		}
+		if (level == 1) {
+			if (e & SL_PS)
+				return FR_PTE_RSVD;
+			t->iova = iova & ~(uint64_t)(PG - 1);
+			t->size = PG;
+			t->hpa = e & ADDR_MASK;
+			t->rights = rights;
+			return 0;
+		}
+		table = e & ADDR_MASK;
+	}
+	return FR_PTE_READ;
+}
+
+/* Translate one access; 0 and *hpa, or a fault reason. */
+static unsigned int translate(struct munit *mu, uint16_t sid, uint64_t iova,
+			      bool write, uint64_t *hpa)
+{
+	struct ctx_cache_entry *c = ctx_lookup(mu, sid);
+	unsigned int reason, levels, aw;
+	uint64_t lo, hi, need = write ? SL_W : SL_R;
+	struct tlb_entry *t, walk = { 0 };
+	uint16_t did;
+
+	if (!c) {
+		if (!ctx_read(mu, sid, &lo, &hi, &reason)) {
+			if (reason == FR_CTX_NP && cap_cm(mu))
+				ctx_insert(mu, sid, false, lo, hi);
+			return reason;
+		}
+		if ((lo & 0xff0) || (hi & 0xffffffffff000080ULL))
+			return FR_CTX_RSVD;
+		if (fld(lo, 3, 2) != 0)
+			return FR_CTX_INVALID;
+		aw = (unsigned int)fld(hi, 2, 0);
+		if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1u << aw)))
+			return FR_CTX_INVALID;
+		c = ctx_insert(mu, sid, true, lo, hi);
+	}
+	if (!c->present)
+		return FR_CTX_NP;
+	did = c->did;
+	levels = (unsigned int)fld(c->hi, 2, 0) + 2;
+	aw = 12 + 9 * levels;
+	if (aw > cap_mgaw(mu))
+		aw = cap_mgaw(mu);
+	if (aw < 64 && iova >> aw)
+		return FR_AW;
+
+	t = tlb_lookup(mu, did, iova);
+	if (t) {
+		mu->stats.iotlb_hits++;
+	} else {
+		mu->stats.iotlb_misses++;
+		reason = sl_walk(mu, c->lo, levels, iova, &walk);
+		if (reason == 0xff) {
+			/* CM: not-present leaves may be cached too. */
+			if (cap_cm(mu)) {
+				t = tlb_insert(mu);
+				t->negative = true;
+				t->did = did;
+				t->iova = iova & ~(uint64_t)(PG - 1);
+				t->size = PG;
+			}
+			return write ? FR_WRITE : FR_READ;
+		}
+		if (reason)
+			return reason;
+		t = tlb_insert(mu);
+		*t = walk;
+		t->valid = true;
+		t->did = did;
+	}
+	if (t->negative || !(t->rights & need))
+		return write ? FR_WRITE : FR_READ;
+	*hpa = t->hpa + (iova - t->iova);
+	return 0;
+}
+
+static void record_fault(struct munit *mu, uint16_t sid, uint64_t iova,
+			 unsigned int reason, bool write)
+{
+	struct frcd *r = &mu->frcd[mu->frcd_next];
+
+	if (r->hi & (UINT64_C(1) << 63)) {
+		mu->fsts |= FS_PFO;
+		mu->stats.faults_lost++;
+		return;
+	}
+	r->lo = iova & ~(uint64_t)(PG - 1);
+	r->hi = (UINT64_C(1) << 63) | (write ? 0 : UINT64_C(1) << 62) |
+		((uint64_t)reason << 32) | sid;
+	mu->frcd_next = (mu->frcd_next + 1) % mu->nfr;
+	mu->stats.faults++;
+}
+
+/* ---- expectations (invariants 1 and 2) ---- */
+
+static const void *owner_of(unsigned int unit, uint16_t sid)
+{
+	size_t i;
+
+	for (i = 0; i < M.binding_count; i++) {
+		if (M.bindings[i].unit == unit && M.bindings[i].sid == sid)
+			return M.bindings[i].owner;
+	}
+	return NULL;
+}
+
+static void check_access(struct munit *mu, uint16_t sid, uint64_t iova,
+			 uint64_t hpa, bool write)
+{
+	const void *owner = owner_of(mu->index, sid);
+	unsigned int need = write ? 2 : 1;
+	size_t i;
+
+	if (!owner) {
+		violation("unit %u: default deny broken: sid %04x is attached to nothing, yet its %s of iova 0x%llx reached 0x%llx",
+			  mu->index, sid, write ? "write" : "read",
+			  (unsigned long long)iova, (unsigned long long)hpa);
+		return;
+	}
+	for (i = 0; i < M.expect_count; i++) {
+		struct expect *e = &M.expects[i];
+
+		if (e->owner == owner && iova >= e->iova &&
+		    iova - e->iova < e->len) {
+			if (hpa == e->hpa + (iova - e->iova) &&
+			    (e->prot & need))
+				return;
+			break;
+		}
+	}
+	violation("unit %u: isolation broken: sid %04x %s of iova 0x%llx reached 0x%llx outside its domain's mappings",
+		  mu->index, sid, write ? "write" : "read",
+		  (unsigned long long)iova, (unsigned long long)hpa);
+}
+
+void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner)
+{
+	model_expect_detach(unit, sid);
+	M.bindings = realloc(M.bindings,
+			     (M.binding_count + 1) * sizeof(*M.bindings));
+	M.bindings[M.binding_count++] =
+		(struct binding){ .unit = unit, .sid = sid, .owner = owner };
+}
+
+void model_expect_detach(unsigned int unit, uint16_t sid)
+{
+	size_t i;
+
+	for (i = 0; i < M.binding_count; i++) {
+		if (M.bindings[i].unit == unit && M.bindings[i].sid == sid) {
+			M.bindings[i] = M.bindings[--M.binding_count];
+			return;
+		}
+	}
+}
+
+static void expect_add(const void *owner, uint64_t iova, uint64_t hpa,
+		       uint64_t len, unsigned int prot)
+{
+	M.expects = realloc(M.expects, (M.expect_count + 1) * sizeof(*M.expects));
+	M.expects[M.expect_count++] = (struct expect){
+		.owner = owner, .iova = iova, .hpa = hpa, .len = len,
+		.prot = prot,
+	};
+}
+
+void model_expect_map(const void *owner, uint64_t iova, uint64_t hpa,
+		      uint64_t len, unsigned int prot)
+{
+	expect_add(owner, iova, hpa, len, prot);
+}
+
+/* Removes [iova, iova + len) from the owner's mappings, splitting ranges. */
+void model_expect_unmap(const void *owner, uint64_t iova, uint64_t len)
+{
+	uint64_t end = iova + len;
+	size_t i = 0;
+
+	while (i < M.expect_count) {
+		struct expect e = M.expects[i];
+		uint64_t e_end = e.iova + e.len;
+
+		if (e.owner != owner || e_end <= iova || e.iova >= end) {
+			i++;
+			continue;
+		}
+		M.expects[i] = M.expects[--M.expect_count];
+		if (e.iova < iova)
+			expect_add(owner, e.iova, e.hpa, iova - e.iova, e.prot);
+		if (e_end > end)
+			expect_add(owner, end, e.hpa + (end - e.iova),
+				   e_end - end, e.prot);
+	}
+}
+
+/* ---- DMA ---- */
+
+static int dma(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t *buf,
+	       size_t len, bool write)
+{
+	struct munit *mu = &M.units[unit];
+	unsigned int reason;
+	uint64_t hpa;
+	size_t chunk;
+
+	model_run();
+	while (len) {
+		chunk = PG - (iova & (PG - 1));
+		if (chunk > len)
+			chunk = len;
+		if (mu->gsts & G_TE) {
+			reason = translate(mu, sid, iova, write, &hpa);
+			if (reason) {
+				record_fault(mu, sid, iova, reason, write);
+				return -EFAULT;
+			}
+			check_access(mu, sid, iova, hpa, write);
+		} else {
+			hpa = iova;
+		}
+		if (page_state(hpa) != PG_RAM) {
+			violation("unit %u: sid %04x DMA reached 0x%llx, which is not DMA RAM",
+				  unit, sid, (unsigned long long)hpa);
+			return -EFAULT;
+		}
+		if (write)
+			memcpy(M.cpu + hpa, buf, chunk);
+		else
+			memcpy(buf, M.cpu + hpa, chunk);
+		iova += chunk;
+		buf += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int model_dma_read(unsigned int unit, uint16_t sid, uint64_t iova, void *buf,
+		   size_t len)
+{
+	return dma(unit, sid, iova, buf, len, false);
+}
+
+int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
+		    const void *buf, size_t len)
+{
+	return dma(unit, sid, iova, (uint8_t *)buf, len, true);
+}
+
+/* ---- global command ---- */
+
+static uint32_t lowest_bit(uint32_t v)
+{
+	return v & -v;
+}
+
+/* One command per write, none while one is in progress (VT-d 11.4.4). */
+static void gcmd_write(struct munit *mu, uint32_t val)
+{
+	uint32_t changed = (val ^ mu->gsts) & G_PERSISTENT;
+	uint32_t cmds = val & G_ONESHOT;
+	unsigned int n = __builtin_popcount(changed) + __builtin_popcount(cmds);
+	uint32_t bit;
+
+	if (n > 1)
+		violation("unit %u: GCMD 0x%08x issues %u commands at once (GSTS 0x%08x); software must write one at a time from its own copy",
+			  mu->index, val, n, mu->gsts);
+	if (!n)
+		return;
+	if (mu->op.active) {
+		violation("unit %u: GCMD written while the previous command is in progress",
+			  mu->index);
+		return;
+	}
+	bit = cmds ? lowest_bit(cmds) : lowest_bit(changed);
+	if (bit == G_TE && (val & G_TE) && !(mu->gsts & G_SRTP))
+		violation("unit %u: TE set before a root table pointer was set",
+			  mu->index);
+	if (bit == G_QIE && (val & G_QIE) && !mu->iqa)
+		violation("unit %u: QIE set with no queue address", mu->index);
+	if (bit == G_QIE && !(val & G_QIE) && mu->iqh != mu->iqt)
+		violation("unit %u: QI disabled with descriptors pending",
+			  mu->index);
+	if (bit == G_WBF && !cap_bit(mu, 4))
+		return;	/* no write buffer to flush */
+	if (bit == G_SRTP)
+		mu->gsts &= ~G_SRTP;	/* RTPS clears at the write */
+	if (bit == G_WBF)
+		mu->gsts |= G_WBF;	/* WBFS set until done */
+	mu->op.active = true;
+	mu->op.bit = bit;
+	mu->op.on = val & bit;
+	mu->op.due = (mu->cfg.gsts_stuck & bit) ?
+			     UINT64_MAX :
+			     M.now + mu->cfg.gcmd_latency_ns;
+	if (M.now >= mu->op.due)
+		gcmd_apply(mu);
+}
+
+static void gcmd_apply(struct munit *mu)
+{
+	uint32_t bit = mu->op.bit;
+
+	mu->op.active = false;
+	switch (bit) {
+	case G_SRTP:
+		mu->root_active = mu->rtaddr;
+		mu->gsts |= G_SRTP;
+		return;
+	case G_WBF:
+		mu->gsts &= ~G_WBF;
+		mu->stats.wbf++;
+		return;
+	case G_SIRTP:
+	case G_SFL:
+		mu->gsts |= bit;
+		return;
+	case G_QIE:
+		if (mu->op.on)
+			mu->iqh = 0;
+		break;
+	default:
+		break;
+	}
+	if (mu->op.on)
+		mu->gsts |= bit;
+	else
+		mu->gsts &= ~bit;
+}
+
+/* ---- queued invalidation ---- */
+
+static unsigned int qi_size(const struct munit *mu)
+{
+	return 256u << (mu->iqa & 7);
+}
+
+static void raise_iqe(struct munit *mu, unsigned int iqei)
+{
+	mu->fsts |= FS_IQE;
+	mu->iqercd = iqei;
+}
+
+static void cc_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
+			  bool *bad)
+{
+	unsigned int g = (unsigned int)fld(lo, 5, 4), i;
+	uint16_t did = (uint16_t)fld(lo, 31, 16);
+	uint16_t sid = (uint16_t)fld(lo, 47, 32);
+	unsigned int fm = (unsigned int)fld(lo, 49, 48);
+	/* FM masks function bits: 1 -> bit 2, 2 -> bits 2:1, 3 -> bits 2:0. */
+	uint16_t ignore = (uint16_t)((7u << (3 - fm)) & 7);
+
+	if (!g || (lo & 0xffc0) || (lo >> 50) || hi) {
+		*bad = true;
+		return;
+	}
+	for (i = 0; i < CTX_CACHE; i++) {
+		struct ctx_cache_entry *c = &mu->ctx[i];
+
+		if (!c->valid)
+			continue;
+		if (g == 1 || (g == 2 && c->did == did) ||
+		    (g == 3 && c->did == did &&
+		     (c->sid & ~ignore) == (sid & ~ignore)))
+			c->valid = false;
+	}
+	if (g == 1)
+		mu->stats.cc_global++;
+	else if (g == 2)
+		mu->stats.cc_domain++;
+	else
+		mu->stats.cc_device++;
+	ctx_scan(mu);
+}
+
+static void iotlb_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
+			     bool *bad)
+{
+	unsigned int g = (unsigned int)fld(lo, 5, 4), am = hi & 0x3f, i;
+	uint16_t did = (uint16_t)fld(lo, 31, 16);
+	uint64_t addr = hi & ~(uint64_t)(PG - 1), size = (uint64_t)PG << am;
+
+	if (!g || (lo & 0xff00) || (lo >> 32) || (hi & 0xf80)) {
+		*bad = true;
+		return;
+	}
+	if (g == 3 && !cap_bit(mu, 39))
+		g = 2;	/* no PSI: a coarser invalidation is allowed */
+	if (g == 3 && am > fld(mu->cfg.cap, 53, 48)) {
+		*bad = true;
+		return;
+	}
+	if (g == 3 && (addr & (size - 1)))
+		violation("unit %u: page-selective invalidation of 0x%llx not aligned to its mask %u",
+			  mu->index, (unsigned long long)addr, am);
+	for (i = 0; i < IOTLB_SIZE; i++) {
+		struct tlb_entry *t = &mu->tlb[i];
+
+		if (!t->valid)
+			continue;
+		if (g == 1 || (g == 2 && t->did == did) ||
+		    (g == 3 && t->did == did && t->iova < addr + size &&
+		     addr < t->iova + t->size))
+			t->valid = false;
+	}
+	if (g == 1)
+		mu->stats.iotlb_global++;
+	else if (g == 2)
+		mu->stats.iotlb_domain++;
+	else
+		mu->stats.iotlb_page++;
+}
+
+static void wait_desc(struct munit *mu, uint64_t lo, uint64_t hi, bool *bad)
+{
+	bool sw = lo & (1u << 5), irq = lo & (1u << 4);
+
+	if ((lo & 0xffffff80u) || (hi & 3)) {
+		*bad = true;
+		return;
+	}
+	if (sw && irq)
+		violation("unit %u: wait descriptor with both SW and IF (QEMU 7.2 aborts on it)",
+			  mu->index);
+	if (sw)
+		unit_write32(mu, hi, (uint32_t)(lo >> 32));
+	mu->stats.waits++;
+}
+
+/* Processes the descriptor at IQH; false when it raised IQE. */
+static bool qi_process(struct munit *mu)
+{
+	uint64_t pa = (mu->iqa & ADDR_MASK) + mu->iqh * 16, lo, hi;
+	bool bad = false;
+
+	if (!readable(pa)) {
+		violation("unit %u: descriptor fetched from %s memory",
+			  mu->index,
+			  page_state(pa) == PG_FREED ? "freed" : "unallocated");
+		raise_iqe(mu, 1);
+		return false;
+	}
+	if (mu->iqe_countdown == 0) {
+		mu->iqe_countdown = -1;
+		raise_iqe(mu, 1);
+		return false;
+	}
+	if (mu->iqe_countdown > 0)
+		mu->iqe_countdown--;
+	memcpy(&lo, M.cpu + pa, 8);
+	memcpy(&hi, M.cpu + pa + 8, 8);
+	mu->stats.descs++;
+	if (fld(lo, 11, 9)) {
+		raise_iqe(mu, 1);
+		return false;
+	}
+	switch (lo & 0xf) {
+	case 1:
+		cc_invalidate(mu, lo, hi, &bad);
+		break;
+	case 2:
+		iotlb_invalidate(mu, lo, hi, &bad);
+		break;
+	case 5:
+		wait_desc(mu, lo, hi, &bad);
+		break;
+	default:
+		bad = true;
+		break;
+	}
+	if (bad) {
+		raise_iqe(mu, 1);
+		return false;
+	}
+	return true;
+}
+
+static void qi_run(struct munit *mu)
+{
+	while ((mu->gsts & G_QIE) && mu->iqh != mu->iqt &&
+	       !(mu->fsts & FS_IQE) && !mu->qi_stalled && M.now >= mu->qi_due) {
+		if (!qi_process(mu))
+			break;
+		mu->iqh = (mu->iqh + 1) % qi_size(mu);
+		mu->qi_due += mu->cfg.qi_latency_ns;
+	}
+	if (mu->iqh == mu->iqt)
+		mu->qi_due = 0;
+}
+
+static void doorbell(struct munit *mu)
+{
+	if (mu->iqt >= qi_size(mu)) {
+		raise_iqe(mu, 1);
+		return;
+	}
+	if (!mu->qi_due)
+		mu->qi_due = M.now + mu->cfg.qi_latency_ns;
+	qi_run(mu);
+}
+
+void model_inject_iqe(unsigned int unit, unsigned int after_descs)
+{
+	M.units[unit].iqe_countdown = (int)after_descs;
+}
+
+void model_qi_stall(unsigned int unit, bool stall)
+{
+	struct munit *mu = &M.units[unit];
+
+	mu->qi_stalled = stall;
+	if (!stall && mu->qi_due && mu->qi_due < M.now)
+		mu->qi_due = M.now;
+	model_run();
+}
+
+void model_unstick(unsigned int unit)
+{
+	struct munit *mu = &M.units[unit];
+
+	mu->cfg.gsts_stuck = 0;
+	if (mu->op.active)
+		mu->op.due = M.now;
+	model_run();
+}
+
+/* ---- registers ---- */
+
+static bool is_reg32(uint32_t off)
+{
+	switch (off) {
+	case R_VER: case R_GCMD: case R_GSTS: case R_FSTS: case R_FECTL:
+	case R_FEDATA: case R_FEADDR: case R_FEUADDR: case R_PMEN:
+	case R_PLMBASE: case R_PLMLIMIT: case R_ICS: case R_IECTL:
+	case R_IEDATA: case R_IEADDR: case R_IEUADDR:
+		return true;
+	}
+	return false;
+}
+
+static bool in_frcd(const struct munit *mu, uint32_t off)
+{
+	return off >= cap_fro(mu) && off < cap_fro(mu) + mu->nfr * 16u;
+}
+
+static bool is_reg64(const struct munit *mu, uint32_t off)
+{
+	if (off & 7)
+		return false;
+	switch (off) {
+	case R_CAP: case R_ECAP: case R_RTADDR: case R_CCMD: case R_AFLOG:
+	case R_PHMBASE: case R_PHMLIMIT: case R_IQH: case R_IQT: case R_IQA:
+	case R_IQERCD: case R_IRTA:
+		return true;
+	}
+	return off == ecap_iro(mu) || off == ecap_iro(mu) + 8 || in_frcd(mu, off);
+}
+
+static uint32_t fsts_read(const struct munit *mu)
+{
+	uint32_t v = mu->fsts;
+	unsigned int i, idx;
+
+	for (i = 0; i < mu->nfr; i++) {
+		idx = (mu->frcd_next + i) % mu->nfr;
+		if (mu->frcd[idx].hi & (UINT64_C(1) << 63)) {
+			v |= FS_PPF | (idx << 8);
+			break;
+		}
+	}
+	return v;
+}
+
+static uint64_t reg_read64(struct munit *mu, uint32_t off)
+{
+	if (in_frcd(mu, off)) {
+		struct frcd *r = &mu->frcd[(off - cap_fro(mu)) / 16];
+
+		return (off - cap_fro(mu)) & 8 ? r->hi : r->lo;
+	}
+	switch (off) {
+	case R_CAP:
+		return mu->cfg.cap;
+	case R_ECAP:
+		return mu->cfg.ecap;
+	case R_RTADDR:
+		return mu->rtaddr;
+	case R_AFLOG:
+		return mu->aflog;
+	case R_PHMBASE:
+		return mu->phmbase;
+	case R_PHMLIMIT:
+		return mu->phmlimit;
+	case R_IQH:
+		return mu->iqh << 4;
+	case R_IQT:
+		return mu->iqt << 4;
+	case R_IQA:
+		return mu->iqa;
+	case R_IQERCD:
+		return mu->iqercd;
+	case R_IRTA:
+		return mu->irta;
+	}
+	return 0;
+}
+
+static uint32_t reg_read32(struct munit *mu, uint32_t off)
+{
+	switch (off) {
+	case R_VER:
+		return mu->cfg.ver;
+	case R_GSTS:
+		return mu->gsts;
+	case R_FSTS:
+		return fsts_read(mu);
+	case R_FECTL:
+		return mu->fectl;
+	case R_FEDATA:
+		return mu->fedata;
+	case R_FEADDR:
+		return mu->feaddr;
+	case R_FEUADDR:
+		return mu->feuaddr;
+	case R_PMEN:
+		return mu->pmen;
+	case R_PLMBASE:
+		return mu->plmbase;
+	case R_PLMLIMIT:
+		return mu->plmlimit;
+	case R_ICS:
+		return mu->ics;
+	case R_IECTL:
+		return mu->iectl;
+	case R_IEDATA:
+		return mu->iedata;
+	case R_IEADDR:
+		return mu->ieaddr;
+	case R_IEUADDR:
+		return mu->ieuaddr;
+	}
+	return 0;
+}
+
+static uint64_t merge(uint64_t old, uint64_t val, uint64_t mask)
+{
+	return (old & ~mask) | (val & mask);
+}
+
+static void frcd_write(struct munit *mu, uint32_t off, uint64_t val,
+		       uint64_t mask)
+{
+	struct frcd *r = &mu->frcd[(off - cap_fro(mu)) / 16];
+
+	if (!((off - cap_fro(mu)) & 8) ||
+	    mask != UINT64_C(0xffffffff00000000)) {
+		violation("unit %u: fault record written at +0x%x with mask 0x%llx; F is cleared by a 32-bit write to the top dword",
+			  mu->index, (off - (uint32_t)cap_fro(mu)) % 16,
+			  (unsigned long long)mask);
+		return;
+	}
+	if (val & (UINT64_C(1) << 63))
+		r->hi &= ~(UINT64_C(1) << 63);
+}
+
+static void reg_write64(struct munit *mu, uint32_t off, uint64_t val,
+			uint64_t mask)
+{
+	if (in_frcd(mu, off)) {
+		frcd_write(mu, off, val, mask);
+		return;
+	}
+	if (off == ecap_iro(mu) || off == ecap_iro(mu) + 8 || off == R_CCMD) {
+		violation("unit %u: register-based invalidation used (0x%x)",
+			  mu->index, off);
+		return;
+	}
+	switch (off) {
+	case R_RTADDR:
+		mu->rtaddr = merge(mu->rtaddr, val, mask);
+		return;
+	case R_IQA:
+		if (mu->gsts & G_QIE)
+			violation("unit %u: IQA written while QI is enabled",
+				  mu->index);
+		mu->iqa = merge(mu->iqa, val, mask);
+		if (mu->iqa & (1u << 11))
+			violation("unit %u: 256-bit descriptors without scalable mode",
+				  mu->index);
+		return;
+	case R_IQT:
+		val = merge(mu->iqt << 4, val, mask);
+		if (val & ~UINT64_C(0x7fff0))
+			violation("unit %u: IQT reserved bits 0x%llx", mu->index,
+				  (unsigned long long)val);
+		mu->iqt = fld(val, 18, 4);
+		if ((mask & 0xffffffffu) && (mu->gsts & G_QIE))
+			doorbell(mu);
+		return;
+	case R_AFLOG:
+		mu->aflog = merge(mu->aflog, val, mask);
+		return;
+	case R_PHMBASE:
+		mu->phmbase = merge(mu->phmbase, val, mask);
+		return;
+	case R_PHMLIMIT:
+		mu->phmlimit = merge(mu->phmlimit, val, mask);
+		return;
+	case R_IRTA:
+		mu->irta = merge(mu->irta, val, mask);
+		return;
+	}
+}
+
+static void reg_write32(struct munit *mu, uint32_t off, uint32_t val)
+{
+	switch (off) {
+	case R_GCMD:
+		gcmd_write(mu, val);
+		return;
+	case R_FSTS:
+		mu->fsts &= ~(val & FS_W1C);
+		return;
+	case R_FECTL:
+		mu->fectl = (mu->fectl & ~(1u << 31)) | (val & (1u << 31));
+		return;
+	case R_FEDATA:
+		mu->fedata = val;
+		return;
+	case R_FEADDR:
+		mu->feaddr = val;
+		return;
+	case R_FEUADDR:
+		mu->feuaddr = val;
+		return;
+	case R_PMEN:
+		mu->pmen = (val & PMEN_EPM) ? PMEN_EPM | PMEN_PRS : 0;
+		return;
+	case R_PLMBASE:
+		mu->plmbase = val;
+		return;
+	case R_PLMLIMIT:
+		mu->plmlimit = val;
+		return;
+	case R_ICS:
+		mu->ics &= ~(val & 1);
+		return;
+	case R_IECTL:
+		mu->iectl = val;
+		return;
+	case R_IEDATA:
+		mu->iedata = val;
+		return;
+	case R_IEADDR:
+		mu->ieaddr = val;
+		return;
+	case R_IEUADDR:
+		mu->ieuaddr = val;
+		return;
+	}
+}
+
+int hw_mmio_map(uint64_t pa, uint64_t len)
+{
+	if (!len || pa + len < pa || (pa < PHYS_SIZE && pa + len > RAM_BASE))
+		return -EINVAL;
+	if (M.range_count < MAX_RANGES)
+		M.ranges[M.range_count++] =
+			(struct mmio_range){ .pa = pa, .len = len };
+	return 0;
+}
+
+/* The unit owning pa, or NULL: then reads return all-ones. */
+static struct munit *mmio_target(uint64_t pa, unsigned int width,
+				 uint32_t *off)
+{
+	unsigned int i;
+	bool mapped = false;
+
+	for (i = 0; i < M.range_count; i++) {
+		if (pa >= M.ranges[i].pa && pa + width <= M.ranges[i].pa + M.ranges[i].len)
+			mapped = true;
+	}
+	if (!mapped)
+		violation("MMIO access to unmapped 0x%llx", (unsigned long long)pa);
+	if (pa & (width - 1))
+		violation("misaligned %u-byte MMIO access at 0x%llx", width,
+			  (unsigned long long)pa);
+	model_run();
+	for (i = 0; i < M.unit_count; i++) {
+		struct munit *mu = &M.units[i];
+
+		if (pa >= mu->base && pa < mu->base + mu->size) {
+			*off = (uint32_t)(pa - mu->base);
+			return mu;
+		}
+	}
+	return NULL;
+}
+
+uint32_t hw_mmio_read32(uint64_t pa)
+{
+	uint32_t off;
+	struct munit *mu = mmio_target(pa, 4, &off);
+
+	if (!mu)
+		return UINT32_MAX;
+	if (is_reg32(off))
+		return reg_read32(mu, off);
+	if (is_reg64(mu, off & ~7u))
+		return (uint32_t)(reg_read64(mu, off & ~7u) >> ((off & 4) * 8));
+	return 0;
+}
+
+uint64_t hw_mmio_read64(uint64_t pa)
+{
+	uint32_t off;
+	struct munit *mu = mmio_target(pa, 8, &off);
+
+	if (!mu)
+		return UINT64_MAX;
+	if (!is_reg64(mu, off)) {
+		violation("unit %u: 64-bit read at 0x%x, not a 64-bit register",
+			  mu->index, off);
+		return 0;
+	}
+	return reg_read64(mu, off);
+}
+
+void hw_mmio_write32(uint64_t pa, uint32_t val)
+{
+	uint32_t off;
+	struct munit *mu = mmio_target(pa, 4, &off);
+	unsigned int shift;
+
+	if (!mu)
+		return;
+	if (is_reg32(off)) {
+		reg_write32(mu, off, val);
+		return;
+	}
+	if (is_reg64(mu, off & ~7u)) {
+		shift = (off & 4) * 8;
+		reg_write64(mu, off & ~7u, (uint64_t)val << shift,
+			    UINT64_C(0xffffffff) << shift);
+	}
+}
+
+void hw_mmio_write64(uint64_t pa, uint64_t val)
+{
+	uint32_t off;
+	struct munit *mu = mmio_target(pa, 8, &off);
+
+	if (!mu)
+		return;
+	if (!is_reg64(mu, off)) {
+		violation("unit %u: 64-bit write at 0x%x, not a 64-bit register (QEMU aborts)",
+			  mu->index, off);
+		return;
+	}
+	reg_write64(mu, off, val, ~UINT64_C(0));
+}
+
+/* No PCI devices in this model: nothing answers. */
+uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+{
+	return UINT8_MAX;
+}
+
+uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+{
+	return UINT16_MAX;
+}
+
+uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+{
+	return UINT32_MAX;
+}
+
+void hw_pci_write8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		   uint8_t val)
+{
+}
+
+void hw_pci_write16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		    uint16_t val)
+{
+}
+
+void hw_pci_write32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		    uint32_t val)
+{
+}
+
+/* ---- log ---- */
+
+void log_printf(enum log_level level, const char *subsys, const char *fmt, ...)
+{
+	char *line = M.log[M.log_count++ % LOG_LINES];
+	int n;
+	va_list ap;
+
+	n = snprintf(line, sizeof(M.log[0]), "%s: ", subsys);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(M.log[0]) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (M.verbose)
+		fprintf(stderr, "[%llu.%06llu] %s\n",
+			(unsigned long long)(M.now / 1000000000),
+			(unsigned long long)(M.now / 1000 % 1000000), line);
+}
+
+void log_set_level(enum log_level level)
+{
+}
+
+unsigned int model_log_count(const char *substr)
+{
+	unsigned int i, n = M.log_count < LOG_LINES ? M.log_count : LOG_LINES;
+	unsigned int found = 0;
+
+	for (i = 0; i < n; i++) {
+		if (strstr(M.log[i], substr))
+			found++;
+	}
+	return found;
+}
+
+void model_log_clear(void)
+{
+	M.log_count = 0;
+}
+
+/* ---- set-up ---- */
+
+void model_unit_config_default(struct model_unit_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ver = 0x10;
+	cfg->cap = UINT64_C(0x00d2008c22260206);
+	cfg->ecap = UINT64_C(0xf00f4a);
+	cfg->gcmd_latency_ns = 1000;
+	cfg->qi_latency_ns = 1000;
+}
+
+void model_init(void)
+{
+	memset(&M, 0, sizeof(M));
+	M.cpu = mmap(NULL, PHYS_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	M.dev = mmap(NULL, PHYS_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	M.state = calloc(PHYS_SIZE / PG, 1);
+	if (M.cpu == MAP_FAILED || M.dev == MAP_FAILED || !M.state) {
+		fprintf(stderr, "model: cannot reserve simulated memory\n");
+		abort();
+	}
+	M.next_pa = RAM_BASE;
+	M.now = UINT64_C(1000000000);
+	M.relax_ns = 1000;
+	M.verbose = getenv("MODEL_VERBOSE");
+}
+
+void model_fini(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < M.unit_count; i++) {
+		free(M.units[i].frcd);
+		free(M.units[i].shadow);
+	}
+	free(M.bindings);
+	free(M.expects);
+	free(M.recycled);
+	free(M.state);
+	munmap(M.cpu, PHYS_SIZE);
+	munmap(M.dev, PHYS_SIZE);
+	memset(&M, 0, sizeof(M));
+}
+
+unsigned int model_add_unit(uint64_t base, const struct model_unit_config *cfg)
+{
+	struct munit *mu = &M.units[M.unit_count];
+	uint64_t end;
+
+	memset(mu, 0, sizeof(*mu));
+	mu->index = M.unit_count;
+	mu->base = base;
+	mu->cfg = *cfg;
+	mu->nfr = (unsigned int)fld(cfg->cap, 47, 40) + 1;
+	mu->frcd = calloc(mu->nfr, sizeof(*mu->frcd));
+	mu->shadow = calloc(65536, sizeof(*mu->shadow));
+	mu->iqe_countdown = -1;
+	mu->fectl = 1u << 31;
+	end = cap_fro(mu) + mu->nfr * 16u;
+	if (ecap_iro(mu) + 16 > end)
+		end = ecap_iro(mu) + 16;
+	mu->size = end > PG ? (end + PG - 1) & ~(uint64_t)(PG - 1) : PG;
+	return M.unit_count++;
+}
+
+unsigned int model_unit_count(void)
+{
+	return M.unit_count;
+}
+
+void model_set_firmware_state(unsigned int unit,
+			      const struct model_firmware_state *fw)
+{
+	struct munit *mu = &M.units[unit];
+
+	if (fw->root_pa) {
+		mu->rtaddr = fw->root_pa;
+		mu->root_active = fw->root_pa;
+		mu->gsts |= G_SRTP;
+	}
+	if (fw->te)
+		mu->gsts |= G_TE;
+	if (fw->ir)
+		mu->gsts |= G_IRE | G_SIRTP;
+	if (fw->iqa) {
+		mu->iqa = fw->iqa;
+		mu->iqh = mu->iqt = 3;
+		mu->gsts |= G_QIE;
+	}
+	if (fw->pmr)
+		mu->pmen = PMEN_EPM | PMEN_PRS;
+	mu->fsts |= fw->fsts;
+}
+
+const struct model_unit_stats *model_unit_stats(unsigned int unit)
+{
+	return &M.units[unit].stats;
+}
+
+void model_reset_stats(unsigned int unit)
+{
+	memset(&M.units[unit].stats, 0, sizeof(M.units[unit].stats));
+}

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A register-level model of VT-d remapping units for host tests.  It
+ * implements the whole drivers/hw.h seam (and log_printf), so the driver's
+ * unchanged .c files run against it:
+ * - simulated physical memory: pages from hw_page_alloc() and RAM for DMA
+ *   targets; a freed page is not handed out again before 4096 more pages
+ *   were freed, so late accesses to it are caught; units without page-walk
+ *   coherency (ECAP.C = 0) read tables from a device view that only
+ *   hw_cache_flush() updates;
+ * - a virtual clock: hw_now_ns() is virtual time, hw_relax() advances it;
+ * - per unit: register file with width checks, GCMD/GSTS handshakes with
+ *   latency, root/context/second-level walks with permission and
+ *   reserved-bit checks, a context cache and an IOTLB (with the table pages
+ *   each walk used) that serve stale entries until correctly invalidated,
+ *   queued invalidation with per-descriptor latency, fault records (NFR,
+ *   FRI wrap-around, overflow);
+ * - checks of the design's invariants, recorded as violations: default
+ *   deny and isolation on every DMA (against the mappings the test says it
+ *   expects), no table page freed while a unit can still reach it, no
+ *   hardware read of freed or unflushed table memory, no in-place change of
+ *   a present context entry, register protocol rules (access widths, one
+ *   GCMD command per write, no command while one is in progress).
+ *
+ * The model deliberately does not include the driver's regs.h: it is a
+ * second reading of the spec, so a wrong field in one shows up against the
+ * other.
+ */
+
+#define MODEL_MAX_UNITS 8u
+
+struct model_unit_config {
+	uint32_t ver;
+	uint64_t cap;
+	uint64_t ecap;
+	uint64_t gcmd_latency_ns;	/* GSTS follows GCMD after this */
+	uint64_t qi_latency_ns;		/* per invalidation descriptor */
+	uint32_t gsts_stuck;		/* GSTS bits that never follow */
+};
+
+/* QEMU 7.2's intel-iommu defaults, with 1 us handshakes and descriptors. */
+void model_unit_config_default(struct model_unit_config *cfg);
+
+/* A fresh machine: empty memory, virtual time 1 s, no units. */
+void model_init(void);
+/* Frees the machine; violations are left for the caller to have checked. */
+void model_fini(void);
+
+/* A unit whose registers sit at base; returns its index. */
+unsigned int model_add_unit(uint64_t base, const struct model_unit_config *cfg);
+unsigned int model_unit_count(void);
+
+/* What firmware may leave behind at hand-off. */
+struct model_firmware_state {
+	uint64_t root_pa;	/* latched root table; TE needs one */
+	bool te;
+	bool ir;
+	uint64_t iqa;		/* non-zero: QI on with this queue (idle) */
+	bool pmr;		/* protected memory enabled */
+	uint32_t fsts;		/* stale error bits (IQE, ITE, ...) */
+};
+
+void model_set_firmware_state(unsigned int unit,
+			      const struct model_firmware_state *fw);
+
+/* RAM for DMA buffers: len bytes at an address aligned to align. */
+uint64_t model_ram_alloc(uint64_t len, uint64_t align);
+
+/* Simulated DMA by requester sid through unit; 0 or -EFAULT (faulted). */
+int model_dma_read(unsigned int unit, uint16_t sid, uint64_t iova, void *buf,
+		   size_t len);
+int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
+		    const void *buf, size_t len);
+
+/*
+ * What the test expects the hardware to allow.  Every successful
+ * translated DMA must be covered: the sid bound to an owner, the IOVA in
+ * one of the owner's mappings, to the right address, with the right.
+ */
+void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner);
+void model_expect_detach(unsigned int unit, uint16_t sid);
+void model_expect_map(const void *owner, uint64_t iova, uint64_t hpa,
+		      uint64_t len, unsigned int prot);
+void model_expect_unmap(const void *owner, uint64_t iova, uint64_t len);
+
+unsigned int model_violations(void);
+bool model_violation_seen(const char *substr);
+void model_clear_violations(void);
+
+/* Injection. */
+void model_inject_iqe(unsigned int unit, unsigned int after_descs);
+void model_qi_stall(unsigned int unit, bool stall);
+/* Stuck GSTS bits follow after all: the pending command completes now. */
+void model_unstick(unsigned int unit);
+
+/* Time. */
+uint64_t model_now(void);
+void model_advance(uint64_t ns);
+
+/* What the hardware did, for assertions and the bench. */
+struct model_unit_stats {
+	uint64_t descs;
+	uint64_t waits;
+	uint64_t cc_global;
+	uint64_t cc_domain;
+	uint64_t cc_device;
+	uint64_t iotlb_global;
+	uint64_t iotlb_domain;
+	uint64_t iotlb_page;
+	uint64_t iotlb_hits;
+	uint64_t iotlb_misses;
+	uint64_t faults;
+	uint64_t faults_lost;
+	uint64_t wbf;		/* write-buffer flushes */
+};
+
+const struct model_unit_stats *model_unit_stats(unsigned int unit);
+void model_reset_stats(unsigned int unit);
+
+/* Table pages handed out and not yet freed. */
+uint64_t model_table_pages(void);
+
+/* Log lines (the driver's) containing substr since the last clear. */
+unsigned int model_log_count(const char *substr);
+void model_log_clear(void);

@@ -1,0 +1,8 @@
+# The VT-d hardware model and the driver's tests against it.
+MODEL_SRCS := tests/model/model.c $(VTD_SRCS)
+
+UNIT_TESTS += vtd_model
+vtd_model_SRCS := tests/model/test_vtd.c $(MODEL_SRCS)
+
+# make bench: built without sanitizers at -O2 (see the lead's bench target).
+BENCH_SRCS := tests/model/bench.c $(MODEL_SRCS)
