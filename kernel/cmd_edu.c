@@ -4,6 +4,7 @@
 #include "drivers/edu/edu.h"
 #include "drivers/pci/pci.h"
 #include "kernel/console.h"
+#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 #include "lib/string.h"
@@ -19,6 +20,8 @@ static int cmd_edu(int argc, char **argv)
 	unsigned int seg, bus, devfn;
 	unsigned long long iova, len;
 	const struct pci_dev *d;
+	uint16_t sids[IOMMU_SIDS_MAX];
+	unsigned int n;
 	struct edu e;
 	bool to_dev;
 	int ret;
@@ -55,6 +58,11 @@ static int cmd_edu(int argc, char **argv)
 	ret = edu_dma(&e, to_dev, iova, (uint32_t)len, EDU_DMA_TIMEOUT_NS);
 	if (ret) {
 		return con_error("dma %s", errno_name(ret));
+	}
+	/* edu completes even when the IOMMU blocked it: ask the IOMMU. */
+	n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
+	if (iommu_print_faults(&kernel_get()->iommu, sids, n)) {
+		return con_error("dma fault");
 	}
 	return 0;
 }

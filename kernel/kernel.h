@@ -9,6 +9,7 @@
 #include "drivers/serial/uart16550.h"
 #include "kernel/console.h"
 #include "kernel/heap.h"
+#include "kernel/iommu.h"
 #include "kernel/page_alloc.h"
 
 /*
@@ -34,6 +35,7 @@ struct kernel {
 	struct acpi_tables acpi;
 	struct dmar dmar;
 	bool dmar_present; /* a DMAR table was found (usable or not) */
+	struct iommu iommu;
 	struct pci_host pci;
 	uint64_t ready_ns; /* time of "moat: ready" */
 };

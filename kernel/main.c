@@ -4,6 +4,7 @@
 #include "arch/x86_64/cpu.h"
 #include "boot/boot_info.h"
 #include "drivers/acpi/acpi.h"
+#include "drivers/acpi/dmar.h"
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
 #include "kernel/cmdline.h"
@@ -118,6 +119,45 @@ static void pci_init(struct kernel *k)
 	}
 }
 
+/*
+ * The DMAR table, checked against the firmware's memory map (RAM is what
+ * the OS may use; every other type is reserved), then the units' registers.
+ */
+static void dmar_init(struct kernel *k)
+{
+	const struct boot_info *bi = k->boot;
+	struct dmar_mem_range *r;
+	struct dmar_mem_map mm;
+	const void *tbl;
+	uint32_t len;
+	size_t i;
+
+	tbl = acpi_find(&k->acpi, "DMAR", 0, &len);
+	if (!tbl) {
+		log_warn("dmar", "no DMAR table: no DMA remapping");
+		return;
+	}
+	k->dmar_present = true;
+	r = hw_zalloc(bi->mem_count * sizeof(*r));
+	if (!r) {
+		log_err("dmar", "no memory to check the table: not used");
+		k->dmar.usable = false;
+		return;
+	}
+	for (i = 0; i < bi->mem_count; i++) {
+		r[i].base = bi->mem[i].base;
+		r[i].len = bi->mem[i].pages * 4096;
+		r[i].kind = boot_mem_is_ram(bi->mem[i].type) ? DMAR_MEM_RAM :
+							       DMAR_MEM_RESERVED;
+	}
+	mm.ranges = r;
+	mm.count = (unsigned int)bi->mem_count;
+	if (dmar_parse(tbl, len, &mm, &k->dmar) == 0) {
+		dmar_probe_units(&k->dmar);
+	}
+	hw_free(r);
+}
+
 /* run="cmd1; cmd2": each command echoed after the prompt, as if typed. */
 static void run_boot_commands(const char *cmdline)
 {
@@ -187,6 +227,10 @@ void kernel_main(struct boot_info *bi)
 	}
 	calibrate_clock(&k->acpi);
 	pci_init(k);
+	dmar_init(k);
+	if (k->dmar_present && k->dmar.usable) {
+		iommu_init(&k->iommu, &k->dmar, &k->pci);
+	}
 
 	k->ready_ns = arch_now_ns();
 	con_printf("moat: ready\n");

@@ -402,3 +402,40 @@ int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr)
 	*addr = (uint64_t)hi << 32 | (lo & PCI_BASE_ADDRESS_MEM_MASK);
 	return *addr ? 0 : -ENODEV;
 }
+
+static unsigned int add_id(uint16_t *ids, unsigned int n, unsigned int max,
+			   uint16_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (ids[i] == id) {
+			return n;
+		}
+	}
+	if (n < max) {
+		ids[n++] = id;
+	}
+	return n;
+}
+
+unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
+			     unsigned int max)
+{
+	const struct pci_dev *b;
+	unsigned int n = add_id(ids, 0, max, (uint16_t)(d->bus << 8 | d->devfn));
+
+	for (b = d->parent; b; b = b->parent) {
+		if (!pci_is_pcie(b)) {
+			/* A conventional bridge re-issues requests as its own. */
+			n = add_id(ids, n, max, (uint16_t)(b->bus << 8 | b->devfn));
+			continue;
+		}
+		if (b->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE) {
+			/* Everything above is PCIe: the alias stays as it is. */
+			return add_id(ids, n, max, (uint16_t)(b->secondary << 8));
+		}
+		/* Root and switch ports pass requester ids through unchanged. */
+	}
+	return n;
+}

@@ -126,6 +126,16 @@ int pci_enumerate(struct pci_host *host);
  */
 int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr);
 
+/*
+ * The requester ids (bus << 8 | devfn) the IOMMU may see for DMA from d: its
+ * own, and the aliases bridges give it on the way up.  A PCIe-to-PCI bridge
+ * forwards a conventional device's requests under (its secondary bus,
+ * devfn 0); a conventional PCI-to-PCI bridge under its own id (PCI Express
+ * to PCI/PCI-X Bridge spec 1.0, 2.3).  Returns the count, at most max.
+ */
+unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
+			     unsigned int max);
+
 /* Frees every device object; the ranges stay declared. */
 void pci_host_clear(struct pci_host *host);
 

@@ -1,0 +1,352 @@
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drivers/pci/pci.h"
+#include "kernel/console.h"
+#include "kernel/iommu.h"
+#include "kernel/kernel.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+/*
+ * Console commands of the IOMMU: iommu, domain, attach, detach, faults,
+ * stats (docs/console.md gives the exact line formats).
+ */
+
+static const char *on_off(bool b)
+{
+	return b ? "on" : "off";
+}
+
+static void print_page_sizes(uint64_t sizes)
+{
+	con_printf("pages 4k%s%s", sizes & VTD_PAGE_2M ? ",2m" : "",
+		   sizes & VTD_PAGE_1G ? ",1g" : "");
+}
+
+static int cmd_iommu(int argc, char **argv)
+{
+	struct kernel *k = kernel_get();
+	struct vtd_unit_info info;
+	unsigned int i, l;
+
+	if (argc != 1) {
+		return con_error("usage: iommu");
+	}
+	if (!k->dmar_present || !k->dmar.usable) {
+		return con_error("no usable DMAR table (see dmar)");
+	}
+	for (i = 0; i < k->dmar.unit_count; i++) {
+		struct vtd_unit *u = k->iommu.units[i];
+		const char *sep = "";
+
+		if (!u) {
+			con_printf("unit %u base 0x%llx rejected (%s)\n", i,
+				   (unsigned long long)k->dmar.units[i].base,
+				   k->dmar.units[i].reason);
+			continue;
+		}
+		vtd_unit_info(u, &info);
+		con_printf("unit %u base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s te %s qi %s ir %s\n",
+			   i, (unsigned long long)info.reg_base, info.ver_major,
+			   info.ver_minor, (unsigned long long)info.cap,
+			   (unsigned long long)info.ecap, info.mode,
+			   on_off(info.te), on_off(info.qi), on_off(info.ir));
+		con_printf("  levels ");
+		for (l = 2; l <= 5; l++) {
+			if (info.levels_mask & (1u << l)) {
+				con_printf("%s%u", sep, l);
+				sep = ",";
+			}
+		}
+		con_printf(" ");
+		print_page_sizes(info.page_sizes);
+		con_printf(" domain-ids %u caching-mode %s coherent %s\n",
+			   info.domains, on_off(info.caching_mode),
+			   info.coherent ? "yes" : "no");
+	}
+	return 0;
+}
+CONSOLE_CMD(iommu, "iommu", "iommu", "VT-d units, their mode and capabilities",
+	    cmd_iommu);
+
+static int parse_domain(const char *s, unsigned int *id)
+{
+	unsigned long long v;
+
+	if (con_parse_u64("domain", s, &v)) {
+		return -EINVAL;
+	}
+	if (v >= IOMMU_DOMAINS_MAX ||
+	    !iommu_domain(&kernel_get()->iommu, (unsigned int)v)) {
+		return con_error("no domain %llu", v);
+	}
+	*id = (unsigned int)v;
+	return 0;
+}
+
+static int parse_prot(const char *s, unsigned int *prot)
+{
+	if (strcmp(s, "r") == 0) {
+		*prot = VTD_PROT_READ;
+	} else if (strcmp(s, "w") == 0) {
+		*prot = VTD_PROT_WRITE;
+	} else if (strcmp(s, "rw") == 0) {
+		*prot = VTD_PROT_READ | VTD_PROT_WRITE;
+	} else {
+		return con_error("access must be r, w or rw: %.8s", s);
+	}
+	return 0;
+}
+
+static bool page_aligned(unsigned long long v)
+{
+	return (v & (VTD_PAGE_4K - 1)) == 0;
+}
+
+static void show_mapping(void *ctx, const struct vtd_mapping *m)
+{
+	con_printf("iova 0x%llx hpa 0x%llx len 0x%llx page %s %s%s\n",
+		   (unsigned long long)m->iova, (unsigned long long)m->hpa,
+		   (unsigned long long)m->len,
+		   m->page_size == VTD_PAGE_1G ? "1g" :
+		   m->page_size == VTD_PAGE_2M ? "2m" : "4k",
+		   m->prot & VTD_PROT_READ ? "r" : "",
+		   m->prot & VTD_PROT_WRITE ? "w" : "");
+}
+
+static int domain_map(int argc, char **argv, struct vtd_domain *d)
+{
+	unsigned long long iova, hpa, len;
+	unsigned int prot = 0;
+	int ret;
+
+	if (argc != 7) {
+		return con_error("usage: domain map D IOVA HPA LEN r|w|rw");
+	}
+	if (con_parse_u64("iova", argv[3], &iova) ||
+	    con_parse_u64("hpa", argv[4], &hpa) ||
+	    con_parse_u64("length", argv[5], &len) || parse_prot(argv[6], &prot)) {
+		return -EINVAL;
+	}
+	if (!page_aligned(iova) || !page_aligned(hpa) || !page_aligned(len) ||
+	    len == 0) {
+		return con_error("iova, hpa and length must be 4 KiB multiples");
+	}
+	ret = vtd_domain_map(d, iova, hpa, len, prot);
+	if (ret == -EEXIST) {
+		return con_error("part of 0x%llx+0x%llx is already mapped", iova,
+				 len);
+	}
+	return ret;
+}
+
+static int domain_unmap(int argc, char **argv, struct vtd_domain *d)
+{
+	unsigned long long iova, len;
+	int ret;
+
+	if (argc != 5) {
+		return con_error("usage: domain unmap D IOVA LEN");
+	}
+	if (con_parse_u64("iova", argv[3], &iova) ||
+	    con_parse_u64("length", argv[4], &len)) {
+		return -EINVAL;
+	}
+	if (!page_aligned(iova) || !page_aligned(len) || len == 0) {
+		return con_error("iova and length must be 4 KiB multiples");
+	}
+	ret = vtd_domain_unmap(d, iova, len);
+	if (ret == -ENOENT) {
+		return con_error("nothing mapped at 0x%llx+0x%llx", iova, len);
+	}
+	return ret;
+}
+
+static int cmd_domain(int argc, char **argv)
+{
+	struct iommu *im = &kernel_get()->iommu;
+	unsigned int id;
+	int ret;
+
+	if (argc == 2 && strcmp(argv[1], "new") == 0) {
+		ret = iommu_domain_new(im, &id);
+		if (ret == -ENODEV) {
+			return con_error("no VT-d unit is enabled");
+		}
+		if (ret == 0) {
+			con_printf("domain %u\n", id);
+		}
+		return ret;
+	}
+	if (argc < 3) {
+		return con_error("usage: domain new | map|unmap|show|del D ...");
+	}
+	if (parse_domain(argv[2], &id)) {
+		return -EINVAL;
+	}
+	if (strcmp(argv[1], "map") == 0) {
+		return domain_map(argc, argv, iommu_domain(im, id));
+	}
+	if (strcmp(argv[1], "unmap") == 0) {
+		return domain_unmap(argc, argv, iommu_domain(im, id));
+	}
+	if (strcmp(argv[1], "show") == 0 && argc == 3) {
+		vtd_domain_for_each_mapping(iommu_domain(im, id), show_mapping,
+					    NULL);
+		return 0;
+	}
+	if (strcmp(argv[1], "del") == 0 && argc == 3) {
+		ret = iommu_domain_del(im, id);
+		if (ret == -EBUSY) {
+			return con_error("domain %u still has devices attached",
+					 id);
+		}
+		return ret;
+	}
+	return con_error("usage: domain new | map|unmap|show|del D ...");
+}
+CONSOLE_CMD(domain, "domain",
+	    "domain new|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
+	    "I/O address spaces", cmd_domain);
+
+static const struct pci_dev *parse_dev(const char *s)
+{
+	unsigned int seg, bus, devfn;
+	const struct pci_dev *d;
+
+	if (con_parse_bdf(s, &seg, &bus, &devfn)) {
+		return NULL;
+	}
+	d = pci_find_dev(&kernel_get()->pci, (uint16_t)seg, (uint8_t)bus,
+			 (uint8_t)devfn);
+	if (!d) {
+		con_error("no PCI function %s", s);
+	}
+	return d;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	struct kernel *k = kernel_get();
+	const struct pci_dev *d;
+	unsigned int id;
+	int ret;
+
+	if (argc != 3) {
+		return con_error("usage: attach BDF D");
+	}
+	d = parse_dev(argv[1]);
+	if (!d || parse_domain(argv[2], &id)) {
+		return -EINVAL;
+	}
+	ret = iommu_attach(&k->iommu, &k->dmar, d, id);
+	if (ret == -ENODEV) {
+		return con_error("%s has no usable VT-d unit (see log)", argv[1]);
+	}
+	if (ret == -EBUSY) {
+		return con_error("a requester id of %s is attached elsewhere",
+				 argv[1]);
+	}
+	return ret;
+}
+CONSOLE_CMD(attach, "attach", "attach BDF D",
+	    "attach a device (all its requester ids) to domain D", cmd_attach);
+
+static int cmd_detach(int argc, char **argv)
+{
+	const struct pci_dev *d;
+	int ret;
+
+	if (argc != 2) {
+		return con_error("usage: detach BDF");
+	}
+	d = parse_dev(argv[1]);
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = iommu_detach(&kernel_get()->iommu, d);
+	if (ret == -ENOENT) {
+		return con_error("%s is not attached", argv[1]);
+	}
+	return ret;
+}
+CONSOLE_CMD(detach, "detach", "detach BDF",
+	    "block a device's DMA again", cmd_detach);
+
+struct fault_match {
+	const uint16_t *sids;
+	unsigned int sid_count;
+	unsigned int matched;
+};
+
+static void print_fault(void *ctx, const struct vtd_fault *f)
+{
+	struct fault_match *m = ctx;
+	unsigned int i;
+
+	con_printf("fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s\n",
+		   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
+		   (unsigned long long)f->addr, f->reason,
+		   f->write ? "write" : "read", f->text);
+	for (i = 0; i < m->sid_count; i++) {
+		if (m->sids[i] == f->sid) {
+			m->matched++;
+		}
+	}
+}
+
+unsigned int iommu_print_faults(struct iommu *im, const uint16_t *sids,
+				unsigned int sid_count)
+{
+	struct fault_match m = { sids, sid_count, 0 };
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			vtd_fault_poll(im->units[i], print_fault, &m);
+		}
+	}
+	return m.matched;
+}
+
+static int cmd_faults(int argc, char **argv)
+{
+	if (argc != 1) {
+		return con_error("usage: faults");
+	}
+	iommu_print_faults(&kernel_get()->iommu, NULL, 0);
+	return 0;
+}
+CONSOLE_CMD(faults, "faults", "faults",
+	    "print and clear the recorded DMA faults", cmd_faults);
+
+static int cmd_stats(int argc, char **argv)
+{
+	struct iommu *im = &kernel_get()->iommu;
+	unsigned int i;
+
+	if (argc != 1) {
+		return con_error("usage: stats");
+	}
+	for (i = 0; i < im->unit_count; i++) {
+		const struct vtd_stats *s;
+
+		if (!im->units[i]) {
+			continue;
+		}
+		s = &im->units[i]->stats;
+		con_printf("unit %u descriptors %llu batches %llu doorbells %llu waits %llu timeouts %llu mmio-reads %llu mmio-writes %llu faults %llu\n",
+			   i, (unsigned long long)s->descriptors,
+			   (unsigned long long)s->batches,
+			   (unsigned long long)s->doorbells,
+			   (unsigned long long)s->waits,
+			   (unsigned long long)s->timeouts,
+			   (unsigned long long)s->mmio_reads,
+			   (unsigned long long)s->mmio_writes,
+			   (unsigned long long)s->faults);
+	}
+	return 0;
+}
+CONSOLE_CMD(stats, "stats", "stats", "per-unit invalidation and MMIO counters",
+	    cmd_stats);
