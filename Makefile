@@ -120,8 +120,8 @@ QEMU_MACHINE := -machine q35,kernel-irqchip=split -accel tcg -cpu max -m 512M \
 	-device edu,bus=rp1,id=edu1,dma_mask=0xffffffffffffffff \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-drive format=raw,file=fat:rw:$(B)/esp
-QEMU_CMDLINE := $(if $(CMDLINE),-fw_cfg name=opt/moat/cmdline$(,)string="$(CMDLINE)")
 , := ,
+QEMU_CMDLINE := $(if $(CMDLINE),-fw_cfg name=opt/moat/cmdline$(,)string='$(CMDLINE)')
 
 $(B)/vars.fd: | $(DEPS_STAMP)
 	cp $(OVMF_VARS) $@
@@ -187,24 +187,26 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -D_DEFAULT_SOURCE -I. -Wall -Wno-unused-parameter
 FUZZ_SECONDS ?= 60
 
+HEADERS := $(shell find lib kernel drivers arch boot -name '*.h')
+
 define fuzz_rule
-$(B)/fuzz/$(1): $$($(1)_FUZZ_SRCS) | $(DEPS_STAMP)
+$(B)/fuzz/$(1): $$($(1)_FUZZ_SRCS) $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $$(@D)
 	@echo "  FUZZ    $$@"
-	$(Q)clang $(FUZZ_CFLAGS) $$^ -o $$@
+	$(Q)clang $(FUZZ_CFLAGS) $$($(1)_FUZZ_SRCS) -o $$@
 endef
 $(foreach f,$(FUZZERS),$(eval $(call fuzz_rule,$(f))))
 
-# Each fuzzer gets its share of FUZZ_SECONDS; any crash fails the run.
+# Each fuzzer gets its share of FUZZ_SECONDS, starting from its seeds and
+# what earlier runs found; any crash or sanitizer report fails the run.
 fuzz: $(FUZZERS:%=$(B)/fuzz/%)
-	@set -e; n=$(words $(FUZZERS)); for f in $(FUZZERS); do \
-		mkdir -p $(B)/fuzz/corpus-$$f; \
-		echo "== fuzz $$f for $$(( $(FUZZ_SECONDS) / n ))s"; \
-		$(B)/fuzz/$$f -max_total_time=$$(( $(FUZZ_SECONDS) / n )) \
-			-artifact_prefix=$(B)/fuzz/$$f- -print_final_stats=1 \
-			$(B)/fuzz/corpus-$$f $$(eval echo \$$$${f}_FUZZ_CORPUS) 2>&1 | tail -n 12; \
-		test $${PIPESTATUS[0]} -eq 0; \
-	done
+	@set -e; $(foreach f,$(FUZZERS), \
+		mkdir -p $(B)/fuzz/corpus-$(f); \
+		echo "== fuzz $(f) for $$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) ))s"; \
+		$(B)/fuzz/$(f) -max_total_time=$$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) )) \
+			-artifact_prefix=$(B)/fuzz/$(f)- -print_final_stats=1 \
+			$(B)/fuzz/corpus-$(f) $($(f)_FUZZ_CORPUS) 2>&1 | tail -n 12; \
+		test $${PIPESTATUS[0]} -eq 0;)
 .PHONY: fuzz
 
 # ---------------------------------------------------------------------------
