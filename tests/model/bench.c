@@ -2,13 +2,20 @@
  * make bench: what map and unmap cost in the model, per operation and per
  * 4 KiB page: host time (the driver plus the model's emulation of every
  * register access and descriptor), page-table pages the mapping uses,
- * invalidation descriptors and doorbells, MMIO accesses.
+ * invalidation descriptors and doorbells, MMIO accesses.  Then the
+ * invalidation queue: MMIO accesses per successful invalidation,
+ * invalidations per second, and under each injected failure the longest
+ * time a CPU waited on the hardware, in virtual time, against the deadline
+ * of its class.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "lib/bits.h"
+#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/vtd.h"
 #include "tests/model/model.h"
@@ -91,22 +98,256 @@ static void run(struct vtd_unit *u, struct vtd_domain *d, const char *what,
 	       (unsigned long long)tables);
 }
 
+/* A unit with device-TLB support, one domain, a DMA master attached. */
+struct rig {
+	struct vtd_unit u;
+	struct vtd_domain *d;
+	uint64_t ram;
+};
+
+#define MASTER 0x0010
+#define DEAD 0x0300	/* an ATS endpoint that never answers */
+#define LIVE 0x0308	/* one that answers in 2 us */
+#define MS UINT64_C(1000000)
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "bench: %s failed\n", what);
+	exit(1);
+}
+
+/* With gsts_stuck, enabling times out and the unit stays off. */
+static void rig_up(struct rig *r, unsigned int fetch_ahead,
+		   uint32_t gsts_stuck)
+{
+	struct vtd_unit *up = &r->u;
+	struct model_unit_config cfg;
+	uint16_t sid = MASTER;
+
+	model_init();
+	model_unit_config_default(&cfg);
+	cfg.ecap |= 4;	/* ECAP.DT */
+	cfg.fetch_ahead = fetch_ahead;
+	cfg.gsts_stuck = gsts_stuck;
+	model_add_unit(BASE, &cfg);
+	model_add_endpoint(0, DEAD, MODEL_ATS_NEVER);
+	model_add_endpoint(0, LIVE, 2000);
+	if (vtd_unit_init(&r->u, 0, 0, BASE, NULL))
+		fail("bring-up");
+	if (gsts_stuck) {
+		if (vtd_unit_enable(&r->u) != -ETIMEDOUT)
+			fail("enable with stuck GSTS");
+		return;
+	}
+	if (vtd_unit_enable(&r->u) || vtd_domain_create(&up, 1, 39, &r->d) ||
+	    vtd_attach(r->d, &r->u, &sid, 1))
+		fail("bring-up");
+	r->ram = model_ram_alloc(SZ_2M, SZ_4K);
+}
+
+static void rig_down(struct rig *r)
+{
+	if (model_violations()) {
+		fprintf(stderr, "bench: %u model violations\n", model_violations());
+		exit(1);
+	}
+	model_fini();
+}
+
+/* Map a page and unmap it: one invalidation; its result. */
+static int unmap_one(struct rig *r, uint64_t iova)
+{
+	if (vtd_domain_map(r->d, iova, r->ram, SZ_4K,
+			   VTD_PROT_READ | VTD_PROT_WRITE))
+		fail("map");
+	return vtd_domain_unmap(r->d, iova, SZ_4K);
+}
+
+/* Until nothing is in flight, polling as a timer would, at most 1 s. */
+static void settle(struct rig *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < 1000; i++) {
+		vtd_qi_poll(&r->u);
+		if (r->u.qi.oldest == r->u.qi.tail && !r->u.qi.redo_count)
+			return;
+		model_advance(MS);
+	}
+	fail("recovery");
+}
+
+static void fail_iqe(struct rig *r)
+{
+	unsigned int iqei;
+
+	for (iqei = 0; iqei <= 5; iqei++) {
+		model_inject_iqe(0, 0, iqei);
+		unmap_one(r, SZ_1G);
+		if (vtd_domain_flush(r->d))
+			fail("flush after IQE");
+	}
+}
+
+/* Bad completions named LIVE: after the third it is quarantined. */
+static void fail_ice(struct rig *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < 6; i++) {
+		model_inject_ice(0, 0, LIVE);
+		if (unmap_one(r, SZ_1G) ||
+		    vtd_devtlb_flush(&r->u, LIVE, LIVE, 0, 0, 0) != (i < 3 ? 0 : -EIO))
+			fail("invalidation with ICE");
+		vtd_qi_poll(&r->u);
+	}
+}
+
+/* A device-TLB flush to a device that never answers; unmaps behind it. */
+static void fail_ite(struct rig *r)
+{
+	unsigned int i;
+
+	if (vtd_devtlb_flush(&r->u, DEAD, DEAD, 0, 0, VTD_DEVTLB_ALL) !=
+	    -ETIMEDOUT)
+		fail("device-TLB flush to a dead device");
+	for (i = 0; i < 20; i++) {
+		unmap_one(r, SZ_1G + i * SZ_4K);
+		model_advance(500 * MS);
+	}
+	model_advance(60000 * MS);
+	settle(r);
+}
+
+static void fail_late_status(struct rig *r)
+{
+	model_delay_status(0, 0, 2000 * MS);
+	unmap_one(r, SZ_1G);
+	unmap_one(r, SZ_1G + SZ_4K);
+	model_advance(2000 * MS);
+	settle(r);
+}
+
+static void fail_stall(struct rig *r)
+{
+	model_qi_stall(0, true);
+	unmap_one(r, SZ_1G);
+	model_qi_stall(0, false);
+	settle(r);
+}
+
+/* The failure is in bring-up: enabling waits on a TES that never comes. */
+static void fail_gsts(struct rig *r)
+{
+}
+
+static void fail_none(struct rig *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < 1000; i++)
+		unmap_one(r, SZ_1G);
+}
+
+struct failure {
+	const char *name;
+	void (*inject)(struct rig *r);
+	uint32_t gsts_stuck;
+};
+
+static const struct failure failures[] = {
+	{ .name = "none", .inject = fail_none },
+	{ .name = "GSTS.TES stuck while enabling", .inject = fail_gsts,
+	  .gsts_stuck = UINT32_C(1) << 31 },
+	{ .name = "IQE, each IQEI 0-5", .inject = fail_iqe },
+	{ .name = "ICE, 6 times", .inject = fail_ice },
+	{ .name = "ITE: dead device, 20 unmaps behind", .inject = fail_ite },
+	{ .name = "status write 2 s late", .inject = fail_late_status },
+	{ .name = "queue stalled", .inject = fail_stall },
+};
+
+/*
+ * The longest CPU wait per class under each failure, in virtual time; it
+ * must not exceed the deadline by more than one poll step (1 us).
+ */
+static void worst_waits(void)
+{
+	const struct failure *f;
+	unsigned int cls, fa;
+	struct rig r;
+	uint64_t worst, deadline;
+	bool over = false;
+
+	printf("\nworst CPU wait on the hardware, virtual time (deadline), per failure and fetch-ahead:\n");
+	for (f = failures; f < failures + ARRAY_SIZE(failures); f++) {
+		for (fa = 0; fa <= 8; fa += 8) {
+			rig_up(&r, fa, f->gsts_stuck);
+			f->inject(&r);
+			printf("  %-36s fetch-ahead %u:", f->name, fa);
+			for (cls = 0; cls < VTD_DEADLINE_COUNT; cls++) {
+				worst = r.u.stats.deadline[cls].max_wait_ns;
+				deadline = r.u.cfg.deadline_ns[cls];
+				if (worst > deadline + 1000)
+					over = true;
+				printf(" %s %.3f ms (%.0f)", vtd_deadline_name(cls),
+				       worst / 1e6, deadline / 1e6);
+			}
+			printf(", %llu timeouts\n",
+			       (unsigned long long)r.u.stats.timeouts);
+			rig_down(&r);
+		}
+	}
+	if (over)
+		fail("a wait past its deadline");
+}
+
+/*
+ * Successful invalidations: MMIO accesses and doorbells each, and how many
+ * the driver and model complete per second of host time.
+ */
+static void invalidation_rate(void)
+{
+	const unsigned int iters = 200000;
+	struct vtd_stats s0;
+	struct rig r;
+	unsigned int i;
+	double t0, secs;
+
+	rig_up(&r, 0, 0);
+	if (vtd_domain_map(r.d, SZ_1G, r.ram, SZ_4K,
+			   VTD_PROT_READ | VTD_PROT_WRITE))
+		fail("map");
+	s0 = r.u.stats;
+	t0 = now_ns();
+	for (i = 0; i < iters; i++) {
+		if (vtd_domain_flush(r.d))
+			fail("flush");
+	}
+	secs = (now_ns() - t0) / 1e9;
+	printf("\nsuccessful invalidations (domain-selective, one descriptor and a wait each):\n");
+	printf("  %.2f MMIO reads, %.2f MMIO writes, %.2f doorbells per invalidation\n",
+	       (double)(r.u.stats.mmio_reads - s0.mmio_reads) / iters,
+	       (double)(r.u.stats.mmio_writes - s0.mmio_writes) / iters,
+	       (double)(r.u.stats.doorbells - s0.doorbells) / iters);
+	printf("  %.0f invalidations/s (host time, the model's emulation included)\n",
+	       iters / secs);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	struct model_unit_config cfg;
 	struct vtd_unit u, *up = &u;
 	struct vtd_domain *d;
-	uint16_t sid = 0x0010;
+	uint16_t sid = MASTER;
 	uint64_t ram;
 
 	model_init();
 	model_unit_config_default(&cfg);
 	model_add_unit(BASE, &cfg);
 	if (vtd_unit_init(&u, 0, 0, BASE, NULL) || vtd_unit_enable(&u) ||
-	    vtd_domain_create(&up, 1, 39, &d) || vtd_attach(d, &u, &sid, 1)) {
-		fprintf(stderr, "bench: bring-up failed\n");
-		return 1;
-	}
+	    vtd_domain_create(&up, 1, 39, &d) || vtd_attach(d, &u, &sid, 1))
+		fail("bring-up");
 	ram = model_ram_alloc(2 * SZ_1G, SZ_1G);
 	printf("model: QEMU 7.2 default unit (3-level, 2M+1G leaves, PSI, MAMV 18, ECAP.C=0), 1 us per descriptor\n");
 	run(&u, d, "4K", SZ_1G, ram, SZ_4K, 20000);
@@ -118,5 +359,8 @@ int main(void)
 		fprintf(stderr, "bench: %u model violations\n", model_violations());
 		return 1;
 	}
+	model_fini();
+	invalidation_rate();
+	worst_waits();
 	return 0;
 }

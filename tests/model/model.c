@@ -57,6 +57,8 @@ enum {
 #define FS_PFO (1u << 0)
 #define FS_PPF (1u << 1)
 #define FS_IQE (1u << 4)
+#define FS_ICE (1u << 5)
+#define FS_ITE (1u << 6)
 #define FS_W1C 0x7du	/* PFO AFO APF IQE ICE ITE */
 
 #define PMEN_EPM (1u << 31)
@@ -110,6 +112,38 @@ struct frcd {
 	uint64_t hi;
 };
 
+#define FETCH_MAX 64u
+#define WRITES_MAX 1024u
+#define EXEC_LOG 4096u
+#define MAX_ENDPOINTS 64u
+
+struct mdesc {
+	uint64_t lo;
+	uint64_t hi;
+};
+
+/* A status write on its way to memory. */
+struct status_write {
+	uint64_t pa;
+	uint32_t val;
+	uint64_t due;
+};
+
+struct executed {
+	uint64_t lo;
+	uint64_t hi;
+	uint64_t when;
+};
+
+/* An ATS endpoint: answers device-TLB invalidations after latency_ns. */
+struct endpoint {
+	unsigned int unit;
+	uint16_t sid;
+	uint64_t latency_ns;
+	bool removed;
+	struct model_endpoint_stats stats;
+};
+
 struct munit {
 	unsigned int index;
 	uint64_t base;
@@ -129,8 +163,24 @@ struct munit {
 	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
 	uint64_t phmbase, phmlimit, irta, aflog;
 	uint64_t iqa, iqh, iqt, iqercd;	/* iqh/iqt as descriptor indexes */
-	uint64_t qi_due;		/* 0: queue idle */
+	/* Descriptors fetched and not finished: [exec, iqh), as fetched. */
+	uint64_t exec;
+	struct mdesc fetched[FETCH_MAX];
+	unsigned int fetched_count;
+	uint64_t ready;			/* the engine may start work from then */
+	uint64_t exec_due;		/* the one at exec finishes; 0: not begun */
+	bool exec_times_out;		/* ...by a device-TLB time-out (ITE) */
+	bool iqe_wait_tail;		/* after IQE, an IQT write restarts */
 	int iqe_countdown;		/* -1: no injection */
+	unsigned int iqe_info;
+	int ice_countdown;
+	uint16_t ice_sid;
+	int delay_countdown;
+	uint64_t delay_ns;
+	struct status_write writes[WRITES_MAX]; /* landing in this order */
+	unsigned int write_count;
+	struct executed executed[EXEC_LOG];
+	uint64_t executed_count;
 	bool qi_stalled;
 	struct frcd *frcd;
 	unsigned int nfr;
@@ -188,6 +238,8 @@ static struct {
 	size_t binding_count;
 	struct expect *expects;
 	size_t expect_count;
+	struct endpoint endpoints[MAX_ENDPOINTS];
+	unsigned int endpoint_count;
 	unsigned int violations;
 	char violation_log[VIOLATION_LINES][256];
 	char log[LOG_LINES][256];
@@ -497,6 +549,7 @@ static void unit_write32(struct munit *mu, uint64_t pa, uint32_t val)
 
 static void gcmd_apply(struct munit *mu);
 static void qi_run(struct munit *mu);
+static void land_writes(struct munit *mu);
 
 static void model_run(void)
 {
@@ -508,6 +561,7 @@ static void model_run(void)
 		if (mu->op.active && M.now >= mu->op.due)
 			gcmd_apply(mu);
 		qi_run(mu);
+		land_writes(mu);
 	}
 }
 
@@ -525,6 +579,11 @@ void hw_relax(void)
 uint64_t model_now(void)
 {
 	return M.now;
+}
+
+void model_set_relax(uint64_t ns)
+{
+	M.relax_ns = ns;
 }
 
 void model_advance(uint64_t ns)
@@ -992,7 +1051,7 @@ static void gcmd_write(struct munit *mu, uint32_t val)
 			  mu->index);
 	if (bit == G_QIE && (val & G_QIE) && !mu->iqa)
 		violation("unit %u: QIE set with no queue address", mu->index);
-	if (bit == G_QIE && !(val & G_QIE) && mu->iqh != mu->iqt)
+	if (bit == G_QIE && !(val & G_QIE) && mu->exec != mu->iqt)
 		violation("unit %u: QI disabled with descriptors pending",
 			  mu->index);
 	if (bit == G_WBF && !cap_bit(mu, 4))
@@ -1030,8 +1089,12 @@ static void gcmd_apply(struct munit *mu)
 		mu->gsts |= bit;
 		return;
 	case G_QIE:
-		if (mu->op.on)
-			mu->iqh = 0;
+		if (mu->op.on) {
+			mu->iqh = mu->exec = 0;
+			mu->fetched_count = 0;
+			mu->exec_due = 0;
+			mu->ready = M.now;
+		}
 		break;
 	default:
 		break;
@@ -1049,14 +1112,51 @@ static unsigned int qi_size(const struct munit *mu)
 	return 256u << (mu->iqa & 7);
 }
 
+/* IQE: fetching stops with IQH on the descriptor at fault (6.5.2.10). */
 static void raise_iqe(struct munit *mu, unsigned int iqei)
 {
 	mu->fsts |= FS_IQE;
-	mu->iqercd = iqei;
+	mu->iqercd = (mu->iqercd & ~UINT64_C(0xf)) | iqei;
+	mu->iqe_wait_tail = true;
+	mu->stats.iqe++;
 }
 
-static void cc_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
-			  bool *bad)
+/* New work, or the queue restarted: the engine is busy from now on. */
+static void wake(struct munit *mu)
+{
+	if (!mu->exec_due && mu->ready < M.now)
+		mu->ready = M.now;
+}
+
+/* What the hardware checks when it fetches; 0 or the IQEI of the error. */
+static unsigned int desc_check(const struct munit *mu, uint64_t lo, uint64_t hi)
+{
+	unsigned int g = (unsigned int)fld(lo, 5, 4);
+
+	if (fld(lo, 11, 9))
+		return 3;
+	switch (lo & 0xf) {
+	case 1:		/* context-cache */
+		return !g || (lo & 0xffc0) || (lo >> 50) || hi ? 4 : 0;
+	case 2:		/* IOTLB */
+		if (!g || (lo & 0xff00) || (lo >> 32) || (hi & 0xf80))
+			return 4;
+		if (g == 3 && cap_bit(mu, 39) &&
+		    (hi & 0x3f) > fld(mu->cfg.cap, 53, 48))
+			return 4;
+		return 0;
+	case 3:		/* device-TLB: PFSID allowed, as the spec says */
+		if (!(mu->cfg.ecap & 4))
+			return 3;
+		return (lo & 0x1f0) || (lo & 0xffe00000u) ||
+		       fld(lo, 51, 48) || (hi & 0xffe) ? 4 : 0;
+	case 5:		/* wait */
+		return (lo & 0xffffff80u) || (hi & 3) ? 4 : 0;
+	}
+	return 3;
+}
+
+static void cc_apply(struct munit *mu, uint64_t lo)
 {
 	unsigned int g = (unsigned int)fld(lo, 5, 4), i;
 	uint16_t did = (uint16_t)fld(lo, 31, 16);
@@ -1065,10 +1165,6 @@ static void cc_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
 	/* FM masks function bits: 1 -> bit 2, 2 -> bits 2:1, 3 -> bits 2:0. */
 	uint16_t ignore = (uint16_t)((7u << (3 - fm)) & 7);
 
-	if (!g || (lo & 0xffc0) || (lo >> 50) || hi) {
-		*bad = true;
-		return;
-	}
 	for (i = 0; i < CTX_CACHE; i++) {
 		struct ctx_cache_entry *c = &mu->ctx[i];
 
@@ -1088,23 +1184,14 @@ static void cc_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
 	ctx_scan(mu);
 }
 
-static void iotlb_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
-			     bool *bad)
+static void iotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 {
 	unsigned int g = (unsigned int)fld(lo, 5, 4), am = hi & 0x3f, i;
 	uint16_t did = (uint16_t)fld(lo, 31, 16);
 	uint64_t addr = hi & ~(uint64_t)(PG - 1), size = (uint64_t)PG << am;
 
-	if (!g || (lo & 0xff00) || (lo >> 32) || (hi & 0xf80)) {
-		*bad = true;
-		return;
-	}
 	if (g == 3 && !cap_bit(mu, 39))
 		g = 2;	/* no PSI: a coarser invalidation is allowed */
-	if (g == 3 && am > fld(mu->cfg.cap, 53, 48)) {
-		*bad = true;
-		return;
-	}
 	if (g == 3 && (addr & (size - 1)))
 		violation("unit %u: page-selective invalidation of 0x%llx not aligned to its mask %u",
 			  mu->index, (unsigned long long)addr, am);
@@ -1126,97 +1213,344 @@ static void iotlb_invalidate(struct munit *mu, uint64_t lo, uint64_t hi,
 		mu->stats.iotlb_page++;
 }
 
-static void wait_desc(struct munit *mu, uint64_t lo, uint64_t hi, bool *bad)
+/*
+ * Status writes are posted in order: a delayed one holds back every later
+ * one, as PCIe ordering does on real hardware.
+ */
+static void status_write(struct munit *mu, uint64_t pa, uint32_t val,
+			 uint64_t when)
+{
+	uint64_t due = when + mu->cfg.status_delay_ns;
+
+	if (mu->delay_countdown == 0) {
+		mu->delay_countdown = -1;
+		due += mu->delay_ns;
+	} else if (mu->delay_countdown > 0) {
+		mu->delay_countdown--;
+	}
+	if (mu->write_count && mu->writes[mu->write_count - 1].due > due)
+		due = mu->writes[mu->write_count - 1].due;
+	if (!mu->write_count && due <= M.now) {
+		unit_write32(mu, pa, val);
+		return;
+	}
+	if (mu->write_count == WRITES_MAX) {
+		violation("unit %u: more than %u status writes in flight",
+			  mu->index, WRITES_MAX);
+		return;
+	}
+	mu->writes[mu->write_count++] =
+		(struct status_write){ .pa = pa, .val = val, .due = due };
+}
+
+static void land_writes(struct munit *mu)
+{
+	unsigned int n = 0;
+
+	while (n < mu->write_count && mu->writes[n].due <= M.now) {
+		unit_write32(mu, mu->writes[n].pa, mu->writes[n].val);
+		n++;
+	}
+	mu->write_count -= n;
+	memmove(mu->writes, mu->writes + n, mu->write_count * sizeof(*mu->writes));
+}
+
+static void wait_apply(struct munit *mu, uint64_t lo, uint64_t hi,
+		       uint64_t when)
 {
 	bool sw = lo & (1u << 5), irq = lo & (1u << 4);
 
-	if ((lo & 0xffffff80u) || (hi & 3)) {
-		*bad = true;
-		return;
-	}
 	if (sw && irq)
 		violation("unit %u: wait descriptor with both SW and IF (QEMU 7.2 aborts on it)",
 			  mu->index);
 	if (sw)
-		unit_write32(mu, hi, (uint32_t)(lo >> 32));
+		status_write(mu, hi & ~UINT64_C(3), (uint32_t)(lo >> 32), when);
 	mu->stats.waits++;
 }
 
-/* Processes the descriptor at IQH; false when it raised IQE. */
-static bool qi_process(struct munit *mu)
+/*
+ * Invariant 4, from the hardware's side: a wait must not target a status
+ * word that a write is still on its way to.
+ */
+static void check_status_target(struct munit *mu, uint64_t lo, uint64_t hi)
 {
-	uint64_t pa = (mu->iqa & ADDR_MASK) + mu->iqh * 16, lo, hi;
-	bool bad = false;
+	unsigned int i;
 
-	if (!readable(pa)) {
-		violation("unit %u: descriptor fetched from %s memory",
-			  mu->index,
-			  page_state(pa) == PG_FREED ? "freed" : "unallocated");
-		raise_iqe(mu, 1);
-		return false;
+	if ((lo & 0xf) != 5 || !(lo & (1u << 5)))
+		return;
+	for (i = 0; i < mu->write_count; i++) {
+		if (mu->writes[i].pa == (hi & ~UINT64_C(3)))
+			violation("unit %u: status word 0x%llx reused while the write of %u to it is still on its way",
+				  mu->index, (unsigned long long)mu->writes[i].pa,
+				  mu->writes[i].val);
 	}
-	if (mu->iqe_countdown == 0) {
-		mu->iqe_countdown = -1;
-		raise_iqe(mu, 1);
-		return false;
+}
+
+/* Fetch while the window has room, nothing stops the queue and work waits. */
+static void qi_fetch(struct munit *mu)
+{
+	uint64_t pa, lo, hi;
+	unsigned int iqei;
+
+	while (mu->iqh != mu->iqt && mu->fetched_count <= mu->cfg.fetch_ahead &&
+	       !(mu->fsts & (FS_IQE | FS_ITE)) && !mu->iqe_wait_tail) {
+		pa = (mu->iqa & ADDR_MASK) + mu->iqh * 16;
+		if (!readable(pa)) {
+			violation("unit %u: descriptor fetched from %s memory",
+				  mu->index,
+				  page_state(pa) == PG_FREED ? "freed" :
+							       "unallocated");
+			raise_iqe(mu, 2);
+			return;
+		}
+		if (mu->iqe_countdown == 0) {
+			mu->iqe_countdown = -1;
+	mu->ice_countdown = -1;
+	mu->delay_countdown = -1;
+	if (mu->cfg.fetch_ahead >= FETCH_MAX)
+		mu->cfg.fetch_ahead = FETCH_MAX - 1;
+			raise_iqe(mu, mu->iqe_info);
+			return;
+		}
+		if (mu->iqe_countdown > 0)
+			mu->iqe_countdown--;
+		memcpy(&lo, M.cpu + pa, 8);
+		memcpy(&hi, M.cpu + pa + 8, 8);
+		iqei = desc_check(mu, lo, hi);
+		if (iqei) {
+			raise_iqe(mu, iqei);
+			return;
+		}
+		check_status_target(mu, lo, hi);
+		mu->fetched[mu->fetched_count++] = (struct mdesc){ lo, hi };
+		mu->iqh = (mu->iqh + 1) % qi_size(mu);
 	}
-	if (mu->iqe_countdown > 0)
-		mu->iqe_countdown--;
-	memcpy(&lo, M.cpu + pa, 8);
-	memcpy(&hi, M.cpu + pa + 8, 8);
-	mu->stats.descs++;
-	if (fld(lo, 11, 9)) {
-		raise_iqe(mu, 1);
-		return false;
+}
+
+static struct endpoint *endpoint_find(unsigned int unit, uint16_t sid)
+{
+	unsigned int i;
+
+	for (i = 0; i < M.endpoint_count; i++) {
+		if (M.endpoints[i].unit == unit && M.endpoints[i].sid == sid)
+			return &M.endpoints[i];
 	}
-	switch (lo & 0xf) {
+	return NULL;
+}
+
+/*
+ * The descriptor at exec starts.  A device-TLB invalidation goes to its
+ * endpoint; one that cannot answer (removed, silent, absent) makes the
+ * hardware time out after ite_timeout_ns.
+ */
+static void qi_begin(struct munit *mu)
+{
+	const struct mdesc *d = &mu->fetched[0];
+	uint64_t latency = mu->cfg.qi_latency_ns;
+	struct endpoint *ep;
+
+	mu->exec_times_out = false;
+	if ((d->lo & 0xf) == 3) {
+		ep = endpoint_find(mu->index, (uint16_t)fld(d->lo, 47, 32));
+		mu->stats.devtlb++;
+		if (ep) {
+			ep->stats.invalidations++;
+			if (ep->removed)
+				ep->stats.after_removal++;
+		}
+		if (!ep || ep->removed || ep->latency_ns == MODEL_ATS_NEVER) {
+			latency = mu->cfg.ite_timeout_ns;
+			mu->exec_times_out = true;
+		} else {
+			latency = ep->latency_ns;
+		}
+	}
+	mu->exec_due = mu->ready + latency;
+}
+
+/*
+ * No device-TLB completion in time: ITE with ITESID, every fetched wait
+ * aborted, nothing fetched until ITE is cleared, then fetching resumes at
+ * IQH (6.5.2.10).  Whether fetched descriptors run again is left open by
+ * the spec: with ite_refetch IQH goes back to the timed-out one and all
+ * after it are fetched again; otherwise they are dropped unrun.
+ */
+static void qi_time_out(struct munit *mu)
+{
+	uint16_t sid = (uint16_t)fld(mu->fetched[0].lo, 47, 32);
+
+	mu->fsts |= FS_ITE;
+	mu->iqercd = (mu->iqercd & ~(UINT64_C(0xffff) << 32)) |
+		     ((uint64_t)sid << 32);
+	mu->stats.ite++;
+	if (mu->cfg.ite_refetch)
+		mu->iqh = mu->exec;
+	else
+		mu->exec = mu->iqh;
+	mu->fetched_count = 0;
+	mu->exec_due = 0;
+}
+
+/* A bad completion (invalid ITag or source id): ICE, the queue goes on. */
+static void count_ice(struct munit *mu)
+{
+	if (mu->ice_countdown < 0)
+		return;
+	if (mu->ice_countdown-- > 0)
+		return;
+	if (!(mu->fsts & FS_ICE)) {
+		mu->fsts |= FS_ICE;
+		mu->iqercd = (mu->iqercd & ~(UINT64_C(0xffff) << 48)) |
+			     ((uint64_t)mu->ice_sid << 48);
+	}
+	mu->stats.ice++;
+}
+
+static void qi_finish(struct munit *mu)
+{
+	struct mdesc d = mu->fetched[0];
+	uint64_t when = mu->exec_due;
+	struct executed *e;
+
+	if (mu->exec_times_out) {
+		qi_time_out(mu);
+		return;
+	}
+	switch (d.lo & 0xf) {
 	case 1:
-		cc_invalidate(mu, lo, hi, &bad);
+		cc_apply(mu, d.lo);
 		break;
 	case 2:
-		iotlb_invalidate(mu, lo, hi, &bad);
+		iotlb_apply(mu, d.lo, d.hi);
 		break;
 	case 5:
-		wait_desc(mu, lo, hi, &bad);
-		break;
-	default:
-		bad = true;
+		wait_apply(mu, d.lo, d.hi, when);
 		break;
 	}
-	if (bad) {
-		raise_iqe(mu, 1);
-		return false;
-	}
-	return true;
+	e = &mu->executed[mu->executed_count++ % EXEC_LOG];
+	*e = (struct executed){ .lo = d.lo, .hi = d.hi, .when = when };
+	mu->stats.descs++;
+	count_ice(mu);
+	mu->fetched_count--;
+	memmove(mu->fetched, mu->fetched + 1,
+		mu->fetched_count * sizeof(*mu->fetched));
+	mu->exec = (mu->exec + 1) % qi_size(mu);
+	mu->ready = when;
+	mu->exec_due = 0;
 }
 
+/* Descriptors run one after another, in order, each when its time comes. */
 static void qi_run(struct munit *mu)
 {
-	while ((mu->gsts & G_QIE) && mu->iqh != mu->iqt &&
-	       !(mu->fsts & FS_IQE) && !mu->qi_stalled && M.now >= mu->qi_due) {
-		if (!qi_process(mu))
-			break;
-		mu->iqh = (mu->iqh + 1) % qi_size(mu);
-		mu->qi_due += mu->cfg.qi_latency_ns;
+	if (!(mu->gsts & G_QIE))
+		return;
+	for (;;) {
+		qi_fetch(mu);
+		if (!mu->fetched_count || (mu->fsts & FS_ITE))
+			return;
+		if (!mu->exec_due)
+			qi_begin(mu);
+		/* Stalled: nothing finishes, however long it has been due. */
+		if (mu->qi_stalled || M.now < mu->exec_due)
+			return;
+		qi_finish(mu);
 	}
-	if (mu->iqh == mu->iqt)
-		mu->qi_due = 0;
 }
 
-static void doorbell(struct munit *mu)
+/* An IQT write: the tail may move forward, never past unfinished work. */
+static void doorbell(struct munit *mu, uint64_t iqt)
 {
-	if (mu->iqt >= qi_size(mu)) {
+	uint64_t q = qi_size(mu);
+
+	if (iqt >= q) {
+		mu->iqt = iqt;
 		raise_iqe(mu, 1);
 		return;
 	}
-	if (!mu->qi_due)
-		mu->qi_due = M.now + mu->cfg.qi_latency_ns;
+	if ((iqt + q - mu->exec) % q < (mu->iqt + q - mu->exec) % q)
+		violation("unit %u: tail moved from %llu to %llu, over descriptors the hardware has not finished (from %llu)",
+			  mu->index, (unsigned long long)mu->iqt,
+			  (unsigned long long)iqt, (unsigned long long)mu->exec);
+	mu->iqt = iqt;
+	/* Tail writes while IQE is set do not restart fetching. */
+	if (!(mu->fsts & FS_IQE))
+		mu->iqe_wait_tail = false;
+	wake(mu);
 	qi_run(mu);
 }
 
-void model_inject_iqe(unsigned int unit, unsigned int after_descs)
+void model_inject_iqe(unsigned int unit, unsigned int after_descs,
+		      unsigned int iqei)
 {
 	M.units[unit].iqe_countdown = (int)after_descs;
+	M.units[unit].iqe_info = iqei;
+}
+
+void model_inject_ice(unsigned int unit, unsigned int after_descs,
+		      uint16_t sid)
+{
+	M.units[unit].ice_countdown = (int)after_descs;
+	M.units[unit].ice_sid = sid;
+}
+
+void model_delay_status(unsigned int unit, unsigned int after_waits,
+			uint64_t delay_ns)
+{
+	M.units[unit].delay_countdown = (int)after_waits;
+	M.units[unit].delay_ns = delay_ns;
+}
+
+unsigned int model_executed(unsigned int unit, uint64_t lo, uint64_t hi,
+			    uint64_t since_ns)
+{
+	const struct munit *mu = &M.units[unit];
+	uint64_t n = mu->executed_count < EXEC_LOG ? mu->executed_count :
+						     EXEC_LOG;
+	unsigned int found = 0;
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct executed *e = &mu->executed[i];
+
+		if (e->lo == lo && e->hi == hi && e->when >= since_ns)
+			found++;
+	}
+	return found;
+}
+
+void model_add_endpoint(unsigned int unit, uint16_t sid, uint64_t ats_latency_ns)
+{
+	struct endpoint *ep = endpoint_find(unit, sid);
+
+	if (!ep) {
+		if (M.endpoint_count == MAX_ENDPOINTS) {
+			fprintf(stderr, "model: too many endpoints\n");
+			abort();
+		}
+		ep = &M.endpoints[M.endpoint_count++];
+		memset(ep, 0, sizeof(*ep));
+		ep->unit = unit;
+		ep->sid = sid;
+	}
+	ep->latency_ns = ats_latency_ns;
+	ep->removed = false;
+}
+
+void model_remove_endpoint(unsigned int unit, uint16_t sid)
+{
+	struct endpoint *ep = endpoint_find(unit, sid);
+
+	if (ep)
+		ep->removed = true;
+}
+
+const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
+							uint16_t sid)
+{
+	static const struct model_endpoint_stats none;
+	struct endpoint *ep = endpoint_find(unit, sid);
+
+	return ep ? &ep->stats : &none;
 }
 
 void model_qi_stall(unsigned int unit, bool stall)
@@ -1224,8 +1558,11 @@ void model_qi_stall(unsigned int unit, bool stall)
 	struct munit *mu = &M.units[unit];
 
 	mu->qi_stalled = stall;
-	if (!stall && mu->qi_due && mu->qi_due < M.now)
-		mu->qi_due = M.now;
+	if (!stall) {
+		if (mu->exec_due && mu->exec_due < M.now)
+			mu->exec_due = M.now;
+		wake(mu);
+	}
 	model_run();
 }
 
@@ -1408,9 +1745,10 @@ static void reg_write64(struct munit *mu, uint32_t off, uint64_t val,
 		if (val & ~UINT64_C(0x7fff0))
 			violation("unit %u: IQT reserved bits 0x%llx", mu->index,
 				  (unsigned long long)val);
-		mu->iqt = fld(val, 18, 4);
 		if ((mask & 0xffffffffu) && (mu->gsts & G_QIE))
-			doorbell(mu);
+			doorbell(mu, fld(val, 18, 4));
+		else
+			mu->iqt = fld(val, 18, 4);
 		return;
 	case R_AFLOG:
 		mu->aflog = merge(mu->aflog, val, mask);
@@ -1435,6 +1773,9 @@ static void reg_write32(struct munit *mu, uint32_t off, uint32_t val)
 		return;
 	case R_FSTS:
 		mu->fsts &= ~(val & FS_W1C);
+		/* Clearing ITE resumes fetching at IQH (6.5.2.10). */
+		if (val & FS_ITE)
+			wake(mu);
 		return;
 	case R_FECTL:
 		mu->fectl = (mu->fectl & ~(1u << 31)) | (val & (1u << 31));
@@ -1576,20 +1917,33 @@ void hw_mmio_write64(uint64_t pa, uint64_t val)
 	reg_write64(mu, off, val, ~UINT64_C(0));
 }
 
-/* No PCI devices in this model: nothing answers. */
-uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+/*
+ * PCI configuration space: endpoints answer with a vendor and device id
+ * at offset 0 and zeroes elsewhere until removed; everything else reads
+ * all-ones.  Writes are dropped.
+ */
+uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return UINT8_MAX;
+	uint16_t sid = (uint16_t)(bus << 8 | devfn);
+	unsigned int i;
+
+	for (i = 0; i < M.endpoint_count; i++) {
+		if (M.endpoints[i].sid == sid && !M.endpoints[i].removed && !seg)
+			return off < 4 ? 0x12348086u : 0;
+	}
+	return UINT32_MAX;
 }
 
 uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return UINT16_MAX;
+	return (uint16_t)(hw_pci_read32(seg, bus, devfn, off & ~3u) >>
+			  ((off & 2) * 8));
 }
 
-uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return UINT32_MAX;
+	return (uint8_t)(hw_pci_read32(seg, bus, devfn, off & ~3u) >>
+			 ((off & 3) * 8));
 }
 
 void hw_pci_write8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
@@ -1656,6 +2010,7 @@ void model_unit_config_default(struct model_unit_config *cfg)
 	cfg->ecap = UINT64_C(0xf00f4a);
 	cfg->gcmd_latency_ns = 1000;
 	cfg->qi_latency_ns = 1000;
+	cfg->ite_timeout_ns = UINT64_C(60000000000);
 }
 
 void model_init(void)
@@ -1706,6 +2061,10 @@ unsigned int model_add_unit(uint64_t base, const struct model_unit_config *cfg)
 	mu->frcd = calloc(mu->nfr, sizeof(*mu->frcd));
 	mu->shadow = calloc(65536, sizeof(*mu->shadow));
 	mu->iqe_countdown = -1;
+	mu->ice_countdown = -1;
+	mu->delay_countdown = -1;
+	if (mu->cfg.fetch_ahead >= FETCH_MAX)
+		mu->cfg.fetch_ahead = FETCH_MAX - 1;
 	mu->fectl = 1u << 31;
 	end = cap_fro(mu) + mu->nfr * 16u;
 	if (ecap_iro(mu) + 16 > end)
@@ -1735,7 +2094,7 @@ void model_set_firmware_state(unsigned int unit,
 		mu->gsts |= G_IRE | G_SIRTP;
 	if (fw->iqa) {
 		mu->iqa = fw->iqa;
-		mu->iqh = mu->iqt = 3;
+		mu->iqh = mu->iqt = mu->exec = 3;
 		mu->gsts |= G_QIE;
 	}
 	if (fw->pmr)

@@ -18,14 +18,22 @@
  *   latency, root/context/second-level walks with permission and
  *   reserved-bit checks, a context cache and an IOTLB (with the table pages
  *   each walk used) that serve stale entries until correctly invalidated,
- *   queued invalidation with per-descriptor latency, fault records (NFR,
- *   FRI wrap-around, overflow);
+ *   fault records (NFR, FRI wrap-around, overflow);
+ * - queued invalidation: descriptors checked when fetched (IQE with its
+ *   IQEI), fetch-ahead, per-descriptor latency, in-order execution, status
+ *   writes that may land late (in order), device-TLB invalidations
+ *   answered by ATS endpoints late, never or not at all once removed,
+ *   ITE after the hardware's own time-out (aborting fetched waits, and
+ *   optionally fetching again from the timed-out descriptor), injected
+ *   IQE and ICE;
  * - checks of the design's invariants, recorded as violations: default
  *   deny and isolation on every DMA (against the mappings the test says it
  *   expects), no table page freed while a unit can still reach it, no
  *   hardware read of freed or unflushed table memory, no in-place change of
  *   a present context entry, register protocol rules (access widths, one
- *   GCMD command per write, no command while one is in progress).
+ *   GCMD command per write, no command while one is in progress), and for
+ *   the queue: the tail never moves over unfinished descriptors, no wait
+ *   targets a status word whose previous write is still on its way.
  *
  * The model deliberately does not include the driver's regs.h: it is a
  * second reading of the spec, so a wrong field in one shows up against the
@@ -41,9 +49,16 @@ struct model_unit_config {
 	uint64_t gcmd_latency_ns;	/* GSTS follows GCMD after this */
 	uint64_t qi_latency_ns;		/* per invalidation descriptor */
 	uint32_t gsts_stuck;		/* GSTS bits that never follow */
+	unsigned int fetch_ahead;	/* fetched beyond the one running */
+	uint64_t ite_timeout_ns;	/* no ATS completion this long: ITE */
+	bool ite_refetch;		/* after ITE, fetch again from there */
+	uint64_t status_delay_ns;	/* status writes land this late */
 };
 
-/* QEMU 7.2's intel-iommu defaults, with 1 us handshakes and descriptors. */
+/*
+ * QEMU 7.2's intel-iommu defaults, with 1 us handshakes and descriptors,
+ * no fetch-ahead and a 60 s device-TLB time-out.
+ */
 void model_unit_config_default(struct model_unit_config *cfg);
 
 /* A fresh machine: empty memory, virtual time 1 s, no units. */
@@ -92,15 +107,46 @@ unsigned int model_violations(void);
 bool model_violation_seen(const char *substr);
 void model_clear_violations(void);
 
-/* Injection. */
-void model_inject_iqe(unsigned int unit, unsigned int after_descs);
+/*
+ * ATS endpoints: a device-TLB invalidation to sid on unit completes after
+ * ats_latency_ns (MODEL_ATS_NEVER: never).  Adding one again revives it
+ * (after a reset).  A removed endpoint answers no new invalidation and its
+ * configuration space reads all-ones; one already answered still lands.
+ * Invalidations to a requester without an endpoint never complete either.
+ */
+#define MODEL_ATS_NEVER UINT64_MAX
+
+struct model_endpoint_stats {
+	uint64_t invalidations;		/* device-TLB invalidations received */
+	uint64_t after_removal;		/* ...sent to it after its removal */
+};
+
+void model_add_endpoint(unsigned int unit, uint16_t sid,
+			uint64_t ats_latency_ns);
+void model_remove_endpoint(unsigned int unit, uint16_t sid);
+const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
+							uint16_t sid);
+
+/*
+ * Injection, counted from now: IQE with IQEI iqei when fetching the
+ * descriptor after after_descs more; ICE naming sid when the one after
+ * after_descs more runs; the status write of the wait after after_waits
+ * more lands delay_ns late (and every later one behind it).
+ */
+void model_inject_iqe(unsigned int unit, unsigned int after_descs,
+		      unsigned int iqei);
+void model_inject_ice(unsigned int unit, unsigned int after_descs,
+		      uint16_t sid);
+void model_delay_status(unsigned int unit, unsigned int after_waits,
+			uint64_t delay_ns);
 void model_qi_stall(unsigned int unit, bool stall);
 /* Stuck GSTS bits follow after all: the pending command completes now. */
 void model_unstick(unsigned int unit);
 
-/* Time. */
+/* Time.  hw_relax() advances it by the relax step (1 us by default). */
 uint64_t model_now(void);
 void model_advance(uint64_t ns);
+void model_set_relax(uint64_t ns);
 
 /* What the hardware did, for assertions and the bench. */
 struct model_unit_stats {
@@ -117,7 +163,15 @@ struct model_unit_stats {
 	uint64_t faults;
 	uint64_t faults_lost;
 	uint64_t wbf;		/* write-buffer flushes */
+	uint64_t devtlb;	/* device-TLB invalidations sent */
+	uint64_t iqe;
+	uint64_t ite;
+	uint64_t ice;
 };
+
+/* How often a descriptor equal to lo:hi ran at or after since_ns. */
+unsigned int model_executed(unsigned int unit, uint64_t lo, uint64_t hi,
+			    uint64_t since_ns);
 
 const struct model_unit_stats *model_unit_stats(unsigned int unit);
 void model_reset_stats(unsigned int unit);

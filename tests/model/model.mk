@@ -1,8 +1,10 @@
 # The VT-d hardware model and the driver's tests against it.
 MODEL_SRCS := tests/model/model.c $(VTD_SRCS)
 
-UNIT_TESTS += vtd_model
-vtd_model_SRCS := tests/model/test_vtd.c $(MODEL_SRCS)
+UNIT_TESTS += vtd_model vtd_qi
+vtd_model_SRCS := tests/model/test_vtd.c tests/model/harness.c $(MODEL_SRCS)
+# The invalidation queue under injected errors, deadlines and lost devices.
+vtd_qi_SRCS := tests/model/test_qi.c tests/model/harness.c $(MODEL_SRCS)
 
 # make bench: built without sanitizers at -O2 (see the lead's bench target).
 BENCH_SRCS := tests/model/bench.c $(MODEL_SRCS)

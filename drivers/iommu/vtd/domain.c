@@ -316,6 +316,30 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
 	return err ? err : serr;
 }
 
+/*
+ * The whole space needs more than a batch of page-selective chunks, so it
+ * is invalidated domain-selectively, which covers every IOTLB and
+ * paging-structure entry of the domain (VT-d spec 6.5.2.3) whatever
+ * earlier invalidations failed or still pend: every deferred table page
+ * is free to go.
+ */
+int vtd_domain_flush(struct vtd_domain *d)
+{
+	struct vtd_freelist none = { 0 };
+	struct vtd_deferred *df;
+	int err;
+
+	err = sync_range(d, 0, UINT64_C(1) << d->addr_width, false, &none);
+	if (err)
+		return err;
+	while ((df = d->deferred)) {
+		d->deferred = df->next;
+		vtd_freelist_release(&df->pages);
+		hw_free(df);
+	}
+	return 0;
+}
+
 void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 				 void *ctx)
 {
@@ -324,27 +348,33 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 
 /*
  * Device-selective context-cache invalidation for each requester id (with
- * cc_did), then the domain's IOTLB, as few batches as they fit in.  The
- * context cache goes first: a later IOTLB fill reads the context entry.
+ * cc_did), then the domain's IOTLB.  Batches of up to VTD_QI_BATCH_MAX
+ * descriptors, several published by one doorbell.  The context cache goes
+ * first: a later IOTLB fill reads the context entry.
  */
 static int invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
 			      const uint16_t *sids, unsigned int count,
 			      uint16_t did)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	unsigned int i = 0, k;
-	int err;
+	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
+	unsigned int i = 0, k, n, w;
+	int err = 0, qerr = 0;
 
-	while (i < count) {
-		for (k = 0; k < VTD_QI_BATCH_MAX - 1 && i < count; k++, i++)
-			descs[k] = vtd_qi_cc_device(cc_did, sids[i]);
-		if (i == count)
-			descs[k++] = vtd_qi_iotlb_domain(u, did);
-		err = vtd_qi_submit(u, descs, k, VTD_DEADLINE_IOTLB, NULL);
-		if (err)
-			return err;
+	while (i < count && !err && !qerr) {
+		for (n = 0; n < ARRAY_SIZE(seqs) && i < count && !qerr; n++) {
+			for (k = 0; k < VTD_QI_BATCH_MAX - 1 && i < count;
+			     k++, i++)
+				descs[k] = vtd_qi_cc_device(cc_did, sids[i]);
+			if (i == count)
+				descs[k++] = vtd_qi_iotlb_domain(u, did);
+			qerr = vtd_qi_queue(u, descs, k, &seqs[n]);
+		}
+		/* Wait for what was queued, up to the first failure. */
+		for (w = 0; w < n && seqs[w] && !err; w++)
+			err = vtd_qi_wait(u, seqs[w]);
 	}
-	return 0;
+	return err ? err : qerr;
 }
 
 static bool listed_before(const uint16_t *sids, unsigned int i)
@@ -380,6 +410,19 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
 			return -EBUSY;
 		}
+	}
+	for (i = 0; i < count; i++) {
+		if (vtd_device_quarantined(u, source_ids[i])) {
+			log_warn("vtd", "unit %u: sid %02x:%02x.%u is quarantined; reset it first",
+				 u->index, source_ids[i] >> 8,
+				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
+			return -EIO;
+		}
+	}
+	if (u->qi.degraded) {
+		log_warn("vtd", "unit %u: degraded (an invalidation is late); no new attachments",
+			 u->index);
+		return -ETIMEDOUT;
 	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);

@@ -35,11 +35,22 @@ static inline void vtd_write64(struct vtd_unit *u, uint32_t off, uint64_t val)
 	hw_mmio_write64(u->reg_base + off, val);
 }
 
-/* Absolute deadline for a wait of class cls starting now. */
+/* Absolute deadline for a wait of class cls starting at start_ns. */
 static inline uint64_t vtd_deadline(const struct vtd_unit *u,
-				    enum vtd_deadline_class cls)
+				    enum vtd_deadline_class cls,
+				    uint64_t start_ns)
 {
-	return hw_now_ns() + u->cfg.deadline_ns[cls];
+	return start_ns + u->cfg.deadline_ns[cls];
+}
+
+/* A CPU wait of class cls that began at start_ns is over. */
+static inline void vtd_wait_done(struct vtd_unit *u,
+				 enum vtd_deadline_class cls, uint64_t start_ns)
+{
+	uint64_t spent = hw_now_ns() - start_ns;
+
+	if (spent > u->stats.deadline[cls].max_wait_ns)
+		u->stats.deadline[cls].max_wait_ns = spent;
 }
 
 static inline bool vtd_unit_coherent(const struct vtd_unit *u)
@@ -74,22 +85,45 @@ int vtd_gcmd_set(struct vtd_unit *u, uint32_t bit, bool on);
 int vtd_did_alloc(struct vtd_unit *u, uint16_t *did);
 void vtd_did_free(struct vtd_unit *u, uint16_t did);
 
-/* qi.c */
+/*
+ * qi.c: a batch is queued (descriptors written, doorbell not yet rung),
+ * then waited for (the doorbell rings for everything queued so far).  Its
+ * deadline class follows from its contents: device-TLB if it holds a
+ * device-TLB invalidation, IOMMU-internal otherwise.
+ */
 int vtd_qi_init(struct vtd_qi *qi);
 void vtd_qi_fini(struct vtd_qi *qi);
 int vtd_qi_start(struct vtd_unit *u);
 int vtd_qi_stop(struct vtd_unit *u);
+int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
+		 unsigned int count, uint32_t *seq);
+int vtd_qi_wait(struct vtd_unit *u, uint32_t seq);
 int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
-		  unsigned int count, enum vtd_deadline_class cls,
-		  uint32_t *seq);
+		  unsigned int count, uint32_t *seq);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
+
+/* qi_desc.c: descriptor builders; reserved fields are always zero. */
 struct vtd_qi_desc vtd_qi_cc_global(void);
 struct vtd_qi_desc vtd_qi_cc_device(uint16_t did, uint16_t sid);
 struct vtd_qi_desc vtd_qi_iotlb_global(const struct vtd_unit *u);
 struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u,
 				       uint16_t did);
+struct vtd_qi_desc vtd_qi_devtlb(const struct vtd_unit *u, uint16_t sid,
+				 uint16_t pfsid, unsigned int qdepth,
+				 uint64_t addr, unsigned int order);
+struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq);
+bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
 int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
 		       uint64_t len, uint32_t *seq);
+
+/* device.c */
+int vtd_devices_init(struct vtd_unit *u);
+void vtd_devices_fini(struct vtd_unit *u);
+void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid,
+			   const char *why);
+void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid);
+unsigned int vtd_quarantine_count(const struct vtd_unit *u);
+bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid);
 
 /* context.c */
 int vtd_root_init(struct vtd_unit *u);

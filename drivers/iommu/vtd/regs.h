@@ -62,7 +62,9 @@
 /* ECAP_REG */
 #define VTD_ECAP_C BIT64(0)		/* page-walk coherency */
 #define VTD_ECAP_QI BIT64(1)		/* queued invalidation */
+#define VTD_ECAP_DT BIT64(2)		/* device-TLB invalidation */
 #define VTD_ECAP_IRO GENMASK64(17, 8)	/* IOTLB register offset / 16 */
+#define VTD_ECAP_DIT BIT64(41)		/* device-TLB inval. throttle */
 
 /*
  * GCMD_REG / GSTS_REG.  Status bits sit at the same positions as their
@@ -121,10 +123,18 @@
 #define VTD_IQA_IQA GENMASK64(63, 12)
 #define VTD_IQA_QS GENMASK64(2, 0)	/* 2^QS pages */
 
-/* IQERCD_REG */
+/* IQERCD_REG: each field valid only while its FSTS bit is set. */
 #define VTD_IQERCD_ICESID GENMASK64(63, 48)
 #define VTD_IQERCD_ITESID GENMASK64(47, 32)
 #define VTD_IQERCD_IQEI GENMASK64(3, 0)
+
+/* IQEI: why the queue stopped (VT-d spec 11.4.9, IQERCD_REG). */
+#define VTD_IQEI_UNKNOWN 0u	/* older hardware: no detail */
+#define VTD_IQEI_TAIL 1u	/* invalid tail pointer */
+#define VTD_IQEI_FETCH 2u	/* descriptor fetch failed */
+#define VTD_IQEI_TYPE 3u	/* invalid descriptor type */
+#define VTD_IQEI_RSVD 4u	/* reserved field set in a valid type */
+#define VTD_IQEI_WIDTH 5u	/* descriptor width not the one IQA.DW says */
 
 /*
  * Fault recording registers: NFR + 1 records of 128 bits at FRO * 16
@@ -202,6 +212,7 @@ _Static_assert(sizeof(struct vtd_qi_desc) == 16, "descriptor is 128 bits");
 #define VTD_QI_TYPE GENMASK64(3, 0)
 #define VTD_QI_TYPE_CC 1u	/* context-cache invalidate (6.5.2.1) */
 #define VTD_QI_TYPE_IOTLB 2u	/* IOTLB invalidate (6.5.2.3) */
+#define VTD_QI_TYPE_DEVTLB 3u	/* device-TLB invalidate (6.5.2.5) */
 #define VTD_QI_TYPE_WAIT 5u	/* invalidation wait (6.5.2.8) */
 
 /* Context-cache invalidate descriptor. */
@@ -221,6 +232,19 @@ _Static_assert(sizeof(struct vtd_qi_desc) == 16, "descriptor is 128 bits");
 #define VTD_QI_IOTLB_G_GLOBAL 1u
 #define VTD_QI_IOTLB_G_DOMAIN 2u
 #define VTD_QI_IOTLB_G_PAGE 3u
+
+/*
+ * Device-TLB invalidate descriptor.  PFSID (the physical function's source
+ * id, split in two) is meaningful only with ECAP.DIT; MIP is the device's
+ * invalidate queue depth, 0 standing for 32.  With S, the lowest clear bit
+ * of ADDR above bit 12 gives the size of the range (PCIe ATS).
+ */
+#define VTD_QI_DEVTLB_PFSID_LO GENMASK64(15, 12)
+#define VTD_QI_DEVTLB_MIP GENMASK64(20, 16)
+#define VTD_QI_DEVTLB_SID GENMASK64(47, 32)
+#define VTD_QI_DEVTLB_PFSID_HI GENMASK64(63, 52)
+#define VTD_QI_DEVTLB_HI_S BIT64(0)
+#define VTD_QI_DEVTLB_HI_ADDR GENMASK64(63, 12)
 
 /* Invalidation wait descriptor. */
 #define VTD_QI_WAIT_SW BIT64(5)
@@ -298,6 +322,16 @@ static inline bool vtd_ecap_c(uint64_t ecap)
 static inline bool vtd_ecap_qi(uint64_t ecap)
 {
 	return ecap & VTD_ECAP_QI;
+}
+
+static inline bool vtd_ecap_dt(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_DT;
+}
+
+static inline bool vtd_ecap_dit(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_DIT;
 }
 
 static inline uint64_t vtd_ecap_iro(uint64_t ecap)

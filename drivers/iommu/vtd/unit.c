@@ -14,26 +14,64 @@
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
 
+#define NS_PER_US UINT64_C(1000)
 #define NS_PER_MS UINT64_C(1000000)
+/* Longest deadline the command line may set: 10 minutes. */
+#define DEADLINE_MAX_US (UINT64_C(600) * 1000000)
 
 /*
  * Deadlines.  Healthy hardware finishes each class in microseconds (QEMU
- * does all of them synchronously), so every default is orders of magnitude
- * above a healthy completion and still short enough that a dead unit does
- * not stall boot or a console command noticeably:
- * - register handshakes 10 ms: GCMD/GSTS and PMEN complete in a few
- *   microseconds, TE with draining included; NOVA uses the same bound;
- * - IOMMU-internal invalidations 100 ms: context and IOTLB invalidation
- *   with read/write draining; 100 ms is where Xen starts warning;
+ * does all of them synchronously inside the register write), so each
+ * default sits orders of magnitude above a healthy completion, leaving
+ * room for emulation and vCPU preemption, yet keeps a dead unit or device
+ * from stalling boot or a console command noticeably:
+ * - register handshakes 10 ms: GCMD/GSTS and PMEN take microseconds; a
+ *   1 ms bound (ACRN) trips under QEMU TCG (pain-points 4), ten times that
+ *   does not;
+ * - IOMMU-internal invalidations 100 ms: context, IOTLB, PASID and
+ *   interrupt-entry caches, with read/write draining of in-flight DMA
+ *   included.  Missing it degrades the whole unit, so it is generous;
  * - device-TLB invalidations 1 s: a round trip through the endpoint's ATS
- *   logic; Xen's base device-TLB timeout, and well below the unit's own
- *   invalidation time-out (ITE), which may take up to a minute.
+ *   logic.  Xen's default (iommu_dev_iotlb_timeout = 1000 ms), and far
+ *   below the PCIe Invalidation Completion Timeout (about a minute, up to
+ *   two) after which the unit itself reports ITE: missing it quarantines
+ *   one device, and the CPU is back long before the hardware gives up.
  */
 void vtd_config_default(struct vtd_config *cfg)
 {
 	cfg->deadline_ns[VTD_DEADLINE_REG] = 10 * NS_PER_MS;
 	cfg->deadline_ns[VTD_DEADLINE_IOTLB] = 100 * NS_PER_MS;
 	cfg->deadline_ns[VTD_DEADLINE_DEVTLB] = 1000 * NS_PER_MS;
+}
+
+static const char *const deadline_names[VTD_DEADLINE_COUNT] = {
+	[VTD_DEADLINE_REG] = "reg",
+	[VTD_DEADLINE_IOTLB] = "iotlb",
+	[VTD_DEADLINE_DEVTLB] = "devtlb",
+};
+
+const char *vtd_deadline_name(enum vtd_deadline_class cls)
+{
+	return cls < VTD_DEADLINE_COUNT ? deadline_names[cls] : "unknown";
+}
+
+int vtd_config_set(struct vtd_config *cfg, const char *key,
+		   unsigned long long value_us)
+{
+	static const char prefix[] = "vtd.deadline.";
+	unsigned int cls;
+
+	if (strncmp(key, prefix, sizeof(prefix) - 1))
+		return -ENOENT;
+	for (cls = 0; cls < VTD_DEADLINE_COUNT; cls++) {
+		if (strcmp(key + sizeof(prefix) - 1, deadline_names[cls]))
+			continue;
+		if (!value_us || value_us > DEADLINE_MAX_US)
+			return -ERANGE;
+		cfg->deadline_ns[cls] = value_us * NS_PER_US;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /*
@@ -45,21 +83,33 @@ typedef bool (*poll_fn)(struct vtd_unit *u, const void *arg);
 static int poll_until(struct vtd_unit *u, enum vtd_deadline_class cls,
 		      poll_fn done, const void *arg, const char *what)
 {
-	uint64_t deadline = vtd_deadline(u, cls);
+	uint64_t start = hw_now_ns();
+	uint64_t deadline = vtd_deadline(u, cls, start);
+	int err = 0;
 
 	while (!done(u, arg)) {
 		if (hw_time_after(deadline)) {
 			if (done(u, arg))
-				return 0;
-			u->stats.timeouts++;
-			log_err("vtd", "unit %u: %s did not complete within %llu us",
-				u->index, what,
-				(unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
-			return -ETIMEDOUT;
+				break;
+			err = -ETIMEDOUT;
+			break;
 		}
 		hw_relax();
 	}
-	return 0;
+	vtd_wait_done(u, cls, start);
+	if (err) {
+		u->stats.timeouts++;
+		u->stats.deadline[cls].misses++;
+		u->reg_late = true;
+		log_err("vtd", "unit %u: %s did not complete within %llu us",
+			u->index, what,
+			(unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
+	} else if (u->reg_late) {
+		/* The unit answers handshakes again. */
+		u->stats.deadline[cls].recoveries++;
+		u->reg_late = false;
+	}
+	return err;
 }
 
 struct reg_wait {
@@ -247,6 +297,9 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	err = vtd_qi_init(&u->qi);
 	if (err)
 		goto out_free_root;
+	err = vtd_devices_init(u);
+	if (err)
+		goto out_free_qi;
 
 	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s",
 		 index, (unsigned long long)reg_base,
@@ -255,6 +308,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		 (unsigned long long)u->ecap, mode_name(u->mode));
 	return 0;
 
+out_free_qi:
+	vtd_qi_fini(&u->qi);
 out_free_root:
 	vtd_root_fini(u);
 out_free_did_map:
@@ -306,7 +361,7 @@ static int switch_root(struct vtd_unit *u)
 		return err;
 	inv[0] = vtd_qi_cc_global();
 	inv[1] = vtd_qi_iotlb_global(u);
-	return vtd_qi_submit(u, inv, 2, VTD_DEADLINE_IOTLB, NULL);
+	return vtd_qi_submit(u, inv, 2, NULL);
 }
 
 /* Protected memory regions are dropped only once our tables are live. */
@@ -405,6 +460,7 @@ void vtd_unit_fini(struct vtd_unit *u)
 			u->index);
 		return;
 	}
+	vtd_devices_fini(u);
 	vtd_qi_fini(&u->qi);
 	vtd_root_fini(u);
 	hw_free(u->did_map);

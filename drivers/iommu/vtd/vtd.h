@@ -23,10 +23,14 @@
  * serialise all calls per unit.
  */
 
-/* Classes of hardware wait, each with its own deadline (invariant 3). */
+/*
+ * Classes of hardware wait, each with its own deadline (invariant 3).  A
+ * queued invalidation's time counts from when it reaches the head of the
+ * queue; the CPU never waits longer than the deadline in any case.
+ */
 enum vtd_deadline_class {
 	VTD_DEADLINE_REG,	/* register handshakes: GCMD/GSTS, PMEN */
-	VTD_DEADLINE_IOTLB,	/* IOMMU-internal invalidations */
+	VTD_DEADLINE_IOTLB,	/* IOMMU-internal: context, IOTLB, PASID, IEC */
 	VTD_DEADLINE_DEVTLB,	/* device-TLB invalidations (ATS) */
 	VTD_DEADLINE_COUNT,
 };
@@ -38,9 +42,28 @@ struct vtd_config {
 /* The defaults and their reasons are documented at vtd_config_default(). */
 void vtd_config_default(struct vtd_config *cfg);
 
+/* "reg", "iotlb", "devtlb": for messages and the console. */
+const char *vtd_deadline_name(enum vtd_deadline_class cls);
+
+/*
+ * Set one deadline from a command-line option: key is
+ * "vtd.deadline.<name>" (see vtd_deadline_name()), value_us the deadline in
+ * microseconds.  -ENOENT for another key, -ERANGE for 0 or more than 10
+ * minutes.
+ */
+int vtd_config_set(struct vtd_config *cfg, const char *key,
+		   unsigned long long value_us);
+
 /* Translation table format chosen per unit; scalable mode comes later. */
 enum vtd_mode {
 	VTD_MODE_LEGACY,
+};
+
+/* Waits of one deadline class. */
+struct vtd_deadline_stats {
+	uint64_t misses;	/* deadlines missed (queue: at its head) */
+	uint64_t recoveries;	/* ...and later completed or reported */
+	uint64_t max_wait_ns;	/* longest time a CPU waited */
 };
 
 struct vtd_stats {
@@ -48,10 +71,17 @@ struct vtd_stats {
 	uint64_t batches;	/* batches, each ended by a wait descriptor */
 	uint64_t doorbells;	/* IQT writes */
 	uint64_t waits;		/* polled completion waits */
-	uint64_t timeouts;	/* waits that missed their deadline */
+	uint64_t timeouts;	/* waits that returned -ETIMEDOUT */
 	uint64_t mmio_reads;
 	uint64_t mmio_writes;
 	uint64_t faults;	/* fault records read */
+	uint64_t iqe;		/* invalidation queue errors recovered */
+	uint64_t ite;		/* invalidation time-out errors recovered */
+	uint64_t ice;		/* invalidation completion errors cleared */
+	uint64_t aborted;	/* batches an ITE aborted */
+	uint64_t resubmitted;	/* aborted batches queued again */
+	uint64_t quarantines;	/* devices quarantined */
+	struct vtd_deadline_stats deadline[VTD_DEADLINE_COUNT];
 };
 
 /*
@@ -59,22 +89,63 @@ struct vtd_stats {
  * with a wait descriptor whose status write carries the batch's sequence
  * number into status[slot of that wait], a word in a driver-owned page
  * that is never freed while the unit lives.  Slots from oldest to tail are
- * in flight: none is reused before the hardware has written the status of
- * the wait that ends its batch (invariant 4).
+ * in flight: none is reused before the hardware has passed it, which only
+ * a status write at or after it proves (invariant 4).  A batch aborted by
+ * an invalidation time-out (ITE) keeps its sequence number and is queued
+ * again from the redo list.
  */
 #define VTD_QI_SLOTS 256u	/* one 4 KiB page of 16-byte descriptors */
 #define VTD_QI_BATCH_MAX 16u	/* descriptors per batch before the wait */
+/*
+ * New work may fill only half the ring, so that every batch an ITE aborts
+ * fits again behind the aborted ones, with a slot to spare for a lone
+ * wait that proves the hardware passed them.
+ */
+#define VTD_QI_WORK_MAX (VTD_QI_SLOTS / 2)
+
+/* One batch, recorded at the slot of the wait that ends it. */
+struct vtd_qi_batch {
+	uint64_t queued_ns;	/* doorbell rung for it; 0: not yet */
+	uint64_t head_ns;	/* reached the head of the queue; 0: not yet */
+	uint32_t seq;
+	uint16_t sid;		/* its device-TLB target, if only one */
+	uint8_t first;		/* slot of its first descriptor */
+	uint8_t count;		/* descriptors before the wait */
+	uint8_t cls;		/* enum vtd_deadline_class */
+	uint8_t state;
+	uint8_t flags;
+};
+
+/* An aborted batch waiting to be queued again. */
+struct vtd_qi_redo {
+	uint32_t seq;
+	uint8_t count;		/* its descriptors, in order, in redo_desc */
+	uint8_t cls;
+	uint8_t flags;
+};
 
 struct vtd_qi {
 	struct vtd_qi_desc *ring;
 	uint64_t ring_pa;
 	volatile uint32_t *status;
 	uint64_t status_pa;
-	uint32_t slot_seq[VTD_QI_SLOTS]; /* expected status, 0 if no wait */
+	uint32_t slot_seq[VTD_QI_SLOTS]; /* status its wait writes; 0: none */
+	struct vtd_qi_batch batch[VTD_QI_SLOTS];
+	struct vtd_qi_redo redo[VTD_QI_WORK_MAX];
+	struct vtd_qi_desc redo_desc[VTD_QI_WORK_MAX];
+	unsigned int redo_head, redo_count;
+	unsigned int redo_desc_head;
 	unsigned int tail;	/* next slot to fill */
+	unsigned int rung;	/* tail as last written to IQT */
 	unsigned int oldest;	/* first slot not yet passed by hardware */
 	uint32_t seq;		/* last sequence number issued */
-	uint32_t done_seq;	/* newest sequence number known complete */
+	uint32_t fail_seq;	/* newest batch an IQE failed; 0: none */
+	uint32_t wait_seq;	/* the batch the CPU is waiting for */
+	int wait_result;
+	bool wait_done;
+	bool restart;		/* IQT must be written again (after IQE) */
+	unsigned int late;	/* IOMMU-internal batches past their deadline */
+	bool degraded;		/* late > 0: no new attachments */
 };
 
 /* Per-requester fault log rate limit (faults from one SID per window). */
@@ -87,6 +158,17 @@ struct vtd_fault_rate {
 	uint16_t sid;
 	bool used;
 };
+
+/*
+ * Whether the device at sid answers now (config space not all-ones, link
+ * up).  The kernel's PCI layer provides it.  Presence checks race with
+ * removal: this only avoids sending invalidations that cannot complete;
+ * the deadline is the defence.
+ */
+typedef bool (*vtd_present_fn)(void *ctx, uint16_t segment, uint16_t sid);
+
+/* Per-requester state (quarantine, removal, completion errors). */
+struct vtd_devices;
 
 struct vtd_unit {
 	unsigned int index;
@@ -105,6 +187,10 @@ struct vtd_unit {
 	uint32_t *did_map;	/* bitmap of allocated domain ids */
 	uint32_t did_count;
 	struct vtd_qi qi;
+	struct vtd_devices *devices;
+	vtd_present_fn present;	/* NULL: every device counts as present */
+	void *present_ctx;
+	bool reg_late;		/* a register handshake missed its deadline */
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
 };
@@ -162,6 +248,95 @@ struct vtd_unit_info {
 };
 
 void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
+
+/*
+ * Devices behind a unit, by requester id (bus << 8 | devfn).  A device
+ * whose device-TLB invalidation missed its deadline or timed out (ITE), or
+ * that sent repeated bad completions (ICE), is quarantined: it cannot be
+ * attached and gets no device-TLB invalidation until vtd_device_reset_done().
+ */
+void vtd_unit_set_presence(struct vtd_unit *u, vtd_present_fn fn, void *ctx);
+
+/* The device at sid was removed: it gets no device-TLB invalidation. */
+void vtd_device_gone(struct vtd_unit *u, uint16_t sid);
+
+/* The device at sid was reset, or a new one appeared there: fresh state. */
+void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid);
+
+bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid);
+
+typedef void (*vtd_sid_fn)(void *ctx, uint16_t sid);
+
+/* Calls fn for each quarantined requester id, in order (for `qi`). */
+void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
+
+/* Order for vtd_devtlb_flush(): the whole address space. */
+#define VTD_DEVTLB_ALL 52u
+
+/*
+ * Invalidate the device-TLB (ATS translation cache) of the device at sid:
+ * 2^order pages at addr, aligned to that size, or everything with order
+ * VTD_DEVTLB_ALL.  pfsid is its physical function's requester id (its own
+ * unless it is an SR-IOV VF), qdepth its ATS invalidate queue depth.
+ * -ENOTSUP without device-TLB support (ECAP.DT), -EIO when quarantined and
+ * -ENODEV when known absent (nothing is sent then), -ETIMEDOUT when the
+ * device-TLB deadline passed: the device is quarantined.
+ */
+int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
+		     unsigned int qdepth, uint64_t addr, unsigned int order);
+
+/*
+ * Move the invalidation queue on without waiting: notice completions,
+ * missed deadlines and queue errors (IQE, ITE, ICE), and recover from them.
+ * Call it periodically, like vtd_fault_poll(): an ITE arrives up to minutes
+ * after the deadline that gave up on it, maybe while no other call is made.
+ */
+void vtd_qi_poll(struct vtd_unit *u);
+
+/*
+ * Prove IQE recovery on real or emulated hardware (console, QEMU tests):
+ * queue an IOTLB invalidation with a reserved bit set, which the unit
+ * must refuse with an invalidation queue error, then a valid one.  0 when
+ * the error was raised and recovered and the queue works again; -EIO when
+ * the unit raised no error; otherwise the valid invalidation's error.
+ */
+int vtd_qi_selftest_iqe(struct vtd_unit *u);
+
+/* What the console's `qi` command prints for a unit. */
+struct vtd_qi_info {
+	unsigned int head;	/* IQH: the next slot the hardware fetches */
+	unsigned int tail;	/* IQT: the next slot software fills */
+	unsigned int oldest;	/* first slot the hardware has not passed */
+	unsigned int in_flight;	/* slots from oldest to tail */
+	unsigned int batches;	/* batches in flight or to be queued again */
+	uint32_t seq;		/* last sequence number issued */
+	uint32_t done_seq;	/* every batch up to this one finished */
+	uint32_t errors;	/* FSTS.IQE, ICE, ITE as read now */
+	bool degraded;		/* an internal invalidation is past its deadline */
+	unsigned int quarantined; /* devices */
+};
+
+void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info);
+
+/* One batch in flight or waiting to be queued again after an ITE. */
+struct vtd_qi_batch_info {
+	uint32_t seq;
+	unsigned int first;	/* slots; both VTD_QI_SLOTS while not queued */
+	unsigned int wait;
+	unsigned int count;	/* descriptors before the wait */
+	enum vtd_deadline_class cls;
+	bool has_sid;
+	uint16_t sid;		/* its device-TLB target */
+	uint64_t age_ns;	/* since its doorbell; 0 before */
+	uint64_t head_ns;	/* time at the head of the queue; 0 before */
+	const char *state;	/* "queued", "at head", "late", "failed",
+				 * "aborted", "redo" */
+};
+
+typedef void (*vtd_qi_batch_fn)(void *ctx, const struct vtd_qi_batch_info *b);
+
+/* Calls fn for each batch, oldest first (for `qi`). */
+void vtd_qi_for_each_batch(struct vtd_unit *u, vtd_qi_batch_fn fn, void *ctx);
 
 /* Page sizes, as byte counts that can be OR-ed into a mask. */
 #define VTD_PAGE_4K (UINT64_C(1) << 12)
@@ -237,10 +412,18 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
  * Unmap [iova, iova + len), splitting large leaves that straddle its ends.
  * Returns when the invalidation covering it completed on every unit: the
  * devices can no longer reach that memory.  -ENOENT if nothing was mapped
- * there.  On -ETIMEDOUT or -EIO the range may still be reachable: the
- * caller must not reuse the memory behind it.
+ * there.  On -ETIMEDOUT, -EIO or -EBUSY the range may still be reachable:
+ * the caller must not reuse the memory behind it before vtd_domain_flush()
+ * succeeds.
  */
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
+
+/*
+ * Invalidate everything the units cache for d and wait.  After 0, nothing
+ * unmapped earlier is reachable, even after an unmap that failed, and the
+ * table pages waiting for invalidations are freed.
+ */
+int vtd_domain_flush(struct vtd_domain *d);
 
 /* One run of equal-sized leaves with contiguous IOVAs and addresses. */
 struct vtd_mapping {
@@ -264,7 +447,8 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
  * bridge also needs the bridge's alias) to d through unit u.  Each id must
  * be detached: a present context entry is never rewritten (invariant 5),
- * -EBUSY otherwise.
+ * -EBUSY otherwise.  -EIO for a quarantined device; -ETIMEDOUT while the
+ * unit is degraded (an internal invalidation missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);

@@ -2,6 +2,7 @@
 # the hardware model, into the host tests (tests/model/model.mk).
 VTD_SRCS := \
 	drivers/iommu/vtd/unit.c drivers/iommu/vtd/qi.c \
+	drivers/iommu/vtd/qi_desc.c drivers/iommu/vtd/device.c \
 	drivers/iommu/vtd/context.c drivers/iommu/vtd/pgtable.c \
 	drivers/iommu/vtd/domain.c drivers/iommu/vtd/fault.c
 

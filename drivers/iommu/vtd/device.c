@@ -1,0 +1,190 @@
+/*
+ * Devices behind a unit, by requester id: which are quarantined, which are
+ * known to be gone, and how many bad device-TLB completions each sent.
+ *
+ * A device is quarantined when a device-TLB invalidation to it missed its
+ * deadline or timed out in the hardware (ITE), or after repeated
+ * invalidation completion errors (ICE): its translation cache can no
+ * longer be trusted to drop what it holds.  It is not attached again and
+ * gets no device-TLB invalidation until the caller reports it was reset.
+ * A gone device gets no device-TLB invalidation either: one that cannot
+ * complete would stall the in-order queue until the hardware's own
+ * time-out, up to minutes (PCIe Invalidation Completion Timeout).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "kernel/log.h"
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+
+#define SID_COUNT 65536u
+/* Requesters whose bad completions are counted at once. */
+#define ICE_SLOTS 16u
+/*
+ * Invalidation completion errors from one device before it is
+ * quarantined: one can be a stray completion after a reset; repeated ones
+ * mean its ATS state is broken (ICE/ITE storms, pain-points 7).
+ */
+#define ICE_QUARANTINE 3u
+
+struct ice_count {
+	uint16_t sid;
+	uint16_t count;		/* 0: slot unused */
+};
+
+struct vtd_devices {
+	uint32_t quarantined[SID_COUNT / 32];
+	uint32_t gone[SID_COUNT / 32];
+	unsigned int quarantined_count;
+	struct ice_count ice[ICE_SLOTS];
+};
+
+static bool test_bit(const uint32_t *map, uint16_t sid)
+{
+	return map[sid / 32] & (UINT32_C(1) << (sid % 32));
+}
+
+static void set_bit(uint32_t *map, uint16_t sid)
+{
+	map[sid / 32] |= UINT32_C(1) << (sid % 32);
+}
+
+static void clear_bit(uint32_t *map, uint16_t sid)
+{
+	map[sid / 32] &= ~(UINT32_C(1) << (sid % 32));
+}
+
+int vtd_devices_init(struct vtd_unit *u)
+{
+	u->devices = hw_zalloc(sizeof(*u->devices));
+	return u->devices ? 0 : -ENOMEM;
+}
+
+void vtd_devices_fini(struct vtd_unit *u)
+{
+	hw_free(u->devices);
+	u->devices = NULL;
+}
+
+void vtd_unit_set_presence(struct vtd_unit *u, vtd_present_fn fn, void *ctx)
+{
+	u->present = fn;
+	u->present_ctx = ctx;
+}
+
+void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
+{
+	struct vtd_devices *dev = u->devices;
+
+	if (test_bit(dev->quarantined, sid))
+		return;
+	set_bit(dev->quarantined, sid);
+	dev->quarantined_count++;
+	u->stats.quarantines++;
+	log_err("vtd", "unit %u: device %02x:%02x.%u quarantined (%s); it cannot be attached again before a reset",
+		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
+}
+
+bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid)
+{
+	return test_bit(u->devices->quarantined, sid);
+}
+
+unsigned int vtd_quarantine_count(const struct vtd_unit *u)
+{
+	return u->devices->quarantined_count;
+}
+
+void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
+{
+	unsigned int sid;
+
+	for (sid = 0; sid < SID_COUNT; sid++) {
+		if (test_bit(u->devices->quarantined, (uint16_t)sid))
+			fn(ctx, (uint16_t)sid);
+	}
+}
+
+void vtd_device_gone(struct vtd_unit *u, uint16_t sid)
+{
+	set_bit(u->devices->gone, sid);
+}
+
+static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
+{
+	struct ice_count *c, *victim = &dev->ice[0];
+	unsigned int i;
+
+	for (i = 0; i < ICE_SLOTS; i++) {
+		c = &dev->ice[i];
+		if (c->count && c->sid == sid)
+			return c;
+		if (c->count < victim->count)
+			victim = c;
+	}
+	/* Forgetting the least counted only delays a quarantine. */
+	victim->sid = sid;
+	victim->count = 0;
+	return victim;
+}
+
+void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
+{
+	struct ice_count *c = ice_slot(u->devices, sid);
+
+	c->count++;
+	log_warn("vtd", "unit %u: invalidation completion error (ICE) from %02x:%02x.%u (%u so far)",
+		 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, c->count);
+	if (c->count >= ICE_QUARANTINE)
+		vtd_device_quarantine(u, sid,
+				      "repeated invalidation completion errors");
+}
+
+void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
+{
+	struct vtd_devices *dev = u->devices;
+	unsigned int i;
+
+	if (test_bit(dev->quarantined, sid)) {
+		clear_bit(dev->quarantined, sid);
+		dev->quarantined_count--;
+		log_info("vtd", "unit %u: device %02x:%02x.%u reset; out of quarantine",
+			 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+	}
+	clear_bit(dev->gone, sid);
+	for (i = 0; i < ICE_SLOTS; i++) {
+		if (dev->ice[i].sid == sid)
+			dev->ice[i].count = 0;
+	}
+}
+
+/* May a device-TLB invalidation be sent to sid: not lost, and answering? */
+bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
+{
+	if (test_bit(u->devices->quarantined, sid) ||
+	    test_bit(u->devices->gone, sid))
+		return false;
+	return !u->present || u->present(u->present_ctx, u->segment, sid);
+}
+
+int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
+		     unsigned int qdepth, uint64_t addr, unsigned int order)
+{
+	struct vtd_qi_desc d;
+
+	if (!vtd_ecap_dt(u->ecap))
+		return -ENOTSUP;
+	if (!u->live)
+		return -EINVAL;
+	if (vtd_device_quarantined(u, sid))
+		return -EIO;
+	if (!vtd_devtlb_wanted(u, sid))
+		return -ENODEV;
+	d = vtd_qi_devtlb(u, sid, pfsid, qdepth, addr, order);
+	return vtd_qi_submit(u, &d, 1, NULL);
+}

@@ -1,0 +1,122 @@
+/* Helpers shared by the model tests; see harness.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "drivers/hw.h"
+#include "tests/model/harness.h"
+#include "tests/model/model.h"
+
+int setup(void **state)
+{
+	model_init();
+	return 0;
+}
+
+int teardown(void **state)
+{
+	unsigned int v = model_violations();
+
+	model_fini();
+	if (v)
+		fprintf(stderr, "%u unexpected model violations\n", v);
+	return v ? -1 : 0;
+}
+
+unsigned int add_unit(const struct model_unit_config *cfg)
+{
+	return model_add_unit(BASE(model_unit_count()), cfg);
+}
+
+void bring_up(struct vtd_unit *u, unsigned int idx)
+{
+	assert_int_equal(vtd_unit_init(u, idx, 0, BASE(idx), NULL), 0);
+	assert_int_equal(vtd_unit_enable(u), 0);
+}
+
+void shut_down(struct vtd_unit *u)
+{
+	assert_int_equal(vtd_unit_disable(u), 0);
+	vtd_unit_fini(u);
+}
+
+struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw)
+{
+	struct vtd_domain *d = NULL;
+
+	assert_int_equal(vtd_domain_create(&u, 1, aw, &d), 0);
+	return d;
+}
+
+void t_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa, uint64_t len,
+	   unsigned int prot)
+{
+	assert_int_equal(vtd_domain_map(d, iova, hpa, len, prot), 0);
+	model_expect_map(d, iova, hpa, len, prot);
+}
+
+void t_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
+{
+	assert_int_equal(vtd_domain_unmap(d, iova, len), 0);
+	model_expect_unmap(d, iova, len);
+}
+
+void t_attach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
+{
+	assert_int_equal(vtd_attach(d, u, &sid, 1), 0);
+	model_expect_attach(u->index, sid, d);
+}
+
+void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
+{
+	assert_int_equal(vtd_detach(d, u, &sid, 1), 0);
+	model_expect_detach(u->index, sid);
+}
+
+int dma_fill(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t byte,
+	     size_t len)
+{
+	uint8_t buf[256];
+
+	memset(buf, byte, sizeof(buf));
+	return model_dma_write(unit, sid, iova, buf, len < 256 ? len : 256);
+}
+
+uint8_t ram_byte(uint64_t hpa)
+{
+	return *(uint8_t *)hw_phys_to_virt(hpa);
+}
+
+void on_fault(void *ctx, const struct vtd_fault *f)
+{
+	struct fault_log *log = ctx;
+
+	if (log->count < 32)
+		log->f[log->count] = *f;
+	log->count++;
+}
+
+struct model_unit_config default_cfg(void)
+{
+	struct model_unit_config cfg;
+
+	model_unit_config_default(&cfg);
+	return cfg;
+}
+
+void fault_expect(struct vtd_unit *u, uint16_t sid, uint64_t addr,
+		  uint8_t reason, bool write)
+{
+	struct fault_log log = { 0 };
+
+	assert_int_equal(vtd_fault_poll(u, on_fault, &log), 1);
+	assert_int_equal(log.f[0].sid, sid);
+	assert_int_equal(log.f[0].addr, addr);
+	assert_int_equal(log.f[0].reason, reason);
+	assert_int_equal(log.f[0].write, write);
+}
