@@ -324,7 +324,7 @@ CONSOLE_CMD(faults, "faults", "faults",
 static int cmd_stats(int argc, char **argv)
 {
 	struct iommu *im = &kernel_get()->iommu;
-	unsigned int i;
+	unsigned int i, c;
 
 	if (argc != 1) {
 		return con_error("usage: stats");
@@ -345,8 +345,93 @@ static int cmd_stats(int argc, char **argv)
 			   (unsigned long long)s->mmio_reads,
 			   (unsigned long long)s->mmio_writes,
 			   (unsigned long long)s->faults);
+		con_printf("  iqe %llu ite %llu ice %llu aborted %llu resubmitted %llu quarantines %llu\n",
+			   (unsigned long long)s->iqe,
+			   (unsigned long long)s->ite,
+			   (unsigned long long)s->ice,
+			   (unsigned long long)s->aborted,
+			   (unsigned long long)s->resubmitted,
+			   (unsigned long long)s->quarantines);
+		for (c = 0; c < VTD_DEADLINE_COUNT; c++) {
+			const struct vtd_deadline_stats *ds = &s->deadline[c];
+
+			con_printf("  deadline %s %llu us misses %llu recoveries %llu max-wait %llu us\n",
+				   vtd_deadline_name((enum vtd_deadline_class)c),
+				   (unsigned long long)(im->cfg.deadline_ns[c] / 1000),
+				   (unsigned long long)ds->misses,
+				   (unsigned long long)ds->recoveries,
+				   (unsigned long long)(ds->max_wait_ns / 1000));
+		}
 	}
 	return 0;
 }
 CONSOLE_CMD(stats, "stats", "stats", "per-unit invalidation and MMIO counters",
 	    cmd_stats);
+
+static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
+{
+	con_printf("  batch seq %u slots %u-%u descriptors %u class %s",
+		   b->seq, b->first, b->wait, b->count,
+		   vtd_deadline_name(b->cls));
+	if (b->has_sid) {
+		con_printf(" sid %02x:%02x.%u", b->sid >> 8, (b->sid >> 3) & 0x1f,
+			   b->sid & 7);
+	}
+	con_printf(" age %llu us state %s\n",
+		   (unsigned long long)(b->age_ns / 1000), b->state);
+}
+
+/* Per unit: the queue's registers and software state, then each batch. */
+static int qi_show(struct iommu *im)
+{
+	struct vtd_qi_info q;
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (!im->units[i]) {
+			continue;
+		}
+		vtd_qi_info(im->units[i], &q);
+		con_printf("unit %u head %u tail %u oldest %u in-flight %u batches %u seq %u done %u errors 0x%x degraded %s quarantined %u\n",
+			   i, q.head, q.tail, q.oldest, q.in_flight, q.batches,
+			   q.seq, q.done_seq, q.errors, q.degraded ? "yes" : "no",
+			   q.quarantined);
+		vtd_qi_for_each_batch(im->units[i], print_batch, NULL);
+	}
+	return 0;
+}
+
+/* Sends a malformed descriptor on purpose and checks the recovery. */
+static int qi_selftest(struct iommu *im)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (!im->units[i]) {
+			continue;
+		}
+		ret = vtd_qi_selftest_iqe(im->units[i]);
+		if (ret) {
+			return con_error("unit %u: queue error not recovered: %s",
+					 i, errno_name(ret));
+		}
+		con_printf("unit %u iqe recovered\n", i);
+	}
+	return 0;
+}
+
+static int cmd_qi(int argc, char **argv)
+{
+	struct iommu *im = &kernel_get()->iommu;
+
+	if (argc == 1) {
+		return qi_show(im);
+	}
+	if (argc == 2 && strcmp(argv[1], "selftest") == 0) {
+		return qi_selftest(im);
+	}
+	return con_error("usage: qi [selftest]");
+}
+CONSOLE_CMD(qi, "qi", "qi [selftest]",
+	    "invalidation queues; selftest provokes and recovers an IQE", cmd_qi);

@@ -7,6 +7,7 @@
 #include "lib/format.h"
 #include "lib/string.h"
 
+#include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
 
 /* The command table: every CONSOLE_CMD() lands between these (linker.ld). */
@@ -122,16 +123,24 @@ static bool con_feed(struct console *c, int ch)
 	return false;
 }
 
+/* How often the idle console lets the kernel look after the hardware. */
+#define CON_POLL_NS UINT64_C(10000000)
+
 /* Waits for a person at the serial line: not a wait on hardware. */
 void console_loop(void)
 {
 	struct console *c = con();
+	uint64_t next_poll = 0;
 	int ch;
 
 	con_printf(CON_PROMPT);
 	for (;;) {
 		ch = uart_getc(&kernel_get()->com1);
 		if (ch < 0) {
+			if (arch_now_ns() >= next_poll) {
+				kernel_poll();
+				next_poll = arch_now_ns() + CON_POLL_NS;
+			}
 			cpu_relax();
 			continue;
 		}

@@ -1,6 +1,7 @@
 #include "kernel/iommu.h"
 
 #include "drivers/hw.h"
+#include "kernel/cmdline.h"
 #include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
@@ -189,6 +190,52 @@ static void rmrr_setup(struct iommu *im, struct dmar *dmar,
 	}
 }
 
+void iommu_configure(struct iommu *im, const char *cmdline)
+{
+	unsigned long long us;
+	char key[32], val[24];
+	unsigned int c;
+	int ret;
+
+	vtd_config_default(&im->cfg);
+	for (c = 0; c < VTD_DEADLINE_COUNT; c++) {
+		fmt_snprintf(key, sizeof(key), "vtd.deadline.%s",
+			     vtd_deadline_name((enum vtd_deadline_class)c));
+		if (cmdline_get(cmdline, key, val, sizeof(val))) {
+			continue;
+		}
+		ret = fmt_parse_u64(val, &us);
+		if (ret == 0) {
+			ret = vtd_config_set(&im->cfg, key, us);
+		}
+		if (ret) {
+			log_err("iommu", "%s=%s ignored: %s", key, val,
+				errno_name(ret));
+		}
+	}
+}
+
+/*
+ * Whether the function at sid still answers: no device-TLB invalidation
+ * is sent to one that does not (it could never complete).
+ */
+static bool pci_present(void *ctx, uint16_t segment, uint16_t sid)
+{
+	return hw_pci_read16(segment, (uint8_t)(sid >> 8), (uint8_t)sid,
+			     PCI_VENDOR_ID) != PCI_VENDOR_ID_NONE;
+}
+
+void iommu_poll(struct iommu *im)
+{
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			vtd_qi_poll(im->units[i]);
+		}
+	}
+}
+
 void iommu_init(struct iommu *im, struct dmar *dmar,
 		const struct pci_host *pci)
 {
@@ -197,7 +244,6 @@ void iommu_init(struct iommu *im, struct dmar *dmar,
 	unsigned int i;
 	int ret;
 
-	vtd_config_default(&im->cfg);
 	im->unit_count = dmar->unit_count;
 	for (i = 0; i < dmar->unit_count; i++) {
 		const struct dmar_unit *du = &dmar->units[i];
@@ -217,6 +263,7 @@ void iommu_init(struct iommu *im, struct dmar *dmar,
 			reject(dmar, i, "driver refused it", ret);
 			continue;
 		}
+		vtd_unit_set_presence(u, pci_present, NULL);
 		im->units[i] = u;
 	}
 	/* RMRR identity maps exist before the first instant of translation. */

@@ -38,12 +38,22 @@ struct iommu {
 };
 
 /*
+ * The driver's configuration: defaults, then vtd.deadline.reg=,
+ * vtd.deadline.iotlb= and vtd.deadline.devtlb= (microseconds) from the
+ * command line.  A bad value is reported and the default kept.
+ */
+void iommu_configure(struct iommu *im, const char *cmdline);
+
+/*
  * Brings up every usable unit of dmar: RMRR identity maps first, then
  * translation with default deny.  A unit that fails is rejected in dmar
  * with the reason, and devices behind it never get DMA through moat.
  */
 void iommu_init(struct iommu *im, struct dmar *dmar,
 		const struct pci_host *pci);
+
+/* Housekeeping between console commands: late invalidation errors. */
+void iommu_poll(struct iommu *im);
 
 /* The live unit translating d's DMA, or NULL (and why, in *why). */
 struct vtd_unit *iommu_unit_for(struct iommu *im, const struct dmar *dmar,

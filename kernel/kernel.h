@@ -42,4 +42,7 @@ struct kernel {
 
 struct kernel *kernel_get(void);
 
+/* Periodic housekeeping while the console waits for input. */
+void kernel_poll(void);
+
 #define MOAT_VERSION "0.1.0"

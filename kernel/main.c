@@ -26,6 +26,11 @@ struct kernel *kernel_get(void)
 	return &the_kernel;
 }
 
+void kernel_poll(void)
+{
+	iommu_poll(&the_kernel.iommu);
+}
+
 /* QEMU's fw_cfg file replaces the UEFI load options when present. */
 static void load_cmdline(struct boot_info *bi)
 {
@@ -229,6 +234,7 @@ void kernel_main(struct boot_info *bi)
 	pci_init(k);
 	dmar_init(k);
 	if (k->dmar_present && k->dmar.usable) {
+		iommu_configure(&k->iommu, bi->cmdline);
 		iommu_init(&k->iommu, &k->dmar, &k->pci);
 	}
 
