@@ -19,7 +19,7 @@ static int cmd_edu(int argc, char **argv)
 {
 	unsigned int seg, bus, devfn;
 	unsigned long long iova, len;
-	const struct pci_dev *d;
+	struct pci_dev *d;
 	uint16_t sids[IOMMU_SIDS_MAX];
 	unsigned int n;
 	struct edu e;
@@ -45,26 +45,34 @@ static int cmd_edu(int argc, char **argv)
 	if (len == 0 || len > EDU_DMA_MAX) {
 		return con_error("length must be 1 to %u", EDU_DMA_MAX);
 	}
-	d = pci_find_dev(&kernel_get()->pci, (uint16_t)seg, (uint8_t)bus,
-			 (uint8_t)devfn);
+	d = pci_get_dev(&kernel_get()->pci, (uint16_t)seg, (uint8_t)bus,
+			(uint8_t)devfn);
 	if (!d || !edu_match(d)) {
-		return con_error("no edu device at %s", argv[2]);
+		ret = con_error("no edu device at %s", argv[2]);
+		goto out_put;
 	}
 	ret = edu_init(&e, d);
 	if (ret) {
-		return con_error("edu at %s unusable: %s", argv[2],
-				 errno_name(ret));
+		ret = con_error("edu at %s unusable: %s", argv[2],
+				errno_name(ret));
+		goto out_put;
 	}
 	ret = edu_dma(&e, to_dev, iova, (uint32_t)len, EDU_DMA_TIMEOUT_NS);
 	if (ret) {
-		return con_error("dma %s", errno_name(ret));
+		ret = con_error("dma %s", errno_name(ret));
+		goto out_put;
 	}
 	/* edu completes even when the IOMMU blocked it: ask the IOMMU. */
 	n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
 	if (iommu_print_faults(&kernel_get()->iommu, sids, n)) {
-		return con_error("dma fault");
+		ret = con_error("dma fault");
 	}
-	return 0;
+
+out_put:
+	if (d) {
+		pci_dev_put(d);
+	}
+	return ret;
 }
 CONSOLE_CMD(edu, "edu", "edu dma BDF to-dev|from-dev IOVA LEN",
 	    "copy through the edu device's DMA engine", cmd_edu);

@@ -7,8 +7,9 @@
 
 /*
  * The pci command: one line per function, in enumeration order, in the
- * format docs/console-pci.md fixes (tests parse it):
+ * format docs/console.md fixes (tests parse it):
  *   SSSS:BB:DD.F VVVV:DDDD class CCSSPP[ bridge PP/SS-UU][ caps a,b][ ext x,y]
+ * and the group command: the isolation groups.
  */
 
 /* " <label> name,name,..." with unknown IDs in hex; nothing for no list. */
@@ -62,3 +63,28 @@ static int cmd_pci(int argc, char **argv)
 }
 CONSOLE_CMD(pci, "pci", "pci",
 	    "PCI functions: IDs, class, bridge buses, capabilities", cmd_pci);
+
+/* "group N: BDF BDF ...", one line per isolation group, by id. */
+static int cmd_group(int argc, char **argv)
+{
+	const struct pci_host *host = &kernel_get()->pci;
+	const struct pci_group *g;
+	const struct pci_dev *d;
+
+	if (argc != 1) {
+		return con_error("usage: group");
+	}
+	pci_for_each_group(host, g) {
+		/* Ownership columns go between the id and the colon. */
+		con_printf("group %u:", g->id);
+		pci_group_for_each_dev(g, d) {
+			con_printf(" " PCI_BDF_FMT,
+				   PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+		}
+		con_printf("\n");
+	}
+	return 0;
+}
+CONSOLE_CMD(group, "group", "group",
+	    "isolation groups: the functions the IOMMU cannot keep apart",
+	    cmd_group);

@@ -9,6 +9,7 @@
 #include "drivers/pci/pci.h"
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
+#include "kernel/hotplug.h"
 #include "kernel/kernel.h"
 #include "kernel/log.h"
 #include "kernel/panic.h"
@@ -29,6 +30,7 @@ struct kernel *kernel_get(void)
 void kernel_poll(void)
 {
 	iommu_poll(&the_kernel.iommu);
+	hotplug_poll(&the_kernel);
 }
 
 /* QEMU's fw_cfg file replaces the UEFI load options when present. */

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "drivers/hw.h"
+#include "drivers/pci/hotplug.h"
+#include "drivers/pci/internal.h"
 #include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
@@ -20,10 +22,12 @@
  * pending: bridges whose secondary bus is still to be scanned, a stack so
  * that a bridge's subtree is listed before its next sibling's.  Every entry
  * marks a new bus visited, so it never holds more than PCI_BUS_COUNT.
+ * link: where the next function found goes in the host's list.
  */
 struct pci_scan {
 	struct pci_host *host;
 	uint16_t seg;
+	struct pci_dev **link;
 	uint64_t visited[PCI_BUS_COUNT / 64];
 	uint64_t claimed[PCI_BUS_COUNT / 64];
 	struct pci_dev *pending[PCI_BUS_COUNT];
@@ -41,8 +45,8 @@ static void bus_set(uint64_t *map, unsigned int bus)
 	map[bus / 64] |= BIT64(bus % 64);
 }
 
-static bool host_has_bus(const struct pci_host *host, uint16_t seg,
-			 unsigned int bus)
+bool pci_host_has_bus(const struct pci_host *host, uint16_t seg,
+		      unsigned int bus)
 {
 	const struct pci_bus_range *r;
 	unsigned int i;
@@ -83,14 +87,21 @@ int pci_host_add_range(struct pci_host *host, uint16_t seg, uint8_t bus_start,
 	return 0;
 }
 
-static void host_append(struct pci_host *host, struct pci_dev *d)
+/* Lists d at the scan's insertion point; the next function goes after it. */
+static void scan_insert(struct pci_scan *s, struct pci_dev *d)
 {
-	if (host->devs_last) {
-		host->devs_last->next = d;
-	} else {
-		host->devs = d;
+	d->next = *s->link;
+	*s->link = d;
+	if (!d->next) {
+		s->host->devs_last = d;
 	}
-	host->devs_last = d;
+	s->link = &d->next;
+}
+
+/* The end of the host's list. */
+static struct pci_dev **list_end(struct pci_host *host)
+{
+	return host->devs_last ? &host->devs_last->next : &host->devs;
 }
 
 /*
@@ -134,7 +145,8 @@ static int probe_function(struct pci_scan *s, uint8_t bus, uint8_t devfn,
 	if (!d) {
 		return -ENOMEM;
 	}
-	d->parent = parent;
+	d->refs = 1; /* the host's list */
+	d->state = PCI_DEV_PRESENT;
 	d->seg = seg;
 	d->bus = bus;
 	d->devfn = devfn;
@@ -173,7 +185,10 @@ static int probe_function(struct pci_scan *s, uint8_t bus, uint8_t devfn,
 			hw_pci_read16(seg, bus, devfn,
 				      (uint16_t)(pos + PCI_EXP_FLAGS)));
 	}
-	host_append(s->host, d);
+	pci_acs_enable(d);
+	d->parent = parent ? pci_dev_get(parent) : NULL;
+	d->gen = ++s->host->gen;
+	scan_insert(s, d);
 	s->found++;
 	*out = d;
 	return 0;
@@ -198,7 +213,7 @@ static void queue_bridge(struct pci_scan *s, struct pci_dev *br)
 
 	if (br->secondary == 0) {
 		why = "no secondary bus assigned";
-	} else if (!host_has_bus(s->host, s->seg, br->secondary)) {
+	} else if (!pci_host_has_bus(s->host, s->seg, br->secondary)) {
 		why = "secondary bus outside ECAM";
 	} else if (up && (br->secondary <= up->secondary ||
 			  br->secondary > up->subordinate)) {
@@ -265,14 +280,14 @@ static int scan_bus(struct pci_scan *s, uint8_t bus, struct pci_dev *parent)
 	return 0;
 }
 
-/* Everything below root, depth first. */
-static int scan_tree(struct pci_scan *s, uint8_t root)
+/* Everything from bus root (below parent, or a root bus), depth first. */
+static int scan_tree(struct pci_scan *s, uint8_t root, struct pci_dev *parent)
 {
 	struct pci_dev *br;
 	int err;
 
 	bus_set(s->visited, root);
-	err = scan_bus(s, root, NULL);
+	err = scan_bus(s, root, parent);
 	while (!err && s->pending_count > 0) {
 		br = s->pending[--s->pending_count];
 		err = scan_bus(s, br->secondary, br);
@@ -301,13 +316,14 @@ static int scan_segment(struct pci_host *host, uint16_t seg)
 	}
 	s->host = host;
 	s->seg = seg;
+	s->link = list_end(host);
 	for (bus = 0; bus < PCI_BUS_COUNT && !err; bus++) {
-		if (!host_has_bus(host, seg, bus) || bus_test(s->visited, bus) ||
-		    bus_test(s->claimed, bus)) {
+		if (!pci_host_has_bus(host, seg, bus) ||
+		    bus_test(s->visited, bus) || bus_test(s->claimed, bus)) {
 			continue;
 		}
 		before = s->found;
-		err = scan_tree(s, (uint8_t)bus);
+		err = scan_tree(s, (uint8_t)bus, NULL);
 		if (s->found > before) {
 			log_info("pci", "%04x:%02x: root bus, %u functions below it",
 				 seg, bus, s->found - before);
@@ -329,6 +345,18 @@ static bool seg_seen_before(const struct pci_host *host, unsigned int i)
 	return false;
 }
 
+/* What depends on the functions newly listed (below below; all: NULL). */
+static int setup_new(struct pci_host *host, const struct pci_dev *below)
+{
+	int err;
+
+	err = pci_slots_find(host, below);
+	if (err) {
+		return err;
+	}
+	return pci_groups_update(host);
+}
+
 int pci_enumerate(struct pci_host *host)
 {
 	unsigned int i;
@@ -337,6 +365,7 @@ int pci_enumerate(struct pci_host *host)
 	if (host->devs) {
 		return -EBUSY;
 	}
+	pci_hotplug_timing_default(&host->timing);
 	for (i = 0; i < host->range_count; i++) {
 		if (seg_seen_before(host, i)) {
 			continue;
@@ -348,22 +377,132 @@ int pci_enumerate(struct pci_host *host)
 			return err;
 		}
 	}
-	return 0;
+	err = setup_new(host, NULL);
+	if (err) {
+		log_err("pci", "slots and groups incomplete: %s",
+			errno_name(err));
+	}
+	return err;
+}
+
+/*
+ * Where functions on bus go: after the segment's last listed function on
+ * a lower bus, so that a hot-added card takes the place enumeration at
+ * boot would have given it (firmware numbers buses depth first).
+ */
+static struct pci_dev **insertion_point(struct pci_host *host, uint16_t seg,
+					 uint8_t bus)
+{
+	struct pci_dev **link;
+	struct pci_dev **at = NULL;
+
+	for (link = &host->devs; *link; link = &(*link)->next) {
+		if ((*link)->seg != seg) {
+			continue;
+		}
+		if (!at || (*link)->bus <= bus) {
+			at = (*link)->bus <= bus ? &(*link)->next : link;
+		}
+	}
+	return at ? at : link;
+}
+
+int pci_scan_below(struct pci_host *host, struct pci_dev *bridge,
+		   unsigned int *found)
+{
+	struct pci_scan *s;
+	int err;
+
+	*found = 0;
+	if (bridge->secondary == 0 ||
+	    !pci_host_has_bus(host, bridge->seg, bridge->secondary)) {
+		return -ENODEV;
+	}
+	s = hw_zalloc(sizeof(*s));
+	if (!s) {
+		return -ENOMEM;
+	}
+	s->host = host;
+	s->seg = bridge->seg;
+	s->link = insertion_point(host, bridge->seg, bridge->secondary);
+	err = scan_tree(s, bridge->secondary, bridge);
+	*found = s->found;
+	hw_free(s);
+	if (err == 0 && *found > 0) {
+		err = setup_new(host, bridge);
+	}
+	return err;
+}
+
+bool pci_dev_below(const struct pci_dev *d, const struct pci_dev *bridge)
+{
+	const struct pci_dev *b;
+
+	for (b = d->parent; b; b = b->parent) {
+		if (b == bridge) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void pci_dev_unlist(struct pci_host *host, struct pci_dev *d, bool surprise)
+{
+	struct pci_dev **link;
+	struct pci_dev *prev = NULL;
+
+	for (link = &host->devs; *link && *link != d; link = &(*link)->next) {
+		prev = *link;
+	}
+	if (*link) {
+		*link = d->next;
+		if (host->devs_last == d) {
+			host->devs_last = prev;
+		}
+	}
+	d->next = NULL;
+	pci_group_leave(host, d);
+	d->state = PCI_DEV_GONE;
+	d->surprise = surprise;
 }
 
 void pci_host_clear(struct pci_host *host)
 {
-	struct pci_dev *d = host->devs;
-	struct pci_dev *next;
+	struct pci_dev *d;
 
+	pci_slots_clear(host);
+	while ((d = host->devs)) {
+		pci_dev_unlist(host, d, false);
+		pci_dev_put(d);
+	}
+	pci_groups_clear(host);
+}
+
+struct pci_dev *pci_dev_get(struct pci_dev *d)
+{
+	d->refs++;
+	return d;
+}
+
+void pci_dev_put(struct pci_dev *d)
+{
+	struct pci_dev *parent;
+
+	/* Freeing a device drops its reference to its bridge: a loop. */
 	while (d) {
-		next = d->next;
+		if (d->refs == 0) {
+			log_err("pci", PCI_BDF_FMT ": reference dropped twice",
+				PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+			return;
+		}
+		if (--d->refs > 0) {
+			return;
+		}
+		parent = d->parent;
 		pci_free_caps(d);
 		hw_free(d);
-		d = next;
+		d = parent;
 	}
-	host->devs = NULL;
-	host->devs_last = NULL;
 }
 
 struct pci_dev *pci_find_dev(const struct pci_host *host, uint16_t seg,
@@ -372,35 +511,65 @@ struct pci_dev *pci_find_dev(const struct pci_host *host, uint16_t seg,
 	struct pci_dev *d;
 
 	pci_for_each_dev(host, d) {
-		if (d->seg == seg && d->bus == bus && d->devfn == devfn) {
+		if (d->seg == seg && d->bus == bus && d->devfn == devfn &&
+		    pci_dev_is_present(d)) {
 			return d;
 		}
 	}
 	return NULL;
 }
 
-int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr)
+struct pci_dev *pci_get_dev(const struct pci_host *host, uint16_t seg,
+			    uint8_t bus, uint8_t devfn)
 {
-	unsigned int bars = d->hdr_type == PCI_HEADER_TYPE_NORMAL ? 6 : 2;
-	uint16_t off = (uint16_t)(PCI_BASE_ADDRESS_0 + 4 * bar);
-	uint32_t lo, hi = 0;
+	struct pci_dev *d = pci_find_dev(host, seg, bus, devfn);
 
-	if (bar >= bars || d->hdr_type > PCI_HEADER_TYPE_BRIDGE) {
-		return -ENODEV;
+	return d ? pci_dev_get(d) : NULL;
+}
+
+/*
+ * A root or switch downstream port that reports link state and reads its
+ * link as down (PCIe §7.5.3.6 DLLLARC, §7.5.3.8 DLLLA).  An upstream port's
+ * link is the one its parent port reports.
+ */
+static bool port_link_down(const struct pci_dev *b)
+{
+	int pos = pci_find_cap(b, PCI_CAP_ID_EXP);
+	uint32_t cap;
+	uint16_t sta;
+
+	if (!pos || (b->pcie_type != PCI_EXP_TYPE_ROOT_PORT &&
+		     b->pcie_type != PCI_EXP_TYPE_DOWNSTREAM)) {
+		return false;
 	}
-	lo = hw_pci_read32(d->seg, d->bus, d->devfn, off);
-	if (lo == 0xffffffffU || (lo & PCI_BASE_ADDRESS_SPACE_IO)) {
-		return -ENODEV;
+	cap = hw_pci_read32(b->seg, b->bus, b->devfn,
+			    (uint16_t)(pos + PCI_EXP_LNKCAP));
+	if (cap == UINT32_MAX) {
+		return true; /* the port itself is gone */
 	}
-	if (field_get32(PCI_BASE_ADDRESS_MEM_TYPE, lo) ==
-	    PCI_BASE_ADDRESS_MEM_TYPE_64) {
-		if (bar + 1 >= bars) {
-			return -ENODEV;
+	if (!(cap & PCI_EXP_LNKCAP_DLLLARC)) {
+		return false;
+	}
+	sta = hw_pci_read16(b->seg, b->bus, b->devfn,
+			    (uint16_t)(pos + PCI_EXP_LNKSTA));
+	return sta == UINT16_MAX || !(sta & PCI_EXP_LNKSTA_DLLLA);
+}
+
+bool pci_dev_reachable(const struct pci_dev *d)
+{
+	const struct pci_dev *b;
+
+	if (pci_dev_is_gone(d) ||
+	    hw_pci_read16(d->seg, d->bus, d->devfn, PCI_VENDOR_ID) ==
+		    PCI_VENDOR_ID_NONE) {
+		return false;
+	}
+	for (b = d->parent; b; b = b->parent) {
+		if (port_link_down(b)) {
+			return false;
 		}
-		hi = hw_pci_read32(d->seg, d->bus, d->devfn, (uint16_t)(off + 4));
 	}
-	*addr = (uint64_t)hi << 32 | (lo & PCI_BASE_ADDRESS_MEM_MASK);
-	return *addr ? 0 : -ENODEV;
+	return true;
 }
 
 static unsigned int add_id(uint16_t *ids, unsigned int n, unsigned int max,

@@ -7,12 +7,13 @@
 
 /*
  * PCI: configuration access through ECAM, enumeration of what firmware
- * configured, capability walks, and one object per function found.
+ * configured, capability walks, one reference-counted object per function,
+ * isolation groups, and native hot-plug (drivers/pci/hotplug.h).
  *
  * Configuration space is reached only through hw_pci_read*() and
  * hw_pci_write*() (drivers/hw.h); in the kernel those are served by the ECAM
- * windows registered with pci_ecam_add().  Enumeration only reads: bus
- * numbers are taken as firmware assigned them.
+ * windows registered with pci_ecam_add().  Bus numbers are taken as
+ * firmware assigned them; BARs are assigned only to hot-added functions.
  */
 
 #define PCI_BUS_COUNT 256U
@@ -49,10 +50,35 @@ struct pci_cap {
 	uint16_t offset;
 };
 
-/* One PCI function. */
+/*
+ * The life of a device object (design.md invariant 6).  Whether a device is
+ * assigned is its owner's business, not PCI's.
+ */
+enum pci_dev_state {
+	PCI_DEV_PRESENT, /* listed in its host, answering */
+	PCI_DEV_REMOVING, /* orderly removal: answers, its owner quiesces it */
+	PCI_DEV_GONE, /* unlisted; its hardware is never touched again */
+};
+
+struct pci_group;
+
+/*
+ * One PCI function.  Reference counted: the host's list holds one
+ * reference while the device is listed, every other holder (a console
+ * command, an IOMMU attachment) takes its own with pci_dev_get().  A device
+ * that leaves (hot-plug) is marked gone and unlisted but lives on until its
+ * last reference is dropped; a function that appears again at the same
+ * address is a new object with a new generation.
+ */
 struct pci_dev {
-	struct pci_dev *next; /* in the host's enumeration order */
-	struct pci_dev *parent; /* upstream bridge; NULL on a root bus */
+	struct pci_dev *next; /* in the host's list; NULL once gone */
+	struct pci_dev *parent; /* upstream bridge, referenced; NULL: root bus */
+	uint64_t gen; /* unique among the host's objects, never reused */
+	unsigned int refs;
+	enum pci_dev_state state;
+	bool surprise; /* gone without an orderly removal */
+	struct pci_group *group; /* isolation group; NULL once gone */
+	struct pci_dev *group_next; /* next member of the group */
 	uint16_t seg;
 	uint8_t bus;
 	uint8_t devfn;
@@ -72,6 +98,22 @@ struct pci_dev {
 	struct pci_cap *ext_caps; /* extended capabilities, in list order */
 };
 
+/*
+ * An isolation group: the functions the IOMMU cannot keep apart, because
+ * they share a requester id or because traffic between them need not pass
+ * through it (no ACS).  Only listed devices are members.  Groups are
+ * recomputed when devices come and go; a group keeps its id as long as it
+ * keeps any of its members, so an owner can key its state by id.  A group
+ * pointer is valid until the next topology change (pci_hotplug_poll()):
+ * hold the device, not the group.
+ */
+struct pci_group {
+	struct pci_group *next; /* in the host's list, by id */
+	unsigned int id; /* from 1, never reused */
+	struct pci_dev *devs; /* members in enumeration order, via group_next */
+	unsigned int dev_count;
+};
+
 /* Buses [bus_start, bus_end] of a segment, as one MCFG entry names them. */
 struct pci_bus_range {
 	uint16_t seg;
@@ -79,12 +121,30 @@ struct pci_bus_range {
 	uint8_t bus_end;
 };
 
+/*
+ * How long hot-plug waits for the hardware; every wait has one, and the
+ * outcome at the deadline is defined (drivers/pci/hotplug.h).
+ */
+struct pci_hotplug_timing {
+	uint64_t cmd_ns; /* a Slot Control command to complete */
+	uint64_t link_ns; /* power on to Data Link Layer Link Active */
+	uint64_t settle_ns; /* link up to the first configuration request */
+	uint64_t ready_ns; /* first request to function 0 answering */
+};
+
+struct pci_slot;
+
 /* Everything PCI knows about the machine. Zero-initialised means empty. */
 struct pci_host {
 	struct pci_bus_range ranges[PCI_HOST_RANGES_MAX];
 	unsigned int range_count;
-	struct pci_dev *devs; /* every function, in enumeration order */
+	struct pci_dev *devs; /* present functions, in enumeration order */
 	struct pci_dev *devs_last;
+	uint64_t gen; /* generation of the newest device object */
+	struct pci_group *groups; /* by id */
+	unsigned int group_id_last;
+	struct pci_slot *slots; /* hot-plug slots, in enumeration order */
+	struct pci_hotplug_timing timing;
 };
 
 #define pci_for_each_dev(host, d) for ((d) = (host)->devs; (d); (d) = (d)->next)
@@ -114,8 +174,12 @@ int pci_host_add_range(struct pci_host *host, uint16_t seg, uint8_t bus_start,
  * root buses of further host bridges).  Bridges are followed on the bus
  * numbers firmware assigned; a bridge whose secondary bus is unassigned,
  * outside the ranges or outside its parent's, or already seen, is logged and
- * not followed.  -EBUSY when already enumerated, -ENOMEM when out of memory
- * (the functions found so far stay listed).
+ * not followed.  Turns on in every function the ACS controls isolation
+ * needs (those it implements of Source Validation, P2P Request and
+ * Completion Redirect, Upstream Forwarding), then finds the hot-plug slots
+ * (drivers/pci/hotplug.h), computes the isolation groups and sets the
+ * hot-plug timing to its defaults.  -EBUSY when already enumerated,
+ * -ENOMEM when out of memory (the functions found so far stay listed).
  */
 int pci_enumerate(struct pci_host *host);
 
@@ -136,12 +200,72 @@ int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr);
 unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 			     unsigned int max);
 
-/* Frees every device object; the ranges stay declared. */
+/*
+ * Forgets every device, group and slot: devices are marked gone and the
+ * host's references dropped, so an object still referenced elsewhere lives
+ * on.  The ranges stay declared.
+ */
 void pci_host_clear(struct pci_host *host);
 
-/* The function at (seg, bus, devfn), or NULL. */
+/*
+ * The present function at (seg, bus, devfn), or NULL; never a gone one.
+ * Borrowed: valid until the next topology change (pci_hotplug_poll()).
+ * Whoever keeps it longer takes a reference.
+ */
 struct pci_dev *pci_find_dev(const struct pci_host *host, uint16_t seg,
 			     uint8_t bus, uint8_t devfn);
+
+/* pci_find_dev() with a reference taken; release it with pci_dev_put(). */
+struct pci_dev *pci_get_dev(const struct pci_host *host, uint16_t seg,
+			    uint8_t bus, uint8_t devfn);
+
+struct pci_dev *pci_dev_get(struct pci_dev *d);
+/* Drops a reference; the last one frees the object.  Never fails. */
+void pci_dev_put(struct pci_dev *d);
+
+static inline bool pci_dev_is_present(const struct pci_dev *d)
+{
+	return d->state == PCI_DEV_PRESENT;
+}
+
+static inline bool pci_dev_is_gone(const struct pci_dev *d)
+{
+	return d->state == PCI_DEV_GONE;
+}
+
+/*
+ * Whether a request to d can still complete: d is not gone, its Vendor ID
+ * does not read all-ones, and every port above it that reports link state
+ * has its link up (PCIe §7.5.3.8, DLLLA).  For callers about to wait on the
+ * device (a device-TLB invalidation): a link can drop with no hot-plug event
+ * at all.  Gone devices are never read.
+ */
+bool pci_dev_reachable(const struct pci_dev *d);
+
+/*
+ * Isolation groups (group.c), derived from the topology and never
+ * overridden (PCIe §6.12):
+ * - functions whose DMA carries the same requester id (pci_dma_aliases())
+ *   are one group;
+ * - a bridge that does not isolate its secondary side puts itself and
+ *   everything below it in one group: a conventional PCI bridge, a PCIe to
+ *   PCI/PCI-X bridge, and a root or switch downstream port without ACS
+ *   Source Validation, P2P Request Redirect, P2P Completion Redirect and
+ *   Upstream Forwarding enabled (each of the last three only where the port
+ *   implements it: a port without it has no such path);
+ * - the functions of a multi-function device that do not isolate
+ *   themselves with ACS P2P Request and Completion Redirect (where
+ *   implemented) are one group; a conventional function never does.
+ */
+static inline struct pci_group *pci_group_of(const struct pci_dev *d)
+{
+	return d->group;
+}
+
+#define pci_for_each_group(host, g)                                            \
+	for ((g) = (host)->groups; (g); (g) = (g)->next)
+#define pci_group_for_each_dev(g, d)                                           \
+	for ((d) = (g)->devs; (d); (d) = (d)->group_next)
 
 static inline bool pci_is_bridge(const struct pci_dev *d)
 {

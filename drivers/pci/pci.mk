@@ -1,3 +1,5 @@
-# PCI: ECAM configuration access, enumeration, capabilities, the pci command.
+# PCI: ECAM access, enumeration, device objects, BARs, isolation groups,
+# native hot-plug, and the console commands over them.
 KERNEL_SRCS += drivers/pci/ecam.c drivers/pci/pci.c drivers/pci/caps.c \
-	kernel/cmd_pci.c
+	drivers/pci/bar.c drivers/pci/group.c drivers/pci/hotplug.c \
+	kernel/cmd_pci.c kernel/cmd_hotplug.c kernel/hotplug.c

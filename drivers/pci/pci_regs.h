@@ -19,10 +19,13 @@
 /* Type 0 and type 1 header, common part (PCI 3.0 §6.2.1). */
 #define PCI_VENDOR_ID 0x00U
 #define PCI_VENDOR_ID_NONE 0xffffU /* returned for a function that is absent */
+#define PCI_VENDOR_ID_RETRY 0x0001U /* still initialising (PCIe §2.3.1, CRS) */
 #define PCI_DEVICE_ID 0x02U
 #define PCI_COMMAND 0x04U
+#define PCI_COMMAND_IO BIT32(0) /* I/O Space Enable */
 #define PCI_COMMAND_MEMORY BIT32(1) /* Memory Space Enable */
 #define PCI_COMMAND_MASTER BIT32(2) /* Bus Master Enable */
+#define PCI_COMMAND_INTX_DISABLE BIT32(10) /* Interrupt Disable */
 #define PCI_STATUS 0x06U
 #define PCI_STATUS_CAP_LIST BIT32(4) /* Capabilities List */
 #define PCI_CLASS_REVISION 0x08U
@@ -33,8 +36,12 @@
 #define PCI_BASE_ADDRESS_0 0x10U /* type 0: six BARs, type 1: two */
 #define PCI_BASE_ADDRESS_SPACE_IO BIT32(0)
 #define PCI_BASE_ADDRESS_MEM_TYPE GENMASK32(2, 1)
+#define PCI_BASE_ADDRESS_MEM_TYPE_32 0x0U
 #define PCI_BASE_ADDRESS_MEM_TYPE_64 0x2U
+#define PCI_BASE_ADDRESS_MEM_PREFETCH BIT32(3) /* Prefetchable */
 #define PCI_BASE_ADDRESS_MEM_MASK GENMASK32(31, 4)
+#define PCI_BASE_ADDRESS_COUNT_NORMAL 6U /* BARs of a type 0 header */
+#define PCI_BASE_ADDRESS_COUNT_BRIDGE 2U /* BARs of a type 1 header */
 #define PCI_HEADER_TYPE 0x0eU
 #define PCI_HEADER_TYPE_LAYOUT GENMASK32(6, 0)
 #define PCI_HEADER_TYPE_MFD BIT32(7) /* Multi-Function Device */
@@ -47,6 +54,23 @@
 #define PCI_PRIMARY_BUS 0x18U
 #define PCI_SECONDARY_BUS 0x19U
 #define PCI_SUBORDINATE_BUS 0x1aU
+
+/*
+ * Type 1 header: the memory windows a bridge forwards downstream
+ * (PCI-to-PCI Bridge 1.2 §3.2.5.8-3.2.5.10).  Base and limit hold address
+ * bits 31:20 in their bits 15:4; the limit's low 20 bits are all ones.  The
+ * prefetchable window may be 64-bit, its bits 63:32 in the Upper registers.
+ */
+#define PCI_MEMORY_BASE 0x20U
+#define PCI_MEMORY_LIMIT 0x22U
+#define PCI_PREF_MEMORY_BASE 0x24U
+#define PCI_PREF_MEMORY_LIMIT 0x26U
+#define PCI_PREF_BASE_UPPER32 0x28U
+#define PCI_PREF_LIMIT_UPPER32 0x2cU
+#define PCI_MEMORY_RANGE_ADDR GENMASK32(15, 4) /* address bits 31:20 */
+#define PCI_PREF_RANGE_TYPE GENMASK32(3, 0)
+#define PCI_PREF_RANGE_TYPE_64 0x1U
+#define PCI_MEMORY_RANGE_SHIFT 20U /* 1 MiB granularity */
 
 /* Type 2 (CardBus) header keeps its capability pointer elsewhere. */
 #define PCI_CB_CAPABILITY_LIST 0x14U
@@ -93,6 +117,52 @@
 #define PCI_EXP_TYPE_PCIE_BRIDGE 0x8U /* PCI/PCI-X to PCIe bridge */
 #define PCI_EXP_TYPE_RC_END 0x9U
 #define PCI_EXP_TYPE_RC_EC 0xaU
+#define PCI_EXP_FLAGS_SLOT BIT32(8) /* Slot Implemented */
+
+/* Link Capabilities and Link Status (PCIe §7.5.3.6, §7.5.3.8). */
+#define PCI_EXP_LNKCAP 0x0cU
+#define PCI_EXP_LNKCAP_DLLLARC BIT32(20) /* DLL Link Active Reporting Capable */
+#define PCI_EXP_LNKSTA 0x12U
+#define PCI_EXP_LNKSTA_DLLLA BIT32(13) /* Data Link Layer Link Active */
+
+/* Slot Capabilities (PCIe §7.5.3.9). */
+#define PCI_EXP_SLTCAP 0x14U
+#define PCI_EXP_SLTCAP_ABP BIT32(0) /* Attention Button Present */
+#define PCI_EXP_SLTCAP_PCP BIT32(1) /* Power Controller Present */
+#define PCI_EXP_SLTCAP_AIP BIT32(3) /* Attention Indicator Present */
+#define PCI_EXP_SLTCAP_PIP BIT32(4) /* Power Indicator Present */
+#define PCI_EXP_SLTCAP_HPS BIT32(5) /* Hot-Plug Surprise */
+#define PCI_EXP_SLTCAP_HPC BIT32(6) /* Hot-Plug Capable */
+#define PCI_EXP_SLTCAP_NCCS BIT32(18) /* No Command Completed Support */
+#define PCI_EXP_SLTCAP_PSN GENMASK32(31, 19) /* Physical Slot Number */
+
+/* Slot Control (PCIe §7.5.3.10).  Indicator fields: 01b on, 11b off. */
+#define PCI_EXP_SLTCTL 0x18U
+#define PCI_EXP_SLTCTL_ABPE BIT32(0) /* Attention Button Pressed Enable */
+#define PCI_EXP_SLTCTL_PFDE BIT32(1) /* Power Fault Detected Enable */
+#define PCI_EXP_SLTCTL_MRLSCE BIT32(2) /* MRL Sensor Changed Enable */
+#define PCI_EXP_SLTCTL_PDCE BIT32(3) /* Presence Detect Changed Enable */
+#define PCI_EXP_SLTCTL_CCIE BIT32(4) /* Command Completed Interrupt Enable */
+#define PCI_EXP_SLTCTL_HPIE BIT32(5) /* Hot-Plug Interrupt Enable */
+#define PCI_EXP_SLTCTL_AIC GENMASK32(7, 6) /* Attention Indicator Control */
+#define PCI_EXP_SLTCTL_PIC GENMASK32(9, 8) /* Power Indicator Control */
+#define PCI_EXP_SLTCTL_IND_ON 0x1U
+#define PCI_EXP_SLTCTL_IND_OFF 0x3U
+#define PCI_EXP_SLTCTL_PCC BIT32(10) /* Power Controller Control: 1b off */
+#define PCI_EXP_SLTCTL_DLLSCE BIT32(12) /* DLL State Changed Enable */
+
+/* Slot Status (PCIe §7.5.3.11).  The event bits are RW1C. */
+#define PCI_EXP_SLTSTA 0x1aU
+#define PCI_EXP_SLTSTA_ABP BIT32(0) /* Attention Button Pressed */
+#define PCI_EXP_SLTSTA_PFD BIT32(1) /* Power Fault Detected */
+#define PCI_EXP_SLTSTA_MRLSC BIT32(2) /* MRL Sensor Changed */
+#define PCI_EXP_SLTSTA_PDC BIT32(3) /* Presence Detect Changed */
+#define PCI_EXP_SLTSTA_CC BIT32(4) /* Command Completed */
+#define PCI_EXP_SLTSTA_PDS BIT32(6) /* Presence Detect State */
+#define PCI_EXP_SLTSTA_DLLSC BIT32(8) /* Data Link Layer State Changed */
+#define PCI_EXP_SLTSTA_EVENTS                                                  \
+	(PCI_EXP_SLTSTA_ABP | PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_MRLSC |      \
+	 PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_CC | PCI_EXP_SLTSTA_DLLSC)
 
 /* Extended capability header (PCIe §7.6.3). */
 #define PCI_EXT_CAP_FIRST 0x100U
@@ -134,3 +204,12 @@
 #define PCI_EXT_CAP_ID_DVSEC 0x0023U
 #define PCI_EXT_CAP_ID_DLF 0x0025U
 #define PCI_EXT_CAP_ID_PL_16GT 0x0026U
+
+/* ACS Extended Capability: Capability and Control registers (PCIe §6.12). */
+#define PCI_ACS_CAP 0x04U
+#define PCI_ACS_CTRL 0x06U
+#define PCI_ACS_SV BIT32(0) /* ACS Source Validation */
+#define PCI_ACS_TB BIT32(1) /* ACS Translation Blocking */
+#define PCI_ACS_RR BIT32(2) /* ACS P2P Request Redirect */
+#define PCI_ACS_CR BIT32(3) /* ACS P2P Completion Redirect */
+#define PCI_ACS_UF BIT32(4) /* ACS Upstream Forwarding */

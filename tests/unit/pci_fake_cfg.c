@@ -6,6 +6,7 @@
 #include "tests/unit/pci_fake.h"
 
 #define CFG_FNS 64
+#define CFG_SLOTS 8
 /* Far more than any test needs: a walk that gets here does not end. */
 #define CFG_READS_MAX 1000000UL
 
@@ -14,46 +15,108 @@ static struct cfg_fn {
 	uint8_t bus;
 	uint8_t devfn;
 	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
+	uint8_t wmask[PCI_CFG_SPACE_EXP_SIZE]; /* writable bits */
+	uint8_t w1c[PCI_CFG_SPACE_EXP_SIZE]; /* write-1-to-clear bits */
+	uint8_t image[PCI_CFG_SPACE_EXP_SIZE]; /* a card's function at reset */
+	int slot; /* the slot whose card holds it, or -1 */
+	bool dead;
+	unsigned long accesses;
 } fns[CFG_FNS];
 static unsigned int fn_count;
 
+/*
+ * A hot-plug slot at register level, after PCIe §6.7 and QEMU 7.2's
+ * hw/pci/pcie.c: the card's functions answer only while the card is in,
+ * powered and its link up; power follows Slot Control's PCC; every Slot
+ * Control write completes at once (CC).
+ */
+static struct cfg_slot {
+	struct cfg_fn *port;
+	unsigned int exp;
+	bool present;
+	bool link_ok; /* the link trains when it can */
+	bool qemu_unplug; /* power off + indicator off removes the card */
+	bool no_cc;
+	struct pci_fake_slot_stats stats;
+} slots[CFG_SLOTS];
+static unsigned int slot_count;
+
 unsigned long pci_cfg_reads;
+uint64_t pci_fake_now_ns;
 
 void pci_cfg_reset(void)
 {
 	memset(fns, 0, sizeof(fns));
+	memset(slots, 0, sizeof(slots));
 	fn_count = 0;
+	slot_count = 0;
 	pci_cfg_reads = 0;
+	pci_fake_now_ns = 0;
 }
 
-static uint8_t *find(uint16_t seg, uint8_t bus, uint8_t devfn)
+static struct cfg_fn *find(uint16_t seg, uint8_t bus, uint8_t devfn)
 {
 	unsigned int i;
 
 	for (i = 0; i < fn_count; i++) {
 		if (fns[i].seg == seg && fns[i].bus == bus &&
 		    fns[i].devfn == devfn) {
-			return fns[i].cfg;
+			return &fns[i];
 		}
 	}
 	return NULL;
 }
 
+static struct cfg_fn *fn_of(const uint8_t *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < fn_count; i++) {
+		if (fns[i].cfg == cfg) {
+			return &fns[i];
+		}
+	}
+	abort();
+}
+
+static uint32_t get(const uint8_t *a, unsigned int off, unsigned int width)
+{
+	uint32_t v = 0;
+	unsigned int i;
+
+	for (i = 0; i < width; i++) {
+		v |= (uint32_t)a[off + i] << (8 * i);
+	}
+	return v;
+}
+
+static void set(uint8_t *a, unsigned int off, unsigned int width, uint32_t v)
+{
+	unsigned int i;
+
+	for (i = 0; i < width; i++) {
+		a[off + i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
 void pci_cfg_put8(uint8_t *cfg, unsigned int off, uint8_t v)
 {
-	cfg[off] = v;
+	set(cfg, off, 1, v);
 }
 
 void pci_cfg_put16(uint8_t *cfg, unsigned int off, uint16_t v)
 {
-	cfg[off] = (uint8_t)v;
-	cfg[off + 1] = (uint8_t)(v >> 8);
+	set(cfg, off, 2, v);
 }
 
 void pci_cfg_put32(uint8_t *cfg, unsigned int off, uint32_t v)
 {
-	pci_cfg_put16(cfg, off, (uint16_t)v);
-	pci_cfg_put16(cfg, off + 2, (uint16_t)(v >> 16));
+	set(cfg, off, 4, v);
+}
+
+uint32_t pci_cfg_get(const uint8_t *cfg, unsigned int off, unsigned int width)
+{
+	return get(cfg, off, width);
 }
 
 uint8_t *pci_cfg_add(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t vendor,
@@ -68,10 +131,14 @@ uint8_t *pci_cfg_add(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t vendor,
 	f->seg = seg;
 	f->bus = bus;
 	f->devfn = devfn;
+	f->slot = -1;
 	pci_cfg_put16(f->cfg, PCI_VENDOR_ID, vendor);
 	pci_cfg_put16(f->cfg, PCI_DEVICE_ID, device);
 	pci_cfg_put32(f->cfg, PCI_CLASS_REVISION, class24 << 8 | 0x01);
 	pci_cfg_put8(f->cfg, PCI_HEADER_TYPE, hdr_type);
+	/* Memory, I/O and bus master enables are always writable. */
+	set(f->wmask, PCI_COMMAND, 2,
+	    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	return f->cfg;
 }
 
@@ -107,25 +174,331 @@ void pci_cfg_ext_cap(uint8_t *cfg, unsigned int pos, uint16_t id,
 	pci_cfg_put32(cfg, pos, (uint32_t)next << 20 | 1U << 16 | id);
 }
 
-static uint32_t cfg_read(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		     unsigned int width)
+void pci_cfg_writable(uint8_t *cfg, unsigned int off, unsigned int width,
+		      uint32_t mask)
 {
-	const uint8_t *cfg = find(seg, bus, devfn);
-	uint32_t v = 0;
+	set(fn_of(cfg)->wmask, off, width, mask);
+}
+
+void pci_cfg_acs(uint8_t *cfg, unsigned int pos, unsigned int next,
+		 uint16_t cap, uint16_t ctrl)
+{
+	pci_cfg_ext_cap(cfg, pos, PCI_EXT_CAP_ID_ACS, next);
+	pci_cfg_put16(cfg, pos + PCI_ACS_CAP, cap);
+	pci_cfg_put16(cfg, pos + PCI_ACS_CTRL, ctrl);
+	pci_cfg_writable(cfg, pos + PCI_ACS_CTRL, 2, cap & 0x7f);
+}
+
+void pci_cfg_bar(uint8_t *cfg, unsigned int bar, uint64_t size, uint32_t flags)
+{
+	unsigned int off = PCI_BASE_ADDRESS_0 + 4 * bar;
+	uint64_t mask = ~(size - 1);
+
+	pci_cfg_put32(cfg, off, flags);
+	if (flags & PCI_BASE_ADDRESS_SPACE_IO) {
+		pci_cfg_writable(cfg, off, 4, (uint32_t)mask & ~0x3U);
+		return;
+	}
+	pci_cfg_writable(cfg, off, 4,
+			 (uint32_t)mask & PCI_BASE_ADDRESS_MEM_MASK);
+	if (flags & PCI_BASE_ADDRESS_MEM_TYPE_64 << 1) {
+		pci_cfg_put32(cfg, off + 4, 0);
+		pci_cfg_writable(cfg, off + 4, 4, (uint32_t)(mask >> 32));
+	}
+}
+
+void pci_cfg_window(uint8_t *cfg, uint32_t base, uint32_t limit)
+{
+	pci_cfg_put16(cfg, PCI_MEMORY_BASE, (uint16_t)(base >> 16 & 0xfff0));
+	pci_cfg_put16(cfg, PCI_MEMORY_LIMIT, (uint16_t)(limit >> 16 & 0xfff0));
+}
+
+void pci_cfg_pref_window(uint8_t *cfg, uint64_t base, uint64_t limit)
+{
+	uint16_t type = PCI_PREF_RANGE_TYPE_64;
+
+	pci_cfg_put16(cfg, PCI_PREF_MEMORY_BASE,
+		      (uint16_t)((base >> 16 & 0xfff0) | type));
+	pci_cfg_put16(cfg, PCI_PREF_MEMORY_LIMIT,
+		      (uint16_t)((limit >> 16 & 0xfff0) | type));
+	pci_cfg_put32(cfg, PCI_PREF_BASE_UPPER32, (uint32_t)(base >> 32));
+	pci_cfg_put32(cfg, PCI_PREF_LIMIT_UPPER32, (uint32_t)(limit >> 32));
+}
+
+void pci_cfg_dead(uint8_t *cfg, bool dead)
+{
+	fn_of(cfg)->dead = dead;
+}
+
+unsigned long pci_cfg_accesses(const uint8_t *cfg)
+{
+	return fn_of(cfg)->accesses;
+}
+
+/* ---- slots ---------------------------------------------------------- */
+
+static uint32_t port_reg(const struct cfg_slot *s, unsigned int reg,
+			 unsigned int width)
+{
+	return get(s->port->cfg, s->exp + reg, width);
+}
+
+static void port_bits(struct cfg_slot *s, unsigned int reg, uint16_t bits,
+		      bool on)
+{
+	uint16_t v = (uint16_t)port_reg(s, reg, 2);
+
+	set(s->port->cfg, s->exp + reg, 2, on ? v | bits : v & ~bits);
+}
+
+static bool slot_powered(const struct cfg_slot *s)
+{
+	return !(port_reg(s, PCI_EXP_SLTCAP, 4) & PCI_EXP_SLTCAP_PCP) ||
+	       !(port_reg(s, PCI_EXP_SLTCTL, 2) & PCI_EXP_SLTCTL_PCC);
+}
+
+static bool slot_link(const struct cfg_slot *s)
+{
+	return s->present && s->link_ok && slot_powered(s);
+}
+
+/* Puts the card's functions back as they come out of reset. */
+static void card_reset(const struct cfg_slot *s)
+{
 	unsigned int i;
 
+	for (i = 0; i < fn_count; i++) {
+		if (fns[i].slot >= 0 && &slots[fns[i].slot] == s) {
+			memcpy(fns[i].cfg, fns[i].image, sizeof(fns[i].cfg));
+			fns[i].dead = false;
+		}
+	}
+}
+
+static void slot_sync(struct cfg_slot *s)
+{
+	port_bits(s, PCI_EXP_SLTSTA, PCI_EXP_SLTSTA_PDS, s->present);
+	port_bits(s, PCI_EXP_LNKSTA, PCI_EXP_LNKSTA_DLLLA, slot_link(s));
+}
+
+static void slot_event(struct cfg_slot *s, uint16_t events)
+{
+	port_bits(s, PCI_EXP_SLTSTA, events, true);
+}
+
+int pci_fake_slot(uint8_t *port_cfg, unsigned int exp, uint32_t sltcap,
+		  unsigned int psn)
+{
+	struct cfg_slot *s;
+
+	if (slot_count == CFG_SLOTS) {
+		abort();
+	}
+	s = &slots[slot_count];
+	s->port = fn_of(port_cfg);
+	s->exp = exp;
+	s->link_ok = true;
+	s->qemu_unplug = true;
+	port_bits(s, PCI_EXP_FLAGS, PCI_EXP_FLAGS_SLOT, true);
+	pci_cfg_put32(port_cfg, exp + PCI_EXP_SLTCAP,
+		      sltcap | psn << 19);
+	pci_cfg_put32(port_cfg, exp + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+	/* Empty at reset: power off, indicators off (QEMU's slot reset). */
+	pci_cfg_put16(port_cfg, exp + PCI_EXP_SLTCTL,
+		      PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PIC |
+			      PCI_EXP_SLTCTL_AIC);
+	pci_cfg_writable(port_cfg, exp + PCI_EXP_SLTCTL, 2,
+			 PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PFDE |
+				 PCI_EXP_SLTCTL_MRLSCE | PCI_EXP_SLTCTL_PDCE |
+				 PCI_EXP_SLTCTL_CCIE | PCI_EXP_SLTCTL_HPIE |
+				 PCI_EXP_SLTCTL_AIC | PCI_EXP_SLTCTL_PIC |
+				 PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_DLLSCE);
+	set(s->port->w1c, exp + PCI_EXP_SLTSTA, 2, PCI_EXP_SLTSTA_EVENTS);
+	slot_sync(s);
+	return (int)slot_count++;
+}
+
+void pci_fake_slot_card(int slot, uint8_t *fn_cfg)
+{
+	struct cfg_fn *f = fn_of(fn_cfg);
+
+	f->slot = slot;
+	memcpy(f->image, f->cfg, sizeof(f->image));
+}
+
+void pci_fake_slot_boot(int slot)
+{
+	struct cfg_slot *s = &slots[slot];
+
+	/* Populated at reset: power and its indicator on, no event. */
+	s->present = true;
+	port_bits(s, PCI_EXP_SLTCTL, PCI_EXP_SLTCTL_PCC, false);
+	port_bits(s, PCI_EXP_SLTCTL, PCI_EXP_SLTCTL_PIC, false);
+	port_bits(s, PCI_EXP_SLTCTL, 0x1 << 8, true);
+	card_reset(s);
+	slot_sync(s);
+}
+
+void pci_fake_slot_insert(int slot, bool with_button)
+{
+	struct cfg_slot *s = &slots[slot];
+
+	s->present = true;
+	card_reset(s);
+	slot_event(s, (uint16_t)(PCI_EXP_SLTSTA_PDC |
+				 (with_button ? PCI_EXP_SLTSTA_ABP : 0)));
+	slot_sync(s);
+}
+
+void pci_fake_slot_pull(int slot)
+{
+	struct cfg_slot *s = &slots[slot];
+
+	s->present = false;
+	slot_event(s, PCI_EXP_SLTSTA_PDC);
+	slot_sync(s);
+}
+
+void pci_fake_slot_button(int slot)
+{
+	slot_event(&slots[slot], PCI_EXP_SLTSTA_ABP);
+}
+
+void pci_fake_slot_link_ok(int slot, bool ok)
+{
+	slots[slot].link_ok = ok;
+	slot_sync(&slots[slot]);
+}
+
+void pci_fake_slot_options(int slot, bool qemu_unplug, bool no_cc)
+{
+	slots[slot].qemu_unplug = qemu_unplug;
+	slots[slot].no_cc = no_cc;
+}
+
+const struct pci_fake_slot_stats *pci_fake_slot_stats(int slot)
+{
+	struct cfg_slot *s = &slots[slot];
+
+	s->stats.powered = slot_powered(s);
+	s->stats.present = s->present;
+	s->stats.link = slot_link(s);
+	return &s->stats;
+}
+
+static struct cfg_slot *slot_at(const struct cfg_fn *f, unsigned int off,
+				unsigned int width, unsigned int reg)
+{
+	unsigned int i;
+
+	for (i = 0; i < slot_count; i++) {
+		if (slots[i].port == f && off < slots[i].exp + reg + 2 &&
+		    off + width > slots[i].exp + reg) {
+			return &slots[i];
+		}
+	}
+	return NULL;
+}
+
+/* QEMU's rule: a 1 written to an event bit that is clear undoes it all. */
+static bool sltsta_write_refused(struct cfg_slot *s, uint32_t val)
+{
+	uint16_t old = (uint16_t)port_reg(s, PCI_EXP_SLTSTA, 2);
+
+	if ((uint16_t)val & ~old & PCI_EXP_SLTSTA_EVENTS) {
+		s->stats.undone_writes++;
+		return true;
+	}
+	return false;
+}
+
+static void sltctl_written(struct cfg_slot *s, uint16_t old)
+{
+	uint16_t ctl = (uint16_t)port_reg(s, PCI_EXP_SLTCTL, 2);
+	bool was_on = !(old & PCI_EXP_SLTCTL_PCC);
+	bool off_pair = (ctl & PCI_EXP_SLTCTL_PCC) &&
+			(ctl & PCI_EXP_SLTCTL_PIC) == PCI_EXP_SLTCTL_PIC;
+	bool was_off_pair = (old & PCI_EXP_SLTCTL_PCC) &&
+			    (old & PCI_EXP_SLTCTL_PIC) == PCI_EXP_SLTCTL_PIC;
+
+	s->stats.commands++;
+	if (s->qemu_unplug && s->present && off_pair && !was_off_pair) {
+		s->stats.unplugs++;
+		s->present = false;
+		slot_event(s, PCI_EXP_SLTSTA_PDC);
+	}
+	if (!was_on && slot_powered(s)) {
+		card_reset(s);
+	}
+	slot_sync(s);
+	if (!s->no_cc) {
+		slot_event(s, PCI_EXP_SLTSTA_CC);
+	}
+}
+
+/* The card's function answers only while its slot's link is up. */
+static bool answers(const struct cfg_fn *f)
+{
+	return !f->dead && (f->slot < 0 || slot_link(&slots[f->slot]));
+}
+
+static void check_access(uint16_t off, unsigned int width)
+{
 	/* The driver must never make such an access, nor walk forever. */
 	if (off % width || off + width > PCI_CFG_SPACE_EXP_SIZE ||
 	    ++pci_cfg_reads > CFG_READS_MAX) {
 		abort();
 	}
-	if (!cfg) {
+}
+
+static uint32_t cfg_read(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+			 unsigned int width)
+{
+	struct cfg_fn *f = find(seg, bus, devfn);
+
+	check_access(off, width);
+	if (f) {
+		f->accesses++;
+	}
+	if (!f || !answers(f)) {
 		return UINT32_MAX >> (32 - 8 * width);
 	}
-	for (i = 0; i < width; i++) {
-		v |= (uint32_t)cfg[off + i] << (8 * i);
+	return get(f->cfg, off, width);
+}
+
+static void cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		      unsigned int width, uint32_t val)
+{
+	struct cfg_fn *f = find(seg, bus, devfn);
+	struct cfg_slot *sta, *ctl;
+	uint16_t old_ctl = 0;
+	unsigned int i;
+	uint8_t b, wm;
+
+	check_access(off, width);
+	if (f) {
+		f->accesses++;
 	}
-	return v;
+	if (!f || !answers(f)) {
+		return;
+	}
+	sta = slot_at(f, off, width, PCI_EXP_SLTSTA);
+	ctl = slot_at(f, off, width, PCI_EXP_SLTCTL);
+	if (sta && sltsta_write_refused(sta, val)) {
+		return;
+	}
+	if (ctl) {
+		old_ctl = (uint16_t)port_reg(ctl, PCI_EXP_SLTCTL, 2);
+	}
+	for (i = 0; i < width; i++) {
+		b = (uint8_t)(val >> (8 * i));
+		wm = f->wmask[off + i];
+		f->cfg[off + i] = (uint8_t)((f->cfg[off + i] & ~wm) | (b & wm));
+		f->cfg[off + i] &= (uint8_t)~(b & f->w1c[off + i]);
+	}
+	if (ctl) {
+		sltctl_written(ctl, old_ctl);
+	}
 }
 
 uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
@@ -141,4 +514,35 @@ uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
 	return cfg_read(seg, bus, devfn, off, 4);
+}
+
+void hw_pci_write8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		   uint8_t val)
+{
+	cfg_write(seg, bus, devfn, off, 1, val);
+}
+
+void hw_pci_write16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		    uint16_t val)
+{
+	cfg_write(seg, bus, devfn, off, 2, val);
+}
+
+void hw_pci_write32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+		    uint32_t val)
+{
+	cfg_write(seg, bus, devfn, off, 4, val);
+}
+
+/* ---- time ----------------------------------------------------------- */
+
+uint64_t hw_now_ns(void)
+{
+	return pci_fake_now_ns;
+}
+
+/* Each step of a poll loop takes a microsecond of virtual time. */
+void hw_relax(void)
+{
+	pci_fake_now_ns += 1000;
 }
