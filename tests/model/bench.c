@@ -2,16 +2,19 @@
  * make bench: what map and unmap cost in the model, per operation and per
  * 4 KiB page: host time (the driver plus the model's emulation of every
  * register access and descriptor), page-table pages the mapping uses,
- * invalidation descriptors and doorbells, MMIO accesses.  Then the
+ * invalidation descriptors and doorbells, MMIO accesses; in legacy mode
+ * and in scalable mode with second- and first-level tables.  Then the
  * invalidation queue: MMIO accesses per successful invalidation,
- * invalidations per second, and under each injected failure the longest
- * time a CPU waited on the hardware, in virtual time, against the deadline
- * of its class.
+ * invalidations per second in both modes, what attaching and detaching a
+ * PASID costs, and under each injected failure the longest time a CPU
+ * waited on the hardware, in virtual time, against the deadline of its
+ * class.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "lib/bits.h"
@@ -60,7 +63,7 @@ static void report(const char *what, const char *op, const struct tally *t,
 {
 	double per_op = t->ns / iters;
 
-	printf("%-18s %-5s %12.0f ns/op %10.3f ns/page %6.2f desc/op %5.2f doorbells/op %6.2f mmio/op\n",
+	printf("%-24s %-5s %12.0f ns/op %10.3f ns/page %6.2f desc/op %5.2f doorbells/op %6.2f mmio/op\n",
 	       what, op, per_op, per_op / (double)(len / SZ_4K),
 	       (double)t->descriptors / iters, (double)t->doorbells / iters,
 	       (double)t->mmio / iters);
@@ -94,7 +97,7 @@ static void run(struct vtd_unit *u, struct vtd_domain *d, const char *what,
 	}
 	report(what, "map", &map, iters, len);
 	report(what, "unmap", &unmap, iters, len);
-	printf("%-18s %llu page-table pages for the mapping\n", what,
+	printf("%-24s %llu page-table pages for the mapping\n", what,
 	       (unsigned long long)tables);
 }
 
@@ -301,66 +304,176 @@ static void worst_waits(void)
 		fail("a wait past its deadline");
 }
 
+/* The units and domain formats the map/unmap figures compare. */
+struct mode_case {
+	const char *name;
+	bool scalable;
+	enum vtd_format format;
+};
+
+static const struct mode_case mode_cases[] = {
+	{ .name = "legacy", .format = VTD_FORMAT_SECOND_LEVEL },
+	{ .name = "scalable SL", .scalable = true,
+	  .format = VTD_FORMAT_SECOND_LEVEL },
+	{ .name = "scalable FL", .scalable = true,
+	  .format = VTD_FORMAT_FIRST_LEVEL },
+};
+
+/*
+ * QEMU 7.2's default unit; in scalable mode also with first-level tables
+ * (and their 1 GiB leaves) and 20-bit PASIDs, which QEMU 7.2 lacks.
+ */
+static void add_unit(bool scalable)
+{
+	struct model_unit_config cfg;
+
+	model_unit_config_default(&cfg);
+	if (scalable) {
+		cfg.cap |= VTD_CAP_FL1GP;
+		cfg.ecap |= VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_FLTS |
+			    VTD_ECAP_PASID | field_prep64(VTD_ECAP_PSS, 19);
+	}
+	model_add_unit(BASE, &cfg);
+}
+
+/* A unit in the case's mode with a domain of its format, MASTER attached. */
+static void mode_up(const struct mode_case *c, struct vtd_unit *u,
+		    struct vtd_domain **d)
+{
+	struct vtd_unit *up = u;
+	uint16_t sid = MASTER;
+
+	model_init();
+	add_unit(c->scalable);
+	if (vtd_unit_init(u, 0, 0, BASE, NULL) || vtd_unit_enable(u) ||
+	    vtd_domain_create_fmt(&up, 1, 39, c->format, d) ||
+	    vtd_attach(*d, u, &sid, 1)) {
+		fail("bring-up");
+	}
+}
+
+static void map_unmap_figures(void)
+{
+	const struct mode_case *c;
+	struct vtd_domain *d;
+	struct vtd_unit u;
+	char what[40];
+	uint64_t ram;
+
+	printf("model: QEMU 7.2 default unit (3-level, 2M+1G leaves, PSI, MAMV 18, ECAP.C=0), 1 us per descriptor\n");
+	for (c = mode_cases; c < mode_cases + ARRAY_SIZE(mode_cases); c++) {
+		mode_up(c, &u, &d);
+		ram = model_ram_alloc(2 * SZ_1G, SZ_1G);
+		printf("%s:\n", c->name);
+		snprintf(what, sizeof(what), "%s 4K", c->name);
+		run(&u, d, what, SZ_1G, ram, SZ_4K, 20000);
+		snprintf(what, sizeof(what), "%s 2M", c->name);
+		run(&u, d, what, SZ_1G, ram, SZ_2M, 20000);
+		snprintf(what, sizeof(what), "%s 1G", c->name);
+		run(&u, d, what, SZ_1G, ram, SZ_1G, 20000);
+		snprintf(what, sizeof(what), "%s 2M as 4K", c->name);
+		run(&u, d, what, SZ_1G, ram + SZ_4K, SZ_2M, 200);
+		snprintf(what, sizeof(what), "%s 1G as 4K", c->name);
+		run(&u, d, what, SZ_1G, ram + SZ_4K, SZ_1G, 2);
+		if (model_violations()) {
+			fprintf(stderr, "bench: %u model violations\n",
+				model_violations());
+			exit(1);
+		}
+		model_fini();
+	}
+}
+
 /*
  * Successful invalidations: MMIO accesses and doorbells each, and how many
- * the driver and model complete per second of host time.
+ * the driver and model complete per second of host time, in each mode.
  */
 static void invalidation_rate(void)
 {
 	const unsigned int iters = 200000;
+	const struct mode_case *c;
+	struct vtd_domain *d;
 	struct vtd_stats s0;
-	struct rig r;
+	struct vtd_unit u;
 	unsigned int i;
 	double t0, secs;
 
-	rig_up(&r, 0, 0);
-	if (vtd_domain_map(r.d, SZ_1G, r.ram, SZ_4K,
-			   VTD_PROT_READ | VTD_PROT_WRITE))
-		fail("map");
-	s0 = r.u.stats;
-	t0 = now_ns();
-	for (i = 0; i < iters; i++) {
-		if (vtd_domain_flush(r.d))
-			fail("flush");
-	}
-	secs = (now_ns() - t0) / 1e9;
 	printf("\nsuccessful invalidations (domain-selective, one descriptor and a wait each):\n");
-	printf("  %.2f MMIO reads, %.2f MMIO writes, %.2f doorbells per invalidation\n",
-	       (double)(r.u.stats.mmio_reads - s0.mmio_reads) / iters,
-	       (double)(r.u.stats.mmio_writes - s0.mmio_writes) / iters,
-	       (double)(r.u.stats.doorbells - s0.doorbells) / iters);
-	printf("  %.0f invalidations/s (host time, the model's emulation included)\n",
-	       iters / secs);
-	rig_down(&r);
+	for (c = mode_cases; c < mode_cases + ARRAY_SIZE(mode_cases); c++) {
+		mode_up(c, &u, &d);
+		if (vtd_domain_map(d, SZ_1G, model_ram_alloc(SZ_4K, SZ_4K),
+				   SZ_4K, VTD_PROT_READ | VTD_PROT_WRITE)) {
+			fail("map");
+		}
+		s0 = u.stats;
+		t0 = now_ns();
+		for (i = 0; i < iters; i++) {
+			if (vtd_domain_flush(d)) {
+				fail("flush");
+			}
+		}
+		secs = (now_ns() - t0) / 1e9;
+		printf("  %-12s %.2f MMIO reads, %.2f MMIO writes, %.2f doorbells per invalidation, %.0f/s (host time, the model's emulation included)\n",
+		       c->name,
+		       (double)(u.stats.mmio_reads - s0.mmio_reads) / iters,
+		       (double)(u.stats.mmio_writes - s0.mmio_writes) / iters,
+		       (double)(u.stats.doorbells - s0.doorbells) / iters,
+		       iters / secs);
+		model_fini();
+	}
+}
+
+/*
+ * Attach and detach of one requester id (legacy: its context entry) or one
+ * PASID (scalable: a PASID entry; the context entry and directory stay,
+ * held by RID_PASID): what the entry protocol and its invalidations
+ * (context cache; PASID cache and IOTLB) cost per pair.
+ */
+static void attach_figures(void)
+{
+	const unsigned int iters = 20000;
+	const struct mode_case *c;
+	struct tally t = { 0 };
+	struct vtd_domain *d;
+	struct vtd_stats s0;
+	struct vtd_unit u;
+	uint16_t sid = MASTER + 1;
+	unsigned int i;
+	double t0;
+	int err;
+
+	printf("\nattach + detach pairs:\n");
+	for (c = mode_cases; c < mode_cases + ARRAY_SIZE(mode_cases); c++) {
+		mode_up(c, &u, &d);
+		memset(&t, 0, sizeof(t));
+		for (i = 0; i < iters; i++) {
+			s0 = u.stats;
+			t0 = now_ns();
+			if (c->scalable) {
+				err = vtd_attach_pasid(d, &u, MASTER, 5) ||
+				      vtd_detach_pasid(d, &u, MASTER, 5);
+			} else {
+				err = vtd_attach(d, &u, &sid, 1) ||
+				      vtd_detach(d, &u, &sid, 1);
+			}
+			if (err) {
+				fail("attach/detach");
+			}
+			add(&t, t0, &s0, &u);
+		}
+		printf("  %-12s %-13s %8.0f ns/pair %6.2f desc/pair %5.2f doorbells/pair %6.2f mmio/pair\n",
+		       c->name, c->scalable ? "(PASID 5)" : "(requester)",
+		       t.ns / iters, (double)t.descriptors / iters,
+		       (double)t.doorbells / iters, (double)t.mmio / iters);
+		model_fini();
+	}
 }
 
 int main(void)
 {
-	struct model_unit_config cfg;
-	struct vtd_unit u, *up = &u;
-	struct vtd_domain *d;
-	uint16_t sid = MASTER;
-	uint64_t ram;
-
-	model_init();
-	model_unit_config_default(&cfg);
-	model_add_unit(BASE, &cfg);
-	if (vtd_unit_init(&u, 0, 0, BASE, NULL) || vtd_unit_enable(&u) ||
-	    vtd_domain_create(&up, 1, 39, &d) || vtd_attach(d, &u, &sid, 1))
-		fail("bring-up");
-	ram = model_ram_alloc(2 * SZ_1G, SZ_1G);
-	printf("model: QEMU 7.2 default unit (3-level, 2M+1G leaves, PSI, MAMV 18, ECAP.C=0), 1 us per descriptor\n");
-	run(&u, d, "4K", SZ_1G, ram, SZ_4K, 20000);
-	run(&u, d, "2M", SZ_1G, ram, SZ_2M, 20000);
-	run(&u, d, "1G", SZ_1G, ram, SZ_1G, 20000);
-	run(&u, d, "2M as 4K leaves", SZ_1G, ram + SZ_4K, SZ_2M, 200);
-	run(&u, d, "1G as 4K leaves", SZ_1G, ram + SZ_4K, SZ_1G, 2);
-	if (model_violations()) {
-		fprintf(stderr, "bench: %u model violations\n", model_violations());
-		return 1;
-	}
-	model_fini();
+	map_unmap_figures();
 	invalidation_rate();
+	attach_figures();
 	worst_waits();
 	return 0;
 }

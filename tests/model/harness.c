@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "lib/bits.h"
 #include "drivers/hw.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
@@ -78,13 +79,34 @@ void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
 	model_expect_detach(u->index, sid);
 }
 
-int dma_fill(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t byte,
-	     size_t len)
+void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		    uint32_t pasid)
+{
+	assert_int_equal(vtd_attach_pasid(d, u, sid, pasid), 0);
+	model_expect_attach_pasid(u->index, sid, pasid, d);
+}
+
+void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		    uint32_t pasid)
+{
+	assert_int_equal(vtd_detach_pasid(d, u, sid, pasid), 0);
+	model_expect_detach_pasid(u->index, sid, pasid);
+}
+
+int dma_fill_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+		   uint64_t iova, uint8_t byte, size_t len)
 {
 	uint8_t buf[256];
 
 	memset(buf, byte, sizeof(buf));
-	return model_dma_write(unit, sid, iova, buf, len < 256 ? len : 256);
+	return model_dma_write_pasid(unit, sid, pasid, iova, buf,
+				     len < 256 ? len : 256);
+}
+
+int dma_fill(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t byte,
+	     size_t len)
+{
+	return dma_fill_pasid(unit, sid, MODEL_NO_PASID, iova, byte, len);
 }
 
 uint8_t ram_byte(uint64_t hpa)
@@ -106,6 +128,34 @@ struct model_unit_config default_cfg(void)
 	struct model_unit_config cfg;
 
 	model_unit_config_default(&cfg);
+	return cfg;
+}
+
+uint64_t *leaf_entry(struct vtd_domain *d, uint64_t iova)
+{
+	uint64_t pa = d->pt.root_pa, *table;
+	unsigned int level;
+
+	for (level = d->pt.levels; level > 1; level--) {
+		table = hw_phys_to_virt(pa);
+		pa = table[(iova >> (12 + 9 * (level - 1))) & 511] & VTD_SL_ADDR;
+	}
+	return (uint64_t *)hw_phys_to_virt(pa) + ((iova >> 12) & 511);
+}
+
+void poke(uint64_t *entry, uint64_t val)
+{
+	*entry = val;
+	hw_cache_flush(entry, sizeof(*entry));
+}
+
+struct model_unit_config sm_cfg(unsigned int pss)
+{
+	struct model_unit_config cfg = default_cfg();
+
+	cfg.ecap |= VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_FLTS |
+		    VTD_ECAP_NEST | VTD_ECAP_PT | VTD_ECAP_PASID;
+	cfg.ecap = field_set64(VTD_ECAP_PSS, cfg.ecap, pss);
 	return cfg;
 }
 

@@ -24,6 +24,11 @@ int setup(void **state);
 int teardown(void **state);
 
 struct model_unit_config default_cfg(void);
+/*
+ * QEMU's defaults in scalable mode with everything moat uses: SMTS, SLTS,
+ * FLTS, nesting, pass-through, PASIDs of pss + 1 bits.
+ */
+struct model_unit_config sm_cfg(unsigned int pss);
 unsigned int add_unit(const struct model_unit_config *cfg);
 void bring_up(struct vtd_unit *u, unsigned int idx);
 void shut_down(struct vtd_unit *u);
@@ -34,11 +39,26 @@ void t_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa, uint64_t len,
 void t_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
 void t_attach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
 void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
+void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		    uint32_t pasid);
+void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		    uint32_t pasid);
 
 /* A DMA write of len (at most 256) bytes of byte; 0 or -EFAULT. */
 int dma_fill(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t byte,
 	     size_t len);
+/* The same as a request with pasid (MODEL_NO_PASID: without). */
+int dma_fill_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+		   uint64_t iova, uint8_t byte, size_t len);
 uint8_t ram_byte(uint64_t hpa);
+
+/*
+ * The 4K leaf entry for iova (tables must exist down to level 1), in
+ * either format.  poke() changes an entry behind the driver's back, as a
+ * buggy driver would, flushed so that any unit sees it.
+ */
+uint64_t *leaf_entry(struct vtd_domain *d, uint64_t iova);
+void poke(uint64_t *entry, uint64_t val);
 
 struct fault_log {
 	unsigned int count;

@@ -69,42 +69,110 @@ enum {
 #define SL_PS (UINT64_C(1) << 7)
 #define ADDR_MASK UINT64_C(0x000ffffffffff000)
 
-#define CTX_CACHE 64u
-#define IOTLB_SIZE 512u
-#define MAX_LEVELS 5u
+/* First-level entries: the IA-32e paging format. */
+#define FL_P (UINT64_C(1) << 0)
+#define FL_RW (UINT64_C(1) << 1)
+#define FL_US (UINT64_C(1) << 2)
+#define FL_A (UINT64_C(1) << 5)
+#define FL_D (UINT64_C(1) << 6)
+#define FL_PS (UINT64_C(1) << 7)
+#define FL_XD (UINT64_C(1) << 63)
 
-/* Fault reasons the model produces. */
+/* ECAP bits the model reads (11.4.3). */
+#define EC_DT 2
+#define EC_PT 6
+#define EC_NEST 26
+#define EC_PRS 29
+#define EC_PASID 40
+#define EC_SMTS 43
+#define EC_SLTS 46
+#define EC_FLTS 47
+#define EC_SMPWC 48
+#define EC_RPS 49
+
+/* PASID-table entry translation types. */
+enum { PGTT_FL = 1, PGTT_SL = 2, PGTT_NESTED = 3, PGTT_PT = 4 };
+
+#define CTX_CACHE 64u
+#define PASID_CACHE 64u
+#define IOTLB_SIZE 512u
+/* Table pages one walk reads: a nested walk reads second-level tables
+ * for each first-level table and for its result. */
+#define MAX_PATH 40u
+
+/* Fault reasons the model produces: legacy, then scalable mode (7.1.3). */
 enum {
 	FR_ROOT_NP = 1, FR_CTX_NP = 2, FR_CTX_INVALID = 3, FR_AW = 4,
 	FR_WRITE = 5, FR_READ = 6, FR_PTE_READ = 7, FR_ROOT_RSVD = 0xa,
 	FR_CTX_RSVD = 0xb, FR_PTE_RSVD = 0xc,
+	SM_TTM0_PASID = 0x31,
+	SM_ROOT_READ = 0x38, SM_ROOT_NP = 0x39, SM_ROOT_RSVD = 0x3a,
+	SM_CTX_READ = 0x40, SM_CTX_NP = 0x41, SM_CTX_RSVD = 0x42,
+	SM_PASIDE = 0x45, SM_PASID_MAX = 0x46, SM_RID_PASID = 0x48,
+	SM_PDE_READ = 0x50, SM_PDE_NP = 0x51, SM_PDE_RSVD = 0x52,
+	SM_PE_READ = 0x58, SM_PE_NP = 0x59, SM_PE_RSVD = 0x5a,
+	SM_PE_INVALID = 0x5b,
+	SM_FL_READ = 0x70, SM_FL_NP = 0x71, SM_FL_RSVD = 0x72,
+	SM_NESTED_FL_TOP = 0x75, SM_NESTED_FL = 0x76,
+	SM_SL_READ = 0x78, SM_SL_RSVD = 0x7a,
+	SM_NOT_CANONICAL = 0x80, SM_US = 0x81, SM_AW = 0x83,
+	SM_WRITE = 0x85, SM_READ = 0x86, SM_FL_AD = 0x90,
 };
+
+/* A walk result meaning "not present": the caller picks the reason. */
+#define WALK_NP 0xffu
 
 struct ctx_cache_entry {
 	bool valid;
 	bool present;
 	uint16_t sid;
-	uint16_t did;
+	uint16_t did;		/* legacy mode; scalable entries have none */
 	uint64_t lo;
 	uint64_t hi;
+};
+
+/* Scalable mode: a cached PASID-table entry, tagged as 6.2.1 says. */
+struct pasid_cache_entry {
+	bool valid;
+	bool present;
+	uint16_t sid;
+	uint32_t pasid;
+	uint16_t did;
+	uint64_t val[3];
 };
 
 struct tlb_entry {
 	bool valid;
 	bool negative;		/* CM: a cached not-present leaf */
 	uint16_t did;
+	uint32_t pasid;		/* scalable mode; 0 in legacy mode */
+	unsigned int pgtt;	/* what walked it; legacy: second-level */
 	uint64_t iova;
 	uint64_t size;
 	uint64_t hpa;
 	uint64_t rights;	/* SL_R | SL_W */
 	unsigned int path_len;
-	uint64_t path[MAX_LEVELS];
+	uint64_t path[MAX_PATH];
 };
 
 struct shadow {
 	uint64_t lo;
 	uint64_t hi;
 	bool seen;
+};
+
+/* What the unit last saw of a PASID-table entry, by its address. */
+struct pe_shadow {
+	uint64_t pa;
+	uint64_t val[8];
+};
+
+/* A request as the unit receives it. */
+struct request {
+	uint16_t sid;
+	uint32_t pasid;		/* MODEL_NO_PASID: without */
+	uint64_t iova;
+	bool write;
 };
 
 struct frcd {
@@ -187,15 +255,25 @@ struct munit {
 	unsigned int frcd_next;
 	struct ctx_cache_entry ctx[CTX_CACHE];
 	unsigned int ctx_next;
+	struct pasid_cache_entry pc[PASID_CACHE];
+	unsigned int pc_next;
 	struct tlb_entry tlb[IOTLB_SIZE];
 	unsigned int tlb_next;
 	struct shadow *shadow;		/* per sid, context entries seen */
+	struct pe_shadow *pe_shadow;	/* PASID entries seen */
+	size_t pe_shadow_count;
+	struct {
+		bool on;
+		struct request rq;
+		struct model_watch log;
+	} watch;
 	struct model_unit_stats stats;
 };
 
 struct binding {
 	unsigned int unit;
 	uint16_t sid;
+	uint32_t pasid;
 	const void *owner;
 };
 
@@ -245,7 +323,10 @@ static struct {
 	char log[LOG_LINES][256];
 	unsigned int log_count;
 	bool verbose;
+	bool probing;		/* a watching device's probe is running */
 } M;
+
+static void probe_all(void);
 
 static uint64_t fld(uint64_t v, unsigned int hi, unsigned int lo)
 {
@@ -325,6 +406,23 @@ static bool cap_cm(const struct munit *mu)
 static bool coherent(const struct munit *mu)
 {
 	return mu->cfg.ecap & 1;
+}
+
+static bool ecap_bit(const struct munit *mu, unsigned int bit)
+{
+	return mu->cfg.ecap & (UINT64_C(1) << bit);
+}
+
+/* The latched root table is in scalable mode (TTM = 01). */
+static bool scalable(const struct munit *mu)
+{
+	return fld(mu->root_active, 11, 10) == 1;
+}
+
+/* 256-bit descriptors: IQA.DW. */
+static unsigned int desc_shift(const struct munit *mu)
+{
+	return (unsigned int)fld(mu->iqa, 11, 11);
 }
 
 static uint64_t ecap_iro(const struct munit *mu)
@@ -441,6 +539,22 @@ static void check_free(struct munit *mu, uint64_t pa)
 				  mu->index, (unsigned long long)pa, c->sid);
 		c->valid = false;
 	}
+	for (i = 0; i < PASID_CACHE; i++) {
+		struct pasid_cache_entry *c = &mu->pc[i];
+		unsigned int pgtt = (unsigned int)fld(c->val[0], 8, 6);
+		bool uses = (c->val[0] & ADDR_MASK) == pa ||
+			    (pgtt == PGTT_FL && (c->val[2] & ADDR_MASK) == pa);
+
+		if (!c->valid || !c->present || !uses) {
+			continue;
+		}
+		if (te) {
+			violation("unit %u: table page 0x%llx freed while a cached PASID entry (sid %04x PASID %u) points to it",
+				  mu->index, (unsigned long long)pa, c->sid,
+				  c->pasid);
+		}
+		c->valid = false;
+	}
 	for (i = 0; i < IOTLB_SIZE; i++) {
 		struct tlb_entry *t = &mu->tlb[i];
 
@@ -451,6 +565,14 @@ static void check_free(struct munit *mu, uint64_t pa)
 				  mu->index, (unsigned long long)pa, t->did,
 				  (unsigned long long)t->iova);
 		t->valid = false;
+	}
+	/* A PASID table page going away: its entries are forgotten. */
+	for (i = 0; i < mu->pe_shadow_count;) {
+		if ((mu->pe_shadow[i].pa & ~(uint64_t)(PG - 1)) == pa) {
+			mu->pe_shadow[i] = mu->pe_shadow[--mu->pe_shadow_count];
+		} else {
+			i++;
+		}
 	}
 }
 
@@ -500,6 +622,7 @@ void hw_cache_flush(const void *va, size_t len)
 		return;
 	}
 	memcpy(M.dev + start, M.cpu + start, end - start);
+	probe_all();
 }
 
 void hw_mb(void)
@@ -507,8 +630,13 @@ void hw_mb(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-/* A hardware read of remapping structures (root, context, page tables). */
-static bool walk_read(struct munit *mu, uint64_t pa, uint64_t *val)
+/*
+ * A hardware read of remapping structures, snooped or not: root, context
+ * and PASID structures as ECAP.C says; in scalable mode page tables as
+ * SMPWC and the PASID entry's PWSNP say.
+ */
+static bool walk_read_snoop(struct munit *mu, uint64_t pa, uint64_t *val,
+			    bool snoop)
 {
 	uint64_t cpu, dev;
 
@@ -519,7 +647,7 @@ static bool walk_read(struct munit *mu, uint64_t pa, uint64_t *val)
 		return false;
 	}
 	memcpy(&cpu, M.cpu + pa, 8);
-	if (coherent(mu)) {
+	if (snoop) {
 		*val = cpu;
 		return true;
 	}
@@ -530,6 +658,11 @@ static bool walk_read(struct munit *mu, uint64_t pa, uint64_t *val)
 			  (unsigned long long)dev, (unsigned long long)cpu);
 	*val = dev;
 	return true;
+}
+
+static bool walk_read(struct munit *mu, uint64_t pa, uint64_t *val)
+{
+	return walk_read_snoop(mu, pa, val, coherent(mu));
 }
 
 /* A DMA-style write by the unit itself (status words): coherent. */
@@ -563,6 +696,7 @@ static void model_run(void)
 		qi_run(mu);
 		land_writes(mu);
 	}
+	probe_all();
 }
 
 uint64_t hw_now_ns(void)
@@ -649,24 +783,259 @@ static bool ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
 }
 
 /* Every context entry reachable from the root (at a context-cache flush). */
+/*
+ * Legacy: one context table per bus, 16-byte entries.  Scalable: one per
+ * root-entry word, 128 entries of 32 bytes each.
+ */
 static void ctx_scan(struct munit *mu)
 {
 	uint64_t root = mu->root_active & ADDR_MASK, rlo, lo, hi;
-	unsigned int bus, devfn;
+	unsigned int bus, devfn, size = scalable(mu) ? 32 : 16;
+	unsigned int per_table = scalable(mu) ? 128 : 256;
 
 	if (!root || !readable(root))
 		return;
 	for (bus = 0; bus < 256; bus++) {
-		if (!walk_read(mu, root + bus * 16, &rlo) || !(rlo & 1))
-			continue;
 		for (devfn = 0; devfn < 256; devfn++) {
-			uint64_t e = (rlo & ADDR_MASK) + devfn * 16;
+			uint64_t e;
 
+			if (devfn % per_table == 0 &&
+			    (!walk_read(mu, root + bus * 16 +
+						    (devfn / per_table) * 8,
+					&rlo) ||
+			     !(rlo & 1))) {
+				devfn += per_table - 1;
+				continue;
+			}
+			e = (rlo & ADDR_MASK) + (devfn % per_table) * size;
 			if (!walk_read(mu, e, &lo) || !walk_read(mu, e + 8, &hi))
 				break;
 			ctx_observe(mu, (uint16_t)(bus << 8 | devfn), lo, hi);
 		}
 	}
+}
+
+/* ---- scalable-mode structures ---- */
+
+/*
+ * sid's scalable-mode context entry (9.2, 9.4): the root entry's lower
+ * word leads to devfn 0-127, its upper word to 128-255; words 2 and 3 of
+ * the entry, and whatever the unit cannot do, are reserved.  Returns 0 or
+ * a fault reason; *lo and *hi get words 0 and 1.
+ */
+static unsigned int sm_ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
+				uint64_t *hi)
+{
+	uint64_t root = mu->root_active & ADDR_MASK, half, e, w2, w3;
+	uint64_t rsvd = UINT64_C(0x1e0);
+
+	*lo = *hi = 0;
+	if (!walk_read(mu, root + (sid >> 8) * 16 + (sid & 0x80 ? 8 : 0),
+		       &half)) {
+		return SM_ROOT_READ;
+	}
+	if (!(half & 1)) {
+		return SM_ROOT_NP;
+	}
+	if (half & 0xffe) {
+		return SM_ROOT_RSVD;
+	}
+	e = (half & ADDR_MASK) + (sid & 0x7f) * 32;
+	if (!walk_read(mu, e, lo) || !walk_read(mu, e + 8, hi) ||
+	    !walk_read(mu, e + 16, &w2) || !walk_read(mu, e + 24, &w3)) {
+		return SM_CTX_READ;
+	}
+	ctx_observe(mu, sid, *lo, *hi);
+	if (!(*lo & 1)) {
+		return SM_CTX_NP;
+	}
+	if (!ecap_bit(mu, EC_DT)) {
+		rsvd |= 1u << 2;
+	}
+	if (!ecap_bit(mu, EC_PASID)) {
+		rsvd |= 1u << 3;
+	}
+	if (!ecap_bit(mu, EC_PRS)) {
+		rsvd |= 1u << 4;
+	}
+	if ((*lo & rsvd) || (*hi >> 21) || w2 || w3) {
+		return SM_CTX_RSVD;
+	}
+	return 0;
+}
+
+static struct pe_shadow *pe_shadow_of(struct munit *mu, uint64_t pa)
+{
+	size_t i;
+
+	for (i = 0; i < mu->pe_shadow_count; i++) {
+		if (mu->pe_shadow[i].pa == pa) {
+			return &mu->pe_shadow[i];
+		}
+	}
+	mu->pe_shadow = realloc(mu->pe_shadow, (mu->pe_shadow_count + 1) *
+						       sizeof(*mu->pe_shadow));
+	memset(&mu->pe_shadow[mu->pe_shadow_count], 0,
+	       sizeof(*mu->pe_shadow));
+	mu->pe_shadow[mu->pe_shadow_count].pa = pa;
+	return &mu->pe_shadow[mu->pe_shadow_count++];
+}
+
+/*
+ * Invariant 5 for PASID entries: one seen present must be seen not present
+ * before it is seen present with other contents.  With stores in order and
+ * the unit free to read at any moment, a driver that writes a present
+ * entry in place is seen here sooner or later.
+ */
+static void pe_observe(struct munit *mu, uint64_t pa, const uint64_t *val)
+{
+	struct pe_shadow *s = pe_shadow_of(mu, pa);
+
+	if ((s->val[0] & 1) && (val[0] & 1) &&
+	    memcmp(s->val, val, sizeof(s->val))) {
+		violation("unit %u: PASID entry at 0x%llx changed while present (%016llx:%016llx:%016llx -> %016llx:%016llx:%016llx)",
+			  mu->index, (unsigned long long)pa,
+			  (unsigned long long)s->val[2],
+			  (unsigned long long)s->val[1],
+			  (unsigned long long)s->val[0],
+			  (unsigned long long)val[2],
+			  (unsigned long long)val[1],
+			  (unsigned long long)val[0]);
+	}
+	memcpy(s->val, val, sizeof(s->val));
+}
+
+static bool pe_read_words(struct munit *mu, uint64_t pa, uint64_t *val)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		if (!walk_read(mu, pa + 8 * i, &val[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Every PASID entry seen so far, as the unit sees it now. */
+static void pe_scan(struct munit *mu)
+{
+	uint64_t val[8];
+	size_t i;
+
+	for (i = 0; i < mu->pe_shadow_count; i++) {
+		if (readable(mu->pe_shadow[i].pa) &&
+		    pe_read_words(mu, mu->pe_shadow[i].pa, val)) {
+			pe_observe(mu, mu->pe_shadow[i].pa, val);
+		}
+	}
+}
+
+static unsigned int levels_of_aw(uint64_t aw)
+{
+	return (unsigned int)aw + 2;
+}
+
+/*
+ * What a present PASID entry must be (9.6): a PGTT the unit supports, AW a
+ * depth in SAGAW (QEMU 7.2 requires it whatever the PGTT, qemu-peer 1.4,
+ * and so does the model), FLPM a depth the unit walks, reserved fields
+ * clear.  Stricter than hardware where moat sets nothing: every field the
+ * driver does not use counts as reserved.
+ */
+static unsigned int pe_check(const struct munit *mu, const uint64_t *val)
+{
+	unsigned int pgtt = (unsigned int)fld(val[0], 8, 6), i;
+	unsigned int aw = (unsigned int)fld(val[0], 4, 2);
+	uint64_t rsvd1 = ~(UINT64_C(0xffff) | (UINT64_C(1) << 23));
+
+	if (!ecap_bit(mu, EC_SMPWC)) {
+		rsvd1 |= UINT64_C(1) << 23;
+	}
+	if ((val[0] & 0xe20) || (val[1] & rsvd1) ||
+	    (val[2] & ~(ADDR_MASK | (UINT64_C(3) << 2))) ||
+	    (val[2] && pgtt != PGTT_FL && pgtt != PGTT_NESTED)) {
+		return SM_PE_RSVD;
+	}
+	for (i = 3; i < 8; i++) {
+		if (val[i]) {
+			return SM_PE_RSVD;
+		}
+	}
+	if ((pgtt == PGTT_FL && !ecap_bit(mu, EC_FLTS)) ||
+	    (pgtt == PGTT_SL && !ecap_bit(mu, EC_SLTS)) ||
+	    (pgtt == PGTT_NESTED && !ecap_bit(mu, EC_NEST)) ||
+	    (pgtt == PGTT_PT && !ecap_bit(mu, EC_PT)) || !pgtt || pgtt > 4) {
+		return SM_PE_INVALID;
+	}
+	if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1u << aw))) {
+		return SM_PE_INVALID;
+	}
+	if ((pgtt == PGTT_FL || pgtt == PGTT_NESTED) &&
+	    (fld(val[2], 3, 2) > 1 ||
+	     (fld(val[2], 3, 2) == 1 && !cap_bit(mu, 60)))) {
+		return SM_PE_INVALID;
+	}
+	return 0;
+}
+
+/*
+ * The PASID entry of pasid behind a context entry's directory (9.5, 9.6).
+ * Returns 0 or a fault reason; *pa is where the entry is.
+ */
+static unsigned int pe_read(struct munit *mu, uint64_t ctx_lo, uint32_t pasid,
+			    uint64_t *val, uint64_t *pa)
+{
+	uint64_t de;
+
+	if (!walk_read(mu, (ctx_lo & ADDR_MASK) + (pasid >> 6) * 8, &de)) {
+		return SM_PDE_READ;
+	}
+	if (!(de & 1)) {
+		return SM_PDE_NP;
+	}
+	if (de & 0xffc) {
+		return SM_PDE_RSVD;
+	}
+	*pa = (de & ADDR_MASK) + (pasid & 63) * 64;
+	if (!pe_read_words(mu, *pa, val)) {
+		return SM_PE_READ;
+	}
+	pe_observe(mu, *pa, val);
+	if (!(val[0] & 1)) {
+		return SM_PE_NP;
+	}
+	return pe_check(mu, val);
+}
+
+static struct pasid_cache_entry *pc_lookup(struct munit *mu, uint16_t sid,
+					   uint32_t pasid)
+{
+	unsigned int i;
+
+	for (i = 0; i < PASID_CACHE; i++) {
+		if (mu->pc[i].valid && mu->pc[i].sid == sid &&
+		    mu->pc[i].pasid == pasid) {
+			return &mu->pc[i];
+		}
+	}
+	return NULL;
+}
+
+/* Not-present entries are cached (CM only) under domain id 0, like 6.1. */
+static struct pasid_cache_entry *pc_insert(struct munit *mu, uint16_t sid,
+					   uint32_t pasid, bool present,
+					   const uint64_t *val)
+{
+	struct pasid_cache_entry *c = &mu->pc[mu->pc_next++ % PASID_CACHE];
+
+	c->valid = true;
+	c->present = present;
+	c->sid = sid;
+	c->pasid = pasid;
+	c->did = present ? (uint16_t)fld(val[1], 15, 0) : 0;
+	memcpy(c->val, val, sizeof(c->val));
+	return c;
 }
 
 static struct ctx_cache_entry *ctx_lookup(struct munit *mu, uint16_t sid)
@@ -691,22 +1060,26 @@ static struct ctx_cache_entry *ctx_insert(struct munit *mu, uint16_t sid,
 	c->sid = sid;
 	c->lo = lo;
 	c->hi = hi;
-	/* Not-present entries are cached under domain id 0 (CM). */
-	c->did = present ? (uint16_t)fld(hi, 23, 8) : 0;
+	/*
+	 * Not-present entries are cached under domain id 0 (CM); scalable
+	 * context entries carry no domain id.
+	 */
+	c->did = present && !scalable(mu) ? (uint16_t)fld(hi, 23, 8) : 0;
 	return c;
 }
 
 static struct tlb_entry *tlb_lookup(struct munit *mu, uint16_t did,
-				    uint64_t iova)
+				    uint32_t pasid, uint64_t iova)
 {
 	unsigned int i;
 
 	for (i = 0; i < IOTLB_SIZE; i++) {
 		struct tlb_entry *t = &mu->tlb[i];
 
-		if (t->valid && t->did == did && iova >= t->iova &&
-		    iova - t->iova < t->size)
+		if (t->valid && t->did == did && t->pasid == pasid &&
+		    iova >= t->iova && iova - t->iova < t->size) {
 			return t;
+		}
 	}
 	return NULL;
 }
@@ -736,10 +1109,22 @@ static bool leaf_size_allowed(const struct munit *mu, unsigned int level)
 	return false;
 }
 
-/* Walks the second-level tables; fills t on success.  Returns a reason. */
+static void path_add(struct tlb_entry *t, uint64_t table)
+{
+	if (t->path_len < MAX_PATH) {
+		t->path[t->path_len++] = table;
+	} else {
+		fprintf(stderr, "model: walk path too long\n");
+	}
+}
+
+/*
+ * Walks the second-level tables; fills t on success.  Returns 0, a legacy
+ * reason (the scalable-mode caller converts it) or WALK_NP.
+ */
 static unsigned int sl_walk(struct munit *mu, uint64_t slptptr,
 			    unsigned int levels, uint64_t iova,
-			    struct tlb_entry *t)
+			    struct tlb_entry *t, bool snoop)
 {
 	uint64_t table = slptptr & ADDR_MASK, e, rights = SL_R | SL_W;
 	unsigned int level;
@@ -748,11 +1133,12 @@ static unsigned int sl_walk(struct munit *mu, uint64_t slptptr,
 		unsigned int idx = (unsigned int)fld(iova, 12 + 9 * level - 1,
 						     12 + 9 * (level - 1));
 
-		t->path[t->path_len++] = table;
-		if (!walk_read(mu, table + idx * 8, &e))
+		path_add(t, table);
+		if (!walk_read_snoop(mu, table + idx * 8, &e, snoop)) {
 			return FR_PTE_READ;
+		}
 		if (!(e & (SL_R | SL_W)))
-			return 0xff;	/* not present: caller decides 5/6 */
+			return WALK_NP;	/* not present: caller decides 5/6 */
 		rights &= e & (SL_R | SL_W);
 		/* Stricter than hardware: moat sets nothing but R, W, PS. */
 		if (e & ~(ADDR_MASK | SL_R | SL_W | SL_PS))
@@ -783,20 +1169,24 @@ static unsigned int sl_walk(struct munit *mu, uint64_t slptptr,
 	return FR_PTE_READ;
 }
 
-/* Translate one access; 0 and *hpa, or a fault reason. */
-static unsigned int translate(struct munit *mu, uint16_t sid, uint64_t iova,
-			      bool write, uint64_t *hpa)
+/* Translate one legacy-mode access; 0 and *hpa, or a fault reason. */
+static unsigned int translate_legacy(struct munit *mu, const struct request *rq,
+				     uint64_t *hpa)
 {
-	struct ctx_cache_entry *c = ctx_lookup(mu, sid);
+	struct ctx_cache_entry *c = ctx_lookup(mu, rq->sid);
 	unsigned int reason, levels, aw;
-	uint64_t lo, hi, need = write ? SL_W : SL_R;
+	uint64_t lo, hi, need = rq->write ? SL_W : SL_R;
 	struct tlb_entry *t, walk = { 0 };
 	uint16_t did;
 
+	/* Requests with PASID need scalable mode (7.1.3, 0x31). */
+	if (rq->pasid != MODEL_NO_PASID) {
+		return SM_TTM0_PASID;
+	}
 	if (!c) {
-		if (!ctx_read(mu, sid, &lo, &hi, &reason)) {
+		if (!ctx_read(mu, rq->sid, &lo, &hi, &reason)) {
 			if (reason == FR_CTX_NP && cap_cm(mu))
-				ctx_insert(mu, sid, false, lo, hi);
+				ctx_insert(mu, rq->sid, false, lo, hi);
 			return reason;
 		}
 		if ((lo & 0xff0) || (hi & 0xffffffffff000080ULL))
@@ -806,7 +1196,7 @@ static unsigned int translate(struct munit *mu, uint16_t sid, uint64_t iova,
 		aw = (unsigned int)fld(hi, 2, 0);
 		if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1u << aw)))
 			return FR_CTX_INVALID;
-		c = ctx_insert(mu, sid, true, lo, hi);
+		c = ctx_insert(mu, rq->sid, true, lo, hi);
 	}
 	if (!c->present)
 		return FR_CTX_NP;
@@ -815,25 +1205,28 @@ static unsigned int translate(struct munit *mu, uint16_t sid, uint64_t iova,
 	aw = 12 + 9 * levels;
 	if (aw > cap_mgaw(mu))
 		aw = cap_mgaw(mu);
-	if (aw < 64 && iova >> aw)
+	if (aw < 64 && rq->iova >> aw) {
 		return FR_AW;
+	}
 
-	t = tlb_lookup(mu, did, iova);
+	t = tlb_lookup(mu, did, 0, rq->iova);
 	if (t) {
 		mu->stats.iotlb_hits++;
 	} else {
 		mu->stats.iotlb_misses++;
-		reason = sl_walk(mu, c->lo, levels, iova, &walk);
-		if (reason == 0xff) {
+		reason = sl_walk(mu, c->lo, levels, rq->iova, &walk,
+				 coherent(mu));
+		if (reason == WALK_NP) {
 			/* CM: not-present leaves may be cached too. */
 			if (cap_cm(mu)) {
 				t = tlb_insert(mu);
 				t->negative = true;
 				t->did = did;
-				t->iova = iova & ~(uint64_t)(PG - 1);
+				t->pgtt = PGTT_SL;
+				t->iova = rq->iova & ~(uint64_t)(PG - 1);
 				t->size = PG;
 			}
-			return write ? FR_WRITE : FR_READ;
+			return rq->write ? FR_WRITE : FR_READ;
 		}
 		if (reason)
 			return reason;
@@ -841,15 +1234,335 @@ static unsigned int translate(struct munit *mu, uint16_t sid, uint64_t iova,
 		*t = walk;
 		t->valid = true;
 		t->did = did;
+		t->pgtt = PGTT_SL;
 	}
-	if (t->negative || !(t->rights & need))
-		return write ? FR_WRITE : FR_READ;
-	*hpa = t->hpa + (iova - t->iova);
+	if (t->negative || !(t->rights & need)) {
+		return rq->write ? FR_WRITE : FR_READ;
+	}
+	*hpa = t->hpa + (rq->iova - t->iova);
 	return 0;
 }
 
-static void record_fault(struct munit *mu, uint16_t sid, uint64_t iova,
-			 unsigned int reason, bool write)
+/* How a first-level walk reaches memory: directly or through nesting. */
+struct fl_walker {
+	struct munit *mu;
+	bool snoop;
+	bool nested;
+	uint64_t slptptr;		/* nested: the second level */
+	unsigned int sl_levels;
+	struct tlb_entry *t;		/* collects the pages read */
+};
+
+/*
+ * A guest-physical address through the nested second level with the
+ * rights need: 0 and *hpa, or WALK_NP when not permitted, or a reason.
+ */
+static unsigned int nested_sl(struct fl_walker *w, uint64_t gpa, uint64_t need,
+			      uint64_t *hpa, uint64_t *size)
+{
+	struct tlb_entry sub = { 0 };
+	unsigned int reason, i;
+
+	reason = sl_walk(w->mu, w->slptptr, w->sl_levels, gpa, &sub, w->snoop);
+	for (i = 0; i < sub.path_len; i++) {
+		path_add(w->t, sub.path[i]);
+	}
+	if (reason == WALK_NP || (!reason && !(sub.rights & need))) {
+		return WALK_NP;
+	}
+	if (reason) {
+		return reason == FR_PTE_RSVD ? SM_SL_RSVD : SM_SL_READ;
+	}
+	*hpa = sub.hpa + (gpa - sub.iova);
+	*size = sub.size;
+	return 0;
+}
+
+/*
+ * Hardware sets accessed and dirty flags (9.7) with an atomic write to
+ * the table, which a walk that does not snoop cannot do: fault 0x90.
+ */
+static unsigned int fl_set_flag(struct fl_walker *w, uint64_t pa, uint64_t e,
+				uint64_t flag)
+{
+	if (e & flag) {
+		return 0;
+	}
+	if (!w->snoop) {
+		return SM_FL_AD;
+	}
+	e |= flag;
+	memcpy(M.cpu + pa, &e, 8);
+	memcpy(M.dev + pa, &e, 8);
+	w->mu->stats.ad_updates++;
+	return 0;
+}
+
+/*
+ * Walks first-level tables (9.7): canonical addresses, a present bit at
+ * every level, R/W and U/S ANDed along the walk (requests here are user
+ * requests: U/S must be set everywhere), 2 MiB leaves, 1 GiB leaves only
+ * with FL1GP.  Fills t (nested: with a guest-physical output in t->hpa).
+ */
+static unsigned int fl_walk(struct fl_walker *w, uint64_t flptr,
+			    unsigned int levels, const struct request *rq)
+{
+	uint64_t table = flptr & ADDR_MASK, e, pa, size, sz, top;
+	unsigned int level, reason;
+	bool rw = true, us = true;
+	struct tlb_entry *t = w->t;
+
+	top = rq->iova >> (12 + 9 * levels - 1);
+	if (top && top != (~UINT64_C(0) >> (12 + 9 * levels - 1))) {
+		return SM_NOT_CANONICAL;
+	}
+	for (level = levels; level >= 1; level--) {
+		pa = table + fld(rq->iova, 12 + 9 * level - 1,
+				 12 + 9 * (level - 1)) * 8;
+		if (w->nested) {
+			reason = nested_sl(w, pa, SL_R, &pa, &sz);
+			if (reason == WALK_NP) {
+				return level == levels ? SM_NESTED_FL_TOP :
+							 SM_NESTED_FL;
+			}
+			if (reason) {
+				return reason;
+			}
+		}
+		path_add(t, pa & ~(uint64_t)(PG - 1));
+		if (!walk_read_snoop(w->mu, pa, &e, w->snoop)) {
+			return SM_FL_READ;
+		}
+		if (!(e & FL_P)) {
+			return SM_FL_NP;
+		}
+		/* Stricter than hardware: moat sets nothing else. */
+		if (e & ~(ADDR_MASK | FL_P | FL_RW | FL_US | FL_A | FL_D |
+			  FL_PS | FL_XD)) {
+			return SM_FL_RSVD;
+		}
+		rw = rw && (e & FL_RW);
+		us = us && (e & FL_US);
+		reason = fl_set_flag(w, pa, e, FL_A);
+		if (reason) {
+			return reason;
+		}
+		if (level > 1 && !(e & FL_PS)) {
+			table = e & ADDR_MASK;
+			continue;
+		}
+		size = level_size(level);
+		if ((level > 3) || (level == 3 && !cap_bit(w->mu, 56)) ||
+		    (e & ADDR_MASK & (size - 1))) {
+			return SM_FL_RSVD;
+		}
+		if (rq->write && rw) {
+			reason = fl_set_flag(w, pa, e | FL_A, FL_D);
+			if (reason) {
+				return reason;
+			}
+		}
+		t->iova = rq->iova & ~(size - 1);
+		t->size = size;
+		t->hpa = e & ADDR_MASK;
+		t->rights = SL_R | (rw ? SL_W : 0);
+		break;
+	}
+	return us ? 0 : SM_US;
+}
+
+/* Nested: the first-level result is a guest-physical address. */
+static unsigned int nested_output(struct fl_walker *w,
+				  const struct request *rq)
+{
+	struct tlb_entry *t = w->t;
+	uint64_t gpa = t->hpa + (rq->iova - t->iova), hpa, size;
+	unsigned int reason;
+
+	reason = nested_sl(w, gpa, t->rights & (rq->write ? SL_W : SL_R),
+			   &hpa, &size);
+	if (reason) {
+		return reason == WALK_NP ? (rq->write ? SM_WRITE : SM_READ) :
+					   reason;
+	}
+	/* Cached at the smaller of the two page sizes: one page here. */
+	t->iova = rq->iova & ~(uint64_t)(PG - 1);
+	t->size = PG;
+	t->hpa = hpa & ~(uint64_t)(PG - 1);
+	return 0;
+}
+
+/* Walks what a PASID entry says; fills t. */
+static unsigned int sm_walk(struct munit *mu, const struct pasid_cache_entry *p,
+			    const struct request *rq, struct tlb_entry *t)
+{
+	unsigned int pgtt = (unsigned int)fld(p->val[0], 8, 6);
+	unsigned int levels = levels_of_aw(fld(p->val[0], 4, 2)), aw, reason;
+	struct fl_walker w = {
+		.mu = mu,
+		.snoop = ecap_bit(mu, EC_SMPWC) && (p->val[1] & (1u << 23)),
+		.nested = pgtt == PGTT_NESTED,
+		.slptptr = p->val[0],
+		.sl_levels = levels,
+		.t = t,
+	};
+	unsigned int fl_levels = fld(p->val[2], 3, 2) ? 5 : 4;
+
+	if (pgtt == PGTT_FL || pgtt == PGTT_NESTED) {
+		reason = fl_walk(&w, p->val[2], fl_levels, rq);
+		if (!reason && w.nested) {
+			reason = nested_output(&w, rq);
+		}
+		return reason;
+	}
+	aw = 12 + 9 * levels;
+	if (aw > cap_mgaw(mu)) {
+		aw = cap_mgaw(mu);
+	}
+	if (rq->iova >> aw) {
+		return SM_AW;
+	}
+	reason = sl_walk(mu, p->val[0], levels, rq->iova, t, w.snoop);
+	if (reason == FR_PTE_READ) {
+		return SM_SL_READ;
+	}
+	if (reason == FR_PTE_RSVD) {
+		return SM_SL_RSVD;
+	}
+	return reason;
+}
+
+/* The context entry, from the cache or memory; 0 or a fault reason. */
+static unsigned int sm_context(struct munit *mu, uint16_t sid,
+			       struct ctx_cache_entry **c)
+{
+	unsigned int reason;
+	uint64_t lo, hi;
+
+	*c = ctx_lookup(mu, sid);
+	if (!*c) {
+		reason = sm_ctx_read(mu, sid, &lo, &hi);
+		if (reason == SM_CTX_NP && cap_cm(mu)) {
+			ctx_insert(mu, sid, false, lo, hi);
+		}
+		if (reason) {
+			return reason;
+		}
+		*c = ctx_insert(mu, sid, true, lo, hi);
+	}
+	return (*c)->present ? 0 : SM_CTX_NP;
+}
+
+/*
+ * The PASID entry a request uses, from the cache or memory: its own PASID
+ * (PASIDE needed), or the context entry's RID_PASID (0 without ECAP.RPS).
+ */
+static unsigned int sm_pasid_entry(struct munit *mu, const struct request *rq,
+				   struct pasid_cache_entry **p,
+				   uint32_t *pasid)
+{
+	struct ctx_cache_entry *c;
+	uint64_t val[8] = { 0 }, pa;
+	unsigned int reason;
+
+	reason = sm_context(mu, rq->sid, &c);
+	if (reason) {
+		return reason;
+	}
+	if (rq->pasid != MODEL_NO_PASID) {
+		if (!(c->lo & (1u << 3))) {
+			return SM_PASIDE;
+		}
+		*pasid = rq->pasid;
+	} else {
+		*pasid = (uint32_t)fld(c->hi, 19, 0);
+		if (*pasid && !ecap_bit(mu, EC_RPS)) {
+			return SM_RID_PASID;
+		}
+	}
+	if ((*pasid >> 6) >> (fld(c->lo, 11, 9) + 7)) {
+		return rq->pasid != MODEL_NO_PASID ? SM_PASID_MAX :
+						     SM_RID_PASID;
+	}
+	*p = pc_lookup(mu, rq->sid, *pasid);
+	if (*p) {
+		mu->stats.pasid_cache_hits++;
+	} else {
+		reason = pe_read(mu, c->lo, *pasid, val, &pa);
+		if (reason == SM_PE_NP && cap_cm(mu)) {
+			pc_insert(mu, rq->sid, *pasid, false, val);
+		}
+		if (reason) {
+			return reason;
+		}
+		*p = pc_insert(mu, rq->sid, *pasid, true, val);
+	}
+	return (*p)->present ? 0 : SM_PE_NP;
+}
+
+/* Translate one scalable-mode access; 0 and *hpa, or a fault reason. */
+static unsigned int translate_sm(struct munit *mu, const struct request *rq,
+				 uint64_t *hpa)
+{
+	uint64_t need = rq->write ? SL_W : SL_R;
+	struct tlb_entry *t, walk = { 0 };
+	struct pasid_cache_entry *p;
+	unsigned int reason, pgtt;
+	uint32_t pasid;
+
+	reason = sm_pasid_entry(mu, rq, &p, &pasid);
+	if (reason) {
+		return reason;
+	}
+	pgtt = (unsigned int)fld(p->val[0], 8, 6);
+	/* Pass-through: the PASID cache holds all there is to cache. */
+	if (pgtt == PGTT_PT) {
+		*hpa = rq->iova;
+		return 0;
+	}
+	t = tlb_lookup(mu, p->did, pasid, rq->iova);
+	if (t) {
+		mu->stats.iotlb_hits++;
+	} else {
+		mu->stats.iotlb_misses++;
+		reason = sm_walk(mu, p, rq, &walk);
+		if (reason == WALK_NP && cap_cm(mu)) {
+			t = tlb_insert(mu);
+			t->negative = true;
+			t->did = p->did;
+			t->pasid = pasid;
+			t->pgtt = pgtt;
+			t->iova = rq->iova & ~(uint64_t)(PG - 1);
+			t->size = PG;
+		}
+		if (reason == WALK_NP) {
+			return rq->write ? SM_WRITE : SM_READ;
+		}
+		if (reason) {
+			return reason;
+		}
+		t = tlb_insert(mu);
+		*t = walk;
+		t->valid = true;
+		t->did = p->did;
+		t->pasid = pasid;
+		t->pgtt = pgtt;
+	}
+	if (t->negative || !(t->rights & need))
+		return rq->write ? SM_WRITE : SM_READ;
+	*hpa = t->hpa + (rq->iova - t->iova);
+	return 0;
+}
+
+static unsigned int translate(struct munit *mu, const struct request *rq,
+			      uint64_t *hpa)
+{
+	return scalable(mu) ? translate_sm(mu, rq, hpa) :
+			      translate_legacy(mu, rq, hpa);
+}
+
+static void record_fault(struct munit *mu, const struct request *rq,
+			 unsigned int reason)
 {
 	struct frcd *r = &mu->frcd[mu->frcd_next];
 
@@ -858,74 +1571,106 @@ static void record_fault(struct munit *mu, uint16_t sid, uint64_t iova,
 		mu->stats.faults_lost++;
 		return;
 	}
-	r->lo = iova & ~(uint64_t)(PG - 1);
-	r->hi = (UINT64_C(1) << 63) | (write ? 0 : UINT64_C(1) << 62) |
-		((uint64_t)reason << 32) | sid;
+	r->lo = rq->iova & ~(uint64_t)(PG - 1);
+	r->hi = (UINT64_C(1) << 63) | (rq->write ? 0 : UINT64_C(1) << 62) |
+		((uint64_t)reason << 32) | rq->sid;
+	if (rq->pasid != MODEL_NO_PASID) {
+		r->hi |= (UINT64_C(1) << 31) | ((uint64_t)rq->pasid << 40);
+	}
 	mu->frcd_next = (mu->frcd_next + 1) % mu->nfr;
 	mu->stats.faults++;
 }
 
 /* ---- expectations (invariants 1 and 2) ---- */
 
-static const void *owner_of(unsigned int unit, uint16_t sid)
+static const void *owner_of(unsigned int unit, uint16_t sid, uint32_t pasid)
 {
 	size_t i;
 
 	for (i = 0; i < M.binding_count; i++) {
-		if (M.bindings[i].unit == unit && M.bindings[i].sid == sid)
+		if (M.bindings[i].unit == unit && M.bindings[i].sid == sid &&
+		    M.bindings[i].pasid == pasid) {
 			return M.bindings[i].owner;
+		}
 	}
 	return NULL;
 }
 
-static void check_access(struct munit *mu, uint16_t sid, uint64_t iova,
-			 uint64_t hpa, bool write)
+/* "sid 0010" or "sid 0010 PASID 5", for messages. */
+static const char *requester(const struct request *rq)
 {
-	const void *owner = owner_of(mu->index, sid);
-	unsigned int need = write ? 2 : 1;
+	static char buf[40];
+
+	if (rq->pasid == MODEL_NO_PASID) {
+		snprintf(buf, sizeof(buf), "sid %04x", rq->sid);
+	} else {
+		snprintf(buf, sizeof(buf), "sid %04x PASID %u", rq->sid,
+			 rq->pasid);
+	}
+	return buf;
+}
+
+/* A mapping of the owner (there may be several) allows this access. */
+static void check_access(struct munit *mu, const struct request *rq,
+			 uint64_t hpa)
+{
+	const void *owner = owner_of(mu->index, rq->sid, rq->pasid);
+	unsigned int need = rq->write ? 2 : 1;
 	size_t i;
 
 	if (!owner) {
-		violation("unit %u: default deny broken: sid %04x is attached to nothing, yet its %s of iova 0x%llx reached 0x%llx",
-			  mu->index, sid, write ? "write" : "read",
-			  (unsigned long long)iova, (unsigned long long)hpa);
+		violation("unit %u: default deny broken: %s is attached to nothing, yet its %s of iova 0x%llx reached 0x%llx",
+			  mu->index, requester(rq), rq->write ? "write" : "read",
+			  (unsigned long long)rq->iova,
+			  (unsigned long long)hpa);
 		return;
 	}
 	for (i = 0; i < M.expect_count; i++) {
 		struct expect *e = &M.expects[i];
 
-		if (e->owner == owner && iova >= e->iova &&
-		    iova - e->iova < e->len) {
-			if (hpa == e->hpa + (iova - e->iova) &&
-			    (e->prot & need))
-				return;
-			break;
+		if (e->owner == owner && rq->iova >= e->iova &&
+		    rq->iova - e->iova < e->len &&
+		    hpa == e->hpa + (rq->iova - e->iova) && (e->prot & need)) {
+			return;
 		}
 	}
-	violation("unit %u: isolation broken: sid %04x %s of iova 0x%llx reached 0x%llx outside its domain's mappings",
-		  mu->index, sid, write ? "write" : "read",
-		  (unsigned long long)iova, (unsigned long long)hpa);
+	violation("unit %u: isolation broken: %s %s of iova 0x%llx reached 0x%llx outside its domain's mappings",
+		  mu->index, requester(rq), rq->write ? "write" : "read",
+		  (unsigned long long)rq->iova, (unsigned long long)hpa);
 }
 
-void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner)
+void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+			       const void *owner)
 {
-	model_expect_detach(unit, sid);
+	model_expect_detach_pasid(unit, sid, pasid);
 	M.bindings = realloc(M.bindings,
 			     (M.binding_count + 1) * sizeof(*M.bindings));
-	M.bindings[M.binding_count++] =
-		(struct binding){ .unit = unit, .sid = sid, .owner = owner };
+	M.bindings[M.binding_count++] = (struct binding){
+		.unit = unit, .sid = sid, .pasid = pasid, .owner = owner,
+	};
 }
 
-void model_expect_detach(unsigned int unit, uint16_t sid)
+void model_expect_detach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid)
 {
 	size_t i;
 
 	for (i = 0; i < M.binding_count; i++) {
-		if (M.bindings[i].unit == unit && M.bindings[i].sid == sid) {
+		if (M.bindings[i].unit == unit && M.bindings[i].sid == sid &&
+		    M.bindings[i].pasid == pasid) {
 			M.bindings[i] = M.bindings[--M.binding_count];
 			return;
 		}
 	}
+}
+
+void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner)
+{
+	model_expect_attach_pasid(unit, sid, MODEL_NO_PASID, owner);
+}
+
+void model_expect_detach(unsigned int unit, uint16_t sid)
+{
+	model_expect_detach_pasid(unit, sid, MODEL_NO_PASID);
 }
 
 static void expect_add(const void *owner, uint64_t iova, uint64_t hpa,
@@ -969,10 +1714,11 @@ void model_expect_unmap(const void *owner, uint64_t iova, uint64_t len)
 
 /* ---- DMA ---- */
 
-static int dma(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t *buf,
-	       size_t len, bool write)
+static int dma(unsigned int unit, uint16_t sid, uint32_t pasid, uint64_t iova,
+	       uint8_t *buf, size_t len, bool write)
 {
 	struct munit *mu = &M.units[unit];
+	struct request rq = { .sid = sid, .pasid = pasid, .write = write };
 	unsigned int reason;
 	uint64_t hpa;
 	size_t chunk;
@@ -982,19 +1728,21 @@ static int dma(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t *buf,
 		chunk = PG - (iova & (PG - 1));
 		if (chunk > len)
 			chunk = len;
+		rq.iova = iova;
 		if (mu->gsts & G_TE) {
-			reason = translate(mu, sid, iova, write, &hpa);
+			reason = translate(mu, &rq, &hpa);
 			if (reason) {
-				record_fault(mu, sid, iova, reason, write);
+				record_fault(mu, &rq, reason);
 				return -EFAULT;
 			}
-			check_access(mu, sid, iova, hpa, write);
+			check_access(mu, &rq, hpa);
 		} else {
 			hpa = iova;
 		}
 		if (page_state(hpa) != PG_RAM) {
-			violation("unit %u: sid %04x DMA reached 0x%llx, which is not DMA RAM",
-				  unit, sid, (unsigned long long)hpa);
+			violation("unit %u: %s DMA reached 0x%llx, which is not DMA RAM",
+				  unit, requester(&rq),
+				  (unsigned long long)hpa);
 			return -EFAULT;
 		}
 		if (write)
@@ -1011,13 +1759,90 @@ static int dma(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t *buf,
 int model_dma_read(unsigned int unit, uint16_t sid, uint64_t iova, void *buf,
 		   size_t len)
 {
-	return dma(unit, sid, iova, buf, len, false);
+	return dma(unit, sid, MODEL_NO_PASID, iova, buf, len, false);
 }
 
 int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
 		    const void *buf, size_t len)
 {
-	return dma(unit, sid, iova, (uint8_t *)buf, len, true);
+	return dma(unit, sid, MODEL_NO_PASID, iova, (uint8_t *)buf, len, true);
+}
+
+int model_dma_read_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+			 uint64_t iova, void *buf, size_t len)
+{
+	return dma(unit, sid, pasid, iova, buf, len, false);
+}
+
+int model_dma_write_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+			  uint64_t iova, const void *buf, size_t len)
+{
+	return dma(unit, sid, pasid, iova, (uint8_t *)buf, len, true);
+}
+
+/*
+ * A watching device reads its address whenever the driver does anything:
+ * the unit may walk at any moment, so whatever the driver exposes between
+ * two stores it publishes, the device finds.
+ */
+static void probe(struct munit *mu)
+{
+	struct model_watch *log = &mu->watch.log;
+	uint64_t hpa, outcome;
+	unsigned int reason;
+
+	if (!mu->watch.on || !(mu->gsts & G_TE)) {
+		return;
+	}
+	log->probes++;
+	reason = translate(mu, &mu->watch.rq, &hpa);
+	if (reason) {
+		outcome = MODEL_WATCH_FAULT | reason;
+	} else {
+		check_access(mu, &mu->watch.rq, hpa);
+		outcome = hpa & ~(uint64_t)(PG - 1);
+	}
+	if (log->changes &&
+	    log->outcome[(log->changes - 1) % MODEL_WATCH_LOG] == outcome) {
+		return;
+	}
+	log->outcome[log->changes++ % MODEL_WATCH_LOG] = outcome;
+}
+
+static void probe_all(void)
+{
+	unsigned int i;
+
+	if (M.probing) {
+		return;
+	}
+	M.probing = true;
+	for (i = 0; i < M.unit_count; i++) {
+		probe(&M.units[i]);
+	}
+	M.probing = false;
+}
+
+void model_watch_start(unsigned int unit, uint16_t sid, uint32_t pasid,
+		       uint64_t iova)
+{
+	struct munit *mu = &M.units[unit];
+
+	memset(&mu->watch, 0, sizeof(mu->watch));
+	mu->watch.rq = (struct request){ .sid = sid, .pasid = pasid,
+					 .iova = iova };
+	mu->watch.on = true;
+	probe_all();
+}
+
+void model_watch_stop(unsigned int unit)
+{
+	M.units[unit].watch.on = false;
+}
+
+const struct model_watch *model_watch_log(unsigned int unit)
+{
+	return &M.units[unit].watch.log;
 }
 
 /* ---- global command ---- */
@@ -1079,6 +1904,11 @@ static void gcmd_apply(struct munit *mu)
 	case G_SRTP:
 		mu->root_active = mu->rtaddr;
 		mu->gsts |= G_SRTP;
+		if (fld(mu->rtaddr, 11, 10) > 1 ||
+		    (scalable(mu) && !ecap_bit(mu, EC_SMTS))) {
+			violation("unit %u: root table mode (TTM) %u the unit does not have",
+				  mu->index, (unsigned int)fld(mu->rtaddr, 11, 10));
+		}
 		return;
 	case G_WBF:
 		mu->gsts &= ~G_WBF;
@@ -1107,9 +1937,10 @@ static void gcmd_apply(struct munit *mu)
 
 /* ---- queued invalidation ---- */
 
+/* 2^QS pages of 128-bit or 256-bit descriptors (IQA.DW). */
 static unsigned int qi_size(const struct munit *mu)
 {
-	return 256u << (mu->iqa & 7);
+	return (256u << (mu->iqa & 7)) >> desc_shift(mu);
 }
 
 /* IQE: fetching stops with IQH on the descriptor at fault (6.5.2.10). */
@@ -1152,8 +1983,39 @@ static unsigned int desc_check(const struct munit *mu, uint64_t lo, uint64_t hi)
 		       fld(lo, 51, 48) || (hi & 0xffe) ? 4 : 0;
 	case 5:		/* wait */
 		return (lo & 0xffffff80u) || (hi & 3) ? 4 : 0;
+	case 6:		/* PASID-based IOTLB: PASID or page within it */
+		if (!ecap_bit(mu, EC_SMTS)) {
+			return 3;
+		}
+		if (g < 2 || (lo & 0xf1c0) || (lo >> 52) || (hi & 0xf80)) {
+			return 4;
+		}
+		return g == 3 && (hi & 0x3f) > fld(mu->cfg.cap, 53, 48) ? 4 : 0;
+	case 7:		/* PASID cache: domain, PASID or global */
+		if (!ecap_bit(mu, EC_SMTS)) {
+			return 3;
+		}
+		return g == 2 || (lo & 0xf1c0) || (lo >> 52) || hi ? 4 : 0;
+	case 8:		/* PASID-based device-TLB */
+		if (!ecap_bit(mu, EC_SMTS) || !ecap_bit(mu, EC_DT)) {
+			return 3;
+		}
+		return hi & 0x7fe ? 4 : 0;
 	}
 	return 3;
+}
+
+/* A device-TLB invalidation's target, whichever of the two kinds. */
+static bool devtlb_target(uint64_t lo, uint16_t *sid)
+{
+	if ((lo & 0xf) == 3) {
+		*sid = (uint16_t)fld(lo, 47, 32);
+	} else if ((lo & 0xf) == 8) {
+		*sid = (uint16_t)fld(lo, 31, 16);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static void cc_apply(struct munit *mu, uint64_t lo)
@@ -1165,13 +2027,21 @@ static void cc_apply(struct munit *mu, uint64_t lo)
 	/* FM masks function bits: 1 -> bit 2, 2 -> bits 2:1, 3 -> bits 2:0. */
 	uint16_t ignore = (uint16_t)((7u << (3 - fm)) & 7);
 
+	/*
+	 * Scalable-mode context entries carry no domain id: device-selective
+	 * invalidation goes by source id alone there, domain-selective
+	 * cannot select and is taken as global.
+	 */
+	if (scalable(mu) && g == 2) {
+		g = 1;
+	}
 	for (i = 0; i < CTX_CACHE; i++) {
 		struct ctx_cache_entry *c = &mu->ctx[i];
 
 		if (!c->valid)
 			continue;
 		if (g == 1 || (g == 2 && c->did == did) ||
-		    (g == 3 && c->did == did &&
+		    (g == 3 && (scalable(mu) || c->did == did) &&
 		     (c->sid & ~ignore) == (sid & ~ignore)))
 			c->valid = false;
 	}
@@ -1195,14 +2065,21 @@ static void iotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 	if (g == 3 && (addr & (size - 1)))
 		violation("unit %u: page-selective invalidation of 0x%llx not aligned to its mask %u",
 			  mu->index, (unsigned long long)addr, am);
+	/*
+	 * Page-selective: second-level (and pass-through) entries in the
+	 * range; first-level and nested ones of the domain whatever their
+	 * address (6.5.2.3).
+	 */
 	for (i = 0; i < IOTLB_SIZE; i++) {
 		struct tlb_entry *t = &mu->tlb[i];
+		bool fl = t->pgtt == PGTT_FL || t->pgtt == PGTT_NESTED;
 
 		if (!t->valid)
 			continue;
 		if (g == 1 || (g == 2 && t->did == did) ||
-		    (g == 3 && t->did == did && t->iova < addr + size &&
-		     addr < t->iova + t->size))
+		    (g == 3 && t->did == did &&
+		     (fl || (t->iova < addr + size &&
+			     addr < t->iova + t->size))))
 			t->valid = false;
 	}
 	if (g == 1)
@@ -1211,6 +2088,67 @@ static void iotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 		mu->stats.iotlb_domain++;
 	else
 		mu->stats.iotlb_page++;
+}
+
+/*
+ * PASID-based IOTLB invalidation (6.5.2.4): everything of the domain and
+ * PASID, or its first-level and nested entries in a range.
+ */
+static void piotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
+{
+	unsigned int g = (unsigned int)fld(lo, 5, 4), am = hi & 0x3f, i;
+	uint16_t did = (uint16_t)fld(lo, 31, 16);
+	uint32_t pasid = (uint32_t)fld(lo, 51, 32);
+	uint64_t addr = hi & ~(uint64_t)(PG - 1), size = (uint64_t)PG << am;
+
+	if (g == 3 && (addr & (size - 1))) {
+		violation("unit %u: PASID-based invalidation of 0x%llx not aligned to its mask %u",
+			  mu->index, (unsigned long long)addr, am);
+	}
+	for (i = 0; i < IOTLB_SIZE; i++) {
+		struct tlb_entry *t = &mu->tlb[i];
+		bool fl = t->pgtt == PGTT_FL || t->pgtt == PGTT_NESTED;
+
+		if (!t->valid || t->did != did || t->pasid != pasid) {
+			continue;
+		}
+		if (g == 2 || (fl && t->iova < addr + size &&
+			       addr < t->iova + t->size)) {
+			t->valid = false;
+		}
+	}
+	if (g == 2) {
+		mu->stats.piotlb_pasid++;
+	} else {
+		mu->stats.piotlb_page++;
+	}
+}
+
+/* PASID-cache invalidation (6.5.2.2): by domain, by PASID, or all. */
+static void pc_apply(struct munit *mu, uint64_t lo)
+{
+	unsigned int g = (unsigned int)fld(lo, 5, 4), i;
+	uint16_t did = (uint16_t)fld(lo, 31, 16);
+	uint32_t pasid = (uint32_t)fld(lo, 51, 32);
+
+	for (i = 0; i < PASID_CACHE; i++) {
+		struct pasid_cache_entry *c = &mu->pc[i];
+
+		if (!c->valid) {
+			continue;
+		}
+		if (g == 3 || (c->did == did && (g == 0 || c->pasid == pasid))) {
+			c->valid = false;
+		}
+	}
+	if (g == 3) {
+		mu->stats.pc_global++;
+	} else if (g == 0) {
+		mu->stats.pc_domain++;
+	} else {
+		mu->stats.pc_pasid++;
+	}
+	pe_scan(mu);
 }
 
 /*
@@ -1289,12 +2227,12 @@ static void check_status_target(struct munit *mu, uint64_t lo, uint64_t hi)
 /* Fetch while the window has room, nothing stops the queue and work waits. */
 static void qi_fetch(struct munit *mu)
 {
-	uint64_t pa, lo, hi;
+	uint64_t pa, lo, hi, upper[2] = { 0, 0 };
 	unsigned int iqei;
 
 	while (mu->iqh != mu->iqt && mu->fetched_count <= mu->cfg.fetch_ahead &&
 	       !(mu->fsts & (FS_IQE | FS_ITE)) && !mu->iqe_wait_tail) {
-		pa = (mu->iqa & ADDR_MASK) + mu->iqh * 16;
+		pa = (mu->iqa & ADDR_MASK) + mu->iqh * (16u << desc_shift(mu));
 		if (!readable(pa)) {
 			violation("unit %u: descriptor fetched from %s memory",
 				  mu->index,
@@ -1305,18 +2243,26 @@ static void qi_fetch(struct munit *mu)
 		}
 		if (mu->iqe_countdown == 0) {
 			mu->iqe_countdown = -1;
-	mu->ice_countdown = -1;
-	mu->delay_countdown = -1;
-	if (mu->cfg.fetch_ahead >= FETCH_MAX)
-		mu->cfg.fetch_ahead = FETCH_MAX - 1;
 			raise_iqe(mu, mu->iqe_info);
 			return;
 		}
 		if (mu->iqe_countdown > 0)
 			mu->iqe_countdown--;
+		/* 128-bit descriptors are invalid in scalable mode (6.5.2). */
+		if (scalable(mu) && !desc_shift(mu)) {
+			raise_iqe(mu, 5);
+			return;
+		}
 		memcpy(&lo, M.cpu + pa, 8);
 		memcpy(&hi, M.cpu + pa + 8, 8);
+		if (desc_shift(mu)) {
+			memcpy(upper, M.cpu + pa + 16, 16);
+		}
 		iqei = desc_check(mu, lo, hi);
+		/* Bits 255:128 are reserved in every type the model knows. */
+		if (!iqei && (upper[0] || upper[1])) {
+			iqei = 4;
+		}
 		if (iqei) {
 			raise_iqe(mu, iqei);
 			return;
@@ -1348,10 +2294,11 @@ static void qi_begin(struct munit *mu)
 	const struct mdesc *d = &mu->fetched[0];
 	uint64_t latency = mu->cfg.qi_latency_ns;
 	struct endpoint *ep;
+	uint16_t sid;
 
 	mu->exec_times_out = false;
-	if ((d->lo & 0xf) == 3) {
-		ep = endpoint_find(mu->index, (uint16_t)fld(d->lo, 47, 32));
+	if (devtlb_target(d->lo, &sid)) {
+		ep = endpoint_find(mu->index, sid);
 		mu->stats.devtlb++;
 		if (ep) {
 			ep->stats.invalidations++;
@@ -1377,8 +2324,9 @@ static void qi_begin(struct munit *mu)
  */
 static void qi_time_out(struct munit *mu)
 {
-	uint16_t sid = (uint16_t)fld(mu->fetched[0].lo, 47, 32);
+	uint16_t sid = 0;
 
+	devtlb_target(mu->fetched[0].lo, &sid);
 	mu->fsts |= FS_ITE;
 	mu->iqercd = (mu->iqercd & ~(UINT64_C(0xffff) << 32)) |
 		     ((uint64_t)sid << 32);
@@ -1425,6 +2373,12 @@ static void qi_finish(struct munit *mu)
 		break;
 	case 5:
 		wait_apply(mu, d.lo, d.hi, when);
+		break;
+	case 6:
+		piotlb_apply(mu, d.lo, d.hi);
+		break;
+	case 7:
+		pc_apply(mu, d.lo);
 		break;
 	}
 	e = &mu->executed[mu->executed_count++ % EXEC_LOG];
@@ -1644,9 +2598,9 @@ static uint64_t reg_read64(struct munit *mu, uint32_t off)
 	case R_PHMLIMIT:
 		return mu->phmlimit;
 	case R_IQH:
-		return mu->iqh << 4;
+		return mu->iqh << (4 + desc_shift(mu));
 	case R_IQT:
-		return mu->iqt << 4;
+		return mu->iqt << (4 + desc_shift(mu));
 	case R_IQA:
 		return mu->iqa;
 	case R_IQERCD:
@@ -1718,6 +2672,8 @@ static void frcd_write(struct munit *mu, uint32_t off, uint64_t val,
 static void reg_write64(struct munit *mu, uint32_t off, uint64_t val,
 			uint64_t mask)
 {
+	uint64_t qt;
+
 	if (in_frcd(mu, off)) {
 		frcd_write(mu, off, val, mask);
 		return;
@@ -1736,19 +2692,23 @@ static void reg_write64(struct munit *mu, uint32_t off, uint64_t val,
 			violation("unit %u: IQA written while QI is enabled",
 				  mu->index);
 		mu->iqa = merge(mu->iqa, val, mask);
-		if (mu->iqa & (1u << 11))
-			violation("unit %u: 256-bit descriptors without scalable mode",
+		if (desc_shift(mu) && !ecap_bit(mu, EC_SMTS)) {
+			violation("unit %u: 256-bit descriptors (IQA.DW) on a unit without SMTS",
 				  mu->index);
+		}
 		return;
 	case R_IQT:
-		val = merge(mu->iqt << 4, val, mask);
-		if (val & ~UINT64_C(0x7fff0))
+		val = merge(mu->iqt << (4 + desc_shift(mu)), val, mask);
+		/* With 256-bit descriptors bit 4 is reserved too. */
+		qt = UINT64_C(0x7fff0) & ~(desc_shift(mu) ? UINT64_C(0x10) : 0);
+		if (val & ~qt) {
 			violation("unit %u: IQT reserved bits 0x%llx", mu->index,
 				  (unsigned long long)val);
+		}
 		if ((mask & 0xffffffffu) && (mu->gsts & G_QIE))
-			doorbell(mu, fld(val, 18, 4));
+			doorbell(mu, fld(val, 18, 4) >> desc_shift(mu));
 		else
-			mu->iqt = fld(val, 18, 4);
+			mu->iqt = fld(val, 18, 4) >> desc_shift(mu);
 		return;
 	case R_AFLOG:
 		mu->aflog = merge(mu->aflog, val, mask);
@@ -2038,6 +2998,7 @@ void model_fini(void)
 	for (i = 0; i < M.unit_count; i++) {
 		free(M.units[i].frcd);
 		free(M.units[i].shadow);
+		free(M.units[i].pe_shadow);
 	}
 	free(M.bindings);
 	free(M.expects);

@@ -18,19 +18,30 @@
  *   latency, root/context/second-level walks with permission and
  *   reserved-bit checks, a context cache and an IOTLB (with the table pages
  *   each walk used) that serve stale entries until correctly invalidated,
- *   fault records (NFR, FRI wrap-around, overflow);
+ *   fault records (NFR, FRI wrap-around, overflow, PASID);
+ * - scalable mode (RTADDR.TTM = 01): root entries with two context tables,
+ *   256-bit context entries, PASID directories and tables, PASID entries
+ *   translating first-level (the IA-32e format, with its present, R/W,
+ *   U/S and A/D bits), second-level, nested or pass-through, requests with
+ *   and without PASID (RID_PASID), a PASID cache and IOTLB entries tagged
+ *   by domain and PASID that stay stale until the right invalidation
+ *   (context, PASID-cache, IOTLB or PASID-based IOTLB), scalable-mode
+ *   fault reasons, walks snooped only with ECAP.SMPWC and PWSNP;
  * - queued invalidation: descriptors checked when fetched (IQE with its
  *   IQEI), fetch-ahead, per-descriptor latency, in-order execution, status
  *   writes that may land late (in order), device-TLB invalidations
  *   answered by ATS endpoints late, never or not at all once removed,
  *   ITE after the hardware's own time-out (aborting fetched waits, and
  *   optionally fetching again from the timed-out descriptor), injected
- *   IQE and ICE;
+ *   IQE and ICE; 256-bit descriptors (IQA.DW), required in scalable mode;
  * - checks of the design's invariants, recorded as violations: default
  *   deny and isolation on every DMA (against the mappings the test says it
  *   expects), no table page freed while a unit can still reach it, no
  *   hardware read of freed or unflushed table memory, no in-place change of
- *   a present context entry, register protocol rules (access widths, one
+ *   a present context or PASID entry (a present entry seen with another
+ *   content without having been seen not present in between, at a walk,
+ *   a cache invalidation or a watching device's probe), register protocol
+ *   rules (access widths, one
  *   GCMD command per write, no command while one is in progress), and for
  *   the queue: the tail never moves over unfinished descriptors, no wait
  *   targets a status word whose previous write is still on its way.
@@ -92,6 +103,35 @@ int model_dma_read(unsigned int unit, uint16_t sid, uint64_t iova, void *buf,
 int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
 		    const void *buf, size_t len);
 
+/* The same as requests with a PASID (MODEL_NO_PASID: without). */
+#define MODEL_NO_PASID UINT32_MAX
+
+int model_dma_read_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+			 uint64_t iova, void *buf, size_t len);
+int model_dma_write_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+			  uint64_t iova, const void *buf, size_t len);
+
+/*
+ * A device that keeps reading iova (with pasid) all the time: the model
+ * translates it at every step the driver takes (each register access,
+ * cache flush and poll), through the caches, checking every result as a
+ * DMA, without recording faults.  The log keeps each change of outcome:
+ * the page reached, or MODEL_WATCH_FAULT | the fault reason.
+ */
+#define MODEL_WATCH_LOG 32u
+#define MODEL_WATCH_FAULT (UINT64_C(1) << 63)
+
+struct model_watch {
+	uint64_t probes;
+	unsigned int changes;		/* outcomes logged (may exceed the log) */
+	uint64_t outcome[MODEL_WATCH_LOG];
+};
+
+void model_watch_start(unsigned int unit, uint16_t sid, uint32_t pasid,
+		       uint64_t iova);
+void model_watch_stop(unsigned int unit);
+const struct model_watch *model_watch_log(unsigned int unit);
+
 /*
  * What the test expects the hardware to allow.  Every successful
  * translated DMA must be covered: the sid bound to an owner, the IOVA in
@@ -99,6 +139,11 @@ int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
  */
 void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner);
 void model_expect_detach(unsigned int unit, uint16_t sid);
+/* Requests with a PASID are bound per (sid, PASID). */
+void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+			       const void *owner);
+void model_expect_detach_pasid(unsigned int unit, uint16_t sid,
+			       uint32_t pasid);
 void model_expect_map(const void *owner, uint64_t iova, uint64_t hpa,
 		      uint64_t len, unsigned int prot);
 void model_expect_unmap(const void *owner, uint64_t iova, uint64_t len);
@@ -164,6 +209,13 @@ struct model_unit_stats {
 	uint64_t faults_lost;
 	uint64_t wbf;		/* write-buffer flushes */
 	uint64_t devtlb;	/* device-TLB invalidations sent */
+	uint64_t pc_global;	/* PASID-cache invalidations */
+	uint64_t pc_domain;
+	uint64_t pc_pasid;
+	uint64_t piotlb_pasid;	/* PASID-based IOTLB invalidations */
+	uint64_t piotlb_page;
+	uint64_t pasid_cache_hits;
+	uint64_t ad_updates;	/* first-level A/D bits the unit had to set */
 	uint64_t iqe;
 	uint64_t ite;
 	uint64_t ice;

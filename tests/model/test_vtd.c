@@ -725,25 +725,6 @@ static void test_domain_ids_run_out(void **state)
 
 /* ---- the model itself: stale caches and invariant checks ---- */
 
-/* The 4K leaf entry for iova (tables must exist down to level 1). */
-static uint64_t *leaf_entry(struct vtd_domain *d, uint64_t iova)
-{
-	uint64_t pa = d->pt.root_pa, *table;
-	unsigned int level;
-
-	for (level = d->pt.levels; level > 1; level--) {
-		table = hw_phys_to_virt(pa);
-		pa = table[(iova >> (12 + 9 * (level - 1))) & 511] & VTD_SL_ADDR;
-	}
-	return (uint64_t *)hw_phys_to_virt(pa) + ((iova >> 12) & 511);
-}
-
-static void poke(uint64_t *entry, uint64_t val)
-{
-	*entry = val;
-	hw_cache_flush(entry, sizeof(*entry));
-}
-
 /*
  * Programmed behind the driver's back, the model keeps serving cached
  * translations and context entries until the right invalidation: the

@@ -1,9 +1,10 @@
 /*
- * Legacy-mode root and context tables (VT-d spec 9.1, 9.3): one root table
- * per unit, a context table per bus allocated on first use.  Entries are
- * written word by word with the present bit last; a present context entry
- * is never rewritten in place (invariant 5): callers clear present,
- * invalidate, and only then write it again.
+ * The root table (both modes) and legacy-mode context tables (VT-d spec
+ * 9.1, 9.3): one root table per unit, a context table per bus allocated
+ * on first use (scalable mode: pasid.c).  Entries are written word by
+ * word with the present bit last; a present context entry is never
+ * rewritten in place (invariant 5): callers clear present, invalidate,
+ * and only then write it again.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,12 +32,18 @@ void vtd_root_fini(struct vtd_unit *u)
 	unsigned int bus;
 	uint64_t lo;
 
-	if (!u->root_pa)
+	if (!u->root_pa) {
 		return;
+	}
 	for (bus = 0; bus < VTD_ROOT_ENTRIES; bus++) {
+		if (u->mode == VTD_MODE_SCALABLE) {
+			vtd_sm_bus_fini(u, &u->root[bus]);
+			continue;
+		}
 		lo = vtd_entry_read(&u->root[bus].lo);
-		if (lo & VTD_ROOT_LO_P)
+		if (lo & VTD_ROOT_LO_P) {
 			hw_page_free(lo & VTD_ROOT_LO_CTP);
+		}
 	}
 	hw_page_free(u->root_pa);
 	u->root_pa = 0;

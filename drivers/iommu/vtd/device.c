@@ -172,19 +172,55 @@ bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
 	return !u->present || u->present(u->present_ctx, u->segment, sid);
 }
 
+/* Whether a device-TLB invalidation to sid may be sent now, or why not. */
+static int devtlb_allowed(struct vtd_unit *u, uint16_t sid)
+{
+	if (!vtd_ecap_dt(u->ecap)) {
+		return -ENOTSUP;
+	}
+	if (!u->live) {
+		return -EINVAL;
+	}
+	if (vtd_device_quarantined(u, sid)) {
+		return -EIO;
+	}
+	if (!vtd_devtlb_wanted(u, sid)) {
+		return -ENODEV;
+	}
+	return 0;
+}
+
 int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 		     unsigned int qdepth, uint64_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d;
+	int err = devtlb_allowed(u, sid);
 
-	if (!vtd_ecap_dt(u->ecap))
-		return -ENOTSUP;
-	if (!u->live)
-		return -EINVAL;
-	if (vtd_device_quarantined(u, sid))
-		return -EIO;
-	if (!vtd_devtlb_wanted(u, sid))
-		return -ENODEV;
+	if (err) {
+		return err;
+	}
 	d = vtd_qi_devtlb(u, sid, pfsid, qdepth, addr, order);
+	return vtd_qi_submit(u, &d, 1, NULL);
+}
+
+/* PASID-based device-TLB invalidations exist in scalable mode (6.5.2.6). */
+int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
+			   unsigned int qdepth, uint32_t pasid, uint64_t addr,
+			   unsigned int order)
+{
+	struct vtd_qi_desc d;
+	int err;
+
+	if (u->mode != VTD_MODE_SCALABLE) {
+		return -ENOTSUP;
+	}
+	if (pasid >= u->pasids) {
+		return -ERANGE;
+	}
+	err = devtlb_allowed(u, sid);
+	if (err) {
+		return err;
+	}
+	d = vtd_qi_pdevtlb(u, sid, pfsid, qdepth, pasid, addr, order);
 	return vtd_qi_submit(u, &d, 1, NULL);
 }

@@ -1,7 +1,8 @@
 /*
- * Domains: an IOVA space with its own second-level tables and a domain id
- * on every unit it spans; map/unmap with the invalidations they need;
- * attach/detach of requester ids through context entries.
+ * Domains: an IOVA space with its own page tables (second- or first-level,
+ * none for pass-through) and a domain id on every unit it spans; map/unmap
+ * with the invalidations they need; attach/detach of requester ids
+ * through context entries in legacy mode (scalable mode: pasid.c).
  *
  * Invalidation rules applied here:
  * - unmap (present -> not present) always invalidates the range and waits;
@@ -34,16 +35,70 @@ struct vtd_deferred {
 	bool pending[VTD_DOMAIN_MAX_UNITS];
 };
 
-static struct vtd_domain_unit *domain_unit(struct vtd_domain *d,
-					   const struct vtd_unit *u)
+struct vtd_domain_unit *vtd_domain_unit(struct vtd_domain *d,
+					const struct vtd_unit *u)
 {
 	unsigned int i;
 
 	for (i = 0; i < d->unit_count; i++) {
-		if (d->units[i].unit == u)
+		if (d->units[i].unit == u) {
 			return &d->units[i];
+		}
 	}
 	return NULL;
+}
+
+/*
+ * One more attachment with pasid through du (n of them): PASID-based
+ * invalidations of d on that unit must name it.  -ENOMEM before any
+ * change.
+ */
+int vtd_domain_pasid_get(struct vtd_domain_unit *du, uint32_t pasid,
+			 unsigned int n)
+{
+	struct vtd_pasid_ref *grown;
+	unsigned int i, cap;
+
+	for (i = 0; i < du->pasid_count; i++) {
+		if (du->pasids[i].pasid == pasid) {
+			du->pasids[i].refs += n;
+			return 0;
+		}
+	}
+	if (du->pasid_count == du->pasid_cap) {
+		cap = du->pasid_cap ? 2 * du->pasid_cap : 4;
+		grown = hw_zalloc(cap * sizeof(*grown));
+		if (!grown) {
+			return -ENOMEM;
+		}
+		if (du->pasid_count) {
+			memcpy(grown, du->pasids,
+			       du->pasid_count * sizeof(*grown));
+		}
+		hw_free(du->pasids);
+		du->pasids = grown;
+		du->pasid_cap = cap;
+	}
+	du->pasids[du->pasid_count].pasid = pasid;
+	du->pasids[du->pasid_count++].refs = n;
+	return 0;
+}
+
+void vtd_domain_pasid_put(struct vtd_domain_unit *du, uint32_t pasid,
+			  unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < du->pasid_count; i++) {
+		if (du->pasids[i].pasid != pasid) {
+			continue;
+		}
+		du->pasids[i].refs -= n;
+		if (!du->pasids[i].refs) {
+			du->pasids[i] = du->pasids[--du->pasid_count];
+		}
+		return;
+	}
 }
 
 int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
@@ -103,6 +158,22 @@ static void defer(struct vtd_domain *d, struct vtd_freelist *fl,
 }
 
 /*
+ * First-level tables are invalidated per PASID in use on the unit;
+ * second-level ones by domain id, which covers every PASID (VT-d spec
+ * 6.5.2.3 and 6.5.2.4).
+ */
+static int flush_range(struct vtd_domain *d, struct vtd_domain_unit *du,
+		       uint64_t iova, uint64_t len, uint32_t *seq)
+{
+	if (d->pt.format == VTD_FORMAT_FIRST_LEVEL) {
+		return vtd_qi_flush_range_pasids(du->unit, du->did, du->pasids,
+						 du->pasid_count, iova, len,
+						 seq);
+	}
+	return vtd_qi_flush_range(du->unit, du->did, iova, len, seq);
+}
+
+/*
  * Invalidate [iova, iova + len) on every unit where d is in use.  With
  * cm_only, only units in caching mode need it (a not-present -> present
  * change); the others flush their write buffer.  The pages in fl are
@@ -118,24 +189,27 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 
 	for (i = 0; i < d->unit_count; i++) {
 		du = &d->units[i];
-		if (!du->attached || !du->unit->live)
+		if (!du->attached || !du->unit->live) {
 			continue;
-		if (cm_only && !vtd_cap_cm(du->unit->cap))
+		}
+		if (cm_only && !vtd_cap_cm(du->unit->cap)) {
 			e = vtd_unit_flush_write_buffer(du->unit);
-		else
-			e = vtd_qi_flush_range(du->unit, du->did, iova, len,
-					       &pending.seq[i]);
+		} else {
+			e = flush_range(d, du, iova, len, &pending.seq[i]);
+		}
 		if (e) {
 			pending.pending[i] = true;
 			err = e;
 		}
 	}
-	if (!fl->count)
+	if (!fl->count) {
 		return err;
-	if (!err)
+	}
+	if (!err) {
 		vtd_freelist_release(fl);
-	else
+	} else {
 		defer(d, fl, &pending);
+	}
 	return err;
 }
 
@@ -144,28 +218,66 @@ static unsigned int levels_for_width(unsigned int addr_width)
 {
 	unsigned int levels = 3;
 
-	while (VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT * levels < addr_width)
+	while (VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT * levels < addr_width) {
 		levels++;
+	}
 	return levels;
 }
 
-/* Capabilities of all units intersected (invariant 8). */
-static int choose_format(struct vtd_domain *d, unsigned int addr_width)
+/* Every unit can walk tables of this format, or which cannot and why. */
+static int check_units(const struct vtd_domain *d, enum vtd_format format)
 {
-	unsigned int levels, i, sllps = VTD_SLLPS_2M | VTD_SLLPS_1G;
-	bool coherent = true;
+	const struct vtd_unit *u;
+	const char *missing;
+	unsigned int i;
+	bool scalable;
+
+	for (i = 0; i < d->unit_count; i++) {
+		u = d->units[i].unit;
+		scalable = u->mode == VTD_MODE_SCALABLE;
+		missing = NULL;
+		if (format == VTD_FORMAT_SECOND_LEVEL) {
+			if (scalable && !vtd_ecap_slts(u->ecap)) {
+				missing = "second-level translation (SLTS)";
+			}
+		} else if (!scalable) {
+			missing = "scalable mode";
+		} else if (format == VTD_FORMAT_FIRST_LEVEL &&
+			   !vtd_ecap_flts(u->ecap)) {
+			missing = "first-level translation (FLTS)";
+		} else if (format == VTD_FORMAT_PASSTHROUGH &&
+			   !vtd_ecap_pt(u->ecap)) {
+			missing = "pass-through (ECAP.PT)";
+		}
+		if (missing) {
+			log_err("vtd", "unit %u: no %s for this domain",
+				u->index, missing);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+/* Second-level tables: SAGAW depth, MGAW, SLLPS intersected. */
+static int second_level(struct vtd_domain *d, unsigned int addr_width,
+			unsigned int *levels, uint64_t *sizes)
+{
+	unsigned int i, sllps = VTD_SLLPS_2M | VTD_SLLPS_1G;
 	struct vtd_unit *u;
 
-	for (levels = levels_for_width(addr_width); levels <= 5; levels++) {
+	for (*levels = levels_for_width(addr_width); *levels <= 5;
+	     (*levels)++) {
 		for (i = 0; i < d->unit_count; i++) {
 			if (!(vtd_cap_sagaw(d->units[i].unit->cap) &
-			      vtd_sagaw_bit(levels)))
+			      vtd_sagaw_bit(*levels))) {
 				break;
+			}
 		}
-		if (i == d->unit_count)
+		if (i == d->unit_count) {
 			break;
+		}
 	}
-	if (levels > 5) {
+	if (*levels > 5) {
 		log_err("vtd", "no table depth for %u-bit IOVAs common to the domain's units",
 			addr_width);
 		return -ENOTSUP;
@@ -178,36 +290,109 @@ static int choose_format(struct vtd_domain *d, unsigned int addr_width)
 			return -ERANGE;
 		}
 		sllps &= vtd_cap_sllps(u->cap);
-		coherent = coherent && vtd_unit_coherent(u);
 	}
-	return vtd_pgtable_init(&d->pt, levels,
-				VTD_PAGE_4K |
-					(sllps & VTD_SLLPS_2M ? VTD_PAGE_2M : 0) |
-					(sllps & VTD_SLLPS_1G ? VTD_PAGE_1G : 0),
-				coherent);
+	*sizes = VTD_PAGE_4K | (sllps & VTD_SLLPS_2M ? VTD_PAGE_2M : 0) |
+		 (sllps & VTD_SLLPS_1G ? VTD_PAGE_1G : 0);
+	return 0;
+}
+
+/*
+ * First-level tables (VT-d spec 3.6): IOVAs must be canonical, so 4 levels
+ * cover 47 bits (the lower half), 5 levels (CAP.FL5LP) 56; 2 MiB leaves
+ * always, 1 GiB leaves only with CAP.FL1GP.
+ */
+static int first_level(struct vtd_domain *d, unsigned int addr_width,
+		       unsigned int *levels, uint64_t *sizes)
+{
+	bool fl5lp = true, fl1gp = true;
+	struct vtd_unit *u;
+	unsigned int i;
+
+	for (i = 0; i < d->unit_count; i++) {
+		u = d->units[i].unit;
+		fl5lp = fl5lp && vtd_cap_fl5lp(u->cap);
+		fl1gp = fl1gp && vtd_cap_fl1gp(u->cap);
+	}
+	if (addr_width > 56) {
+		log_err("vtd", "%u-bit IOVAs are not canonical in first-level tables",
+			addr_width);
+		return -ERANGE;
+	}
+	*levels = addr_width > 47 ? 5 : 4;
+	if (*levels == 5 && !fl5lp) {
+		log_err("vtd", "%u-bit IOVAs need 5-level first-level tables, which not every unit of the domain has",
+			addr_width);
+		return -ENOTSUP;
+	}
+	*sizes = VTD_PAGE_4K | VTD_PAGE_2M | (fl1gp ? VTD_PAGE_1G : 0);
+	return 0;
+}
+
+/*
+ * Tables every unit can walk (invariant 8), flushed from the CPU cache
+ * unless every unit snoops its walks.
+ */
+static int choose_format(struct vtd_domain *d, unsigned int addr_width,
+			 enum vtd_format format)
+{
+	unsigned int levels, i;
+	bool coherent = true;
+	uint64_t sizes;
+	int err;
+
+	err = check_units(d, format);
+	if (err) {
+		return err;
+	}
+	switch (format) {
+	case VTD_FORMAT_SECOND_LEVEL:
+		err = second_level(d, addr_width, &levels, &sizes);
+		break;
+	case VTD_FORMAT_FIRST_LEVEL:
+		err = first_level(d, addr_width, &levels, &sizes);
+		break;
+	case VTD_FORMAT_PASSTHROUGH:
+		d->pt.format = format;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	if (err) {
+		return err;
+	}
+	for (i = 0; i < d->unit_count; i++) {
+		coherent = coherent &&
+			   vtd_unit_walks_coherent(d->units[i].unit);
+	}
+	return vtd_pgtable_init(&d->pt, format, levels, sizes, coherent);
 }
 
 static void free_dids(struct vtd_domain *d)
 {
 	unsigned int i;
 
-	for (i = 0; i < d->unit_count; i++)
+	for (i = 0; i < d->unit_count; i++) {
 		vtd_did_free(d->units[i].unit, d->units[i].did);
+		hw_free(d->units[i].pasids);
+	}
 }
 
-int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
-		      unsigned int addr_width, struct vtd_domain **out)
+int vtd_domain_create_fmt(struct vtd_unit *const *units,
+			  unsigned int unit_count, unsigned int addr_width,
+			  enum vtd_format format, struct vtd_domain **out)
 {
 	struct vtd_domain *d;
 	unsigned int i;
 	int err;
 
 	if (!unit_count || unit_count > VTD_DOMAIN_MAX_UNITS ||
-	    addr_width < VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT || addr_width > 57)
+	    addr_width < VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT || addr_width > 57) {
 		return -EINVAL;
+	}
 	d = hw_zalloc(sizeof(*d));
-	if (!d)
+	if (!d) {
 		return -ENOMEM;
+	}
 	d->addr_width = addr_width;
 	for (i = 0; i < unit_count; i++) {
 		if (!units[i]->did_map) {
@@ -215,14 +400,16 @@ int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
 			goto out_free_dids;
 		}
 		err = vtd_did_alloc(units[i], &d->units[i].did);
-		if (err)
+		if (err) {
 			goto out_free_dids;
+		}
 		d->units[i].unit = units[i];
 		d->unit_count = i + 1;
 	}
-	err = choose_format(d, addr_width);
-	if (err)
+	err = choose_format(d, addr_width, format);
+	if (err) {
 		goto out_free_dids;
+	}
 	*out = d;
 	return 0;
 
@@ -232,13 +419,21 @@ out_free_dids:
 	return err;
 }
 
+int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
+		      unsigned int addr_width, struct vtd_domain **out)
+{
+	return vtd_domain_create_fmt(units, unit_count, addr_width,
+				     VTD_FORMAT_SECOND_LEVEL, out);
+}
+
 int vtd_domain_destroy(struct vtd_domain *d)
 {
 	unsigned int i;
 
 	for (i = 0; i < d->unit_count; i++) {
-		if (d->units[i].attached)
+		if (d->units[i].attached) {
 			return -EBUSY;
+		}
 	}
 	reap(d);
 	if (d->deferred) {
@@ -252,15 +447,27 @@ int vtd_domain_destroy(struct vtd_domain *d)
 	return 0;
 }
 
+/* A range of a domain with tables (pass-through has none to change). */
 static int check_range(const struct vtd_domain *d, uint64_t iova, uint64_t len)
 {
 	uint64_t limit = UINT64_C(1) << d->addr_width;
 
-	if (!len || !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
+	if (!d->pt.root_pa || !len || !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
 	    !bits_is_aligned(len, VTD_PAGE_SIZE) || iova >= limit ||
-	    len > limit - iova)
+	    len > limit - iova) {
 		return -EINVAL;
+	}
 	return 0;
+}
+
+/* First-level leaves cannot be writable without being readable (9.7). */
+static bool prot_valid(const struct vtd_domain *d, unsigned int prot)
+{
+	if (!prot || (prot & ~(VTD_PROT_READ | VTD_PROT_WRITE))) {
+		return false;
+	}
+	return d->pt.format != VTD_FORMAT_FIRST_LEVEL ||
+	       (prot & VTD_PROT_READ);
 }
 
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
@@ -271,24 +478,27 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 	int err;
 
 	err = check_range(d, iova, len);
-	if (err)
+	if (err) {
 		return err;
+	}
 	if (!bits_is_aligned(hpa, VTD_PAGE_SIZE) ||
 	    hpa + len - 1 > (VTD_SL_ADDR | (VTD_PAGE_SIZE - 1)) ||
-	    hpa + len - 1 < hpa || !prot ||
-	    (prot & ~(VTD_PROT_READ | VTD_PROT_WRITE)))
+	    hpa + len - 1 < hpa || !prot_valid(d, prot)) {
 		return -EINVAL;
+	}
 	reap(d);
 	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped, &fl);
 	if (err) {
 		/* Exactly the leaves just written: no split, cannot fail. */
 		vtd_pgtable_unmap(&d->pt, iova, mapped, &undone, &fl);
-		if (mapped || fl.count)
+		if (mapped || fl.count) {
 			sync_range(d, iova, len, false, &fl);
+		}
 		return err;
 	}
-	if (!fl.count)
+	if (!fl.count) {
 		return sync_range(d, iova, len, true, &fl);
+	}
 	/*
 	 * Merged leaves freed tables that walks of neighbouring addresses may
 	 * have cached: invalidate the whole span of the largest leaf.
@@ -348,74 +558,43 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 
 /*
  * Device-selective context-cache invalidation for each requester id (with
- * cc_did), then the domain's IOTLB.  Batches of up to VTD_QI_BATCH_MAX
- * descriptors, several published by one doorbell.  The context cache goes
- * first: a later IOTLB fill reads the context entry.
+ * cc_did), then the domain's IOTLB.
  */
 static int invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
 			      const uint16_t *sids, unsigned int count,
 			      uint16_t did)
 {
-	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
-	unsigned int i = 0, k, n, w;
-	int err = 0, qerr = 0;
+	struct vtd_qi_desc iotlb = vtd_qi_iotlb_domain(u, did);
 
-	while (i < count && !err && !qerr) {
-		for (n = 0; n < ARRAY_SIZE(seqs) && i < count && !qerr; n++) {
-			for (k = 0; k < VTD_QI_BATCH_MAX - 1 && i < count;
-			     k++, i++)
-				descs[k] = vtd_qi_cc_device(cc_did, sids[i]);
-			if (i == count)
-				descs[k++] = vtd_qi_iotlb_domain(u, did);
-			qerr = vtd_qi_queue(u, descs, k, &seqs[n]);
-		}
-		/* Wait for what was queued, up to the first failure. */
-		for (w = 0; w < n && seqs[w] && !err; w++)
-			err = vtd_qi_wait(u, seqs[w]);
-	}
-	return err ? err : qerr;
+	return vtd_qi_submit_cc(u, cc_did, sids, count, &iotlb, 1);
 }
 
-static bool listed_before(const uint16_t *sids, unsigned int i)
+bool vtd_listed_before(const uint16_t *sids, unsigned int i)
 {
 	unsigned int j;
 
 	for (j = 0; j < i; j++) {
-		if (sids[j] == sids[i])
+		if (sids[j] == sids[i]) {
 			return true;
+		}
 	}
 	return false;
 }
 
-int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
-	       const uint16_t *source_ids, unsigned int count)
+/*
+ * No new attachment for a quarantined device (-EIO), nor on a unit whose
+ * invalidations are late (-ETIMEDOUT).
+ */
+int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
+		       unsigned int count)
 {
-	struct vtd_domain_unit *du = domain_unit(d, u);
-	struct vtd_context_entry *ce;
 	unsigned int i;
 
-	if (!du || !count)
-		return -EINVAL;
-	/* Check everything and allocate context tables before any change. */
 	for (i = 0; i < count; i++) {
-		if (listed_before(source_ids, i))
-			return -EINVAL;
-		ce = vtd_context_get(u, source_ids[i], true);
-		if (!ce)
-			return -ENOMEM;
-		if (!vtd_context_empty(ce)) {
-			log_warn("vtd", "unit %u: sid %02x:%02x.%u is attached; detach it first",
-				 u->index, source_ids[i] >> 8,
-				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
-			return -EBUSY;
-		}
-	}
-	for (i = 0; i < count; i++) {
-		if (vtd_device_quarantined(u, source_ids[i])) {
+		if (vtd_device_quarantined(u, sids[i])) {
 			log_warn("vtd", "unit %u: sid %02x:%02x.%u is quarantined; reset it first",
-				 u->index, source_ids[i] >> 8,
-				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
+				 u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
+				 sids[i] & 7);
 			return -EIO;
 		}
 	}
@@ -424,16 +603,56 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 			 u->index);
 		return -ETIMEDOUT;
 	}
+	return 0;
+}
+
+int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
+	       const uint16_t *source_ids, unsigned int count)
+{
+	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
+	struct vtd_context_entry *ce;
+	unsigned int i;
+	int err;
+
+	if (!du || !count) {
+		return -EINVAL;
+	}
+	if (u->mode == VTD_MODE_SCALABLE) {
+		return vtd_sm_attach(d, du, source_ids, count, VTD_RID_PASID,
+				     NULL);
+	}
+	/* Check everything and allocate context tables before any change. */
+	for (i = 0; i < count; i++) {
+		if (vtd_listed_before(source_ids, i)) {
+			return -EINVAL;
+		}
+		ce = vtd_context_get(u, source_ids[i], true);
+		if (!ce) {
+			return -ENOMEM;
+		}
+		if (!vtd_context_empty(ce)) {
+			log_warn("vtd", "unit %u: sid %02x:%02x.%u is attached; detach it first",
+				 u->index, source_ids[i] >> 8,
+				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
+			return -EBUSY;
+		}
+	}
+	err = vtd_attach_allowed(u, source_ids, count);
+	if (err) {
+		return err;
+	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);
 		vtd_context_set(u, ce, d->pt.root_pa, d->pt.levels, du->did);
 	}
 	du->attached += count;
 	/* Before enable, the global invalidation after SRTP covers this. */
-	if (!u->live)
+	if (!u->live) {
 		return 0;
-	if (!vtd_cap_cm(u->cap))
+	}
+	if (!vtd_cap_cm(u->cap)) {
 		return vtd_unit_flush_write_buffer(u);
+	}
 	/* CM: not-present entries may be cached, tagged with domain id 0. */
 	return invalidate_devices(u, 0, source_ids, count, du->did);
 }
@@ -447,31 +666,39 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count)
 {
-	struct vtd_domain_unit *du = domain_unit(d, u);
+	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
 	struct vtd_context_entry *ce;
 	unsigned int i;
 	int err;
 
-	if (!du || !count)
+	if (!du || !count) {
 		return -EINVAL;
-	for (i = 0; i < count; i++) {
-		ce = vtd_context_get(u, source_ids[i], false);
-		if (listed_before(source_ids, i) || !ce ||
-		    vtd_context_empty(ce) || vtd_context_did(ce) != du->did)
-			return -EINVAL;
+	}
+	if (u->mode == VTD_MODE_SCALABLE) {
+		return vtd_sm_detach(du, source_ids, count, VTD_RID_PASID);
 	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);
-		if (vtd_context_present(ce))
+		if (vtd_listed_before(source_ids, i) || !ce ||
+		    vtd_context_empty(ce) || vtd_context_did(ce) != du->did) {
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		ce = vtd_context_get(u, source_ids[i], false);
+		if (vtd_context_present(ce)) {
 			vtd_context_clear_present(u, ce);
+		}
 	}
 	if (u->live) {
 		err = invalidate_devices(u, du->did, source_ids, count, du->did);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		vtd_context_clear(u, vtd_context_get(u, source_ids[i], false));
+	}
 	du->attached -= count;
 	return 0;
 }

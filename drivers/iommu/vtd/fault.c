@@ -19,7 +19,12 @@
 #define FAULT_LOG_WINDOW_NS UINT64_C(1000000000)
 #define FAULT_LOG_BURST 5u
 
-/* Legacy-mode fault reasons (VT-d spec 7.1.3, table of reasons). */
+/*
+ * Fault reasons (VT-d spec 7.1.3): the legacy-mode ones, then from 0x30
+ * the scalable-mode ones, named for the structure and check that failed.
+ * QEMU 7.2 reports legacy codes in scalable mode too, plus 0x58 for any
+ * PASID directory or table problem and 0x87.
+ */
 static const char *const reasons[] = {
 	[0x1] = "root entry not present",
 	[0x2] = "context entry not present",
@@ -36,12 +41,59 @@ static const char *const reasons[] = {
 	[0xd] = "translation type blocked by context entry",
 	/* QEMU reports DMA into the interrupt window with this code. */
 	[0xe] = "access to the interrupt address range",
+	[0x30] = "SM: invalid root table address",
+	[0x31] = "SM: request with PASID while not in scalable mode",
+	[0x32] = "SM: page request while not in scalable mode",
+	[0x38] = "SM: root entry unreadable",
+	[0x39] = "SM: root entry not present",
+	[0x3a] = "SM: root entry reserved bits set",
+	[0x40] = "SM: context entry unreadable",
+	[0x41] = "SM: context entry not present",
+	[0x42] = "SM: context entry reserved bits set",
+	[0x43] = "SM: invalid context entry",
+	[0x44] = "SM: translation request with device-TLB disabled (DTE)",
+	[0x45] = "SM: request with PASID, PASIDs disabled (PASIDE)",
+	[0x46] = "SM: PASID beyond the PASID directory",
+	[0x47] = "SM: page request disabled (PRE)",
+	[0x48] = "SM: invalid RID_PASID in context entry",
+	[0x50] = "SM: PASID directory entry unreadable",
+	[0x51] = "SM: PASID directory entry not present",
+	[0x52] = "SM: PASID directory entry reserved bits set",
+	[0x58] = "SM: PASID table entry unreadable",
+	[0x59] = "SM: PASID table entry not present",
+	[0x5a] = "SM: PASID table entry reserved bits set",
+	[0x5b] = "SM: invalid PASID table entry",
+	[0x5c] = "SM: execute request, execute disabled (ERE)",
+	[0x5d] = "SM: supervisor request, supervisor disabled (SRE)",
+	[0x70] = "SM: first-level entry unreadable",
+	[0x71] = "SM: first-level entry not present",
+	[0x72] = "SM: first-level entry reserved bits set",
+	[0x73] = "SM: first-level top entry unreadable (nested)",
+	[0x74] = "SM: first-level entry address beyond MGAW (nested)",
+	[0x75] = "SM: first-level top entry not readable (nested)",
+	[0x76] = "SM: first-level entry not readable (nested)",
+	[0x77] = "SM: first-level entry not writable (nested)",
+	[0x78] = "SM: second-level entry unreadable",
+	[0x79] = "SM: second-level entry rights violated",
+	[0x7a] = "SM: second-level entry reserved bits set",
+	[0x7b] = "SM: invalid second-level table pointer",
+	[0x7c] = "SM: second-level A/D update needed while walks do not snoop",
+	[0x80] = "SM: address not canonical for first-level translation",
+	[0x81] = "SM: user request to a supervisor page (U/S clear)",
+	[0x82] = "SM: execute request to a non-executable page",
+	[0x83] = "SM: address beyond the address width",
+	[0x84] = "SM: second-level output address beyond the address width",
+	[0x85] = "SM: write not permitted",
+	[0x86] = "SM: read not permitted",
+	[0x87] = "SM: access to the interrupt address range",
+	[0x90] = "SM: first-level A/D update needed while walks do not snoop",
 };
 
 const char *vtd_fault_reason_text(uint8_t reason)
 {
-	if (reason < ARRAY_SIZE(reasons) && reasons[reason])
+	if (reason < ARRAY_SIZE(reasons) && reasons[reason]) {
 		return reasons[reason];
+	}
 	return "unknown reason";
 }
 

@@ -53,8 +53,24 @@ static inline void vtd_wait_done(struct vtd_unit *u,
 		u->stats.deadline[cls].max_wait_ns = spent;
 }
 
+/*
+ * The unit snoops its reads of root, context, PASID directory and PASID
+ * tables (ECAP.C, VT-d spec 11.4.3).
+ */
 static inline bool vtd_unit_coherent(const struct vtd_unit *u)
 {
+	return vtd_ecap_c(u->ecap);
+}
+
+/*
+ * The unit snoops its page-table walks: ECAP.C in legacy mode; in scalable
+ * mode ECAP.SMPWC, which PASID entries then ask for with PWSNP.
+ */
+static inline bool vtd_unit_walks_coherent(const struct vtd_unit *u)
+{
+	if (u->mode == VTD_MODE_SCALABLE) {
+		return vtd_ecap_smpwc(u->ecap);
+	}
 	return vtd_ecap_c(u->ecap);
 }
 
@@ -91,7 +107,7 @@ void vtd_did_free(struct vtd_unit *u, uint16_t did);
  * deadline class follows from its contents: device-TLB if it holds a
  * device-TLB invalidation, IOMMU-internal otherwise.
  */
-int vtd_qi_init(struct vtd_qi *qi);
+int vtd_qi_init(struct vtd_unit *u);
 void vtd_qi_fini(struct vtd_qi *qi);
 int vtd_qi_start(struct vtd_unit *u);
 int vtd_qi_stop(struct vtd_unit *u);
@@ -111,10 +127,24 @@ struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u,
 struct vtd_qi_desc vtd_qi_devtlb(const struct vtd_unit *u, uint16_t sid,
 				 uint16_t pfsid, unsigned int qdepth,
 				 uint64_t addr, unsigned int order);
+struct vtd_qi_desc vtd_qi_pdevtlb(const struct vtd_unit *u, uint16_t sid,
+				  uint16_t pfsid, unsigned int qdepth,
+				  uint32_t pasid, uint64_t addr,
+				  unsigned int order);
+struct vtd_qi_desc vtd_qi_pc_global(void);
+struct vtd_qi_desc vtd_qi_pc_pasid(uint16_t did, uint32_t pasid);
+struct vtd_qi_desc vtd_qi_piotlb_pasid(uint16_t did, uint32_t pasid);
 struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq);
 bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
 int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
 		       uint64_t len, uint32_t *seq);
+int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
+			      const struct vtd_pasid_ref *refs,
+			      unsigned int count, uint64_t iova, uint64_t len,
+			      uint32_t *seq);
+int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
+		     unsigned int count, const struct vtd_qi_desc *tail,
+		     unsigned int tail_count);
 
 /* device.c */
 int vtd_devices_init(struct vtd_unit *u);
@@ -139,11 +169,38 @@ bool vtd_context_present(const struct vtd_context_entry *ce);
 bool vtd_context_empty(const struct vtd_context_entry *ce);
 uint16_t vtd_context_did(const struct vtd_context_entry *ce);
 
+/* pasid.c: scalable-mode context entries, PASID directories and tables */
+struct vtd_nest {
+	uint64_t fl_table;	/* in the parent domain's IOVA space */
+	unsigned int fl_levels;
+};
+
+uint32_t vtd_pasid_limit(const struct vtd_unit *u);
+struct vtd_pasid_entry *vtd_sm_pasid_entry(struct vtd_unit *u, uint16_t sid,
+					   uint32_t pasid, bool create);
+void vtd_sm_bus_fini(struct vtd_unit *u, struct vtd_root_entry *re);
+int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
+		  const uint16_t *sids, unsigned int count, uint32_t pasid,
+		  const struct vtd_nest *nest);
+int vtd_sm_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+		  unsigned int count, uint32_t pasid);
+
+/* domain.c */
+struct vtd_domain_unit *vtd_domain_unit(struct vtd_domain *d,
+					const struct vtd_unit *u);
+int vtd_domain_pasid_get(struct vtd_domain_unit *du, uint32_t pasid,
+			 unsigned int n);
+void vtd_domain_pasid_put(struct vtd_domain_unit *du, uint32_t pasid,
+			  unsigned int n);
+bool vtd_listed_before(const uint16_t *sids, unsigned int i);
+int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
+		       unsigned int count);
+
 /* pgtable.c */
 void vtd_freelist_add(struct vtd_freelist *fl, uint64_t pa);
 void vtd_freelist_release(struct vtd_freelist *fl);
-int vtd_pgtable_init(struct vtd_pgtable *pt, unsigned int levels,
-		     uint64_t page_sizes, bool coherent);
+int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
+		     unsigned int levels, uint64_t page_sizes, bool coherent);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped,

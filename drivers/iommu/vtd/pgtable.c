@@ -1,8 +1,11 @@
 /*
- * Second-level page tables (VT-d spec 9.8): map and unmap IOVA ranges with
- * the largest leaves that alignment, length and the units' SLLPS allow,
- * split large leaves that an unmap cuts into, merge a table back into one
- * leaf when its 512 leaves map one aligned contiguous range again.
+ * Page tables in either format: second-level (VT-d spec 9.8) or
+ * first-level (9.7, the IA-32e format).  Map and unmap IOVA ranges with
+ * the largest leaves that alignment, length and the units allow, split
+ * large leaves that an unmap cuts into, merge a table back into one leaf
+ * when its 512 leaves map one aligned contiguous range again.  Both
+ * formats keep the address in bits 51:12 and mark large leaves with bit 7,
+ * so only the rights and the meaning of "present" differ.
  *
  * Entries are written with single 64-bit stores, flushed from the CPU
  * cache when a unit does not snoop table walks.  A table page unlinked
@@ -72,9 +75,20 @@ static unsigned int level_index(unsigned int level, uint64_t iova)
 	       (VTD_PT_ENTRIES - 1);
 }
 
-/* Second-level entries have no present bit: R = W = 0 is not present. */
-static bool present(uint64_t e)
+static bool first_level(const struct vtd_pgtable *pt)
 {
+	return pt->format == VTD_FORMAT_FIRST_LEVEL;
+}
+
+/*
+ * Second-level entries have no present bit: R = W = 0 is not present.
+ * First-level entries have one.
+ */
+static bool present(const struct vtd_pgtable *pt, uint64_t e)
+{
+	if (first_level(pt)) {
+		return e & VTD_FL_P;
+	}
 	return e & (VTD_SL_R | VTD_SL_W);
 }
 
@@ -88,14 +102,34 @@ static uint64_t *table_va(uint64_t pa)
 	return hw_phys_to_virt(pa);
 }
 
-static uint64_t prot_bits(unsigned int prot)
+/*
+ * A leaf's rights.  First-level: present means readable; requests without
+ * PASID and PASID requests without privilege are user requests, so U/S
+ * is set; accessed and (if writable) dirty are set in advance so that the
+ * hardware never has to write a table, which a unit not snooping its
+ * walks could not do (VT-d spec 3.6.2, fault 0x90); nothing is executable.
+ * Only readable rights can be expressed (vtd_domain_map() checks).
+ */
+static uint64_t prot_bits(const struct vtd_pgtable *pt, unsigned int prot)
 {
-	return (prot & VTD_PROT_READ ? VTD_SL_R : 0) |
-	       (prot & VTD_PROT_WRITE ? VTD_SL_W : 0);
+	uint64_t bits;
+
+	if (!first_level(pt)) {
+		return (prot & VTD_PROT_READ ? VTD_SL_R : 0) |
+		       (prot & VTD_PROT_WRITE ? VTD_SL_W : 0);
+	}
+	bits = VTD_FL_P | VTD_FL_US | VTD_FL_A | VTD_FL_XD;
+	if (prot & VTD_PROT_WRITE) {
+		bits |= VTD_FL_RW | VTD_FL_D;
+	}
+	return bits;
 }
 
-static unsigned int entry_prot(uint64_t e)
+static unsigned int entry_prot(const struct vtd_pgtable *pt, uint64_t e)
 {
+	if (first_level(pt)) {
+		return VTD_PROT_READ | (e & VTD_FL_RW ? VTD_PROT_WRITE : 0);
+	}
 	return (e & VTD_SL_R ? VTD_PROT_READ : 0) |
 	       (e & VTD_SL_W ? VTD_PROT_WRITE : 0);
 }
@@ -126,15 +160,19 @@ static void release_table(struct vtd_pgtable *pt, uint64_t pa,
 }
 
 /* Non-leaf entries grant everything; the leaf decides (rights are ANDed). */
-static uint64_t table_entry(uint64_t child_pa)
+static uint64_t table_entry(const struct vtd_pgtable *pt, uint64_t child_pa)
 {
+	if (first_level(pt)) {
+		return child_pa | VTD_FL_P | VTD_FL_RW | VTD_FL_US | VTD_FL_A;
+	}
 	return child_pa | VTD_SL_R | VTD_SL_W;
 }
 
-int vtd_pgtable_init(struct vtd_pgtable *pt, unsigned int levels,
-		     uint64_t page_sizes, bool coherent)
+int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
+		     unsigned int levels, uint64_t page_sizes, bool coherent)
 {
 	memset(pt, 0, sizeof(*pt));
+	pt->format = format;
 	pt->levels = levels;
 	pt->page_sizes = page_sizes;
 	pt->coherent = coherent;
@@ -142,7 +180,8 @@ int vtd_pgtable_init(struct vtd_pgtable *pt, unsigned int levels,
 	return pt->root_pa ? 0 : -ENOMEM;
 }
 
-static void free_level(uint64_t table_pa, unsigned int level)
+static void free_level(const struct vtd_pgtable *pt, uint64_t table_pa,
+		       unsigned int level)
 {
 	uint64_t *table = table_va(table_pa);
 	unsigned int i;
@@ -150,8 +189,9 @@ static void free_level(uint64_t table_pa, unsigned int level)
 
 	for (i = 0; level > 1 && i < VTD_PT_ENTRIES; i++) {
 		e = vtd_entry_read(&table[i]);
-		if (present(e) && !is_leaf(e, level))
-			free_level(e & VTD_SL_ADDR, level - 1);
+		if (present(pt, e) && !is_leaf(e, level)) {
+			free_level(pt, e & VTD_SL_ADDR, level - 1);
+		}
 	}
 	hw_page_free(table_pa);
 }
@@ -159,8 +199,9 @@ static void free_level(uint64_t table_pa, unsigned int level)
 /* Only once no unit can reach the tables any more (detached, flushed). */
 void vtd_pgtable_fini(struct vtd_pgtable *pt)
 {
-	if (pt->root_pa)
-		free_level(pt->root_pa, pt->levels);
+	if (pt->root_pa) {
+		free_level(pt, pt->root_pa, pt->levels);
+	}
 	memset(pt, 0, sizeof(*pt));
 }
 
@@ -191,10 +232,11 @@ static void try_merge(struct vtd_pgtable *pt, uint64_t *p, unsigned int level,
 	uint64_t step = level_size(level - 1);
 	unsigned int i;
 
-	if (!(pt->page_sizes & level_size(level)) || !present(first) ||
+	if (!(pt->page_sizes & level_size(level)) || !present(pt, first) ||
 	    !is_leaf(first, level - 1) ||
-	    !bits_is_aligned(first & VTD_SL_ADDR, level_size(level)))
+	    !bits_is_aligned(first & VTD_SL_ADDR, level_size(level))) {
 		return;
+	}
 	for (i = 1; i < VTD_PT_ENTRIES; i++) {
 		if (vtd_entry_read(&child[i]) != first + i * step)
 			return;
@@ -225,8 +267,9 @@ static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
 		p = &table[idx];
 		e = vtd_entry_read(p);
 		if (leaf_fits(pt, level, s->iova, s->hpa, s->left)) {
-			if (present(e))
+			if (present(pt, e)) {
 				return -EEXIST;
+			}
 			set_entry(pt, p,
 				  s->hpa | s->bits | (level > 1 ? VTD_SL_PS : 0));
 			s->iova += size;
@@ -234,11 +277,12 @@ static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
 			s->left -= size;
 			continue;
 		}
-		if (!present(e)) {
+		if (!present(pt, e)) {
 			child = alloc_table(pt);
-			if (!child)
+			if (!child) {
 				return -ENOMEM;
-			e = table_entry(child);
+			}
+			e = table_entry(pt, child);
 			set_entry(pt, p, e);
 		} else if (is_leaf(e, level)) {
 			return -EEXIST;
@@ -264,7 +308,7 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 		.iova = iova,
 		.hpa = hpa,
 		.left = len,
-		.bits = prot_bits(prot),
+		.bits = prot_bits(pt, prot),
 		.freed = freed,
 	};
 	int err = map_level(pt, pt->root_pa, pt->levels, &s);
@@ -273,13 +317,14 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 	return err;
 }
 
-static bool table_empty(const uint64_t *table)
+static bool table_empty(const struct vtd_pgtable *pt, const uint64_t *table)
 {
 	unsigned int i;
 
 	for (i = 0; i < VTD_PT_ENTRIES; i++) {
-		if (present(vtd_entry_read(&table[i])))
+		if (present(pt, vtd_entry_read(&table[i]))) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -303,7 +348,7 @@ static int split(struct vtd_pgtable *pt, uint64_t *p, unsigned int level)
 	for (i = 0; i < VTD_PT_ENTRIES; i++)
 		vtd_entry_write(&child[i], leaf + i * step);
 	vtd_flush_table(pt->coherent, child, VTD_PAGE_SIZE);
-	set_entry(pt, p, table_entry(child_pa));
+	set_entry(pt, p, table_entry(pt, child_pa));
 	return 0;
 }
 
@@ -329,7 +374,7 @@ static int unmap_level(struct vtd_pgtable *pt, uint64_t table_pa,
 		e = vtd_entry_read(p);
 		start = s->iova & ~(size - 1);
 		next = start + size;
-		if (!present(e)) {
+		if (!present(pt, e)) {
 			s->iova = next < s->end ? next : s->end;
 			continue;
 		}
@@ -347,7 +392,7 @@ static int unmap_level(struct vtd_pgtable *pt, uint64_t table_pa,
 		}
 		child_pa = e & VTD_SL_ADDR;
 		err = unmap_level(pt, child_pa, level - 1, s);
-		if (table_empty(table_va(child_pa))) {
+		if (table_empty(pt, table_va(child_pa))) {
 			set_entry(pt, p, 0);
 			release_table(pt, child_pa, s->freed);
 		}
@@ -377,6 +422,7 @@ int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
 }
 
 struct walk_state {
+	const struct vtd_pgtable *pt;
 	vtd_mapping_fn fn;
 	void *ctx;
 	struct vtd_mapping run;
@@ -412,21 +458,26 @@ static void walk_level(uint64_t table_pa, unsigned int level, uint64_t base,
 
 	for (idx = 0; idx < VTD_PT_ENTRIES; idx++) {
 		e = vtd_entry_read(&table[idx]);
-		if (!present(e))
+		if (!present(w->pt, e)) {
 			continue;
-		if (is_leaf(e, level))
+		}
+		if (is_leaf(e, level)) {
 			emit(w, base + idx * size, e & VTD_SL_ADDR, size,
-			     entry_prot(e));
-		else
+			     entry_prot(w->pt, e));
+		} else {
 			walk_level(e & VTD_SL_ADDR, level - 1,
 				   base + idx * size, w);
+		}
 	}
 }
 
 void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx)
 {
-	struct walk_state w = { .fn = fn, .ctx = ctx };
+	struct walk_state w = { .pt = pt, .fn = fn, .ctx = ctx };
 
+	if (!pt->root_pa) {
+		return;
+	}
 	walk_level(pt->root_pa, pt->levels, 0, &w);
 	if (w.run.len)
 		fn(ctx, &w.run);

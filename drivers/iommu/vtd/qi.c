@@ -67,12 +67,12 @@ enum qi_state {
 #define QI_F_SYNC 0x10u		/* a lone wait, only proving progress */
 
 _Static_assert(VTD_QI_SLOTS * sizeof(struct vtd_qi_desc) == 4096,
-	       "the ring is one page (IQA.QS = 0)");
+	       "the ring is one page (IQA.QS = 0), whatever the width");
 _Static_assert(VTD_QI_SLOTS * sizeof(uint32_t) <= 4096,
 	       "status words fit one page");
 _Static_assert(VTD_QI_SLOTS == 256, "slot numbers fit struct vtd_qi_batch");
-_Static_assert(VTD_QI_BATCH_MAX + 1 < VTD_QI_WORK_MAX,
-	       "a batch and its wait fit the work allowed in flight");
+_Static_assert(VTD_QI_BATCH_MAX + 1 < VTD_QI_WORK_MAX / 2,
+	       "a batch and its wait fit the work allowed in flight, also in a ring of 256-bit descriptors");
 
 static const char *const iqe_reasons[] = {
 	[VTD_IQEI_UNKNOWN] = "no detail given",
@@ -90,12 +90,18 @@ static const char *iqe_reason(unsigned int iqei)
 	return "reserved reason";
 }
 
-int vtd_qi_init(struct vtd_qi *qi)
+/* The ring's shape follows the unit's mode, chosen before. */
+int vtd_qi_init(struct vtd_unit *u)
 {
+	struct vtd_qi *qi = &u->qi;
+
 	memset(qi, 0, sizeof(*qi));
+	qi->shift = u->mode == VTD_MODE_SCALABLE ? 1 : 0;
+	qi->slots = VTD_QI_SLOTS >> qi->shift;
 	qi->ring_pa = hw_page_alloc();
-	if (!qi->ring_pa)
+	if (!qi->ring_pa) {
 		return -ENOMEM;
+	}
 	qi->status_pa = hw_page_alloc();
 	if (!qi->status_pa) {
 		hw_page_free(qi->ring_pa);
@@ -116,25 +122,41 @@ void vtd_qi_fini(struct vtd_qi *qi)
 	memset(qi, 0, sizeof(*qi));
 }
 
-static unsigned int next_slot(unsigned int slot)
+/* Slot counts are powers of two: 256, or 128 of 256-bit descriptors. */
+static unsigned int wrap(const struct vtd_qi *qi, unsigned int slot)
 {
-	return (slot + 1) % VTD_QI_SLOTS;
+	return slot & (qi->slots - 1);
 }
 
-static unsigned int prev_slot(unsigned int slot)
+static unsigned int next_slot(const struct vtd_qi *qi, unsigned int slot)
 {
-	return (slot + VTD_QI_SLOTS - 1) % VTD_QI_SLOTS;
+	return wrap(qi, slot + 1);
+}
+
+static unsigned int prev_slot(const struct vtd_qi *qi, unsigned int slot)
+{
+	return wrap(qi, slot + qi->slots - 1);
 }
 
 static unsigned int slots_in_flight(const struct vtd_qi *qi)
 {
-	return (qi->tail + VTD_QI_SLOTS - qi->oldest) % VTD_QI_SLOTS;
+	return wrap(qi, qi->tail + qi->slots - qi->oldest);
 }
 
 static bool in_flight(const struct vtd_qi *qi, unsigned int slot)
 {
-	return (slot + VTD_QI_SLOTS - qi->oldest) % VTD_QI_SLOTS <
-	       slots_in_flight(qi);
+	return wrap(qi, slot + qi->slots - qi->oldest) < slots_in_flight(qi);
+}
+
+/*
+ * The descriptor in a slot: its first 128 bits.  In a ring of 256-bit
+ * descriptors the other half stays zero, reserved in every descriptor
+ * the driver builds (VT-d spec 6.5.2).
+ */
+static struct vtd_qi_desc *slot_desc(const struct vtd_qi *qi,
+				     unsigned int slot)
+{
+	return &qi->ring[slot << qi->shift];
 }
 
 static bool idle(const struct vtd_qi *qi)
@@ -176,7 +198,7 @@ static struct vtd_qi_batch *batch_holding(struct vtd_qi *qi, unsigned int slot)
 {
 	while (qi->batch[slot].state != QI_LIVE &&
 	       qi->batch[slot].state != QI_STALE)
-		slot = next_slot(slot);
+		slot = next_slot(qi, slot);
 	return &qi->batch[slot];
 }
 
@@ -190,7 +212,7 @@ static void neutralize(struct vtd_qi *qi, unsigned int slot, uint32_t seq)
 {
 	qi->status[slot] = 0;
 	qi->slot_seq[slot] = seq;
-	qi->ring[slot] = vtd_qi_wait_desc(
+	*slot_desc(qi, slot) = vtd_qi_wait_desc(
 		qi->status_pa + slot * sizeof(*qi->status), seq);
 }
 
@@ -232,11 +254,11 @@ static void place(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 
 	for (i = 0; i < count; i++) {
 		qi->batch[qi->tail].state = QI_FREE;
-		qi->ring[qi->tail] = descs[i];
-		qi->tail = next_slot(qi->tail);
+		*slot_desc(qi, qi->tail) = descs[i];
+		qi->tail = next_slot(qi, qi->tail);
 	}
 	slot = qi->tail;
-	qi->tail = next_slot(slot);
+	qi->tail = next_slot(qi, slot);
 	neutralize(qi, slot, seq);
 	b = &qi->batch[slot];
 	memset(b, 0, sizeof(*b));
@@ -259,7 +281,7 @@ static struct vtd_qi_batch *head_batch(struct vtd_qi *qi)
 	unsigned int slot;
 	struct vtd_qi_batch *b;
 
-	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
 		if (b->state != QI_FREE)
 			return b->state == QI_LIVE ? b : NULL;
@@ -288,13 +310,14 @@ static void doorbell(struct vtd_unit *u)
 	if (qi->rung == qi->tail && !qi->restart)
 		return;
 	now = hw_now_ns();
-	for (slot = qi->rung; slot != qi->tail; slot = next_slot(slot)) {
+	for (slot = qi->rung; slot != qi->tail; slot = next_slot(qi, slot)) {
 		if (qi->batch[slot].state == QI_LIVE)
 			qi->batch[slot].queued_ns = now;
 	}
 	/* Descriptors reach memory before the tail moves (coherent ring). */
 	hw_mb();
-	vtd_write64(u, VTD_IQT_REG, field_prep64(VTD_IQT_QT, qi->tail));
+	vtd_write64(u, VTD_IQT_REG,
+		    field_prep64(VTD_IQT_QT, qi->tail << qi->shift));
 	qi->rung = qi->tail;
 	qi->restart = false;
 	u->stats.doorbells++;
@@ -338,13 +361,13 @@ static void retire(struct vtd_unit *u)
 	unsigned int slot, passed = QI_NO_SLOT;
 	struct vtd_qi_batch *b;
 
-	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
 		if (qi->slot_seq[slot] && qi->status[slot] == qi->slot_seq[slot])
 			passed = slot;
 	}
 	if (passed == QI_NO_SLOT)
 		return;
-	for (slot = qi->oldest;; slot = next_slot(slot)) {
+	for (slot = qi->oldest;; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
 		qi->slot_seq[slot] = 0;
 		if (b->state == QI_LIVE)
@@ -354,7 +377,7 @@ static void retire(struct vtd_unit *u)
 		if (slot == passed)
 			break;
 	}
-	qi->oldest = next_slot(passed);
+	qi->oldest = next_slot(qi, passed);
 	mark_head(qi, hw_now_ns());
 }
 
@@ -362,7 +385,7 @@ static bool live_in_ring(const struct vtd_qi *qi)
 {
 	unsigned int slot;
 
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		if (qi->batch[slot].state == QI_LIVE)
 			return true;
 	}
@@ -375,7 +398,7 @@ static uint32_t first_pending(const struct vtd_qi *qi)
 	unsigned int slot;
 	const struct vtd_qi_batch *b;
 
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
 		if (b->state == QI_LIVE && !(b->flags & QI_F_SYNC))
 			return b->seq;
@@ -401,15 +424,31 @@ bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq)
 	return seq_after(first_pending(qi), seq);
 }
 
+/* The slot the hardware fetches next (IQH counts 128-bit units). */
+static unsigned int read_head(struct vtd_unit *u)
+{
+	return (unsigned int)field_get64(VTD_IQH_QH,
+					 vtd_read64(u, VTD_IQH_REG)) >>
+	       u->qi.shift;
+}
+
 /*
  * Start our queue.  IQT is zeroed first because QIE resets IQH to 0 and
  * some implementations process [0, IQT) at once (QEMU); IQA is written
- * only while QI is off (VT-d spec 11.4.4, QIE).
+ * only while QI is off (VT-d spec 11.4.4, QIE).  In scalable mode the
+ * descriptors are 256-bit: 128-bit ones are invalid there (VT-d spec
+ * 6.5.2), so IQA.DW is set before the root table switches mode.
  */
 int vtd_qi_start(struct vtd_unit *u)
 {
 	struct vtd_qi *qi = &u->qi;
+	uint64_t iqa = (qi->ring_pa & VTD_IQA_IQA) |
+		       field_prep64(VTD_IQA_QS, 0);
 
+	if (qi->shift) {
+		iqa |= VTD_IQA_DW;
+	}
+	memset(qi->ring, 0, VTD_PAGE_SIZE);
 	memset(qi->slot_seq, 0, sizeof(qi->slot_seq));
 	memset(qi->batch, 0, sizeof(qi->batch));
 	memset((void *)qi->status, 0, VTD_QI_SLOTS * sizeof(*qi->status));
@@ -421,8 +460,7 @@ int vtd_qi_start(struct vtd_unit *u)
 	qi->late = 0;
 	qi->degraded = false;
 	vtd_write64(u, VTD_IQT_REG, 0);
-	vtd_write64(u, VTD_IQA_REG,
-		    (qi->ring_pa & VTD_IQA_IQA) | field_prep64(VTD_IQA_QS, 0));
+	vtd_write64(u, VTD_IQA_REG, iqa);
 	return vtd_gcmd_set(u, VTD_GCMD_QIE, true);
 }
 
@@ -438,14 +476,14 @@ static void redo_push_front(struct vtd_qi *qi, const struct vtd_qi_batch *b)
 	struct vtd_qi_redo *r;
 
 	/* Backwards, so the descriptors keep their order at the front. */
-	for (i = 0, slot = (b->first + b->count) % VTD_QI_SLOTS; i < b->count;
+	for (i = 0, slot = wrap(qi, b->first + b->count); i < b->count;
 	     i++) {
-		slot = prev_slot(slot);
+		slot = prev_slot(qi, slot);
 		if (qi->slot_seq[slot])
 			continue;
 		qi->redo_desc_head = (qi->redo_desc_head + VTD_QI_WORK_MAX - 1) %
 				     VTD_QI_WORK_MAX;
-		qi->redo_desc[qi->redo_desc_head] = qi->ring[slot];
+		qi->redo_desc[qi->redo_desc_head] = *slot_desc(qi, slot);
 		count++;
 	}
 	qi->redo_head = (qi->redo_head + VTD_QI_WORK_MAX - 1) % VTD_QI_WORK_MAX;
@@ -474,7 +512,7 @@ static void abort_in_flight(struct vtd_unit *u)
 	struct vtd_qi_batch *b;
 
 	while (slot != qi->oldest) {
-		slot = prev_slot(slot);
+		slot = prev_slot(qi, slot);
 		b = &qi->batch[slot];
 		if (b->state != QI_LIVE)
 			continue;
@@ -506,9 +544,10 @@ static void neutralize_unwanted(struct vtd_unit *u)
 	struct vtd_qi *qi = &u->qi;
 	unsigned int slot;
 
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(slot)) {
-		if (!wanted(u, &qi->ring[slot]))
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
+		if (!wanted(u, slot_desc(qi, slot))) {
 			neutralize(qi, slot, batch_holding(qi, slot)->seq);
+		}
 	}
 }
 
@@ -537,8 +576,9 @@ static void resubmit(struct vtd_unit *u)
 
 	while (qi->redo_count) {
 		r = &qi->redo[qi->redo_head];
-		if (slots_in_flight(qi) + r->count + 3 > VTD_QI_SLOTS)
+		if (slots_in_flight(qi) + r->count + 3 > qi->slots) {
 			break;
+		}
 		for (i = n = 0, flags = r->flags; i < r->count; i++) {
 			descs[n] = redo_pop_desc(qi);
 			if (wanted(u, &descs[n]))
@@ -579,8 +619,7 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 {
 	struct vtd_qi *qi = &u->qi;
 	unsigned int iqei = (unsigned int)field_get64(VTD_IQERCD_IQEI, iqercd);
-	unsigned int head = (unsigned int)field_get64(
-		VTD_IQH_QH, vtd_read64(u, VTD_IQH_REG));
+	unsigned int head = read_head(u);
 	struct vtd_qi_batch *b;
 
 	u->stats.iqe++;
@@ -591,8 +630,9 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 		b = batch_holding(qi, head);
 		log_err("vtd", "unit %u: invalidation queue error (IQEI %u, %s): descriptor %016llx:%016llx in slot %u of batch %u replaced by a wait; the batch fails",
 			u->index, iqei, iqe_reason(iqei),
-			(unsigned long long)qi->ring[head].hi,
-			(unsigned long long)qi->ring[head].lo, head, b->seq);
+			(unsigned long long)slot_desc(qi, head)->hi,
+			(unsigned long long)slot_desc(qi, head)->lo, head,
+			b->seq);
 		neutralize(qi, head, b->seq);
 		/* A stale copy fails nobody: its redo copy speaks for it. */
 		if (b->state == QI_LIVE)
@@ -749,7 +789,7 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	/* Only with work outstanding: the success path reads no register. */
 	progress(u);
 	if (qi->redo_count ||
-	    slots_in_flight(qi) + count + 1 > VTD_QI_WORK_MAX) {
+	    slots_in_flight(qi) + count + 1 > qi->slots / 2) {
 		log_err("vtd", "unit %u: invalidation queue full of unfinished batches",
 			u->index);
 		return -EBUSY;
@@ -767,7 +807,7 @@ static unsigned int find_live(const struct vtd_qi *qi, uint32_t seq)
 	const struct vtd_qi_batch *b;
 	unsigned int slot;
 
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
 		if (b->state == QI_LIVE && b->seq == seq)
 			return slot;
@@ -895,15 +935,14 @@ void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info)
 
 	memset(info, 0, sizeof(*info));
 	if (u->live) {
-		info->head = (unsigned int)field_get64(
-			VTD_IQH_QH, vtd_read64(u, VTD_IQH_REG));
+		info->head = read_head(u);
 		info->errors = vtd_read32(u, VTD_FSTS_REG) &
 			       (VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
 	}
 	info->tail = qi->tail;
 	info->oldest = qi->oldest;
 	info->in_flight = slots_in_flight(qi);
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		if (qi->batch[slot].state != QI_FREE)
 			info->batches++;
 	}
@@ -934,7 +973,7 @@ void vtd_qi_for_each_batch(struct vtd_unit *u, vtd_qi_batch_fn fn, void *ctx)
 	const struct vtd_qi_redo *r;
 	unsigned int slot, i;
 
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(slot)) {
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
 		if (b->state == QI_FREE)
 			continue;

@@ -49,6 +49,8 @@
 #define VTD_CAP_MAMV GENMASK64(53, 48)	/* maximum address mask value */
 #define VTD_CAP_DWD BIT64(54)		/* write draining */
 #define VTD_CAP_DRD BIT64(55)		/* read draining */
+#define VTD_CAP_FL1GP BIT64(56)		/* first-level 1 GiB pages */
+#define VTD_CAP_FL5LP BIT64(60)		/* first-level 5-level paging */
 
 /* SAGAW bits: 39-bit (3-level), 48-bit (4-level), 57-bit (5-level). */
 #define VTD_SAGAW_39 BIT64(1)
@@ -63,8 +65,17 @@
 #define VTD_ECAP_C BIT64(0)		/* page-walk coherency */
 #define VTD_ECAP_QI BIT64(1)		/* queued invalidation */
 #define VTD_ECAP_DT BIT64(2)		/* device-TLB invalidation */
+#define VTD_ECAP_PT BIT64(6)		/* pass-through */
 #define VTD_ECAP_IRO GENMASK64(17, 8)	/* IOTLB register offset / 16 */
+#define VTD_ECAP_NEST BIT64(26)		/* nested translation */
+#define VTD_ECAP_PSS GENMASK64(39, 35)	/* PASID size supported - 1 */
+#define VTD_ECAP_PASID BIT64(40)	/* requests with PASID */
 #define VTD_ECAP_DIT BIT64(41)		/* device-TLB inval. throttle */
+#define VTD_ECAP_SMTS BIT64(43)		/* scalable-mode translation */
+#define VTD_ECAP_SLTS BIT64(46)		/* second-level translation */
+#define VTD_ECAP_FLTS BIT64(47)		/* first-level translation */
+#define VTD_ECAP_SMPWC BIT64(48)	/* scalable-mode page-walk coherency */
+#define VTD_ECAP_RPS BIT64(49)		/* RID_PASID field supported */
 
 /*
  * GCMD_REG / GSTS_REG.  Status bits sit at the same positions as their
@@ -96,7 +107,9 @@
 
 /* RTADDR_REG */
 #define VTD_RTADDR_RTA GENMASK64(63, 12)
-#define VTD_RTADDR_TTM GENMASK64(11, 10) /* 00 legacy, 01 scalable */
+#define VTD_RTADDR_TTM GENMASK64(11, 10) /* translation table mode */
+#define VTD_RTADDR_TTM_LEGACY 0u
+#define VTD_RTADDR_TTM_SCALABLE 1u
 
 /* FSTS_REG */
 #define VTD_FSTS_PFO BIT32(0)	/* primary fault overflow (RW1C) */
@@ -115,12 +128,16 @@
 #define VTD_PMEN_EPM BIT32(31)	/* enable protected memory */
 #define VTD_PMEN_PRS BIT32(0)	/* protected region status */
 
-/* IQH_REG, IQT_REG: descriptor index in bits 18:4 (128-bit descriptors). */
+/*
+ * IQH_REG, IQT_REG: the byte offset of a descriptor / 16 in bits 18:4; with
+ * 256-bit descriptors (IQA.DW) bit 4 is reserved (VT-d spec 11.4.9).
+ */
 #define VTD_IQH_QH GENMASK64(18, 4)
 #define VTD_IQT_QT GENMASK64(18, 4)
 
 /* IQA_REG */
 #define VTD_IQA_IQA GENMASK64(63, 12)
+#define VTD_IQA_DW BIT64(11)		/* 256-bit descriptors (SMTS only) */
 #define VTD_IQA_QS GENMASK64(2, 0)	/* 2^QS pages */
 
 /* IQERCD_REG: each field valid only while its FSTS bit is set. */
@@ -188,11 +205,112 @@ _Static_assert(VTD_CONTEXT_ENTRIES * sizeof(struct vtd_context_entry) == 4096,
 
 #define VTD_CTX_TT_UNTRANSLATED 0u
 
+/*
+ * Scalable-mode root entry (VT-d spec 9.2): the lower word points to the
+ * context table of devfn 0-127, the upper word to that of devfn 128-255.
+ */
+#define VTD_SM_ROOT_LO_LP BIT64(0)
+#define VTD_SM_ROOT_LO_LCTP GENMASK64(63, 12)
+#define VTD_SM_ROOT_HI_UP BIT64(0)
+#define VTD_SM_ROOT_HI_UCTP GENMASK64(63, 12)
+
+/*
+ * Scalable-mode context entry (VT-d spec 9.4), 256 bits: a PASID directory
+ * of 2^(PDTS + 7) entries, and the PASID (RID_PASID) whose entry
+ * translates requests without PASID.  Words 2 and 3 are reserved.
+ */
+struct vtd_sm_context_entry {
+	uint64_t val[4];
+};
+_Static_assert(sizeof(struct vtd_sm_context_entry) == 32,
+	       "scalable-mode context entry is 256 bits");
+
+#define VTD_SM_CONTEXT_ENTRIES 128u	/* per table: one half of a bus */
+_Static_assert(VTD_SM_CONTEXT_ENTRIES * sizeof(struct vtd_sm_context_entry) ==
+		       4096,
+	       "scalable-mode context table is one page");
+
+#define VTD_SM_CTX_0_P BIT64(0)
+#define VTD_SM_CTX_0_FPD BIT64(1)
+#define VTD_SM_CTX_0_DTE BIT64(2)	/* device-TLB enable */
+#define VTD_SM_CTX_0_PASIDE BIT64(3)	/* requests with PASID allowed */
+#define VTD_SM_CTX_0_PRE BIT64(4)	/* page requests allowed */
+#define VTD_SM_CTX_0_PDTS GENMASK64(11, 9)
+#define VTD_SM_CTX_0_PASIDDIRPTR GENMASK64(63, 12)
+#define VTD_SM_CTX_1_RID_PASID GENMASK64(19, 0)
+
+/* PDTS encodes 2^(PDTS + 7) directory entries. */
+#define VTD_PDTS_SHIFT 7u
+
+/*
+ * Scalable-mode PASID directory entry (VT-d spec 9.5): indexed by PASID
+ * bits 19:6, it points to a PASID table of 64 entries (PASID bits 5:0).
+ */
+#define VTD_PASID_DIR_P BIT64(0)
+#define VTD_PASID_DIR_FPD BIT64(1)
+#define VTD_PASID_DIR_SMPTBLPTR GENMASK64(63, 12)
+
+#define VTD_PASID_DIR_ENTRIES 512u	/* one page of 64-bit entries */
+#define VTD_PASID_TABLE_SHIFT 6u	/* PASID bits in a table index */
+#define VTD_PASID_TABLE_ENTRIES (1u << VTD_PASID_TABLE_SHIFT)
+
+/*
+ * Scalable-mode PASID table entry (VT-d spec 9.6), 512 bits: the PASID
+ * granular translation type (PGTT) selects first-level, second-level,
+ * nested or pass-through translation, with the domain id tagging what
+ * the unit caches.
+ */
+struct vtd_pasid_entry {
+	uint64_t val[8];
+};
+_Static_assert(sizeof(struct vtd_pasid_entry) == 64,
+	       "PASID table entry is 512 bits");
+_Static_assert(VTD_PASID_TABLE_ENTRIES * sizeof(struct vtd_pasid_entry) ==
+		       4096,
+	       "PASID table is one page");
+
+#define VTD_PE_0_P BIT64(0)
+#define VTD_PE_0_FPD BIT64(1)
+#define VTD_PE_0_AW GENMASK64(4, 2)	/* second-level depth, as in 9.3 */
+#define VTD_PE_0_PGTT GENMASK64(8, 6)
+#define VTD_PE_0_SLPTPTR GENMASK64(63, 12)
+#define VTD_PE_1_DID GENMASK64(15, 0)
+#define VTD_PE_1_PWSNP BIT64(23)	/* page walks snooped (SMPWC) */
+#define VTD_PE_1_PGSNP BIT64(24)	/* accesses snooped */
+#define VTD_PE_2_SRE BIT64(0)		/* supervisor requests allowed */
+#define VTD_PE_2_FLPM GENMASK64(3, 2)	/* 0: 4-level, 1: 5-level */
+#define VTD_PE_2_FLPTR GENMASK64(63, 12)
+
+#define VTD_PGTT_FL 1u		/* first-level only */
+#define VTD_PGTT_SL 2u		/* second-level only */
+#define VTD_PGTT_NESTED 3u	/* first-level nested on second-level */
+#define VTD_PGTT_PT 4u		/* pass-through */
+
+#define VTD_FLPM_4LEVEL 0u
+#define VTD_FLPM_5LEVEL 1u
+
 /* Second-level paging entry (all levels). */
 #define VTD_SL_R BIT64(0)
 #define VTD_SL_W BIT64(1)
 #define VTD_SL_PS BIT64(7)		/* leaf above level 1 */
 #define VTD_SL_ADDR GENMASK64(51, 12)
+
+/*
+ * First-level paging entry (VT-d spec 9.7): the IA-32e format, with a
+ * present bit, read/write and user/supervisor rights ANDed along the
+ * walk, and accessed/dirty flags the hardware sets unless they already
+ * are.  PS (bit 7) marks a leaf above level 1, as in second-level tables.
+ */
+#define VTD_FL_P BIT64(0)
+#define VTD_FL_RW BIT64(1)
+#define VTD_FL_US BIT64(2)
+#define VTD_FL_A BIT64(5)
+#define VTD_FL_D BIT64(6)
+#define VTD_FL_PS BIT64(7)
+#define VTD_FL_ADDR GENMASK64(51, 12)
+#define VTD_FL_XD BIT64(63)
+_Static_assert(VTD_FL_PS == VTD_SL_PS && VTD_FL_ADDR == VTD_SL_ADDR,
+	       "both formats place PS and the address alike");
 
 #define VTD_PT_ENTRIES 512u
 #define VTD_LEVEL_SHIFT 9u
@@ -214,6 +332,9 @@ _Static_assert(sizeof(struct vtd_qi_desc) == 16, "descriptor is 128 bits");
 #define VTD_QI_TYPE_IOTLB 2u	/* IOTLB invalidate (6.5.2.3) */
 #define VTD_QI_TYPE_DEVTLB 3u	/* device-TLB invalidate (6.5.2.5) */
 #define VTD_QI_TYPE_WAIT 5u	/* invalidation wait (6.5.2.8) */
+#define VTD_QI_TYPE_PIOTLB 6u	/* PASID-based IOTLB invalidate (6.5.2.4) */
+#define VTD_QI_TYPE_PC 7u	/* PASID-cache invalidate (6.5.2.2) */
+#define VTD_QI_TYPE_PDEVTLB 8u	/* PASID-based device-TLB (6.5.2.6) */
 
 /* Context-cache invalidate descriptor. */
 #define VTD_QI_CC_G GENMASK64(5, 4)
@@ -245,6 +366,42 @@ _Static_assert(sizeof(struct vtd_qi_desc) == 16, "descriptor is 128 bits");
 #define VTD_QI_DEVTLB_PFSID_HI GENMASK64(63, 52)
 #define VTD_QI_DEVTLB_HI_S BIT64(0)
 #define VTD_QI_DEVTLB_HI_ADDR GENMASK64(63, 12)
+
+/*
+ * PASID-cache invalidate descriptor: every PASID of a domain, one PASID of
+ * a domain, or everything.
+ */
+#define VTD_QI_PC_G GENMASK64(5, 4)
+#define VTD_QI_PC_DID GENMASK64(31, 16)
+#define VTD_QI_PC_PASID GENMASK64(51, 32)
+#define VTD_QI_PC_G_DOMAIN 0u
+#define VTD_QI_PC_G_PASID 1u
+#define VTD_QI_PC_G_GLOBAL 3u
+
+/*
+ * PASID-based IOTLB invalidate descriptor: everything a domain cached for
+ * one PASID, or a range of its first-level and nested mappings.
+ */
+#define VTD_QI_PIOTLB_G GENMASK64(5, 4)
+#define VTD_QI_PIOTLB_DID GENMASK64(31, 16)
+#define VTD_QI_PIOTLB_PASID GENMASK64(51, 32)
+#define VTD_QI_PIOTLB_HI_AM GENMASK64(5, 0)
+#define VTD_QI_PIOTLB_HI_IH BIT64(6)
+#define VTD_QI_PIOTLB_HI_ADDR GENMASK64(63, 12)
+#define VTD_QI_PIOTLB_G_PASID 2u
+#define VTD_QI_PIOTLB_G_PAGE 3u
+
+/*
+ * PASID-based device-TLB invalidate descriptor: the fields of the
+ * device-TLB descriptor rearranged around a PASID, S moved to bit 11.
+ */
+#define VTD_QI_PDEVTLB_MIP GENMASK64(8, 4)
+#define VTD_QI_PDEVTLB_PFSID_LO GENMASK64(15, 12)
+#define VTD_QI_PDEVTLB_SID GENMASK64(31, 16)
+#define VTD_QI_PDEVTLB_PASID GENMASK64(51, 32)
+#define VTD_QI_PDEVTLB_PFSID_HI GENMASK64(63, 52)
+#define VTD_QI_PDEVTLB_HI_S BIT64(11)
+#define VTD_QI_PDEVTLB_HI_ADDR GENMASK64(63, 12)
 
 /* Invalidation wait descriptor. */
 #define VTD_QI_WAIT_SW BIT64(5)
@@ -337,6 +494,57 @@ static inline bool vtd_ecap_dit(uint64_t ecap)
 static inline uint64_t vtd_ecap_iro(uint64_t ecap)
 {
 	return field_get64(VTD_ECAP_IRO, ecap) * 16;
+}
+
+static inline bool vtd_ecap_pt(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_PT;
+}
+
+static inline bool vtd_ecap_nest(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_NEST;
+}
+
+/* PASID width in bits: PSS + 1 (VT-d spec 11.4.3). */
+static inline unsigned int vtd_ecap_pasid_bits(uint64_t ecap)
+{
+	return (unsigned int)field_get64(VTD_ECAP_PSS, ecap) + 1;
+}
+
+static inline bool vtd_ecap_pasid(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_PASID;
+}
+
+static inline bool vtd_ecap_smts(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_SMTS;
+}
+
+static inline bool vtd_ecap_slts(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_SLTS;
+}
+
+static inline bool vtd_ecap_flts(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_FLTS;
+}
+
+static inline bool vtd_ecap_smpwc(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_SMPWC;
+}
+
+static inline bool vtd_cap_fl1gp(uint64_t cap)
+{
+	return cap & VTD_CAP_FL1GP;
+}
+
+static inline bool vtd_cap_fl5lp(uint64_t cap)
+{
+	return cap & VTD_CAP_FL5LP;
 }
 
 /* SAGAW bit for a page-table depth; levels 3..5 map to bits 1..3. */

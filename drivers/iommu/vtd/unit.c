@@ -42,6 +42,7 @@ void vtd_config_default(struct vtd_config *cfg)
 	cfg->deadline_ns[VTD_DEADLINE_REG] = 10 * NS_PER_MS;
 	cfg->deadline_ns[VTD_DEADLINE_IOTLB] = 100 * NS_PER_MS;
 	cfg->deadline_ns[VTD_DEADLINE_DEVTLB] = 1000 * NS_PER_MS;
+	cfg->mode = VTD_MODE_CHOICE_AUTO;
 }
 
 static const char *const deadline_names[VTD_DEADLINE_COUNT] = {
@@ -72,6 +73,29 @@ int vtd_config_set(struct vtd_config *cfg, const char *key,
 		return 0;
 	}
 	return -ENOENT;
+}
+
+static const char *const mode_choices[] = {
+	[VTD_MODE_CHOICE_AUTO] = "auto",
+	[VTD_MODE_CHOICE_LEGACY] = "legacy",
+	[VTD_MODE_CHOICE_SCALABLE] = "scalable",
+};
+
+int vtd_config_set_str(struct vtd_config *cfg, const char *key,
+		       const char *value)
+{
+	unsigned int i;
+
+	if (strcmp(key, "vtd.mode")) {
+		return -ENOENT;
+	}
+	for (i = 0; i < ARRAY_SIZE(mode_choices); i++) {
+		if (!strcmp(value, mode_choices[i])) {
+			cfg->mode = (enum vtd_mode_choice)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 /*
@@ -170,10 +194,61 @@ int vtd_unit_flush_write_buffer(struct vtd_unit *u)
 			    "write-buffer flush");
 }
 
-/* The one place the translation mode is chosen; scalable mode comes later. */
-static enum vtd_mode choose_mode(const struct vtd_unit *u)
+static void set_mode(struct vtd_unit *u, enum vtd_mode mode, const char *why)
 {
-	return VTD_MODE_LEGACY;
+	u->mode = mode;
+	u->mode_reason = why;
+}
+
+/*
+ * Scalable mode as the command line forces it: the unit must have it
+ * (ECAP.SMTS) and some page-table format to run domains with (second- or
+ * first-level, ECAP.SLTS or FLTS).  Refused otherwise: the unit stays in
+ * legacy mode, which every unit offers, rather than not translating.
+ */
+static void force_scalable(struct vtd_unit *u)
+{
+	const char *why = NULL;
+
+	if (!vtd_ecap_smts(u->ecap)) {
+		why = "vtd.mode=scalable refused: no SMTS";
+	} else if (!vtd_ecap_slts(u->ecap) && !vtd_ecap_flts(u->ecap)) {
+		why = "vtd.mode=scalable refused: neither SLTS nor FLTS";
+	}
+	if (why) {
+		log_warn("vtd", "unit %u: %s; staying in legacy mode", u->index,
+			 why);
+		set_mode(u, VTD_MODE_LEGACY, why);
+		return;
+	}
+	set_mode(u, VTD_MODE_SCALABLE, "forced by vtd.mode");
+}
+
+/*
+ * The one place the translation mode is chosen, per unit from its own
+ * capabilities (invariant 8).  Left to itself (auto), a unit runs in
+ * scalable mode when it has it and can walk the second-level tables that
+ * domains use unless they ask otherwise (VT-d spec 11.4.3: SMTS, SLTS).
+ */
+static void choose_mode(struct vtd_unit *u)
+{
+	switch (u->cfg.mode) {
+	case VTD_MODE_CHOICE_LEGACY:
+		set_mode(u, VTD_MODE_LEGACY, "forced by vtd.mode");
+		return;
+	case VTD_MODE_CHOICE_SCALABLE:
+		force_scalable(u);
+		return;
+	case VTD_MODE_CHOICE_AUTO:
+		break;
+	}
+	if (!vtd_ecap_smts(u->ecap)) {
+		set_mode(u, VTD_MODE_LEGACY, "auto: no SMTS");
+	} else if (!vtd_ecap_slts(u->ecap)) {
+		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS");
+	} else {
+		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and SLTS");
+	}
 }
 
 static const char *mode_name(enum vtd_mode mode)
@@ -181,6 +256,8 @@ static const char *mode_name(enum vtd_mode mode)
 	switch (mode) {
 	case VTD_MODE_LEGACY:
 		return "legacy";
+	case VTD_MODE_SCALABLE:
+		return "scalable";
 	}
 	return "unknown";
 }
@@ -189,9 +266,11 @@ static uint64_t mode_ttm(enum vtd_mode mode)
 {
 	switch (mode) {
 	case VTD_MODE_LEGACY:
-		return 0;
+		return VTD_RTADDR_TTM_LEGACY;
+	case VTD_MODE_SCALABLE:
+		return VTD_RTADDR_TTM_SCALABLE;
 	}
-	return 0;
+	return VTD_RTADDR_TTM_LEGACY;
 }
 
 static bool has_supported_depth(uint64_t cap)
@@ -280,7 +359,10 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 			index);
 		return err;
 	}
-	u->mode = choose_mode(u);
+	choose_mode(u);
+	if (u->mode == VTD_MODE_SCALABLE) {
+		u->pasids = vtd_pasid_limit(u);
+	}
 
 	u->did_count = vtd_cap_domains(u->cap);
 	map_words = (u->did_count + 31) / 32;
@@ -294,18 +376,19 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	err = vtd_root_init(u);
 	if (err)
 		goto out_free_did_map;
-	err = vtd_qi_init(&u->qi);
+	err = vtd_qi_init(u);
 	if (err)
 		goto out_free_root;
 	err = vtd_devices_init(u);
 	if (err)
 		goto out_free_qi;
 
-	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s",
+	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
 		 index, (unsigned long long)reg_base,
 		 field_get32(VTD_VER_MAX, u->ver),
 		 field_get32(VTD_VER_MIN, u->ver), (unsigned long long)u->cap,
-		 (unsigned long long)u->ecap, mode_name(u->mode));
+		 (unsigned long long)u->ecap, mode_name(u->mode),
+		 u->mode_reason);
 	return 0;
 
 out_free_qi:
@@ -345,11 +428,14 @@ static int firmware_queue_off(struct vtd_unit *u)
 /*
  * Point the unit at our root table.  With TE already on (firmware) this is
  * the atomic switch; afterwards the caches must be invalidated globally
- * before any entry of the new tables is trusted (VT-d spec 6.6).
+ * before any entry of the new tables is trusted (VT-d spec 6.6), in
+ * scalable mode the PASID cache too, between the context cache that
+ * leads to it and the IOTLB it leads to.
  */
 static int switch_root(struct vtd_unit *u)
 {
-	struct vtd_qi_desc inv[2];
+	struct vtd_qi_desc inv[3];
+	unsigned int n = 0;
 	int err;
 
 	vtd_write64(u, VTD_RTADDR_REG,
@@ -359,9 +445,12 @@ static int switch_root(struct vtd_unit *u)
 			   "set root table pointer");
 	if (err)
 		return err;
-	inv[0] = vtd_qi_cc_global();
-	inv[1] = vtd_qi_iotlb_global(u);
-	return vtd_qi_submit(u, inv, 2, NULL);
+	inv[n++] = vtd_qi_cc_global();
+	if (u->mode == VTD_MODE_SCALABLE) {
+		inv[n++] = vtd_qi_pc_global();
+	}
+	inv[n++] = vtd_qi_iotlb_global(u);
+	return vtd_qi_submit(u, inv, n, NULL);
 }
 
 /* Protected memory regions are dropped only once our tables are live. */
@@ -482,6 +571,8 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	info->cap = u->cap;
 	info->ecap = u->ecap;
 	info->mode = mode_name(u->mode);
+	info->mode_reason = u->mode_reason;
+	info->pasids = u->pasids;
 	info->te = gsts & VTD_GSTS_TES;
 	info->qi = gsts & VTD_GSTS_QIES;
 	info->ir = gsts & VTD_GSTS_IRES;

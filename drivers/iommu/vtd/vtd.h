@@ -35,8 +35,26 @@ enum vtd_deadline_class {
 	VTD_DEADLINE_COUNT,
 };
 
+/*
+ * Translation table format chosen per unit (VT-d spec 3.4 and 3.5):
+ * legacy root/context tables, or scalable-mode root/context tables with
+ * PASID directories and tables.
+ */
+enum vtd_mode {
+	VTD_MODE_LEGACY,
+	VTD_MODE_SCALABLE,
+};
+
+/* vtd.mode on the command line: which mode units may choose. */
+enum vtd_mode_choice {
+	VTD_MODE_CHOICE_AUTO,		/* scalable where the unit supports it */
+	VTD_MODE_CHOICE_LEGACY,
+	VTD_MODE_CHOICE_SCALABLE,	/* refused, with a reason, where not */
+};
+
 struct vtd_config {
 	uint64_t deadline_ns[VTD_DEADLINE_COUNT];
+	enum vtd_mode_choice mode;
 };
 
 /* The defaults and their reasons are documented at vtd_config_default(). */
@@ -54,10 +72,13 @@ const char *vtd_deadline_name(enum vtd_deadline_class cls);
 int vtd_config_set(struct vtd_config *cfg, const char *key,
 		   unsigned long long value_us);
 
-/* Translation table format chosen per unit; scalable mode comes later. */
-enum vtd_mode {
-	VTD_MODE_LEGACY,
-};
+/*
+ * Set a string option from the command line: key "vtd.mode", value
+ * "legacy", "scalable" or "auto".  -ENOENT for another key, -EINVAL for
+ * another value.
+ */
+int vtd_config_set_str(struct vtd_config *cfg, const char *key,
+		       const char *value);
 
 /* Waits of one deadline class. */
 struct vtd_deadline_stats {
@@ -85,7 +106,8 @@ struct vtd_stats {
 };
 
 /*
- * Invalidation queue: a ring of 128-bit descriptor slots.  Every batch ends
+ * Invalidation queue: a ring of 128-bit descriptor slots (256-bit in
+ * scalable mode, VT-d spec 6.5.2: one page either way).  Every batch ends
  * with a wait descriptor whose status write carries the batch's sequence
  * number into status[slot of that wait], a word in a driver-owned page
  * that is never freed while the unit lives.  Slots from oldest to tail are
@@ -99,7 +121,9 @@ struct vtd_stats {
 /*
  * New work may fill only half the ring, so that every batch an ITE aborts
  * fits again behind the aborted ones, with a slot to spare for a lone
- * wait that proves the hardware passed them.
+ * wait that proves the hardware passed them.  A ring of 256-bit
+ * descriptors (scalable mode) has half the slots and half the work; the
+ * arrays are sized for the larger one.
  */
 #define VTD_QI_WORK_MAX (VTD_QI_SLOTS / 2)
 
@@ -125,8 +149,10 @@ struct vtd_qi_redo {
 };
 
 struct vtd_qi {
-	struct vtd_qi_desc *ring;
+	struct vtd_qi_desc *ring;	/* slot s at ring[s << shift] */
 	uint64_t ring_pa;
+	unsigned int slots;	/* VTD_QI_SLOTS >> shift: one page */
+	unsigned int shift;	/* 1 with 256-bit descriptors (IQA.DW) */
 	volatile uint32_t *status;
 	uint64_t status_pa;
 	uint32_t slot_seq[VTD_QI_SLOTS]; /* status its wait writes; 0: none */
@@ -179,6 +205,8 @@ struct vtd_unit {
 	uint64_t cap;
 	uint64_t ecap;
 	enum vtd_mode mode;
+	const char *mode_reason; /* why this mode, for `iommu` */
+	uint32_t pasids;	/* scalable mode: PASIDs the tables hold */
 	uint32_t gcmd;		/* software copy of the persistent GCMD bits */
 	bool live;		/* our queue is on: hardware may use our memory */
 	bool enabled;		/* taken over: root switched, TE on */
@@ -236,7 +264,9 @@ struct vtd_unit_info {
 	unsigned int ver_minor;
 	uint64_t cap;
 	uint64_t ecap;
-	const char *mode;	/* "legacy" */
+	const char *mode;	/* "legacy" or "scalable" */
+	const char *mode_reason; /* e.g. "auto: no SMTS" */
+	uint32_t pasids;	/* PASIDs usable (scalable mode), else 0 */
 	bool te;		/* from GSTS */
 	bool qi;
 	bool ir;
@@ -284,6 +314,14 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
  */
 int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 		     unsigned int qdepth, uint64_t addr, unsigned int order);
+
+/*
+ * The same for what the device cached for one PASID (scalable mode only,
+ * -ENOTSUP otherwise): a PASID-based device-TLB invalidation.
+ */
+int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
+			   unsigned int qdepth, uint32_t pasid, uint64_t addr,
+			   unsigned int order);
 
 /*
  * Move the invalidation queue on without waiting: notice completions,
@@ -361,8 +399,22 @@ struct vtd_freelist {
 	uint64_t count;
 };
 
-/* Second-level page tables of one domain. */
+/*
+ * How a domain translates, its choice at creation (VT-d spec 3.6 to 3.8).
+ * Second-level tables work in both modes.  First-level tables (the IA-32e
+ * paging format: a present bit, no write-only pages, 1 GiB leaves only
+ * with CAP.FL1GP) and pass-through need every unit of the domain in
+ * scalable mode, with ECAP.FLTS and ECAP.PT respectively.
+ */
+enum vtd_format {
+	VTD_FORMAT_SECOND_LEVEL,
+	VTD_FORMAT_FIRST_LEVEL,
+	VTD_FORMAT_PASSTHROUGH,
+};
+
+/* Page tables of one domain (none for pass-through: root_pa 0). */
 struct vtd_pgtable {
+	enum vtd_format format;
 	uint64_t root_pa;
 	unsigned int levels;
 	uint64_t page_sizes;	/* leaf sizes allowed (VTD_PAGE_*) */
@@ -372,10 +424,23 @@ struct vtd_pgtable {
 
 #define VTD_DOMAIN_MAX_UNITS 8u
 
+/* A PASID that attachments through one unit use, and how many do. */
+struct vtd_pasid_ref {
+	uint32_t pasid;
+	uint32_t refs;
+};
+
 struct vtd_domain_unit {
 	struct vtd_unit *unit;
 	uint16_t did;
-	unsigned int attached;	/* requester ids attached through this unit */
+	unsigned int attached;	/* requester ids (with a PASID) attached */
+	/*
+	 * Scalable mode: the PASIDs behind those attachments, which
+	 * PASID-based invalidations of first-level tables must name.
+	 */
+	struct vtd_pasid_ref *pasids;
+	unsigned int pasid_count;
+	unsigned int pasid_cap;
 };
 
 struct vtd_deferred;
@@ -395,6 +460,18 @@ struct vtd_domain {
  */
 int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
 		      unsigned int addr_width, struct vtd_domain **out);
+
+/*
+ * The same with the domain's table format (vtd_domain_create() uses
+ * second-level tables).  -ENOTSUP when a unit cannot walk that format.
+ * First-level tables have 4 levels up to 47-bit IOVAs (canonical lower
+ * half), 5 levels up to 56 bits with CAP.FL5LP.  A pass-through domain
+ * maps every address to itself: vtd_domain_map() and vtd_domain_unmap()
+ * refuse it.
+ */
+int vtd_domain_create_fmt(struct vtd_unit *const *units,
+			  unsigned int unit_count, unsigned int addr_width,
+			  enum vtd_format format, struct vtd_domain **out);
 
 /* -EBUSY while requester ids are attached. */
 int vtd_domain_destroy(struct vtd_domain *d);
@@ -445,7 +522,10 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
 
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
- * bridge also needs the bridge's alias) to d through unit u.  Each id must
+ * bridge also needs the bridge's alias) to d through unit u: their context
+ * entries (legacy mode) or their RID_PASID entries (scalable mode, where
+ * the context entry and PASID directory are set up with the first PASID
+ * of an id and torn down with its last).  Each id must
  * be detached: a present context entry is never rewritten (invariant 5),
  * -EBUSY otherwise.  -EIO for a quarantined device; -ETIMEDOUT while the
  * unit is degraded (an internal invalidation missed its deadline).
@@ -454,11 +534,52 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
 
 /*
- * Block the requester ids again: context entries not present, caches
- * invalidated.  -EINVAL if one of them is not attached to d.
+ * Block the requester ids again: context entries (RID_PASID entries in
+ * scalable mode) not present, caches invalidated.  -EINVAL if one of them
+ * is not attached to d.
  */
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
+
+/*
+ * PASIDs (scalable mode; -ENOTSUP on a unit in legacy mode).  Requests
+ * without PASID translate through the entry of VTD_RID_PASID, the one
+ * vtd_attach() and vtd_detach() use there.  Other PASIDs need ECAP.PASID
+ * and must be below the unit's vtd_unit_info.pasids (-ERANGE).  An entry
+ * is never rewritten while present (invariant 5): attach needs it empty
+ * (-EBUSY), detach leaves it empty, and a switch blocks it in between.
+ * Errors as for vtd_attach() and vtd_detach().
+ */
+#define VTD_RID_PASID 0u
+
+int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		     uint32_t pasid);
+
+/* Blocks that PASID of that requester only. */
+int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		     uint32_t pasid);
+
+/*
+ * Move an attached PASID from one domain to another: the entry is made not
+ * present, the caches holding it are invalidated, then it is written for
+ * to and made present again.  Requests in between fault; none ever sees a
+ * mix of the two.  If the invalidation fails, the PASID stays blocked,
+ * still attached to from (detach it to retry).
+ */
+int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
+		     struct vtd_unit *u, uint16_t sid, uint32_t pasid);
+
+/*
+ * Nested translation (ECAP.NEST): the PASID's requests walk first-level
+ * tables of fl_levels (4, or 5 with CAP.FL5LP) at fl_table, an address in
+ * parent's IOVA space, and every address that walk produces or reads
+ * through is translated by parent's second-level tables.  The first-level
+ * tables belong to the caller (a guest); after changing them it calls
+ * vtd_domain_flush(parent).  Detach with vtd_detach_pasid(parent, ...).
+ */
+int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
+		      uint16_t sid, uint32_t pasid, uint64_t fl_table,
+		      unsigned int fl_levels);
 
 /*
  * Identity-map an RMRR [base, base + len) (rounded out to pages) read/write

@@ -3,7 +3,8 @@
 VTD_SRCS := \
 	drivers/iommu/vtd/unit.c drivers/iommu/vtd/qi.c \
 	drivers/iommu/vtd/qi_desc.c drivers/iommu/vtd/device.c \
-	drivers/iommu/vtd/context.c drivers/iommu/vtd/pgtable.c \
+	drivers/iommu/vtd/context.c drivers/iommu/vtd/pasid.c \
+	drivers/iommu/vtd/pgtable.c \
 	drivers/iommu/vtd/domain.c drivers/iommu/vtd/fault.c
 
 KERNEL_SRCS += $(VTD_SRCS)
