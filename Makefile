@@ -45,11 +45,12 @@ deps: $(DEPS_STAMP)
 KERNEL_SRCS := \
 	boot/efi_main.c \
 	arch/x86_64/cpu.c arch/x86_64/exceptions.c arch/x86_64/paging.c \
-	arch/x86_64/tsc.c arch/x86_64/hw.c arch/x86_64/fw_cfg.c \
+	arch/x86_64/tsc.c arch/x86_64/hw.c arch/x86_64/fw_cfg.c arch/x86_64/apic.c \
 	lib/string.c lib/format.c lib/errno.c \
 	kernel/main.c kernel/log.c kernel/panic.c kernel/page_alloc.c \
 	kernel/heap.c kernel/console.c kernel/console_parse.c kernel/cmdline.c \
 	kernel/cmd_basic.c kernel/cmd_mem.c kernel/iommu.c kernel/cmd_iommu.c \
+	kernel/guest.c kernel/cmd_guest.c \
 	drivers/serial/uart16550.c
 KERNEL_ASM := arch/x86_64/entry.asm
 

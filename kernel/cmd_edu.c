@@ -3,6 +3,7 @@
 
 #include "drivers/edu/edu.h"
 #include "drivers/pci/pci.h"
+#include "kernel/cmd.h"
 #include "kernel/console.h"
 #include "kernel/iommu.h"
 #include "kernel/kernel.h"
@@ -15,63 +16,68 @@
  */
 #define EDU_DMA_TIMEOUT_NS UINT64_C(2000000000)
 
-static int cmd_edu(int argc, char **argv)
+int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
+		const char *len_arg)
 {
-	unsigned int seg, bus, devfn;
-	unsigned long long iova, len;
-	struct pci_dev *d;
 	uint16_t sids[IOMMU_SIDS_MAX];
+	unsigned long long len;
 	unsigned int n;
 	struct edu e;
 	bool to_dev;
 	int ret;
 
-	if (argc != 6 || strcmp(argv[1], "dma") != 0) {
-		return con_error("usage: edu dma BDF to-dev|from-dev IOVA LEN");
-	}
-	if (con_parse_bdf(argv[2], &seg, &bus, &devfn) ||
-	    con_parse_u64("iova", argv[4], &iova) ||
-	    con_parse_u64("length", argv[5], &len)) {
+	if (con_parse_u64("length", len_arg, &len)) {
 		return -EINVAL;
 	}
-	if (strcmp(argv[3], "to-dev") == 0) {
+	if (strcmp(dir, "to-dev") == 0) {
 		to_dev = true;
-	} else if (strcmp(argv[3], "from-dev") == 0) {
+	} else if (strcmp(dir, "from-dev") == 0) {
 		to_dev = false;
 	} else {
 		return con_error("direction must be to-dev or from-dev: %.16s",
-				 argv[3]);
+				 dir);
 	}
 	if (len == 0 || len > EDU_DMA_MAX) {
 		return con_error("length must be 1 to %u", EDU_DMA_MAX);
 	}
-	d = pci_get_dev(&kernel_get()->pci, (uint16_t)seg, (uint8_t)bus,
-			(uint8_t)devfn);
-	if (!d || !edu_match(d)) {
-		ret = con_error("no edu device at %s", argv[2]);
-		goto out_put;
+	if (!edu_match(d)) {
+		return con_error("not an edu device");
 	}
 	ret = edu_init(&e, d);
 	if (ret) {
-		ret = con_error("edu at %s unusable: %s", argv[2],
-				errno_name(ret));
-		goto out_put;
+		return con_error("edu unusable: %s", errno_name(ret));
 	}
 	ret = edu_dma(&e, to_dev, iova, (uint32_t)len, EDU_DMA_TIMEOUT_NS);
 	if (ret) {
-		ret = con_error("dma %s", errno_name(ret));
-		goto out_put;
+		return con_error("dma %s", errno_name(ret));
 	}
 	/* edu completes even when the IOMMU blocked it: ask the IOMMU. */
 	n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
 	if (iommu_print_faults(&kernel_get()->iommu, sids, n)) {
-		ret = con_error("dma fault");
+		con_error("dma fault");
+		return -EFAULT;
 	}
+	return 0;
+}
 
-out_put:
-	if (d) {
-		pci_dev_put(d);
+static int cmd_edu(int argc, char **argv)
+{
+	unsigned long long iova;
+	struct pci_dev *d;
+	int ret;
+
+	if (argc != 6 || strcmp(argv[1], "dma") != 0) {
+		return con_error("usage: edu dma BDF to-dev|from-dev IOVA LEN");
 	}
+	if (con_parse_u64("iova", argv[4], &iova)) {
+		return -EINVAL;
+	}
+	d = cmd_get_dev(argv[2]);
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = cmd_edu_dma(d, argv[3], iova, argv[5]);
+	pci_dev_put(d);
 	return ret;
 }
 CONSOLE_CMD(edu, "edu", "edu dma BDF to-dev|from-dev IOVA LEN",

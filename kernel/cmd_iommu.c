@@ -2,9 +2,12 @@
 #include <stdint.h>
 
 #include "drivers/pci/pci.h"
+#include "kernel/cmd.h"
 #include "kernel/console.h"
+#include "kernel/guest.h"
 #include "kernel/iommu.h"
 #include "kernel/kernel.h"
+#include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 
@@ -12,6 +15,9 @@
  * Console commands of the IOMMU: iommu, domain, attach, detach, faults,
  * stats (docs/console.md gives the exact line formats).
  */
+
+/* A function must answer again within a second of its reset. */
+#define PCI_RESET_TIMEOUT_NS UINT64_C(1000000000)
 
 static const char *on_off(bool b)
 {
@@ -61,9 +67,10 @@ static int cmd_iommu(int argc, char **argv)
 		}
 		con_printf(" ");
 		print_page_sizes(info.page_sizes);
-		con_printf(" domain-ids %u caching-mode %s coherent %s\n",
+		con_printf(" domain-ids %u caching-mode %s coherent %s pasids %u\n",
 			   info.domains, on_off(info.caching_mode),
-			   info.coherent ? "yes" : "no");
+			   info.coherent ? "yes" : "no", info.pasids);
+		con_printf("  mode %s: %s\n", info.mode, info.mode_reason);
 	}
 	return 0;
 }
@@ -210,85 +217,173 @@ CONSOLE_CMD(domain, "domain",
 	    "domain new|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
 	    "I/O address spaces", cmd_domain);
 
-static const struct pci_dev *parse_dev(const char *s)
+/* Says why owner checks refused a device. */
+static int owner_error(const char *bdf, int ret)
 {
-	unsigned int seg, bus, devfn;
-	const struct pci_dev *d;
+	const char *name;
+	struct pci_dev *d;
 
-	if (con_parse_bdf(s, &seg, &bus, &devfn)) {
-		return NULL;
+	if (ret == -EBUSY || ret == -EPERM) {
+		d = cmd_get_dev(bdf);
+		if (d && iommu_owner_of(&kernel_get()->iommu, d, &name) !=
+				 IOMMU_OWNER_KERNEL) {
+			pci_dev_put(d);
+			return con_error("%s's group is owned by %s", bdf, name);
+		}
+		if (d) {
+			pci_dev_put(d);
+		}
 	}
-	d = pci_find_dev(&kernel_get()->pci, (uint16_t)seg, (uint8_t)bus,
-			 (uint8_t)devfn);
-	if (!d) {
-		con_error("no PCI function %s", s);
+	if (ret == -EBUSY) {
+		return con_error("a requester id of %s is attached elsewhere (see log)",
+				 bdf);
 	}
-	return d;
+	return ret;
 }
 
 static int cmd_attach(int argc, char **argv)
 {
 	struct kernel *k = kernel_get();
-	const struct pci_dev *d;
+	struct pci_dev *d;
 	unsigned int id;
 	int ret;
 
 	if (argc != 3) {
 		return con_error("usage: attach BDF D");
 	}
-	d = parse_dev(argv[1]);
-	if (!d || parse_domain(argv[2], &id)) {
+	if (parse_domain(argv[2], &id)) {
 		return -EINVAL;
 	}
-	ret = iommu_attach(&k->iommu, &k->dmar, d, id);
+	d = cmd_get_dev(argv[1]);
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = iommu_attach(&k->iommu, d, id, NULL);
+	pci_dev_put(d);
 	if (ret == -ENODEV) {
 		return con_error("%s has no usable VT-d unit (see log)", argv[1]);
 	}
-	if (ret == -EBUSY) {
-		return con_error("a requester id of %s is attached elsewhere",
-				 argv[1]);
-	}
-	return ret;
+	return owner_error(argv[1], ret);
 }
 CONSOLE_CMD(attach, "attach", "attach BDF D",
 	    "attach a device (all its requester ids) to domain D", cmd_attach);
 
 static int cmd_detach(int argc, char **argv)
 {
-	const struct pci_dev *d;
+	struct pci_dev *d;
 	int ret;
 
 	if (argc != 2) {
 		return con_error("usage: detach BDF");
 	}
-	d = parse_dev(argv[1]);
+	d = cmd_get_dev(argv[1]);
 	if (!d) {
 		return -EINVAL;
 	}
 	ret = iommu_detach(&kernel_get()->iommu, d);
+	pci_dev_put(d);
 	if (ret == -ENOENT) {
 		return con_error("%s is not attached", argv[1]);
 	}
-	return ret;
+	return owner_error(argv[1], ret);
 }
 CONSOLE_CMD(detach, "detach", "detach BDF",
 	    "block a device's DMA again", cmd_detach);
+
+static int cmd_claim(int argc, char **argv)
+{
+	struct pci_dev *d;
+	bool force;
+	int ret;
+
+	force = argc == 4 && strcmp(argv[3], "rmrr-override") == 0;
+	if (argc != 3 && !force) {
+		return con_error("usage: claim BDF OWNER [rmrr-override]");
+	}
+	d = cmd_get_dev(argv[1]);
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = iommu_claim(&kernel_get()->iommu, d, argv[2], force);
+	pci_dev_put(d);
+	if (ret == -EINVAL) {
+		return con_error("bad owner name (1-15 characters, not kernel or quarantine)");
+	}
+	if (ret == -EPERM) {
+		return con_error("%s's group is quarantined or has an RMRR (claim with rmrr-override to take it anyway)",
+				 argv[1]);
+	}
+	return owner_error(argv[1], ret);
+}
+CONSOLE_CMD(claim, "claim", "claim BDF OWNER [rmrr-override]",
+	    "give a device's whole isolation group to OWNER, blocked", cmd_claim);
+
+static int cmd_release(int argc, char **argv)
+{
+	struct pci_dev *d;
+	int ret;
+
+	if (argc != 2) {
+		return con_error("usage: release BDF");
+	}
+	d = cmd_get_dev(argv[1]);
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = iommu_release(&kernel_get()->iommu, d);
+	pci_dev_put(d);
+	if (ret == -EINVAL) {
+		return con_error("%s's group has no owner to release it", argv[1]);
+	}
+	return ret;
+}
+CONSOLE_CMD(release, "release", "release BDF",
+	    "return a device's group to the kernel, blocked", cmd_release);
 
 struct fault_match {
 	const uint16_t *sids;
 	unsigned int sid_count;
 	unsigned int matched;
+	uint16_t segment; /* of the unit being polled */
 };
+
+/* Charges a fault to the guest that owns the device, if one does. */
+static const char *charge_fault(uint16_t seg, uint16_t sid)
+{
+	struct kernel *k = kernel_get();
+	struct pci_dev *d;
+	struct guest *g;
+	const char *owner = NULL;
+
+	d = pci_get_dev(&k->pci, seg, (uint8_t)(sid >> 8), (uint8_t)sid);
+	if (!d) {
+		return NULL;
+	}
+	if (iommu_owner_of(&k->iommu, d, &owner) != IOMMU_OWNER_NAMED) {
+		owner = NULL;
+	}
+	g = owner ? guest_find(&k->guests, owner) : NULL;
+	if (g && ++g->faults == k->guests.fault_limit) {
+		iommu_quarantine(&k->iommu, d, "too many DMA faults");
+		log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %u faults",
+			g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			k->guests.fault_limit);
+	}
+	pci_dev_put(d);
+	return owner;
+}
 
 static void print_fault(void *ctx, const struct vtd_fault *f)
 {
 	struct fault_match *m = ctx;
+	const char *owner = charge_fault(m->segment, f->sid);
 	unsigned int i;
 
-	con_printf("fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s\n",
+	con_printf("fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
 		   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
 		   (unsigned long long)f->addr, f->reason,
-		   f->write ? "write" : "read", f->text);
+		   f->write ? "write" : "read", f->text, owner ? " owner " : "",
+		   owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
 		if (m->sids[i] == f->sid) {
 			m->matched++;
@@ -299,11 +394,12 @@ static void print_fault(void *ctx, const struct vtd_fault *f)
 unsigned int iommu_print_faults(struct iommu *im, const uint16_t *sids,
 				unsigned int sid_count)
 {
-	struct fault_match m = { sids, sid_count, 0 };
+	struct fault_match m = { sids, sid_count, 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < im->unit_count; i++) {
 		if (im->units[i]) {
+			m.segment = im->units[i]->segment;
 			vtd_fault_poll(im->units[i], print_fault, &m);
 		}
 	}
@@ -435,3 +531,34 @@ static int cmd_qi(int argc, char **argv)
 }
 CONSOLE_CMD(qi, "qi", "qi [selftest]",
 	    "invalidation queues; selftest provokes and recovers an IQE", cmd_qi);
+
+/* A function-level reset; a quarantined group is given back afterwards. */
+static int cmd_reset(int argc, char **argv)
+{
+	struct iommu *im = &kernel_get()->iommu;
+	const char *owner;
+	struct pci_dev *d;
+	int ret;
+
+	if (argc != 2) {
+		return con_error("usage: reset BDF");
+	}
+	d = cmd_get_dev(argv[1]);
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = pci_reset_function(d, PCI_RESET_TIMEOUT_NS);
+	if (ret == -ENOTSUP) {
+		ret = con_error("%s cannot do a function-level reset", argv[1]);
+	} else if (ret == 0 &&
+		   iommu_owner_of(im, d, &owner) == IOMMU_OWNER_QUARANTINE) {
+		ret = iommu_unquarantine(im, d);
+		if (ret == 0) {
+			con_printf("%s out of quarantine, blocked\n", argv[1]);
+		}
+	}
+	pci_dev_put(d);
+	return ret;
+}
+CONSOLE_CMD(reset, "reset", "reset BDF",
+	    "function-level reset; ends a quarantine", cmd_reset);

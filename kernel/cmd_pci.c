@@ -2,7 +2,9 @@
 #include <stdint.h>
 
 #include "drivers/pci/pci.h"
+#include "kernel/cmd.h"
 #include "kernel/console.h"
+#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 
 /*
@@ -64,7 +66,7 @@ static int cmd_pci(int argc, char **argv)
 CONSOLE_CMD(pci, "pci", "pci",
 	    "PCI functions: IDs, class, bridge buses, capabilities", cmd_pci);
 
-/* "group N: BDF BDF ...", one line per isolation group, by id. */
+/* "group N owner NAME: BDF BDF ...", one line per isolation group, by id. */
 static int cmd_group(int argc, char **argv)
 {
 	const struct pci_host *host = &kernel_get()->pci;
@@ -75,8 +77,10 @@ static int cmd_group(int argc, char **argv)
 		return con_error("usage: group");
 	}
 	pci_for_each_group(host, g) {
-		/* Ownership columns go between the id and the colon. */
-		con_printf("group %u:", g->id);
+		const char *owner;
+
+		iommu_owner_of(&kernel_get()->iommu, g->devs, &owner);
+		con_printf("group %u owner %s:", g->id, owner);
 		pci_group_for_each_dev(g, d) {
 			con_printf(" " PCI_BDF_FMT,
 				   PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
@@ -88,3 +92,19 @@ static int cmd_group(int argc, char **argv)
 CONSOLE_CMD(group, "group", "group",
 	    "isolation groups: the functions the IOMMU cannot keep apart",
 	    cmd_group);
+
+struct pci_dev *cmd_get_dev(const char *bdf)
+{
+	unsigned int seg, bus, devfn;
+	struct pci_dev *d;
+
+	if (con_parse_bdf(bdf, &seg, &bus, &devfn)) {
+		return NULL;
+	}
+	d = pci_get_dev(&kernel_get()->pci, (uint16_t)seg, (uint8_t)bus,
+			(uint8_t)devfn);
+	if (!d) {
+		con_error("no PCI function %s", bdf);
+	}
+	return d;
+}

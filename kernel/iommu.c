@@ -19,27 +19,26 @@ static void reject(struct dmar *dmar, unsigned int i, const char *what, int err)
 	log_err("iommu", "unit %u rejected: %s", i, why);
 }
 
-struct vtd_unit *iommu_unit_for(struct iommu *im, const struct dmar *dmar,
-				const struct pci_dev *d, const char **why)
+struct vtd_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
+				const char **why)
 {
-	int i = dmar_unit_for_device(dmar, d->seg, d->bus, d->devfn);
+	int i;
 
+	if (!im->dmar) {
+		*why = "no usable DMAR table";
+		return NULL;
+	}
+	i = dmar_unit_for_device(im->dmar, d->seg, d->bus, d->devfn);
 	if (i < 0) {
 		*why = i == -EEXIST ? "claimed by two DMAR units" :
 				      "no DMAR unit covers it";
 		return NULL;
 	}
-	if (!dmar_unit_usable(dmar, (unsigned int)i) || !im->units[i]) {
+	if (!dmar_unit_usable(im->dmar, (unsigned int)i) || !im->units[i]) {
 		*why = "its DMAR unit is rejected";
 		return NULL;
 	}
 	return im->units[i];
-}
-
-static struct vtd_domain *att_domain(struct iommu *im,
-				     const struct iommu_attachment *a)
-{
-	return a->domain ? im->domains[a->domain] : im->rmrr[a->unit];
 }
 
 static struct iommu_attachment *find_att(struct iommu *im,
@@ -78,35 +77,32 @@ sid_holder(struct iommu *im, const struct iommu_attachment *self,
 }
 
 /*
- * Records d in domain (0: the unit's RMRR domain) and attaches those of its
- * requester ids that no other device already attached there.  A requester
- * id held by a device in another domain makes the attach fail: one id
- * cannot reach two address spaces.
+ * Records d in dom and attaches those of its requester ids that no other
+ * device already attached there.  A requester id held by a device in
+ * another domain makes the attach fail: one id cannot reach two address
+ * spaces.  The record holds a reference on d.
  */
 static int attach_record(struct iommu *im, struct vtd_unit *u,
-			 const struct pci_dev *d, unsigned int domain)
+			 struct pci_dev *d, struct vtd_domain *dom,
+			 unsigned int domain)
 {
-	struct iommu_attachment *a = NULL;
+	struct iommu_attachment *a = find_att(im, NULL);
 	uint16_t fresh[IOMMU_SIDS_MAX];
 	unsigned int i, n = 0;
 	int ret;
 
-	for (i = 0; i < IOMMU_ATTACH_MAX && !a; i++) {
-		if (!im->att[i].dev) {
-			a = &im->att[i];
-		}
-	}
 	if (!a) {
 		return -ENOSPC;
 	}
 	a->unit = u->index;
+	a->dom = dom;
 	a->domain = domain;
 	a->sid_count = pci_dma_aliases(d, a->sids, IOMMU_SIDS_MAX);
 	for (i = 0; i < a->sid_count; i++) {
 		const struct iommu_attachment *h =
 			sid_holder(im, a, u->index, a->sids[i]);
 
-		if (h && h->domain != domain) {
+		if (h && h->dom != dom) {
 			log_warn("iommu",
 				 PCI_BDF_FMT ": requester id %02x:%02x.%u is in use by " PCI_BDF_FMT,
 				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
@@ -120,11 +116,73 @@ static int attach_record(struct iommu *im, struct vtd_unit *u,
 			fresh[n++] = a->sids[i];
 		}
 	}
-	ret = n ? vtd_attach(att_domain(im, a), u, fresh, n) : 0;
+	ret = n ? vtd_attach(dom, u, fresh, n) : 0;
 	if (ret == 0) {
-		a->dev = d;
+		a->dev = pci_dev_get(d);
 	}
 	return ret;
+}
+
+/*
+ * Makes d's requester ids not present again, except those another device
+ * of the same domain still uses, and drops the record.  gone: the device
+ * was removed; it must never get a device-TLB invalidation.
+ */
+static int detach_record(struct iommu *im, struct iommu_attachment *a,
+			 bool gone)
+{
+	struct vtd_unit *u = im->units[a->unit];
+	uint16_t ids[IOMMU_SIDS_MAX];
+	unsigned int i, n = 0;
+	int ret = 0;
+
+	for (i = 0; i < a->sid_count; i++) {
+		if (gone) {
+			vtd_device_gone(u, a->sids[i]);
+		}
+		if (!sid_holder(im, a, a->unit, a->sids[i])) {
+			ids[n++] = a->sids[i];
+		}
+	}
+	if (n) {
+		ret = vtd_detach(a->dom, u, ids, n);
+	}
+	if (ret == 0) {
+		pci_dev_put(a->dev);
+		a->dev = NULL;
+	}
+	return ret;
+}
+
+/* d into dom: detached first, a present context entry is never rewritten. */
+static int move(struct iommu *im, struct pci_dev *d, struct vtd_domain *dom,
+		unsigned int domain)
+{
+	struct iommu_attachment *a = find_att(im, d);
+	struct vtd_unit *u;
+	const char *why;
+	int ret;
+
+	/* Nothing is ever set up for a device that is gone. */
+	if (pci_dev_is_gone(d)) {
+		return -ENODEV;
+	}
+	u = iommu_unit_for(im, d, &why);
+	if (!u) {
+		log_warn("iommu", PCI_BDF_FMT ": cannot attach: %s",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), why);
+		return -ENODEV;
+	}
+	if (a && a->dom == dom) {
+		return 0;
+	}
+	if (a) {
+		ret = detach_record(im, a, false);
+		if (ret) {
+			return ret;
+		}
+	}
+	return attach_record(im, u, d, dom, domain);
 }
 
 static unsigned int addr_width(const struct vtd_unit *u)
@@ -134,11 +192,31 @@ static unsigned int addr_width(const struct vtd_unit *u)
 	return w < IOMMU_ADDR_WIDTH_MAX ? w : IOMMU_ADDR_WIDTH_MAX;
 }
 
+/* A domain spanning every live unit, with their capabilities intersected. */
+static int domain_create(struct iommu *im, struct vtd_domain **out)
+{
+	struct vtd_unit *units[DMAR_MAX_UNITS];
+	unsigned int i, n = 0, width = IOMMU_ADDR_WIDTH_MAX;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			units[n++] = im->units[i];
+			if (addr_width(im->units[i]) < width) {
+				width = addr_width(im->units[i]);
+			}
+		}
+	}
+	if (n == 0) {
+		return -ENODEV;
+	}
+	return vtd_domain_create(units, n, width, out);
+}
+
 /* Identity maps for every usable RMRR, each in its unit's RMRR domain. */
 static void rmrr_setup(struct iommu *im, struct dmar *dmar,
 		       const struct pci_host *pci)
 {
-	const struct pci_dev *d;
+	struct pci_dev *d;
 	unsigned int r;
 	const char *why;
 	int ret;
@@ -158,7 +236,7 @@ static void rmrr_setup(struct iommu *im, struct dmar *dmar,
 					      d->devfn)) {
 				continue;
 			}
-			u = iommu_unit_for(im, dmar, d, &why);
+			u = iommu_unit_for(im, d, &why);
 			if (!u) {
 				continue;
 			}
@@ -177,7 +255,7 @@ static void rmrr_setup(struct iommu *im, struct dmar *dmar,
 					     VTD_PROT_READ | VTD_PROT_WRITE);
 			if (ret == 0 || ret == -EEXIST) {
 				ret = find_att(im, d) ? 0 :
-							attach_record(im, u, d, 0);
+							attach_record(im, u, d, *dom, 0);
 			}
 			if (ret) {
 				log_err("iommu", PCI_BDF_FMT ": RMRR 0x%llx-0x%llx not mapped: %s",
@@ -198,6 +276,13 @@ void iommu_configure(struct iommu *im, const char *cmdline)
 	int ret;
 
 	vtd_config_default(&im->cfg);
+	if (cmdline_get(cmdline, "vtd.mode", val, sizeof(val)) == 0) {
+		ret = vtd_config_set_str(&im->cfg, "vtd.mode", val);
+		if (ret) {
+			log_err("iommu", "vtd.mode=%s ignored (legacy, scalable or auto)",
+				val);
+		}
+	}
 	for (c = 0; c < VTD_DEADLINE_COUNT; c++) {
 		fmt_snprintf(key, sizeof(key), "vtd.deadline.%s",
 			     vtd_deadline_name((enum vtd_deadline_class)c));
@@ -225,13 +310,55 @@ static bool pci_present(void *ctx, uint16_t segment, uint16_t sid)
 			     PCI_VENDOR_ID) != PCI_VENDOR_ID_NONE;
 }
 
+static int set_owner(struct iommu *im, const struct pci_dev *d,
+		     enum iommu_owner_kind kind, const char *name);
+
+struct quarantine_ctx {
+	struct iommu *im;
+	struct vtd_unit *u;
+};
+
+int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why)
+{
+	const char *name;
+	int ret;
+
+	if (iommu_owner_of(im, d, &name) == IOMMU_OWNER_QUARANTINE) {
+		return 0;
+	}
+	log_err("iommu", PCI_BDF_FMT ": quarantined (was %s's): %s; its group stays blocked until reset",
+		PCI_BDF_ARGS(d->seg, d->bus, d->devfn), name, why);
+	ret = iommu_block_group(im, d);
+	if (ret == 0) {
+		ret = set_owner(im, d, IOMMU_OWNER_QUARANTINE, "quarantine");
+	}
+	return ret;
+}
+
+/* A device the driver quarantined: its whole group stays blocked. */
+static void quarantine_sid(void *ctx, uint16_t sid)
+{
+	struct quarantine_ctx *q = ctx;
+	struct pci_dev *d;
+
+	d = pci_get_dev(q->im->pci, q->u->segment, (uint8_t)(sid >> 8),
+			(uint8_t)sid);
+	if (d) {
+		iommu_quarantine(q->im, d, "its invalidations failed");
+		pci_dev_put(d);
+	}
+}
+
 void iommu_poll(struct iommu *im)
 {
+	struct quarantine_ctx q = { im, NULL };
 	unsigned int i;
 
 	for (i = 0; i < im->unit_count; i++) {
-		if (im->units[i]) {
-			vtd_qi_poll(im->units[i]);
+		q.u = im->units[i];
+		if (q.u) {
+			vtd_qi_poll(q.u);
+			vtd_for_each_quarantined(q.u, quarantine_sid, &q);
 		}
 	}
 }
@@ -244,6 +371,8 @@ void iommu_init(struct iommu *im, struct dmar *dmar,
 	unsigned int i;
 	int ret;
 
+	im->dmar = dmar;
+	im->pci = pci;
 	im->unit_count = dmar->unit_count;
 	for (i = 0; i < dmar->unit_count; i++) {
 		const struct dmar_unit *du = &dmar->units[i];
@@ -287,10 +416,15 @@ void iommu_init(struct iommu *im, struct dmar *dmar,
 			 i, (unsigned long long)u->reg_base);
 	}
 	pci_for_each_dev(pci, d) {
-		if (!iommu_unit_for(im, dmar, d, &why)) {
+		if (!iommu_unit_for(im, d, &why)) {
 			log_warn("iommu", PCI_BDF_FMT ": no DMA through moat: %s",
 				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), why);
 		}
+	}
+	ret = domain_create(im, &im->blocking);
+	if (ret && ret != -ENODEV) {
+		log_err("iommu", "no blocking domain: %s; claims will fail",
+			errno_name(ret));
 	}
 }
 
@@ -299,30 +433,17 @@ struct vtd_domain *iommu_domain(struct iommu *im, unsigned int id)
 	return id > 0 && id < IOMMU_DOMAINS_MAX ? im->domains[id] : NULL;
 }
 
-/* A domain spanning every live unit, with their capabilities intersected. */
 int iommu_domain_new(struct iommu *im, unsigned int *id)
 {
-	struct vtd_unit *units[DMAR_MAX_UNITS];
-	unsigned int i, n = 0, width = IOMMU_ADDR_WIDTH_MAX;
+	unsigned int i;
 
-	for (i = 0; i < im->unit_count; i++) {
-		if (im->units[i]) {
-			units[n++] = im->units[i];
-			if (addr_width(im->units[i]) < width) {
-				width = addr_width(im->units[i]);
-			}
-		}
-	}
-	if (n == 0) {
-		return -ENODEV;
-	}
 	for (i = 1; i < IOMMU_DOMAINS_MAX && im->domains[i]; i++) {
 	}
 	if (i == IOMMU_DOMAINS_MAX) {
 		return -ENOSPC;
 	}
 	*id = i;
-	return vtd_domain_create(units, n, width, &im->domains[i]);
+	return domain_create(im, &im->domains[i]);
 }
 
 int iommu_domain_del(struct iommu *im, unsigned int id)
@@ -340,58 +461,258 @@ int iommu_domain_del(struct iommu *im, unsigned int id)
 	return ret;
 }
 
-int iommu_attach(struct iommu *im, const struct dmar *dmar,
-		 const struct pci_dev *d, unsigned int domain)
+static struct iommu_owner *owner_slot(struct iommu *im, unsigned int group)
 {
-	struct iommu_attachment *a = find_att(im, d);
+	unsigned int i;
+
+	for (i = 0; i < IOMMU_OWNERS_MAX; i++) {
+		if (im->owners[i].group == group) {
+			return &im->owners[i];
+		}
+	}
+	return NULL;
+}
+
+enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
+				     const char **name)
+{
+	const struct pci_group *g = pci_group_of(d);
+	const struct iommu_owner *o = g ? owner_slot(im, g->id) : NULL;
+
+	*name = o ? o->name : "kernel";
+	return o ? o->kind : IOMMU_OWNER_KERNEL;
+}
+
+/* Whether owner (NULL: the kernel) may act on d's group. */
+static int check_owner(struct iommu *im, const struct pci_dev *d,
+		       const char *owner)
+{
+	const char *name;
+	enum iommu_owner_kind kind = iommu_owner_of(im, d, &name);
+
+	if (kind == IOMMU_OWNER_QUARANTINE) {
+		return -EPERM;
+	}
+	if (kind == IOMMU_OWNER_KERNEL) {
+		return owner ? -EBUSY : 0;
+	}
+	return owner && strcmp(owner, name) == 0 ? 0 : -EBUSY;
+}
+
+int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int domain,
+		 const char *owner)
+{
 	struct vtd_domain *dom = iommu_domain(im, domain);
-	struct vtd_unit *u;
-	const char *why;
 	int ret;
 
 	if (!dom) {
 		return -ENOENT;
 	}
-	u = iommu_unit_for(im, dmar, d, &why);
-	if (!u) {
-		log_warn("iommu", PCI_BDF_FMT ": cannot attach: %s",
-			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), why);
+	ret = check_owner(im, d, owner);
+	if (ret) {
+		return ret;
+	}
+	return move(im, d, dom, domain);
+}
+
+int iommu_detach(struct iommu *im, struct pci_dev *d)
+{
+	struct iommu_attachment *a = find_att(im, d);
+	int ret = check_owner(im, d, NULL);
+
+	if (ret) {
+		return ret;
+	}
+	if (!a) {
+		return -ENOENT;
+	}
+	return detach_record(im, a, false);
+}
+
+int iommu_block_group(struct iommu *im, struct pci_dev *d)
+{
+	struct pci_group *g = pci_group_of(d);
+	struct pci_dev *m;
+	int ret;
+
+	if (!im->blocking) {
 		return -ENODEV;
 	}
-	if (a && a->domain == domain) {
-		return 0;
+	if (!g) {
+		return move(im, d, im->blocking, 0);
 	}
-	/* Detach first: a present context entry is never rewritten (inv. 5). */
-	if (a) {
-		ret = iommu_detach(im, d);
+	pci_group_for_each_dev(g, m) {
+		ret = move(im, m, im->blocking, 0);
 		if (ret) {
 			return ret;
 		}
 	}
-	return attach_record(im, u, d, domain);
+	return 0;
 }
 
-int iommu_detach(struct iommu *im, const struct pci_dev *d)
+static bool group_has_rmrr(struct iommu *im, struct pci_dev *d)
 {
-	struct iommu_attachment *a = find_att(im, d);
-	uint16_t gone[IOMMU_SIDS_MAX];
-	unsigned int i, n = 0;
-	int ret = 0;
+	struct pci_group *g = pci_group_of(d);
+	struct pci_dev *m;
+	unsigned int r;
 
-	if (!a) {
-		return -ENOENT;
-	}
-	/* Requester ids another device of the domain still uses stay. */
-	for (i = 0; i < a->sid_count; i++) {
-		if (!sid_holder(im, a, a->unit, a->sids[i])) {
-			gone[n++] = a->sids[i];
+	for (m = g ? g->devs : d; m; m = g ? m->group_next : NULL) {
+		for (r = 0; r < im->dmar->rmrr_count; r++) {
+			if (dmar_rmrr_usable(im->dmar, r) &&
+			    dmar_rmrr_covers(im->dmar, r, m->seg, m->bus,
+					     m->devfn)) {
+				return true;
+			}
 		}
 	}
-	if (n) {
-		ret = vtd_detach(att_domain(im, a), im->units[a->unit], gone, n);
+	return false;
+}
+
+static int set_owner(struct iommu *im, const struct pci_dev *d,
+		     enum iommu_owner_kind kind, const char *name)
+{
+	const struct pci_group *g = pci_group_of(d);
+	struct iommu_owner *o;
+
+	if (!g) {
+		return -ENODEV;
 	}
-	if (ret == 0) {
-		a->dev = NULL;
+	o = owner_slot(im, g->id);
+	if (kind == IOMMU_OWNER_KERNEL) {
+		if (o) {
+			o->group = 0;
+		}
+		return 0;
 	}
-	return ret;
+	if (!o) {
+		o = owner_slot(im, 0);
+	}
+	if (!o) {
+		return -ENOSPC;
+	}
+	o->group = g->id;
+	o->kind = kind;
+	fmt_snprintf(o->name, sizeof(o->name), "%s", name);
+	return 0;
+}
+
+int iommu_claim(struct iommu *im, struct pci_dev *d, const char *owner,
+		bool rmrr_override)
+{
+	int ret;
+
+	if (!owner || !*owner || strlen(owner) >= IOMMU_OWNER_NAME_MAX ||
+	    strcmp(owner, "kernel") == 0 || strcmp(owner, "quarantine") == 0) {
+		return -EINVAL;
+	}
+	ret = check_owner(im, d, NULL);
+	if (ret == -EBUSY && check_owner(im, d, owner) == 0) {
+		return 0; /* already ours */
+	}
+	if (ret) {
+		return ret;
+	}
+	if (group_has_rmrr(im, d)) {
+		if (!rmrr_override) {
+			return -EPERM;
+		}
+		log_warn("iommu", PCI_BDF_FMT ": claimed for %s despite an RMRR: firmware DMA to it is now blocked",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), owner);
+	}
+	ret = iommu_block_group(im, d);
+	if (ret) {
+		return ret;
+	}
+	return set_owner(im, d, IOMMU_OWNER_NAMED, owner);
+}
+
+int iommu_unquarantine(struct iommu *im, struct pci_dev *d)
+{
+	struct pci_group *g = pci_group_of(d);
+	struct pci_dev *m;
+	struct vtd_unit *u;
+	const char *why;
+
+	if (iommu_owner_of(im, d, &why) != IOMMU_OWNER_QUARANTINE) {
+		return -EINVAL;
+	}
+	for (m = g ? g->devs : d; m; m = g ? m->group_next : NULL) {
+		u = iommu_unit_for(im, m, &why);
+		if (u) {
+			vtd_device_reset_done(u, (uint16_t)(m->bus << 8 | m->devfn));
+		}
+	}
+	return set_owner(im, d, IOMMU_OWNER_KERNEL, NULL);
+}
+
+int iommu_release(struct iommu *im, struct pci_dev *d)
+{
+	const char *name;
+	int ret;
+
+	if (iommu_owner_of(im, d, &name) != IOMMU_OWNER_NAMED) {
+		return -EINVAL;
+	}
+	ret = iommu_block_group(im, d);
+	if (ret) {
+		return ret;
+	}
+	return set_owner(im, d, IOMMU_OWNER_KERNEL, NULL);
+}
+
+void iommu_device_removing(struct iommu *im, struct pci_dev *d)
+{
+	struct iommu_attachment *a = find_att(im, d);
+	int ret;
+
+	if (!a) {
+		return;
+	}
+	/* Blocked while it still answers; nothing in flight reaches memory. */
+	ret = im->blocking ? move(im, d, im->blocking, 0) : detach_record(im, a, false);
+	if (ret) {
+		log_err("iommu", PCI_BDF_FMT ": DMA not blocked before removal: %s",
+			PCI_BDF_ARGS(d->seg, d->bus, d->devfn), errno_name(ret));
+	}
+}
+
+void iommu_device_removed(struct iommu *im, struct pci_dev *d)
+{
+	struct iommu_attachment *a = find_att(im, d);
+	int ret;
+
+	if (!a) {
+		return;
+	}
+	/*
+	 * Its context entries go back to not present, so a device plugged in
+	 * at the same address later starts from default deny; the IOMMU is
+	 * touched, the vanished device never is.
+	 */
+	ret = detach_record(im, a, true);
+	if (ret) {
+		log_err("iommu", PCI_BDF_FMT ": requester ids of a removed device not cleared: %s",
+			PCI_BDF_ARGS(d->seg, d->bus, d->devfn), errno_name(ret));
+	}
+}
+
+void iommu_device_added(struct iommu *im, struct pci_dev *d)
+{
+	const char *name;
+	struct vtd_unit *u = iommu_unit_for(im, d, &name);
+	int ret;
+
+	/* A new device at an old address starts with no failures held against it. */
+	if (u) {
+		vtd_device_reset_done(u, (uint16_t)(d->bus << 8 | d->devfn));
+	}
+	if (iommu_owner_of(im, d, &name) == IOMMU_OWNER_KERNEL) {
+		return;
+	}
+	ret = iommu_block_group(im, d);
+	if (ret) {
+		log_err("iommu", PCI_BDF_FMT ": new member of %s's group not blocked: %s",
+			PCI_BDF_ARGS(d->seg, d->bus, d->devfn), name,
+			errno_name(ret));
+	}
 }

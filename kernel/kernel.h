@@ -8,6 +8,7 @@
 #include "drivers/pci/pci.h"
 #include "drivers/serial/uart16550.h"
 #include "kernel/console.h"
+#include "kernel/guest.h"
 #include "kernel/heap.h"
 #include "kernel/iommu.h"
 #include "kernel/page_alloc.h"
@@ -36,6 +37,7 @@ struct kernel {
 	struct dmar dmar;
 	bool dmar_present; /* a DMAR table was found (usable or not) */
 	struct iommu iommu;
+	struct guests guests;
 	struct pci_host pci;
 	uint64_t ready_ns; /* time of "moat: ready" */
 };

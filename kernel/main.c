@@ -165,6 +165,22 @@ static void dmar_init(struct kernel *k)
 	hw_free(r);
 }
 
+static void set_fault_limit(struct kernel *k, const char *cmdline)
+{
+	unsigned long long v;
+	char val[24];
+
+	k->guests.fault_limit = GUEST_FAULT_LIMIT_DEFAULT;
+	if (cmdline_get(cmdline, "guest.fault_limit", val, sizeof(val))) {
+		return;
+	}
+	if (fmt_parse_u64(val, &v) || v == 0 || v > 1000000) {
+		log_err("guest", "guest.fault_limit=%s ignored (1 to 1000000)", val);
+		return;
+	}
+	k->guests.fault_limit = (unsigned int)v;
+}
+
 /* run="cmd1; cmd2": each command echoed after the prompt, as if typed. */
 static void run_boot_commands(const char *cmdline)
 {
@@ -235,6 +251,7 @@ void kernel_main(struct boot_info *bi)
 	calibrate_clock(&k->acpi);
 	pci_init(k);
 	dmar_init(k);
+	set_fault_limit(k, bi->cmdline);
 	if (k->dmar_present && k->dmar.usable) {
 		iommu_configure(&k->iommu, bi->cmdline);
 		iommu_init(&k->iommu, &k->dmar, &k->pci);

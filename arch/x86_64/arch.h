@@ -47,3 +47,12 @@ const char *arch_tsc_source(void);
 
 /* QEMU fw_cfg: the contents of a named file, -ENOENT when absent. */
 int arch_fw_cfg_read(const char *name, char *buf, size_t size, size_t *len);
+
+/*
+ * The local APIC: external interrupts arrive only inside arch_irq_window(),
+ * and arch_irq_count() says how many of each vector have.
+ */
+int arch_apic_init(void);
+uint32_t arch_apic_id(void);
+uint64_t arch_irq_count(uint8_t vector);
+void arch_irq_window(uint64_t ns);

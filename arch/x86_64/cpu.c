@@ -34,10 +34,10 @@ struct idt_gate {
 };
 _Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate");
 
-#define IDT_VECTORS 32
+#define IDT_VECTORS 256
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 
-/* Stubs from entry.asm, one per exception vector. */
+/* Stubs from entry.asm, one per vector: exceptions, then interrupts. */
 extern const uint64_t isr_stub_table[IDT_VECTORS];
 void arch_load_segments(uint16_t cs, uint16_t ds);
 

@@ -7,6 +7,7 @@ default rel
 section .text
 
 extern exception_handler
+extern irq_handler
 
 %macro ISR_NOERR 1
 isr_%1:
@@ -56,6 +57,46 @@ isr_common:
 	hlt
 	jmp .stop
 
+; External interrupts, vectors 32-255: irq_handler(vector) counts and
+; acknowledges them; the interrupted code continues.
+%assign v 32
+%rep 224
+irq_ %+ v:
+	push v
+	jmp irq_common
+%assign v v + 1
+%endrep
+
+irq_common:
+	push rax
+	push rcx
+	push rdx
+	push rsi
+	push rdi
+	push r8
+	push r9
+	push r10
+	push r11
+	mov rdi, [rsp + 72]
+	mov rsi, rsp
+	and rsp, -16
+	push rsi
+	push rsi
+	call irq_handler wrt ..plt
+	pop rsi
+	mov rsp, rsi
+	pop r11
+	pop r10
+	pop r9
+	pop r8
+	pop rdi
+	pop rsi
+	pop rdx
+	pop rcx
+	pop rax
+	add rsp, 8
+	iretq
+
 ; void arch_load_segments(uint16_t cs, uint16_t ds): reload every segment
 ; register after lgdt; CS only changes through a far return.
 global arch_load_segments
@@ -88,5 +129,9 @@ isr_stub_table:
 %assign v 0
 %rep 32
 	dq isr_ %+ v
+%assign v v + 1
+%endrep
+%rep 224
+	dq irq_ %+ v
 %assign v v + 1
 %endrep

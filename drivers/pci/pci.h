@@ -201,6 +201,14 @@ unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 			     unsigned int max);
 
 /*
+ * Function Level Reset (PCIe r4.0, 6.6.2): bus mastering off, FLR, then
+ * wait 100 ms and until the function answers again, within timeout_ns.
+ * -ENOTSUP when the function cannot do FLR, -ENODEV when it is gone,
+ * -ETIMEDOUT when it does not come back.
+ */
+int pci_reset_function(struct pci_dev *d, uint64_t timeout_ns);
+
+/*
  * Forgets every device, group and slot: devices are marked gone and the
  * host's references dropped, so an object still referenced elsewhere lives
  * on.  The ranges stay declared.

@@ -120,6 +120,10 @@
 #define PCI_EXP_FLAGS_SLOT BIT32(8) /* Slot Implemented */
 
 /* Link Capabilities and Link Status (PCIe §7.5.3.6, §7.5.3.8). */
+#define PCI_EXP_DEVCAP 0x04U
+#define PCI_EXP_DEVCAP_FLR BIT32(28) /* Function Level Reset Capability */
+#define PCI_EXP_DEVCTL 0x08U
+#define PCI_EXP_DEVCTL_BCR_FLR BIT32(15) /* Initiate Function Level Reset */
 #define PCI_EXP_LNKCAP 0x0cU
 #define PCI_EXP_LNKCAP_DLLLARC BIT32(20) /* DLL Link Active Reporting Capable */
 #define PCI_EXP_LNKSTA 0x12U

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <stdint.h>
+
+#include "drivers/pci/pci.h"
+
+/* Pieces several console commands share. */
+
+/*
+ * The present PCI function "[SSSS:]BB:DD.F" names, with a reference taken
+ * (drop it with pci_dev_put()); NULL after con_error() said why.
+ */
+struct pci_dev *cmd_get_dev(const char *bdf);
+
+/*
+ * One edu DMA of len bytes at iova, "to-dev" or "from-dev": waits for the
+ * device, prints the fault records, and fails with -EFAULT ("dma fault")
+ * when one came from d.
+ */
+int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
+		const char *len);

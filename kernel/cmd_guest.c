@@ -1,0 +1,214 @@
+#include <stdint.h>
+
+#include "kernel/cmd.h"
+#include "kernel/console.h"
+#include "kernel/guest.h"
+#include "kernel/iommu.h"
+#include "kernel/kernel.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+/* The guest command (docs/console.md): guests, their memory and devices. */
+
+#define GUEST_READ_MAX 4096U
+
+static int guest_new(int argc, char **argv)
+{
+	struct guests *gs = &kernel_get()->guests;
+	const struct guest *g;
+	unsigned int i;
+	int ret;
+
+	if (argc != 4) {
+		return con_error("usage: guest new NAME SIZE|SIZE@GPA[,SIZE@GPA...]");
+	}
+	ret = guest_create(gs, argv[2], argv[3]);
+	if (ret == -EINVAL) {
+		return con_error("bad name or layout (2 MiB multiples, no overlaps, at most %u regions)",
+				 GUEST_REGIONS_MAX);
+	}
+	if (ret == -EEXIST) {
+		return con_error("guest %s exists", argv[2]);
+	}
+	if (ret) {
+		return ret;
+	}
+	g = guest_find(gs, argv[2]);
+	con_printf("guest %s domain %u\n", g->name, g->domain);
+	for (i = 0; i < g->region_count; i++) {
+		con_printf("region gpa 0x%llx hpa 0x%llx len 0x%llx\n",
+			   (unsigned long long)g->regions[i].gpa,
+			   (unsigned long long)g->regions[i].hpa,
+			   (unsigned long long)g->regions[i].len);
+	}
+	return 0;
+}
+
+static int guest_show(const struct guest *g)
+{
+	const char *owner;
+	unsigned int i;
+
+	con_printf("guest %s domain %u faults %llu\n", g->name, g->domain,
+		   (unsigned long long)g->faults);
+	for (i = 0; i < g->region_count; i++) {
+		con_printf("region gpa 0x%llx hpa 0x%llx len 0x%llx\n",
+			   (unsigned long long)g->regions[i].gpa,
+			   (unsigned long long)g->regions[i].hpa,
+			   (unsigned long long)g->regions[i].len);
+	}
+	for (i = 0; i < GUEST_DEVS_MAX; i++) {
+		const struct pci_dev *d = g->devs[i];
+
+		if (!d) {
+			continue;
+		}
+		con_printf("device " PCI_BDF_FMT " %s\n",
+			   PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			   pci_dev_is_gone(d) ? "gone" :
+			   iommu_owner_of(&kernel_get()->iommu, d, &owner) ==
+					   IOMMU_OWNER_QUARANTINE ?
+						 "quarantined" :
+						 "assigned");
+	}
+	return 0;
+}
+
+/* [gpa, gpa + len) inside the guest's memory: the bytes, region by region. */
+static int guest_access(const struct guest *g, uint64_t gpa, uint64_t len,
+			int fill)
+{
+	uint64_t done = 0, run, hpa, n, i;
+
+	if (len == 0 || gpa + len < gpa) {
+		return con_error("bad range");
+	}
+	while (done < len) {
+		hpa = guest_gpa_to_hpa(g, gpa + done, &run);
+		if (!hpa) {
+			return con_error("gpa 0x%llx is not guest memory",
+					 (unsigned long long)(gpa + done));
+		}
+		n = run < len - done ? run : len - done;
+		for (i = 0; i < n; i++) {
+			uint8_t *p = (uint8_t *)(hpa + i);
+
+			if (fill >= 0) {
+				*p = (uint8_t)fill;
+				continue;
+			}
+			if ((done + i) % 16 == 0) {
+				con_printf("%s0x%llx:", done + i ? "\n" : "",
+					   (unsigned long long)(gpa + done + i));
+			}
+			con_printf(" %02x", *p);
+		}
+		done += n;
+	}
+	if (fill < 0) {
+		con_printf("\n");
+	}
+	return 0;
+}
+
+/* Runs fn on the device named by bdf, holding a reference meanwhile. */
+static int with_dev(struct guest *g, const char *bdf,
+		    int (*fn)(struct guest *, struct pci_dev *))
+{
+	struct pci_dev *d = cmd_get_dev(bdf);
+	int ret;
+
+	if (!d) {
+		return -EINVAL;
+	}
+	ret = fn(g, d);
+	pci_dev_put(d);
+	return ret;
+}
+
+static int guest_dev_index(const struct guest *g, const char *bdf)
+{
+	unsigned int seg, bus, devfn, i;
+
+	if (con_parse_bdf(bdf, &seg, &bus, &devfn)) {
+		return -EINVAL;
+	}
+	for (i = 0; i < GUEST_DEVS_MAX; i++) {
+		const struct pci_dev *d = g->devs[i];
+
+		if (d && d->seg == seg && d->bus == bus && d->devfn == devfn) {
+			return (int)i;
+		}
+	}
+	return con_error("%s is not assigned to %s", bdf, g->name);
+}
+
+static int cmd_guest(int argc, char **argv)
+{
+	struct guests *gs = &kernel_get()->guests;
+	unsigned long long gpa, len, byte;
+	struct guest *g;
+	int i, ret;
+
+	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
+		return guest_new(argc, argv);
+	}
+	if (argc < 3) {
+		return con_error("usage: guest new|del|show|assign|unassign|write|read|dma NAME ...");
+	}
+	g = guest_find(gs, argv[2]);
+	if (!g) {
+		return con_error("no guest %.16s", argv[2]);
+	}
+	if (strcmp(argv[1], "del") == 0 && argc == 3) {
+		return guest_destroy(gs, argv[2]);
+	}
+	if (strcmp(argv[1], "show") == 0 && argc == 3) {
+		return guest_show(g);
+	}
+	if (strcmp(argv[1], "assign") == 0 && argc == 4) {
+		ret = with_dev(g, argv[3], guest_assign);
+		if (ret == -EBUSY || ret == -EPERM) {
+			return con_error("%s's group belongs to someone else or is quarantined",
+					 argv[3]);
+		}
+		return ret;
+	}
+	if (strcmp(argv[1], "unassign") == 0 && argc == 4) {
+		i = guest_dev_index(g, argv[3]);
+		return i < 0 ? i : guest_unassign(g, g->devs[i]);
+	}
+	if (strcmp(argv[1], "write") == 0 && argc == 6) {
+		if (con_parse_u64("gpa", argv[3], &gpa) ||
+		    con_parse_u64("byte", argv[4], &byte) ||
+		    con_parse_u64("length", argv[5], &len)) {
+			return -EINVAL;
+		}
+		if (byte > 0xff) {
+			return con_error("byte out of range: 0x%llx", byte);
+		}
+		return guest_access(g, gpa, len, (int)byte);
+	}
+	if (strcmp(argv[1], "read") == 0 && argc == 5) {
+		if (con_parse_u64("gpa", argv[3], &gpa) ||
+		    con_parse_u64("length", argv[4], &len)) {
+			return -EINVAL;
+		}
+		if (len > GUEST_READ_MAX) {
+			return con_error("at most %u bytes at a time",
+					 GUEST_READ_MAX);
+		}
+		return guest_access(g, gpa, len, -1);
+	}
+	if (strcmp(argv[1], "dma") == 0 && argc == 7) {
+		i = guest_dev_index(g, argv[3]);
+		if (i < 0 || con_parse_u64("gpa", argv[5], &gpa)) {
+			return -EINVAL;
+		}
+		return cmd_edu_dma(g->devs[i], argv[4], gpa, argv[6]);
+	}
+	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma NAME ...");
+}
+CONSOLE_CMD(guest, "guest",
+	    "guest new|del|show|assign|unassign|write|read|dma NAME ...",
+	    "guests: isolated memory and assigned devices", cmd_guest);
