@@ -1,5 +1,6 @@
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "drivers/pci/pci.h"
@@ -15,7 +16,8 @@ struct pci_dev *cmd_get_dev(const char *bdf);
 /*
  * One edu DMA of len bytes at iova, "to-dev" or "from-dev": waits for the
  * device, prints the fault records, and fails with -EFAULT ("dma fault")
- * when one came from d.
+ * when one came from d.  Without wait it only starts the transfer and
+ * prints "dma started".
  */
 int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
-		const char *len);
+		const char *len, bool wait);

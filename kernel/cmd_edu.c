@@ -17,7 +17,7 @@
 #define EDU_DMA_TIMEOUT_NS UINT64_C(2000000000)
 
 int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
-		const char *len_arg)
+		const char *len_arg, bool wait)
 {
 	uint16_t sids[IOMMU_SIDS_MAX];
 	unsigned long long len;
@@ -47,6 +47,13 @@ int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
 	if (ret) {
 		return con_error("edu unusable: %s", errno_name(ret));
 	}
+	if (!wait) {
+		ret = edu_dma_start(&e, to_dev, iova, (uint32_t)len);
+		if (ret == 0) {
+			con_printf("dma started\n");
+		}
+		return ret;
+	}
 	ret = edu_dma(&e, to_dev, iova, (uint32_t)len, EDU_DMA_TIMEOUT_NS);
 	if (ret) {
 		return con_error("dma %s", errno_name(ret));
@@ -66,8 +73,11 @@ static int cmd_edu(int argc, char **argv)
 	struct pci_dev *d;
 	int ret;
 
-	if (argc != 6 || strcmp(argv[1], "dma") != 0) {
-		return con_error("usage: edu dma BDF to-dev|from-dev IOVA LEN");
+	bool wait = argc == 6;
+
+	if ((argc != 6 && (argc != 7 || strcmp(argv[6], "nowait") != 0)) ||
+	    strcmp(argv[1], "dma") != 0) {
+		return con_error("usage: edu dma BDF to-dev|from-dev IOVA LEN [nowait]");
 	}
 	if (con_parse_u64("iova", argv[4], &iova)) {
 		return -EINVAL;
@@ -76,9 +86,9 @@ static int cmd_edu(int argc, char **argv)
 	if (!d) {
 		return -EINVAL;
 	}
-	ret = cmd_edu_dma(d, argv[3], iova, argv[5]);
+	ret = cmd_edu_dma(d, argv[3], iova, argv[5], wait);
 	pci_dev_put(d);
 	return ret;
 }
-CONSOLE_CMD(edu, "edu", "edu dma BDF to-dev|from-dev IOVA LEN",
+CONSOLE_CMD(edu, "edu", "edu dma BDF to-dev|from-dev IOVA LEN [nowait]",
 	    "copy through the edu device's DMA engine", cmd_edu);

@@ -1,4 +1,7 @@
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "arch/x86_64/arch.h"
 
 #include "kernel/cmd.h"
 #include "kernel/console.h"
@@ -143,6 +146,41 @@ static int guest_dev_index(const struct guest *g, const char *bdf)
 	return con_error("%s is not assigned to %s", bdf, g->name);
 }
 
+/* guest irq NAME BDF [as NAME2 BDF2] */
+static int guest_irq_cmd(struct guest *g, int argc, char **argv)
+{
+	struct guest *as_g = NULL;
+	struct pci_dev *as = NULL;
+	bool delivered = false;
+	uint8_t vector = 0;
+	int i, j, ret;
+
+	i = guest_dev_index(g, argv[3]);
+	if (i < 0) {
+		return i;
+	}
+	if (argc == 7) {
+		as_g = guest_find(&kernel_get()->guests, argv[5]);
+		if (strcmp(argv[4], "as") != 0 || !as_g) {
+			return con_error("usage: guest irq NAME BDF [as NAME2 BDF2]");
+		}
+		j = guest_dev_index(as_g, argv[6]);
+		if (j < 0) {
+			return j;
+		}
+		as = as_g->devs[j];
+	}
+	ret = guest_irq(g, g->devs[i], as_g, as, &vector, &delivered);
+	if (ret == -ENODEV) {
+		return con_error("%s has no remapped interrupt", argv[3]);
+	}
+	if (ret == 0) {
+		con_printf("irq vector 0x%02x apic %u %s\n", vector,
+			   arch_apic_id(), delivered ? "delivered" : "not delivered");
+	}
+	return ret;
+}
+
 static int cmd_guest(int argc, char **argv)
 {
 	struct guests *gs = &kernel_get()->guests;
@@ -154,7 +192,7 @@ static int cmd_guest(int argc, char **argv)
 		return guest_new(argc, argv);
 	}
 	if (argc < 3) {
-		return con_error("usage: guest new|del|show|assign|unassign|write|read|dma NAME ...");
+		return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq NAME ...");
 	}
 	g = guest_find(gs, argv[2]);
 	if (!g) {
@@ -200,15 +238,19 @@ static int cmd_guest(int argc, char **argv)
 		}
 		return guest_access(g, gpa, len, -1);
 	}
-	if (strcmp(argv[1], "dma") == 0 && argc == 7) {
+	if (strcmp(argv[1], "dma") == 0 &&
+	    (argc == 7 || (argc == 8 && strcmp(argv[7], "nowait") == 0))) {
 		i = guest_dev_index(g, argv[3]);
 		if (i < 0 || con_parse_u64("gpa", argv[5], &gpa)) {
 			return -EINVAL;
 		}
-		return cmd_edu_dma(g->devs[i], argv[4], gpa, argv[6]);
+		return cmd_edu_dma(g->devs[i], argv[4], gpa, argv[6], argc == 7);
 	}
-	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma NAME ...");
+	if (strcmp(argv[1], "irq") == 0 && (argc == 4 || argc == 7)) {
+		return guest_irq_cmd(g, argc, argv);
+	}
+	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq NAME ...");
 }
 CONSOLE_CMD(guest, "guest",
-	    "guest new|del|show|assign|unassign|write|read|dma NAME ...",
+	    "guest new|del|show|assign|unassign|write|read|dma|irq NAME ...",
 	    "guests: isolated memory and assigned devices", cmd_guest);

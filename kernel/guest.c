@@ -1,5 +1,7 @@
 #include "kernel/guest.h"
 
+#include "arch/x86_64/arch.h"
+#include "drivers/edu/edu.h"
 #include "drivers/hw.h"
 #include "kernel/iommu.h"
 #include "kernel/kernel.h"
@@ -145,6 +147,7 @@ int guest_create(struct guests *gs, const char *name, const char *layout)
 	if (!g) {
 		return -ENOMEM;
 	}
+	g->slot = slot;
 	memcpy(g->name, name, strlen(name) + 1);
 	ret = parse_layout(g, layout);
 	if (ret) {
@@ -211,6 +214,125 @@ static void set_command(const struct pci_dev *d, uint16_t cmd)
 	hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND, cmd);
 }
 
+/*
+ * d's MSI in remappable format through a fresh entry that only d's
+ * requester ids may use (VT-d spec 5.1.4 and 9.10).  A unit without
+ * interrupt remapping leaves the device without interrupts rather than
+ * with unchecked ones.
+ */
+static void irq_setup(struct guest *g, unsigned int slot, struct pci_dev *d)
+{
+	struct guest_irq *irq = &g->irqs[slot];
+	uint16_t sids[IOMMU_SIDS_MAX];
+	struct vtd_unit *u;
+	struct vtd_msi msi;
+	const char *why;
+	unsigned int n;
+	int ret;
+
+	u = iommu_unit_for(&kernel_get()->iommu, d, &why);
+	if (!u || vtd_irte_alloc(u, &irq->irte)) {
+		log_warn("guest", "%s: " PCI_BDF_FMT ": no remapped interrupts",
+			 g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+		return;
+	}
+	irq->vector = (uint8_t)(GUEST_VECTOR_BASE +
+				(g->slot * GUEST_DEVS_MAX + slot) % 0xa0);
+	n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
+	ret = vtd_irte_set(u, irq->irte, arch_apic_id(), irq->vector, sids, n);
+	msi = vtd_irte_msi(irq->irte);
+	if (ret == 0) {
+		ret = pci_msi_set(d, msi.address, msi.data);
+	}
+	if (ret) {
+		vtd_irte_free(u, irq->irte);
+		log_warn("guest", "%s: " PCI_BDF_FMT ": interrupt not set up: %s",
+			 g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			 errno_name(ret));
+		return;
+	}
+	irq->remapped = true;
+}
+
+/* The device stops sending first, then the entry goes (VT-d spec 9.10). */
+static void irq_teardown(struct guest *g, unsigned int slot, struct pci_dev *d)
+{
+	struct guest_irq *irq = &g->irqs[slot];
+	struct vtd_unit *u;
+	const char *why;
+
+	if (!irq->remapped) {
+		return;
+	}
+	if (!pci_dev_is_gone(d)) {
+		pci_msi_disable(d);
+	}
+	u = iommu_unit_for(&kernel_get()->iommu, d, &why);
+	if (u) {
+		vtd_irte_free(u, irq->irte);
+	}
+	irq->remapped = false;
+}
+
+static int dev_slot(const struct guest *g, const struct pci_dev *d)
+{
+	int i;
+
+	for (i = 0; i < GUEST_DEVS_MAX; i++) {
+		if (g->devs[i] == d) {
+			return i;
+		}
+	}
+	return -ENOENT;
+}
+
+/* edu's interrupt arrives within microseconds; 20 ms is ample under TCG. */
+#define GUEST_IRQ_WINDOW_NS UINT64_C(20000000)
+
+int guest_irq(struct guest *g, struct pci_dev *d, const struct guest *as_g,
+	      struct pci_dev *as, uint8_t *vector, bool *delivered)
+{
+	const struct guest_irq *irq, *entry;
+	int slot = dev_slot(g, d), as_slot;
+	struct vtd_msi msi;
+	struct edu e;
+	uint64_t before;
+	int ret;
+
+	if (slot < 0) {
+		return slot;
+	}
+	irq = &g->irqs[slot];
+	entry = irq;
+	if (as) {
+		as_slot = dev_slot(as_g, as);
+		if (as_slot < 0) {
+			return as_slot;
+		}
+		entry = &as_g->irqs[as_slot];
+	}
+	if (!irq->remapped || !entry->remapped) {
+		return -ENODEV;
+	}
+	ret = edu_init(&e, d);
+	if (ret) {
+		return ret;
+	}
+	msi = vtd_irte_msi(entry->irte);
+	ret = pci_msi_set(d, msi.address, msi.data);
+	if (ret) {
+		return ret;
+	}
+	*vector = entry->vector;
+	before = arch_irq_count(entry->vector);
+	edu_raise_irq(&e);
+	arch_irq_window(GUEST_IRQ_WINDOW_NS);
+	*delivered = arch_irq_count(entry->vector) != before;
+	/* Back to its own entry. */
+	msi = vtd_irte_msi(irq->irte);
+	return pci_msi_set(d, msi.address, msi.data);
+}
+
 int guest_assign(struct guest *g, struct pci_dev *d)
 {
 	struct iommu *im = &kernel_get()->iommu;
@@ -239,6 +361,7 @@ int guest_assign(struct guest *g, struct pci_dev *d)
 	}
 	set_command(d, GUEST_PCI_COMMAND);
 	g->devs[slot] = pci_dev_get(d);
+	irq_setup(g, slot, d);
 	return 0;
 }
 
@@ -267,6 +390,7 @@ int guest_unassign(struct guest *g, struct pci_dev *d)
 	if (i == GUEST_DEVS_MAX) {
 		return -ENOENT;
 	}
+	irq_teardown(g, i, d);
 	if (!pci_dev_is_gone(d)) {
 		/* Blocked first: from here nothing it does reaches memory. */
 		ret = iommu_block_group(im, d);

@@ -15,6 +15,8 @@
 #define GUEST_REGIONS_MAX 8
 #define GUEST_DEVS_MAX 8
 #define GUESTS_MAX 8
+/* Guest n's device m interrupts at vector GUEST_VECTOR_BASE + 8 n + m. */
+#define GUEST_VECTOR_BASE 0x40
 
 struct guest_region {
 	uint64_t gpa;
@@ -22,12 +24,24 @@ struct guest_region {
 	uint64_t len;
 };
 
+/*
+ * An assigned device's interrupt: its MSI goes through remapping table
+ * entry irte of its unit to vector on the boot CPU.
+ */
+struct guest_irq {
+	bool remapped; /* irte is allocated and programmed */
+	unsigned int irte;
+	uint8_t vector;
+};
+
 struct guest {
 	char name[GUEST_NAME_MAX];
+	unsigned int slot; /* in struct guests; picks its vectors */
 	struct guest_region regions[GUEST_REGIONS_MAX];
 	unsigned int region_count;
 	unsigned int domain; /* the guest's IOMMU domain (console number) */
 	struct pci_dev *devs[GUEST_DEVS_MAX]; /* each holds a reference */
+	struct guest_irq irqs[GUEST_DEVS_MAX];
 	uint64_t faults; /* DMA faults caused by the guest's devices */
 };
 
@@ -59,3 +73,12 @@ uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa, uint64_t *run);
  */
 int guest_assign(struct guest *g, struct pci_dev *d);
 int guest_unassign(struct guest *g, struct pci_dev *d);
+
+/*
+ * Raises d's interrupt, or with as set, raises d's interrupt through the
+ * remapping entry of as (a device posing as another).  Interrupts are
+ * opened for window_ns; returns whether the vector of the entry used
+ * arrived (*vector says which), -ENODEV when there is no remapped entry.
+ */
+int guest_irq(struct guest *g, struct pci_dev *d, const struct guest *as_g,
+	      struct pci_dev *as, uint8_t *vector, bool *delivered);

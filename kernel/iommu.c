@@ -1,11 +1,15 @@
 #include "kernel/iommu.h"
 
 #include "drivers/hw.h"
+#include "drivers/pci/ats.h"
 #include "kernel/cmdline.h"
+#include "kernel/console.h"
 #include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
 
 /* Widest IOVA space a domain gets: 4-level tables, enough for any guest here. */
 #define IOMMU_ADDR_WIDTH_MAX 48u
@@ -76,6 +80,85 @@ sid_holder(struct iommu *im, const struct iommu_attachment *self,
 	return NULL;
 }
 
+static bool ats_allowed(const struct iommu *im, const struct pci_dev *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < im->ats_allow_count; i++) {
+		if (im->ats_allow[i].seg == d->seg &&
+		    im->ats_allow[i].bus == d->bus &&
+		    im->ats_allow[i].devfn == d->devfn) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* An ATSR (root ports, VT-d spec 8.5) or SATC (8.8) of d's segment has d. */
+static bool ats_covered(const struct dmar *dmar, const struct pci_dev *d)
+{
+	const struct dmar_devset *set;
+	unsigned int i;
+
+	for (i = 0; i < dmar->atsr_count + dmar->satc_count; i++) {
+		set = i < dmar->atsr_count ? &dmar->atsrs[i] :
+					     &dmar->satcs[i - dmar->atsr_count];
+		if (set->segment != d->seg || !dmar_devset_usable(dmar, set)) {
+			continue;
+		}
+		/* ALL_PORTS: every root port of the segment supports ATS. */
+		if ((i < dmar->atsr_count &&
+		     (set->flags & DMAR_ATSR_ALL_PORTS) && d->parent &&
+		     d->parent->pcie_type == PCI_EXP_TYPE_ROOT_PORT) ||
+		    dmar_devset_covers(dmar, set, d->seg, d->bus, d->devfn)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The ATS invalidate queue depth d is attached to dom with, or 0 for no
+ * ATS: off unless allow-listed, covered by an ATSR or SATC, on a unit
+ * with device-TLBs (ECAP.DT), with a requester id of its own and an ATS
+ * capability.  The blocking domain never needs it.
+ */
+static unsigned int ats_depth(struct iommu *im, struct vtd_unit *u,
+			      struct pci_dev *d, const struct vtd_domain *dom,
+			      unsigned int sid_count)
+{
+	int qdepth;
+
+	if (dom == im->blocking || sid_count != 1 || !ats_allowed(im, d) ||
+	    !vtd_ecap_dt(u->ecap) || !ats_covered(im->dmar, d)) {
+		return 0;
+	}
+	qdepth = pci_ats_queue_depth(d);
+	return qdepth > 0 ? (unsigned int)qdepth : 0;
+}
+
+/*
+ * ATS on for d, attached through sid (VT-d spec 4.2): the context entry
+ * takes translation requests first, then the device may send them.
+ */
+static int attach_ats(struct vtd_domain *dom, struct vtd_unit *u,
+		      struct pci_dev *d, uint16_t sid, unsigned int qdepth)
+{
+	int ret = vtd_attach_ats(dom, u, sid, sid, qdepth);
+
+	if (ret) {
+		return ret;
+	}
+	ret = pci_ats_enable(d, 0);
+	if (ret) {
+		vtd_detach(dom, u, &sid, 1);
+		return ret;
+	}
+	log_info("iommu", PCI_BDF_FMT ": ATS on (queue depth %u)",
+		 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), qdepth);
+	return 0;
+}
+
 /*
  * Records d in dom and attaches those of its requester ids that no other
  * device already attached there.  A requester id held by a device in
@@ -116,11 +199,37 @@ static int attach_record(struct iommu *im, struct vtd_unit *u,
 			fresh[n++] = a->sids[i];
 		}
 	}
-	ret = n ? vtd_attach(dom, u, fresh, n) : 0;
+	a->ats_qdepth = n == 1 ? ats_depth(im, u, d, dom, a->sid_count) : 0;
+	if (a->ats_qdepth) {
+		ret = attach_ats(dom, u, d, fresh[0], a->ats_qdepth);
+	} else {
+		ret = n ? vtd_attach(dom, u, fresh, n) : 0;
+	}
 	if (ret == 0) {
 		a->dev = pci_dev_get(d);
 	}
 	return ret;
+}
+
+/*
+ * ATS off after the detach blocked d, invalidated the IOTLB and its
+ * device-TLB; then its device-TLB once more for anything it translated in
+ * between, within the device-TLB deadline (seed 002).  A device that
+ * misses it is quarantined by the driver.
+ */
+static void ats_off(struct vtd_unit *u, struct iommu_attachment *a)
+{
+	int ret;
+
+	pci_ats_disable(a->dev);
+	ret = vtd_devtlb_flush(u, a->sids[0], a->sids[0], a->ats_qdepth, 0,
+			       VTD_DEVTLB_ALL);
+	if (ret && ret != -ENODEV) {
+		log_warn("iommu", PCI_BDF_FMT ": device-TLB not flushed after ATS off: %s",
+			 PCI_BDF_ARGS(a->dev->seg, a->dev->bus, a->dev->devfn),
+			 errno_name(ret));
+	}
+	a->ats_qdepth = 0;
 }
 
 /*
@@ -147,7 +256,12 @@ static int detach_record(struct iommu *im, struct iommu_attachment *a,
 	if (n) {
 		ret = vtd_detach(a->dom, u, ids, n);
 	}
+	/* A device that is gone is never touched, its config space neither. */
+	if (ret == 0 && a->ats_qdepth && !gone) {
+		ats_off(u, a);
+	}
 	if (ret == 0) {
+		a->ats_qdepth = 0;
 		pci_dev_put(a->dev);
 		a->dev = NULL;
 	}
@@ -268,6 +382,33 @@ static void rmrr_setup(struct iommu *im, struct dmar *dmar,
 	}
 }
 
+/* vtd.ats=BDF[,BDF...]: the allow-list; a bad entry ends it. */
+static void configure_ats(struct iommu *im, const char *cmdline)
+{
+	char list[IOMMU_ATS_ALLOW_MAX * 13 + 1], *p, *next;
+	unsigned int seg, bus, devfn;
+
+	im->ats_allow_count = 0;
+	if (cmdline_get(cmdline, "vtd.ats", list, sizeof(list))) {
+		return;
+	}
+	for (p = list; p && *p; p = next) {
+		next = strchr(p, ',');
+		if (next) {
+			*next++ = '\0';
+		}
+		if (im->ats_allow_count == IOMMU_ATS_ALLOW_MAX ||
+		    con_parse_bdf(p, &seg, &bus, &devfn)) {
+			log_err("iommu", "vtd.ats: %s ignored ([SSSS:]BB:DD.F, at most %u)",
+				p, IOMMU_ATS_ALLOW_MAX);
+			return;
+		}
+		im->ats_allow[im->ats_allow_count].seg = (uint16_t)seg;
+		im->ats_allow[im->ats_allow_count].bus = (uint8_t)bus;
+		im->ats_allow[im->ats_allow_count++].devfn = (uint8_t)devfn;
+	}
+}
+
 void iommu_configure(struct iommu *im, const char *cmdline)
 {
 	unsigned long long us;
@@ -298,6 +439,7 @@ void iommu_configure(struct iommu *im, const char *cmdline)
 				errno_name(ret));
 		}
 	}
+	configure_ats(im, cmdline);
 }
 
 /*
@@ -373,6 +515,10 @@ void iommu_init(struct iommu *im, struct dmar *dmar,
 
 	im->dmar = dmar;
 	im->pci = pci;
+	/* Remapped interrupts name x2APIC ids only if the CPU uses them and
+	 * firmware does not opt out (VT-d spec 8.1, X2APIC_OPT_OUT). */
+	im->cfg.x2apic = arch_apic_x2apic();
+	im->cfg.x2apic_opt_out = dmar->flags & DMAR_FLAG_X2APIC_OPT_OUT;
 	im->unit_count = dmar->unit_count;
 	for (i = 0; i < dmar->unit_count; i++) {
 		const struct dmar_unit *du = &dmar->units[i];
@@ -693,6 +839,17 @@ void iommu_device_removed(struct iommu *im, struct pci_dev *d)
 	if (ret) {
 		log_err("iommu", PCI_BDF_FMT ": requester ids of a removed device not cleared: %s",
 			PCI_BDF_ARGS(d->seg, d->bus, d->devfn), errno_name(ret));
+	}
+}
+
+void iommu_for_each_ats(struct iommu *im, iommu_att_fn fn, void *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < IOMMU_ATTACH_MAX; i++) {
+		if (im->att[i].dev && im->att[i].ats_qdepth) {
+			fn(ctx, &im->att[i]);
+		}
 	}
 }
 

@@ -23,6 +23,7 @@
 #define IOMMU_SIDS_MAX 8
 #define IOMMU_OWNERS_MAX 32
 #define IOMMU_OWNER_NAME_MAX 16
+#define IOMMU_ATS_ALLOW_MAX 8
 
 struct iommu_attachment {
 	struct pci_dev *dev; /* holds a reference; NULL: slot unused */
@@ -31,6 +32,14 @@ struct iommu_attachment {
 	unsigned int domain; /* console number, 0 for internal domains */
 	uint16_t sids[IOMMU_SIDS_MAX];
 	unsigned int sid_count;
+	unsigned int ats_qdepth; /* ATS on in the device with this depth; 0: off */
+};
+
+/* A function named on the command line (vtd.ats=). */
+struct iommu_bdf {
+	uint16_t seg;
+	uint8_t bus;
+	uint8_t devfn;
 };
 
 enum iommu_owner_kind {
@@ -60,6 +69,9 @@ struct iommu {
 	struct vtd_domain *rmrr[DMAR_MAX_UNITS];
 	struct iommu_attachment att[IOMMU_ATTACH_MAX];
 	struct iommu_owner owners[IOMMU_OWNERS_MAX];
+	/* ATS is off except for these functions (vtd.ats=BDF[,BDF...]). */
+	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
+	unsigned int ats_allow_count;
 };
 
 /*
@@ -67,6 +79,8 @@ struct iommu {
  * vtd.deadline.reg=,
  * vtd.deadline.iotlb= and vtd.deadline.devtlb= (microseconds) from the
  * command line.  A bad value is reported and the default kept.
+ * vtd.ats=BDF[,BDF...]: the only functions that may use ATS, and only
+ * where an ATSR or SATC covers them and their unit has ECAP.DT.
  */
 void iommu_configure(struct iommu *im, const char *cmdline);
 
@@ -132,6 +146,9 @@ enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
  * reference.  added: a new device in a group someone owns starts blocked.
  */
 void iommu_device_removing(struct iommu *im, struct pci_dev *d);
+/* Calls fn for each attachment with ATS on (for `ats`). */
+typedef void (*iommu_att_fn)(void *ctx, const struct iommu_attachment *a);
+void iommu_for_each_ats(struct iommu *im, iommu_att_fn fn, void *ctx);
 void iommu_device_removed(struct iommu *im, struct pci_dev *d);
 void iommu_device_added(struct iommu *im, struct pci_dev *d);
 

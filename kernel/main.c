@@ -235,6 +235,10 @@ void kernel_main(struct boot_info *bi)
 	if (ret) {
 		panic("cannot build page tables: %s", errno_name(ret));
 	}
+	ret = arch_apic_init();
+	if (ret) {
+		log_err("boot", "no local APIC: no interrupts: %s", errno_name(ret));
+	}
 	load_cmdline(bi);
 	set_log_level(bi->cmdline);
 	if (cmdline_get(bi->cmdline, "debug", NULL, 0) == 0) {

@@ -83,6 +83,11 @@ int arch_apic_init(void)
 	return 0;
 }
 
+bool arch_apic_x2apic(void)
+{
+	return apic.x2apic;
+}
+
 uint32_t arch_apic_id(void)
 {
 	uint32_t id = apic_read(APIC_ID);

@@ -54,5 +54,7 @@ int arch_fw_cfg_read(const char *name, char *buf, size_t size, size_t *len);
  */
 int arch_apic_init(void);
 uint32_t arch_apic_id(void);
+/* Whether the APIC runs in x2APIC mode (32-bit ids). */
+bool arch_apic_x2apic(void);
 uint64_t arch_irq_count(uint8_t vector);
 void arch_irq_window(uint64_t ns);

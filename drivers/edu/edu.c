@@ -9,6 +9,10 @@
 /* Registers in BAR0 (QEMU 7.2 hw/misc/edu.c; ../shared/research/qemu-peer.md 2.1). */
 #define EDU_ID 0x00
 #define EDU_ID_VALUE 0x010000edU
+#define EDU_IRQ_STATUS 0x24
+#define EDU_IRQ_RAISE 0x60
+#define EDU_IRQ_ACK 0x64
+#define EDU_IRQ_TEST BIT32(0) /* any bit; edu ORs it into its status */
 #define EDU_DMA_SRC 0x80
 #define EDU_DMA_DST 0x88
 #define EDU_DMA_COUNT 0x90
@@ -57,12 +61,8 @@ int edu_init(struct edu *e, const struct pci_dev *d)
 	return 0;
 }
 
-int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
-	    uint64_t timeout_ns)
+int edu_dma_start(struct edu *e, bool to_dev, uint64_t iova, uint32_t len)
 {
-	uint64_t deadline = hw_now_ns() + timeout_ns;
-	uint32_t cmd;
-
 	if (len == 0 || len > EDU_DMA_MAX) {
 		return -EINVAL;
 	}
@@ -75,6 +75,19 @@ int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
 	hw_mmio_write64(e->bar0 + EDU_DMA_COUNT, len);
 	hw_mmio_write32(e->bar0 + EDU_DMA_CMD,
 			EDU_DMA_CMD_START | (to_dev ? 0 : EDU_DMA_CMD_TO_RAM));
+	return 0;
+}
+
+int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
+	    uint64_t timeout_ns)
+{
+	uint64_t deadline = hw_now_ns() + timeout_ns;
+	uint32_t cmd;
+	int ret = edu_dma_start(e, to_dev, iova, len);
+
+	if (ret) {
+		return ret;
+	}
 	while ((cmd = hw_mmio_read32(e->bar0 + EDU_DMA_CMD)) &
 	       EDU_DMA_CMD_START) {
 		/* A vanished device reads all-ones. */
@@ -96,4 +109,12 @@ int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
 		hw_relax();
 	}
 	return 0;
+}
+
+void edu_raise_irq(struct edu *e)
+{
+	/* Acknowledge what an earlier test left, so the next raise is an edge. */
+	hw_mmio_write32(e->bar0 + EDU_IRQ_ACK,
+			hw_mmio_read32(e->bar0 + EDU_IRQ_STATUS));
+	hw_mmio_write32(e->bar0 + EDU_IRQ_RAISE, EDU_IRQ_TEST);
 }

@@ -201,6 +201,13 @@ unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 			     unsigned int max);
 
 /*
+ * Program and enable the function's single MSI message; -ENODEV without an
+ * MSI capability, -EINVAL for a 64-bit address on a 32-bit capability.
+ */
+int pci_msi_set(struct pci_dev *d, uint64_t addr, uint32_t data);
+void pci_msi_disable(struct pci_dev *d);
+
+/*
  * Function Level Reset (PCIe r4.0, 6.6.2): bus mastering off, FLR, then
  * wait 100 ms and until the function answers again, within timeout_ns.
  * -ENOTSUP when the function cannot do FLR, -ENODEV when it is gone,

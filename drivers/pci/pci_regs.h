@@ -120,6 +120,16 @@
 #define PCI_EXP_FLAGS_SLOT BIT32(8) /* Slot Implemented */
 
 /* Link Capabilities and Link Status (PCIe §7.5.3.6, §7.5.3.8). */
+/* MSI capability (PCI Local Bus 3.0, 6.8.1), offsets from the capability. */
+#define PCI_MSI_FLAGS 0x02U /* Message Control */
+#define PCI_MSI_FLAGS_ENABLE BIT32(0)
+#define PCI_MSI_FLAGS_QSIZE GENMASK32(6, 4) /* Multiple Message Enable */
+#define PCI_MSI_FLAGS_64BIT BIT32(7)
+#define PCI_MSI_ADDRESS_LO 0x04U
+#define PCI_MSI_ADDRESS_HI 0x08U /* 64-bit capable functions only */
+#define PCI_MSI_DATA_32 0x08U
+#define PCI_MSI_DATA_64 0x0cU
+
 #define PCI_EXP_DEVCAP 0x04U
 #define PCI_EXP_DEVCAP_FLR BIT32(28) /* Function Level Reset Capability */
 #define PCI_EXP_DEVCTL 0x08U

@@ -16,6 +16,7 @@
 #include "kernel/log.h"
 #include "drivers/hw.h"
 #include "tests/model/model.h"
+#include "tests/model/model_ir.h"
 
 /* Simulated physical memory: tables and RAM from 4 GiB up to 16 GiB. */
 #define PHYS_SIZE (UINT64_C(16) << 30)
@@ -371,6 +372,11 @@ void model_clear_violations(void)
 	M.violations = 0;
 }
 
+void model_violation_str(const char *msg)
+{
+	violation("%s", msg);
+}
+
 /* ---- capabilities ---- */
 
 static unsigned int cap_sagaw(const struct munit *mu)
@@ -622,6 +628,7 @@ void hw_cache_flush(const void *va, size_t len)
 		return;
 	}
 	memcpy(M.dev + start, M.cpu + start, end - start);
+	model_ir_flushed(start, end - start);
 	probe_all();
 }
 
@@ -663,6 +670,22 @@ static bool walk_read_snoop(struct munit *mu, uint64_t pa, uint64_t *val,
 static bool walk_read(struct munit *mu, uint64_t pa, uint64_t *val)
 {
 	return walk_read_snoop(mu, pa, val, coherent(mu));
+}
+
+/* For model_ir.c: interrupt remapping table reads, and the unit's state. */
+bool model_table_read(unsigned int unit, uint64_t pa, uint64_t *val)
+{
+	return walk_read(&M.units[unit], pa, val);
+}
+
+uint32_t model_unit_gsts(unsigned int unit)
+{
+	return M.units[unit].gsts;
+}
+
+uint64_t model_unit_ecap(unsigned int unit)
+{
+	return M.units[unit].cfg.ecap;
 }
 
 /* A DMA-style write by the unit itself (status words): coherent. */
@@ -1191,7 +1214,9 @@ static unsigned int translate_legacy(struct munit *mu, const struct request *rq,
 		}
 		if ((lo & 0xff0) || (hi & 0xffffffffff000080ULL))
 			return FR_CTX_RSVD;
-		if (fld(lo, 3, 2) != 0)
+		/* TT 01 (device-TLB) needs ECAP.DT; 10 is pass-through. */
+		if (fld(lo, 3, 2) > 1 ||
+		    (fld(lo, 3, 2) == 1 && !ecap_bit(mu, EC_DT)))
 			return FR_CTX_INVALID;
 		aw = (unsigned int)fld(hi, 2, 0);
 		if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1u << aw)))
@@ -1881,8 +1906,8 @@ static void gcmd_write(struct munit *mu, uint32_t val)
 			  mu->index);
 	if (bit == G_WBF && !cap_bit(mu, 4))
 		return;	/* no write buffer to flush */
-	if (bit == G_SRTP)
-		mu->gsts &= ~G_SRTP;	/* RTPS clears at the write */
+	if (bit == G_SRTP || bit == G_SIRTP)
+		mu->gsts &= ~bit;	/* RTPS, IRTPS clear at the write */
 	if (bit == G_WBF)
 		mu->gsts |= G_WBF;	/* WBFS set until done */
 	mu->op.active = true;
@@ -1915,9 +1940,15 @@ static void gcmd_apply(struct munit *mu)
 		mu->stats.wbf++;
 		return;
 	case G_SIRTP:
+		model_ir_sirtp(mu->index, mu->irta);
+		mu->gsts |= bit;
+		return;
 	case G_SFL:
 		mu->gsts |= bit;
 		return;
+	case G_IRE:
+		model_ir_ire(mu->index, mu->op.on);
+		break;
 	case G_QIE:
 		if (mu->op.on) {
 			mu->iqh = mu->exec = 0;
@@ -1981,6 +2012,8 @@ static unsigned int desc_check(const struct munit *mu, uint64_t lo, uint64_t hi)
 			return 3;
 		return (lo & 0x1f0) || (lo & 0xffe00000u) ||
 		       fld(lo, 51, 48) || (hi & 0xffe) ? 4 : 0;
+	case 4:		/* interrupt entry cache */
+		return model_ir_desc_check(mu->index, lo, hi);
 	case 5:		/* wait */
 		return (lo & 0xffffff80u) || (hi & 3) ? 4 : 0;
 	case 6:		/* PASID-based IOTLB: PASID or page within it */
@@ -2370,6 +2403,9 @@ static void qi_finish(struct munit *mu)
 		break;
 	case 2:
 		iotlb_apply(mu, d.lo, d.hi);
+		break;
+	case 4:
+		model_ir_iec(mu->index, d.lo);
 		break;
 	case 5:
 		wait_apply(mu, d.lo, d.hi, when);
@@ -2989,6 +3025,7 @@ void model_init(void)
 	M.now = UINT64_C(1000000000);
 	M.relax_ns = 1000;
 	M.verbose = getenv("MODEL_VERBOSE");
+	model_ir_reset();
 }
 
 void model_fini(void)
@@ -3004,6 +3041,7 @@ void model_fini(void)
 	free(M.expects);
 	free(M.recycled);
 	free(M.state);
+	model_ir_reset();
 	munmap(M.cpu, PHYS_SIZE);
 	munmap(M.dev, PHYS_SIZE);
 	memset(&M, 0, sizeof(M));

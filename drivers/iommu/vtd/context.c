@@ -99,18 +99,22 @@ uint16_t vtd_context_did(const struct vtd_context_entry *ce)
 
 /*
  * Make a not-present entry present: body word first, then the word with
- * the present bit, then flush.  TT 00: untranslated requests only.
+ * the present bit, then flush.  TT 00: untranslated requests only; with
+ * devtlb, TT 01 also lets the device ask for translations and use them
+ * (ATS, VT-d spec 9.3; reserved without ECAP.DT).
  */
 void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
-		     uint64_t slptptr, unsigned int levels, uint16_t did)
+		     uint64_t slptptr, unsigned int levels, uint16_t did,
+		     bool devtlb)
 {
+	unsigned int tt = devtlb ? VTD_CTX_TT_DEVTLB : VTD_CTX_TT_UNTRANSLATED;
+
 	vtd_entry_write(&ce->hi,
 			field_prep64(VTD_CTX_HI_AW, vtd_levels_to_aw(levels)) |
 				field_prep64(VTD_CTX_HI_DID, did));
 	vtd_entry_write(&ce->lo,
 			(slptptr & VTD_CTX_LO_SLPTPTR) |
-				field_prep64(VTD_CTX_LO_TT,
-					     VTD_CTX_TT_UNTRANSLATED) |
+				field_prep64(VTD_CTX_LO_TT, tt) |
 				VTD_CTX_LO_P);
 	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
 }

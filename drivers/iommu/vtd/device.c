@@ -172,8 +172,11 @@ bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
 	return !u->present || u->present(u->present_ctx, u->segment, sid);
 }
 
-/* Whether a device-TLB invalidation to sid may be sent now, or why not. */
-static int devtlb_allowed(struct vtd_unit *u, uint16_t sid)
+/*
+ * Whether a device-TLB invalidation to sid may be sent now, or why not:
+ * -EIO quarantined, -ENODEV gone or not answering.
+ */
+int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid)
 {
 	if (!vtd_ecap_dt(u->ecap)) {
 		return -ENOTSUP;
@@ -194,7 +197,7 @@ int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 		     unsigned int qdepth, uint64_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d;
-	int err = devtlb_allowed(u, sid);
+	int err = vtd_devtlb_allowed(u, sid);
 
 	if (err) {
 		return err;
@@ -217,7 +220,7 @@ int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 	if (pasid >= u->pasids) {
 		return -ERANGE;
 	}
-	err = devtlb_allowed(u, sid);
+	err = vtd_devtlb_allowed(u, sid);
 	if (err) {
 		return err;
 	}

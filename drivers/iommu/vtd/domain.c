@@ -174,10 +174,14 @@ static int flush_range(struct vtd_domain *d, struct vtd_domain_unit *du,
 }
 
 /*
- * Invalidate [iova, iova + len) on every unit where d is in use.  With
- * cm_only, only units in caching mode need it (a not-present -> present
- * change); the others flush their write buffer.  The pages in fl are
- * released once all invalidations completed, deferred otherwise.
+ * Invalidate [iova, iova + len) on every unit where d is in use, the
+ * IOTLB first and then the device-TLBs of attachments with ATS (ats.c).
+ * With cm_only, only units in caching mode need it (a not-present ->
+ * present change, which no device-TLB holds); the others flush their
+ * write buffer.  The pages in fl are released once all invalidations
+ * completed, deferred otherwise: for good when a device-TLB invalidation
+ * failed (seq 0), since only vtd_domain_flush() proves that device can
+ * no longer use them.
  */
 static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 		      bool cm_only, struct vtd_freelist *fl)
@@ -196,6 +200,10 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 			e = vtd_unit_flush_write_buffer(du->unit);
 		} else {
 			e = flush_range(d, du, iova, len, &pending.seq[i]);
+			if (!e && du->ats) {
+				e = vtd_ats_flush(du, NULL, 0, iova, len);
+				pending.seq[i] = e ? 0 : pending.seq[i];
+			}
 		}
 		if (e) {
 			pending.pending[i] = true;
@@ -606,21 +614,16 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 	return 0;
 }
 
-int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
-	       const uint16_t *source_ids, unsigned int count)
+/* Legacy context entries for source_ids; devtlb: with ATS (TT 01). */
+static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
+			 const uint16_t *source_ids, unsigned int count,
+			 bool devtlb)
 {
-	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
+	struct vtd_unit *u = du->unit;
 	struct vtd_context_entry *ce;
 	unsigned int i;
 	int err;
 
-	if (!du || !count) {
-		return -EINVAL;
-	}
-	if (u->mode == VTD_MODE_SCALABLE) {
-		return vtd_sm_attach(d, du, source_ids, count, VTD_RID_PASID,
-				     NULL);
-	}
 	/* Check everything and allocate context tables before any change. */
 	for (i = 0; i < count; i++) {
 		if (vtd_listed_before(source_ids, i)) {
@@ -643,7 +646,8 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);
-		vtd_context_set(u, ce, d->pt.root_pa, d->pt.levels, du->did);
+		vtd_context_set(u, ce, d->pt.root_pa, d->pt.levels, du->did,
+				devtlb);
 	}
 	du->attached += count;
 	/* Before enable, the global invalidation after SRTP covers this. */
@@ -655,6 +659,56 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	}
 	/* CM: not-present entries may be cached, tagged with domain id 0. */
 	return invalidate_devices(u, 0, source_ids, count, du->did);
+}
+
+int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
+	       const uint16_t *source_ids, unsigned int count)
+{
+	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
+
+	if (!du || !count) {
+		return -EINVAL;
+	}
+	if (u->mode == VTD_MODE_SCALABLE) {
+		return vtd_sm_attach(d, du, source_ids, count, VTD_RID_PASID,
+				     NULL);
+	}
+	return attach_legacy(d, du, source_ids, count, false);
+}
+
+/*
+ * The record goes first so that no invalidation after the context entry
+ * became present can miss the device-TLB; it goes again if the entry was
+ * not written.  An attach whose invalidation failed leaves the entry
+ * present (as vtd_attach() does), so the record stays with it.
+ */
+int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		   uint16_t pfsid, unsigned int qdepth)
+{
+	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
+	struct vtd_context_entry *ce;
+	int err;
+
+	if (!du) {
+		return -EINVAL;
+	}
+	if (!vtd_ecap_dt(u->ecap) || u->mode != VTD_MODE_LEGACY) {
+		return -ENOTSUP;
+	}
+	ce = vtd_context_get(u, sid, false);
+	if (ce && !vtd_context_empty(ce)) {
+		return -EBUSY;
+	}
+	err = vtd_ats_add(du, sid, pfsid, qdepth);
+	if (err) {
+		return err;
+	}
+	err = attach_legacy(d, du, &sid, 1, true);
+	ce = vtd_context_get(u, sid, false);
+	if (err && (!ce || vtd_context_empty(ce))) {
+		vtd_ats_del(du, sid);
+	}
+	return err;
 }
 
 /*
@@ -695,6 +749,9 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 		if (err) {
 			return err;
 		}
+	}
+	if (du->ats) {
+		vtd_ats_detach(du, source_ids, count);
 	}
 	for (i = 0; i < count; i++) {
 		vtd_context_clear(u, vtd_context_get(u, source_ids[i], false));

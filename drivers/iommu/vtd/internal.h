@@ -98,6 +98,7 @@ static inline void vtd_entry_write(uint64_t *p, uint64_t val)
 /* unit.c */
 int vtd_unit_flush_write_buffer(struct vtd_unit *u);
 int vtd_gcmd_set(struct vtd_unit *u, uint32_t bit, bool on);
+int vtd_unit_set_irtp(struct vtd_unit *u);
 int vtd_did_alloc(struct vtd_unit *u, uint16_t *did);
 void vtd_did_free(struct vtd_unit *u, uint16_t did);
 
@@ -135,6 +136,8 @@ struct vtd_qi_desc vtd_qi_pc_global(void);
 struct vtd_qi_desc vtd_qi_pc_pasid(uint16_t did, uint32_t pasid);
 struct vtd_qi_desc vtd_qi_piotlb_pasid(uint16_t did, uint32_t pasid);
 struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq);
+struct vtd_qi_desc vtd_qi_iec_global(void);
+struct vtd_qi_desc vtd_qi_iec_index(uint16_t index);
 bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
 int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
 		       uint64_t len, uint32_t *seq);
@@ -154,6 +157,16 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid,
 void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid);
 unsigned int vtd_quarantine_count(const struct vtd_unit *u);
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid);
+int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid);
+
+/* ats.c: attachments whose device-TLBs follow the domain's IOTLB */
+int vtd_ats_add(struct vtd_domain_unit *du, uint16_t sid, uint16_t pfsid,
+		unsigned int qdepth);
+void vtd_ats_del(struct vtd_domain_unit *du, uint16_t sid);
+int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
+		  unsigned int count, uint64_t iova, uint64_t len);
+void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+		    unsigned int count);
 
 /* context.c */
 int vtd_root_init(struct vtd_unit *u);
@@ -161,7 +174,8 @@ void vtd_root_fini(struct vtd_unit *u);
 struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
 					  bool create);
 void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
-		     uint64_t slptptr, unsigned int levels, uint16_t did);
+		     uint64_t slptptr, unsigned int levels, uint16_t did,
+		     bool devtlb);
 void vtd_context_clear_present(struct vtd_unit *u,
 			       struct vtd_context_entry *ce);
 void vtd_context_clear(struct vtd_unit *u, struct vtd_context_entry *ce);
@@ -211,3 +225,8 @@ void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
 
 /* fault.c */
 void vtd_fault_clear_stale(struct vtd_unit *u);
+
+/* irq.c: interrupt remapping table */
+int vtd_ir_init(struct vtd_unit *u);
+void vtd_ir_fini(struct vtd_unit *u);
+int vtd_ir_enable(struct vtd_unit *u);

@@ -209,6 +209,27 @@ struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq)
 	return d;
 }
 
+/* Every interrupt entry cache entry (6.5.2.7): after SIRTP. */
+struct vtd_qi_desc vtd_qi_iec_global(void)
+{
+	struct vtd_qi_desc d = {
+		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IEC),
+	};
+
+	return d;
+}
+
+/* The cached copies of one entry (index-selective, IM = 0). */
+struct vtd_qi_desc vtd_qi_iec_index(uint16_t index)
+{
+	struct vtd_qi_desc d = {
+		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IEC) |
+		      VTD_QI_IEC_G | field_prep64(VTD_QI_IEC_IIDX, index),
+	};
+
+	return d;
+}
+
 /* A device-TLB invalidation (PASID-based or not), and its target in *sid. */
 bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
 {

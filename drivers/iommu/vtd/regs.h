@@ -204,6 +204,7 @@ _Static_assert(VTD_CONTEXT_ENTRIES * sizeof(struct vtd_context_entry) == 4096,
 #define VTD_CTX_HI_DID GENMASK64(23, 8)
 
 #define VTD_CTX_TT_UNTRANSLATED 0u
+#define VTD_CTX_TT_DEVTLB 1u	/* untranslated, translation and translated */
 
 /*
  * Scalable-mode root entry (VT-d spec 9.2): the lower word points to the
@@ -557,4 +558,80 @@ static inline unsigned int vtd_sagaw_bit(unsigned int levels)
 static inline unsigned int vtd_levels_to_aw(unsigned int levels)
 {
 	return levels - 2;
+}
+
+/*
+ * Interrupt remapping (VT-d spec chapter 5).  Kept together: the register,
+ * the capability bits, the table entry (9.10), the interrupt entry cache
+ * invalidation descriptor (6.5.2.7) and the remappable MSI format
+ * (5.1.5.2).
+ */
+#define VTD_IRTA_REG 0x0b8	/* 64 Interrupt Remapping Table Address */
+
+#define VTD_ECAP_IR BIT64(3)		/* interrupt remapping */
+#define VTD_ECAP_EIM BIT64(4)		/* extended interrupt mode (x2APIC) */
+
+/* IRTA_REG: latched by GCMD.SIRTP, never while it is in use (11.4.4). */
+#define VTD_IRTA_IRTA GENMASK64(63, 12)
+#define VTD_IRTA_EIME BIT64(11)		/* 32-bit x2APIC destination ids */
+#define VTD_IRTA_S GENMASK64(3, 0)	/* 2^(S + 1) entries */
+
+/*
+ * Interrupt remapping table entry, remapped format (IM = 0, VT-d spec
+ * 9.10).  The low word holds the present bit and what is delivered, the
+ * high word who may send it: SVT selects how the requester id is
+ * verified, SID and SQ what against.
+ */
+struct vtd_irte {
+	uint64_t lo;
+	uint64_t hi;
+};
+_Static_assert(sizeof(struct vtd_irte) == 16, "IRTE is 128 bits");
+
+#define VTD_IRTE_LO_P BIT64(0)
+#define VTD_IRTE_LO_FPD BIT64(1)	/* fault processing disable */
+#define VTD_IRTE_LO_DM BIT64(2)		/* 1: logical destination */
+#define VTD_IRTE_LO_TM BIT64(4)		/* 1: level-triggered */
+#define VTD_IRTE_LO_DLM GENMASK64(7, 5)	/* delivery mode */
+#define VTD_IRTE_LO_IM BIT64(15)	/* 1: posted format */
+#define VTD_IRTE_LO_V GENMASK64(23, 16)	/* vector */
+#define VTD_IRTE_LO_DST GENMASK64(63, 32) /* x2APIC id (EIME) */
+#define VTD_IRTE_LO_DST_XAPIC GENMASK64(47, 40) /* xAPIC id (no EIME) */
+#define VTD_IRTE_HI_SID GENMASK64(15, 0)
+#define VTD_IRTE_HI_SQ GENMASK64(17, 16)
+#define VTD_IRTE_HI_SVT GENMASK64(19, 18)
+
+#define VTD_IRTE_DLM_FIXED 0u
+/* SVT 01: SID compared, SQ = 1, 2, 3 ignore bit 2, bits 2:1, bits 2:0. */
+#define VTD_IRTE_SVT_SID 1u
+/* SVT 10: the requester's bus within SID[15:8] (start) .. SID[7:0] (end). */
+#define VTD_IRTE_SVT_BUS 2u
+#define VTD_IRTE_SQ_MAX 3u
+
+/* Interrupt entry cache invalidate descriptor: all, or 2^IM from IIDX. */
+#define VTD_QI_TYPE_IEC 4u
+#define VTD_QI_IEC_G BIT64(4)		/* 1: index-selective */
+#define VTD_QI_IEC_IM GENMASK64(31, 27)
+#define VTD_QI_IEC_IIDX GENMASK64(47, 32)
+
+/*
+ * MSI address in remappable format: the handle (the IRTE index) split
+ * into bits 19:5 and bit 2, interrupt format bit 4 set; SHV adds the data
+ * register's subhandle to it.
+ */
+#define VTD_MSI_ADDR_FEE GENMASK64(31, 20)
+#define VTD_MSI_ADDR_FEE_VAL 0xfeeu
+#define VTD_MSI_ADDR_HANDLE GENMASK64(19, 5)	/* handle[14:0] */
+#define VTD_MSI_ADDR_IF BIT64(4)		/* 1: remappable format */
+#define VTD_MSI_ADDR_SHV BIT64(3)
+#define VTD_MSI_ADDR_HANDLE_15 BIT64(2)		/* handle[15] */
+
+static inline bool vtd_ecap_ir(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_IR;
+}
+
+static inline bool vtd_ecap_eim(uint64_t ecap)
+{
+	return ecap & VTD_ECAP_EIM;
 }

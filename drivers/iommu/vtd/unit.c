@@ -43,6 +43,8 @@ void vtd_config_default(struct vtd_config *cfg)
 	cfg->deadline_ns[VTD_DEADLINE_IOTLB] = 100 * NS_PER_MS;
 	cfg->deadline_ns[VTD_DEADLINE_DEVTLB] = 1000 * NS_PER_MS;
 	cfg->mode = VTD_MODE_CHOICE_AUTO;
+	cfg->x2apic = false;
+	cfg->x2apic_opt_out = false;
 }
 
 static const char *const deadline_names[VTD_DEADLINE_COUNT] = {
@@ -192,6 +194,16 @@ int vtd_unit_flush_write_buffer(struct vtd_unit *u)
 		return 0;
 	return gcmd_oneshot(u, VTD_GCMD_WBF, VTD_GSTS_WBFS, 0,
 			    "write-buffer flush");
+}
+
+/*
+ * Latch the interrupt remapping table programmed in IRTA; software must
+ * then invalidate the interrupt entry cache globally (VT-d spec 11.4.4).
+ */
+int vtd_unit_set_irtp(struct vtd_unit *u)
+{
+	return gcmd_oneshot(u, VTD_GCMD_SIRTP, VTD_GSTS_IRTPS, VTD_GSTS_IRTPS,
+			    "set interrupt remapping table pointer");
 }
 
 static void set_mode(struct vtd_unit *u, enum vtd_mode mode, const char *why)
@@ -382,6 +394,9 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	err = vtd_devices_init(u);
 	if (err)
 		goto out_free_qi;
+	err = vtd_ir_init(u);
+	if (err)
+		goto out_free_devices;
 
 	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
 		 index, (unsigned long long)reg_base,
@@ -391,6 +406,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		 u->mode_reason);
 	return 0;
 
+out_free_devices:
+	vtd_devices_fini(u);
 out_free_qi:
 	vtd_qi_fini(&u->qi);
 out_free_root:
@@ -507,6 +524,10 @@ int vtd_unit_enable(struct vtd_unit *u)
 	err = switch_root(u);
 	if (err)
 		return err;
+	/* Before TE: no window where DMA is remapped but interrupts are not. */
+	err = vtd_ir_enable(u);
+	if (err)
+		return err;
 	if (!(gsts & VTD_GSTS_TES)) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, true);
 		if (err)
@@ -532,6 +553,11 @@ int vtd_unit_disable(struct vtd_unit *u)
 		if (err)
 			return err;
 	}
+	if (u->gcmd & VTD_GCMD_IRE) {
+		err = vtd_gcmd_set(u, VTD_GCMD_IRE, false);
+		if (err)
+			return err;
+	}
 	if (u->gcmd & VTD_GCMD_QIE) {
 		err = vtd_qi_stop(u);
 		if (err)
@@ -549,6 +575,7 @@ void vtd_unit_fini(struct vtd_unit *u)
 			u->index);
 		return;
 	}
+	vtd_ir_fini(u);
 	vtd_devices_fini(u);
 	vtd_qi_fini(&u->qi);
 	vtd_root_fini(u);
@@ -588,6 +615,8 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	info->domains = u->did_count;
 	info->caching_mode = vtd_cap_cm(u->cap);
 	info->coherent = vtd_unit_coherent(u);
+	info->ir_x2apic = u->ir_x2apic;
+	info->irtes = u->irtes_used;
 }
 
 int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)

@@ -16,7 +16,7 @@
  * Typical bring-up of one unit:
  *	vtd_unit_init(u, ...);			registers validated, tables built
  *	vtd_rmrr_map(d, u, base, len, sids, n);	identity maps, before TE
- *	vtd_unit_enable(u);			QI, root table, TE: default deny
+ *	vtd_unit_enable(u);			QI, root table, IR, TE: default deny
  *
  * The structures below are visible so that callers can embed them; their
  * fields belong to the driver.  Nothing here is thread-safe: callers
@@ -55,6 +55,13 @@ enum vtd_mode_choice {
 struct vtd_config {
 	uint64_t deadline_ns[VTD_DEADLINE_COUNT];
 	enum vtd_mode_choice mode;
+	/*
+	 * Interrupt remapping in x2APIC mode (32-bit destination ids, IRTA.EIME)
+	 * where the caller runs its APICs in x2APIC mode, the unit has
+	 * ECAP.EIM and the DMAR table does not set X2APIC_OPT_OUT.
+	 */
+	bool x2apic;
+	bool x2apic_opt_out;	/* DMAR flags bit 1, as firmware asks */
 };
 
 /* The defaults and their reasons are documented at vtd_config_default(). */
@@ -174,6 +181,14 @@ struct vtd_qi {
 	bool degraded;		/* late > 0: no new attachments */
 };
 
+/*
+ * Interrupt remapping table entries per unit.  The table must be one
+ * physically contiguous power-of-two run (IRTA.S) and hw_page_alloc()
+ * hands out single 4 KiB pages, so one page of 16-byte entries: plenty
+ * for MSI and MSI-X vectors of the devices one unit serves here.
+ */
+#define VTD_IRTE_COUNT 256u
+
 /* Per-requester fault log rate limit (faults from one SID per window). */
 #define VTD_FAULT_RATE_SLOTS 16u
 
@@ -219,6 +234,11 @@ struct vtd_unit {
 	vtd_present_fn present;	/* NULL: every device counts as present */
 	void *present_ctx;
 	bool reg_late;		/* a register handshake missed its deadline */
+	struct vtd_irte *irt;	/* interrupt remapping table; NULL without IR */
+	uint64_t irt_pa;
+	bool ir_x2apic;		/* IRTA.EIME: 32-bit destination ids */
+	uint32_t irtes_used;
+	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
 };
@@ -238,14 +258,16 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
  * Take the unit over and turn translation on with default deny: clear stale
  * faults, disable interrupt remapping and a firmware invalidation queue,
  * start our queue, switch to our root table (atomically, even if firmware
- * left TE on), invalidate globally, set TE, then drop protected memory
- * regions.  Every requester not attached by then hits a not-present entry.
+ * left TE on), invalidate globally, turn interrupt remapping on with our
+ * table (ECAP.IR), set TE, then drop protected memory regions.  Every
+ * requester not attached by then hits a not-present entry, every
+ * interrupt not programmed a not-present interrupt remapping entry.
  */
 int vtd_unit_enable(struct vtd_unit *u);
 
 /*
- * Translation and queue off (shutdown, tests, or after a failed enable);
- * domains must be detached.
+ * Translation, interrupt remapping and queue off (shutdown, tests, or
+ * after a failed enable); domains must be detached.
  */
 int vtd_unit_disable(struct vtd_unit *u);
 
@@ -275,6 +297,8 @@ struct vtd_unit_info {
 	uint32_t domains;	/* domain ids */
 	bool caching_mode;
 	bool coherent;
+	bool ir_x2apic;		/* remapped destinations are x2APIC ids */
+	uint32_t irtes;		/* interrupt remapping entries in use */
 };
 
 void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
@@ -424,6 +448,8 @@ struct vtd_pgtable {
 
 #define VTD_DOMAIN_MAX_UNITS 8u
 
+struct vtd_ats_dev;
+
 /* A PASID that attachments through one unit use, and how many do. */
 struct vtd_pasid_ref {
 	uint32_t pasid;
@@ -441,6 +467,8 @@ struct vtd_domain_unit {
 	struct vtd_pasid_ref *pasids;
 	unsigned int pasid_count;
 	unsigned int pasid_cap;
+	/* Attachments with ATS, whose device-TLBs follow the IOTLB. */
+	struct vtd_ats_dev *ats;
 };
 
 struct vtd_deferred;
@@ -534,6 +562,18 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
 
 /*
+ * Attach one requester id with ATS (VT-d spec 4.2, 9.3): the legacy
+ * context entry takes translation requests and translated requests
+ * (TT 01), so enable ATS in the device only after this returned.  From
+ * then on every invalidation of a range of d is followed by a device-TLB
+ * invalidation to sid (pfsid and qdepth as for vtd_devtlb_flush()), and
+ * vtd_detach() ends with one for everything.  -ENOTSUP without ECAP.DT
+ * or in scalable mode; otherwise errors as for vtd_attach().
+ */
+int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+		   uint16_t pfsid, unsigned int qdepth);
+
+/*
  * Block the requester ids again: context entries (RID_PASID entries in
  * scalable mode) not present, caches invalidated.  -EINVAL if one of them
  * is not attached to d.
@@ -611,3 +651,56 @@ typedef void (*vtd_fault_fn)(void *ctx, const struct vtd_fault *f);
 int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
 
 const char *vtd_fault_reason_text(uint8_t reason);
+
+/*
+ * Interrupt remapping (VT-d spec chapter 5), on every unit with ECAP.IR:
+ * vtd_unit_enable() programs the unit's table, invalidates the interrupt
+ * entry cache and turns remapping on with compatibility-format
+ * interrupts blocked, so only interrupts a present entry allows reach a
+ * CPU.  An entry is programmed for one vector and destination APIC id
+ * (fixed delivery, edge, physical destination) and verifies the
+ * requester: every requester id the device's interrupts may carry must
+ * be given, as for vtd_attach().  Each change is published without a torn
+ * entry ever being present and returns after the interrupt entry cache
+ * invalidation completed (IOMMU-internal deadline): -ETIMEDOUT degrades
+ * the unit like any late internal invalidation.
+ *
+ * Programming an edu's MSI on unit u:
+ *	vtd_irte_alloc(u, &index);
+ *	vtd_irte_set(u, index, apic_id, vector, rids, rid_count);
+ *	msg = vtd_irte_msi(index);	address and data for the capability
+ * and on release: mask the MSI in the device, then vtd_irte_free(u, index).
+ */
+
+/* An entry index; -ENOTSUP without interrupt remapping, -ENOSPC if full. */
+int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index);
+
+/*
+ * Program entry index to deliver vector to the APIC with id dest, only
+ * for requests from the count requester ids.  -EINVAL for an index not
+ * allocated or no requester id, -ERANGE for a destination the unit's
+ * mode cannot address (above 255 without x2APIC mode), -EIO for a
+ * quarantined requester, -ETIMEDOUT while the unit is degraded or when
+ * the invalidation missed its deadline (the entry may then not be
+ * present yet; set it again or clear it).
+ */
+int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
+		 uint8_t vector, const uint16_t *source_ids, unsigned int count);
+
+/*
+ * Block entry index: not present, its cached copies invalidated.  On
+ * -ETIMEDOUT the unit may still deliver it from its cache: clear again.
+ */
+int vtd_irte_clear(struct vtd_unit *u, unsigned int index);
+
+/* Clear the entry and release the index, even when clearing failed. */
+int vtd_irte_free(struct vtd_unit *u, unsigned int index);
+
+/* An MSI message: what the device's MSI or MSI-X entry is given. */
+struct vtd_msi {
+	uint64_t address;
+	uint32_t data;
+};
+
+/* The remappable-format message naming entry index (VT-d spec 5.1.5.2). */
+struct vtd_msi vtd_irte_msi(unsigned int index);

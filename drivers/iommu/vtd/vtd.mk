@@ -5,6 +5,7 @@ VTD_SRCS := \
 	drivers/iommu/vtd/qi_desc.c drivers/iommu/vtd/device.c \
 	drivers/iommu/vtd/context.c drivers/iommu/vtd/pasid.c \
 	drivers/iommu/vtd/pgtable.c \
-	drivers/iommu/vtd/domain.c drivers/iommu/vtd/fault.c
+	drivers/iommu/vtd/domain.c drivers/iommu/vtd/ats.c \
+	drivers/iommu/vtd/fault.c drivers/iommu/vtd/irq.c
 
 KERNEL_SRCS += $(VTD_SRCS)

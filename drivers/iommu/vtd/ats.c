@@ -1,0 +1,182 @@
+/*
+ * Attachments with ATS (PCIe Address Translation Services): devices that
+ * keep translations of a domain in their own device-TLB.  Whatever the
+ * IOTLB forgets they must forget too, so every invalidation of a range of
+ * the domain is followed by a device-TLB invalidation to each of them
+ * (VT-d spec 6.5.2.5; 6.1: software invalidates device-TLBs after the
+ * IOTLB, or the device could refill from a stale IOTLB entry).
+ *
+ * One batch per device, all published by one doorbell: a device that
+ * misses the device-TLB deadline is then the only target of its batch
+ * and is quarantined by name (qi.c).  A device known gone or absent gets
+ * nothing: an invalidation that cannot complete would hold the in-order
+ * queue until the hardware's own time-out, up to minutes (seed 004).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/errno.h"
+#include "kernel/log.h"
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+
+struct vtd_ats_dev {
+	struct vtd_ats_dev *next;
+	uint16_t sid;
+	uint16_t pfsid;
+	unsigned int qdepth;
+};
+
+int vtd_ats_add(struct vtd_domain_unit *du, uint16_t sid, uint16_t pfsid,
+		unsigned int qdepth)
+{
+	struct vtd_ats_dev *a = hw_zalloc(sizeof(*a));
+
+	if (!a) {
+		return -ENOMEM;
+	}
+	a->sid = sid;
+	a->pfsid = pfsid;
+	a->qdepth = qdepth;
+	a->next = du->ats;
+	du->ats = a;
+	return 0;
+}
+
+void vtd_ats_del(struct vtd_domain_unit *du, uint16_t sid)
+{
+	struct vtd_ats_dev **pp, *a;
+
+	for (pp = &du->ats; (a = *pp); pp = &a->next) {
+		if (a->sid == sid) {
+			*pp = a->next;
+			hw_free(a);
+			return;
+		}
+	}
+}
+
+/* sids NULL names every device. */
+static bool named(const uint16_t *sids, unsigned int count, uint16_t sid)
+{
+	unsigned int i;
+
+	if (!sids) {
+		return true;
+	}
+	for (i = 0; i < count; i++) {
+		if (sids[i] == sid) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Smallest naturally aligned power-of-two block of pages that holds
+ * [iova, iova + len): device-TLB invalidations take one size per
+ * descriptor (PCIe ATS, Invalidate Request), so one descriptor a device.
+ */
+static unsigned int range_order(uint64_t iova, uint64_t len)
+{
+	uint64_t first = iova >> VTD_PAGE_SHIFT;
+	uint64_t last = (iova + len - 1) >> VTD_PAGE_SHIFT;
+	unsigned int order = 0;
+
+	while (order < VTD_DEVTLB_ALL && (first >> order) != (last >> order)) {
+		order++;
+	}
+	return order;
+}
+
+/*
+ * Queue the invalidations of the devices in [*from, end) matching sids
+ * (every device with sids NULL), as many as fit at once; wait for them in
+ * order.  *from moves past the ones handled.
+ */
+static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
+		      const uint16_t *sids, unsigned int count, uint64_t iova,
+		      uint64_t len)
+{
+	uint32_t seqs[VTD_QI_WORK_MAX / 2];
+	unsigned int at_once = u->qi.slots / 8, n = 0, w;
+	unsigned int order = range_order(iova, len);
+	struct vtd_ats_dev *a;
+	struct vtd_qi_desc desc;
+	int err = 0, suspect = 0, e;
+
+	for (a = *from; a && n < at_once && !err; a = a->next) {
+		if (!named(sids, count, a->sid)) {
+			continue;
+		}
+		e = vtd_devtlb_allowed(u, a->sid);
+		if (e == -ENODEV) {
+			/* Gone or not answering: nothing of it to reach memory. */
+			continue;
+		}
+		if (e) {
+			/*
+			 * Quarantined, still attached: its cache is suspect
+			 * until it is detached; the others still get theirs.
+			 */
+			suspect = e;
+			continue;
+		}
+		desc = vtd_qi_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
+				     order);
+		err = vtd_qi_queue(u, &desc, 1, &seqs[n]);
+		if (!err) {
+			n++;
+		}
+	}
+	*from = a;
+	for (w = 0; w < n; w++) {
+		e = vtd_qi_wait(u, seqs[w]);
+		if (e && !err) {
+			err = e;
+		}
+	}
+	return err ? err : suspect;
+}
+
+int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
+		  unsigned int count, uint64_t iova, uint64_t len)
+{
+	struct vtd_ats_dev *from = du->ats;
+	int err = 0, e;
+
+	if (!du->unit->live) {
+		return 0;
+	}
+	/* A quarantined device (-EIO) does not hold back the others. */
+	while (from && (!err || err == -EIO)) {
+		e = flush_some(du->unit, &from, sids, count, iova, len);
+		if (e && (!err || err == -EIO)) {
+			err = e;
+		}
+	}
+	return err;
+}
+
+/*
+ * After their entries were blocked and the IOTLB invalidated: whatever the
+ * detached devices' device-TLBs hold goes too, then their records.  A
+ * device that misses the deadline is quarantined; its translated requests
+ * already meet a not-present entry, so the detach stands.
+ */
+void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+		    unsigned int count)
+{
+	unsigned int i;
+	int err;
+
+	err = vtd_ats_flush(du, sids, count, 0, UINT64_MAX);
+	if (err) {
+		log_warn("vtd", "unit %u: device-TLB invalidation at detach failed (%d)",
+			 du->unit->index, err);
+	}
+	for (i = 0; i < count; i++) {
+		vtd_ats_del(du, sids[i]);
+	}
+}
