@@ -20,8 +20,9 @@
 int vtd_root_init(struct vtd_unit *u)
 {
 	u->root_pa = hw_page_alloc();
-	if (!u->root_pa)
+	if (!u->root_pa) {
 		return -ENOMEM;
+	}
 	u->root = hw_phys_to_virt(u->root_pa);
 	vtd_flush_table(vtd_unit_coherent(u), u->root, VTD_PAGE_SIZE);
 	return 0;
@@ -68,11 +69,13 @@ struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
 		table = hw_phys_to_virt(lo & VTD_ROOT_LO_CTP);
 		return &table[sid & 0xff];
 	}
-	if (!create)
+	if (!create) {
 		return NULL;
+	}
 	pa = hw_page_alloc();
-	if (!pa)
+	if (!pa) {
 		return NULL;
+	}
 	table = hw_phys_to_virt(pa);
 	vtd_flush_table(coherent, table, VTD_PAGE_SIZE);
 	vtd_entry_write(&re->hi, 0);

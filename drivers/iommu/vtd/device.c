@@ -81,8 +81,9 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 {
 	struct vtd_devices *dev = u->devices;
 
-	if (test_bit(dev->quarantined, sid))
+	if (test_bit(dev->quarantined, sid)) {
 		return;
+	}
 	set_bit(dev->quarantined, sid);
 	dev->quarantined_count++;
 	u->stats.quarantines++;
@@ -105,8 +106,9 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
 	unsigned int sid;
 
 	for (sid = 0; sid < SID_COUNT; sid++) {
-		if (test_bit(u->devices->quarantined, (uint16_t)sid))
+		if (test_bit(u->devices->quarantined, (uint16_t)sid)) {
 			fn(ctx, (uint16_t)sid);
+		}
 	}
 }
 
@@ -122,10 +124,12 @@ static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
 
 	for (i = 0; i < ICE_SLOTS; i++) {
 		c = &dev->ice[i];
-		if (c->count && c->sid == sid)
+		if (c->count && c->sid == sid) {
 			return c;
-		if (c->count < victim->count)
+		}
+		if (c->count < victim->count) {
 			victim = c;
+		}
 	}
 	/* Forgetting the least counted only delays a quarantine. */
 	victim->sid = sid;
@@ -140,9 +144,10 @@ void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
 	c->count++;
 	log_warn("vtd", "unit %u: invalidation completion error (ICE) from %02x:%02x.%u (%u so far)",
 		 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, c->count);
-	if (c->count >= ICE_QUARANTINE)
+	if (c->count >= ICE_QUARANTINE) {
 		vtd_device_quarantine(u, sid,
 				      "repeated invalidation completion errors");
+	}
 }
 
 void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
@@ -158,8 +163,9 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 	}
 	clear_bit(dev->gone, sid);
 	for (i = 0; i < ICE_SLOTS; i++) {
-		if (dev->ice[i].sid == sid)
+		if (dev->ice[i].sid == sid) {
 			dev->ice[i].count = 0;
+		}
 	}
 }
 
@@ -167,8 +173,9 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
 {
 	if (test_bit(u->devices->quarantined, sid) ||
-	    test_bit(u->devices->gone, sid))
+	    test_bit(u->devices->gone, sid)) {
 		return false;
+	}
 	return !u->present || u->present(u->present_ctx, u->segment, sid);
 }
 

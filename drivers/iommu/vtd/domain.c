@@ -106,8 +106,9 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
 	unsigned int i;
 
 	for (i = 0; i < d->unit_count; i++) {
-		if (d->units[i].unit == u)
+		if (d->units[i].unit == u) {
 			return d->units[i].did;
+		}
 	}
 	return -ENOENT;
 }
@@ -118,8 +119,9 @@ static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 
 	for (i = 0; i < d->unit_count; i++) {
 		if (df->pending[i] &&
-		    (!df->seq[i] || !vtd_qi_passed(d->units[i].unit, df->seq[i])))
+		    (!df->seq[i] || !vtd_qi_passed(d->units[i].unit, df->seq[i]))) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -524,12 +526,14 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
 	int err, serr;
 
 	err = check_range(d, iova, len);
-	if (err)
+	if (err) {
 		return err;
+	}
 	reap(d);
 	err = vtd_pgtable_unmap(&d->pt, iova, len, &unmapped, &fl);
-	if (!err && !unmapped && !fl.count)
+	if (!err && !unmapped && !fl.count) {
 		return -ENOENT;
+	}
 	serr = sync_range(d, iova, len, false, &fl);
 	return err ? err : serr;
 }
@@ -548,8 +552,9 @@ int vtd_domain_flush(struct vtd_domain *d)
 	int err;
 
 	err = sync_range(d, 0, UINT64_C(1) << d->addr_width, false, &none);
-	if (err)
+	if (err) {
 		return err;
+	}
 	while ((df = d->deferred)) {
 		d->deferred = df->next;
 		vtd_freelist_release(&df->pages);
@@ -771,14 +776,17 @@ int vtd_rmrr_map(struct vtd_domain *d, struct vtd_unit *u, uint64_t base,
 	uint64_t end = (base + len + VTD_PAGE_SIZE - 1) & ~(VTD_PAGE_SIZE - 1);
 	int err;
 
-	if (!len || end <= start)
+	if (!len || end <= start) {
 		return -EINVAL;
+	}
 	err = vtd_domain_map(d, start, start, end - start,
 			     VTD_PROT_READ | VTD_PROT_WRITE);
-	if (err)
+	if (err) {
 		return err;
+	}
 	err = vtd_attach(d, u, source_ids, count);
-	if (err)
+	if (err) {
 		vtd_domain_unmap(d, start, end - start);
+	}
 	return err;
 }

@@ -105,11 +105,13 @@ static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, uint16_t sid,
 
 	for (i = 0; i < VTD_FAULT_RATE_SLOTS; i++) {
 		r = &u->fault_rate[i];
-		if (r->used && r->sid == sid)
+		if (r->used && r->sid == sid) {
 			return r;
+		}
 		if (victim->used &&
-		    (!r->used || r->window_start_ns < victim->window_start_ns))
+		    (!r->used || r->window_start_ns < victim->window_start_ns)) {
 			victim = r;
+		}
 	}
 	memset(victim, 0, sizeof(*victim));
 	victim->used = true;
@@ -124,10 +126,11 @@ static bool rate_allow(struct vtd_unit *u, uint16_t sid)
 	struct vtd_fault_rate *r = rate_slot(u, sid, now);
 
 	if (now - r->window_start_ns >= FAULT_LOG_WINDOW_NS) {
-		if (r->suppressed)
+		if (r->suppressed) {
 			log_warn("vtd", "unit %u: %u more faults from sid %02x:%02x.%u not logged",
 				 u->index, r->suppressed, sid >> 8,
 				 (sid >> 3) & 0x1f, sid & 7);
+		}
 		r->window_start_ns = now;
 		r->count = 0;
 		r->suppressed = 0;
@@ -151,8 +154,9 @@ static void decode(const struct vtd_unit *u, uint64_t lo, uint64_t hi,
 	f->write = !(hi & VTD_FRCD_T1);
 	/* PV is meaningful only with PP (QEMU leaves junk there). */
 	f->pasid_present = hi & VTD_FRCD_PP;
-	if (f->pasid_present)
+	if (f->pasid_present) {
 		f->pasid = (uint32_t)field_get64(VTD_FRCD_PV, hi);
+	}
 	f->text = vtd_fault_reason_text(f->reason);
 }
 
@@ -168,28 +172,32 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 
 	if (fsts & VTD_FSTS_PPF) {
 		idx = field_get32(VTD_FSTS_FRI, fsts);
-		if (idx >= nfr)
+		if (idx >= nfr) {
 			idx = 0;
+		}
 		/* Records are 128-bit; FRI names the first pending one. */
 		for (i = 0; i < nfr; i++) {
 			off = (uint32_t)(vtd_cap_fro(u->cap) + idx * VTD_FRCD_SIZE);
 			hi = vtd_read64(u, off + 8);
-			if (!(hi & VTD_FRCD_F))
+			if (!(hi & VTD_FRCD_F)) {
 				break;
+			}
 			lo = vtd_read64(u, off);
 			/* F is RW1C in the top dword: a 32-bit write, nothing else. */
 			vtd_write32(u, off + VTD_FRCD_F_DWORD_OFF, VTD_FRCD_F_DWORD);
 			decode(u, lo, hi, &f);
 			u->stats.faults++;
 			handled++;
-			if (rate_allow(u, f.sid))
+			if (rate_allow(u, f.sid)) {
 				log_warn("vtd", "unit %u: fault sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s",
 					 u->index, f.sid >> 8, (f.sid >> 3) & 0x1f,
 					 f.sid & 7, (unsigned long long)f.addr,
 					 f.reason, f.write ? "write" : "read",
 					 f.text);
-			if (fn)
+			}
+			if (fn) {
 				fn(ctx, &f);
+			}
 			idx = (idx + 1) % nfr;
 		}
 	}
@@ -212,9 +220,10 @@ void vtd_fault_clear_stale(struct vtd_unit *u)
 {
 	uint32_t errors;
 
-	if (vtd_fault_poll(u, NULL, NULL))
+	if (vtd_fault_poll(u, NULL, NULL)) {
 		log_warn("vtd", "unit %u: cleared fault records left by firmware",
 			 u->index);
+	}
 	errors = vtd_read32(u, VTD_FSTS_REG) &
 		 (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
 	if (errors) {

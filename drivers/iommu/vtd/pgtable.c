@@ -54,8 +54,9 @@ void vtd_freelist_release(struct vtd_freelist *fl)
 
 	while (c) {
 		next = c->next;
-		for (i = 0; i < c->count; i++)
+		for (i = 0; i < c->count; i++) {
 			hw_page_free(c->pa[i]);
+		}
 		hw_free(c);
 		c = next;
 	}
@@ -211,8 +212,9 @@ static bool leaf_fits(const struct vtd_pgtable *pt, unsigned int level,
 {
 	uint64_t size = level_size(level);
 
-	if (level == 1)
+	if (level == 1) {
 		return true;
+	}
 	return (pt->page_sizes & size) && bits_is_aligned(iova, size) &&
 	       bits_is_aligned(hpa, size) && left >= size;
 }
@@ -238,8 +240,9 @@ static void try_merge(struct vtd_pgtable *pt, uint64_t *p, unsigned int level,
 		return;
 	}
 	for (i = 1; i < VTD_PT_ENTRIES; i++) {
-		if (vtd_entry_read(&child[i]) != first + i * step)
+		if (vtd_entry_read(&child[i]) != first + i * step) {
 			return;
+		}
 	}
 	set_entry(pt, p, first | VTD_SL_PS);
 	release_table(pt, child_pa, freed);
@@ -288,8 +291,9 @@ static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
 			return -EEXIST;
 		}
 		err = map_level(pt, e & VTD_SL_ADDR, level - 1, s);
-		if (err)
+		if (err) {
 			return err;
+		}
 		try_merge(pt, p, level, s->freed);
 	}
 	return 0;
@@ -342,11 +346,13 @@ static int split(struct vtd_pgtable *pt, uint64_t *p, unsigned int level)
 	uint64_t *child;
 	unsigned int i;
 
-	if (!child_pa)
+	if (!child_pa) {
 		return -ENOMEM;
+	}
 	child = table_va(child_pa);
-	for (i = 0; i < VTD_PT_ENTRIES; i++)
+	for (i = 0; i < VTD_PT_ENTRIES; i++) {
 		vtd_entry_write(&child[i], leaf + i * step);
+	}
 	vtd_flush_table(pt->coherent, child, VTD_PAGE_SIZE);
 	set_entry(pt, p, table_entry(pt, child_pa));
 	return 0;
@@ -386,8 +392,9 @@ static int unmap_level(struct vtd_pgtable *pt, uint64_t table_pa,
 				continue;
 			}
 			err = split(pt, p, level);
-			if (err)
+			if (err) {
 				return err;
+			}
 			e = vtd_entry_read(p);
 		}
 		child_pa = e & VTD_SL_ADDR;
@@ -396,8 +403,9 @@ static int unmap_level(struct vtd_pgtable *pt, uint64_t table_pa,
 			set_entry(pt, p, 0);
 			release_table(pt, child_pa, s->freed);
 		}
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	return 0;
 }
@@ -439,8 +447,9 @@ static void emit(struct walk_state *w, uint64_t iova, uint64_t hpa,
 		r->len += size;
 		return;
 	}
-	if (r->len)
+	if (r->len) {
 		w->fn(w->ctx, r);
+	}
 	r->iova = iova;
 	r->hpa = hpa;
 	r->len = size;
@@ -479,6 +488,7 @@ void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx)
 		return;
 	}
 	walk_level(pt->root_pa, pt->levels, 0, &w);
-	if (w.run.len)
+	if (w.run.len) {
 		fn(ctx, &w.run);
+	}
 }

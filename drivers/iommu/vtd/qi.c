@@ -85,8 +85,9 @@ static const char *const iqe_reasons[] = {
 
 static const char *iqe_reason(unsigned int iqei)
 {
-	if (iqei < ARRAY_SIZE(iqe_reasons))
+	if (iqei < ARRAY_SIZE(iqe_reasons)) {
 		return iqe_reasons[iqei];
+	}
 	return "reserved reason";
 }
 
@@ -115,10 +116,12 @@ int vtd_qi_init(struct vtd_unit *u)
 
 void vtd_qi_fini(struct vtd_qi *qi)
 {
-	if (qi->status_pa)
+	if (qi->status_pa) {
 		hw_page_free(qi->status_pa);
-	if (qi->ring_pa)
+	}
+	if (qi->ring_pa) {
 		hw_page_free(qi->ring_pa);
+	}
 	memset(qi, 0, sizeof(*qi));
 }
 
@@ -179,17 +182,20 @@ static bool seq_after(uint32_t a, uint32_t b)
 static uint32_t next_seq(struct vtd_qi *qi)
 {
 	qi->seq++;
-	if (!qi->seq)
+	if (!qi->seq) {
 		qi->seq = 1;	/* 0 marks a slot without a wait */
+	}
 	return qi->seq;
 }
 
 static int batch_result(const struct vtd_qi_batch *b)
 {
-	if (b->flags & QI_F_FAILED)
+	if (b->flags & QI_F_FAILED) {
 		return -EIO;
-	if (b->flags & QI_F_DROPPED)
+	}
+	if (b->flags & QI_F_DROPPED) {
 		return -ETIMEDOUT;
+	}
 	return 0;
 }
 
@@ -197,8 +203,9 @@ static int batch_result(const struct vtd_qi_batch *b)
 static struct vtd_qi_batch *batch_holding(struct vtd_qi *qi, unsigned int slot)
 {
 	while (qi->batch[slot].state != QI_LIVE &&
-	       qi->batch[slot].state != QI_STALE)
+	       qi->batch[slot].state != QI_STALE) {
 		slot = next_slot(qi, slot);
+	}
 	return &qi->batch[slot];
 }
 
@@ -229,8 +236,9 @@ static void classify(struct vtd_qi_batch *b, const struct vtd_qi_desc *descs,
 
 	b->cls = VTD_DEADLINE_IOTLB;
 	for (i = 0; i < count; i++) {
-		if (!vtd_qi_is_devtlb(&descs[i], &sid))
+		if (!vtd_qi_is_devtlb(&descs[i], &sid)) {
 			continue;
+		}
 		if (b->cls != VTD_DEADLINE_DEVTLB) {
 			b->cls = VTD_DEADLINE_DEVTLB;
 			b->sid = sid;
@@ -283,8 +291,9 @@ static struct vtd_qi_batch *head_batch(struct vtd_qi *qi)
 
 	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
-		if (b->state != QI_FREE)
+		if (b->state != QI_FREE) {
 			return b->state == QI_LIVE ? b : NULL;
+		}
 	}
 	return NULL;
 }
@@ -293,8 +302,9 @@ static void mark_head(struct vtd_qi *qi, uint64_t now)
 {
 	struct vtd_qi_batch *b = head_batch(qi);
 
-	if (b && !b->head_ns)
+	if (b && !b->head_ns) {
 		b->head_ns = now;
+	}
 }
 
 /*
@@ -307,12 +317,14 @@ static void doorbell(struct vtd_unit *u)
 	uint64_t now;
 	unsigned int slot;
 
-	if (qi->rung == qi->tail && !qi->restart)
+	if (qi->rung == qi->tail && !qi->restart) {
 		return;
+	}
 	now = hw_now_ns();
 	for (slot = qi->rung; slot != qi->tail; slot = next_slot(qi, slot)) {
-		if (qi->batch[slot].state == QI_LIVE)
+		if (qi->batch[slot].state == QI_LIVE) {
 			qi->batch[slot].queued_ns = now;
+		}
 	}
 	/* Descriptors reach memory before the tail moves (coherent ring). */
 	hw_mb();
@@ -329,8 +341,9 @@ static void recovered(struct vtd_unit *u, const struct vtd_qi_batch *b)
 	struct vtd_qi *qi = &u->qi;
 
 	u->stats.deadline[b->cls].recoveries++;
-	if (b->cls != VTD_DEADLINE_IOTLB || --qi->late)
+	if (b->cls != VTD_DEADLINE_IOTLB || --qi->late) {
 		return;
+	}
 	qi->degraded = false;
 	log_info("vtd", "unit %u: late invalidations finished; unit healthy again",
 		 u->index);
@@ -342,8 +355,9 @@ static void finish(struct vtd_unit *u, struct vtd_qi_batch *b)
 	struct vtd_qi *qi = &u->qi;
 
 	b->state = QI_DONE;
-	if (b->flags & QI_F_LATE)
+	if (b->flags & QI_F_LATE) {
 		recovered(u, b);
+	}
 	if (b->seq == qi->wait_seq && !(b->flags & QI_F_SYNC)) {
 		qi->wait_result = batch_result(b);
 		qi->wait_done = true;
@@ -362,20 +376,24 @@ static void retire(struct vtd_unit *u)
 	struct vtd_qi_batch *b;
 
 	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
-		if (qi->slot_seq[slot] && qi->status[slot] == qi->slot_seq[slot])
+		if (qi->slot_seq[slot] && qi->status[slot] == qi->slot_seq[slot]) {
 			passed = slot;
+		}
 	}
-	if (passed == QI_NO_SLOT)
+	if (passed == QI_NO_SLOT) {
 		return;
+	}
 	for (slot = qi->oldest;; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
 		qi->slot_seq[slot] = 0;
-		if (b->state == QI_LIVE)
+		if (b->state == QI_LIVE) {
 			finish(u, b);
-		else if (b->state == QI_STALE)
+		} else if (b->state == QI_STALE) {
 			b->state = QI_FREE;
-		if (slot == passed)
+		}
+		if (slot == passed) {
 			break;
+		}
 	}
 	qi->oldest = next_slot(qi, passed);
 	mark_head(qi, hw_now_ns());
@@ -386,8 +404,9 @@ static bool live_in_ring(const struct vtd_qi *qi)
 	unsigned int slot;
 
 	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
-		if (qi->batch[slot].state == QI_LIVE)
+		if (qi->batch[slot].state == QI_LIVE) {
 			return true;
+		}
 	}
 	return false;
 }
@@ -400,11 +419,13 @@ static uint32_t first_pending(const struct vtd_qi *qi)
 
 	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
-		if (b->state == QI_LIVE && !(b->flags & QI_F_SYNC))
+		if (b->state == QI_LIVE && !(b->flags & QI_F_SYNC)) {
 			return b->seq;
+		}
 	}
-	if (qi->redo_count)
+	if (qi->redo_count) {
 		return qi->redo[qi->redo_head].seq;
+	}
 	return qi->seq + 1 ? qi->seq + 1 : 1;
 }
 
@@ -419,8 +440,9 @@ bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq)
 	struct vtd_qi *qi = &u->qi;
 
 	retire(u);
-	if (qi->fail_seq && !seq_after(seq, qi->fail_seq))
+	if (qi->fail_seq && !seq_after(seq, qi->fail_seq)) {
 		return false;
+	}
 	return seq_after(first_pending(qi), seq);
 }
 
@@ -479,8 +501,9 @@ static void redo_push_front(struct vtd_qi *qi, const struct vtd_qi_batch *b)
 	for (i = 0, slot = wrap(qi, b->first + b->count); i < b->count;
 	     i++) {
 		slot = prev_slot(qi, slot);
-		if (qi->slot_seq[slot])
+		if (qi->slot_seq[slot]) {
 			continue;
+		}
 		qi->redo_desc_head = (qi->redo_desc_head + VTD_QI_WORK_MAX - 1) %
 				     VTD_QI_WORK_MAX;
 		qi->redo_desc[qi->redo_desc_head] = *slot_desc(qi, slot);
@@ -514,13 +537,16 @@ static void abort_in_flight(struct vtd_unit *u)
 	while (slot != qi->oldest) {
 		slot = prev_slot(qi, slot);
 		b = &qi->batch[slot];
-		if (b->state != QI_LIVE)
+		if (b->state != QI_LIVE) {
 			continue;
+		}
 		b->state = QI_STALE;
-		if (b->flags & QI_F_LATE)
+		if (b->flags & QI_F_LATE) {
 			recovered(u, b);
-		if (b->flags & QI_F_SYNC)
+		}
+		if (b->flags & QI_F_SYNC) {
 			continue;
+		}
 		redo_push_front(qi, b);
 		u->stats.aborted++;
 	}
@@ -581,10 +607,11 @@ static void resubmit(struct vtd_unit *u)
 		}
 		for (i = n = 0, flags = r->flags; i < r->count; i++) {
 			descs[n] = redo_pop_desc(qi);
-			if (wanted(u, &descs[n]))
+			if (wanted(u, &descs[n])) {
 				n++;
-			else
+			} else {
 				flags |= QI_F_DROPPED;
+			}
 		}
 		place(u, descs, n, r->seq, flags);
 		qi->redo_head = (qi->redo_head + 1) % VTD_QI_WORK_MAX;
@@ -596,16 +623,18 @@ static void resubmit(struct vtd_unit *u)
 		place(u, NULL, 0, next_seq(qi), QI_F_SYNC);
 		placed = true;
 	}
-	if (placed || qi->restart)
+	if (placed || qi->restart) {
 		doorbell(u);
+	}
 }
 
 /* Remember the newest failed batch (see vtd_qi_passed()). */
 static void fail(struct vtd_qi *qi, struct vtd_qi_batch *b)
 {
 	b->flags |= QI_F_FAILED;
-	if (!qi->fail_seq || seq_after(b->seq, qi->fail_seq))
+	if (!qi->fail_seq || seq_after(b->seq, qi->fail_seq)) {
 		qi->fail_seq = b->seq;
+	}
 }
 
 /*
@@ -635,8 +664,9 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 			b->seq);
 		neutralize(qi, head, b->seq);
 		/* A stale copy fails nobody: its redo copy speaks for it. */
-		if (b->state == QI_LIVE)
+		if (b->state == QI_LIVE) {
 			fail(qi, b);
+		}
 	}
 	vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_IQE);
 	qi->restart = true;
@@ -680,15 +710,19 @@ static void recover(struct vtd_unit *u)
 	uint32_t fsts = vtd_read32(u, VTD_FSTS_REG);
 	uint64_t iqercd;
 
-	if (!(fsts & (VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)))
+	if (!(fsts & (VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE))) {
 		return;
+	}
 	iqercd = vtd_read64(u, VTD_IQERCD_REG);
-	if (fsts & VTD_FSTS_ICE)
+	if (fsts & VTD_FSTS_ICE) {
 		recover_ice(u, iqercd);
-	if (fsts & VTD_FSTS_ITE)
+	}
+	if (fsts & VTD_FSTS_ITE) {
 		recover_ite(u, iqercd);
-	if (fsts & VTD_FSTS_IQE)
+	}
+	if (fsts & VTD_FSTS_IQE) {
 		recover_iqe(u, iqercd);
+	}
 }
 
 /*
@@ -704,16 +738,18 @@ static void late(struct vtd_unit *u, struct vtd_qi_batch *b)
 	b->flags |= QI_F_LATE;
 	u->stats.deadline[b->cls].misses++;
 	if (b->cls == VTD_DEADLINE_DEVTLB) {
-		if (b->flags & QI_F_SID)
+		if (b->flags & QI_F_SID) {
 			vtd_device_quarantine(u, b->sid,
 					      "device-TLB invalidation missed its deadline");
-		else
+		} else {
 			log_err("vtd", "unit %u: device-TLB invalidation batch %u missed its deadline",
 				u->index, b->seq);
+		}
 		return;
 	}
-	if (qi->late++)
+	if (qi->late++) {
 		return;
+	}
 	qi->degraded = true;
 	log_err("vtd", "unit %u: invalidation batch %u not complete %llu us after reaching the head of the queue; unit degraded until it completes",
 		u->index, b->seq,
@@ -725,8 +761,9 @@ static void check_head_deadline(struct vtd_unit *u)
 	struct vtd_qi_batch *b = head_batch(&u->qi);
 
 	if (b && b->head_ns && !(b->flags & (QI_F_LATE | QI_F_SYNC)) &&
-	    hw_now_ns() - b->head_ns >= u->cfg.deadline_ns[b->cls])
+	    hw_now_ns() - b->head_ns >= u->cfg.deadline_ns[b->cls]) {
 		late(u, b);
+	}
 }
 
 /* Errors first, then completions, resubmission, deadlines. */
@@ -741,15 +778,17 @@ static void advance(struct vtd_unit *u)
 /* The slow path of queueing and waiting: nothing to do without work out. */
 static void progress(struct vtd_unit *u)
 {
-	if (u->live && outstanding(&u->qi))
+	if (u->live && outstanding(&u->qi)) {
 		advance(u);
+	}
 }
 
 /* Periodic: also an idle queue may have an ICE to acknowledge. */
 void vtd_qi_poll(struct vtd_unit *u)
 {
-	if (u->live)
+	if (u->live) {
 		advance(u);
+	}
 }
 
 /* QI may be turned off only with nothing in flight. */
@@ -778,13 +817,16 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	unsigned int i;
 	uint32_t s;
 
-	if (seq)
+	if (seq) {
 		*seq = 0;	/* never queued */
-	if (count > VTD_QI_BATCH_MAX)
+	}
+	if (count > VTD_QI_BATCH_MAX) {
 		return -EINVAL;
+	}
 	for (i = 0; i < count; i++) {
-		if (field_get64(VTD_QI_TYPE, descs[i].lo) == VTD_QI_TYPE_WAIT)
+		if (field_get64(VTD_QI_TYPE, descs[i].lo) == VTD_QI_TYPE_WAIT) {
 			return -EINVAL;
+		}
 	}
 	/* Only with work outstanding: the success path reads no register. */
 	progress(u);
@@ -796,8 +838,9 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	}
 	s = next_seq(qi);
 	place(u, descs, count, s, 0);
-	if (seq)
+	if (seq) {
 		*seq = s;
+	}
 	return 0;
 }
 
@@ -809,8 +852,9 @@ static unsigned int find_live(const struct vtd_qi *qi, uint32_t seq)
 
 	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
-		if (b->state == QI_LIVE && b->seq == seq)
+		if (b->state == QI_LIVE && b->seq == seq) {
 			return slot;
+		}
 	}
 	return QI_NO_SLOT;
 }
@@ -859,22 +903,26 @@ int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
 	doorbell(u);
 	qi->wait_seq = seq;
 	qi->wait_done = false;
-	if (!pending_class(qi, seq, &cls))
+	if (!pending_class(qi, seq, &cls)) {
 		return vtd_qi_passed(u, seq) ? 0 : -EIO;
+	}
 	deadline = vtd_deadline(u, cls, start);
 	slot = find_live(qi, seq);
 	u->stats.waits++;
 	for (polls = 1; !qi->wait_done; polls++) {
-		if (status_written(qi, slot, seq))
+		if (status_written(qi, slot, seq)) {
 			retire(u);
-		else if (polls % QI_SLOW_EVERY == 0)
+		} else if (polls % QI_SLOW_EVERY == 0) {
 			progress(u);
-		if (qi->wait_done)
+		}
+		if (qi->wait_done) {
 			break;
+		}
 		if (hw_time_after(deadline)) {
 			progress(u);
-			if (qi->wait_done)
+			if (qi->wait_done) {
 				break;
+			}
 			u->stats.timeouts++;
 			vtd_wait_done(u, cls, start);
 			log_err("vtd", "unit %u: invalidation batch %u not complete within %llu us",
@@ -884,8 +932,9 @@ int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
 		}
 		/* An ITE may have moved it. */
 		if (slot == QI_NO_SLOT || qi->batch[slot].state != QI_LIVE ||
-		    qi->batch[slot].seq != seq)
+		    qi->batch[slot].seq != seq) {
 			slot = find_live(qi, seq);
+		}
 		hw_relax();
 	}
 	vtd_wait_done(u, cls, start);
@@ -899,10 +948,12 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	int err;
 
 	err = vtd_qi_queue(u, descs, count, &s);
-	if (seq)
+	if (seq) {
 		*seq = s;
-	if (err)
+	}
+	if (err) {
 		return err;
+	}
 	return vtd_qi_wait(u, s);
 }
 
@@ -943,8 +994,9 @@ void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info)
 	info->oldest = qi->oldest;
 	info->in_flight = slots_in_flight(qi);
 	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
-		if (qi->batch[slot].state != QI_FREE)
+		if (qi->batch[slot].state != QI_FREE) {
 			info->batches++;
+		}
 	}
 	info->batches += qi->redo_count;
 	info->seq = qi->seq;
@@ -955,12 +1007,15 @@ void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info)
 
 static const char *state_name(const struct vtd_qi_batch *b)
 {
-	if (b->state == QI_STALE)
+	if (b->state == QI_STALE) {
 		return "aborted";
-	if (b->flags & QI_F_FAILED)
+	}
+	if (b->flags & QI_F_FAILED) {
 		return "failed";
-	if (b->flags & QI_F_LATE)
+	}
+	if (b->flags & QI_F_LATE) {
 		return "late";
+	}
 	return b->head_ns ? "at head" : "queued";
 }
 
@@ -975,8 +1030,9 @@ void vtd_qi_for_each_batch(struct vtd_unit *u, vtd_qi_batch_fn fn, void *ctx)
 
 	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
-		if (b->state == QI_FREE)
+		if (b->state == QI_FREE) {
 			continue;
+		}
 		memset(&info, 0, sizeof(info));
 		info.seq = b->seq;
 		info.first = b->first;

@@ -21,10 +21,12 @@ static uint64_t iotlb_drain(const struct vtd_unit *u)
 {
 	uint64_t bits = 0;
 
-	if (u->cap & VTD_CAP_DRD)
+	if (u->cap & VTD_CAP_DRD) {
 		bits |= VTD_QI_IOTLB_DR;
-	if (u->cap & VTD_CAP_DWD)
+	}
+	if (u->cap & VTD_CAP_DWD) {
 		bits |= VTD_QI_IOTLB_DW;
+	}
 	return bits;
 }
 

@@ -64,13 +64,16 @@ int vtd_config_set(struct vtd_config *cfg, const char *key,
 	static const char prefix[] = "vtd.deadline.";
 	unsigned int cls;
 
-	if (strncmp(key, prefix, sizeof(prefix) - 1))
+	if (strncmp(key, prefix, sizeof(prefix) - 1)) {
 		return -ENOENT;
+	}
 	for (cls = 0; cls < VTD_DEADLINE_COUNT; cls++) {
-		if (strcmp(key + sizeof(prefix) - 1, deadline_names[cls]))
+		if (strcmp(key + sizeof(prefix) - 1, deadline_names[cls])) {
 			continue;
-		if (!value_us || value_us > DEADLINE_MAX_US)
+		}
+		if (!value_us || value_us > DEADLINE_MAX_US) {
 			return -ERANGE;
+		}
 		cfg->deadline_ns[cls] = value_us * NS_PER_US;
 		return 0;
 	}
@@ -115,8 +118,9 @@ static int poll_until(struct vtd_unit *u, enum vtd_deadline_class cls,
 
 	while (!done(u, arg)) {
 		if (hw_time_after(deadline)) {
-			if (done(u, arg))
+			if (done(u, arg)) {
 				break;
+			}
 			err = -ETIMEDOUT;
 			break;
 		}
@@ -190,8 +194,9 @@ static int gcmd_oneshot(struct vtd_unit *u, uint32_t cmd, uint32_t status,
  */
 int vtd_unit_flush_write_buffer(struct vtd_unit *u)
 {
-	if (!vtd_cap_rwbf(u->cap))
+	if (!vtd_cap_rwbf(u->cap)) {
 		return 0;
+	}
 	return gcmd_oneshot(u, VTD_GCMD_WBF, VTD_GSTS_WBFS, 0,
 			    "write-buffer flush");
 }
@@ -330,10 +335,12 @@ static int map_registers(struct vtd_unit *u)
 		       (uint64_t)vtd_cap_nfr(u->cap) * VTD_FRCD_SIZE;
 	uint64_t iotlb_end = vtd_ecap_iro(u->ecap) + 16;
 
-	if (iotlb_end > end)
+	if (iotlb_end > end) {
 		end = iotlb_end;
-	if (end <= VTD_REG_PAGE)
+	}
+	if (end <= VTD_REG_PAGE) {
 		return 0;
+	}
 	end = (end + VTD_REG_PAGE - 1) & ~(uint64_t)(VTD_REG_PAGE - 1);
 	return hw_mmio_map(u->reg_base, end);
 }
@@ -348,10 +355,11 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	u->index = index;
 	u->segment = segment;
 	u->reg_base = reg_base;
-	if (cfg)
+	if (cfg) {
 		u->cfg = *cfg;
-	else
+	} else {
 		vtd_config_default(&u->cfg);
+	}
 
 	err = hw_mmio_map(reg_base, VTD_REG_PAGE);
 	if (err) {
@@ -363,8 +371,9 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	u->cap = vtd_read64(u, VTD_CAP_REG);
 	u->ecap = vtd_read64(u, VTD_ECAP_REG);
 	err = validate(u);
-	if (err)
+	if (err) {
 		return err;
+	}
 	err = map_registers(u);
 	if (err) {
 		log_err("vtd", "unit %u: fault/IOTLB registers beyond the first page cannot be mapped",
@@ -379,24 +388,30 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	u->did_count = vtd_cap_domains(u->cap);
 	map_words = (u->did_count + 31) / 32;
 	u->did_map = hw_zalloc(map_words * sizeof(*u->did_map));
-	if (!u->did_map)
+	if (!u->did_map) {
 		return -ENOMEM;
+	}
 	/* With CM, hardware tags cached not-present entries with id 0 (6.1). */
-	if (vtd_cap_cm(u->cap))
+	if (vtd_cap_cm(u->cap)) {
 		u->did_map[0] |= 1;
+	}
 
 	err = vtd_root_init(u);
-	if (err)
+	if (err) {
 		goto out_free_did_map;
+	}
 	err = vtd_qi_init(u);
-	if (err)
+	if (err) {
 		goto out_free_root;
+	}
 	err = vtd_devices_init(u);
-	if (err)
+	if (err) {
 		goto out_free_qi;
+	}
 	err = vtd_ir_init(u);
-	if (err)
+	if (err) {
 		goto out_free_devices;
+	}
 
 	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
 		 index, (unsigned long long)reg_base,
@@ -421,8 +436,9 @@ out_free_did_map:
 /* The firmware's queue has drained, or stopped on an error for good. */
 static bool firmware_queue_idle(struct vtd_unit *u, const void *arg)
 {
-	if (vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE))
+	if (vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE)) {
 		return true;
+	}
 	return vtd_read64(u, VTD_IQH_REG) == vtd_read64(u, VTD_IQT_REG);
 }
 
@@ -437,8 +453,9 @@ static int firmware_queue_off(struct vtd_unit *u)
 
 	err = poll_until(u, VTD_DEADLINE_IOTLB, firmware_queue_idle, NULL,
 			 "draining the firmware's invalidation queue");
-	if (err)
+	if (err) {
 		return err;
+	}
 	return vtd_gcmd_set(u, VTD_GCMD_QIE, false);
 }
 
@@ -460,8 +477,9 @@ static int switch_root(struct vtd_unit *u)
 			    field_prep64(VTD_RTADDR_TTM, mode_ttm(u->mode)));
 	err = gcmd_oneshot(u, VTD_GCMD_SRTP, VTD_GSTS_RTPS, VTD_GSTS_RTPS,
 			   "set root table pointer");
-	if (err)
+	if (err) {
 		return err;
+	}
 	inv[n++] = vtd_qi_cc_global();
 	if (u->mode == VTD_MODE_SCALABLE) {
 		inv[n++] = vtd_qi_pc_global();
@@ -475,11 +493,13 @@ static int pmr_off(struct vtd_unit *u)
 {
 	uint32_t pmen;
 
-	if (!vtd_cap_pmr(u->cap))
+	if (!vtd_cap_pmr(u->cap)) {
 		return 0;
+	}
 	pmen = vtd_read32(u, VTD_PMEN_REG);
-	if (!(pmen & VTD_PMEN_EPM))
+	if (!(pmen & VTD_PMEN_EPM)) {
 		return 0;
+	}
 	log_warn("vtd", "unit %u: firmware left protected memory regions on; disabling",
 		 u->index);
 	vtd_write32(u, VTD_PMEN_REG, pmen & ~VTD_PMEN_EPM);
@@ -493,49 +513,58 @@ int vtd_unit_enable(struct vtd_unit *u)
 	int err;
 
 	/* After a failed enable, vtd_unit_disable() comes first. */
-	if (u->live)
+	if (u->live) {
 		return u->enabled ? 0 : -EBUSY;
+	}
 	gsts = vtd_read32(u, VTD_GSTS_REG);
 	u->gcmd = gsts & VTD_GCMD_PERSISTENT;
-	if (gsts & (VTD_GSTS_TES | VTD_GSTS_QIES | VTD_GSTS_IRES))
+	if (gsts & (VTD_GSTS_TES | VTD_GSTS_QIES | VTD_GSTS_IRES)) {
 		log_warn("vtd", "unit %u: firmware left%s%s%s on; taking over",
 			 u->index, gsts & VTD_GSTS_TES ? " translation" : "",
 			 gsts & VTD_GSTS_QIES ? " queued-invalidation" : "",
 			 gsts & VTD_GSTS_IRES ? " interrupt-remapping" : "");
+	}
 
 	/* The firmware's interrupt table is not ours to keep using. */
 	if (gsts & VTD_GSTS_IRES) {
 		err = vtd_gcmd_set(u, VTD_GCMD_IRE, false);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	if (gsts & VTD_GSTS_QIES) {
 		err = firmware_queue_off(u);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	vtd_fault_clear_stale(u);
 
 	/* From here on the unit may use our memory: disable undoes it. */
 	u->live = true;
 	err = vtd_qi_start(u);
-	if (err)
+	if (err) {
 		return err;
+	}
 	err = switch_root(u);
-	if (err)
+	if (err) {
 		return err;
+	}
 	/* Before TE: no window where DMA is remapped but interrupts are not. */
 	err = vtd_ir_enable(u);
-	if (err)
+	if (err) {
 		return err;
+	}
 	if (!(gsts & VTD_GSTS_TES)) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, true);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	err = pmr_off(u);
-	if (err)
+	if (err) {
 		return err;
+	}
 	u->enabled = true;
 	log_info("vtd", "unit %u: translation on, default deny", u->index);
 	return 0;
@@ -545,23 +574,27 @@ int vtd_unit_disable(struct vtd_unit *u)
 {
 	int err;
 
-	if (!u->live)
+	if (!u->live) {
 		return 0;
+	}
 	u->enabled = false;
 	if (u->gcmd & VTD_GCMD_TE) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, false);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	if (u->gcmd & VTD_GCMD_IRE) {
 		err = vtd_gcmd_set(u, VTD_GCMD_IRE, false);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	if (u->gcmd & VTD_GCMD_QIE) {
 		err = vtd_qi_stop(u);
-		if (err)
+		if (err) {
 			return err;
+		}
 	}
 	u->live = false;
 	return 0;
@@ -604,14 +637,17 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	info->qi = gsts & VTD_GSTS_QIES;
 	info->ir = gsts & VTD_GSTS_IRES;
 	for (levels = 3; levels <= 5; levels++) {
-		if (vtd_cap_sagaw(u->cap) & vtd_sagaw_bit(levels))
+		if (vtd_cap_sagaw(u->cap) & vtd_sagaw_bit(levels)) {
 			info->levels_mask |= 1u << levels;
+		}
 	}
 	info->page_sizes = VTD_PAGE_4K;
-	if (sllps & VTD_SLLPS_2M)
+	if (sllps & VTD_SLLPS_2M) {
 		info->page_sizes |= VTD_PAGE_2M;
-	if (sllps & VTD_SLLPS_1G)
+	}
+	if (sllps & VTD_SLLPS_1G) {
 		info->page_sizes |= VTD_PAGE_1G;
+	}
 	info->domains = u->did_count;
 	info->caching_mode = vtd_cap_cm(u->cap);
 	info->coherent = vtd_unit_coherent(u);
