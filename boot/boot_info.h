@@ -45,7 +45,26 @@ struct boot_info {
 	uint64_t image_base;
 	uint64_t image_size;
 	char cmdline[BOOT_CMDLINE_MAX];
+	/*
+	 * For a restart without firmware (kexec): the image's writable data
+	 * as it was at the first entry, and the page allocator's free bitmap
+	 * of the previous life, whose allocations stay reserved so that the
+	 * IOMMU tables it left running are never overwritten.
+	 */
+	uint64_t data_start;
+	uint64_t data_copy;
+	uint64_t data_len;
+	uint64_t inherit_bitmap; /* 0: first boot */
+	uint64_t inherit_pages; /* pages the bitmap covers */
+	unsigned int restarts;
 };
+
+/*
+ * Re-enters the kernel as at its first entry, with bi (kexec).  stack_top
+ * is a scratch stack outside the image, used while the data is restored.
+ */
+void boot_restart(struct boot_info *bi, void *stack_top)
+	__attribute__((noreturn));
 
 /* RAM the kernel may use, possibly after the firmware is gone. */
 static inline bool boot_mem_is_ram(uint32_t type)

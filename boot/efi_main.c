@@ -8,7 +8,8 @@
  * The UEFI stage.  moat is a GNU-EFI application that stays where the
  * firmware loaded it: efi_main gathers the memory map, the RSDP and the
  * command line into one struct boot_info, exits boot services, moves to the
- * kernel's own stack and calls kernel_main.  Nothing here runs afterwards.
+ * kernel's own stack and calls kernel_main.  Only boot_restart runs again
+ * later, to enter the kernel anew without the firmware.
  * Only GNU-EFI's headers, crt0 and relocator are used, not its library:
  * the few firmware calls are made directly through the system table.
  */
@@ -16,9 +17,11 @@
 #define KERNEL_STACK_SIZE (64 * 1024)
 static uint8_t kernel_stack[KERNEL_STACK_SIZE] __attribute__((aligned(16)));
 
-/* Linker script symbols: the image's first and last byte. */
+/* Linker script symbols: the image's bounds and its writable data. */
 extern char ImageBase[];
 extern char __image_end[];
+extern char _data[];
+extern char _edata[];
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
 
@@ -72,6 +75,25 @@ static void enter_kernel(void *arg)
 	kernel_main(arg);
 }
 
+/*
+ * Runs on a stack outside the image: the data copied back includes the
+ * kernel stack.
+ */
+static void restore_and_enter(void *arg)
+{
+	struct boot_info *bi = arg;
+
+	memcpy((void *)bi->data_start, (const void *)bi->data_copy, bi->data_len);
+	arch_set_image(bi->image_base, bi->image_size);
+	arch_switch_stack(enter_kernel, bi, kernel_stack + KERNEL_STACK_SIZE);
+}
+
+void boot_restart(struct boot_info *bi, void *stack_top)
+{
+	__asm__ volatile("cli");
+	arch_switch_stack(restore_and_enter, bi, stack_top);
+}
+
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
 	EFI_GUID lip = LOADED_IMAGE_PROTOCOL;
@@ -100,6 +122,16 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	bi->image_base = (uint64_t)ImageBase;
 	bi->image_size = (uint64_t)(__image_end - ImageBase);
 	bi->rsdp = find_rsdp(st);
+	/* The data as it is now, relocated and untouched: for boot_restart. */
+	bi->data_start = (uint64_t)_data;
+	bi->data_len = (uint64_t)(_edata - _data);
+	s = bs->AllocatePages(AllocateAnyPages, EfiLoaderData,
+			      EFI_SIZE_TO_PAGES(bi->data_len), &bi->data_copy);
+	if (EFI_ERROR(s)) {
+		bi->data_copy = 0;
+	} else {
+		memcpy((void *)bi->data_copy, _data, bi->data_len);
+	}
 	s = bs->HandleProtocol(image, &lip, (void **)&li);
 	if (!EFI_ERROR(s) && li) {
 		copy_cmdline(bi, li);

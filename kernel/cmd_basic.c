@@ -88,3 +88,42 @@ static int cmd_crash(int argc, char **argv)
 }
 CONSOLE_CMD(crash, "crash", "crash pf|ud|gp|de",
 	    "raise a CPU exception (tests the fault report)", cmd_crash);
+
+/* The scratch stack of a restart, outside the image being restored. */
+#define KEXEC_STACK_PAGES 4
+
+/*
+ * Restart moat without the firmware, with every device and IOMMU left as
+ * it is: the new instance keeps the old one's memory reserved and, where
+ * the VT-d units allow, lets devices keep their translations until they
+ * are attached anew (issue 6, "deferred attach").
+ */
+static int cmd_kexec(int argc, char **argv)
+{
+	struct kernel *k = kernel_get();
+	struct boot_info *bi = k->boot;
+	uint64_t bytes = (k->pages.pages + 63) / 64 * 8;
+	uint64_t copy, stack;
+
+	if (argc != 1) {
+		return con_error("usage: kexec");
+	}
+	if (!bi->data_copy) {
+		return con_error("no copy of the image's data was kept at boot");
+	}
+	copy = page_alloc_range(&k->pages, (bytes + 4095) / 4096, 4096);
+	stack = page_alloc_range(&k->pages, KEXEC_STACK_PAGES, 4096);
+	if (!copy || !stack) {
+		return con_error("no memory for the restart");
+	}
+	/* Taken last, so it shows its own pages and the stack as in use. */
+	memcpy((void *)copy, k->pages.bitmap, bytes);
+	bi->inherit_bitmap = copy;
+	bi->inherit_pages = k->pages.pages;
+	bi->restarts++;
+	con_printf("ok\n");
+	boot_restart(bi, (void *)(stack + KEXEC_STACK_PAGES * 4096));
+}
+CONSOLE_CMD(kexec, "kexec", "kexec",
+	    "restart moat without firmware; devices keep their DMA mappings",
+	    cmd_kexec);

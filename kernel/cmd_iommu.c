@@ -67,9 +67,10 @@ static int cmd_iommu(int argc, char **argv)
 		}
 		con_printf(" ");
 		print_page_sizes(info.page_sizes);
-		con_printf(" domain-ids %u caching-mode %s coherent %s pasids %u\n",
+		con_printf(" domain-ids %u caching-mode %s coherent %s pasids %u inherited %u\n",
 			   info.domains, on_off(info.caching_mode),
-			   info.coherent ? "yes" : "no", info.pasids);
+			   info.coherent ? "yes" : "no", info.pasids,
+			   info.inherited);
 		con_printf("  mode %s: %s\n", info.mode, info.mode_reason);
 	}
 	return 0;

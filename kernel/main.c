@@ -192,6 +192,10 @@ static void run_boot_commands(const char *cmdline)
 	if (ret == -ENOENT) {
 		return;
 	}
+	if (the_kernel.boot->restarts) {
+		log_info("boot", "restarted: run= not repeated");
+		return;
+	}
 	if (ret) {
 		log_err("boot", "run= unusable: %s", errno_name(ret));
 		return;
@@ -223,6 +227,10 @@ void kernel_main(struct boot_info *bi)
 	log_info("boot", "moat " MOAT_VERSION " image at 0x%llx size 0x%llx",
 		 (unsigned long long)bi->image_base,
 		 (unsigned long long)bi->image_size);
+	if (bi->restarts) {
+		log_info("boot", "restart %u without firmware: the previous instance's memory stays reserved",
+			 bi->restarts);
+	}
 	if (bi->mem_total > bi->mem_count) {
 		log_warn("boot", "memory map has %zu regions, kept %zu",
 			 bi->mem_total, bi->mem_count);
@@ -258,6 +266,8 @@ void kernel_main(struct boot_info *bi)
 	set_fault_limit(k, bi->cmdline);
 	if (k->dmar_present && k->dmar.usable) {
 		iommu_configure(&k->iommu, bi->cmdline);
+		/* After kexec the old tables are intact: devices keep them. */
+		k->iommu.cfg.inherit = bi->restarts > 0;
 		iommu_init(&k->iommu, &k->dmar, &k->pci);
 	}
 

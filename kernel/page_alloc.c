@@ -39,6 +39,25 @@ static void set_free(struct page_alloc *pa, uint64_t pfn, bool free)
 	}
 }
 
+/*
+ * After a restart, every page the previous instance had in use stays in
+ * use: IOMMU tables it left running, and the memory devices still reach.
+ */
+static void keep_previous_life(struct page_alloc *pa,
+			       const struct boot_info *bi)
+{
+	const uint64_t *old = (const uint64_t *)bi->inherit_bitmap;
+	uint64_t pfn, n = bi->inherit_pages < pa->pages ? bi->inherit_pages :
+							   pa->pages;
+
+	for (pfn = 0; pfn < n; pfn++) {
+		if (test_free(pa, pfn) && !test_bit(old, pfn)) {
+			set_free(pa, pfn, false);
+			pa->free_pages--;
+		}
+	}
+}
+
 int page_alloc_init(struct page_alloc *pa, const struct boot_info *bi,
 		    uint64_t image_base, uint64_t image_size)
 {
@@ -91,6 +110,9 @@ int page_alloc_init(struct page_alloc *pa, const struct boot_info *bi,
 		}
 	}
 	pa->total_pages = pa->free_pages;
+	if (bi->inherit_bitmap) {
+		keep_previous_life(pa, bi);
+	}
 	return 0;
 }
 

@@ -124,3 +124,28 @@ def test_destroy_guest_with_dma_in_flight(vm):
     assert re.search(r"owner kernel: 0000:%s$" % A_DEV, "\n".join(vm.ok("group")), re.M)
     # The device is free and works for the console again.
     vm.ok("guest del b")
+
+
+def test_faulting_device_is_quarantined_and_guest_told():
+    with moat.Machine(devices=[EDU + ",addr=3.0"],
+                      cmdline="guest.fault_limit=2") as m:
+        m.wait_ready()
+        new_guest(m, "g", "0x200000")
+        m.ok("guest assign g %s" % A_DEV)
+        for _ in range(2):
+            _, end = m.run("guest dma g %s from-dev 0x400000 16" % A_DEV)
+            assert end == "error: dma fault"
+        assert any(re.search(r"guest: ERROR: g: 0000:%s quarantined after 2 faults" % A_DEV, l)
+                   for l in m.lines)
+        assert "device 0000:%s quarantined" % A_DEV in m.ok("guest show g")
+        assert re.search(r"owner quarantine: 0000:%s$" % A_DEV,
+                         "\n".join(m.ok("group")), re.M)
+        # Quarantined: blocked even for addresses the guest has mapped, and
+        # nobody can claim it; edu cannot be reset (no FLR), so it stays.
+        m.ok("guest write g 0x1000 0x33 16")
+        _, end = m.run("guest dma g %s to-dev 0x1000 16" % A_DEV)
+        assert end == "error: dma fault"
+        _, end = m.run("claim %s other" % A_DEV)
+        assert end.startswith("error: ")
+        _, end = m.run("reset %s" % A_DEV)
+        assert end == "error: %s cannot do a function-level reset" % A_DEV

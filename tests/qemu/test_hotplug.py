@@ -212,6 +212,9 @@ def test_twenty_cycles(vm, mapped):
 def test_surprise_removal_by_slot_poweroff(vm, mapped):
     vm.ok("attach %s %d" % (DEV2, mapped))
     dma_roundtrip(vm, DEV2, mapped, 0x100000, 0x3c)
+    # A DMA in flight (edu takes ~100 ms) when the slot loses power.
+    vm.ok("mem fill 0x%x 2048 0x21" % (vm.buf + 0x800))
+    assert vm.ok("edu dma %s from-dev 0x100800 2048 nowait" % DEV2) == ["dma started"]
     start = len(vm.lines)
     drain(vm)
     vm.ok("slot poweroff %s" % RP2)
@@ -228,6 +231,8 @@ def test_surprise_removal_by_slot_poweroff(vm, mapped):
     _, end = vm.run("edu dma %s to-dev 0x100000 16" % DEV2)
     assert end == "error: no PCI function %s" % DEV2
     vm.ok("version")
+    # The interrupted transfer wrote nothing.
+    assert read(vm, vm.buf + 0x800, 2048) == b"\x21" * 2048
     print("surprise: slot power off to gone %.1f ms, to DMA blocked %.1f ms" %
           ((gone[0] - off[0]) * 1000, (blocked[0] - off[0]) * 1000))
     # Back at the same address; it works again.

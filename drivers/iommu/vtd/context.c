@@ -102,7 +102,18 @@ uint16_t vtd_context_did(const struct vtd_context_entry *ce)
 
 /*
  * Make a not-present entry present: body word first, then the word with
- * the present bit, then flush.  TT 00: untranslated requests only; with
+ * the present bit, then flush.
+ */
+void vtd_context_write(struct vtd_unit *u, struct vtd_context_entry *ce,
+		       uint64_t lo, uint64_t hi)
+{
+	vtd_entry_write(&ce->hi, hi);
+	vtd_entry_write(&ce->lo, lo);
+	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
+}
+
+/*
+ * A present entry for a domain's tables.  TT 00: untranslated requests only; with
  * devtlb, TT 01 also lets the device ask for translations and use them
  * (ATS, VT-d spec 9.3; reserved without ECAP.DT).
  */
@@ -112,14 +123,12 @@ void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
 {
 	unsigned int tt = devtlb ? VTD_CTX_TT_DEVTLB : VTD_CTX_TT_UNTRANSLATED;
 
-	vtd_entry_write(&ce->hi,
-			field_prep64(VTD_CTX_HI_AW, vtd_levels_to_aw(levels)) |
-				field_prep64(VTD_CTX_HI_DID, did));
-	vtd_entry_write(&ce->lo,
-			(slptptr & VTD_CTX_LO_SLPTPTR) |
-				field_prep64(VTD_CTX_LO_TT, tt) |
-				VTD_CTX_LO_P);
-	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
+	vtd_context_write(u, ce,
+			  (slptptr & VTD_CTX_LO_SLPTPTR) |
+				  field_prep64(VTD_CTX_LO_TT, tt) |
+				  VTD_CTX_LO_P,
+			  field_prep64(VTD_CTX_HI_AW, vtd_levels_to_aw(levels)) |
+				  field_prep64(VTD_CTX_HI_DID, did));
 }
 
 /* One 64-bit store drops the present bit; the body stays for the DID. */

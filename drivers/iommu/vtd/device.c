@@ -44,21 +44,6 @@ struct vtd_devices {
 	struct ice_count ice[ICE_SLOTS];
 };
 
-static bool test_bit(const uint32_t *map, uint16_t sid)
-{
-	return map[sid / 32] & (UINT32_C(1) << (sid % 32));
-}
-
-static void set_bit(uint32_t *map, uint16_t sid)
-{
-	map[sid / 32] |= UINT32_C(1) << (sid % 32);
-}
-
-static void clear_bit(uint32_t *map, uint16_t sid)
-{
-	map[sid / 32] &= ~(UINT32_C(1) << (sid % 32));
-}
-
 int vtd_devices_init(struct vtd_unit *u)
 {
 	u->devices = hw_zalloc(sizeof(*u->devices));
@@ -81,10 +66,10 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 {
 	struct vtd_devices *dev = u->devices;
 
-	if (test_bit(dev->quarantined, sid)) {
+	if (vtd_bit_test(dev->quarantined, sid)) {
 		return;
 	}
-	set_bit(dev->quarantined, sid);
+	vtd_bit_set(dev->quarantined, sid);
 	dev->quarantined_count++;
 	u->stats.quarantines++;
 	log_err("vtd", "unit %u: device %02x:%02x.%u quarantined (%s); it cannot be attached again before a reset",
@@ -93,7 +78,7 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 
 bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid)
 {
-	return test_bit(u->devices->quarantined, sid);
+	return vtd_bit_test(u->devices->quarantined, sid);
 }
 
 unsigned int vtd_quarantine_count(const struct vtd_unit *u)
@@ -106,7 +91,7 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
 	unsigned int sid;
 
 	for (sid = 0; sid < SID_COUNT; sid++) {
-		if (test_bit(u->devices->quarantined, (uint16_t)sid)) {
+		if (vtd_bit_test(u->devices->quarantined, (uint16_t)sid)) {
 			fn(ctx, (uint16_t)sid);
 		}
 	}
@@ -114,7 +99,7 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
 
 void vtd_device_gone(struct vtd_unit *u, uint16_t sid)
 {
-	set_bit(u->devices->gone, sid);
+	vtd_bit_set(u->devices->gone, sid);
 }
 
 static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
@@ -155,13 +140,13 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 	struct vtd_devices *dev = u->devices;
 	unsigned int i;
 
-	if (test_bit(dev->quarantined, sid)) {
-		clear_bit(dev->quarantined, sid);
+	if (vtd_bit_test(dev->quarantined, sid)) {
+		vtd_bit_clear(dev->quarantined, sid);
 		dev->quarantined_count--;
 		log_info("vtd", "unit %u: device %02x:%02x.%u reset; out of quarantine",
 			 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
 	}
-	clear_bit(dev->gone, sid);
+	vtd_bit_clear(dev->gone, sid);
 	for (i = 0; i < ICE_SLOTS; i++) {
 		if (dev->ice[i].sid == sid) {
 			dev->ice[i].count = 0;
@@ -172,8 +157,8 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 /* May a device-TLB invalidation be sent to sid: not lost, and answering? */
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
 {
-	if (test_bit(u->devices->quarantined, sid) ||
-	    test_bit(u->devices->gone, sid)) {
+	if (vtd_bit_test(u->devices->quarantined, sid) ||
+	    vtd_bit_test(u->devices->gone, sid)) {
 		return false;
 	}
 	return !u->present || u->present(u->present_ctx, u->segment, sid);

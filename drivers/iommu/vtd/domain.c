@@ -573,9 +573,9 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
  * Device-selective context-cache invalidation for each requester id (with
  * cc_did), then the domain's IOTLB.
  */
-static int invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
-			      const uint16_t *sids, unsigned int count,
-			      uint16_t did)
+int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
+			   const uint16_t *sids, unsigned int count,
+			   uint16_t did)
 {
 	struct vtd_qi_desc iotlb = vtd_qi_iotlb_domain(u, did);
 
@@ -619,7 +619,18 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 	return 0;
 }
 
-/* Legacy context entries for source_ids; devtlb: with ATS (TT 01). */
+/* No entry of ours for sid: none, empty, or only an inherited one. */
+static bool context_free(struct vtd_unit *u, uint16_t sid)
+{
+	struct vtd_context_entry *ce = vtd_context_get(u, sid, false);
+
+	return !ce || vtd_context_empty(ce) || vtd_inherited(u, sid);
+}
+
+/*
+ * Legacy context entries for source_ids; devtlb: with ATS (TT 01).
+ * Inherited entries are blocked and invalidated first (inherit.c).
+ */
 static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
 			 const uint16_t *source_ids, unsigned int count,
 			 bool devtlb)
@@ -638,7 +649,7 @@ static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
 		if (!ce) {
 			return -ENOMEM;
 		}
-		if (!vtd_context_empty(ce)) {
+		if (!context_free(u, source_ids[i])) {
 			log_warn("vtd", "unit %u: sid %02x:%02x.%u is attached; detach it first",
 				 u->index, source_ids[i] >> 8,
 				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
@@ -646,6 +657,10 @@ static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
 		}
 	}
 	err = vtd_attach_allowed(u, source_ids, count);
+	if (err) {
+		return err;
+	}
+	err = vtd_inherit_release(u, source_ids, count);
 	if (err) {
 		return err;
 	}
@@ -663,7 +678,7 @@ static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
 		return vtd_unit_flush_write_buffer(u);
 	}
 	/* CM: not-present entries may be cached, tagged with domain id 0. */
-	return invalidate_devices(u, 0, source_ids, count, du->did);
+	return vtd_invalidate_devices(u, 0, source_ids, count, du->did);
 }
 
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
@@ -691,7 +706,6 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 		   uint16_t pfsid, unsigned int qdepth)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
-	struct vtd_context_entry *ce;
 	int err;
 
 	if (!du) {
@@ -700,8 +714,7 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 	if (!vtd_ecap_dt(u->ecap) || u->mode != VTD_MODE_LEGACY) {
 		return -ENOTSUP;
 	}
-	ce = vtd_context_get(u, sid, false);
-	if (ce && !vtd_context_empty(ce)) {
+	if (!context_free(u, sid)) {
 		return -EBUSY;
 	}
 	err = vtd_ats_add(du, sid, pfsid, qdepth);
@@ -709,8 +722,7 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 		return err;
 	}
 	err = attach_legacy(d, du, &sid, 1, true);
-	ce = vtd_context_get(u, sid, false);
-	if (err && (!ce || vtd_context_empty(ce))) {
+	if (err && context_free(u, sid)) {
 		vtd_ats_del(du, sid);
 	}
 	return err;
@@ -727,7 +739,7 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
 	struct vtd_context_entry *ce;
-	unsigned int i;
+	unsigned int i, inherited = 0;
 	int err;
 
 	if (!du || !count) {
@@ -738,10 +750,21 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);
-		if (vtd_listed_before(source_ids, i) || !ce ||
-		    vtd_context_empty(ce) || vtd_context_did(ce) != du->did) {
+		inherited += vtd_inherited(u, source_ids[i]);
+		if (vtd_listed_before(source_ids, i)) {
 			return -EINVAL;
 		}
+		if (!vtd_inherited(u, source_ids[i]) &&
+		    (!ce || vtd_context_empty(ce) ||
+		     vtd_context_did(ce) != du->did)) {
+			return -EINVAL;
+		}
+	}
+	/* Inherited entries carry other domain ids: never mixed with d's. */
+	if (inherited) {
+		return inherited == count ?
+			       vtd_inherit_release(u, source_ids, count) :
+			       -EINVAL;
 	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);
@@ -750,7 +773,7 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 		}
 	}
 	if (u->live) {
-		err = invalidate_devices(u, du->did, source_ids, count, du->did);
+		err = vtd_invalidate_devices(u, du->did, source_ids, count, du->did);
 		if (err) {
 			return err;
 		}

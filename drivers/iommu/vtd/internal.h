@@ -95,12 +95,37 @@ static inline void vtd_entry_write(uint64_t *p, uint64_t val)
 	*(volatile uint64_t *)p = val;
 }
 
+/* Bitmaps of 32-bit words, indexed by requester or domain id. */
+static inline bool vtd_bit_test(const uint32_t *map, uint32_t n)
+{
+	return map[n / 32] & (UINT32_C(1) << (n % 32));
+}
+
+static inline void vtd_bit_set(uint32_t *map, uint32_t n)
+{
+	map[n / 32] |= UINT32_C(1) << (n % 32);
+}
+
+static inline void vtd_bit_clear(uint32_t *map, uint32_t n)
+{
+	map[n / 32] &= ~(UINT32_C(1) << (n % 32));
+}
+
 /* unit.c */
 int vtd_unit_flush_write_buffer(struct vtd_unit *u);
 int vtd_gcmd_set(struct vtd_unit *u, uint32_t bit, bool on);
 int vtd_unit_set_irtp(struct vtd_unit *u);
 int vtd_did_alloc(struct vtd_unit *u, uint16_t *did);
 void vtd_did_free(struct vtd_unit *u, uint16_t did);
+
+/*
+ * inherit.c: translation a previous life of moat left running (legacy
+ * mode), kept per requester id until its first attach or detach.
+ */
+void vtd_inherit_tables(struct vtd_unit *u);
+int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
+			unsigned int count);
+void vtd_inherit_fini(struct vtd_unit *u);
 
 /*
  * qi.c: a batch is queued (descriptors written, doorbell not yet rung),
@@ -173,6 +198,8 @@ int vtd_root_init(struct vtd_unit *u);
 void vtd_root_fini(struct vtd_unit *u);
 struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
 					  bool create);
+void vtd_context_write(struct vtd_unit *u, struct vtd_context_entry *ce,
+		       uint64_t lo, uint64_t hi);
 void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
 		     uint64_t slptptr, unsigned int levels, uint16_t did,
 		     bool devtlb);
@@ -207,6 +234,9 @@ int vtd_domain_pasid_get(struct vtd_domain_unit *du, uint32_t pasid,
 void vtd_domain_pasid_put(struct vtd_domain_unit *du, uint32_t pasid,
 			  unsigned int n);
 bool vtd_listed_before(const uint16_t *sids, unsigned int i);
+int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
+			   const uint16_t *sids, unsigned int count,
+			   uint16_t did);
 int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 		       unsigned int count);
 

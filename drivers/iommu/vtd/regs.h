@@ -110,6 +110,7 @@
 #define VTD_RTADDR_TTM GENMASK64(11, 10) /* translation table mode */
 #define VTD_RTADDR_TTM_LEGACY 0u
 #define VTD_RTADDR_TTM_SCALABLE 1u
+#define VTD_RTADDR_RSVD GENMASK64(9, 0)
 
 /* FSTS_REG */
 #define VTD_FSTS_PFO BIT32(0)	/* primary fault overflow (RW1C) */
@@ -196,12 +197,15 @@ _Static_assert(VTD_CONTEXT_ENTRIES * sizeof(struct vtd_context_entry) == 4096,
 
 #define VTD_ROOT_LO_P BIT64(0)
 #define VTD_ROOT_LO_CTP GENMASK64(63, 12)
+#define VTD_ROOT_LO_RSVD GENMASK64(11, 1)	/* the upper word is all reserved */
 
 #define VTD_CTX_LO_P BIT64(0)
 #define VTD_CTX_LO_TT GENMASK64(3, 2)	/* 00: untranslated requests only */
 #define VTD_CTX_LO_SLPTPTR GENMASK64(63, 12)
 #define VTD_CTX_HI_AW GENMASK64(2, 0)	/* 1: 3-level, 2: 4-level, 3: 5 */
 #define VTD_CTX_HI_DID GENMASK64(23, 8)
+#define VTD_CTX_LO_RSVD GENMASK64(11, 4)
+#define VTD_CTX_HI_RSVD (GENMASK64(63, 24) | BIT64(7))
 
 #define VTD_CTX_TT_UNTRANSLATED 0u
 #define VTD_CTX_TT_DEVTLB 1u	/* untranslated, translation and translated */

@@ -45,6 +45,7 @@ void vtd_config_default(struct vtd_config *cfg)
 	cfg->mode = VTD_MODE_CHOICE_AUTO;
 	cfg->x2apic = false;
 	cfg->x2apic_opt_out = false;
+	cfg->inherit = false;
 }
 
 static const char *const deadline_names[VTD_DEADLINE_COUNT] = {
@@ -524,6 +525,10 @@ int vtd_unit_enable(struct vtd_unit *u)
 			 gsts & VTD_GSTS_QIES ? " queued-invalidation" : "",
 			 gsts & VTD_GSTS_IRES ? " interrupt-remapping" : "");
 	}
+	/* Before anything changes: the old tables as the hardware uses them. */
+	if (gsts & VTD_GSTS_TES) {
+		vtd_inherit_tables(u);
+	}
 
 	/* The firmware's interrupt table is not ours to keep using. */
 	if (gsts & VTD_GSTS_IRES) {
@@ -566,7 +571,13 @@ int vtd_unit_enable(struct vtd_unit *u)
 		return err;
 	}
 	u->enabled = true;
-	log_info("vtd", "unit %u: translation on, default deny", u->index);
+	if (u->inherited_count) {
+		log_info("vtd", "unit %u: translation on, default deny except %u inherited requester ids",
+			 u->index, u->inherited_count);
+	} else {
+		log_info("vtd", "unit %u: translation on, default deny",
+			 u->index);
+	}
 	return 0;
 }
 
@@ -612,6 +623,7 @@ void vtd_unit_fini(struct vtd_unit *u)
 	vtd_devices_fini(u);
 	vtd_qi_fini(&u->qi);
 	vtd_root_fini(u);
+	vtd_inherit_fini(u);
 	hw_free(u->did_map);
 	u->did_map = NULL;
 }
@@ -653,6 +665,7 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	info->coherent = vtd_unit_coherent(u);
 	info->ir_x2apic = u->ir_x2apic;
 	info->irtes = u->irtes_used;
+	info->inherited = u->inherited_count;
 }
 
 int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
@@ -660,8 +673,8 @@ int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
 	uint32_t id;
 
 	for (id = 0; id < u->did_count; id++) {
-		if (!(u->did_map[id / 32] & (UINT32_C(1) << (id % 32)))) {
-			u->did_map[id / 32] |= UINT32_C(1) << (id % 32);
+		if (!vtd_bit_test(u->did_map, id)) {
+			vtd_bit_set(u->did_map, id);
 			*did = (uint16_t)id;
 			return 0;
 		}
@@ -673,5 +686,5 @@ int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
 
 void vtd_did_free(struct vtd_unit *u, uint16_t did)
 {
-	u->did_map[did / 32] &= ~(UINT32_C(1) << (did % 32));
+	vtd_bit_clear(u->did_map, did);
 }

@@ -62,6 +62,13 @@ struct vtd_config {
 	 */
 	bool x2apic;
 	bool x2apic_opt_out;	/* DMAR flags bit 1, as firmware asks */
+	/*
+	 * A unit found translating in legacy mode keeps the previous life's
+	 * context entries (moat restarted with the IOMMU running, its old
+	 * tables reserved) until each requester's first attach or detach,
+	 * instead of denying every requester at once.  See vtd_inherited().
+	 */
+	bool inherit;
 };
 
 /* The defaults and their reasons are documented at vtd_config_default(). */
@@ -241,6 +248,8 @@ struct vtd_unit {
 	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
+	uint32_t *inherited;	/* bitmap by requester id; NULL: none ever */
+	uint32_t inherited_count;
 };
 
 /*
@@ -299,9 +308,29 @@ struct vtd_unit_info {
 	bool coherent;
 	bool ir_x2apic;		/* remapped destinations are x2APIC ids */
 	uint32_t irtes;		/* interrupt remapping entries in use */
+	uint32_t inherited;	/* requester ids still on inherited entries */
 };
 
 void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
+
+/*
+ * Inherited translation (vtd_config.inherit): when vtd_unit_enable() finds
+ * the unit translating in legacy mode with legacy tables, it copies every
+ * valid present context entry of the old tables into its own, keeps the
+ * old domain ids out of use, and switches to its tables with translation
+ * left on, so those requesters' DMA goes on through the old page tables
+ * (never freed by moat: they belong to the previous life).  Every other
+ * requester is denied, as without inherit; so is one whose old entry is
+ * unreachable or malformed (logged).  Anything else (scalable mode, old
+ * tables in another mode) falls back to the plain takeover, logged.
+ *
+ * An inherited requester id keeps that entry until vtd_attach() or
+ * vtd_detach() names it: its entry is made not present and invalidated
+ * under the old domain id first (invariant 5), then attach proceeds as
+ * for any detached id; detach leaves it blocked.  An old domain id is
+ * released when its last inherited requester id was.
+ */
+bool vtd_inherited(const struct vtd_unit *u, uint16_t sid);
 
 /*
  * Devices behind a unit, by requester id (bus << 8 | devfn).  A device
@@ -554,8 +583,8 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
  * entries (legacy mode) or their RID_PASID entries (scalable mode, where
  * the context entry and PASID directory are set up with the first PASID
  * of an id and torn down with its last).  Each id must
- * be detached: a present context entry is never rewritten (invariant 5),
- * -EBUSY otherwise.  -EIO for a quarantined device; -ETIMEDOUT while the
+ * be detached or inherited (see vtd_inherited()): a present context entry
+ * is never rewritten (invariant 5), -EBUSY otherwise.  -EIO for a quarantined device; -ETIMEDOUT while the
  * unit is degraded (an internal invalidation missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
@@ -576,7 +605,9 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 /*
  * Block the requester ids again: context entries (RID_PASID entries in
  * scalable mode) not present, caches invalidated.  -EINVAL if one of them
- * is not attached to d.
+ * is not attached to d.  Inherited requester ids (see vtd_inherited()) are
+ * blocked and dropped whatever d is, as long as d spans u; a list mixing
+ * them with attached ones is refused (-EINVAL).
  */
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);

@@ -6,6 +6,7 @@ VTD_SRCS := \
 	drivers/iommu/vtd/context.c drivers/iommu/vtd/pasid.c \
 	drivers/iommu/vtd/pgtable.c \
 	drivers/iommu/vtd/domain.c drivers/iommu/vtd/ats.c \
-	drivers/iommu/vtd/fault.c drivers/iommu/vtd/irq.c
+	drivers/iommu/vtd/fault.c drivers/iommu/vtd/irq.c \
+	drivers/iommu/vtd/inherit.c
 
 KERNEL_SRCS += $(VTD_SRCS)
