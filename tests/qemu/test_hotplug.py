@@ -317,3 +317,37 @@ def test_claims_take_whole_groups():
         m.ok("detach 02:01.0")
         m.ok("attach 02:02.0 %d" % d)
         m.ok("detach 02:02.0")
+
+
+def test_assigned_device_removed_while_referenced_then_replugged(vm):
+    """A guest keeps its reference to a device removed by surprise: the
+    guest stays intact and sees it gone, the device re-plugged at the same
+    address is a new object, and dropping the old one touches nothing."""
+    vm.ok("guest new h 0x200000")
+    vm.ok("guest assign h %s" % DEV2[5:])
+    vm.ok("guest write h 0x1000 0x5e 16")
+    vm.ok("guest dma h %s to-dev 0x1000 16" % DEV2[5:])
+    start = len(vm.lines)
+    drain(vm)
+    vm.ok("slot poweroff %s" % RP2)
+    wait_log(vm, start, "%s: gone by surprise" % DEV2)
+    wait_event(vm, "DEVICE_DELETED", "dev2")
+    show = vm.ok("guest show h")
+    assert "device %s gone" % DEV2 in show
+    assert "0x1000" in vm.ok("guest read h 0x1000 16")[0]
+    # Re-plug while the guest still holds the old object.
+    plug(vm, "dev2", "rp2", DEV2)
+    assert "device %s gone" % DEV2 in vm.ok("guest show h")
+    assert re.search(r"owner kernel: %s$" % DEV2, "\n".join(vm.ok("group")), re.M)
+    start = len(vm.lines)
+    vm.ok("guest unassign h %s" % DEV2[5:])
+    # Dropping the gone object neither touched the new device nor failed.
+    assert not any("ERROR" in l for l in vm.lines[start:]), vm.lines[start:]
+    assert not any("device " in l for l in vm.ok("guest show h"))
+    # The new device, assigned afresh, works: its (zeroed) buffer lands in
+    # guest memory that held 0xff.
+    vm.ok("guest assign h %s" % DEV2[5:])
+    vm.ok("guest write h 0x2000 0xff 16")
+    vm.ok("guest dma h %s from-dev 0x2000 16" % DEV2[5:])
+    assert vm.ok("guest read h 0x2000 16")[0] == "0x2000:" + " 00" * 16
+    vm.ok("guest del h")
