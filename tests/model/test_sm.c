@@ -231,7 +231,10 @@ static void test_sm_takeover_with_rmrr(void **state)
 	model_set_firmware_state(idx, &fw);
 	assert_int_equal(vtd_unit_init(&u, idx, 0, BASE(idx), NULL), 0);
 	d = new_domain(&u, 39);
-	assert_int_equal(vtd_rmrr_map(d, &u, ram, SZ_4K, &sid, 1), 0);
+	assert_int_equal(vtd_domain_map(d, ram, ram, SZ_4K,
+					VTD_PROT_READ | VTD_PROT_WRITE),
+			 0);
+	assert_int_equal(vtd_attach(d, &u, &sid, 1), 0);
 	model_expect_attach(idx, sid, d);
 	model_expect_map(d, ram, ram, SZ_4K, RW);
 	assert_int_equal(vtd_unit_enable(&u), 0);

@@ -640,8 +640,10 @@ static void test_rmrr_before_enable(void **state)
 
 	assert_int_equal(vtd_unit_init(&u, idx, 0, BASE(idx), NULL), 0);
 	d = new_domain(&u, 39);
-	assert_int_equal(vtd_rmrr_map(d, &u, rmrr + 0x100, 2 * SZ_4K, &usb, 1),
+	assert_int_equal(vtd_domain_map(d, rmrr, rmrr, 3 * SZ_4K,
+					VTD_PROT_READ | VTD_PROT_WRITE),
 			 0);
+	assert_int_equal(vtd_attach(d, &u, &usb, 1), 0);
 	model_expect_attach(idx, usb, d);
 	model_expect_map(d, rmrr, rmrr, 3 * SZ_4K, RW);
 	assert_int_equal(vtd_unit_enable(&u), 0);

@@ -788,28 +788,3 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	return 0;
 }
 
-/*
- * A device with several RMRRs gets the first through here and the others
- * with vtd_domain_map() on the same domain.
- */
-int vtd_rmrr_map(struct vtd_domain *d, struct vtd_unit *u, uint64_t base,
-		 uint64_t len, const uint16_t *source_ids, unsigned int count)
-{
-	uint64_t start = base & ~(VTD_PAGE_SIZE - 1);
-	uint64_t end = (base + len + VTD_PAGE_SIZE - 1) & ~(VTD_PAGE_SIZE - 1);
-	int err;
-
-	if (!len || end <= start) {
-		return -EINVAL;
-	}
-	err = vtd_domain_map(d, start, start, end - start,
-			     VTD_PROT_READ | VTD_PROT_WRITE);
-	if (err) {
-		return err;
-	}
-	err = vtd_attach(d, u, source_ids, count);
-	if (err) {
-		vtd_domain_unmap(d, start, end - start);
-	}
-	return err;
-}

@@ -15,7 +15,8 @@
  *
  * Typical bring-up of one unit:
  *	vtd_unit_init(u, ...);			registers validated, tables built
- *	vtd_rmrr_map(d, u, base, len, sids, n);	identity maps, before TE
+ *	vtd_domain_map(d, base, base, len, rw);	RMRR identity maps,
+ *	vtd_attach(d, u, sids, n);		before TE
  *	vtd_unit_enable(u);			QI, root table, IR, TE: default deny
  *
  * The structures below are visible so that callers can embed them; their
@@ -651,14 +652,6 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
 int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
 		      uint16_t sid, uint32_t pasid, uint64_t fl_table,
 		      unsigned int fl_levels);
-
-/*
- * Identity-map an RMRR [base, base + len) (rounded out to pages) read/write
- * in d and attach its devices' requester ids.  Call before
- * vtd_unit_enable() so the map exists from the instant TE is set.
- */
-int vtd_rmrr_map(struct vtd_domain *d, struct vtd_unit *u, uint64_t base,
-		 uint64_t len, const uint16_t *source_ids, unsigned int count);
 
 /* One primary fault record. */
 struct vtd_fault {
