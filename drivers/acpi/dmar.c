@@ -438,9 +438,10 @@ static bool all_reserved(const struct dmar_mem_map *mm, uint64_t first,
 			 uint64_t last)
 {
 	uint64_t pos = first, end;
-	unsigned int i;
+	unsigned int i, step;
 
-	for (;;) {
+	/* Each step passes the end of a range: at most count steps. */
+	for (step = 0; step <= mm->count; step++) {
 		for (i = 0; i < mm->count; i++) {
 			const struct dmar_mem_range *r = &mm->ranges[i];
 
@@ -453,13 +454,13 @@ static bool all_reserved(const struct dmar_mem_map *mm, uint64_t first,
 		if (i == mm->count) {
 			return false;
 		}
-		/* Each step passes the end of a range, so this ends. */
 		end = last_byte(mm->ranges[i].base, mm->ranges[i].len);
 		if (end >= last) {
 			return true;
 		}
 		pos = end + 1;
 	}
+	return false;
 }
 
 /* VT-d spec 8.3: what makes a unit's registers untrustworthy. */

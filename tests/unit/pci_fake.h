@@ -50,6 +50,10 @@ uint32_t pci_cfg_get(const uint8_t *cfg, unsigned int off, unsigned int width);
 void pci_cfg_cap(uint8_t *cfg, unsigned int pos, uint8_t id, uint8_t next);
 /* A PCI Express capability of this Device/Port Type at pos. */
 void pci_cfg_pcie(uint8_t *cfg, unsigned int pos, uint8_t type, uint8_t next);
+/* A PCIe port on segment 0: a bridge whose only capability is PCIe at 0x40. */
+#define PCI_CFG_PORT_EXP 0x40U
+uint8_t *pci_cfg_add_port(uint8_t bus, uint8_t devfn, uint8_t type,
+			  uint8_t secondary, uint8_t subordinate);
 void pci_cfg_ext_cap(uint8_t *cfg, unsigned int pos, uint16_t id,
 		     unsigned int next);
 /* Makes the bits of mask writable in the width-byte register at off. */

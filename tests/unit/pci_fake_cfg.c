@@ -168,6 +168,17 @@ void pci_cfg_pcie(uint8_t *cfg, unsigned int pos, uint8_t type, uint8_t next)
 	pci_cfg_put16(cfg, pos + PCI_EXP_FLAGS, (uint16_t)(type << 4 | 0x2));
 }
 
+uint8_t *pci_cfg_add_port(uint8_t bus, uint8_t devfn, uint8_t type,
+			  uint8_t secondary, uint8_t subordinate)
+{
+	uint8_t *cfg = pci_cfg_add_bridge(0, bus, devfn, bus, secondary,
+					  subordinate);
+
+	pci_cfg_put8(cfg, PCI_CAPABILITY_LIST, PCI_CFG_PORT_EXP);
+	pci_cfg_pcie(cfg, PCI_CFG_PORT_EXP, type, 0);
+	return cfg;
+}
+
 void pci_cfg_ext_cap(uint8_t *cfg, unsigned int pos, uint16_t id,
 		     unsigned int next)
 {

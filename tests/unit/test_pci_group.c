@@ -18,7 +18,7 @@
  * implemented, and group identity across hot-plug.
  */
 
-#define EXP 0x40U
+#define EXP PCI_CFG_PORT_EXP
 #define ACS 0x100U
 #define ACS_PORT                                                               \
 	(PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
@@ -42,21 +42,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint8_t *port(uint8_t bus, uint8_t devfn, uint8_t type, uint8_t sec,
-		     uint8_t sub)
-{
-	uint8_t *cfg = pci_cfg_add_bridge(0, bus, devfn, bus, sec, sub);
-
-	pci_cfg_put8(cfg, PCI_CAPABILITY_LIST, EXP);
-	pci_cfg_pcie(cfg, EXP, type, 0);
-	return cfg;
-}
-
 /* A port implementing ACS (caps), Control as firmware left it (ctrl). */
 static uint8_t *acs_port(uint8_t bus, uint8_t devfn, uint8_t type,
 			 uint8_t sec, uint8_t sub, uint16_t caps, uint16_t ctrl)
 {
-	uint8_t *cfg = port(bus, devfn, type, sec, sub);
+	uint8_t *cfg = pci_cfg_add_port(bus, devfn, type, sec, sub);
 
 	pci_cfg_acs(cfg, ACS, 0, caps, ctrl);
 	return cfg;
@@ -179,7 +169,7 @@ static void test_behind_pcie_to_pci_bridge(void **state)
 
 	rp = acs_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 2,
 		      ACS_PORT, 0);
-	port(1, pci_devfn(0, 0), PCI_EXP_TYPE_PCI_BRIDGE, 2, 2);
+	pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_PCI_BRIDGE, 2, 2);
 	conv(2, 1, 0, false);
 	conv(2, 2, 0, false);
 	enumerate();
@@ -207,7 +197,7 @@ static void test_root_ports_with_and_without_acs(void **state)
 	acs_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 1, ACS_PORT, 0);
 	conv(1, 0, 0, false);
 	/* No ACS capability: port and endpoint together. */
-	port(0, pci_devfn(5, 0), PCI_EXP_TYPE_ROOT_PORT, 2, 2);
+	pci_cfg_add_port(0, pci_devfn(5, 0), PCI_EXP_TYPE_ROOT_PORT, 2, 2);
 	conv(2, 0, 0, false);
 	/* ACS without Source Validation (required): not isolating. */
 	acs_port(0, pci_devfn(6, 0), PCI_EXP_TYPE_ROOT_PORT, 3, 3,
@@ -244,14 +234,14 @@ static void test_acs_control_read_only(void **state)
 static void test_switch(void **state)
 {
 	acs_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 4, ACS_PORT, 0);
-	port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 4);
+	pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 4);
 	acs_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3, ACS_PORT,
 		 0);
-	port(2, pci_devfn(1, 0), PCI_EXP_TYPE_DOWNSTREAM, 4, 4);
+	pci_cfg_add_port(2, pci_devfn(1, 0), PCI_EXP_TYPE_DOWNSTREAM, 4, 4);
 	endpoint(3, 0, 0, false, 0xffff, 0);
 	endpoint(4, 0, 0, false, 0xffff, 0);
-	port(0, pci_devfn(5, 0), PCI_EXP_TYPE_ROOT_PORT, 5, 7);
-	port(5, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 6, 7);
+	pci_cfg_add_port(0, pci_devfn(5, 0), PCI_EXP_TYPE_ROOT_PORT, 5, 7);
+	pci_cfg_add_port(5, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 6, 7);
 	acs_port(6, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 7, 7, ACS_PORT,
 		 0);
 	endpoint(7, 0, 0, false, 0xffff, 0);
@@ -293,7 +283,7 @@ static int slot_with_card(unsigned int dev, uint8_t sec, bool acs)
 	uint8_t *rp = acs ? acs_port(0, pci_devfn(dev, 0),
 				     PCI_EXP_TYPE_ROOT_PORT, sec, sec,
 				     ACS_PORT, 0) :
-			    port(0, pci_devfn(dev, 0), PCI_EXP_TYPE_ROOT_PORT,
+			    pci_cfg_add_port(0, pci_devfn(dev, 0), PCI_EXP_TYPE_ROOT_PORT,
 				 sec, sec);
 	int slot = pci_fake_slot(rp, EXP, PCI_EXP_SLTCAP_ABP |
 						  PCI_EXP_SLTCAP_PCP |

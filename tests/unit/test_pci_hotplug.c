@@ -26,7 +26,7 @@
 #define SLOT_CAPS                                                              \
 	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP |        \
 	 PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_HPS | PCI_EXP_SLTCAP_HPC)
-#define EXP 0x40U
+#define EXP PCI_CFG_PORT_EXP
 
 static struct pci_host host;
 
@@ -120,21 +120,11 @@ static int teardown(void **state)
 
 /* ---- topology ----------------------------------------------------------- */
 
-/* A PCIe port (bridge) with its capability at EXP. */
-static uint8_t *port(uint8_t bus, uint8_t devfn, uint8_t type, uint8_t sec,
-		     uint8_t sub)
-{
-	uint8_t *cfg = pci_cfg_add_bridge(0, bus, devfn, bus, sec, sub);
-
-	pci_cfg_put8(cfg, PCI_CAPABILITY_LIST, EXP);
-	pci_cfg_pcie(cfg, EXP, type, 0);
-	return cfg;
-}
-
 /* Root port 00:04.0 leading to bus 1, a hot-plug slot with a memory window. */
 static int root_slot(uint8_t **port_cfg)
 {
-	uint8_t *cfg = port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 1);
+	uint8_t *cfg = pci_cfg_add_port(0, pci_devfn(4, 0),
+					PCI_EXP_TYPE_ROOT_PORT, 1, 1);
 
 	pci_cfg_window(cfg, WINDOW_BASE, WINDOW_LIMIT);
 	if (port_cfg) {
@@ -250,7 +240,7 @@ static void test_clear_keeps_referenced_objects(void **state)
 	struct pci_dev *d, *rp;
 	long live;
 
-	port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 1);
+	pci_cfg_add_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 1);
 	pci_cfg_add(0, 1, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	enumerate();
 	d = pci_get_dev(&host, 0, 1, pci_devfn(0, 0));
@@ -529,10 +519,10 @@ static void test_removal_takes_switch_and_its_slots(void **state)
 	uint8_t *rp, *usp, *dsp, *ep;
 	int slot, inner;
 
-	rp = port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 3);
+	rp = pci_cfg_add_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 3);
 	slot = pci_fake_slot(rp, EXP, SLOT_CAPS, 1);
-	usp = port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 3);
-	dsp = port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3);
+	usp = pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 3);
+	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3);
 	inner = pci_fake_slot(dsp, EXP, SLOT_CAPS, 2);
 	ep = pci_cfg_add(0, 3, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	pci_fake_slot_card(inner, ep);
