@@ -12,6 +12,11 @@
  * later, to enter the kernel anew without the firmware.
  * Only GNU-EFI's headers, crt0 and relocator are used, not its library:
  * the few firmware calls are made directly through the system table.
+ *
+ * Until ExitBootServices the firmware's console (ConOut: the screen, and
+ * often a serial port the firmware mirrors it to) shows what happens here.
+ * After it the kernel writes to its own UART only, and nothing written
+ * here is written again, so no line appears twice on a mirrored port.
  */
 
 #define KERNEL_STACK_SIZE (64 * 1024)
@@ -31,7 +36,7 @@ static bool guid_eq(const EFI_GUID *a, const EFI_GUID *b)
 }
 
 /* A message on the firmware console; only before ExitBootServices. */
-static void efi_fail(EFI_SYSTEM_TABLE *st, CHAR16 *msg)
+static void efi_print(EFI_SYSTEM_TABLE *st, CHAR16 *msg)
 {
 	st->ConOut->OutputString(st->ConOut, msg);
 }
@@ -114,7 +119,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 			      EFI_SIZE_TO_PAGES(sizeof(struct boot_info)),
 			      &bi_pa);
 	if (EFI_ERROR(s)) {
-		efi_fail(st, L"moat: cannot allocate boot info\r\n");
+		efi_print(st, L"moat: cannot allocate boot info\r\n");
 		return s;
 	}
 	bi = (struct boot_info *)bi_pa;
@@ -136,6 +141,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	if (!EFI_ERROR(s) && li) {
 		copy_cmdline(bi, li);
 	}
+	efi_print(st, L"moat: leaving UEFI boot services. The console continues on the\r\n"
+		      L"serial port named by console=, the ACPI SPCR table, else COM1.\r\n");
 
 	/*
 	 * ExitBootServices fails when the map changed since GetMemoryMap, and
@@ -152,7 +159,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		}
 		s = bs->AllocatePool(EfiLoaderData, map_cap, (void **)&map);
 		if (EFI_ERROR(s)) {
-			efi_fail(st, L"moat: cannot allocate the memory map\r\n");
+			efi_print(st, L"moat: cannot allocate the memory map\r\n");
 			return s;
 		}
 		map_size = map_cap;
@@ -167,7 +174,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		}
 	}
 	if (EFI_ERROR(s)) {
-		efi_fail(st, L"moat: ExitBootServices failed\r\n");
+		efi_print(st, L"moat: ExitBootServices failed\r\n");
 		return s;
 	}
 

@@ -36,6 +36,15 @@ uint64_t hw_mmio_read64(uint64_t pa);
 void hw_mmio_write32(uint64_t pa, uint32_t val);
 void hw_mmio_write64(uint64_t pa, uint64_t val);
 
+/*
+ * Byte-wide registers: 8-bit MMIO (UARTs with byte registers) and x86 I/O
+ * ports (legacy devices such as the COM ports, and PCI I/O BARs).
+ */
+uint8_t hw_mmio_read8(uint64_t pa);
+void hw_mmio_write8(uint64_t pa, uint8_t val);
+uint8_t hw_io_read8(uint16_t port);
+void hw_io_write8(uint16_t port, uint8_t val);
+
 /* Write back the CPU cache lines covering [va, va + len) to memory. */
 void hw_cache_flush(const void *va, size_t len);
 /* Full memory barrier: earlier loads and stores complete before later ones. */

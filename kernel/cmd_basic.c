@@ -29,9 +29,10 @@ static int cmd_version(int argc, char **argv)
 	con_printf("moat " MOAT_VERSION " (built " __DATE__ " " __TIME__ ")\n");
 	con_printf("tsc %llu Hz from %s\n",
 		   (unsigned long long)arch_tsc_hz(), arch_tsc_source());
+	con_printf("console %s\n", kernel_get()->console_desc);
 	return 0;
 }
-CONSOLE_CMD(version, "version", "version", "version and clock source",
+CONSOLE_CMD(version, "version", "version", "version, clock source and console",
 	    cmd_version);
 
 

@@ -21,7 +21,7 @@ static struct console *con(void)
 
 static void con_write(const char *s, size_t len)
 {
-	uart_write(&kernel_get()->com1, s, len);
+	uart_write(&kernel_get()->uart, s, len);
 }
 
 void con_printf(const char *fmt, ...)
@@ -135,7 +135,7 @@ void console_loop(void)
 
 	con_printf(CON_PROMPT);
 	for (;;) {
-		ch = uart_getc(&kernel_get()->com1);
+		ch = uart_getc(&kernel_get()->uart);
 		if (ch < 0) {
 			if (arch_now_ns() >= next_poll) {
 				kernel_poll();

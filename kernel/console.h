@@ -55,6 +55,15 @@ int con_parse_bdf(const char *s, unsigned int *seg, unsigned int *bus,
  */
 int con_split(char *line, char **argv, int max);
 
+struct kernel;
+/*
+ * Chooses the console's UART (console=, ACPI SPCR, COM1) and brings it up;
+ * the log buffered until then comes out first.  console_emergency puts a
+ * panic that comes before the choice on COM1.
+ */
+void console_select(struct kernel *k);
+void console_emergency(struct kernel *k);
+
 /* Runs one command line as if typed; used for run="..." at boot. */
 void console_run_line(char *line);
 void console_loop(void);

@@ -6,14 +6,58 @@
 #include "arch/x86_64/arch.h"
 #include "kernel/kernel.h"
 #include "lib/format.h"
+#include "lib/string.h"
 
 #define LOG_LINE_MAX 256
+/* Room for the lines logged before the console's UART is chosen. */
+#define LOG_EARLY_MAX 16384
 
 static enum log_level log_threshold = LOG_INFO;
+
+/*
+ * Until console_select() has brought a UART up, lines wait here; they go
+ * out in order, before the first line written after it.  The firmware's
+ * console is gone by then (boot/efi_main.c), so no line is ever written
+ * twice, wherever the firmware mirrored its console to.
+ */
+static struct {
+	char buf[LOG_EARLY_MAX];
+	size_t len;
+	unsigned int dropped;
+} log_early;
 
 void log_set_level(enum log_level level)
 {
 	log_threshold = level;
+}
+
+static void log_emit(const char *line, size_t n)
+{
+	const struct uart *u = &kernel_get()->uart;
+	char note[64];
+	int len;
+
+	if (!u->present) {
+		if (log_early.len + n > sizeof(log_early.buf)) {
+			log_early.dropped++;
+			return;
+		}
+		memcpy(log_early.buf + log_early.len, line, n);
+		log_early.len += n;
+		return;
+	}
+	if (log_early.len) {
+		uart_write(u, log_early.buf, log_early.len);
+		log_early.len = 0;
+	}
+	if (log_early.dropped) {
+		len = fmt_snprintf(note, sizeof(note),
+				   "(%u early log lines dropped: buffer full)\n",
+				   log_early.dropped);
+		uart_write(u, note, (size_t)len);
+		log_early.dropped = 0;
+	}
+	uart_write(u, line, n);
 }
 
 void log_printf(enum log_level level, const char *subsys, const char *fmt, ...)
@@ -45,5 +89,5 @@ void log_printf(enum log_level level, const char *subsys, const char *fmt, ...)
 		n = sizeof(line) - 2;
 	}
 	line[n++] = '\n';
-	uart_write(&kernel_get()->com1, line, (size_t)n);
+	log_emit(line, (size_t)n);
 }

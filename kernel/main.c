@@ -17,9 +17,6 @@
 #include "lib/format.h"
 #include "lib/string.h"
 
-#define COM1_PORT 0x3f8
-#define COM1_BAUD 115200
-
 static struct kernel the_kernel;
 
 struct kernel *kernel_get(void)
@@ -92,8 +89,8 @@ static void calibrate_clock(const struct acpi_tables *t)
 	}
 }
 
-/* ECAM windows from MCFG, then every function behind them. */
-static void pci_init(struct kernel *k)
+/* ECAM windows from MCFG: configuration space, before enumeration. */
+static void pci_ecam_init(struct kernel *k)
 {
 	struct acpi_mcfg_entry mcfg[16];
 	const void *tbl;
@@ -120,6 +117,12 @@ static void pci_init(struct kernel *k)
 				mcfg[i].end_bus, errno_name(ret));
 		}
 	}
+}
+
+static void pci_init(struct kernel *k)
+{
+	int ret;
+
 	ret = pci_enumerate(&k->pci);
 	if (ret) {
 		log_err("pci", "enumeration incomplete: %s", errno_name(ret));
@@ -222,7 +225,6 @@ void kernel_main(struct boot_info *bi)
 	int ret;
 
 	k->boot = bi;
-	uart_init(&k->com1, COM1_PORT, COM1_BAUD);
 	cpu_init();
 	log_info("boot", "moat " MOAT_VERSION " image at 0x%llx size 0x%llx",
 		 (unsigned long long)bi->image_base,
@@ -261,6 +263,9 @@ void kernel_main(struct boot_info *bi)
 		log_err("acpi", "no usable ACPI tables: %s", errno_name(ret));
 	}
 	calibrate_clock(&k->acpi);
+	/* A PCI console needs configuration space; the log waits until here. */
+	pci_ecam_init(k);
+	console_select(k);
 	pci_init(k);
 	dmar_init(k);
 	set_fault_limit(k, bi->cmdline);

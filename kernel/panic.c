@@ -20,6 +20,7 @@ void panic_begin(void)
 		cpu_exit(PANIC_EXIT_CODE);
 	}
 	in_panic = true;
+	console_emergency(kernel_get());
 }
 
 void panic_printf(const char *fmt, ...)
@@ -31,7 +32,7 @@ void panic_printf(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	uart_write(&kernel_get()->com1, buf,
+	uart_write(&kernel_get()->uart, buf,
 		   n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 

@@ -49,6 +49,26 @@ void hw_mmio_write64(uint64_t pa, uint64_t val)
 	*(volatile uint64_t *)pa = val;
 }
 
+uint8_t hw_mmio_read8(uint64_t pa)
+{
+	return *(volatile uint8_t *)pa;
+}
+
+void hw_mmio_write8(uint64_t pa, uint8_t val)
+{
+	*(volatile uint8_t *)pa = val;
+}
+
+uint8_t hw_io_read8(uint16_t port)
+{
+	return inb(port);
+}
+
+void hw_io_write8(uint16_t port, uint8_t val)
+{
+	outb(port, val);
+}
+
 void hw_cache_flush(const void *va, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)((uint64_t)va & ~UINT64_C(63));

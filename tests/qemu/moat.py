@@ -41,7 +41,10 @@ class Machine:
     """A QEMU q35 machine running moat.  Use as a context manager."""
 
     def __init__(self, devices=(), iommu="intel-iommu,intremap=on",
-                 cmdline=None, extra=(), trace=None, memory="512M"):
+                 cmdline=None, extra=(), trace=None, memory="512M",
+                 serial=("stdio",), usb=False):
+        # serial: the -serial backends, COM1 first; the console is read from
+        # stdio, wherever it is.  usb: the image as a USB stick (qemu-xhci).
         self.tmp = tempfile.mkdtemp(prefix="moat-qemu-")
         vars_fd = os.path.join(self.tmp, "vars.fd")
         shutil.copyfile(OVMF_VARS, vars_fd)
@@ -53,11 +56,16 @@ class Machine:
             "-no-reboot", "-display", "none",
             "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
             "-drive", "if=pflash,format=raw,file=" + vars_fd,
-            "-drive", "format=raw,file=%s,snapshot=on" % IMAGE,
+            "-drive", ("if=none,id=stick," if usb else "") +
+            "format=raw,file=%s,snapshot=on" % IMAGE,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-serial", "stdio",
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
         ]
+        for s in serial:
+            args += ["-serial", s]
+        if usb:
+            args += ["-device", "qemu-xhci,id=xhci",
+                     "-device", "usb-storage,bus=xhci.0,drive=stick"]
         if iommu:
             args += ["-device", iommu]
         for d in devices:
