@@ -71,7 +71,9 @@ class Machine:
         for d in devices:
             args += ["-device", d]
         if cmdline is not None:
-            args += ["-fw_cfg", "name=opt/moat/cmdline,string=" + cmdline]
+            # QEMU's option syntax doubles a comma inside a value.
+            args += ["-fw_cfg", "name=opt/moat/cmdline,string=" +
+                     cmdline.replace(",", ",,")]
         if trace:
             for t in trace:
                 args += ["-trace", t]
