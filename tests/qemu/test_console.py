@@ -173,9 +173,19 @@ def test_silent_uarts_are_skipped_with_reasons(tmp_path):
         assert version_console(m).endswith("(COM1, the default)")
 
 
-def test_bad_console_option_is_reported():
-    with moat.Machine(cmdline="console=uart,pio,0x2f8") as m:
+BAD_OPTION = [
+    ("uart,pio,0x2f8", "ERROR: console=uart,pio,0x2f8 not understood"),
+    ("pci,00:09.0", "warning: console=pci,00:09.0: pci 0000:00:09.0 "
+     "skipped: no such function"),
+    ("com2,1", "warning: console=com2,1: uart io 0x2f8 1 baud skipped: "
+     "registers or baud rate unusable (invalid argument)"),
+]
+
+
+@pytest.mark.parametrize("option,message", BAD_OPTION,
+                         ids=["syntax", "no-function", "baud"])
+def test_unusable_console_option_is_reported(option, message):
+    with moat.Machine(cmdline="console=" + option) as m:
         m.wait_ready()
-        assert any("console: ERROR: console=uart,pio,0x2f8 not understood"
-                   in l for l in m.lines), m.lines
+        assert any("console: " + message in l for l in m.lines), m.lines
         assert version_console(m).endswith("(COM1, the default)")
