@@ -102,7 +102,10 @@ static int con_parse_option(char *v, struct con_target *t)
 		t->cfg.base = f[0][3] == '1' ? COM1_PORT : COM2_PORT;
 		used = 1;
 	} else if (strcmp(f[0], "uart") == 0 && count >= 3) {
-		for (i = 0; i < 3 && strcmp(f[1], access[i]); i++) {
+		for (i = 0; i < 3; i++) {
+			if (strcmp(f[1], access[i]) == 0) {
+				break;
+			}
 		}
 		if (i == 3 || con_parse_number(f[2], UINT64_MAX, &n)) {
 			return -EINVAL;
