@@ -310,7 +310,7 @@ static bool slot_powered(const struct cfg_slot *s)
 
 static bool slot_link(const struct cfg_slot *s)
 {
-	return s->present && s->link_ok && slot_powered(s);
+	return s->present && s->link_ok && slot_powered(s) && !s->port->sbr;
 }
 
 static void dma_drop(struct cfg_fn *f)
@@ -641,6 +641,23 @@ static bool overlaps(unsigned int off, unsigned int width, unsigned int reg,
 	return off < reg + reg_width && off + width > reg;
 }
 
+/*
+ * A hot-plug port's link goes down while it holds Secondary Bus Reset and
+ * trains again after: Data Link Layer State Changed each time (PCIe
+ * §7.5.3.11; QEMU sets it never).
+ */
+static void slot_sbr(const struct cfg_fn *port)
+{
+	unsigned int i;
+
+	for (i = 0; i < slot_count; i++) {
+		if (slots[i].port == port && slots[i].present) {
+			slot_event(&slots[i], PCI_EXP_SLTSTA_DLLSC);
+			slot_sync(&slots[i]);
+		}
+	}
+}
+
 /* What a write to f did beyond changing bits: stops, resets. */
 static void written(struct cfg_fn *f, unsigned int off, unsigned int width,
 		    const uint8_t *old)
@@ -690,6 +707,7 @@ static void written(struct cfg_fn *f, unsigned int off, unsigned int width,
 			}
 		}
 		f->sbr = n;
+		slot_sbr(f);
 	}
 }
 
