@@ -212,6 +212,27 @@ static void test_present_below_port_without_link_reporting(void **state)
 	assert_true(pci_dev_present(find(1, 0, 0)));
 }
 
+/*
+ * QEMU's ACPI hot-plug: the slot reads empty and its link down under a
+ * working function.  Those registers say nothing; the function answers.
+ */
+static void test_present_below_slot_that_reads_empty(void **state)
+{
+	uint8_t *rp = root_port(true);
+	uint8_t *fn = function(1, 0, true);
+
+	pci_cfg_put16(rp, EXP + PCI_EXP_FLAGS,
+		      (uint16_t)(pci_cfg_get(rp, EXP + PCI_EXP_FLAGS, 2) |
+				 PCI_EXP_FLAGS_SLOT));
+	pci_cfg_put32(rp, EXP + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPC);
+	pci_cfg_put32(rp, EXP + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+	enumerate();
+	assert_true(pci_dev_present(find(1, 0, 0)));
+	/* Then the function goes: the answer, not the registers, says so. */
+	pci_cfg_dead(fn, true);
+	assert_false(pci_dev_present(find(1, 0, 0)));
+}
+
 static void test_not_present_when_gone_and_not_read(void **state)
 {
 	uint8_t *fn = function(0, 2, true);
@@ -943,6 +964,7 @@ int main(void)
 		T(test_not_present_when_config_reads_all_ones),
 		T(test_not_present_when_link_above_down_without_event),
 		T(test_present_below_port_without_link_reporting),
+		T(test_present_below_slot_that_reads_empty),
 		T(test_not_present_when_gone_and_not_read),
 		T(test_msi_refused_when_link_down),
 		T(test_quiesce_flr),
