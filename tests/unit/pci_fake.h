@@ -170,6 +170,9 @@ void pci_fake_pm(uint8_t *cfg, unsigned int pos, uint8_t next,
 		 bool no_soft_reset);
 /* Silent this long after a reset (default 0; UINT64_MAX: never back). */
 void pci_fake_reset_time(uint8_t *cfg, uint64_t ns);
+/* Stops answering for good once the clock reaches ns (in the middle of a
+ * wait, say); 0: never. */
+void pci_fake_gone_at(uint8_t *cfg, uint64_t ns);
 
 struct pci_fake_fn_stats {
 	unsigned int resets;

@@ -26,6 +26,7 @@ static struct cfg_fn {
 	bool sbr; /* a bridge holding Secondary Bus Reset */
 	uint64_t ready_at; /* answers from then on, after a reset */
 	uint64_t reset_ns; /* silent this long after a reset */
+	uint64_t gone_at; /* silent for good from then on; 0: never */
 	unsigned long accesses;
 	struct {
 		bool busy; /* a transfer in flight */
@@ -531,6 +532,7 @@ static bool cut_off(const struct cfg_fn *f)
 static bool answers(const struct cfg_fn *f)
 {
 	return !f->dead && pci_fake_now() >= f->ready_at &&
+	       (!f->gone_at || pci_fake_now() < f->gone_at) &&
 	       (f->slot < 0 || slot_link(&slots[f->slot])) && !cut_off(f);
 }
 
@@ -825,6 +827,11 @@ void pci_fake_pm(uint8_t *cfg, unsigned int pos, uint8_t next,
 void pci_fake_reset_time(uint8_t *cfg, uint64_t ns)
 {
 	fn_of(cfg)->reset_ns = ns;
+}
+
+void pci_fake_gone_at(uint8_t *cfg, uint64_t ns)
+{
+	fn_of(cfg)->gone_at = ns;
 }
 
 const struct pci_fake_fn_stats *pci_fake_fn_stats(const uint8_t *cfg)

@@ -673,6 +673,23 @@ static void test_quiesce_hook_deadline(void **state)
 	assert_true(took >= TIMEOUT && took <= TIMEOUT + MS);
 }
 
+/* The edu vanishes while its DMA engine is being waited for. */
+static void test_quiesce_hook_device_gone_meanwhile(void **state)
+{
+	uint8_t *fn = pci_fake_edu(0, pci_devfn(3, 0), BAR);
+	enum pci_quiesce_method used;
+	uint64_t took;
+
+	assert_int_equal(pci_quiesce_hook_add(&host, &edu_quiesce_hook), 0);
+	enumerate();
+	pci_cfg_put16(fn, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	assert_true(pci_fake_dma_start(fn, DMA_ADDR, 64, UINT64_MAX));
+	pci_fake_gone_at(fn, pci_fake_now_ns + 10 * MS);
+	assert_int_equal(quiesce(find(0, 3, 0), &used, &took), -ENODEV);
+	assert_int_equal(used, PCI_QUIESCE_HOOK);
+	assert_true(took >= 10 * MS && took < TIMEOUT);
+}
+
 /* Without the hook registered, the same edu has no way at all. */
 static void test_quiesce_hook_only_when_registered(void **state)
 {
@@ -979,6 +996,7 @@ int main(void)
 		T(test_quiesce_no_sbr_without_group),
 		T(test_quiesce_hook_edu),
 		T(test_quiesce_hook_deadline),
+		T(test_quiesce_hook_device_gone_meanwhile),
 		T(test_quiesce_hook_only_when_registered),
 		T(test_hook_registry),
 		T(test_quiesce_pending),
