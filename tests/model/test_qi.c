@@ -731,6 +731,52 @@ static void test_two_dead_devices_full_ring(void **state)
 	rig_down(&r);
 }
 
+/*
+ * Six endpoints answer config reads but never an invalidation; the unit
+ * drops fetched descriptors on ITE.  The first holds the head while the
+ * ring fills to the admission limit; each ITE then meets the next dead
+ * device with no status write in between.  However many ITEs in a row,
+ * the ring never wraps over work the hardware has not run, and every
+ * unmap queued behind them takes effect.
+ */
+static void test_ite_chain(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_one);
+	uint32_t seqs[VTD_QI_WORK_MAX];
+	struct vtd_qi_desc desc;
+	unsigned int i, n = 0;
+	struct rig r;
+	int err;
+
+	rig_up(&r, &cfg);
+	for (i = 0; i < 6; i++)
+		model_add_endpoint(r.idx, SID(4, i, 0), MODEL_ATS_NEVER);
+	arm(&r, PAGES, 0);
+	do {
+		desc = n < 6 ? vtd_qi_devtlb(&r.u, SID(4, n, 0), SID(4, n, 0),
+					     0, 0, 0) :
+			       psi(&r, n % PAGES);
+		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
+	} while (!err && ++n < VTD_QI_WORK_MAX);
+	assert_int_equal(err, -EBUSY);
+	assert_int_equal(vtd_qi_wait(&r.u, seqs[0]), -ETIMEDOUT);
+
+	for (i = 0; i < 8; i++) {
+		model_advance(ITE_NS);
+		vtd_qi_poll(&r.u);
+		assert_int_equal(model_violations(), 0);
+	}
+	drain(&r.u);
+	/* One ITE per dead device, each named and quarantined. */
+	assert_int_equal(r.u.stats.ite, 6);
+	assert_int_equal(vtd_quarantine_count(&r.u), 6);
+	for (i = 0; i < n; i++)
+		assert_true(vtd_qi_passed(&r.u, seqs[i]));
+	for (i = 0; i < PAGES; i++)
+		expect_gone(&r, i);
+	rig_down(&r);
+}
+
 /* ---- console data, success path ---- */
 
 struct batch_log {
@@ -894,6 +940,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_per_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_degraded_unit_recovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_dead_devices_full_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ite_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qi_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_success_path_mmio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup, teardown),

@@ -589,7 +589,10 @@ static struct vtd_qi_desc redo_pop_desc(struct vtd_qi *qi)
  * Queue aborted batches again, in order, with their sequence numbers, as
  * far as the ring has room; one slot stays for a lone wait.  When nothing
  * live is in flight to prove that the hardware passed the stale slots (all
- * their waits may have been aborted), that lone wait does.
+ * their waits may have been aborted), that lone wait does, if it fits:
+ * ITEs in a row with no status write between them each abort the last
+ * one, and a ring without a free slot would read as empty.  A full ring
+ * needs none: its stale waits beyond IQH still run and prove progress.
  */
 static void resubmit(struct vtd_unit *u)
 {
@@ -619,7 +622,8 @@ static void resubmit(struct vtd_unit *u)
 		u->stats.resubmitted++;
 		placed = true;
 	}
-	if (qi->redo_count && !live_in_ring(qi)) {
+	if (qi->redo_count && !live_in_ring(qi) &&
+	    slots_in_flight(qi) + 2 <= qi->slots) {
 		place(u, NULL, 0, next_seq(qi), QI_F_SYNC);
 		placed = true;
 	}
