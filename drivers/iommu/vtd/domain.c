@@ -25,13 +25,16 @@
 
 /*
  * Table pages whose invalidation failed or timed out, with the sequence
- * number of that batch on each unit where it did: released once the
- * hardware passed every one of them.  seq 0: never queued, never released.
+ * number of that batch on each unit where it timed out: released once the
+ * hardware passed every one of them, unless an IQE failed some batch on
+ * that unit since (it may have been this one).  seq 0: failed or never
+ * queued, released only by vtd_domain_flush().
  */
 struct vtd_deferred {
 	struct vtd_deferred *next;
 	struct vtd_freelist pages;
 	uint32_t seq[VTD_DOMAIN_MAX_UNITS];
+	uint64_t failures[VTD_DOMAIN_MAX_UNITS];	/* qi.failures then */
 	bool pending[VTD_DOMAIN_MAX_UNITS];
 };
 
@@ -115,11 +118,14 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
 
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 {
+	struct vtd_unit *u;
 	unsigned int i;
 
 	for (i = 0; i < d->unit_count; i++) {
+		u = d->units[i].unit;
 		if (df->pending[i] &&
-		    (!df->seq[i] || !vtd_qi_passed(d->units[i].unit, df->seq[i]))) {
+		    (!df->seq[i] || !vtd_qi_passed(u, df->seq[i]) ||
+		     u->qi.failures != df->failures[i])) {
 			return false;
 		}
 	}
@@ -208,6 +214,11 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 			}
 		}
 		if (e) {
+			/* Only a batch still pending may yet complete. */
+			if (e != -ETIMEDOUT) {
+				pending.seq[i] = 0;
+			}
+			pending.failures[i] = du->unit->qi.failures;
 			pending.pending[i] = true;
 			err = e;
 		}

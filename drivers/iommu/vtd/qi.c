@@ -430,20 +430,15 @@ static uint32_t first_pending(const struct vtd_qi *qi)
 }
 
 /*
- * Has the batch with sequence number seq completed?  Batches finish in
- * order of their numbers (resubmission keeps them), so it has once every
- * older one is gone.  An IQE failure makes it and all before it count as
- * never completed: memory waiting on them is freed only by a flush.
+ * Has the hardware passed the batch with sequence number seq?  Batches
+ * finish in order of their numbers (resubmission keeps them), so it has
+ * once every older one is gone.  Whether its work succeeded is its result
+ * (vtd_qi_wait()); an IQE failure is counted in qi->failures.
  */
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq)
 {
-	struct vtd_qi *qi = &u->qi;
-
 	retire(u);
-	if (qi->fail_seq && !seq_after(seq, qi->fail_seq)) {
-		return false;
-	}
-	return seq_after(first_pending(qi), seq);
+	return seq_after(first_pending(&u->qi), seq);
 }
 
 /* The slot the hardware fetches next (IQH counts 128-bit units). */
@@ -632,13 +627,11 @@ static void resubmit(struct vtd_unit *u)
 	}
 }
 
-/* Remember the newest failed batch (see vtd_qi_passed()). */
+/* Counted, so that work deferred on an unfinished batch is kept. */
 static void fail(struct vtd_qi *qi, struct vtd_qi_batch *b)
 {
 	b->flags |= QI_F_FAILED;
-	if (!qi->fail_seq || seq_after(b->seq, qi->fail_seq)) {
-		qi->fail_seq = b->seq;
-	}
+	qi->failures++;
 }
 
 /*
@@ -884,6 +877,25 @@ static bool pending_class(const struct vtd_qi *qi, uint32_t seq,
 	return false;
 }
 
+/*
+ * The result of a batch the hardware passed, kept in its wait slot until
+ * the slot is used again.  A waiter that comes later than that (only
+ * after an ITE refilled the ring) cannot know it: failed, so nothing is
+ * freed on a guess.
+ */
+static int done_result(const struct vtd_qi *qi, uint32_t seq)
+{
+	unsigned int slot;
+
+	for (slot = 0; slot < qi->slots; slot++) {
+		if (qi->batch[slot].state == QI_DONE &&
+		    qi->batch[slot].seq == seq) {
+			return batch_result(&qi->batch[slot]);
+		}
+	}
+	return -EIO;
+}
+
 static bool status_written(const struct vtd_qi *qi, unsigned int slot,
 			   uint32_t seq)
 {
@@ -908,7 +920,7 @@ int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
 	qi->wait_seq = seq;
 	qi->wait_done = false;
 	if (!pending_class(qi, seq, &cls)) {
-		return vtd_qi_passed(u, seq) ? 0 : -EIO;
+		return done_result(qi, seq);
 	}
 	deadline = vtd_deadline(u, cls, start);
 	slot = find_live(qi, seq);
