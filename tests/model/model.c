@@ -2359,7 +2359,8 @@ static void qi_time_out(struct munit *mu)
 {
 	uint16_t sid = 0;
 
-	devtlb_target(mu->fetched[0].lo, &sid);
+	if (!mu->cfg.ite_no_sid)
+		devtlb_target(mu->fetched[0].lo, &sid);
 	mu->fsts |= FS_ITE;
 	mu->iqercd = (mu->iqercd & ~(UINT64_C(0xffff) << 32)) |
 		     ((uint64_t)sid << 32);
@@ -2769,9 +2770,15 @@ static void reg_write32(struct munit *mu, uint32_t off, uint32_t val)
 		return;
 	case R_FSTS:
 		mu->fsts &= ~(val & FS_W1C);
-		/* Clearing ITE resumes fetching at IQH (6.5.2.10). */
-		if (val & FS_ITE)
+		/*
+		 * Clearing ITE resumes fetching at IQH (6.5.2.10), at once:
+		 * whatever the driver has not fixed in the ring by then is
+		 * fetched as it stands.
+		 */
+		if (val & FS_ITE) {
 			wake(mu);
+			qi_fetch(mu);
+		}
 		return;
 	case R_FECTL:
 		mu->fectl = (mu->fectl & ~(1u << 31)) | (val & (1u << 31));

@@ -63,6 +63,7 @@ struct model_unit_config {
 	unsigned int fetch_ahead;	/* fetched beyond the one running */
 	uint64_t ite_timeout_ns;	/* no ATS completion this long: ITE */
 	bool ite_refetch;		/* after ITE, fetch again from there */
+	bool ite_no_sid;		/* IQERCD.ITESID reads 0 (older units) */
 	uint64_t status_delay_ns;	/* status writes land this late */
 };
 

@@ -779,6 +779,59 @@ static void test_ite_chain(void **state)
 	rig_down(&r);
 }
 
+/*
+ * A unit whose IQERCD does not name the timed-out device (ITESID reads 0,
+ * older hardware).  00:00.0 is never blamed; each dead device is named by
+ * the head deadline, also when the hardware is stuck on work an earlier
+ * ITE aborted, so there is one ITE per dead device and the queue drains.
+ */
+static void test_ite_without_sid(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(*state);
+	uint16_t dead2 = SID(3, 2, 0);
+	struct vtd_qi_desc desc;
+	uint32_t seq[3];
+	unsigned int i;
+	struct rig r;
+
+	cfg.ite_no_sid = true;
+	rig_up(&r, &cfg);
+	model_add_endpoint(r.idx, dead2, MODEL_ATS_NEVER);
+	arm(&r, 1, 0);
+	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[0]), 0);
+	desc = vtd_qi_devtlb(&r.u, dead2, dead2, 0, 0, 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[1]), 0);
+	desc = psi(&r, 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[2]), 0);
+	assert_int_equal(vtd_qi_wait(&r.u, seq[0]), -ETIMEDOUT);
+	assert_true(vtd_device_quarantined(&r.u, DEAD));
+
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	assert_int_equal(r.u.stats.ite, 1);
+	assert_false(vtd_device_quarantined(&r.u, 0));
+	/* Stuck on the second device: the head deadline names it. */
+	for (i = 0; i < 2; i++) {
+		model_advance(2000 * MS);
+		vtd_qi_poll(&r.u);
+	}
+	assert_true(vtd_device_quarantined(&r.u, dead2));
+
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	drain(&r.u);
+	assert_int_equal(r.u.stats.ite, 2);
+	assert_int_equal(model_unit_stats(r.idx)->ite, 2);
+	assert_false(vtd_device_quarantined(&r.u, 0));
+	assert_int_equal(vtd_quarantine_count(&r.u), 2);
+	assert_true(vtd_qi_passed(&r.u, seq[2]));
+	assert_int_equal(vtd_qi_wait(&r.u, seq[2]), 0);
+	expect_gone(&r, 0);
+	assert_false(r.u.qi.degraded);
+	rig_down(&r);
+}
+
 /* ---- console data, success path ---- */
 
 struct batch_log {
@@ -978,6 +1031,9 @@ int main(void)
 		SWEEP(test_ice_every_slot, fetch_none),
 		SWEEP(test_ice_every_slot, fetch_one),
 		SWEEP(test_ice_every_slot, fetch_many),
+		SWEEP(test_ite_without_sid, fetch_none),
+		SWEEP(test_ite_without_sid, fetch_one),
+		SWEEP(test_ite_without_sid, fetch_many_again),
 		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),

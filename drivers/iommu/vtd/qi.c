@@ -65,6 +65,7 @@ enum qi_state {
 #define QI_F_FAILED 0x04u	/* an IQE replaced one of its descriptors */
 #define QI_F_DROPPED 0x08u	/* work for a lost device was dropped */
 #define QI_F_SYNC 0x10u		/* a lone wait, only proving progress */
+#define QI_F_SKIPPED 0x20u	/* stale, before IQH at an ITE: not run again */
 
 _Static_assert(VTD_QI_SLOTS * sizeof(struct vtd_qi_desc) == 4096,
 	       "the ring is one page (IQA.QS = 0), whatever the width");
@@ -281,8 +282,9 @@ static void place(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 }
 
 /*
- * The batch at the head of the queue: the first one in flight, if it is
- * live (slots before its wait are all its own; stale ones come first).
+ * The batch at the head of the queue: the first one in flight that the
+ * hardware still runs, live or aborted by an ITE (whose work then runs
+ * twice, and a device that hangs there must be named all the same).
  */
 static struct vtd_qi_batch *head_batch(struct vtd_qi *qi)
 {
@@ -291,8 +293,8 @@ static struct vtd_qi_batch *head_batch(struct vtd_qi *qi)
 
 	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
-		if (b->state != QI_FREE) {
-			return b->state == QI_LIVE ? b : NULL;
+		if (b->state != QI_FREE && !(b->flags & QI_F_SKIPPED)) {
+			return b;
 		}
 	}
 	return NULL;
@@ -389,6 +391,9 @@ static void retire(struct vtd_unit *u)
 		if (b->state == QI_LIVE) {
 			finish(u, b);
 		} else if (b->state == QI_STALE) {
+			if (b->flags & QI_F_LATE) {
+				recovered(u, b);
+			}
 			b->state = QI_FREE;
 		}
 		if (slot == passed) {
@@ -516,8 +521,9 @@ static void redo_push_front(struct vtd_qi *qi, const struct vtd_qi_batch *b)
 /*
  * Every live batch in flight, newest first so that the redo list stays in
  * order: its wait may have been aborted, its other descriptors dropped or
- * run, depending on how far the hardware fetched.  A late one counts as
- * recovered: the hardware reported.
+ * run, depending on how far the hardware fetched.  A late one, live or
+ * stale, counts as recovered: the hardware reported.  Head deadlines
+ * start again when the queue restarts.
  *
  * The redo list never overflows: new work is admitted only while the list
  * is empty and less than VTD_QI_WORK_MAX slots are in flight, and the
@@ -532,13 +538,18 @@ static void abort_in_flight(struct vtd_unit *u)
 	while (slot != qi->oldest) {
 		slot = prev_slot(qi, slot);
 		b = &qi->batch[slot];
+		if (b->state == QI_FREE) {
+			continue;
+		}
+		if (b->flags & QI_F_LATE) {
+			recovered(u, b);
+			b->flags &= ~QI_F_LATE;
+		}
+		b->head_ns = 0;
 		if (b->state != QI_LIVE) {
 			continue;
 		}
 		b->state = QI_STALE;
-		if (b->flags & QI_F_LATE) {
-			recovered(u, b);
-		}
 		if (b->flags & QI_F_SYNC) {
 			continue;
 		}
@@ -669,6 +680,39 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 	qi->restart = true;
 }
 
+/* A device-TLB invalidation to sid is in the ring. */
+static bool devtlb_in_flight(struct vtd_qi *qi, uint16_t sid)
+{
+	unsigned int slot;
+	uint16_t target;
+
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
+		if (vtd_qi_is_devtlb(slot_desc(qi, slot), &target) &&
+		    target == sid) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Stale batches whose waits lie before IQH were dropped or already run:
+ * the hardware resumes after them, so none of them can hold the head.
+ */
+static void skip_fetched(struct vtd_qi *qi, unsigned int head)
+{
+	unsigned int slot;
+
+	if (!in_flight(qi, head)) {
+		return;
+	}
+	for (slot = qi->oldest; slot != head; slot = next_slot(qi, slot)) {
+		if (qi->batch[slot].state == QI_STALE) {
+			qi->batch[slot].flags |= QI_F_SKIPPED;
+		}
+	}
+}
+
 /*
  * A device-TLB invalidation timed out in the hardware; it aborted the waits
  * it had fetched and fetches nothing until ITE is cleared, then resumes at
@@ -676,16 +720,28 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
  * is not known: every batch in flight is aborted and queued again, and
  * only then is ITE cleared, so no completion can slip between (an abort
  * after the clear would leave waits pending forever).
+ *
+ * Units before VT-d 3.0 have no ITESID (it reads 0): 0 names nobody unless
+ * an invalidation to 00:00.0 is in flight, and the head deadline names
+ * the device the hardware is stuck on instead.
  */
 static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 {
 	uint16_t sid = (uint16_t)field_get64(VTD_IQERCD_ITESID, iqercd);
+	struct vtd_qi *qi = &u->qi;
 
 	u->stats.ite++;
-	log_err("vtd", "unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
-	vtd_device_quarantine(u, sid, "invalidation time-out error (ITE)");
+	if (sid || devtlb_in_flight(qi, sid)) {
+		log_err("vtd", "unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
+			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+		vtd_device_quarantine(u, sid,
+				      "invalidation time-out error (ITE)");
+	} else {
+		log_err("vtd", "unit %u: invalidation time-out error (ITE), device not reported; recovering the queue",
+			u->index);
+	}
 	abort_in_flight(u);
+	skip_fetched(qi, read_head(u));
 	neutralize_unwanted(u);
 	vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
 	u->qi.restart = true;
