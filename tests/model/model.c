@@ -325,6 +325,7 @@ static struct {
 	unsigned int log_count;
 	bool verbose;
 	bool probing;		/* a watching device's probe is running */
+	bool alloc_fails;	/* hw_page_alloc() runs out of memory */
 } M;
 
 static void probe_all(void);
@@ -483,6 +484,9 @@ uint64_t hw_page_alloc(void)
 {
 	uint64_t pa;
 
+	if (M.alloc_fails) {
+		return 0;
+	}
 	if (M.recycled_count) {
 		pa = M.recycled[--M.recycled_count];
 		M.state[pa / PG] = PG_TABLE;
@@ -495,6 +499,11 @@ uint64_t hw_page_alloc(void)
 	memset(M.dev + pa, 0xa5, PG);
 	M.table_pages++;
 	return pa;
+}
+
+void model_page_alloc_fail(bool fail)
+{
+	M.alloc_fails = fail;
 }
 
 uint64_t model_ram_alloc(uint64_t len, uint64_t align)

@@ -95,6 +95,9 @@ struct model_firmware_state {
 void model_set_firmware_state(unsigned int unit,
 			      const struct model_firmware_state *fw);
 
+/* While fail is set, hw_page_alloc() finds no memory. */
+void model_page_alloc_fail(bool fail);
+
 /* RAM for DMA buffers: len bytes at an address aligned to align. */
 uint64_t model_ram_alloc(uint64_t len, uint64_t align);
 

@@ -247,8 +247,9 @@ int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 		     unsigned int levels, uint64_t page_sizes, bool coherent);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
-		    uint64_t len, unsigned int prot, uint64_t *mapped,
-		    struct vtd_freelist *freed);
+		    uint64_t len, unsigned int prot, uint64_t *mapped);
+void vtd_pgtable_merge(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+		       struct vtd_freelist *freed);
 int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
 		      uint64_t *unmapped, struct vtd_freelist *freed);
 void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
