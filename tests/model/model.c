@@ -210,6 +210,7 @@ struct endpoint {
 	uint16_t sid;
 	uint64_t latency_ns;
 	bool removed;
+	bool silent;		/* config reads all-ones for now */
 	struct model_endpoint_stats stats;
 };
 
@@ -2536,6 +2537,14 @@ void model_add_endpoint(unsigned int unit, uint16_t sid, uint64_t ats_latency_ns
 	ep->removed = false;
 }
 
+void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent)
+{
+	struct endpoint *ep = endpoint_find(unit, sid);
+
+	if (ep)
+		ep->silent = silent;
+}
+
 void model_remove_endpoint(unsigned int unit, uint16_t sid)
 {
 	struct endpoint *ep = endpoint_find(unit, sid);
@@ -2940,7 +2949,8 @@ uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 	unsigned int i;
 
 	for (i = 0; i < M.endpoint_count; i++) {
-		if (M.endpoints[i].sid == sid && !M.endpoints[i].removed && !seg)
+		if (M.endpoints[i].sid == sid && !M.endpoints[i].removed &&
+		    !M.endpoints[i].silent && !seg)
 			return off < 4 ? 0x12348086u : 0;
 	}
 	return UINT32_MAX;

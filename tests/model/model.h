@@ -173,6 +173,8 @@ struct model_endpoint_stats {
 void model_add_endpoint(unsigned int unit, uint16_t sid,
 			uint64_t ats_latency_ns);
 void model_remove_endpoint(unsigned int unit, uint16_t sid);
+/* Its config space reads all-ones for a while (link retrain); nothing else changes. */
+void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent);
 const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
 							uint16_t sid);
 

@@ -437,6 +437,57 @@ static void test_devtlb_to_vanished_device(void **state)
 	rig_down(&r);
 }
 
+/*
+ * An ATS device that briefly does not answer config reads gets no
+ * device-TLB invalidation, and that is no flush: the unmap fails and the
+ * table pages wait, until the device answers again and a flush reaches
+ * it, or it is known gone.
+ */
+static void test_devtlb_not_answering(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint64_t far = 2 * SZ_1G;	/* its tables empty at unmap */
+	uint64_t sent, pages;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	vtd_unit_set_presence(&r.u, config_answers, NULL);
+	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), 0);
+	model_expect_attach(r.idx, LIVE, r.d);
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	assert_int_equal(dma_fill(r.idx, LIVE, far, 1, 8), 0);
+	pages = model_table_pages();
+
+	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
+	model_silence_endpoint(r.idx, LIVE, true);
+	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	model_expect_unmap(r.d, far, SZ_4K);
+	assert_non_null(r.d->deferred);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	/* Still silent: a flush cannot prove anything either. */
+	assert_int_equal(vtd_domain_flush(r.d), -EIO);
+	assert_non_null(r.d->deferred);
+	/* Back: the flush reaches it, and only then do the tables go. */
+	model_silence_endpoint(r.idx, LIVE, false);
+	assert_int_equal(vtd_domain_flush(r.d), 0);
+	assert_null(r.d->deferred);
+	assert_true(model_table_pages() < pages);
+	assert_true(model_endpoint_stats(r.idx, LIVE)->invalidations > sent);
+
+	/* Silent, then known gone: nothing is sent, the pages go. */
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	model_silence_endpoint(r.idx, LIVE, true);
+	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	model_expect_unmap(r.d, far, SZ_4K);
+	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
+	vtd_device_gone(&r.u, LIVE);
+	assert_int_equal(vtd_domain_flush(r.d), 0);
+	assert_null(r.d->deferred);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	t_detach(r.d, &r.u, LIVE);
+	rig_down(&r);
+}
+
 /* A completion that arrives after the deadline: late, but no ITE. */
 static void test_devtlb_late_completion(void **state)
 {
@@ -1035,6 +1086,7 @@ int main(void)
 		SWEEP(test_ite_without_sid, fetch_one),
 		SWEEP(test_ite_without_sid, fetch_many_again),
 		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_not_answering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_status_write, setup, teardown),

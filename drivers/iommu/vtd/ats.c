@@ -11,6 +11,10 @@
  * and is quarantined by name (qi.c).  A device known gone or absent gets
  * nothing: an invalidation that cannot complete would hold the in-order
  * queue until the hardware's own time-out, up to minutes (seed 004).
+ * Only a device known gone (its DMA blocked, vtd_device_gone()) counts as
+ * flushed; one that merely does not answer now may answer again with its
+ * cache intact (a link retrain), so its flush fails and the caller keeps
+ * what the cache may still point to.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,16 +115,17 @@ static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 			continue;
 		}
 		e = vtd_devtlb_allowed(u, a->sid);
-		if (e == -ENODEV) {
-			/* Gone or not answering: nothing of it to reach memory. */
+		if (e == -ENODEV && vtd_device_known_gone(u, a->sid)) {
+			/* Its DMA is blocked: nothing of it reaches memory. */
 			continue;
 		}
 		if (e) {
 			/*
-			 * Quarantined, still attached: its cache is suspect
-			 * until it is detached; the others still get theirs.
+			 * Quarantined or not answering, still attached: its
+			 * cache is suspect until it is detached or known
+			 * gone; the others still get theirs.
 			 */
-			suspect = e;
+			suspect = -EIO;
 			continue;
 		}
 		desc = vtd_qi_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,

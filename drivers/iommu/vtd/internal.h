@@ -181,6 +181,7 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid,
 			   const char *why);
 void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid);
 unsigned int vtd_quarantine_count(const struct vtd_unit *u);
+bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid);
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid);
 int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid);
 
