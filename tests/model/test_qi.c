@@ -488,6 +488,53 @@ static void test_devtlb_not_answering(void **state)
 	rig_down(&r);
 }
 
+/*
+ * One unmap, four ATS devices, the first to be invalidated dead: every
+ * device-TLB invalidation is issued first and waited for once, so the
+ * call waits one device-TLB deadline in total, not one per device.
+ */
+static void test_devtlb_one_deadline(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint16_t sids[4] = { SID(6, 0, 0), SID(6, 1, 0), SID(6, 2, 0), DEAD };
+	uint64_t t0, sent[4];
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	for (i = 0; i < 4; i++) {
+		if (sids[i] != DEAD)
+			model_add_endpoint(r.idx, sids[i], 2000);
+		assert_int_equal(vtd_attach_ats(r.d, &r.u, sids[i], sids[i], 0), 0);
+		model_expect_attach(r.idx, sids[i], r.d);
+	}
+	t_map(r.d, IOVA(0), r.ram, SZ_4K, RW);
+	for (i = 0; i < 4; i++)
+		sent[i] = model_endpoint_stats(r.idx, sids[i])->invalidations;
+	t0 = model_now();
+	assert_int_equal(vtd_domain_unmap(r.d, IOVA(0), SZ_4K), -ETIMEDOUT);
+	model_expect_unmap(r.d, IOVA(0), SZ_4K);
+	assert_true(model_now() - t0 <=
+		    r.u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
+			    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + 2 * RELAX_NS);
+	assert_true(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].max_wait_ns <=
+		    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + RELAX_NS);
+	assert_true(vtd_device_quarantined(&r.u, DEAD));
+
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	drain(&r.u);
+	/* The live ones got theirs, once the dead one was dropped. */
+	for (i = 0; i < 3; i++)
+		assert_true(model_endpoint_stats(r.idx, sids[i])->invalidations >
+			    sent[i]);
+	expect_gone(&r, 0);
+	for (i = 0; i < 4; i++)
+		t_detach(r.d, &r.u, sids[i]);
+	vtd_device_reset_done(&r.u, DEAD);
+	rig_down(&r);
+}
+
 /* A completion that arrives after the deadline: late, but no ITE. */
 static void test_devtlb_late_completion(void **state)
 {
@@ -1087,6 +1134,7 @@ int main(void)
 		SWEEP(test_ite_without_sid, fetch_many_again),
 		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_not_answering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_one_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_status_write, setup, teardown),

@@ -140,6 +140,7 @@ int vtd_qi_stop(struct vtd_unit *u);
 int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		 unsigned int count, uint32_t *seq);
 int vtd_qi_wait(struct vtd_unit *u, uint32_t seq);
+int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start);
 int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		  unsigned int count, uint32_t *seq);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);

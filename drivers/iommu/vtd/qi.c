@@ -961,15 +961,16 @@ static bool status_written(const struct vtd_qi *qi, unsigned int slot,
 /*
  * Ring the doorbell and wait for batch seq: poll its status word in memory,
  * take the slow path every QI_SLOW_EVERY polls, and give up when the
- * deadline of its class has passed since the wait began, after one last
+ * deadline of its class has passed since start (when the caller's wait
+ * began: several batches of one call share one deadline), after one last
  * look.  0 when it completed, -EIO when an IQE failed it, -ETIMEDOUT when
  * its deadline passed or its device-TLB target was lost meanwhile.
  */
-int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
+int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 {
 	struct vtd_qi *qi = &u->qi;
-	uint64_t start = hw_now_ns(), deadline;
 	enum vtd_deadline_class cls;
+	uint64_t deadline;
 	unsigned int polls, slot;
 
 	doorbell(u);
@@ -1011,6 +1012,11 @@ int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
 	}
 	vtd_wait_done(u, cls, start);
 	return qi->wait_result;
+}
+
+int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
+{
+	return vtd_qi_wait_since(u, seq, hw_now_ns());
 }
 
 int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
