@@ -269,7 +269,9 @@ class Machine:
         return self.qmp.cmd(execute, arguments)
 
     # -- teardown ----------------------------------------------------------
-    def wait_exit(self, timeout=CMD_TIMEOUT):
+    def wait_exit(self, timeout=BOOT_TIMEOUT + CMD_TIMEOUT):
+        # Callers that pass run= on the command line wait here through the
+        # whole boot, so the budget is a boot's plus a command's.
         try:
             return self.proc.wait(timeout)
         finally:
