@@ -8,10 +8,12 @@ SYSTEM_SRCS := tests/system/main.c tests/system/script.c tests/system/world.c \
 	tests/model/model_ir.c tests/unit/pci_fake_log.c \
 	drivers/pci/pci.c drivers/pci/caps.c drivers/pci/bar.c \
 	drivers/pci/group.c drivers/pci/hotplug.c drivers/pci/ats.c \
+	drivers/pci/reset.c \
 	drivers/acpi/dmar.c kernel/iommu.c kernel/cmdline.c \
 	kernel/console_parse.c lib/format.c lib/errno.c \
 	tests/system/stubs.c $(VTD_SRCS)
-SYSTEM_RENAMED := $(B)/host/system/model.o $(B)/host/system/pci_fake_cfg.o
+SYSTEM_RENAMED := $(B)/host/system/model.o $(B)/host/system/pci_fake_cfg.o \
+	$(B)/host/system/pci_fake_hw.o
 
 MODEL_AWAY := $(foreach f,hw_pci_read8 hw_pci_read16 hw_pci_read32 \
 	hw_pci_write8 hw_pci_write16 hw_pci_write32 log_printf log_set_level \
@@ -21,7 +23,7 @@ $(B)/host/system/model.o: tests/model/model.c | $(DEPS_STAMP)
 	@echo "  HOSTCC  $< (model without PCI, log, objects)"
 	$(Q)gcc $(HOST_CFLAGS) $(MODEL_AWAY) -c $< -o $@
 
-$(B)/host/system/pci_fake_cfg.o: tests/unit/pci_fake_cfg.c | $(DEPS_STAMP)
+$(B)/host/system/pci_fake_%.o: tests/unit/pci_fake_%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $< (fake PCI without a clock)"
 	$(Q)gcc $(HOST_CFLAGS) -Dhw_now_ns=pci_fake_hw_now_ns \
