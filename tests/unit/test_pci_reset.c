@@ -657,17 +657,24 @@ static void test_quiesce_hook_edu(void **state)
 	assert_int_equal(pci_log_count(LOG_INFO, "DMA over (quiesce)"), 1);
 }
 
-static void test_quiesce_hook_deadline(void **state)
+/* An edu at 00:03.0, its hook registered, whose transfer never ends. */
+static uint8_t *edu_stuck(void)
 {
 	uint8_t *fn = pci_fake_edu(0, pci_devfn(3, 0), BAR);
-	enum pci_quiesce_method used;
-	uint64_t took;
 
 	assert_int_equal(pci_quiesce_hook_add(&host, &edu_quiesce_hook), 0);
 	enumerate();
 	pci_cfg_put16(fn, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	pci_fake_dma_mode(fn, PCI_FAKE_BME_AT_END, 0);
 	assert_true(pci_fake_dma_start(fn, DMA_ADDR, 64, UINT64_MAX));
+	return fn;
+}
+
+static void test_quiesce_hook_deadline(void **state)
+{
+	enum pci_quiesce_method used;
+	uint64_t took;
+
+	edu_stuck();
 	assert_int_equal(quiesce(find(0, 3, 0), &used, &took), -ETIMEDOUT);
 	assert_int_equal(used, PCI_QUIESCE_HOOK);
 	assert_true(took >= TIMEOUT && took <= TIMEOUT + MS);
@@ -676,15 +683,10 @@ static void test_quiesce_hook_deadline(void **state)
 /* The edu vanishes while its DMA engine is being waited for. */
 static void test_quiesce_hook_device_gone_meanwhile(void **state)
 {
-	uint8_t *fn = pci_fake_edu(0, pci_devfn(3, 0), BAR);
 	enum pci_quiesce_method used;
 	uint64_t took;
 
-	assert_int_equal(pci_quiesce_hook_add(&host, &edu_quiesce_hook), 0);
-	enumerate();
-	pci_cfg_put16(fn, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	assert_true(pci_fake_dma_start(fn, DMA_ADDR, 64, UINT64_MAX));
-	pci_fake_gone_at(fn, pci_fake_now_ns + 10 * MS);
+	pci_fake_gone_at(edu_stuck(), pci_fake_now_ns + 10 * MS);
 	assert_int_equal(quiesce(find(0, 3, 0), &used, &took), -ENODEV);
 	assert_int_equal(used, PCI_QUIESCE_HOOK);
 	assert_true(took >= 10 * MS && took < TIMEOUT);
