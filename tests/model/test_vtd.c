@@ -836,6 +836,19 @@ static void test_model_catches_in_place_context_rewrite(void **state)
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 2, 8), 0);
 	assert_int_equal(model_violations(), 0);
 
+	/*
+	 * Present before the body: two stores and then one flush look
+	 * atomic to a walk, but the unit may read between any two stores.
+	 */
+	poke(&ce->lo, 0);
+	assert_int_equal(vtd_qi_submit(&u, inv, 2, NULL), 0);
+	poke(&ce->hi, 0);
+	hw_table_write(&ce->lo, saved.lo);
+	hw_table_write(&ce->hi, saved.hi);
+	hw_cache_flush(ce, sizeof(*ce));
+	assert_true(model_violation_seen("changed while present"));
+	model_clear_violations();
+
 	t_unmap(d, 0x1000, SZ_4K);
 	t_detach(d, &u, sid);
 	assert_int_equal(vtd_domain_destroy(d), 0);
