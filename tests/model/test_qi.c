@@ -1146,6 +1146,53 @@ static void test_iqe_mark_ages(void **state)
 	rig_down(&r);
 }
 
+/*
+ * Table pages whose invalidation an IQE failed stay allocated, whether the
+ * IQE came during the unmap (-EIO) or after it had timed out: the unit
+ * may still cache walks through them until a domain flush.
+ */
+static void test_iqe_keeps_deferred_pages(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint64_t far = 2 * SZ_1G;
+	struct vtd_qi_desc desc;
+	unsigned int k;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	for (k = 0; k < 2; k++) {
+		t_map(r.d, far, r.ram, SZ_4K, RW);
+		assert_int_equal(dma_fill(r.idx, MASTER, far, 1, 8), 0);
+		if (k == 0) {
+			model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
+			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+		} else {
+			/* Stuck behind another batch, then failed. */
+			model_qi_stall(r.idx, true);
+			desc = psi(&r, 0);
+			assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, NULL), 0);
+			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K),
+					 -ETIMEDOUT);
+			model_inject_iqe(r.idx, 1, VTD_IQEI_RSVD);
+			model_qi_stall(r.idx, false);
+			vtd_qi_poll(&r.u);
+			drain(&r.u);
+		}
+		model_expect_unmap(r.d, far, SZ_4K);
+		assert_int_equal(r.u.stats.iqe, k + 1);
+		assert_non_null(r.d->deferred);
+		/* The next call reaps: they stay. */
+		t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
+		t_unmap(r.d, IOVA(1), SZ_4K);
+		assert_non_null(r.d->deferred);
+		assert_int_equal(vtd_domain_flush(r.d), 0);
+		assert_null(r.d->deferred);
+		assert_int_equal(dma_fill(r.idx, MASTER, far, 2, 8), -EFAULT);
+		assert_int_equal(vtd_fault_poll(&r.u, NULL, NULL), 1);
+	}
+	rig_down(&r);
+}
+
 /* The device-TLB descriptor's fields (VT-d spec 6.5.2.5). */
 static void test_devtlb_descriptor(void **state)
 {
@@ -1214,6 +1261,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_descriptor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iqe_mark_ages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iqe_keeps_deferred_pages, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
