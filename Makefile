@@ -2,7 +2,9 @@
 #   make          the EFI image under build/esp/EFI/BOOT/BOOTX64.EFI
 #   make run      boot it in QEMU (TCG) with intel-iommu and edu devices
 #   make debug    the same, waiting for gdb on :1234
-#   make test     host unit tests, model tests, fuzzing (bounded), QEMU tests
+#   make test     host unit tests, model tests, sampled mutations, fuzzing
+#                 (bounded), QEMU tests
+#   make mutate   every catalogued mutation (tests/mutate/), minutes
 #   make bench    figures from the model
 #   make image    build/moat.img, a FAT disk image for a USB stick
 #   make fuzz     the fuzzers, longer than in make test
@@ -146,7 +148,7 @@ HOST_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined \
 HOST_LDLIBS := -lcmocka
 
 UNIT_TESTS :=
--include $(wildcard tests/unit/*.mk tests/model/*.mk)
+-include $(wildcard tests/unit/*.mk tests/model/*.mk tests/mutate/*.mk)
 
 $(B)/host/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -217,7 +219,7 @@ test-qemu: all $(B)/moat.img
 	$(PYTEST) -q -p no:cacheprovider tests/qemu
 .PHONY: test-qemu
 
-test: test-unit fuzz test-qemu
+test: test-unit mutate-quick fuzz test-qemu
 .PHONY: test
 
 clean:

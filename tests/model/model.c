@@ -902,6 +902,7 @@ void hw_table_write(uint64_t *p, uint64_t val)
 		memcpy(&hi, M.cpu + entry + 8, 8);
 		ctx_observe(&M.units[i], sid, lo, hi);
 	}
+	model_ir_stored(pa);
 	M.storing = true;
 	probe_all();
 	M.storing = false;

@@ -599,6 +599,32 @@ static void test_disable_refused_while_busy(void **state)
 	rig_down(&r);
 }
 
+/*
+ * An ATS attach on a caching-mode unit whose invalidation fails leaves the
+ * entry present, translated requests allowed: the device keeps its
+ * record, so later unmaps still invalidate its device-TLB.
+ */
+static void test_ats_record_outlives_failed_attach(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint64_t far = 2 * SZ_1G, sent;
+	struct rig r;
+
+	cfg.cap |= VTD_CAP_CM;
+	rig_up(&r, &cfg);
+	model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
+	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), -EIO);
+	model_expect_attach(r.idx, LIVE, r.d);
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	assert_int_equal(dma_fill(r.idx, LIVE, far, 1, 8), 0);
+	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
+	t_unmap(r.d, far, SZ_4K);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
+			 sent + 1);
+	t_detach(r.d, &r.u, LIVE);
+	rig_down(&r);
+}
+
 /* A completion that arrives after the deadline: late, but no ITE. */
 static void test_devtlb_late_completion(void **state)
 {
@@ -1193,6 +1219,27 @@ static void test_iqe_keeps_deferred_pages(void **state)
 	rig_down(&r);
 }
 
+/*
+ * A status word still holding the value the next batch will write (as
+ * 2^32 batches ago) proves nothing: a slot's word is cleared when the
+ * slot is written again, so a stalled queue is not taken for done.
+ */
+static void test_stale_status_word(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	struct vtd_qi_desc desc;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	model_qi_stall(r.idx, true);
+	r.u.qi.status[(r.u.qi.tail + 1) % r.u.qi.slots] = r.u.qi.seq + 1;
+	desc = psi(&r, 0);
+	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
+	model_qi_stall(r.idx, false);
+	drain(&r.u);
+	rig_down(&r);
+}
+
 /* The device-TLB descriptor's fields (VT-d spec 6.5.2.5). */
 static void test_devtlb_descriptor(void **state)
 {
@@ -1248,6 +1295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_devtlb_one_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disable_refused_while_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ats_record_outlives_failed_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_status_write, setup, teardown),
@@ -1261,6 +1309,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_descriptor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iqe_mark_ages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_status_word, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iqe_keeps_deferred_pages, setup, teardown),
 	};
 

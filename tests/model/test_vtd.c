@@ -216,6 +216,25 @@ static void test_refuse_bad_units(void **state)
 			 -EINVAL);
 }
 
+/* IOVAs wider than MGAW are refused even where SAGAW has the depth. */
+static void test_domain_width_within_mgaw(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_domain *d = NULL;
+	struct vtd_unit u, *up = &u;
+	unsigned int idx;
+
+	cfg.cap = with_field(cfg.cap, VTD_CAP_SAGAW, 0x6);
+	cfg.cap = with_field(cfg.cap, VTD_CAP_MGAW, 38);
+	idx = add_unit(&cfg);
+	bring_up(&u, idx);
+	assert_int_equal(vtd_domain_create(&up, 1, 40, &d), -ERANGE);
+	assert_int_equal(model_log_count("exceed MGAW"), 1);
+	assert_int_equal(vtd_domain_create(&up, 1, 39, &d), 0);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
 /* Firmware left translation, its own queue, IR and PMRs on. */
 static void test_takeover_from_firmware(void **state)
 {
@@ -458,6 +477,9 @@ static void test_split_and_merge(void **state)
 	fault_expect(&u, SID(0, 7, 0), hole, 5, true);
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole + SZ_4K, 0x73, 8), 0);
 	assert_int_equal(ram_byte(ram2m + 0x6000), 0x73);
+	/* Leaves far from the hole were published with the new table. */
+	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_2M + 0x100000, 0x75, 8), 0);
+	assert_int_equal(ram_byte(ram2m + 0x100000), 0x75);
 
 	/* Fill it again with the same address: back to one 2M leaf. */
 	t_map(d, hole, ram2m + 0x5000, SZ_4K, RW);
@@ -1378,6 +1400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reclaim_after_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qi_sequence_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_error_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_width_within_mgaw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap_range_every_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults_wrap_and_overflow, setup, teardown),
