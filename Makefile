@@ -2,7 +2,9 @@
 #   make          the EFI image under build/esp/EFI/BOOT/BOOTX64.EFI
 #   make run      boot it in QEMU (TCG) with intel-iommu and edu devices
 #   make debug    the same, waiting for gdb on :1234
-#   make test     host unit tests, model tests, fuzzing (bounded), QEMU tests
+#   make test     host unit tests, model tests, sampled mutations, fuzzing
+#                 (bounded), QEMU tests
+#   make mutate   every catalogued mutation (tests/mutate/), minutes
 #   make bench    figures from the model
 #   make image    build/moat.img, a FAT disk image for a USB stick
 #   make fuzz     the fuzzers, longer than in make test
@@ -191,7 +193,8 @@ HOST_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined \
 HOST_LDLIBS := -lcmocka
 
 UNIT_TESTS :=
--include $(wildcard tests/unit/*.mk tests/model/*.mk tests/system/*.mk)
+-include $(wildcard tests/unit/*.mk tests/model/*.mk tests/system/*.mk \
+	tests/mutate/*.mk)
 
 $(B)/host/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -277,7 +280,7 @@ test-qemu: all $(B)/moat.img $(QEMU10)
 	$(MAKE) -j2 -Otarget test-qemu7 test-qemu10
 .PHONY: test-qemu test-qemu7 test-qemu10
 
-test: test-unit fuzz test-qemu
+test: test-unit mutate-quick fuzz test-qemu
 .PHONY: test
 
 clean:

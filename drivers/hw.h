@@ -45,6 +45,13 @@ void hw_mmio_write8(uint64_t pa, uint8_t val);
 uint8_t hw_io_read8(uint16_t port);
 void hw_io_write8(uint16_t port, uint8_t val);
 
+/*
+ * One 64-bit store to a structure an IOMMU reads (root, context, PASID,
+ * page-table and interrupt-remapping entries): never torn, merged or
+ * reordered with the others.  The hardware may read between any two.
+ */
+void hw_table_write(uint64_t *p, uint64_t val);
+
 /* Write back the CPU cache lines covering [va, va + len) to memory. */
 void hw_cache_flush(const void *va, size_t len);
 /* Full memory barrier: earlier loads and stores complete before later ones. */

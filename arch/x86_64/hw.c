@@ -69,6 +69,11 @@ void hw_io_write8(uint16_t port, uint8_t val)
 	outb(port, val);
 }
 
+void hw_table_write(uint64_t *p, uint64_t val)
+{
+	*(volatile uint64_t *)p = val;
+}
+
 void hw_cache_flush(const void *va, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)((uint64_t)va & ~UINT64_C(63));

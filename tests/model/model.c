@@ -327,6 +327,7 @@ static struct {
 	bool verbose;
 	bool probing;		/* a watching device's probe is running */
 	bool alloc_fails;	/* hw_page_alloc() runs out of memory */
+	bool storing;		/* probes between two table stores */
 } M;
 
 static void probe_all(void);
@@ -669,7 +670,8 @@ static bool walk_read_snoop(struct munit *mu, uint64_t pa, uint64_t *val,
 		return true;
 	}
 	memcpy(&dev, M.dev + pa, 8);
-	if (dev != cpu)
+	/* Between a store and its flush, the old value is what it sees. */
+	if (dev != cpu && !M.storing)
 		violation("unit %u: table entry at 0x%llx written by the CPU but not flushed (sees 0x%llx, CPU has 0x%llx)",
 			  mu->index, (unsigned long long)pa,
 			  (unsigned long long)dev, (unsigned long long)cpu);
@@ -846,6 +848,64 @@ static void ctx_scan(struct munit *mu)
 			ctx_observe(mu, (uint16_t)(bus << 8 | devfn), lo, hi);
 		}
 	}
+}
+
+/*
+ * The context entry holding pa, if pa lies in a context table the unit's
+ * root table names now (CPU view: a line may be written back at any
+ * moment); false otherwise.
+ */
+static bool ctx_entry_at(struct munit *mu, uint64_t pa, uint16_t *sid,
+			 uint64_t *entry)
+{
+	uint64_t root = mu->root_active & ADDR_MASK, rlo, page = pa & ADDR_MASK;
+	unsigned int bus, half, halves = scalable(mu) ? 2 : 1;
+	unsigned int size = scalable(mu) ? 32 : 16;
+
+	if (!root || !readable(root))
+		return false;
+	for (bus = 0; bus < 256; bus++) {
+		for (half = 0; half < halves; half++) {
+			memcpy(&rlo, M.cpu + root + bus * 16 + half * 8, 8);
+			if (!(rlo & 1) || (rlo & ADDR_MASK) != page)
+				continue;
+			*entry = (pa & ~(uint64_t)(size - 1));
+			*sid = (uint16_t)(bus << 8 |
+					  (half * 128 + (pa & (PG - 1)) / size));
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Every store the driver makes to a structure a unit reads.  The unit may
+ * read between any two: a context entry is observed at each store
+ * (invariant 5, whatever flushes come later), and watching devices walk.
+ */
+void hw_table_write(uint64_t *p, uint64_t val)
+{
+	uint64_t pa = hw_virt_to_phys(p), entry, lo, hi;
+	unsigned int i;
+	uint16_t sid;
+
+	if (pa >= PHYS_SIZE || (pa & 7) || page_state(pa) != PG_TABLE) {
+		violation("table store to 0x%llx, not a table page",
+			  (unsigned long long)pa);
+		return;
+	}
+	*(volatile uint64_t *)p = val;
+	for (i = 0; i < M.unit_count; i++) {
+		if (!ctx_entry_at(&M.units[i], pa, &sid, &entry))
+			continue;
+		memcpy(&lo, M.cpu + entry, 8);
+		memcpy(&hi, M.cpu + entry + 8, 8);
+		ctx_observe(&M.units[i], sid, lo, hi);
+	}
+	model_ir_stored(pa);
+	M.storing = true;
+	probe_all();
+	M.storing = false;
 }
 
 /* ---- scalable-mode structures ---- */

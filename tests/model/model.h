@@ -39,8 +39,9 @@
  *   expects), no table page freed while a unit can still reach it, no
  *   hardware read of freed or unflushed table memory, no in-place change of
  *   a present context or PASID entry (a present entry seen with another
- *   content without having been seen not present in between, at a walk,
- *   a cache invalidation or a watching device's probe), register protocol
+ *   content without having been seen not present in between, at every
+ *   store through hw_table_write(), a walk, a cache invalidation or a
+ *   watching device's probe, which also runs at every store), register protocol
  *   rules (access widths, one
  *   GCMD command per write, no command while one is in progress), and for
  *   the queue: the tail never moves over unfinished descriptors, no wait

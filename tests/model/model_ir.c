@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers/hw.h"
 #include "tests/model/model.h"
 #include "tests/model/model_ir.h"
 
@@ -178,6 +179,28 @@ static void observe_index(unsigned int unit, unsigned int index)
 
 	if (irte_read(unit, index, &lo, &hi)) {
 		observe(unit, index, lo, hi);
+	}
+}
+
+/*
+ * A CPU store to a live table: a line may be written back at any moment,
+ * so the unit may read the entry as the CPU has it now.
+ */
+void model_ir_stored(uint64_t pa)
+{
+	unsigned int unit, n = model_unit_count(), index;
+	const uint64_t *e;
+
+	for (unit = 0; unit < n; unit++) {
+		struct ir_unit *ir = &IR[unit];
+
+		if (!ir->latched || !ir_on(unit) || pa < ir->base ||
+		    pa >= ir->base + (uint64_t)ir->size * 16) {
+			continue;
+		}
+		index = (unsigned int)((pa - ir->base) / 16);
+		e = hw_phys_to_virt(ir->base + (uint64_t)index * 16);
+		observe(unit, index, e[0], e[1]);
 	}
 }
 

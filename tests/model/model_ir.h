@@ -72,3 +72,4 @@ void model_ir_ire(unsigned int unit, bool on);
 unsigned int model_ir_desc_check(unsigned int unit, uint64_t lo, uint64_t hi);
 void model_ir_iec(unsigned int unit, uint64_t lo);
 void model_ir_flushed(uint64_t pa, uint64_t len);
+void model_ir_stored(uint64_t pa);

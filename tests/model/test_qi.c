@@ -29,6 +29,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
+#include "tests/model/model_ir.h"
 
 #define MASTER SID(0, 16, 0)	/* the DMA master of the test domain */
 #define DEAD SID(3, 0, 0)	/* an ATS endpoint that never answers */
@@ -464,6 +465,9 @@ static void test_devtlb_not_answering(void **state)
 	model_expect_unmap(r.d, far, SZ_4K);
 	assert_non_null(r.d->deferred);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	/* No batch can prove it: the next call's reaping keeps them. */
+	t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
+	assert_non_null(r.d->deferred);
 	/* Still silent: a flush cannot prove anything either. */
 	assert_int_equal(vtd_domain_flush(r.d), -EIO);
 	assert_non_null(r.d->deferred);
@@ -473,6 +477,7 @@ static void test_devtlb_not_answering(void **state)
 	assert_null(r.d->deferred);
 	assert_true(model_table_pages() < pages);
 	assert_true(model_endpoint_stats(r.idx, LIVE)->invalidations > sent);
+	t_unmap(r.d, IOVA(1), SZ_4K);
 
 	/* Silent, then known gone: nothing is sent, the pages go. */
 	t_map(r.d, far, r.ram, SZ_4K, RW);
@@ -532,6 +537,91 @@ static void test_devtlb_one_deadline(void **state)
 	for (i = 0; i < 4; i++)
 		t_detach(r.d, &r.u, sids[i]);
 	vtd_device_reset_done(&r.u, DEAD);
+	rig_down(&r);
+}
+
+/*
+ * A quarantined ATS device still attached: its cache is suspect, so an
+ * unmap fails and keeps its pages, while the other device gets its
+ * invalidation.
+ */
+static void test_devtlb_quarantined(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint16_t other = SID(6, 0, 0);
+	uint64_t far = 2 * SZ_1G, sent;
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	model_add_endpoint(r.idx, other, 2000);
+	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), 0);
+	model_expect_attach(r.idx, LIVE, r.d);
+	assert_int_equal(vtd_attach_ats(r.d, &r.u, other, other, 0), 0);
+	model_expect_attach(r.idx, other, r.d);
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	for (i = 0; i < 3; i++)
+		vtd_device_completion_error(&r.u, LIVE);
+	assert_true(vtd_device_quarantined(&r.u, LIVE));
+	sent = model_endpoint_stats(r.idx, other)->invalidations;
+	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	model_expect_unmap(r.d, far, SZ_4K);
+	assert_non_null(r.d->deferred);
+	assert_int_equal(model_endpoint_stats(r.idx, other)->invalidations,
+			 sent + 1);
+	t_detach(r.d, &r.u, LIVE);
+	assert_int_equal(vtd_domain_flush(r.d), 0);
+	assert_null(r.d->deferred);
+	t_detach(r.d, &r.u, other);
+	vtd_device_reset_done(&r.u, LIVE);
+	rig_down(&r);
+}
+
+/*
+ * QI stays on while a batch is stuck on a dead device: turning the unit
+ * off then is refused, and works once the hardware reported.
+ */
+static void test_disable_refused_while_busy(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	struct vtd_qi_desc desc;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
+	assert_int_equal(vtd_unit_disable(&r.u), -EBUSY);
+	assert_true(model_unit_gsts(r.idx) & VTD_GSTS_QIES);
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	drain(&r.u);
+	vtd_device_reset_done(&r.u, DEAD);
+	rig_down(&r);
+}
+
+/*
+ * An ATS attach on a caching-mode unit whose invalidation fails leaves the
+ * entry present, translated requests allowed: the device keeps its
+ * record, so later unmaps still invalidate its device-TLB.
+ */
+static void test_ats_record_outlives_failed_attach(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint64_t far = 2 * SZ_1G, sent;
+	struct rig r;
+
+	cfg.cap |= VTD_CAP_CM;
+	rig_up(&r, &cfg);
+	model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
+	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), -EIO);
+	model_expect_attach(r.idx, LIVE, r.d);
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	assert_int_equal(dma_fill(r.idx, LIVE, far, 1, 8), 0);
+	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
+	t_unmap(r.d, far, SZ_4K);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
+			 sent + 1);
+	t_detach(r.d, &r.u, LIVE);
 	rig_down(&r);
 }
 
@@ -1082,6 +1172,74 @@ static void test_iqe_mark_ages(void **state)
 	rig_down(&r);
 }
 
+/*
+ * Table pages whose invalidation an IQE failed stay allocated, whether the
+ * IQE came during the unmap (-EIO) or after it had timed out: the unit
+ * may still cache walks through them until a domain flush.
+ */
+static void test_iqe_keeps_deferred_pages(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint64_t far = 2 * SZ_1G;
+	struct vtd_qi_desc desc;
+	unsigned int k;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	for (k = 0; k < 2; k++) {
+		t_map(r.d, far, r.ram, SZ_4K, RW);
+		assert_int_equal(dma_fill(r.idx, MASTER, far, 1, 8), 0);
+		if (k == 0) {
+			model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
+			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+		} else {
+			/* Stuck behind another batch, then failed. */
+			model_qi_stall(r.idx, true);
+			desc = psi(&r, 0);
+			assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, NULL), 0);
+			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K),
+					 -ETIMEDOUT);
+			model_inject_iqe(r.idx, 1, VTD_IQEI_RSVD);
+			model_qi_stall(r.idx, false);
+			vtd_qi_poll(&r.u);
+			drain(&r.u);
+		}
+		model_expect_unmap(r.d, far, SZ_4K);
+		assert_int_equal(r.u.stats.iqe, k + 1);
+		assert_non_null(r.d->deferred);
+		/* The next call reaps: they stay. */
+		t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
+		t_unmap(r.d, IOVA(1), SZ_4K);
+		assert_non_null(r.d->deferred);
+		assert_int_equal(vtd_domain_flush(r.d), 0);
+		assert_null(r.d->deferred);
+		assert_int_equal(dma_fill(r.idx, MASTER, far, 2, 8), -EFAULT);
+		assert_int_equal(vtd_fault_poll(&r.u, NULL, NULL), 1);
+	}
+	rig_down(&r);
+}
+
+/*
+ * A status word still holding the value the next batch will write (as
+ * 2^32 batches ago) proves nothing: a slot's word is cleared when the
+ * slot is written again, so a stalled queue is not taken for done.
+ */
+static void test_stale_status_word(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	struct vtd_qi_desc desc;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	model_qi_stall(r.idx, true);
+	r.u.qi.status[(r.u.qi.tail + 1) % r.u.qi.slots] = r.u.qi.seq + 1;
+	desc = psi(&r, 0);
+	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
+	model_qi_stall(r.idx, false);
+	drain(&r.u);
+	rig_down(&r);
+}
+
 /* The device-TLB descriptor's fields (VT-d spec 6.5.2.5). */
 static void test_devtlb_descriptor(void **state)
 {
@@ -1135,6 +1293,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_not_answering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_one_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_quarantined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disable_refused_while_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ats_record_outlives_failed_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_status_write, setup, teardown),
@@ -1148,6 +1309,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_descriptor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iqe_mark_ages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_status_word, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iqe_keeps_deferred_pages, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -427,6 +427,55 @@ static void test_every_pgtt(void **state)
 
 /* ---- first-level tables ---- */
 
+/*
+ * A first-level domain used through two PASIDs: an unmap invalidates the
+ * range for each of them, and a device watching through the PASID being
+ * detached finds it blocked once the detach returns, whatever it read
+ * between the driver's stores.
+ */
+static void test_first_level_pasids(void **state)
+{
+	struct model_unit_config cfg = sm_cfg(19);
+	unsigned int idx = add_unit(&cfg);
+	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
+	uint16_t sid = SID(2, 2, 0);
+	const struct model_watch *w;
+	struct vtd_domain *d;
+	struct vtd_unit u;
+	uint32_t pasid;
+
+	bring_up(&u, idx);
+	d = fmt_domain(&u, 47, VTD_FORMAT_FIRST_LEVEL);
+	t_attach_pasid(d, &u, sid, 1);
+	t_attach_pasid(d, &u, sid, 2);
+	t_map(d, IOVA, ram, SZ_4K, RW);
+	for (pasid = 1; pasid <= 2; pasid++)
+		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 1, 8), 0);
+	t_unmap(d, IOVA, SZ_4K);
+	for (pasid = 1; pasid <= 2; pasid++) {
+		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 2, 8),
+				 -EFAULT);
+		assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	}
+
+	t_map(d, IOVA, ram, SZ_4K, RW);
+	model_watch_start(idx, sid, 2, IOVA);
+	t_detach_pasid(d, &u, sid, 2);
+	w = model_watch_log(idx);
+	assert_true(w->changes >= 2);
+	assert_true(w->outcome[(w->changes - 1) % MODEL_WATCH_LOG] &
+		    MODEL_WATCH_FAULT);
+	model_watch_stop(idx);
+	assert_int_equal(dma_fill_pasid(idx, sid, 2, IOVA, 3, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	assert_int_equal(dma_fill_pasid(idx, sid, 1, IOVA, 4, 8), 0);
+
+	t_unmap(d, IOVA, SZ_4K);
+	t_detach_pasid(d, &u, sid, 1);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
 static void test_first_level_format(void **state)
 {
 	struct model_unit_config plain = sm_cfg(19), big = sm_cfg(19),
@@ -1026,6 +1075,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pasid_table_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_pgtt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_level_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_level_pasids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fl_only_unit_default_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_model_stale_pasid_caches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_model_catches_missing_pasid_cache_invalidation, setup, teardown),

@@ -216,6 +216,25 @@ static void test_refuse_bad_units(void **state)
 			 -EINVAL);
 }
 
+/* IOVAs wider than MGAW are refused even where SAGAW has the depth. */
+static void test_domain_width_within_mgaw(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_domain *d = NULL;
+	struct vtd_unit u, *up = &u;
+	unsigned int idx;
+
+	cfg.cap = with_field(cfg.cap, VTD_CAP_SAGAW, 0x6);
+	cfg.cap = with_field(cfg.cap, VTD_CAP_MGAW, 38);
+	idx = add_unit(&cfg);
+	bring_up(&u, idx);
+	assert_int_equal(vtd_domain_create(&up, 1, 40, &d), -ERANGE);
+	assert_int_equal(model_log_count("exceed MGAW"), 1);
+	assert_int_equal(vtd_domain_create(&up, 1, 39, &d), 0);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
 /* Firmware left translation, its own queue, IR and PMRs on. */
 static void test_takeover_from_firmware(void **state)
 {
@@ -458,6 +477,9 @@ static void test_split_and_merge(void **state)
 	fault_expect(&u, SID(0, 7, 0), hole, 5, true);
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole + SZ_4K, 0x73, 8), 0);
 	assert_int_equal(ram_byte(ram2m + 0x6000), 0x73);
+	/* Leaves far from the hole were published with the new table. */
+	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_2M + 0x100000, 0x75, 8), 0);
+	assert_int_equal(ram_byte(ram2m + 0x100000), 0x75);
 
 	/* Fill it again with the same address: back to one 2M leaf. */
 	t_map(d, hole, ram2m + 0x5000, SZ_4K, RW);
@@ -836,6 +858,19 @@ static void test_model_catches_in_place_context_rewrite(void **state)
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 2, 8), 0);
 	assert_int_equal(model_violations(), 0);
 
+	/*
+	 * Present before the body: two stores and then one flush look
+	 * atomic to a walk, but the unit may read between any two stores.
+	 */
+	poke(&ce->lo, 0);
+	assert_int_equal(vtd_qi_submit(&u, inv, 2, NULL), 0);
+	poke(&ce->hi, 0);
+	hw_table_write(&ce->lo, saved.lo);
+	hw_table_write(&ce->hi, saved.hi);
+	hw_cache_flush(ce, sizeof(*ce));
+	assert_true(model_violation_seen("changed while present"));
+	model_clear_violations();
+
 	t_unmap(d, 0x1000, SZ_4K);
 	t_detach(d, &u, sid);
 	assert_int_equal(vtd_domain_destroy(d), 0);
@@ -1159,6 +1194,82 @@ static void test_map_error_rolls_back(void **state)
 	shut_down(&u);
 }
 
+/*
+ * One unmap of many pages, each cached by a DMA before: every page faults
+ * afterwards, at any alignment (page-selective invalidations cover the
+ * whole range, both halves of every chunk).
+ */
+static void test_unmap_range_every_page(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg), i, c;
+	uint64_t ram = model_ram_alloc(64 * SZ_4K, SZ_4K);
+	static const uint64_t starts[] = { 0x10000, 0x23000 };
+	static const unsigned int counts[] = { 16, 37 };
+	uint16_t sid = SID(0, 21, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+
+	bring_up(&u, idx);
+	d = new_domain(&u, 39);
+	t_attach(d, &u, sid);
+	for (c = 0; c < 2; c++) {
+		t_map(d, starts[c], ram, counts[c] * SZ_4K, RW);
+		for (i = 0; i < counts[c]; i++)
+			assert_int_equal(dma_fill(idx, sid, starts[c] + i * SZ_4K,
+						  1, 8), 0);
+		t_unmap(d, starts[c], counts[c] * SZ_4K);
+		for (i = 0; i < counts[c]; i++) {
+			assert_int_equal(dma_fill(idx, sid, starts[c] + i * SZ_4K,
+						  2, 8), -EFAULT);
+			assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+		}
+	}
+	t_detach(d, &u, sid);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
+/*
+ * A merge needs all 512 entries: 511 contiguous pages and a last one
+ * elsewhere stay 4K leaves, and the last page reaches its own memory.
+ */
+static void test_merge_needs_every_entry(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg);
+	uint64_t ram = model_ram_alloc(2 * SZ_2M, SZ_2M);
+	uint64_t x = 8 * SZ_2M, last = x + SZ_2M - SZ_4K;
+	uint16_t sid = SID(0, 22, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+	struct map_log log;
+
+	bring_up(&u, idx);
+	d = new_domain(&u, 39);
+	t_attach(d, &u, sid);
+	t_map(d, x, ram, SZ_2M - SZ_4K, RW);
+	t_map(d, last, ram + SZ_2M, SZ_4K, RW);
+	log = mappings(d);
+	assert_int_equal(log.count, 2);
+	assert_int_equal(log.m[0].page_size, SZ_4K);
+	assert_int_equal(log.m[1].hpa, ram + SZ_2M);
+	assert_int_equal(dma_fill(idx, sid, last, 0x5a, 8), 0);
+	assert_int_equal(ram_byte(ram + SZ_2M), 0x5a);
+	assert_int_equal(ram_byte(ram + SZ_2M - SZ_4K), 0);
+	/* Read-only last page: same address, other rights, no merge either. */
+	t_unmap(d, last, SZ_4K);
+	t_map(d, last, ram + SZ_2M - SZ_4K, SZ_4K, VTD_PROT_READ);
+	log = mappings(d);
+	assert_int_equal(log.count, 2);
+	assert_int_equal(dma_fill(idx, sid, last, 0x5b, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	t_unmap(d, x, SZ_2M);
+	t_detach(d, &u, sid);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
 static void test_qi_sequence_wraps(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
@@ -1289,6 +1400,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reclaim_after_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qi_sequence_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_error_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_width_within_mgaw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmap_range_every_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults_wrap_and_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_log_rate_limited, setup, teardown),
 	};

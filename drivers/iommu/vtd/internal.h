@@ -84,7 +84,10 @@ static inline void vtd_flush_table(bool coherent, const void *va, size_t len)
 		hw_cache_flush(va, len);
 }
 
-/* Memory shared with hardware: stores are never merged or reordered. */
+/*
+ * Memory shared with hardware: stores are never merged or reordered, and
+ * go through the seam so that the model sees each one.
+ */
 static inline uint64_t vtd_entry_read(const uint64_t *p)
 {
 	return *(const volatile uint64_t *)p;
@@ -92,7 +95,7 @@ static inline uint64_t vtd_entry_read(const uint64_t *p)
 
 static inline void vtd_entry_write(uint64_t *p, uint64_t val)
 {
-	*(volatile uint64_t *)p = val;
+	hw_table_write(p, val);
 }
 
 /* Bitmaps of 32-bit words, indexed by requester or domain id. */
