@@ -1676,6 +1676,22 @@ static void record_fault(struct munit *mu, const struct request *rq,
 	mu->stats.faults++;
 }
 
+/*
+ * An interrupt request blocked by remapping: its record carries the
+ * interrupt index in FI[63:48] (VT-d spec 7.1.3, 11.4.14); T is undefined.
+ */
+void model_ir_fault(unsigned int unit, uint16_t sid, unsigned int index,
+		    unsigned int reason)
+{
+	struct request rq = {
+		.sid = sid,
+		.pasid = MODEL_NO_PASID,
+		.iova = (uint64_t)index << 48,
+	};
+
+	record_fault(&M.units[unit], &rq, reason);
+}
+
 /* ---- expectations (invariants 1 and 2) ---- */
 
 static const void *owner_of(unsigned int unit, uint16_t sid, uint32_t pasid)

@@ -415,6 +415,7 @@ void model_msi(unsigned int unit, uint16_t sid, uint64_t addr, uint32_t data,
 	out->reason = (uint8_t)reason;
 	out->delivered = !reason;
 	if (reason) {
+		model_ir_fault(unit, sid, out->index, reason);
 		ir->stats.blocked++;
 	} else {
 		ir->stats.delivered++;

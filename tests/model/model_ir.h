@@ -8,7 +8,8 @@
  * model_ir.c: the table latched by SIRTP from IRTA (size, EIME), IRE and
  * CFI, an interrupt entry cache that serves the entries it holds until an
  * IEC invalidation (global, or index-selective with IM) drops them, and
- * MSI delivery through the table with the unit's checks.
+ * MSI delivery through the table with the unit's checks.  A blocked MSI
+ * is recorded in the unit's fault records with its interrupt index.
  *
  * Checks recorded as violations: IRE set without a table pointer or
  * without a global IEC invalidation after SIRTP; EIME without ECAP.EIM;
@@ -73,3 +74,6 @@ unsigned int model_ir_desc_check(unsigned int unit, uint64_t lo, uint64_t hi);
 void model_ir_iec(unsigned int unit, uint64_t lo);
 void model_ir_flushed(uint64_t pa, uint64_t len);
 void model_ir_stored(uint64_t pa);
+/* model_ir.c records a blocked interrupt request in the fault records. */
+void model_ir_fault(unsigned int unit, uint16_t sid, unsigned int index,
+		    unsigned int reason);

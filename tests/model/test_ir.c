@@ -178,6 +178,38 @@ static void test_source_mismatch(void **state)
 	shut_down(&u);
 }
 
+/*
+ * A blocked interrupt leaves a fault record with its index instead of an
+ * address (VT-d spec 7.1.3): decoded as an interrupt fault, apart from
+ * the DMA fault that follows it from the same requester.
+ */
+static void test_blocked_interrupt_recorded(void **state)
+{
+	struct fault_log log = { 0 };
+	struct vtd_unit u;
+	unsigned int idx = up(&u, mode_cfg(state), NULL), first, index;
+
+	/* Not entry 0: the index must come from FI[63:48] exactly. */
+	assert_int_equal(vtd_irte_alloc(&u, &first), 0);
+	index = program(&u, DEV, VEC);
+	assert_int_not_equal(index, 0);
+	expect_blocked(idx, OTHER, index, MODEL_IR_FR_SID);
+	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 1);
+	assert_int_equal(dma_fill(idx, OTHER, 0x5000, 0x11, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 1);
+	assert_true(log.f[0].irq);
+	assert_int_equal(log.f[0].sid, OTHER);
+	assert_int_equal(log.f[0].index, index);
+	assert_int_equal(log.f[0].reason, MODEL_IR_FR_SID);
+	assert_int_equal(log.f[0].addr, 0);
+	assert_string_equal(log.f[0].text, "IR: source-id verification failed");
+	assert_false(log.f[1].irq);
+	assert_int_equal(log.f[1].sid, OTHER);
+	assert_int_equal(log.f[1].addr, 0x5000);
+	assert_true(log.f[1].write);
+	shut_down(&u);
+}
+
 /* An entry for every id in ids, each delivered; its source-id word. */
 static uint64_t program_ids(struct vtd_unit *u, unsigned int idx,
 			    const uint16_t *ids, unsigned int count,
@@ -471,6 +503,7 @@ int main(void)
 		BOTH(test_no_ir),
 		BOTH(test_deliver),
 		BOTH(test_source_mismatch),
+		BOTH(test_blocked_interrupt_recorded),
 		BOTH(test_bridge_alias),
 		BOTH(test_phantom_functions),
 		BOTH(test_update_with_iec),

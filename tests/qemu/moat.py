@@ -35,8 +35,10 @@ FIXTURES = os.environ.get("MOAT_FIXTURES")
 PROMPT = "moat> "
 
 # QEMU may wait for a free slot before it starts (a limiter on a shared
-# host): boots and commands are timed from the moment it runs.
-START_TIMEOUT = 1200
+# host): boots and commands are timed from the moment it runs.  Bounded
+# short: a test that starts a second machine while a module's machine
+# holds a slot can wait on another run that does the same.
+START_TIMEOUT = 120
 BOOT_TIMEOUT = 60  # OVMF alone takes ~3 s; TCG on a loaded 2-core host is slower
 CMD_TIMEOUT = 30
 
