@@ -49,7 +49,7 @@ KERNEL_SRCS := \
 	lib/string.c lib/format.c lib/errno.c \
 	kernel/main.c kernel/log.c kernel/panic.c kernel/page_alloc.c \
 	kernel/heap.c kernel/console.c kernel/console_parse.c kernel/cmdline.c \
-	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/iommu.c kernel/cmd_iommu.c \
+	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/cmd_iommu.c \
 	kernel/guest.c kernel/cmd_guest.c \
 	drivers/serial/uart16550.c
 KERNEL_ASM := arch/x86_64/entry.asm

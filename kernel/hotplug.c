@@ -3,7 +3,6 @@
 #include <stdbool.h>
 
 #include "drivers/pci/hotplug.h"
-#include "kernel/iommu.h"
 #include "kernel/log.h"
 
 /*
