@@ -1701,11 +1701,11 @@ static bool present(void *ctx, uint16_t segment, uint16_t sid)
 			sid_find(im, i, sid) : NULL;
 
 		if (s) {
-			return pci_dev_reachable(s->atts->dev);
+			return pci_dev_present(s->atts->dev);
 		}
 	}
 	d = pci_find_dev(im->pci, segment, (uint8_t)(sid >> 8), (uint8_t)sid);
-	return d && pci_dev_reachable(d);
+	return d && pci_dev_present(d);
 }
 
 struct quarantine_ctx {
