@@ -180,7 +180,7 @@ struct vtd_qi {
 	unsigned int rung;	/* tail as last written to IQT */
 	unsigned int oldest;	/* first slot not yet passed by hardware */
 	uint32_t seq;		/* last sequence number issued */
-	uint32_t fail_seq;	/* newest batch an IQE failed; 0: none */
+	uint64_t failures;	/* batches an IQE failed, ever */
 	uint32_t wait_seq;	/* the batch the CPU is waiting for */
 	int wait_result;
 	bool wait_done;
