@@ -146,7 +146,7 @@ HOST_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined \
 HOST_LDLIBS := -lcmocka
 
 UNIT_TESTS :=
--include $(wildcard tests/unit/*.mk tests/model/*.mk)
+-include $(wildcard tests/unit/*.mk tests/model/*.mk tests/iso/*.mk)
 
 $(B)/host/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -66,14 +66,15 @@ static int guest_show(const struct guest *g)
 		if (!h) {
 			continue;
 		}
-		con_printf("device " PCI_BDF_FMT " %s quiet %s\n",
+		con_printf("device " PCI_BDF_FMT " %s\n",
 			   PCI_BDF_ARGS(h->dev->seg, h->dev->bus, h->dev->devfn),
 			   pci_dev_is_gone(h->dev) ? "gone" :
 			   iommu_owner_of(&kernel_get()->iommu, h->dev, &owner) ==
 					   IOMMU_OWNER_QUARANTINE ?
 						 "quarantined" :
-						 "assigned",
-			   h->method);
+						 "assigned");
+		/* How its DMA was proven over before the guest got it. */
+		con_printf("  quiet %s\n", h->method);
 	}
 	return 0;
 }

@@ -426,7 +426,7 @@ static int cmd_reset(int argc, char **argv)
 	ret = iommu_reset(im, d, &method);
 	pci_dev_put(d);
 	if (ret == -ENOTSUP) {
-		return con_error("%s cannot be reset: %s", argv[1], method);
+		return con_error("%s cannot do a function-level reset", argv[1]);
 	}
 	if (ret) {
 		return con_error("%s: reset failed: %s", argv[1], method);

@@ -684,11 +684,16 @@ static void block_dev(struct iommu *im, struct pci_dev *d)
 	release_inherited(im, d);
 }
 
+/*
+ * Bus mastering off: d may issue no new request.  A bridge's bit gates
+ * what it forwards for the functions below it, whose own bits count;
+ * bridges are left alone, here and when proving a group quiet.
+ */
 static void bus_master_off(struct pci_dev *d)
 {
 	uint16_t cmd;
 
-	if (pci_dev_is_gone(d)) {
+	if (pci_dev_is_gone(d) || pci_is_bridge(d)) {
 		return;
 	}
 	cmd = hw_pci_read16(d->seg, d->bus, d->devfn, PCI_COMMAND);
@@ -875,8 +880,22 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d,
 	if (r->dma_from == DMA_QUIET || r->dma_from == serial) {
 		return 0;
 	}
-	block_group(im, d);
+	/*
+	 * What is attached is blocked, a previous life's translation
+	 * dropped; what is not present is blocked already.
+	 */
 	pci_group_for_each_dev(g, m) {
+		if (att_find(im, m)) {
+			block_dev(im, m);
+		} else {
+			release_inherited(im, m);
+		}
+		bus_master_off(m);
+	}
+	pci_group_for_each_dev(g, m) {
+		if (pci_is_bridge(m)) {
+			continue;
+		}
 		ret = quiesce(im, m, &how);
 		if (ret && !force) {
 			*why = how;
@@ -1291,6 +1310,7 @@ int iommu_detach(struct iommu *im, struct pci_dev *d)
 int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method)
 {
 	struct iommu_grp *r = grp_find(im, gid_of(d));
+	enum pci_quiesce_method used;
 	uint16_t sids[IOMMU_SIDS_MAX];
 	unsigned int i, n;
 	const char *why;
@@ -1304,9 +1324,15 @@ int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method)
 		block_dev(im, d);
 	}
 	bus_master_off(d);
-	ret = quiesce(im, d, method);
+	ret = pci_dev_quiesce(im->pci, d, IOMMU_QUIESCE_TIMEOUT_NS, &used);
+	*method = ret ? errno_name(ret) : pci_quiesce_method_name(used);
 	if (ret) {
 		return ret;
+	}
+	/* Only a reset clears what the device cached and what it did. */
+	if (used != PCI_QUIESCE_FLR && used != PCI_QUIESCE_PM &&
+	    used != PCI_QUIESCE_SBR) {
+		return -ENOTSUP;
 	}
 	unit = unit_index(im, d, &why);
 	n = unit < 0 ? 0 : pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
@@ -1445,6 +1471,9 @@ static int quiesce_group(struct iommu *im, struct pci_group *g,
 
 	*method = NULL;
 	pci_group_for_each_dev(g, m) {
+		if (pci_is_bridge(m)) {
+			continue;
+		}
 		if (quiesce(im, m, &how)) {
 			log_warn("iommu", PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
@@ -1536,15 +1565,18 @@ void iommu_irq_teardown(struct iommu_irq *irq)
 
 /* ---- hot-plug ---- */
 
-void iommu_device_removing(struct iommu *im, struct pci_dev *d)
+bool iommu_device_removing(struct iommu *im, struct pci_dev *d)
 {
+	bool attached = att_find(im, d) != NULL;
+
 	/* Blocked while it still answers; ATS off with it. */
-	if (att_find(im, d)) {
+	if (attached) {
 		block_dev(im, d);
 	} else {
 		release_inherited(im, d);
 	}
 	bus_master_off(d);
+	return attached;
 }
 
 /* Group records whose PCI group is gone: freed, or with their last hold. */
@@ -1663,7 +1695,7 @@ static void charge_fault(void *ctx, const struct iommu_fault *f)
 		return;
 	}
 	s = sid_find(fc->im, f->unit, f->sid);
-	log_err("iommu", "%s: " PCI_BDF_FMT " quarantined after %u faults",
+	log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %u faults",
 		o->name,
 		PCI_BDF_ARGS(s->atts->dev->seg, s->atts->dev->bus,
 			     s->atts->dev->devfn),

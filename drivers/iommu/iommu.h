@@ -205,12 +205,12 @@ void iommu_irq_teardown(struct iommu_irq *irq);
 
 /*
  * Hot-plug (invariant 6).  removing: orderly, d still answers: its DMA is
- * blocked and ATS turned off.  removed: d is gone; its requester ids are
+ * blocked and ATS turned off; false when nothing was attached to block.  removed: d is gone; its requester ids are
  * released (inherited ones too) without touching it or waiting on it.
  * added: a fresh device: no failure of its predecessor held against it,
  * and blocked if it joins a group someone owns.
  */
-void iommu_device_removing(struct iommu *im, struct pci_dev *d);
+bool iommu_device_removing(struct iommu *im, struct pci_dev *d);
 void iommu_device_removed(struct iommu *im, struct pci_dev *d);
 void iommu_device_added(struct iommu *im, struct pci_dev *d);
 
