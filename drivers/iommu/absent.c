@@ -57,6 +57,11 @@ uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u)
 	return 0;
 }
 
+bool iommu_be_unit_degraded(const struct iommu_be_unit *u)
+{
+	return false;
+}
+
 bool iommu_be_unit_ats(const struct iommu_be_unit *u)
 {
 	return false;

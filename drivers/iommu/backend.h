@@ -57,6 +57,12 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 int iommu_be_unit_enable(struct iommu_be_unit *u);
 void iommu_be_unit_fini(struct iommu_be_unit *u);
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u);
+/*
+ * Whether the unit's internal invalidations are late: anything that needs
+ * one would only wait for its deadline and fail until iommu_be_poll()
+ * sees the queue recover.
+ */
+bool iommu_be_unit_degraded(const struct iommu_be_unit *u);
 /* Whether the unit has device-TLB support (ATS may be used behind it). */
 bool iommu_be_unit_ats(const struct iommu_be_unit *u);
 

@@ -45,6 +45,8 @@ struct iommu_grp {
 	uint64_t dma_from;
 	const char *method; /* how it was last proven quiet */
 	uint64_t seen; /* sweep generation its PCI group was last seen */
+	unsigned int pending; /* members' detaches the hardware has not confirmed */
+	bool releasing; /* back to the kernel once pending reaches 0 */
 	bool dead; /* its PCI group is gone; freed with its last hold */
 };
 
@@ -70,6 +72,9 @@ struct iommu_sid {
 	struct iommu_att *atts;
 	bool releasing; /* a detach of it failed: nobody joins until done */
 };
+
+static struct iommu_grp *grp_get(struct iommu *im, unsigned int gid);
+static void grp_confirmed(struct iommu *im, unsigned int gid);
 
 /* ---- hash tables ---- */
 
@@ -318,6 +323,7 @@ static void ats_off(struct iommu *im, struct iommu_att *a)
 static void att_retry(struct iommu *im, struct iommu_att *a,
 		      const uint16_t *ids, unsigned int n, int err)
 {
+	struct iommu_grp *r;
 	unsigned int i;
 
 	log_warn("iommu", PCI_BDF_FMT ": detach not confirmed (%s): blocked, retried until it is",
@@ -329,6 +335,10 @@ static void att_retry(struct iommu *im, struct iommu_att *a,
 	a->retrying = true;
 	a->retry_next = im->retry;
 	im->retry = a;
+	r = grp_get(im, a->gid);
+	if (r) {
+		r->pending++;
+	}
 }
 
 /*
@@ -377,8 +387,10 @@ static void retry_detaches(struct iommu *im)
 	while ((a = *p)) {
 		struct iommu_be_unit *u = im->units[a->unit];
 
+		/* A queue that is still late is not waited on again. */
 		n = sole_sids(im, a, ids);
-		if (n && iommu_be_detach(a->dom->be, u, ids, n)) {
+		if (n && (iommu_be_unit_degraded(u) ||
+			  iommu_be_detach(a->dom->be, u, ids, n))) {
 			p = &a->retry_next;
 			continue;
 		}
@@ -388,6 +400,7 @@ static void retry_detaches(struct iommu *im)
 		for (i = 0; i < n && pci_dev_is_gone(a->dev); i++) {
 			iommu_be_device_reset(u, ids[i]);
 		}
+		grp_confirmed(im, a->gid);
 		att_free(im, a);
 	}
 }
@@ -636,6 +649,26 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 }
 
 /*
+ * Members of d's group attached under a requester id d also uses: they
+ * cannot be kept apart from d, so they are detached with it.
+ */
+static void release_sharers(struct iommu *im, struct pci_dev *d)
+{
+	struct pci_group *g = pci_group_of(d);
+	uint16_t sids[IOMMU_SIDS_MAX];
+	unsigned int n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
+	struct iommu_att *h;
+	struct pci_dev *m;
+
+	for (m = g ? g->devs : NULL; m; m = m->group_next) {
+		h = m != d ? att_find(im, m) : NULL;
+		if (h && shares_sid(sids, n, m)) {
+			att_release(im, h, false);
+		}
+	}
+}
+
+/*
  * Requester ids of d still translating through a previous life's tables
  * (kexec) and used by no record: blocked and dropped.
  */
@@ -793,8 +826,9 @@ static void grp_set_owner(struct iommu *im, struct iommu_grp *r,
 /* Drops a record that remembers nothing. */
 static void grp_put(struct iommu *im, struct iommu_grp *r)
 {
-	if (r->holds || (!r->dead && (r->kind != IOMMU_OWNER_KERNEL ||
-				      r->dma_from != DMA_UNKNOWN))) {
+	if (r->holds || r->pending ||
+	    (!r->dead && (r->kind != IOMMU_OWNER_KERNEL ||
+			  r->dma_from != DMA_UNKNOWN))) {
 		return;
 	}
 	grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
@@ -972,12 +1006,49 @@ static int claim(struct iommu *im, struct pci_dev *d, struct iommu_owner *o,
 	return 0;
 }
 
-/* Back to the kernel, blocked. */
+/*
+ * The group r back to the kernel, its members (those of g) blocked.  The
+ * kernel may start DMA on it at any time from now: whatever was proven
+ * about it no longer holds.  While a member's detach waits on the
+ * hardware, the old translation may still be cached: the group stays in
+ * transit, with its old owner and attachable by nobody, until
+ * iommu_poll() confirms it.
+ */
+static void release_group(struct iommu *im, struct pci_group *g,
+			  struct iommu_grp *r)
+{
+	if (g) {
+		block_group(im, g->devs);
+	}
+	r->dma_from = DMA_UNKNOWN;
+	if (r->pending) {
+		r->releasing = true;
+		log_info("iommu", "group %u: the kernel's once its detach is confirmed",
+			 (unsigned int)r->node.key);
+	} else {
+		grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
+	}
+	grp_put(im, r);
+}
+
+/* A detach of a member of group gid was confirmed. */
+static void grp_confirmed(struct iommu *im, unsigned int gid)
+{
+	struct iommu_grp *r = grp_find(im, gid);
+
+	if (!r || --r->pending) {
+		return;
+	}
+	if (r->releasing) {
+		r->releasing = false;
+		grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
+	}
+	grp_put(im, r);
+}
+
 static void release(struct iommu *im, struct pci_dev *d, struct iommu_grp *r)
 {
-	block_group(im, d);
-	grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
-	grp_put(im, r);
+	release_group(im, pci_group_of(d), r);
 }
 
 int iommu_claim(struct iommu *im, struct pci_dev *d, const char *name,
@@ -1156,9 +1227,21 @@ static void domain_free(struct iommu *im, struct iommu_domain *dom)
 }
 
 /* Destroyed now, or kept on the dying list (its id with it) until it is. */
+/*
+ * Destroys dom's tables once nothing is attached and everything it
+ * unmapped is proven unreachable (a failed unmap left pages waiting for
+ * an invalidation): -EBUSY, or the flush's error.
+ */
+static int domain_try_destroy(struct iommu_domain *dom)
+{
+	int ret = dom->records ? -EBUSY : iommu_be_flush(dom->be);
+
+	return ret ? ret : iommu_be_domain_destroy(dom->be);
+}
+
 static void domain_destroy(struct iommu *im, struct iommu_domain *dom)
 {
-	int ret = dom->records ? -EBUSY : iommu_be_domain_destroy(dom->be);
+	int ret = domain_try_destroy(dom);
 
 	if (ret == 0) {
 		domain_free(im, dom);
@@ -1177,7 +1260,7 @@ static void retry_domains(struct iommu *im)
 	struct iommu_domain **p = &im->dying, *dom;
 
 	while ((dom = *p)) {
-		if (dom->records || iommu_be_domain_destroy(dom->be)) {
+		if (domain_try_destroy(dom)) {
 			p = &dom->dying_next;
 			continue;
 		}
@@ -1196,10 +1279,7 @@ int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 	if (!dom) {
 		return err;
 	}
-	if (dom->records) {
-		return -EBUSY;
-	}
-	err = iommu_be_domain_destroy(dom->be);
+	err = domain_try_destroy(dom);
 	if (err == 0) {
 		domain_free(im, dom);
 	}
@@ -1292,6 +1372,7 @@ int iommu_detach(struct iommu *im, struct pci_dev *d)
 		return ret;
 	}
 	if (a) {
+		release_sharers(im, d);
 		att_release(im, a, false);
 		return 0;
 	}
@@ -1441,6 +1522,7 @@ out_release:
 		release(im, d, r);
 	} else {
 		block_dev(im, d);
+		r->dma_from = r->holds ? owner->serial : DMA_UNKNOWN;
 	}
 	return ret;
 }
@@ -1509,20 +1591,22 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 		}
 		goto out_put;
 	}
-	/* The last one: the group is blocked, stopped, and the kernel's. */
+	/*
+	 * The last one: the group is blocked, stopped and given back; the
+	 * next owner proves it quiet again, whatever happens meanwhile.
+	 */
 	g = pci_dev_is_gone(d) ? group_by_id(im, r->node.key) :
 				 pci_group_of(d);
 	if (g) {
 		block_group(im, g->devs);
-		if (quiesce_group(im, g, &how) == 0) {
-			r->dma_from = DMA_QUIET;
-			r->method = how;
-		}
+		quiesce_group(im, g, &how);
 	}
-	grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
-	log_info("iommu", PCI_BDF_FMT ": unassigned from %s%s",
-		 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), h->owner->name,
-		 r->dma_from == DMA_QUIET ? "" : "; DMA not proven stopped");
+	log_info("iommu", PCI_BDF_FMT ": unassigned from %s",
+		 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), h->owner->name);
+	release_group(im, g, r);
+	pci_dev_put(d);
+	hw_free(h);
+	return;
 out_put:
 	grp_put(im, r);
 	pci_dev_put(d);

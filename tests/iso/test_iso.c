@@ -584,6 +584,97 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
 	w_run(3000 * W_MS);
 }
 
+/* ---- found by the whole-system test (BUGS-iso.md) ---- */
+
+/*
+ * A group given back to the kernel is no longer proven quiet: DMA the
+ * kernel starts on it (edu dma from the console) must not reach the next
+ * guest (BUGS-iso.md 1).
+ */
+static void test_kernel_dma_after_release_is_not_trusted(void **state)
+{
+	uint64_t ha;
+	struct iommu_owner *a = w_guest("a", &ha);
+	struct iommu_hold *h = w_assign(a, W_TP);
+
+	w_unassign(h);
+	w_dma(W_TP, W_GPA, 0xe1, DMA_LEN, DMA_NS);
+	h = w_assign(a, W_TP);
+	assert_string_equal(h->method, "pending");
+	w_run(2 * DMA_NS);
+	assert_int_equal(bytes_of(ha, 0xe1), 0);
+	w_unassign(h);
+	w_guest_del(a);
+}
+
+/*
+ * A domain whose unmap failed is flushed before its tables go: nothing
+ * waits for an invalidation when it is destroyed (BUGS-iso.md 2).
+ */
+static void test_domain_del_after_failed_unmap_flushes_first(void **state)
+{
+	uint64_t hc;
+	unsigned int id = w_domain(&hc);
+
+	w_attach(W_ATS, id);
+	model_remove_endpoint(0, W_ATS);
+	assert_int_not_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
+	model_expect_unmap(NULL, 0, 0);
+	/* Quarantined and detached once the hardware reports. */
+	w_run(3000 * W_MS);
+	model_expect_detach(0, W_ATS);
+	assert_false(iommu_pending(&W.im));
+	assert_int_equal(iommu_domain_del(&W.im, NULL, id), 0);
+	assert_int_equal(w_log(LOG_ERR, "leaking"), 0);
+	assert_int_equal(w_log(LOG_WARN, "leaking"), 0);
+	model_add_endpoint(0, W_ATS, 0);
+}
+
+/*
+ * Unassign while the hardware has not confirmed the detach: the old
+ * translation may still be cached, so the group stays in transit (nobody
+ * may take it) until the poll confirms it (BUGS-iso.md 3).
+ */
+static void test_unconfirmed_detach_keeps_group_in_transit(void **state)
+{
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h = w_assign(g, W_FLR);
+	const char *owner;
+
+	model_qi_stall(0, true);
+	w_unassign(h);
+	assert_true(iommu_pending(&W.im));
+	assert_int_not_equal(iommu_owner_of(&W.im, w_dev(W_FLR), &owner),
+			     IOMMU_OWNER_KERNEL);
+	assert_int_equal(iommu_claim(&W.im, w_dev(W_FLR), "x", false), -EBUSY);
+	model_qi_stall(0, false);
+	w_run(10 * W_MS);
+	assert_false(iommu_pending(&W.im));
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_FLR), &owner),
+			 IOMMU_OWNER_KERNEL);
+	w_guest_del(g);
+}
+
+/*
+ * Detaching one member of an alias group detaches the requester id it
+ * shares: no sibling keeps it attached (BUGS-iso.md 4).
+ */
+static void test_detach_of_alias_member_detaches_shared_id(void **state)
+{
+	uint64_t hc;
+	unsigned int id = w_domain(&hc);
+	uint8_t buf[DMA_LEN];
+	const char *why;
+
+	assert_int_equal(iommu_attach(&W.im, w_dev(W_ALIAS1), id, &why), 0);
+	assert_int_equal(iommu_detach(&W.im, w_dev(W_ALIAS1)), 0);
+	memset(buf, 0xe4, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ALIAS0, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	assert_int_equal(bytes_of(hc, 0xe4), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +700,10 @@ int main(int argc, char **argv)
 		T(test_reset_blocks_first),
 		T(test_guest_domain_delete_retried),
 		T(test_dead_ats_endpoint_fini_frees_everything),
+		T(test_kernel_dma_after_release_is_not_trusted),
+		T(test_domain_del_after_failed_unmap_flushes_first),
+		T(test_unconfirmed_detach_keeps_group_in_transit),
+		T(test_detach_of_alias_member_detaches_shared_id),
 #undef T
 #define K(fn) cmocka_unit_test_setup_teardown(fn, w_setup_kexec, w_teardown)
 		K(test_kexec_group_quiesced_on_first_claim),

@@ -116,6 +116,11 @@ uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u)
 	return u->u.segment;
 }
 
+bool iommu_be_unit_degraded(const struct iommu_be_unit *u)
+{
+	return u->u.qi.degraded;
+}
+
 bool iommu_be_unit_ats(const struct iommu_be_unit *u)
 {
 	return vtd_ecap_dt(u->u.ecap);
