@@ -175,8 +175,9 @@ $(B)/host/bench: $(BENCH_SRCS) | $(DEPS_STAMP)
 	$(Q)gcc -std=c11 -O2 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 		-Wno-unused-parameter -I. $(BENCH_SRCS) -o $@
 
-bench: $(B)/host/bench
+bench: $(B)/host/bench $(BENCH_EXTRA)
 	$(B)/host/bench
+	@set -e; for b in $(BENCH_EXTRA); do $$b; done
 .PHONY: bench
 
 # ---------------------------------------------------------------------------

@@ -364,6 +364,47 @@ static void test_removal_detach_timeout_is_retried(void **state)
 }
 
 /*
+ * A device plugged in while its predecessor's detach still waits on the
+ * hardware gets fresh state once it is confirmed: nothing its
+ * predecessor did (a device-TLB that stopped answering: quarantine) is
+ * held against it.
+ */
+static void test_replug_gets_fresh_state_while_detach_pending(void **state)
+{
+	uint64_t hg, hg2;
+	struct iommu_owner *g = w_guest("g", &hg), *g2;
+	struct iommu_hold *h = w_assign(g, W_CARD_ATS);
+	bool pending_at_replug;
+	unsigned int i;
+
+	model_remove_endpoint(0, W_CARD_ATS);
+	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000), 0);
+	pci_fake_slot_pull(W.slot_ats);
+	w_run(W_MS);
+	w_unassign(h);
+	model_add_endpoint(0, W_CARD_ATS, 0);
+	pci_fake_slot_insert(W.slot_ats, true);
+	/* In before the hardware reports on its predecessor. */
+	for (i = 0; i < 1000 && !pci_find_dev(&W.host, 0, 3, 0); i++) {
+		w_run(W_MS);
+	}
+	pending_at_replug = iommu_pending(&W.im) &&
+			    pci_find_dev(&W.host, 0, 3, 0);
+	w_run(3000 * W_MS);
+	assert_true(pending_at_replug);
+	assert_false(iommu_pending(&W.im));
+	g2 = w_guest("g2", &hg2);
+	h = w_assign(g2, W_CARD_ATS);
+	w_dma(W_CARD_ATS, W_GPA, 0x62, DMA_LEN, W_MS);
+	w_run(3 * W_MS);
+	assert_int_equal(bytes_of(hg2, 0x62), DMA_LEN);
+	w_unassign(h);
+	w_guest_del(g2);
+	assert_int_equal(iommu_flush(&W.im, g, g->dom_id), 0);
+	iommu_owner_del(&W.im, g);
+}
+
+/*
  * The guest's handle to a surprise-removed device stays on that device:
  * unassigning it does not touch the device plugged in at its address
  * since, which another guest now has.
@@ -693,6 +734,7 @@ int main(int argc, char **argv)
 		T(test_surprise_removal_clears_entries),
 		T(test_removal_of_dead_ats_device_does_not_wait),
 		T(test_removal_detach_timeout_is_retried),
+		T(test_replug_gets_fresh_state_while_detach_pending),
 		T(test_gone_handle_does_not_reach_replugged),
 		T(test_claim_remove_cycles_do_not_leak),
 		T(test_presence_follows_link),
