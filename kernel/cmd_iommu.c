@@ -333,6 +333,14 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 	struct fault_match *m = ctx;
 	unsigned int i;
 
+	/* Not a DMA fault: it must not fail the requester's next DMA. */
+	if (f->irq) {
+		con_printf("irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
+			   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f,
+			   f->sid & 7, f->index, f->reason, f->text,
+			   owner ? " owner " : "", owner ? owner : "");
+		return;
+	}
 	con_printf("fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
 		   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
 		   (unsigned long long)f->addr, f->reason,

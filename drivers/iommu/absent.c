@@ -62,9 +62,9 @@ bool iommu_be_unit_degraded(const struct iommu_be_unit *u)
 	return false;
 }
 
-bool iommu_be_unit_ats(const struct iommu_be_unit *u)
+const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
 {
-	return false;
+	return "no IOMMU";
 }
 
 int iommu_be_domain_create(struct iommu_be_unit *const *units,

@@ -63,8 +63,11 @@ uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u);
  * sees the queue recover.
  */
 bool iommu_be_unit_degraded(const struct iommu_be_unit *u);
-/* Whether the unit has device-TLB support (ATS may be used behind it). */
-bool iommu_be_unit_ats(const struct iommu_be_unit *u);
+/*
+ * Whether devices behind the unit may use ATS: NULL, or why not (for the
+ * log when a device asks for it).
+ */
+const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u);
 
 /*
  * An I/O address space usable on every unit given (capabilities
@@ -135,10 +138,15 @@ typedef void (*iommu_sid_fn)(void *ctx, uint16_t sid);
 void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined,
 		   void *ctx);
 
-/* One DMA fault record, decoded. */
+/*
+ * One fault record, decoded: a DMA request's (addr, write), or with irq an
+ * interrupt request's that remapping blocked (index).
+ */
 struct iommu_fault {
 	unsigned int unit;
 	uint16_t sid;
+	bool irq;
+	uint16_t index;
 	uint64_t addr;
 	uint8_t reason;
 	bool write;

@@ -451,10 +451,17 @@ static unsigned int ats_depth(struct iommu *im, struct iommu_be_unit *u,
 			      struct pci_dev *d, const struct iommu_domain *dom,
 			      unsigned int sid_count)
 {
+	const char *why;
 	int qdepth;
 
 	if (dom == im->blocking || sid_count != 1 || !ats_allowed(im, d) ||
-	    !iommu_be_unit_ats(u) || !ats_covered(im->dmar, d)) {
+	    !ats_covered(im->dmar, d)) {
+		return 0;
+	}
+	why = iommu_be_unit_no_ats(u);
+	if (why) {
+		log_info("iommu", PCI_BDF_FMT ": ATS off: %s",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), why);
 		return 0;
 	}
 	qdepth = pci_ats_queue_depth(d);
@@ -1775,6 +1782,11 @@ static void charge_fault(void *ctx, const struct iommu_fault *f)
 	const struct iommu_sid *s;
 
 	fc->fn(fc->ctx, f, o ? o->name : NULL);
+	/* A blocked interrupt is counted apart: it never quarantines. */
+	if (o && f->irq) {
+		o->irq_faults++;
+		return;
+	}
 	if (!o || !o->guest || ++o->faults != fc->im->fault_limit) {
 		return;
 	}

@@ -65,6 +65,7 @@ struct iommu_owner {
 	struct iommu_domain *dom; /* a guest's domain */
 	unsigned int dom_id; /* its console number */
 	uint64_t faults; /* DMA faults its devices caused */
+	uint64_t irq_faults; /* their interrupts blocked by remapping */
 };
 
 /* A device assigned to a guest: the guest's reference to it. */

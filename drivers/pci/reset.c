@@ -154,9 +154,9 @@ static int wait_pending(const struct pci_dev *d, int exp, uint64_t deadline)
  * the function decodes where PCI placed it (and a bridge below still
  * forwards its buses): BARs, bus numbers, windows, ROM, interrupt line and
  * bridge control, cache line size and latency timer, then the Command
- * register with bus mastering off (the reset turned it off; the next owner
- * turns it on).  BIST and Status are not written back
- * (a 1 starts a self-test or clears an error bit).
+ * register with bus mastering off (the next owner turns it on).  BIST and
+ * Status are not written back (a 1 starts a self-test or clears an error
+ * bit).
  */
 static void hdr_save(const struct pci_dev *d, uint32_t *hdr)
 {

@@ -160,6 +160,25 @@ static void assert_header_back(uint8_t *cfg, const struct pci_dev *d)
 	assert_int_equal(pci_cfg_get(cfg, PCI_COMMAND, 2), PCI_COMMAND_MEMORY);
 }
 
+/*
+ * d was reset by method, with bus mastering already off, and comes back
+ * as it was; what it had in flight never lands.  Returns the time taken.
+ */
+static uint64_t assert_reset_by(uint8_t *cfg, struct pci_dev *d,
+				enum pci_quiesce_method method)
+{
+	enum pci_quiesce_method used;
+	uint64_t took;
+
+	assert_int_equal(quiesce(d, &used, &took), 0);
+	assert_int_equal(used, method);
+	assert_int_equal(pci_fake_fn_stats(cfg)->resets, 1);
+	assert_false(pci_fake_fn_stats(cfg)->cmd_at_reset & PCI_COMMAND_MASTER);
+	assert_header_back(cfg, d);
+	assert_old_dma_never_lands(cfg, d);
+	return took;
+}
+
 /* ---- presence ----------------------------------------------------------- */
 
 static void test_present_when_answering_and_links_up(void **state)
@@ -212,6 +231,27 @@ static void test_present_below_port_without_link_reporting(void **state)
 	assert_true(pci_dev_present(find(1, 0, 0)));
 }
 
+/*
+ * QEMU's ACPI hot-plug: the slot reads empty and its link down under a
+ * working function.  Those registers say nothing; the function answers.
+ */
+static void test_present_below_slot_that_reads_empty(void **state)
+{
+	uint8_t *rp = root_port(true);
+	uint8_t *fn = function(1, 0, true);
+
+	pci_cfg_put16(rp, EXP + PCI_EXP_FLAGS,
+		      (uint16_t)(pci_cfg_get(rp, EXP + PCI_EXP_FLAGS, 2) |
+				 PCI_EXP_FLAGS_SLOT));
+	pci_cfg_put32(rp, EXP + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPC);
+	pci_cfg_put32(rp, EXP + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+	enumerate();
+	assert_true(pci_dev_present(find(1, 0, 0)));
+	/* Then the function goes: the answer, not the registers, says so. */
+	pci_cfg_dead(fn, true);
+	assert_false(pci_dev_present(find(1, 0, 0)));
+}
+
 static void test_not_present_when_gone_and_not_read(void **state)
 {
 	uint8_t *fn = function(0, 2, true);
@@ -253,22 +293,13 @@ static void test_msi_refused_when_link_down(void **state)
 static void test_quiesce_flr(void **state)
 {
 	uint8_t *fn = function(0, 2, true);
-	enum pci_quiesce_method used;
-	struct pci_dev *d;
-	uint64_t took;
 
 	pci_fake_flr(fn);
 	enumerate();
-	d = find(0, 2, 0);
 	start_dma(fn, PCI_FAKE_BME_STOPS, 5 * MS);
-	assert_int_equal(quiesce(d, &used, &took), 0);
-	assert_int_equal(used, PCI_QUIESCE_FLR);
-	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
-	assert_false(pci_fake_fn_stats(fn)->cmd_at_reset & PCI_COMMAND_MASTER);
+	assert_true(assert_reset_by(fn, find(0, 2, 0), PCI_QUIESCE_FLR) >=
+		    105 * MS);
 	assert_false(pci_fake_fn_stats(fn)->tp_at_reset);
-	assert_true(took >= 105 * MS);
-	assert_header_back(fn, d);
-	assert_old_dma_never_lands(fn, d);
 	assert_int_equal(pci_log_count(LOG_INFO, "DMA over (flr)"), 1);
 }
 
@@ -372,22 +403,13 @@ static uint8_t *pm_function(bool no_soft_reset, bool pcie)
 static void test_quiesce_pm_reset(void **state)
 {
 	uint8_t *fn = pm_function(false, false);
-	enum pci_quiesce_method used;
-	struct pci_dev *d;
-	uint64_t took;
 
 	enumerate();
-	d = find(0, 2, 0);
 	start_dma(fn, PCI_FAKE_BME_IGNORED, 0);
-	assert_int_equal(quiesce(d, &used, &took), 0);
-	assert_int_equal(used, PCI_QUIESCE_PM);
-	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
-	assert_false(pci_fake_fn_stats(fn)->cmd_at_reset & PCI_COMMAND_MASTER);
-	assert_true(took >= 20 * MS);
+	assert_true(assert_reset_by(fn, find(0, 2, 0), PCI_QUIESCE_PM) >=
+		    20 * MS);
 	assert_int_equal(pci_cfg_get(fn, PM + PCI_PM_CTRL, 2) & PCI_PM_CTRL_STATE,
 			 PCI_PM_CTRL_STATE_D0);
-	assert_header_back(fn, d);
-	assert_old_dma_never_lands(fn, d);
 }
 
 /* No_Soft_Reset: D0 keeps the state, so it is no reset; the next method. */
@@ -423,23 +445,14 @@ static void test_quiesce_sbr(void **state)
 {
 	uint8_t *rp = root_port(true);
 	uint8_t *fn = function(1, 0, false);
-	enum pci_quiesce_method used;
-	struct pci_dev *d;
-	uint64_t took;
 
 	enumerate();
-	d = find(1, 0, 0);
 	start_dma(fn, PCI_FAKE_BME_IGNORED, 0);
-	assert_int_equal(quiesce(d, &used, &took), 0);
-	assert_int_equal(used, PCI_QUIESCE_SBR);
-	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
-	assert_false(pci_fake_fn_stats(fn)->cmd_at_reset & PCI_COMMAND_MASTER);
+	assert_true(assert_reset_by(fn, find(1, 0, 0), PCI_QUIESCE_SBR) >=
+		    101 * MS);
 	assert_int_equal(pci_fake_fn_stats(rp)->resets, 0);
 	assert_false(pci_cfg_get(rp, PCI_BRIDGE_CONTROL, 2) &
 		     PCI_BRIDGE_CTL_BUS_RESET);
-	assert_true(took >= 101 * MS);
-	assert_header_back(fn, d);
-	assert_old_dma_never_lands(fn, d);
 }
 
 /*
@@ -943,6 +956,7 @@ int main(void)
 		T(test_not_present_when_config_reads_all_ones),
 		T(test_not_present_when_link_above_down_without_event),
 		T(test_present_below_port_without_link_reporting),
+		T(test_present_below_slot_that_reads_empty),
 		T(test_not_present_when_gone_and_not_read),
 		T(test_msi_refused_when_link_down),
 		T(test_quiesce_flr),

@@ -121,9 +121,15 @@ bool iommu_be_unit_degraded(const struct iommu_be_unit *u)
 	return u->u.qi.degraded;
 }
 
-bool iommu_be_unit_ats(const struct iommu_be_unit *u)
+const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
 {
-	return vtd_ecap_dt(u->u.ecap);
+	if (!vtd_ecap_dt(u->u.ecap)) {
+		return "its unit has no device-TLB support";
+	}
+	/* vtd_attach_ats() programs legacy context entries only. */
+	return u->u.mode == VTD_MODE_LEGACY ?
+		       NULL :
+		       "it needs legacy mode (vtd.mode=legacy)";
 }
 
 int iommu_be_domain_create(struct iommu_be_unit *const *units,
@@ -271,6 +277,8 @@ static void each_fault(void *ctx, const struct vtd_fault *f)
 	struct iommu_fault n = {
 		.unit = f->unit,
 		.sid = f->sid,
+		.irq = f->irq,
+		.index = f->index,
 		.addr = f->addr,
 		.reason = f->reason,
 		.write = f->write,

@@ -322,6 +322,19 @@ static int second_level(struct vtd_domain *d, unsigned int addr_width,
  * cover 47 bits (the lower half), 5 levels (CAP.FL5LP) 56; 2 MiB leaves
  * always, 1 GiB leaves only with CAP.FL1GP.
  */
+static unsigned int first_level_width(struct vtd_unit *const *units,
+				      unsigned int unit_count)
+{
+	unsigned int i;
+
+	for (i = 0; i < unit_count; i++) {
+		if (!vtd_cap_fl5lp(units[i]->cap)) {
+			return 47;
+		}
+	}
+	return 56;
+}
+
 static int first_level(struct vtd_domain *d, unsigned int addr_width,
 		       unsigned int *levels, uint64_t *sizes)
 {
@@ -440,11 +453,41 @@ out_free_dids:
 	return err;
 }
 
+/*
+ * Second-level tables, unless a unit in scalable mode walks only
+ * first-level ones (ECAP.FLTS without SLTS, VT-d spec 11.4.3): then
+ * first-level, which check_units() refuses, with the reason, if another
+ * unit of the domain cannot walk them.
+ */
+static enum vtd_format default_format(struct vtd_unit *const *units,
+				      unsigned int unit_count)
+{
+	unsigned int i;
+
+	for (i = 0; i < unit_count; i++) {
+		if (units[i]->mode == VTD_MODE_SCALABLE &&
+		    !vtd_ecap_slts(units[i]->ecap)) {
+			return VTD_FORMAT_FIRST_LEVEL;
+		}
+	}
+	return VTD_FORMAT_SECOND_LEVEL;
+}
+
 int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
 		      unsigned int addr_width, struct vtd_domain **out)
 {
-	return vtd_domain_create_fmt(units, unit_count, addr_width,
-				     VTD_FORMAT_SECOND_LEVEL, out);
+	enum vtd_format format;
+
+	if (unit_count > VTD_DOMAIN_MAX_UNITS) {
+		return -EINVAL;
+	}
+	format = default_format(units, unit_count);
+	if (format == VTD_FORMAT_FIRST_LEVEL &&
+	    addr_width > first_level_width(units, unit_count)) {
+		addr_width = first_level_width(units, unit_count);
+	}
+	return vtd_domain_create_fmt(units, unit_count, addr_width, format,
+				     out);
 }
 
 int vtd_domain_destroy(struct vtd_domain *d)
