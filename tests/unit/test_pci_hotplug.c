@@ -86,7 +86,7 @@ static void on_removed(void *ctx, struct pci_dev *d, bool surprise)
 
 static void on_added(void *ctx, struct pci_dev *d)
 {
-	assert_true(pci_dev_is_present(d));
+	assert_true(pci_dev_present(d));
 	assert_non_null(pci_group_of(d));
 	record('a', d, false);
 }
@@ -252,7 +252,7 @@ static void test_clear_keeps_referenced_objects(void **state)
 	assert_true(pci_dev_is_gone(d));
 	assert_true(pci_dev_is_gone(rp));
 	assert_int_equal(rp->refs, 1);
-	assert_false(pci_dev_reachable(d));
+	assert_false(pci_dev_present(d));
 	assert_true(pci_alloc_live > 0 && pci_alloc_live < live);
 	pci_dev_put(d);
 	assert_int_equal(pci_alloc_live, 0);
@@ -280,7 +280,7 @@ static void test_remove_while_referenced_then_replug(void **state)
 	assert_null(find(1, 0, 0));
 	/* Kept alive, never touched again. */
 	seen = pci_cfg_accesses(fn0);
-	assert_false(pci_dev_reachable(old));
+	assert_false(pci_dev_present(old));
 	poll_for(5);
 
 	/* The same card comes back at the same address: a new object. */
@@ -820,14 +820,14 @@ static void test_reachable(void **state)
 	pci_fake_slot_options(slot, false, false);
 	enumerate();
 	d = find(1, 0, 0);
-	assert_true(pci_dev_reachable(d));
+	assert_true(pci_dev_present(d));
 	pci_cfg_dead(fn0, true);
-	assert_false(pci_dev_reachable(d));
+	assert_false(pci_dev_present(d));
 	pci_cfg_dead(fn0, false);
 	/* The port's link down: the device may still decode, unreachable. */
 	pci_fake_slot_link_ok(slot, false);
 	pci_cfg_dead(fn0, false);
-	assert_false(pci_dev_reachable(d));
+	assert_false(pci_dev_present(d));
 }
 
 /* 20 removals and re-plugs: objects, groups and slots back to baseline. */
