@@ -47,7 +47,7 @@
 #define EXP PCI_CFG_PORT_EXP
 #define PM_POS 0x60u
 #define ACS_POS 0x100u
-#define ATS_POS 0x140u
+#define ATS_POS 0x100u
 #define ACS_ALL (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
 #define SLOT_CAPS                                                              \
 	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP |        \
@@ -662,6 +662,7 @@ static int boot(bool inherit)
 
 /* ---- operations --------------------------------------------------------- */
 
+static void bind_all(void);
 static struct cdom *cdom(uint32_t a, bool used);
 static struct guest *guest_from(uint32_t b);
 
@@ -1105,10 +1106,23 @@ static bool op_kexec(void)
 	memset(W.dom, 0, sizeof(W.dom));
 	W.old_live = pci_alloc_live;
 	W.old_pages = model_table_pages();
+	/* A restart takes seconds: the hardware's time-outs run meanwhile. */
+	model_advance(5 * SEC);
 	if (boot(true)) {
 		return false;
 	}
 	W.base_domains = W.im.domains.count;
+	/*
+	 * Every device reads once, through whatever the new kernel left it:
+	 * the model walks the new tables (a denied entry is seen not
+	 * present there, not as the old table's present one).
+	 */
+	bind_all();
+	for (i = 0; i < NPOS; i++) {
+		uint64_t word;
+
+		model_dma_read(0, positions[i].rid, 0, &word, sizeof(word));
+	}
 	return true;
 }
 
@@ -1243,25 +1257,36 @@ static void quiesce_all(void)
 	for (i = 0; i < NGUESTS; i++) {
 		op_guest_del(i);
 	}
-	pci_for_each_dev(&W.host, d) {
-		const char *name;
-		enum iommu_owner_kind kind = iommu_owner_of(&W.im, d, &name);
+	/*
+	 * Everything back to the kernel, detached, console domains deleted;
+	 * what waits on the hardware gets time (late completions, ITE) and
+	 * is tried again.
+	 */
+	for (n = 0; n < 30; n++) {
+		bool left = false;
 
-		if (kind == IOMMU_OWNER_QUARANTINE) {
-			iommu_reset(&W.im, d, &name);
-		} else if (kind == IOMMU_OWNER_NAMED) {
-			iommu_release(&W.im, d);
+		pci_for_each_dev(&W.host, d) {
+			const char *name;
+			enum iommu_owner_kind kind = iommu_owner_of(&W.im, d,
+								    &name);
+
+			if (kind == IOMMU_OWNER_QUARANTINE) {
+				iommu_reset(&W.im, d, &name);
+			} else if (kind == IOMMU_OWNER_NAMED) {
+				iommu_release(&W.im, d);
+			}
+			iommu_detach(&W.im, d);
 		}
-		iommu_detach(&W.im, d);
-	}
-	for (i = 0; i < NDOMS; i++) {
-		if (W.dom[i].used &&
-		    iommu_domain_del(&W.im, NULL, W.dom[i].id) == 0) {
-			W.dom[i].used = false;
+		for (i = 0; i < NDOMS; i++) {
+			if (W.dom[i].used &&
+			    iommu_domain_del(&W.im, NULL, W.dom[i].id) == 0) {
+				W.dom[i].used = false;
+			}
+			left |= W.dom[i].used;
 		}
-	}
-	/* Time for every late completion and time-out to arrive. */
-	for (n = 0; n < 30 && iommu_pending(&W.im); n++) {
+		if (!left && !iommu_pending(&W.im)) {
+			break;
+		}
 		op_time(3);
 	}
 }
@@ -1366,6 +1391,9 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	W.step = (uint32_t)n;
 	quiesce_all();
 	check_baseline();
+	if (verbose) {
+		pci_log_dump();
+	}
 	if (rep->failed) {
 		return;
 	}
