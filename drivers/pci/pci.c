@@ -530,13 +530,17 @@ struct pci_dev *pci_get_dev(const struct pci_host *host, uint16_t seg,
 /*
  * A root or switch downstream port that reports link state and reads its
  * link as down (PCIe §7.5.3.6 DLLLARC, §7.5.3.8 DLLLA).  An upstream port's
- * link is the one its parent port reports.
+ * link is the one its parent port reports.  A slot whose Presence Detect
+ * State reads empty although a function below it is listed has registers
+ * that do not describe it (QEMU 7.2's ACPI hot-plug leaves Presence Detect
+ * and Link Active clear under a working device, qemu-peer.md §3.1): its
+ * link state says nothing, and whether the function answers decides.
  */
 static bool port_link_down(const struct pci_dev *b)
 {
 	int pos = pci_find_cap(b, PCI_CAP_ID_EXP);
+	uint16_t sta, flags, sltsta;
 	uint32_t cap;
-	uint16_t sta;
 
 	if (!pos || (b->pcie_type != PCI_EXP_TYPE_ROOT_PORT &&
 		     b->pcie_type != PCI_EXP_TYPE_DOWNSTREAM)) {
@@ -552,7 +556,17 @@ static bool port_link_down(const struct pci_dev *b)
 	}
 	sta = hw_pci_read16(b->seg, b->bus, b->devfn,
 			    (uint16_t)(pos + PCI_EXP_LNKSTA));
-	return sta == UINT16_MAX || !(sta & PCI_EXP_LNKSTA_DLLLA);
+	if (sta == UINT16_MAX) {
+		return true;
+	}
+	if (sta & PCI_EXP_LNKSTA_DLLLA) {
+		return false;
+	}
+	flags = hw_pci_read16(b->seg, b->bus, b->devfn,
+			      (uint16_t)(pos + PCI_EXP_FLAGS));
+	sltsta = hw_pci_read16(b->seg, b->bus, b->devfn,
+			       (uint16_t)(pos + PCI_EXP_SLTSTA));
+	return !(flags & PCI_EXP_FLAGS_SLOT) || (sltsta & PCI_EXP_SLTSTA_PDS);
 }
 
 bool pci_dev_present(const struct pci_dev *d)

@@ -154,8 +154,9 @@ static int wait_pending(const struct pci_dev *d, int exp, uint64_t deadline)
  * the function decodes where PCI placed it (and a bridge below still
  * forwards its buses): BARs, bus numbers, windows, ROM, interrupt line and
  * bridge control, cache line size and latency timer, then the Command
- * register with bus mastering off.  BIST and Status are not written back
- * (a 1 starts a self-test or clears an error bit).
+ * register with bus mastering off (the next owner turns it on).  BIST and
+ * Status are not written back (a 1 starts a self-test or clears an error
+ * bit).
  */
 static void hdr_save(const struct pci_dev *d, uint32_t *hdr)
 {
@@ -371,7 +372,6 @@ static int do_sbr(const struct pci_host *host, const struct pci_dev *br,
 	i = 0;
 	pci_for_each_dev(host, x) {
 		if (pci_dev_below(x, br)) {
-			master_off(x);
 			saved[i].d = x;
 			hdr_save(x, saved[i++].hdr);
 		}

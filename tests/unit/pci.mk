@@ -16,4 +16,4 @@ pci_group_SRCS := tests/unit/test_pci_group.c $(PCI_TEST_SRCS)
 pci_ecam_SRCS := tests/unit/test_pci_ecam.c tests/unit/pci_fake_log.c \
 	drivers/pci/ecam.c lib/errno.c
 pci_reset_SRCS := tests/unit/test_pci_reset.c tests/unit/pci_fake_edu.c \
-	drivers/edu/edu.c $(PCI_TEST_SRCS)
+	drivers/edu/edu.c drivers/pci/msi.c $(PCI_TEST_SRCS)

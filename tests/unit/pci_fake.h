@@ -162,7 +162,8 @@ bool pci_fake_answers(const uint8_t *cfg);
  * pci_fake_pm(): a PCI PM 1.2 capability at pos; PowerState D3hot then D0
  * resets the function unless no_soft_reset.
  * Every bridge implements Secondary Bus Reset: while it is set, every
- * function on the bridge's buses is held in reset and silent.
+ * function on the bridge's buses is held in reset and silent, and a slot's
+ * link is down (Data Link Layer State Changed as it goes down and up).
  */
 void pci_fake_flr(uint8_t *cfg);
 void pci_fake_pm(uint8_t *cfg, unsigned int pos, uint8_t next,

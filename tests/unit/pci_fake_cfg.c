@@ -310,7 +310,7 @@ static bool slot_powered(const struct cfg_slot *s)
 
 static bool slot_link(const struct cfg_slot *s)
 {
-	return s->present && s->link_ok && slot_powered(s);
+	return s->present && s->link_ok && slot_powered(s) && !s->port->sbr;
 }
 
 static void dma_drop(struct cfg_fn *f)
@@ -641,6 +641,23 @@ static bool overlaps(unsigned int off, unsigned int width, unsigned int reg,
 	return off < reg + reg_width && off + width > reg;
 }
 
+/*
+ * A hot-plug port's link goes down while it holds Secondary Bus Reset and
+ * trains again after: Data Link Layer State Changed each time (PCIe
+ * §7.5.3.11; QEMU sets it never).
+ */
+static void slot_sbr(const struct cfg_fn *port)
+{
+	unsigned int i;
+
+	for (i = 0; i < slot_count; i++) {
+		if (slots[i].port == port && slots[i].present) {
+			slot_event(&slots[i], PCI_EXP_SLTSTA_DLLSC);
+			slot_sync(&slots[i]);
+		}
+	}
+}
+
 /* What a write to f did beyond changing bits: stops, resets. */
 static void written(struct cfg_fn *f, unsigned int off, unsigned int width,
 		    const uint8_t *old)
@@ -690,6 +707,7 @@ static void written(struct cfg_fn *f, unsigned int off, unsigned int width,
 			}
 		}
 		f->sbr = n;
+		slot_sbr(f);
 	}
 }
 
@@ -770,17 +788,27 @@ void pci_fake_cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 
 /* ---- the API of resets, links and DMA ------------------------------ */
 
-void pci_fake_flr(uint8_t *cfg)
+/* The function's PCI Express capability, which the test must have added. */
+static unsigned int exp_of(const uint8_t *cfg)
 {
-	struct cfg_fn *f = fn_of(cfg);
-	unsigned int exp = cap_pos(f, PCI_CAP_ID_EXP);
+	unsigned int exp = cap_pos(fn_of(cfg), PCI_CAP_ID_EXP);
 
 	if (!exp) {
 		abort();
 	}
-	pci_cfg_put32(cfg, exp + PCI_EXP_DEVCAP,
-		      pci_cfg_get(cfg, exp + PCI_EXP_DEVCAP, 4) |
-			      PCI_EXP_DEVCAP_FLR);
+	return exp;
+}
+
+static void set_bits32(uint8_t *cfg, unsigned int off, uint32_t bits)
+{
+	pci_cfg_put32(cfg, off, pci_cfg_get(cfg, off, 4) | bits);
+}
+
+void pci_fake_flr(uint8_t *cfg)
+{
+	unsigned int exp = exp_of(cfg);
+
+	set_bits32(cfg, exp + PCI_EXP_DEVCAP, PCI_EXP_DEVCAP_FLR);
 	pci_cfg_writable(cfg, exp + PCI_EXP_DEVCTL, 2, PCI_EXP_DEVCTL_BCR_FLR);
 }
 
@@ -806,18 +834,12 @@ const struct pci_fake_fn_stats *pci_fake_fn_stats(const uint8_t *cfg)
 
 void pci_fake_link(uint8_t *port_cfg, bool up)
 {
-	struct cfg_fn *f = fn_of(port_cfg);
-	unsigned int exp = cap_pos(f, PCI_CAP_ID_EXP);
+	unsigned int exp = exp_of(port_cfg);
 
-	if (!exp) {
-		abort();
-	}
-	pci_cfg_put32(port_cfg, exp + PCI_EXP_LNKCAP,
-		      pci_cfg_get(port_cfg, exp + PCI_EXP_LNKCAP, 4) |
-			      PCI_EXP_LNKCAP_DLLLARC);
+	set_bits32(port_cfg, exp + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
 	pci_cfg_put16(port_cfg, exp + PCI_EXP_LNKSTA,
 		      up ? PCI_EXP_LNKSTA_DLLLA : 0);
-	f->link_down = !up;
+	fn_of(port_cfg)->link_down = !up;
 }
 
 void pci_fake_dma_mode(uint8_t *cfg, enum pci_fake_bme mode,

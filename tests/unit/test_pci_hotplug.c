@@ -451,6 +451,36 @@ static void test_button_on_dead_card_is_a_surprise(void **state)
 	assert_true(told[0].surprise);
 }
 
+/*
+ * A button on a card with a switch whose inner link dropped with no event:
+ * the function behind it is not present, so the removal is a surprise and
+ * nobody is asked to touch it.
+ */
+static void test_button_with_inner_link_down_is_a_surprise(void **state)
+{
+	uint8_t *rp, *usp, *dsp, *ep;
+	int slot;
+
+	rp = pci_cfg_add_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 3);
+	slot = pci_fake_slot(rp, EXP, SLOT_CAPS, 1);
+	usp = pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 3);
+	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3);
+	pci_fake_link(dsp, true);
+	ep = pci_cfg_add(0, 3, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
+	pci_fake_slot_card(slot, usp);
+	pci_fake_slot_card(slot, dsp);
+	pci_fake_slot_card(slot, ep);
+	pci_fake_slot_boot(slot);
+	enumerate();
+	assert_non_null(find(3, 0, 0));
+	pci_fake_link(dsp, false);
+	pci_fake_slot_button(slot);
+	poll();
+	assert_int_equal(count_told('r'), 0);
+	assert_int_equal(count_told('g'), 3);
+	assert_true(told[0].surprise);
+}
+
 /* Removal with the owner holding a reference taken in removed(). */
 static void test_owner_reference_outlives_removal(void **state)
 {
@@ -905,6 +935,7 @@ int main(void)
 		T(test_surprise_config_all_ones),
 		T(test_surprise_by_power_off),
 		T(test_button_on_dead_card_is_a_surprise),
+		T(test_button_with_inner_link_down_is_a_surprise),
 		T(test_owner_reference_outlives_removal),
 		T(test_events_before_boot_ignored),
 		T(test_firmware_handled_slot_left_alone),

@@ -160,6 +160,25 @@ static void assert_header_back(uint8_t *cfg, const struct pci_dev *d)
 	assert_int_equal(pci_cfg_get(cfg, PCI_COMMAND, 2), PCI_COMMAND_MEMORY);
 }
 
+/*
+ * d was reset by method, with bus mastering already off, and comes back
+ * as it was; what it had in flight never lands.  Returns the time taken.
+ */
+static uint64_t assert_reset_by(uint8_t *cfg, struct pci_dev *d,
+				enum pci_quiesce_method method)
+{
+	enum pci_quiesce_method used;
+	uint64_t took;
+
+	assert_int_equal(quiesce(d, &used, &took), 0);
+	assert_int_equal(used, method);
+	assert_int_equal(pci_fake_fn_stats(cfg)->resets, 1);
+	assert_false(pci_fake_fn_stats(cfg)->cmd_at_reset & PCI_COMMAND_MASTER);
+	assert_header_back(cfg, d);
+	assert_old_dma_never_lands(cfg, d);
+	return took;
+}
+
 /* ---- presence ----------------------------------------------------------- */
 
 static void test_present_when_answering_and_links_up(void **state)
@@ -212,6 +231,27 @@ static void test_present_below_port_without_link_reporting(void **state)
 	assert_true(pci_dev_present(find(1, 0, 0)));
 }
 
+/*
+ * QEMU's ACPI hot-plug: the slot reads empty and its link down under a
+ * working function.  Those registers say nothing; the function answers.
+ */
+static void test_present_below_slot_that_reads_empty(void **state)
+{
+	uint8_t *rp = root_port(true);
+	uint8_t *fn = function(1, 0, true);
+
+	pci_cfg_put16(rp, EXP + PCI_EXP_FLAGS,
+		      (uint16_t)(pci_cfg_get(rp, EXP + PCI_EXP_FLAGS, 2) |
+				 PCI_EXP_FLAGS_SLOT));
+	pci_cfg_put32(rp, EXP + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPC);
+	pci_cfg_put32(rp, EXP + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+	enumerate();
+	assert_true(pci_dev_present(find(1, 0, 0)));
+	/* Then the function goes: the answer, not the registers, says so. */
+	pci_cfg_dead(fn, true);
+	assert_false(pci_dev_present(find(1, 0, 0)));
+}
+
 static void test_not_present_when_gone_and_not_read(void **state)
 {
 	uint8_t *fn = function(0, 2, true);
@@ -227,6 +267,23 @@ static void test_not_present_when_gone_and_not_read(void **state)
 	pci_dev_put(d);
 }
 
+/* Programming a function behind a dead link is refused, and never tried. */
+static void test_msi_refused_when_link_down(void **state)
+{
+	uint8_t *rp = root_port(true);
+	uint8_t *fn = function(1, 0, true);
+	unsigned long seen;
+
+	pci_cfg_put8(fn, EXP + PCI_CAP_LIST_NEXT, 0x60);
+	pci_cfg_cap(fn, 0x60, PCI_CAP_ID_MSI, 0);
+	pci_fake_link(rp, true);
+	enumerate();
+	pci_fake_link(rp, false);
+	seen = pci_cfg_accesses(fn);
+	assert_int_equal(pci_msi_set(find(1, 0, 0), 0xfee00000U, 0x10), -ENODEV);
+	assert_int_equal(pci_cfg_accesses(fn), seen);
+}
+
 /* ---- FLR ------------------------------------------------------------------ */
 
 /*
@@ -236,22 +293,13 @@ static void test_not_present_when_gone_and_not_read(void **state)
 static void test_quiesce_flr(void **state)
 {
 	uint8_t *fn = function(0, 2, true);
-	enum pci_quiesce_method used;
-	struct pci_dev *d;
-	uint64_t took;
 
 	pci_fake_flr(fn);
 	enumerate();
-	d = find(0, 2, 0);
 	start_dma(fn, PCI_FAKE_BME_STOPS, 5 * MS);
-	assert_int_equal(quiesce(d, &used, &took), 0);
-	assert_int_equal(used, PCI_QUIESCE_FLR);
-	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
-	assert_false(pci_fake_fn_stats(fn)->cmd_at_reset & PCI_COMMAND_MASTER);
+	assert_true(assert_reset_by(fn, find(0, 2, 0), PCI_QUIESCE_FLR) >=
+		    105 * MS);
 	assert_false(pci_fake_fn_stats(fn)->tp_at_reset);
-	assert_true(took >= 105 * MS);
-	assert_header_back(fn, d);
-	assert_old_dma_never_lands(fn, d);
 	assert_int_equal(pci_log_count(LOG_INFO, "DMA over (flr)"), 1);
 }
 
@@ -322,6 +370,20 @@ static void test_reset_function_restores_header(void **state)
 	assert_header_back(fn, d);
 }
 
+static void test_reset_function_refused_when_link_down(void **state)
+{
+	uint8_t *rp = root_port(true);
+	uint8_t *fn = function(1, 0, true);
+
+	pci_fake_flr(fn);
+	pci_fake_link(rp, true);
+	enumerate();
+	pci_fake_link(rp, false);
+	assert_int_equal(pci_reset_function(find(1, 0, 0), TIMEOUT), -ENODEV);
+	pci_fake_link(rp, true);
+	assert_int_equal(pci_fake_fn_stats(fn)->resets, 0);
+}
+
 /* ---- PM reset ----------------------------------------------------------- */
 
 static uint8_t *pm_function(bool no_soft_reset, bool pcie)
@@ -341,22 +403,13 @@ static uint8_t *pm_function(bool no_soft_reset, bool pcie)
 static void test_quiesce_pm_reset(void **state)
 {
 	uint8_t *fn = pm_function(false, false);
-	enum pci_quiesce_method used;
-	struct pci_dev *d;
-	uint64_t took;
 
 	enumerate();
-	d = find(0, 2, 0);
 	start_dma(fn, PCI_FAKE_BME_IGNORED, 0);
-	assert_int_equal(quiesce(d, &used, &took), 0);
-	assert_int_equal(used, PCI_QUIESCE_PM);
-	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
-	assert_false(pci_fake_fn_stats(fn)->cmd_at_reset & PCI_COMMAND_MASTER);
-	assert_true(took >= 20 * MS);
+	assert_true(assert_reset_by(fn, find(0, 2, 0), PCI_QUIESCE_PM) >=
+		    20 * MS);
 	assert_int_equal(pci_cfg_get(fn, PM + PCI_PM_CTRL, 2) & PCI_PM_CTRL_STATE,
 			 PCI_PM_CTRL_STATE_D0);
-	assert_header_back(fn, d);
-	assert_old_dma_never_lands(fn, d);
 }
 
 /* No_Soft_Reset: D0 keeps the state, so it is no reset; the next method. */
@@ -392,23 +445,14 @@ static void test_quiesce_sbr(void **state)
 {
 	uint8_t *rp = root_port(true);
 	uint8_t *fn = function(1, 0, false);
-	enum pci_quiesce_method used;
-	struct pci_dev *d;
-	uint64_t took;
 
 	enumerate();
-	d = find(1, 0, 0);
 	start_dma(fn, PCI_FAKE_BME_IGNORED, 0);
-	assert_int_equal(quiesce(d, &used, &took), 0);
-	assert_int_equal(used, PCI_QUIESCE_SBR);
-	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
-	assert_false(pci_fake_fn_stats(fn)->cmd_at_reset & PCI_COMMAND_MASTER);
+	assert_true(assert_reset_by(fn, find(1, 0, 0), PCI_QUIESCE_SBR) >=
+		    101 * MS);
 	assert_int_equal(pci_fake_fn_stats(rp)->resets, 0);
 	assert_false(pci_cfg_get(rp, PCI_BRIDGE_CONTROL, 2) &
 		     PCI_BRIDGE_CTL_BUS_RESET);
-	assert_true(took >= 101 * MS);
-	assert_header_back(fn, d);
-	assert_old_dma_never_lands(fn, d);
 }
 
 /*
@@ -457,6 +501,8 @@ static void test_quiesce_sbr_alias_group(void **state)
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(pci_fake_fn_stats(fns[i])->resets, 1);
 		assert_false(pci_fake_dma_busy(fns[i]));
+		/* The members' headers are back, with bus mastering off. */
+		assert_int_equal(pci_cfg_get(fns[i], PCI_COMMAND, 2), 0);
 	}
 	assert_int_equal(pci_fake_fn_stats(br)->resets, 0);
 	pci_fake_advance(20000 * MS);
@@ -550,6 +596,38 @@ static void test_quiesce_sbr_out_of_memory(void **state)
 	assert_int_equal(used, PCI_QUIESCE_SBR);
 	assert_int_equal(pci_fake_fn_stats(fn)->resets, 0);
 	pci_alloc_fail_after = -1;
+}
+
+/*
+ * Groups could not be computed (out of memory at enumeration): with no
+ * group known, no bus reset can be shown to touch only it.
+ */
+static void test_quiesce_no_sbr_without_group(void **state)
+{
+	enum pci_quiesce_method used;
+	struct pci_dev *d = NULL;
+	uint64_t took;
+	uint8_t *fn;
+	long n;
+
+	root_port(true);
+	fn = function(1, 0, false);
+	assert_int_equal(pci_host_add_range(&host, 0, 0, 0xff), 0);
+	for (n = 0; n < 40 && !d; n++) {
+		pci_host_clear(&host);
+		pci_alloc_fail_after = n;
+		if (pci_enumerate(&host) == -ENOMEM) {
+			d = pci_find_dev(&host, 0, 1, 0);
+		}
+		pci_alloc_fail_after = -1;
+		if (d && pci_group_of(d)) {
+			d = NULL;
+		}
+	}
+	assert_non_null(d);
+	assert_int_equal(quiesce(d, &used, &took), -ENOTSUP);
+	assert_int_equal(used, PCI_QUIESCE_NONE);
+	assert_int_equal(pci_fake_fn_stats(fn)->resets, 0);
 }
 
 /* ---- the device's own quiesce: edu -------------------------------------- */
@@ -707,6 +785,7 @@ static void test_method_names(void **state)
 /* ---- hot-add out of memory ---------------------------------------------- */
 
 static unsigned int added;
+static unsigned int removed;
 static bool added_without_group;
 
 static void on_removing(void *ctx, struct pci_dev *d)
@@ -715,6 +794,7 @@ static void on_removing(void *ctx, struct pci_dev *d)
 
 static void on_removed(void *ctx, struct pci_dev *d, bool surprise)
 {
+	removed++;
 }
 
 static void on_added(void *ctx, struct pci_dev *d)
@@ -783,6 +863,38 @@ static void test_hot_add_out_of_memory_fails_closed(void **state)
 	assert_true(ok > 0);
 }
 
+/*
+ * A secondary bus reset below a hot-plug port takes the link down and up:
+ * the port reports it (DLLSC), and that is not a removal.
+ */
+static void test_quiesce_sbr_in_slot_is_no_removal(void **state)
+{
+	enum pci_quiesce_method used;
+	struct pci_slot *s;
+	uint8_t *rp, *fn;
+	uint64_t took;
+	int slot;
+
+	rp = root_port(true);
+	slot = pci_fake_slot(rp, PCI_CFG_PORT_EXP,
+			     PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_HPC, 1);
+	fn = function(1, 0, false);
+	pci_fake_slot_card(slot, fn);
+	pci_fake_slot_boot(slot);
+	enumerate();
+	s = pci_find_slot(&host, 0, 0, pci_devfn(0x1c, 0));
+	assert_int_equal(s->state, PCI_SLOT_ACTIVE);
+	removed = 0;
+	assert_int_equal(quiesce(find(1, 0, 0), &used, &took), 0);
+	assert_int_equal(used, PCI_QUIESCE_SBR);
+	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
+	pci_hotplug_poll(&host, &ops, NULL);
+	pci_hotplug_poll(&host, &ops, NULL);
+	assert_int_equal(removed, 0);
+	assert_int_equal(s->state, PCI_SLOT_ACTIVE);
+	assert_true(pci_dev_present(find(1, 0, 0)));
+}
+
 /* ---- the fake's promises ------------------------------------------------ */
 
 /* What bus master off does to a transfer in flight, per kind of device. */
@@ -844,12 +956,15 @@ int main(void)
 		T(test_not_present_when_config_reads_all_ones),
 		T(test_not_present_when_link_above_down_without_event),
 		T(test_present_below_port_without_link_reporting),
+		T(test_present_below_slot_that_reads_empty),
 		T(test_not_present_when_gone_and_not_read),
+		T(test_msi_refused_when_link_down),
 		T(test_quiesce_flr),
 		T(test_quiesce_flr_goes_ahead_when_pending_never_clears),
 		T(test_quiesce_flr_deadline_when_function_never_returns),
 		T(test_quiesce_prefers_flr_to_pm),
 		T(test_reset_function_restores_header),
+		T(test_reset_function_refused_when_link_down),
 		T(test_quiesce_pm_reset),
 		T(test_quiesce_pm_skipped_when_no_soft_reset),
 		T(test_quiesce_pm_deadline_when_function_never_returns),
@@ -861,6 +976,7 @@ int main(void)
 		T(test_quiesce_no_sbr_when_bridge_shared),
 		T(test_quiesce_sbr_deadline_when_function_never_returns),
 		T(test_quiesce_sbr_out_of_memory),
+		T(test_quiesce_no_sbr_without_group),
 		T(test_quiesce_hook_edu),
 		T(test_quiesce_hook_deadline),
 		T(test_quiesce_hook_only_when_registered),
@@ -871,6 +987,7 @@ int main(void)
 		T(test_quiesce_refused_when_link_down),
 		T(test_method_names),
 		T(test_hot_add_out_of_memory_fails_closed),
+		T(test_quiesce_sbr_in_slot_is_no_removal),
 		T(test_fake_dma_bus_master_modes),
 		T(test_fake_alias_rid_is_the_drivers_alias),
 	};
