@@ -795,7 +795,7 @@ static bool ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
 	}
 	if (!(rlo & 1)) {
 		/* No context table: the entry is seen not present. */
-		ctx_observe(mu, sid, 0, 0);
+		mu->shadow[sid].lo = 0;
 		*reason = FR_ROOT_NP;
 		return false;
 	}
@@ -841,9 +841,7 @@ static void ctx_scan(struct munit *mu)
 			     !(rlo & 1))) {
 				/* No context table: its entries are not present. */
 				for (e = 0; e < per_table; e++) {
-					ctx_observe(mu, (uint16_t)(bus << 8 |
-								   (devfn + e)),
-						    0, 0);
+					mu->shadow[bus << 8 | (devfn + e)].lo = 0;
 				}
 				devfn += per_table - 1;
 				continue;
