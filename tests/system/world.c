@@ -108,6 +108,7 @@ struct xfer {
 	uint64_t addr;
 	uint64_t owner;
 	uint64_t tag;
+	uint64_t due;		/* when it ends */
 	unsigned long dropped;	/* the engine's count at the start */
 	unsigned int resets;
 };
@@ -394,11 +395,11 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 	unsigned int i, r;
 	int ret;
 
+	/* Functions behind one bridge share a requester id: the one due first. */
 	for (i = 0; i < NPOS; i++) {
 		if (positions[i].rid == rid && xfer_live(i, &W.xfer[i]) &&
-		    W.xfer[i].addr == addr) {
+		    W.xfer[i].addr == addr && (!x || W.xfer[i].due < x->due)) {
 			x = &W.xfer[i];
-			break;
 		}
 	}
 	if (!x) {
@@ -445,7 +446,7 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 
 static bool op_dma(unsigned int i, uint32_t b)
 {
-	static const uint64_t durations[] = { MS, 30 * MS, 300 * MS, 3 * SEC };
+	static const uint64_t durations[] = { MS, 30 * MS, 300 * MS, 30 * SEC };
 	uint8_t *cfg = W.cfg_fn[i];
 	uint64_t addr;
 
@@ -478,6 +479,7 @@ static bool op_dma(unsigned int i, uint32_t b)
 		.addr = addr,
 		.owner = owner_now(i),
 		.tag = ++W.tag,
+		.due = model_now() + durations[b / 16 % 4],
 		.dropped = pci_fake_fn_stats(cfg)->dropped,
 		.resets = pci_fake_fn_stats(cfg)->resets,
 	};
