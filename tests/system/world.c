@@ -8,11 +8,14 @@
  *		reset: a multi-function device without ACS, one group
  *	00:03.0 root port -> 03:00.0 PCIe-to-PCI bridge -> 04:00.0 and
  *		04:01.0, conventional, one group, one requester id (04:00.0)
- *	00:04.0 root port, hot-plug slot 2 -> 05:00.0 no reset; its driver
- *		knows when its engine is idle (a quiesce hook)
- *	00:05.0 root port -> 06:00.0 no reset: Transactions Pending only
+ *	00:04.0 root port, hot-plug slot 2 -> 05:00.0 no reset, its driver
+ *		knows when its engine is idle (a quiesce hook), and 05:00.1
+ *		FLR: functions isolated by ACS, so no secondary bus reset
+ *	00:05.0 root port -> 06:00.0 no reset, Transactions Pending clear
+ *		once its transfer stopped, and 06:00.1 whose Transactions
+ *		Pending never clears: nothing proves it quiet (force)
  * Every root port has ACS, so each port's functions are a group of their
- * own.  Each function has the fake PCI topology's DMA engine; they differ
+ * own, and so is each function of 05:00 and 06:00.  Each function has the fake PCI topology's DMA engine; they differ
  * in what clearing Bus Master Enable does to a transfer in flight.
  *
  * The test is the kernel's thin callers: it creates guests (an owner with
@@ -46,8 +49,7 @@
 #define UNIT_BASE UINT64_C(0xfed90000)
 #define EXP PCI_CFG_PORT_EXP
 #define PM_POS 0x60u
-#define ACS_POS 0x100u
-#define ATS_POS 0x100u
+#define EXT_POS 0x100u	/* the first extended capability */
 #define ACS_ALL (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
 #define SLOT_CAPS                                                              \
 	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP |        \
@@ -82,19 +84,33 @@ static const struct pos {
 	uint8_t devfn;
 	int slot;		/* hot-plug slot, -1: soldered */
 	bool pcie;
+	bool mf;		/* function of a multi-function device */
+	bool acs;		/* ...isolated from its siblings by ACS */
 	enum reset_kind reset;
 	bool ats;
 	enum pci_fake_bme bme;	/* what Bus Master Enable off does */
+	bool tp_stuck;		/* Transactions Pending never clears */
 	uint16_t device;
 	uint16_t rid;		/* requester id of its DMA at the IOMMU */
 } positions[] = {
-	{ "01:00.0", 1, 0x00, 0, true, R_FLR, true, PCI_FAKE_BME_STOPS, 0x11e8, 0x0100 },
-	{ "02:00.0", 2, 0x00, 1, true, R_FLR, false, PCI_FAKE_BME_AT_END, 0x2000, 0x0200 },
-	{ "02:00.1", 2, 0x01, 1, true, R_PM, false, PCI_FAKE_BME_AT_END, 0x2001, 0x0201 },
-	{ "04:00.0", 4, 0x00, -1, false, R_NONE, false, PCI_FAKE_BME_AT_END, 0x1000, 0x0400 },
-	{ "04:01.0", 4, 0x08, -1, false, R_NONE, false, PCI_FAKE_BME_IGNORED, 0x1001, 0x0400 },
-	{ "05:00.0", 5, 0x00, 2, true, R_NONE, false, PCI_FAKE_BME_IGNORED, HOOK_DEVICE, 0x0500 },
-	{ "06:00.0", 6, 0x00, -1, true, R_NONE, false, PCI_FAKE_BME_STOPS, 0x3000, 0x0600 },
+	{ "01:00.0", 1, 0x00, 0, true, false, false, R_FLR, true,
+	  PCI_FAKE_BME_STOPS, false, 0x11e8, 0x0100 },
+	{ "02:00.0", 2, 0x00, 1, true, true, false, R_FLR, false,
+	  PCI_FAKE_BME_AT_END, false, 0x2000, 0x0200 },
+	{ "02:00.1", 2, 0x01, 1, true, true, false, R_PM, false,
+	  PCI_FAKE_BME_AT_END, false, 0x2001, 0x0201 },
+	{ "04:00.0", 4, 0x00, -1, false, false, false, R_NONE, false,
+	  PCI_FAKE_BME_AT_END, false, 0x1000, 0x0400 },
+	{ "04:01.0", 4, 0x08, -1, false, false, false, R_NONE, false,
+	  PCI_FAKE_BME_IGNORED, false, 0x1001, 0x0400 },
+	{ "05:00.0", 5, 0x00, 2, true, true, true, R_NONE, false,
+	  PCI_FAKE_BME_IGNORED, false, HOOK_DEVICE, 0x0500 },
+	{ "05:00.1", 5, 0x01, 2, true, true, true, R_FLR, false,
+	  PCI_FAKE_BME_STOPS, false, 0x5001, 0x0501 },
+	{ "06:00.0", 6, 0x00, -1, true, true, true, R_NONE, false,
+	  PCI_FAKE_BME_STOPS, false, 0x3000, 0x0600 },
+	{ "06:00.1", 6, 0x01, -1, true, true, true, R_NONE, false,
+	  PCI_FAKE_BME_IGNORED, true, 0x3001, 0x0601 },
 };
 #define NPOS (sizeof(positions) / sizeof(positions[0]))
 
@@ -169,6 +185,8 @@ static struct world {
 	uint64_t tag;
 	unsigned int base_refs[NPOS];
 	unsigned int base_domains;
+	uint64_t forcing;	/* a forced assignment to this guest runs */
+	unsigned int forgiven;	/* ...and DMA landed in its memory meanwhile */
 	long old_live;		/* objects of previous lives (kexec) */
 	uint64_t old_pages;	/* table pages of previous lives */
 	bool in_call;
@@ -429,7 +447,10 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 		if (!at || *at != x->tag) {
 			continue;
 		}
-		if (g->owner != x->owner) {
+		if (g->owner != x->owner && g->owner == W.forcing) {
+			/* What forcing accepts, if the hand-over was forced. */
+			W.forgiven++;
+		} else if (g->owner != x->owner) {
 			fail("isolation",
 			     "DMA of requester %04x started under owner %llu landed in the memory of owner %llu (iova 0x%llx, hpa 0x%llx)%s",
 			     rid, (unsigned long long)x->owner,
@@ -500,7 +521,7 @@ static uint8_t *port(uint8_t devfn, uint8_t sec, uint8_t sub)
 	uint8_t *cfg = pci_cfg_add_port(0, devfn, PCI_EXP_TYPE_ROOT_PORT, sec,
 					sub);
 
-	pci_cfg_acs(cfg, ACS_POS, 0, ACS_ALL, 0);
+	pci_cfg_acs(cfg, EXT_POS, 0, ACS_ALL, 0);
 	pci_cfg_window(cfg, 0xc0000000u + (uint32_t)sec * 0x100000u,
 		       0xc00fffffu + (uint32_t)sec * 0x100000u);
 	return cfg;
@@ -509,8 +530,7 @@ static uint8_t *port(uint8_t devfn, uint8_t sec, uint8_t sub)
 static uint8_t *function(const struct pos *p)
 {
 	uint8_t *cfg = pci_cfg_add(0, p->bus, p->devfn, 0x1234, p->device,
-				   0x00ff00,
-				   p->bus == 2 ? PCI_HEADER_TYPE_MFD : 0);
+				   0x00ff00, p->mf ? PCI_HEADER_TYPE_MFD : 0);
 
 	if (p->pcie) {
 		pci_cfg_put8(cfg, PCI_CAPABILITY_LIST, EXP);
@@ -524,10 +544,14 @@ static uint8_t *function(const struct pos *p)
 		}
 	}
 	if (p->ats) {
-		pci_cfg_ext_cap(cfg, ATS_POS, PCI_EXT_CAP_ID_ATS, 0);
-		pci_cfg_writable(cfg, ATS_POS + PCI_ATS_CTRL, 2, 0x801f);
+		pci_cfg_ext_cap(cfg, EXT_POS, PCI_EXT_CAP_ID_ATS, 0);
+		pci_cfg_writable(cfg, EXT_POS + PCI_ATS_CTRL, 2, 0x801f);
+	}
+	if (p->acs) {
+		pci_cfg_acs(cfg, EXT_POS, 0, PCI_ACS_RR | PCI_ACS_CR, 0);
 	}
 	pci_fake_dma_mode(cfg, p->bme, MS);
+	pci_fake_tp_stuck(cfg, p->tp_stuck);
 	pci_fake_dma_rid(cfg, p->rid);
 	return cfg;
 }
@@ -667,7 +691,6 @@ static int boot(bool inherit)
 
 /* ---- operations --------------------------------------------------------- */
 
-static void bind_all(void);
 static struct cdom *cdom(uint32_t a, bool used);
 static struct guest *guest_from(uint32_t b);
 
@@ -753,6 +776,34 @@ static bool op_guest_del(unsigned int g)
 	return true;
 }
 
+/*
+ * A forced hand-over: the caller accepted that DMA still in flight in the
+ * group lands in the new owner's memory.  The model's complaints about
+ * those landings during the call are dropped (no more than landed), and
+ * what is still in flight belongs to the new owner from now on.
+ */
+static void forced(unsigned int i, uint64_t owner)
+{
+	struct pci_dev *d = dev_at(i), *m;
+	struct pci_group *grp = d ? pci_group_of(d) : NULL;
+	int k;
+
+	if (model_violations() > W.forgiven) {
+		return;
+	}
+	if (model_violations()) {
+		fprintf(stderr, "system: step %u: forced hand-over of %s: what landed above is what force accepts\n",
+			W.step, positions[i].name);
+	}
+	model_clear_violations();
+	for (m = grp ? grp->devs : NULL; m; m = m->group_next) {
+		k = pos_of(m);
+		if (k >= 0) {
+			W.xfer[k].owner = owner;
+		}
+	}
+}
+
 static bool op_assign(unsigned int i, uint32_t b, struct pci_dev *d)
 {
 	struct guest *gs = guest_from(b);
@@ -763,9 +814,18 @@ static bool op_assign(unsigned int i, uint32_t b, struct pci_dev *d)
 	if (!gs || !d || gs->hold[i]) {
 		return false;
 	}
+	W.forcing = force ? gs->id : 0;
+	W.forgiven = 0;
 	call_begin();
 	ret = iommu_assign(&W.im, gs->o, d, force, &gs->hold[i], &why);
 	call_end("assign");
+	W.forcing = 0;
+	if (ret == 0 && strcmp(gs->hold[i]->method, "forced") == 0) {
+		forced(i, gs->id);
+	} else if (W.forgiven) {
+		fail("isolation", "DMA started before landed in %s's memory while %s was assigned to it without force",
+		     gs->name, positions[i].name);
+	}
 	if (ret) {
 		gs->hold[i] = NULL;
 		return false;
@@ -1140,17 +1200,6 @@ static bool op_kexec(uint32_t b)
 		return false;
 	}
 	W.base_domains = W.im.domains.count;
-	/*
-	 * Every device reads once, through whatever the new kernel left it:
-	 * the model walks the new tables (a denied entry is seen not
-	 * present there, not as the old table's present one).
-	 */
-	bind_all();
-	for (i = 0; i < NPOS; i++) {
-		uint64_t word;
-
-		model_dma_read(0, positions[i].rid, 0, &word, sizeof(word));
-	}
 	return true;
 }
 
@@ -1383,7 +1432,7 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	pci_alloc_live = 0;
 	pci_alloc_fail_after = -1;
 	model_init();
-	model_set_relax(20 * 1000);
+	model_set_relax(100 * 1000);
 	model_unit_config_default(&cfg);
 	cfg.ecap |= UINT64_C(1) << 2; /* ECAP.DT: device-TLBs */
 	cfg.ite_timeout_ns = 2 * SEC;
