@@ -1410,11 +1410,6 @@ static void check_baseline(void)
 
 /* ---- run ---------------------------------------------------------------- */
 
-bool world_supports(unsigned int kind)
-{
-	return true;
-}
-
 void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	       struct sys_report *rep)
 {
