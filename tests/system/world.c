@@ -69,10 +69,14 @@
 #define DMA_LEN 16u
 #define KEXEC_AT_ONCE 1000u
 
-/* Owner identities: 0 nobody; then the kernel, console claims, quarantine. */
+/*
+ * Owner identities: 0 nobody; then the kernel, console claims, quarantine,
+ * a deleted guest's group still in transit; then guests.
+ */
 #define OWNER_KERNEL 1u
 #define OWNER_CLAIM 2u
 #define OWNER_QUARANTINE 3u
+#define OWNER_TRANSIT 4u
 #define OWNER_FIRST_GUEST 16u
 
 enum reset_kind { R_NONE, R_FLR, R_PM };
@@ -339,9 +343,8 @@ static uint64_t owner_now(unsigned int i)
 		if (strcmp(name, "con") == 0) {
 			return OWNER_CLAIM;
 		}
-		fail("ownership", "%s belongs to \"%s\", who does not exist",
-		     positions[i].name, name);
-		return 0;
+		/* A deleted guest's group in transit: nobody's memory. */
+		return OWNER_TRANSIT;
 	}
 }
 
@@ -473,7 +476,7 @@ static bool op_dma(unsigned int i, uint32_t b)
 
 	/* Nobody drives a quarantined device: it starts nothing new. */
 	if (!dev_at(i) || pci_fake_dma_busy(cfg) ||
-	    owner_now(i) == OWNER_QUARANTINE) {
+	    owner_now(i) == OWNER_QUARANTINE || owner_now(i) == OWNER_TRANSIT) {
 		return false;
 	}
 	switch (b % 4) {
@@ -1200,6 +1203,12 @@ static bool op_kexec(uint32_t b)
 		return false;
 	}
 	W.base_domains = W.im.domains.count;
+	/* The new kernel denies what it cannot inherit (its log says why). */
+	for (i = 0; i < NPOS; i++) {
+		if (!iommu_be_inherited(W.im.units[0], positions[i].rid)) {
+			W.inherited[i] = 0;
+		}
+	}
 	return true;
 }
 
@@ -1293,6 +1302,11 @@ static void bind_all(void)
 	unsigned int i, j;
 
 	for (i = 0; i < NPOS; i++) {
+		/* Dropped with its group (the driver knows what it still has). */
+		if (W.inherited[i] &&
+		    !iommu_be_inherited(W.im.units[0], positions[i].rid)) {
+			W.inherited[i] = 0;
+		}
 		key[i] = reach_now(i);
 	}
 	for (i = 0; i < NPOS; i++) {
@@ -1356,12 +1370,17 @@ static void quiesce_all(void)
 			enum iommu_owner_kind kind = iommu_owner_of(&W.im, d,
 								    &name);
 
+			int k = pos_of(d);
+
 			if (kind == IOMMU_OWNER_QUARANTINE) {
 				iommu_reset(&W.im, d, &name);
 			} else if (kind == IOMMU_OWNER_NAMED) {
 				iommu_release(&W.im, d);
 			}
-			iommu_detach(&W.im, d);
+			/* Inherited translation goes with the detach too. */
+			if (iommu_detach(&W.im, d) == 0 && k >= 0) {
+				forget((unsigned int)k, false);
+			}
 		}
 		for (i = 0; i < NDOMS; i++) {
 			if (W.dom[i].used &&
@@ -1401,6 +1420,10 @@ static void check_baseline(void)
 		 * was never listed; nothing lists it later. */
 		if (!d && positions[i].slot >= 0) {
 			fail("leak", "%s is not back at the end", positions[i].name);
+		} else if (d && owner_now(i) != OWNER_KERNEL) {
+			fail("leak", "%s is not the kernel's at the end (owner %llu)",
+			     positions[i].name,
+			     (unsigned long long)owner_now(i));
 		} else if (d && d->refs != W.base_refs[i]) {
 			fail("leak", "%s: %u references at the end, %u at the start",
 			     positions[i].name, d->refs, W.base_refs[i]);
