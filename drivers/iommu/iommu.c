@@ -609,10 +609,7 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 	for (i = 0; i < n; i++) {
 		struct iommu_sid *s = sid_find(im, (unsigned int)unit, sids[i]);
 
-		if (s && s->releasing) {
-			retry_detaches(im);
-			s = sid_find(im, (unsigned int)unit, sids[i]);
-		}
+		/* Only iommu_poll() retries: group records stay put here. */
 		if (s && s->releasing) {
 			log_warn("iommu", PCI_BDF_FMT ": requester id %02x:%02x.%u is still being released",
 				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
@@ -969,6 +966,10 @@ static int check_owner(struct iommu *im, const struct pci_dev *d,
 
 	if (kind == IOMMU_OWNER_QUARANTINE) {
 		return -EPERM;
+	}
+	/* In transit: nobody's until the hardware confirms its detach. */
+	if (r && r->releasing) {
+		return -EBUSY;
 	}
 	if (kind == IOMMU_OWNER_KERNEL) {
 		return owner ? -EBUSY : 0;
