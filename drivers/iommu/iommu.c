@@ -1675,6 +1675,8 @@ bool iommu_device_removing(struct iommu *im, struct pci_dev *d)
 static void sweep_groups(struct iommu *im)
 {
 	const struct pci_group *g;
+	struct iommu_att *a;
+	struct pci_dev *m;
 	struct iommu_hnode *n, *next;
 	struct iommu_grp *r;
 	unsigned int i;
@@ -1685,6 +1687,20 @@ static void sweep_groups(struct iommu *im)
 		r = grp_find(im, g->id);
 		if (r) {
 			r->seen = im->sweep_gen;
+		}
+		/*
+		 * A member attached while in another group (groups split or
+		 * merged): whatever its old group's owner allowed no longer
+		 * holds, so it is blocked until its new group's owner acts.
+		 */
+		for (m = g->devs; m; m = m->group_next) {
+			a = att_find(im, m);
+			if (a && a->gid != g->id && a->dom != im->blocking) {
+				log_warn("iommu", PCI_BDF_FMT ": moved to group %u: blocked",
+					 PCI_BDF_ARGS(m->seg, m->bus, m->devfn),
+					 g->id);
+				block_dev(im, m);
+			}
 		}
 	}
 	for (i = 0; i < im->grps.size; i++) {
@@ -1724,9 +1740,8 @@ void iommu_device_added(struct iommu *im, struct pci_dev *d)
 	const char *why;
 	int unit = unit_index(im, d, &why);
 
-	if (im->sweep_due) {
-		sweep_groups(im);
-	}
+	/* PCI recomputed its groups before this: swept at the next poll. */
+	im->sweep_due = true;
 	if (unit < 0) {
 		return;
 	}
