@@ -51,7 +51,7 @@ KERNEL_SRCS := \
 	lib/string.c lib/format.c lib/errno.c \
 	kernel/main.c kernel/log.c kernel/panic.c kernel/page_alloc.c \
 	kernel/heap.c kernel/console.c kernel/console_parse.c kernel/cmdline.c \
-	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/iommu.c kernel/cmd_iommu.c \
+	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/cmd_iommu.c \
 	kernel/guest.c kernel/cmd_guest.c \
 	drivers/serial/uart16550.c
 KERNEL_ASM := arch/x86_64/entry.asm
@@ -194,7 +194,7 @@ HOST_LDLIBS := -lcmocka
 
 UNIT_TESTS :=
 -include $(wildcard tests/unit/*.mk tests/model/*.mk tests/system/*.mk \
-	tests/mutate/*.mk)
+	tests/iso/*.mk tests/mutate/*.mk)
 
 $(B)/host/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -223,8 +223,9 @@ $(B)/host/bench: $(BENCH_SRCS) | $(DEPS_STAMP)
 	$(Q)gcc -std=c11 -O2 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 		-Wno-unused-parameter -I. $(BENCH_SRCS) -o $@
 
-bench: $(B)/host/bench
+bench: $(B)/host/bench $(BENCH_EXTRA)
 	$(B)/host/bench
+	@set -e; for b in $(BENCH_EXTRA); do $$b; done
 .PHONY: bench
 
 # ---------------------------------------------------------------------------

@@ -19,5 +19,12 @@ struct pci_dev *cmd_get_dev(const char *bdf);
  * when one came from d.  Without wait it only starts the transfer and
  * prints "dma started".
  */
+/*
+ * Prints and clears every unit's fault records as "fault unit N sid
+ * BB:DD.F addr 0xA reason 0xRR read|write TEXT[ owner NAME]"; returns how
+ * many came from one of sids.  A guest's faults count against it.
+ */
+unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count);
+
 int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
 		const char *len, bool wait);

@@ -2,7 +2,6 @@
 #include <stdint.h>
 
 #include "kernel/console.h"
-#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 
 /*
@@ -10,12 +9,12 @@
  * "ats BDF queue-depth N domain D" (docs/console.md).
  */
 
-static void print_ats(void *ctx, const struct iommu_attachment *a)
+static void print_ats(void *ctx, const struct pci_dev *d, unsigned int qdepth,
+		      unsigned int domain)
 {
 	(void)ctx;
 	con_printf("ats " PCI_BDF_FMT " queue-depth %u domain %u\n",
-		   PCI_BDF_ARGS(a->dev->seg, a->dev->bus, a->dev->devfn),
-		   a->ats_qdepth, a->domain);
+		   PCI_BDF_ARGS(d->seg, d->bus, d->devfn), qdepth, domain);
 }
 
 static int cmd_ats(int argc, char **argv)

@@ -5,7 +5,6 @@
 #include "drivers/pci/pci.h"
 #include "kernel/cmd.h"
 #include "kernel/console.h"
-#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 #include "lib/string.h"
@@ -60,7 +59,7 @@ int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
 	}
 	/* edu completes even when the IOMMU blocked it: ask the IOMMU. */
 	n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
-	if (iommu_print_faults(&kernel_get()->iommu, sids, n)) {
+	if (cmd_print_faults(sids, n)) {
 		con_error("dma fault");
 		return -EFAULT;
 	}

@@ -6,8 +6,8 @@
 #include "kernel/cmd.h"
 #include "kernel/console.h"
 #include "kernel/guest.h"
-#include "kernel/iommu.h"
 #include "kernel/kernel.h"
+#include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 
@@ -53,8 +53,8 @@ static int guest_show(const struct guest *g)
 	unsigned int i;
 
 	con_printf("guest %s domain %u faults %llu irq-faults %llu\n", g->name,
-		   g->domain, (unsigned long long)g->faults,
-		   (unsigned long long)g->irq_faults);
+		   g->domain, (unsigned long long)g->owner->faults,
+		   (unsigned long long)g->owner->irq_faults);
 	for (i = 0; i < g->region_count; i++) {
 		con_printf("region gpa 0x%llx hpa 0x%llx len 0x%llx\n",
 			   (unsigned long long)g->regions[i].gpa,
@@ -62,18 +62,20 @@ static int guest_show(const struct guest *g)
 			   (unsigned long long)g->regions[i].len);
 	}
 	for (i = 0; i < GUEST_DEVS_MAX; i++) {
-		const struct pci_dev *d = g->devs[i];
+		const struct iommu_hold *h = g->devs[i].hold;
 
-		if (!d) {
+		if (!h) {
 			continue;
 		}
 		con_printf("device " PCI_BDF_FMT " %s\n",
-			   PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-			   pci_dev_is_gone(d) ? "gone" :
-			   iommu_owner_of(&kernel_get()->iommu, d, &owner) ==
+			   PCI_BDF_ARGS(h->dev->seg, h->dev->bus, h->dev->devfn),
+			   pci_dev_is_gone(h->dev) ? "gone" :
+			   iommu_owner_of(&kernel_get()->iommu, h->dev, &owner) ==
 					   IOMMU_OWNER_QUARANTINE ?
 						 "quarantined" :
 						 "assigned");
+		/* How its DMA was proven over before the guest got it. */
+		con_printf("  quiet %s\n", h->method);
 	}
 	return 0;
 }
@@ -115,22 +117,38 @@ static int guest_access(const struct guest *g, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
-/* Runs fn on the device named by bdf, holding a reference meanwhile. */
-static int with_dev(struct guest *g, const char *bdf,
-		    int (*fn)(struct guest *, struct pci_dev *))
+/* guest assign NAME BDF [force] */
+static int guest_assign_cmd(struct guest *g, const char *bdf, bool force)
 {
 	struct pci_dev *d = cmd_get_dev(bdf);
+	const char *why;
 	int ret;
 
 	if (!d) {
 		return -EINVAL;
 	}
-	ret = fn(g, d);
+	if (force) {
+		log_warn("guest", "%s: assigning %s with force", g->name, bdf);
+	}
+	ret = guest_assign(g, d, force, &why);
 	pci_dev_put(d);
+	if (ret == -EAGAIN) {
+		return con_error("%s: its DMA cannot be proven stopped: %s (guest assign %s %s force takes it anyway)",
+				 bdf, why, g->name, bdf);
+	}
+	if (ret == -EBUSY || ret == -EPERM) {
+		return con_error("%s's group belongs to someone else or is quarantined",
+				 bdf);
+	}
 	return ret;
 }
 
-static int guest_dev_index(const struct guest *g, const char *bdf)
+/*
+ * The slot of the device the guest holds at bdf.  The guest holds the
+ * device object: if it went away, a new device at that address is not it.
+ * live: the command needs the device itself, which must not be gone.
+ */
+static int guest_dev_index(const struct guest *g, const char *bdf, bool live)
 {
 	unsigned int seg, bus, devfn, i;
 
@@ -138,9 +156,13 @@ static int guest_dev_index(const struct guest *g, const char *bdf)
 		return -EINVAL;
 	}
 	for (i = 0; i < GUEST_DEVS_MAX; i++) {
-		const struct pci_dev *d = g->devs[i];
+		const struct iommu_hold *h = g->devs[i].hold;
 
-		if (d && d->seg == seg && d->bus == bus && d->devfn == devfn) {
+		if (h && h->dev->seg == seg && h->dev->bus == bus &&
+		    h->dev->devfn == devfn) {
+			if (live && pci_dev_is_gone(h->dev)) {
+				return con_error("%s is gone", bdf);
+			}
 			return (int)i;
 		}
 	}
@@ -151,12 +173,11 @@ static int guest_dev_index(const struct guest *g, const char *bdf)
 static int guest_irq_cmd(struct guest *g, int argc, char **argv)
 {
 	struct guest *as_g = NULL;
-	struct pci_dev *as = NULL;
 	bool delivered = false;
 	uint8_t vector = 0;
-	int i, j, ret;
+	int i, j = 0, ret;
 
-	i = guest_dev_index(g, argv[3]);
+	i = guest_dev_index(g, argv[3], true);
 	if (i < 0) {
 		return i;
 	}
@@ -165,13 +186,12 @@ static int guest_irq_cmd(struct guest *g, int argc, char **argv)
 		if (strcmp(argv[4], "as") != 0 || !as_g) {
 			return con_error("usage: guest irq NAME BDF [as NAME2 BDF2]");
 		}
-		j = guest_dev_index(as_g, argv[6]);
+		j = guest_dev_index(as_g, argv[6], true);
 		if (j < 0) {
 			return j;
 		}
-		as = as_g->devs[j];
 	}
-	ret = guest_irq(g, g->devs[i], as_g, as, &vector, &delivered);
+	ret = guest_irq(g, (unsigned int)i, as_g, j, &vector, &delivered);
 	if (ret == -ENODEV) {
 		return con_error("%s has no remapped interrupt", argv[3]);
 	}
@@ -187,7 +207,7 @@ static int cmd_guest(int argc, char **argv)
 	struct guests *gs = &kernel_get()->guests;
 	unsigned long long gpa, len, byte;
 	struct guest *g;
-	int i, ret;
+	int i;
 
 	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
 		return guest_new(argc, argv);
@@ -205,17 +225,16 @@ static int cmd_guest(int argc, char **argv)
 	if (strcmp(argv[1], "show") == 0 && argc == 3) {
 		return guest_show(g);
 	}
-	if (strcmp(argv[1], "assign") == 0 && argc == 4) {
-		ret = with_dev(g, argv[3], guest_assign);
-		if (ret == -EBUSY || ret == -EPERM) {
-			return con_error("%s's group belongs to someone else or is quarantined",
-					 argv[3]);
-		}
-		return ret;
+	if (strcmp(argv[1], "assign") == 0 &&
+	    (argc == 4 || (argc == 5 && strcmp(argv[4], "force") == 0))) {
+		return guest_assign_cmd(g, argv[3], argc == 5);
 	}
 	if (strcmp(argv[1], "unassign") == 0 && argc == 4) {
-		i = guest_dev_index(g, argv[3]);
-		return i < 0 ? i : guest_unassign(g, g->devs[i]);
+		i = guest_dev_index(g, argv[3], false);
+		if (i >= 0) {
+			guest_unassign(g, (unsigned int)i);
+		}
+		return i < 0 ? i : 0;
 	}
 	if (strcmp(argv[1], "write") == 0 && argc == 6) {
 		if (con_parse_u64("gpa", argv[3], &gpa) ||
@@ -241,11 +260,12 @@ static int cmd_guest(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "dma") == 0 &&
 	    (argc == 7 || (argc == 8 && strcmp(argv[7], "nowait") == 0))) {
-		i = guest_dev_index(g, argv[3]);
+		i = guest_dev_index(g, argv[3], true);
 		if (i < 0 || con_parse_u64("gpa", argv[5], &gpa)) {
 			return -EINVAL;
 		}
-		return cmd_edu_dma(g->devs[i], argv[4], gpa, argv[6], argc == 7);
+		return cmd_edu_dma(g->devs[i].hold->dev, argv[4], gpa, argv[6],
+				   argc == 7);
 	}
 	if (strcmp(argv[1], "irq") == 0 && (argc == 4 || argc == 7)) {
 		return guest_irq_cmd(g, argc, argv);
@@ -253,5 +273,5 @@ static int cmd_guest(int argc, char **argv)
 	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq NAME ...");
 }
 CONSOLE_CMD(guest, "guest",
-	    "guest new|del|show|assign|unassign|write|read|dma|irq NAME ...",
+	    "guest new|del|show|assign|unassign|write|read|dma|irq NAME ... (assign NAME BDF [force])",
 	    "guests: isolated memory and assigned devices", cmd_guest);

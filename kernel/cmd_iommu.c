@@ -5,7 +5,6 @@
 #include "kernel/cmd.h"
 #include "kernel/console.h"
 #include "kernel/guest.h"
-#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 #include "kernel/log.h"
 #include "lib/errno.h"
@@ -16,25 +15,17 @@
  * stats (docs/console.md gives the exact line formats).
  */
 
-/* A function must answer again within a second of its reset. */
-#define PCI_RESET_TIMEOUT_NS UINT64_C(1000000000)
 
-static const char *on_off(bool b)
+static void print_line(void *ctx, const char *line)
 {
-	return b ? "on" : "off";
-}
-
-static void print_page_sizes(uint64_t sizes)
-{
-	con_printf("pages 4k%s%s", sizes & VTD_PAGE_2M ? ",2m" : "",
-		   sizes & VTD_PAGE_1G ? ",1g" : "");
+	(void)ctx;
+	con_printf("%s\n", line);
 }
 
 static int cmd_iommu(int argc, char **argv)
 {
 	struct kernel *k = kernel_get();
-	struct vtd_unit_info info;
-	unsigned int i, l;
+	unsigned int i;
 
 	if (argc != 1) {
 		return con_error("usage: iommu");
@@ -43,39 +34,16 @@ static int cmd_iommu(int argc, char **argv)
 		return con_error("no usable DMAR table (see dmar)");
 	}
 	for (i = 0; i < k->dmar.unit_count; i++) {
-		struct vtd_unit *u = k->iommu.units[i];
-		const char *sep = "";
-
-		if (!u) {
+		if (i >= k->iommu.unit_count || !k->iommu.units[i]) {
 			con_printf("unit %u base 0x%llx rejected (%s)\n", i,
 				   (unsigned long long)k->dmar.units[i].base,
 				   k->dmar.units[i].reason);
-			continue;
 		}
-		vtd_unit_info(u, &info);
-		con_printf("unit %u base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s te %s qi %s ir %s\n",
-			   i, (unsigned long long)info.reg_base, info.ver_major,
-			   info.ver_minor, (unsigned long long)info.cap,
-			   (unsigned long long)info.ecap, info.mode,
-			   on_off(info.te), on_off(info.qi), on_off(info.ir));
-		con_printf("  levels ");
-		for (l = 2; l <= 5; l++) {
-			if (info.levels_mask & (1u << l)) {
-				con_printf("%s%u", sep, l);
-				sep = ",";
-			}
-		}
-		con_printf(" ");
-		print_page_sizes(info.page_sizes);
-		con_printf(" domain-ids %u caching-mode %s coherent %s pasids %u inherited %u\n",
-			   info.domains, on_off(info.caching_mode),
-			   info.coherent ? "yes" : "no", info.pasids,
-			   info.inherited);
-		con_printf("  mode %s: %s\n", info.mode, info.mode_reason);
 	}
+	iommu_report(&k->iommu, "iommu", print_line, NULL);
 	return 0;
 }
-CONSOLE_CMD(iommu, "iommu", "iommu", "VT-d units, their mode and capabilities",
+CONSOLE_CMD(iommu, "iommu", "iommu", "IOMMU units, their mode and capabilities",
 	    cmd_iommu);
 
 static int parse_domain(const char *s, unsigned int *id)
@@ -85,8 +53,8 @@ static int parse_domain(const char *s, unsigned int *id)
 	if (con_parse_u64("domain", s, &v)) {
 		return -EINVAL;
 	}
-	if (v >= IOMMU_DOMAINS_MAX ||
-	    !iommu_domain(&kernel_get()->iommu, (unsigned int)v)) {
+	if (v > IOMMU_DOMAIN_ID_MAX ||
+	    !iommu_domain_exists(&kernel_get()->iommu, (unsigned int)v)) {
 		return con_error("no domain %llu", v);
 	}
 	*id = (unsigned int)v;
@@ -96,11 +64,11 @@ static int parse_domain(const char *s, unsigned int *id)
 static int parse_prot(const char *s, unsigned int *prot)
 {
 	if (strcmp(s, "r") == 0) {
-		*prot = VTD_PROT_READ;
+		*prot = IOMMU_PROT_READ;
 	} else if (strcmp(s, "w") == 0) {
-		*prot = VTD_PROT_WRITE;
+		*prot = IOMMU_PROT_WRITE;
 	} else if (strcmp(s, "rw") == 0) {
-		*prot = VTD_PROT_READ | VTD_PROT_WRITE;
+		*prot = IOMMU_PROT_READ | IOMMU_PROT_WRITE;
 	} else {
 		return con_error("access must be r, w or rw: %.8s", s);
 	}
@@ -109,21 +77,21 @@ static int parse_prot(const char *s, unsigned int *prot)
 
 static bool page_aligned(unsigned long long v)
 {
-	return (v & (VTD_PAGE_4K - 1)) == 0;
+	return (v & (IOMMU_PAGE_4K - 1)) == 0;
 }
 
-static void show_mapping(void *ctx, const struct vtd_mapping *m)
+static void show_mapping(void *ctx, const struct iommu_mapping *m)
 {
 	con_printf("iova 0x%llx hpa 0x%llx len 0x%llx page %s %s%s\n",
 		   (unsigned long long)m->iova, (unsigned long long)m->hpa,
 		   (unsigned long long)m->len,
-		   m->page_size == VTD_PAGE_1G ? "1g" :
-		   m->page_size == VTD_PAGE_2M ? "2m" : "4k",
-		   m->prot & VTD_PROT_READ ? "r" : "",
-		   m->prot & VTD_PROT_WRITE ? "w" : "");
+		   m->page_size == IOMMU_PAGE_1G ? "1g" :
+		   m->page_size == IOMMU_PAGE_2M ? "2m" : "4k",
+		   m->prot & IOMMU_PROT_READ ? "r" : "",
+		   m->prot & IOMMU_PROT_WRITE ? "w" : "");
 }
 
-static int domain_map(int argc, char **argv, struct vtd_domain *d)
+static int domain_map(int argc, char **argv, unsigned int id)
 {
 	unsigned long long iova, hpa, len;
 	unsigned int prot = 0;
@@ -141,7 +109,10 @@ static int domain_map(int argc, char **argv, struct vtd_domain *d)
 	    len == 0) {
 		return con_error("iova, hpa and length must be 4 KiB multiples");
 	}
-	ret = vtd_domain_map(d, iova, hpa, len, prot);
+	ret = iommu_map(&kernel_get()->iommu, NULL, id, iova, hpa, len, prot);
+	if (ret == -EPERM) {
+		return con_error("domain %u belongs to a guest", id);
+	}
 	if (ret == -EEXIST) {
 		return con_error("part of 0x%llx+0x%llx is already mapped", iova,
 				 len);
@@ -149,7 +120,7 @@ static int domain_map(int argc, char **argv, struct vtd_domain *d)
 	return ret;
 }
 
-static int domain_unmap(int argc, char **argv, struct vtd_domain *d)
+static int domain_unmap(int argc, char **argv, unsigned int id)
 {
 	unsigned long long iova, len;
 	int ret;
@@ -164,7 +135,10 @@ static int domain_unmap(int argc, char **argv, struct vtd_domain *d)
 	if (!page_aligned(iova) || !page_aligned(len) || len == 0) {
 		return con_error("iova and length must be 4 KiB multiples");
 	}
-	ret = vtd_domain_unmap(d, iova, len);
+	ret = iommu_unmap(&kernel_get()->iommu, NULL, id, iova, len);
+	if (ret == -EPERM) {
+		return con_error("domain %u belongs to a guest", id);
+	}
 	if (ret == -ENOENT) {
 		return con_error("nothing mapped at 0x%llx+0x%llx", iova, len);
 	}
@@ -178,7 +152,7 @@ static int cmd_domain(int argc, char **argv)
 	int ret;
 
 	if (argc == 2 && strcmp(argv[1], "new") == 0) {
-		ret = iommu_domain_new(im, &id);
+		ret = iommu_domain_new(im, NULL, &id);
 		if (ret == -ENODEV) {
 			return con_error("no VT-d unit is enabled");
 		}
@@ -194,18 +168,19 @@ static int cmd_domain(int argc, char **argv)
 		return -EINVAL;
 	}
 	if (strcmp(argv[1], "map") == 0) {
-		return domain_map(argc, argv, iommu_domain(im, id));
+		return domain_map(argc, argv, id);
 	}
 	if (strcmp(argv[1], "unmap") == 0) {
-		return domain_unmap(argc, argv, iommu_domain(im, id));
+		return domain_unmap(argc, argv, id);
 	}
 	if (strcmp(argv[1], "show") == 0 && argc == 3) {
-		vtd_domain_for_each_mapping(iommu_domain(im, id), show_mapping,
-					    NULL);
-		return 0;
+		return iommu_for_each_mapping(im, id, show_mapping, NULL);
 	}
 	if (strcmp(argv[1], "del") == 0 && argc == 3) {
-		ret = iommu_domain_del(im, id);
+		ret = iommu_domain_del(im, NULL, id);
+		if (ret == -EPERM) {
+			return con_error("domain %u belongs to a guest", id);
+		}
 		if (ret == -EBUSY) {
 			return con_error("domain %u still has devices attached",
 					 id);
@@ -245,6 +220,7 @@ static int owner_error(const char *bdf, int ret)
 static int cmd_attach(int argc, char **argv)
 {
 	struct kernel *k = kernel_get();
+	const char *why;
 	struct pci_dev *d;
 	unsigned int id;
 	int ret;
@@ -259,10 +235,14 @@ static int cmd_attach(int argc, char **argv)
 	if (!d) {
 		return -EINVAL;
 	}
-	ret = iommu_attach(&k->iommu, d, id, NULL);
+	ret = iommu_attach(&k->iommu, d, id, &why);
 	pci_dev_put(d);
 	if (ret == -ENODEV) {
-		return con_error("%s has no usable VT-d unit (see log)", argv[1]);
+		return con_error("%s has no usable IOMMU unit (see log)", argv[1]);
+	}
+	if (ret == -EAGAIN) {
+		return con_error("%s: its DMA cannot be proven stopped: %s",
+				 argv[1], why);
 	}
 	return owner_error(argv[1], ret);
 }
@@ -345,44 +325,12 @@ struct fault_match {
 	const uint16_t *sids;
 	unsigned int sid_count;
 	unsigned int matched;
-	uint16_t segment; /* of the unit being polled */
 };
 
-/*
- * Charges a fault to the guest that owns the device, if one does.  A
- * blocked interrupt is counted apart: it never quarantines the device.
- */
-static const char *charge_fault(uint16_t seg, uint16_t sid, bool irq)
-{
-	struct kernel *k = kernel_get();
-	struct pci_dev *d;
-	struct guest *g;
-	const char *owner = NULL;
-
-	d = pci_get_dev(&k->pci, seg, (uint8_t)(sid >> 8), (uint8_t)sid);
-	if (!d) {
-		return NULL;
-	}
-	if (iommu_owner_of(&k->iommu, d, &owner) != IOMMU_OWNER_NAMED) {
-		owner = NULL;
-	}
-	g = owner ? guest_find(&k->guests, owner) : NULL;
-	if (g && irq) {
-		g->irq_faults++;
-	} else if (g && ++g->faults == k->guests.fault_limit) {
-		iommu_quarantine(&k->iommu, d, "too many DMA faults");
-		log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %u faults",
-			g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-			k->guests.fault_limit);
-	}
-	pci_dev_put(d);
-	return owner;
-}
-
-static void print_fault(void *ctx, const struct vtd_fault *f)
+static void print_fault(void *ctx, const struct iommu_fault *f,
+			const char *owner)
 {
 	struct fault_match *m = ctx;
-	const char *owner = charge_fault(m->segment, f->sid, f->irq);
 	unsigned int i;
 
 	/* Not a DMA fault: it must not fail the requester's next DMA. */
@@ -405,18 +353,11 @@ static void print_fault(void *ctx, const struct vtd_fault *f)
 	}
 }
 
-unsigned int iommu_print_faults(struct iommu *im, const uint16_t *sids,
-				unsigned int sid_count)
+unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count)
 {
-	struct fault_match m = { sids, sid_count, 0, 0 };
-	unsigned int i;
+	struct fault_match m = { sids, sid_count, 0 };
 
-	for (i = 0; i < im->unit_count; i++) {
-		if (im->units[i]) {
-			m.segment = im->units[i]->segment;
-			vtd_fault_poll(im->units[i], print_fault, &m);
-		}
-	}
+	iommu_faults(&kernel_get()->iommu, print_fault, &m);
 	return m.matched;
 }
 
@@ -425,7 +366,7 @@ static int cmd_faults(int argc, char **argv)
 	if (argc != 1) {
 		return con_error("usage: faults");
 	}
-	iommu_print_faults(&kernel_get()->iommu, NULL, 0);
+	cmd_print_faults(NULL, 0);
 	return 0;
 }
 CONSOLE_CMD(faults, "faults", "faults",
@@ -433,124 +374,52 @@ CONSOLE_CMD(faults, "faults", "faults",
 
 static int cmd_stats(int argc, char **argv)
 {
-	struct iommu *im = &kernel_get()->iommu;
-	unsigned int i, c;
-
 	if (argc != 1) {
 		return con_error("usage: stats");
 	}
-	for (i = 0; i < im->unit_count; i++) {
-		const struct vtd_stats *s;
-
-		if (!im->units[i]) {
-			continue;
-		}
-		s = &im->units[i]->stats;
-		con_printf("unit %u descriptors %llu batches %llu doorbells %llu waits %llu timeouts %llu mmio-reads %llu mmio-writes %llu faults %llu\n",
-			   i, (unsigned long long)s->descriptors,
-			   (unsigned long long)s->batches,
-			   (unsigned long long)s->doorbells,
-			   (unsigned long long)s->waits,
-			   (unsigned long long)s->timeouts,
-			   (unsigned long long)s->mmio_reads,
-			   (unsigned long long)s->mmio_writes,
-			   (unsigned long long)s->faults);
-		con_printf("  iqe %llu ite %llu ice %llu aborted %llu resubmitted %llu quarantines %llu\n",
-			   (unsigned long long)s->iqe,
-			   (unsigned long long)s->ite,
-			   (unsigned long long)s->ice,
-			   (unsigned long long)s->aborted,
-			   (unsigned long long)s->resubmitted,
-			   (unsigned long long)s->quarantines);
-		for (c = 0; c < VTD_DEADLINE_COUNT; c++) {
-			const struct vtd_deadline_stats *ds = &s->deadline[c];
-
-			con_printf("  deadline %s %llu us misses %llu recoveries %llu max-wait %llu us\n",
-				   vtd_deadline_name((enum vtd_deadline_class)c),
-				   (unsigned long long)(im->cfg.deadline_ns[c] / 1000),
-				   (unsigned long long)ds->misses,
-				   (unsigned long long)ds->recoveries,
-				   (unsigned long long)(ds->max_wait_ns / 1000));
-		}
-	}
+	iommu_report(&kernel_get()->iommu, "stats", print_line, NULL);
 	return 0;
 }
 CONSOLE_CMD(stats, "stats", "stats", "per-unit invalidation and MMIO counters",
 	    cmd_stats);
 
-static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
+static int cmd_qi(int argc, char **argv)
 {
-	con_printf("  batch seq %u slots %u-%u descriptors %u class %s",
-		   b->seq, b->first, b->wait, b->count,
-		   vtd_deadline_name(b->cls));
-	if (b->has_sid) {
-		con_printf(" sid %02x:%02x.%u", b->sid >> 8, (b->sid >> 3) & 0x1f,
-			   b->sid & 7);
-	}
-	con_printf(" age %llu us state %s\n",
-		   (unsigned long long)(b->age_ns / 1000), b->state);
-}
-
-/* Per unit: the queue's registers and software state, then each batch. */
-static int qi_show(struct iommu *im)
-{
-	struct vtd_qi_info q;
-	unsigned int i;
-
-	for (i = 0; i < im->unit_count; i++) {
-		if (!im->units[i]) {
-			continue;
-		}
-		vtd_qi_info(im->units[i], &q);
-		con_printf("unit %u head %u tail %u oldest %u in-flight %u batches %u seq %u done %u errors 0x%x degraded %s quarantined %u\n",
-			   i, q.head, q.tail, q.oldest, q.in_flight, q.batches,
-			   q.seq, q.done_seq, q.errors, q.degraded ? "yes" : "no",
-			   q.quarantined);
-		vtd_qi_for_each_batch(im->units[i], print_batch, NULL);
-	}
-	return 0;
-}
-
-/* Sends a malformed descriptor on purpose and checks the recovery. */
-static int qi_selftest(struct iommu *im)
-{
+	struct iommu *im = &kernel_get()->iommu;
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < im->unit_count; i++) {
-		if (!im->units[i]) {
-			continue;
-		}
-		ret = vtd_qi_selftest_iqe(im->units[i]);
+	if (argc == 1) {
+		iommu_report(im, "qi", print_line, NULL);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "selftest") == 0) {
+		ret = iommu_selftest(im, &i);
 		if (ret) {
 			return con_error("unit %u: queue error not recovered: %s",
 					 i, errno_name(ret));
 		}
-		con_printf("unit %u iqe recovered\n", i);
-	}
-	return 0;
-}
-
-static int cmd_qi(int argc, char **argv)
-{
-	struct iommu *im = &kernel_get()->iommu;
-
-	if (argc == 1) {
-		return qi_show(im);
-	}
-	if (argc == 2 && strcmp(argv[1], "selftest") == 0) {
-		return qi_selftest(im);
+		for (i = 0; i < im->unit_count; i++) {
+			if (im->units[i]) {
+				con_printf("unit %u iqe recovered\n", i);
+			}
+		}
+		return 0;
 	}
 	return con_error("usage: qi [selftest]");
 }
 CONSOLE_CMD(qi, "qi", "qi [selftest]",
 	    "invalidation queues; selftest provokes and recovers an IQE", cmd_qi);
 
-/* A function-level reset; a quarantined group is given back afterwards. */
+/*
+ * Blocked, ATS off, then reset or quiesced by the best method the device
+ * has; a quarantined group is given back afterwards, blocked.
+ */
 static int cmd_reset(int argc, char **argv)
 {
 	struct iommu *im = &kernel_get()->iommu;
-	const char *owner;
+	const char *method, *owner;
+	bool quarantined;
 	struct pci_dev *d;
 	int ret;
 
@@ -561,18 +430,20 @@ static int cmd_reset(int argc, char **argv)
 	if (!d) {
 		return -EINVAL;
 	}
-	ret = pci_reset_function(d, PCI_RESET_TIMEOUT_NS);
-	if (ret == -ENOTSUP) {
-		ret = con_error("%s cannot do a function-level reset", argv[1]);
-	} else if (ret == 0 &&
-		   iommu_owner_of(im, d, &owner) == IOMMU_OWNER_QUARANTINE) {
-		ret = iommu_unquarantine(im, d);
-		if (ret == 0) {
-			con_printf("%s out of quarantine, blocked\n", argv[1]);
-		}
-	}
+	quarantined = iommu_owner_of(im, d, &owner) == IOMMU_OWNER_QUARANTINE;
+	ret = iommu_reset(im, d, &method);
 	pci_dev_put(d);
-	return ret;
+	if (ret == -ENOTSUP) {
+		return con_error("%s cannot do a function-level reset", argv[1]);
+	}
+	if (ret) {
+		return con_error("%s: reset failed: %s", argv[1], method);
+	}
+	con_printf("%s reset (%s)\n", argv[1], method);
+	if (quarantined) {
+		con_printf("%s out of quarantine, blocked\n", argv[1]);
+	}
+	return 0;
 }
 CONSOLE_CMD(reset, "reset", "reset BDF",
-	    "function-level reset; ends a quarantine", cmd_reset);
+	    "block, then reset a device; ends a quarantine", cmd_reset);

@@ -4,7 +4,6 @@
 #include "drivers/pci/pci.h"
 #include "kernel/cmd.h"
 #include "kernel/console.h"
-#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 
 /*

@@ -3,7 +3,6 @@
 #include "arch/x86_64/arch.h"
 #include "drivers/edu/edu.h"
 #include "drivers/hw.h"
-#include "kernel/iommu.h"
 #include "kernel/kernel.h"
 #include "kernel/log.h"
 #include "lib/bits.h"
@@ -98,9 +97,10 @@ static int back_region(struct guest_region *r)
 }
 
 /*
- * Unmaps what is mapped and frees the backing, but only memory whose
- * unmap completed: a page a device might still reach is never handed out
- * again (design.md, invariant 2).
+ * Unmaps what is mapped and frees the backing, but only memory no device
+ * can reach any more: after an unmap that failed, a flush of the domain
+ * must succeed first (design.md, invariant 2); otherwise the memory is
+ * never handed out again.
  */
 static void release_memory(struct guest *g, unsigned int mapped)
 {
@@ -114,7 +114,8 @@ static void release_memory(struct guest *g, unsigned int mapped)
 			continue;
 		}
 		if (i < mapped &&
-		    vtd_domain_unmap(iommu_domain(im, g->domain), r->gpa, r->len)) {
+		    iommu_unmap(im, g->owner, g->domain, r->gpa, r->len) &&
+		    iommu_flush(im, g->owner, g->domain)) {
 			log_err("guest", "%s: region 0x%llx+0x%llx may still be reachable: its memory is not reused",
 				g->name, (unsigned long long)r->gpa,
 				(unsigned long long)r->len);
@@ -153,10 +154,11 @@ int guest_create(struct guests *gs, const char *name, const char *layout)
 	if (ret) {
 		goto out_free;
 	}
-	ret = iommu_domain_new(im, &g->domain);
+	ret = iommu_owner_new(im, name, &g->owner);
 	if (ret) {
 		goto out_free;
 	}
+	g->domain = g->owner->dom_id;
 	for (i = 0; i < g->region_count; i++) {
 		ret = back_region(&g->regions[i]);
 		if (ret) {
@@ -166,8 +168,8 @@ int guest_create(struct guests *gs, const char *name, const char *layout)
 	for (mapped = 0; mapped < g->region_count; mapped++) {
 		const struct guest_region *r = &g->regions[mapped];
 
-		ret = vtd_domain_map(iommu_domain(im, g->domain), r->gpa, r->hpa,
-				     r->len, VTD_PROT_READ | VTD_PROT_WRITE);
+		ret = iommu_map(im, g->owner, g->domain, r->gpa, r->hpa, r->len,
+				IOMMU_PROT_READ | IOMMU_PROT_WRITE);
 		if (ret) {
 			goto out_release;
 		}
@@ -177,7 +179,7 @@ int guest_create(struct guests *gs, const char *name, const char *layout)
 
 out_release:
 	release_memory(g, mapped);
-	iommu_domain_del(im, g->domain);
+	iommu_owner_del(im, g->owner);
 out_free:
 	hw_free(g);
 	return ret;
@@ -199,87 +201,57 @@ uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa, uint64_t *run)
 }
 
 /*
- * The command register an assigned device starts from: memory decode and
- * bus mastering on, I/O decode off, INTx off (its interrupts are MSIs
- * through the remapping table).  PCI Local Bus 3.0, 6.2.2.
- */
-#define GUEST_PCI_COMMAND \
-	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
-
-/* A function must answer again within a second of its reset. */
-#define GUEST_RESET_TIMEOUT_NS UINT64_C(1000000000)
-
-static void set_command(const struct pci_dev *d, uint16_t cmd)
-{
-	hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND, cmd);
-}
-
-/*
  * d's MSI in remappable format through a fresh entry that only d's
  * requester ids may use (VT-d spec 5.1.4 and 9.10).  A unit without
  * interrupt remapping leaves the device without interrupts rather than
  * with unchecked ones.
  */
-static void irq_setup(struct guest *g, unsigned int slot, struct pci_dev *d)
+static void irq_setup(struct guest *g, unsigned int slot)
 {
-	struct guest_irq *irq = &g->irqs[slot];
-	uint16_t sids[IOMMU_SIDS_MAX];
-	struct vtd_unit *u;
-	struct vtd_msi msi;
-	const char *why;
-	unsigned int n;
+	struct guest_dev *gd = &g->devs[slot];
+	struct pci_dev *d = gd->hold->dev;
 	int ret;
 
-	u = iommu_unit_for(&kernel_get()->iommu, d, &why);
-	if (!u || vtd_irte_alloc(u, &irq->irte)) {
-		log_warn("guest", "%s: " PCI_BDF_FMT ": no remapped interrupts",
-			 g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
-		return;
-	}
-	irq->vector = (uint8_t)(GUEST_VECTOR_BASE +
-				(g->slot * GUEST_DEVS_MAX + slot) % 0xa0);
-	n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
-	ret = vtd_irte_set(u, irq->irte, arch_apic_id(), irq->vector, sids, n);
-	msi = vtd_irte_msi(irq->irte);
+	gd->vector = (uint8_t)(GUEST_VECTOR_BASE +
+			       (g->slot * GUEST_DEVS_MAX + slot) % 0xa0);
+	ret = iommu_irq_setup(&kernel_get()->iommu, d, arch_apic_id(),
+			      gd->vector, &gd->irq);
 	if (ret == 0) {
-		ret = pci_msi_set(d, msi.address, msi.data);
+		ret = pci_msi_set(d, gd->irq.address, gd->irq.data);
+		if (ret) {
+			iommu_irq_teardown(&gd->irq);
+		}
 	}
 	if (ret) {
-		vtd_irte_free(u, irq->irte);
-		log_warn("guest", "%s: " PCI_BDF_FMT ": interrupt not set up: %s",
+		log_warn("guest", "%s: " PCI_BDF_FMT ": no remapped interrupts: %s",
 			 g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 			 errno_name(ret));
 		return;
 	}
-	irq->remapped = true;
+	gd->remapped = true;
 }
 
 /* The device stops sending first, then the entry goes (VT-d spec 9.10). */
-static void irq_teardown(struct guest *g, unsigned int slot, struct pci_dev *d)
+static void irq_teardown(struct guest *g, unsigned int slot)
 {
-	struct guest_irq *irq = &g->irqs[slot];
-	struct vtd_unit *u;
-	const char *why;
+	struct guest_dev *gd = &g->devs[slot];
 
-	if (!irq->remapped) {
+	if (!gd->remapped) {
 		return;
 	}
-	if (!pci_dev_is_gone(d)) {
-		pci_msi_disable(d);
+	if (!pci_dev_is_gone(gd->hold->dev)) {
+		pci_msi_disable(gd->hold->dev);
 	}
-	u = iommu_unit_for(&kernel_get()->iommu, d, &why);
-	if (u) {
-		vtd_irte_free(u, irq->irte);
-	}
-	irq->remapped = false;
+	iommu_irq_teardown(&gd->irq);
+	gd->remapped = false;
 }
 
-static int dev_slot(const struct guest *g, const struct pci_dev *d)
+int guest_dev_slot(const struct guest *g, const struct pci_dev *d)
 {
 	int i;
 
 	for (i = 0; i < GUEST_DEVS_MAX; i++) {
-		if (g->devs[i] == d) {
+		if (g->devs[i].hold && g->devs[i].hold->dev == d) {
 			return i;
 		}
 	}
@@ -289,37 +261,26 @@ static int dev_slot(const struct guest *g, const struct pci_dev *d)
 /* edu's interrupt arrives within microseconds; 20 ms is ample under TCG. */
 #define GUEST_IRQ_WINDOW_NS UINT64_C(20000000)
 
-int guest_irq(struct guest *g, struct pci_dev *d, const struct guest *as_g,
-	      struct pci_dev *as, uint8_t *vector, bool *delivered)
+int guest_irq(struct guest *g, unsigned int slot, const struct guest *as_g,
+	      int as_slot, uint8_t *vector, bool *delivered)
 {
-	const struct guest_irq *irq, *entry;
-	int slot = dev_slot(g, d), as_slot;
-	struct vtd_msi msi;
+	const struct guest_dev *gd = &g->devs[slot], *entry = gd;
+	struct pci_dev *d = gd->hold->dev;
 	struct edu e;
 	uint64_t before;
 	int ret;
 
-	if (slot < 0) {
-		return slot;
+	if (as_g) {
+		entry = &as_g->devs[as_slot];
 	}
-	irq = &g->irqs[slot];
-	entry = irq;
-	if (as) {
-		as_slot = dev_slot(as_g, as);
-		if (as_slot < 0) {
-			return as_slot;
-		}
-		entry = &as_g->irqs[as_slot];
-	}
-	if (!irq->remapped || !entry->remapped) {
+	if (!gd->remapped || !entry->remapped) {
 		return -ENODEV;
 	}
 	ret = edu_init(&e, d);
 	if (ret) {
 		return ret;
 	}
-	msi = vtd_irte_msi(entry->irte);
-	ret = pci_msi_set(d, msi.address, msi.data);
+	ret = pci_msi_set(d, entry->irq.address, entry->irq.data);
 	if (ret) {
 		return ret;
 	}
@@ -329,115 +290,59 @@ int guest_irq(struct guest *g, struct pci_dev *d, const struct guest *as_g,
 	arch_irq_window(GUEST_IRQ_WINDOW_NS);
 	*delivered = arch_irq_count(entry->vector) != before;
 	/* Back to its own entry. */
-	msi = vtd_irte_msi(irq->irte);
-	return pci_msi_set(d, msi.address, msi.data);
+	return pci_msi_set(d, gd->irq.address, gd->irq.data);
 }
 
-int guest_assign(struct guest *g, struct pci_dev *d)
+int guest_assign(struct guest *g, struct pci_dev *d, bool force,
+		 const char **why)
 {
-	struct iommu *im = &kernel_get()->iommu;
 	unsigned int i, slot = GUEST_DEVS_MAX;
 	int ret;
 
+	*why = NULL;
 	for (i = 0; i < GUEST_DEVS_MAX; i++) {
-		if (g->devs[i] == d) {
+		if (g->devs[i].hold && g->devs[i].hold->dev == d) {
 			return -EEXIST;
 		}
-		if (!g->devs[i] && slot == GUEST_DEVS_MAX) {
+		if (!g->devs[i].hold && slot == GUEST_DEVS_MAX) {
 			slot = i;
 		}
 	}
 	if (slot == GUEST_DEVS_MAX) {
 		return -ENOSPC;
 	}
-	ret = iommu_claim(im, d, g->name, false);
+	ret = iommu_assign(&kernel_get()->iommu, g->owner, d, force,
+			   &g->devs[slot].hold, why);
 	if (ret) {
 		return ret;
 	}
-	ret = iommu_attach(im, d, g->domain, g->name);
-	if (ret) {
-		iommu_release(im, d);
-		return ret;
-	}
-	set_command(d, GUEST_PCI_COMMAND);
-	g->devs[slot] = pci_dev_get(d);
-	irq_setup(g, slot, d);
+	irq_setup(g, slot);
 	return 0;
 }
 
-/* Whether another device of d's group is still assigned to g. */
-static bool group_still_used(const struct guest *g, const struct pci_dev *d)
+void guest_unassign(struct guest *g, unsigned int slot)
 {
-	unsigned int i;
-
-	for (i = 0; i < GUEST_DEVS_MAX; i++) {
-		if (g->devs[i] && g->devs[i] != d &&
-		    pci_group_of(g->devs[i]) == pci_group_of(d)) {
-			return true;
-		}
-	}
-	return false;
-}
-
-int guest_unassign(struct guest *g, struct pci_dev *d)
-{
-	struct iommu *im = &kernel_get()->iommu;
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < GUEST_DEVS_MAX && g->devs[i] != d; i++) {
-	}
-	if (i == GUEST_DEVS_MAX) {
-		return -ENOENT;
-	}
-	irq_teardown(g, i, d);
-	if (!pci_dev_is_gone(d)) {
-		/* Blocked first: from here nothing it does reaches memory. */
-		ret = iommu_block_group(im, d);
-		if (ret) {
-			return ret;
-		}
-		set_command(d, 0);
-		ret = pci_reset_function(d, GUEST_RESET_TIMEOUT_NS);
-		if (ret && ret != -ENOTSUP) {
-			log_err("guest", "%s: " PCI_BDF_FMT " reset failed: %s; it stays blocked and %s's",
-				g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				errno_name(ret), g->name);
-			return ret;
-		}
-		if (!group_still_used(g, d)) {
-			iommu_release(im, d);
-		}
-	}
-	g->devs[i] = NULL;
-	pci_dev_put(d);
-	return 0;
+	irq_teardown(g, slot);
+	iommu_unassign(&kernel_get()->iommu, g->devs[slot].hold);
+	g->devs[slot].hold = NULL;
 }
 
 int guest_destroy(struct guests *gs, const char *name)
 {
-	struct iommu *im = &kernel_get()->iommu;
 	struct guest *g = guest_find(gs, name);
 	unsigned int i;
-	int ret;
 
 	if (!g) {
 		return -ENOENT;
 	}
 	for (i = 0; i < GUEST_DEVS_MAX; i++) {
-		if (g->devs[i]) {
-			ret = guest_unassign(g, g->devs[i]);
-			if (ret) {
-				return ret;
-			}
+		if (g->devs[i].hold) {
+			guest_unassign(g, i);
 		}
 	}
 	release_memory(g, g->region_count);
-	ret = iommu_domain_del(im, g->domain);
-	if (ret) {
-		log_err("guest", "%s: domain %u not freed: %s", g->name,
-			g->domain, errno_name(ret));
-	}
+	/* A domain still busy is destroyed by iommu_poll() later. */
+	iommu_owner_del(&kernel_get()->iommu, g->owner);
 	for (i = 0; i < GUESTS_MAX; i++) {
 		if (gs->g[i] == g) {
 			gs->g[i] = NULL;

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "drivers/iommu/iommu.h"
 #include "drivers/pci/pci.h"
 
 /*
@@ -25,12 +26,14 @@ struct guest_region {
 };
 
 /*
- * An assigned device's interrupt: its MSI goes through remapping table
- * entry irte of its unit to vector on the boot CPU.
+ * An assigned device: the isolation layer's hold on it (a reference to the
+ * device object, never its address), and its MSI through a remapping
+ * entry to vector on the boot CPU.
  */
-struct guest_irq {
-	bool remapped; /* irte is allocated and programmed */
-	unsigned int irte;
+struct guest_dev {
+	struct iommu_hold *hold; /* NULL: slot unused */
+	bool remapped; /* irq is allocated and programmed */
+	struct iommu_irq irq;
 	uint8_t vector;
 };
 
@@ -39,11 +42,9 @@ struct guest {
 	unsigned int slot; /* in struct guests; picks its vectors */
 	struct guest_region regions[GUEST_REGIONS_MAX];
 	unsigned int region_count;
+	struct iommu_owner *owner; /* its domain, groups and fault count */
 	unsigned int domain; /* the guest's IOMMU domain (console number) */
-	struct pci_dev *devs[GUEST_DEVS_MAX]; /* each holds a reference */
-	struct guest_irq irqs[GUEST_DEVS_MAX];
-	uint64_t faults; /* DMA faults caused by the guest's devices */
-	uint64_t irq_faults; /* their interrupts blocked by remapping */
+	struct guest_dev devs[GUEST_DEVS_MAX];
 };
 
 /* Faults a guest's devices may cause before one is quarantined. */
@@ -51,7 +52,6 @@ struct guest {
 
 struct guests {
 	struct guest *g[GUESTS_MAX];
-	unsigned int fault_limit; /* guest.fault_limit= on the command line */
 };
 
 /*
@@ -67,13 +67,18 @@ struct guest *guest_find(struct guests *gs, const char *name);
 uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa, uint64_t *run);
 
 /*
- * Assign claims d's whole isolation group for the guest (blocked first),
- * attaches d to the guest's domain and sets its command register.
- * Unassign blocks the group, stops and resets d, and only then gives the
- * group back; a device that is gone is just dropped.
+ * Assign hands d over to the guest through the isolation layer
+ * (iommu_assign(): its group claimed, proven quiet or forced, attached),
+ * then sets up its remapped interrupt.  *why names what is missing when
+ * the group cannot be proven quiet (-EAGAIN).  Unassign takes the
+ * interrupt away, then gives the device back (iommu_unassign()); a device
+ * that is gone is just dropped.
  */
-int guest_assign(struct guest *g, struct pci_dev *d);
-int guest_unassign(struct guest *g, struct pci_dev *d);
+int guest_assign(struct guest *g, struct pci_dev *d, bool force,
+		 const char **why);
+void guest_unassign(struct guest *g, unsigned int slot);
+/* The slot holding d, or -ENOENT. */
+int guest_dev_slot(const struct guest *g, const struct pci_dev *d);
 
 /*
  * Raises d's interrupt, or with as set, raises d's interrupt through the
@@ -81,5 +86,5 @@ int guest_unassign(struct guest *g, struct pci_dev *d);
  * opened for window_ns; returns whether the vector of the entry used
  * arrived (*vector says which), -ENODEV when there is no remapped entry.
  */
-int guest_irq(struct guest *g, struct pci_dev *d, const struct guest *as_g,
-	      struct pci_dev *as, uint8_t *vector, bool *delivered);
+int guest_irq(struct guest *g, unsigned int slot, const struct guest *as_g,
+	      int as_slot, uint8_t *vector, bool *delivered);

@@ -3,7 +3,6 @@
 #include <stdbool.h>
 
 #include "drivers/pci/hotplug.h"
-#include "kernel/iommu.h"
 #include "kernel/log.h"
 
 /*
@@ -15,9 +14,10 @@ static void removing(void *ctx, struct pci_dev *d)
 {
 	struct kernel *k = ctx;
 
-	iommu_device_removing(&k->iommu, d);
-	log_info("hotplug", PCI_BDF_FMT ": DMA blocked",
-		 PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+	if (iommu_device_removing(&k->iommu, d)) {
+		log_info("hotplug", PCI_BDF_FMT ": DMA blocked",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+	}
 }
 
 static void removed(void *ctx, struct pci_dev *d, bool surprise)

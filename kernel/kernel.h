@@ -5,12 +5,12 @@
 #include "boot/boot_info.h"
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/dmar.h"
+#include "drivers/iommu/iommu.h"
 #include "drivers/pci/pci.h"
 #include "drivers/serial/uart16550.h"
 #include "kernel/console.h"
 #include "kernel/guest.h"
 #include "kernel/heap.h"
-#include "kernel/iommu.h"
 #include "kernel/page_alloc.h"
 
 /*

@@ -176,7 +176,7 @@ static void set_fault_limit(struct kernel *k, const char *cmdline)
 	unsigned long long v;
 	char val[24];
 
-	k->guests.fault_limit = GUEST_FAULT_LIMIT_DEFAULT;
+	k->iommu.fault_limit = GUEST_FAULT_LIMIT_DEFAULT;
 	if (cmdline_get(cmdline, "guest.fault_limit", val, sizeof(val))) {
 		return;
 	}
@@ -184,7 +184,67 @@ static void set_fault_limit(struct kernel *k, const char *cmdline)
 		log_err("guest", "guest.fault_limit=%s ignored (1 to 1000000)", val);
 		return;
 	}
-	k->guests.fault_limit = (unsigned int)v;
+	k->iommu.fault_limit = (unsigned int)v;
+}
+
+/* vtd.ats=BDF[,BDF...]: the only functions that may use ATS. */
+static void iommu_ats_options(struct iommu *im, const char *cmdline)
+{
+	char list[IOMMU_ATS_ALLOW_MAX * 13 + 1], *p, *next;
+	unsigned int seg, bus, devfn;
+
+	if (cmdline_get(cmdline, "vtd.ats", list, sizeof(list))) {
+		return;
+	}
+	for (p = list; p && *p; p = next) {
+		next = strchr(p, ',');
+		if (next) {
+			*next++ = '\0';
+		}
+		if (con_parse_bdf(p, &seg, &bus, &devfn) ||
+		    iommu_ats_allow(im, (uint16_t)seg, (uint8_t)bus,
+				    (uint8_t)devfn)) {
+			log_err("iommu", "vtd.ats: %s ignored ([SSSS:]BB:DD.F, at most %u)",
+				p, IOMMU_ATS_ALLOW_MAX);
+			return;
+		}
+	}
+}
+
+/*
+ * The isolation layer over the linked back end: its options from the
+ * command line (a bad value is reported and the default kept), then every
+ * usable unit.  After kexec the old tables are intact: devices keep them
+ * until their first attach.
+ */
+static void iommu_setup(struct kernel *k, const struct boot_info *bi)
+{
+	struct iommu_be_platform plat = {
+		.inherit = bi->restarts > 0,
+		.x2apic = arch_apic_x2apic(),
+		.x2apic_opt_out = k->dmar.flags & DMAR_FLAG_X2APIC_OPT_OUT,
+	};
+	struct iommu_be_config *cfg = iommu_be_config_new();
+	const char *const *key;
+	char val[24];
+	int ret;
+
+	if (!cfg) {
+		log_err("iommu", "no memory: no IOMMU");
+		return;
+	}
+	for (key = iommu_be_option_keys; *key; key++) {
+		if (cmdline_get(bi->cmdline, *key, val, sizeof(val))) {
+			continue;
+		}
+		ret = iommu_be_config_set(cfg, *key, val);
+		if (ret) {
+			log_err("iommu", "%s=%s ignored: %s", *key, val,
+				errno_name(ret));
+		}
+	}
+	iommu_ats_options(&k->iommu, bi->cmdline);
+	iommu_init(&k->iommu, &k->dmar, &k->pci, cfg, &plat);
 }
 
 /* run="cmd1; cmd2": each command echoed after the prompt, as if typed. */
@@ -273,10 +333,7 @@ void kernel_main(struct boot_info *bi)
 	dmar_init(k);
 	set_fault_limit(k, bi->cmdline);
 	if (k->dmar_present && k->dmar.usable) {
-		iommu_configure(&k->iommu, bi->cmdline);
-		/* After kexec the old tables are intact: devices keep them. */
-		k->iommu.cfg.inherit = bi->restarts > 0;
-		iommu_init(&k->iommu, &k->dmar, &k->pci);
+		iommu_setup(k, bi);
 	}
 
 	k->ready_ns = arch_now_ns();

@@ -796,6 +796,8 @@ static bool ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
 		return false;
 	}
 	if (!(rlo & 1)) {
+		/* No context table: the entry is seen not present. */
+		mu->shadow[sid].lo = 0;
 		*reason = FR_ROOT_NP;
 		return false;
 	}
@@ -839,6 +841,10 @@ static void ctx_scan(struct munit *mu)
 						    (devfn / per_table) * 8,
 					&rlo) ||
 			     !(rlo & 1))) {
+				/* No context table: its entries are not present. */
+				for (e = 0; e < per_table; e++) {
+					mu->shadow[bus << 8 | (devfn + e)].lo = 0;
+				}
 				devfn += per_table - 1;
 				continue;
 			}

@@ -8,18 +8,18 @@ static const struct {
 	const char *name;
 	unsigned int weight;
 } kinds[SYS_OP_COUNT] = {
-	[SYS_GUEST_NEW] = { "guest_new", 6 },
-	[SYS_GUEST_DEL] = { "guest_del", 3 },
-	[SYS_ASSIGN] = { "assign", 14 },
+	[SYS_GUEST_NEW] = { "guest_new", 5 },
+	[SYS_GUEST_DEL] = { "guest_del", 2 },
+	[SYS_ASSIGN] = { "assign", 16 },
 	[SYS_UNASSIGN] = { "unassign", 8 },
-	[SYS_CLAIM] = { "claim", 4 },
-	[SYS_RELEASE] = { "release", 4 },
-	[SYS_RESET] = { "reset", 3 },
-	[SYS_DMA] = { "dma", 16 },
-	[SYS_REMOVE] = { "remove", 3 },
-	[SYS_SURPRISE] = { "surprise", 3 },
+	[SYS_CLAIM] = { "claim", 3 },
+	[SYS_RELEASE] = { "release", 3 },
+	[SYS_RESET] = { "reset", 4 },
+	[SYS_DMA] = { "dma", 24 },
+	[SYS_REMOVE] = { "remove", 2 },
+	[SYS_SURPRISE] = { "surprise", 2 },
 	[SYS_LINK_DOWN] = { "link_down", 2 },
-	[SYS_PLUG] = { "plug", 6 },
+	[SYS_PLUG] = { "plug", 5 },
 	[SYS_HOLD] = { "hold", 2 },
 	[SYS_STALE] = { "stale", 2 },
 	[SYS_ATS_DEAD] = { "ats_dead", 1 },
@@ -27,11 +27,11 @@ static const struct {
 	[SYS_KEXEC] = { "kexec", 1 },
 	[SYS_DOM_NEW] = { "dom_new", 2 },
 	[SYS_DOM_DEL] = { "dom_del", 2 },
-	[SYS_DOM_MAP] = { "dom_map", 3 },
+	[SYS_DOM_MAP] = { "dom_map", 4 },
 	[SYS_DOM_UNMAP] = { "dom_unmap", 2 },
 	[SYS_DOM_ATTACH] = { "dom_attach", 4 },
 	[SYS_DOM_DETACH] = { "dom_detach", 2 },
-	[SYS_TIME] = { "time", 6 },
+	[SYS_TIME] = { "time", 8 },
 };
 
 const char *sys_op_name(unsigned int kind)

@@ -1,19 +1,16 @@
 # The whole-system randomized test (issue 11): the isolation layer, the PCI
 # layer and the VT-d driver against the VT-d model and the fake PCI
-# topology with hot-plug.  Both stand-ins implement parts of the hw seam;
-# here the model keeps memory, MMIO and time, the fake PCI topology keeps
-# configuration space, the log and counted object allocation, so each is
-# built with the other's functions renamed away.
+# topology with hot-plug.  Both stand-ins implement parts of the hw seam:
+# the model keeps memory, MMIO and time, the fake PCI topology keeps
+# configuration space (tests/system/seam.c), the log and counted object
+# allocation, so the model is built with those renamed away.
 SYSTEM_SRCS := tests/system/main.c tests/system/script.c tests/system/world.c \
-	tests/model/model_ir.c tests/unit/pci_fake_log.c \
+	tests/system/seam.c tests/model/model_ir.c \
+	tests/unit/pci_fake_cfg.c tests/unit/pci_fake_log.c \
 	drivers/pci/pci.c drivers/pci/caps.c drivers/pci/bar.c \
 	drivers/pci/group.c drivers/pci/hotplug.c drivers/pci/ats.c \
-	drivers/pci/reset.c \
-	drivers/acpi/dmar.c kernel/iommu.c kernel/cmdline.c \
-	kernel/console_parse.c lib/format.c lib/errno.c \
-	tests/system/stubs.c $(VTD_SRCS)
-SYSTEM_RENAMED := $(B)/host/system/model.o $(B)/host/system/pci_fake_cfg.o \
-	$(B)/host/system/pci_fake_hw.o
+	drivers/pci/reset.c drivers/acpi/dmar.c lib/format.c lib/errno.c \
+	drivers/iommu/iommu.c drivers/iommu/vtd/backend.c $(VTD_SRCS)
 
 MODEL_AWAY := $(foreach f,hw_pci_read8 hw_pci_read16 hw_pci_read32 \
 	hw_pci_write8 hw_pci_write16 hw_pci_write32 log_printf log_set_level \
@@ -23,17 +20,11 @@ $(B)/host/system/model.o: tests/model/model.c | $(DEPS_STAMP)
 	@echo "  HOSTCC  $< (model without PCI, log, objects)"
 	$(Q)gcc $(HOST_CFLAGS) $(MODEL_AWAY) -c $< -o $@
 
-$(B)/host/system/pci_fake_%.o: tests/unit/pci_fake_%.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	@echo "  HOSTCC  $< (fake PCI without a clock)"
-	$(Q)gcc $(HOST_CFLAGS) -Dhw_now_ns=pci_fake_hw_now_ns \
-		-Dhw_relax=pci_fake_hw_relax -c $< -o $@
-
 # Part of make test-unit (and so of make test): with no arguments it runs
 # 50 seeds of 2000 steps.
 UNIT_TESTS += system
 system_SRCS := $(SYSTEM_SRCS)
-$(B)/host/bin/system: $(SYSTEM_RENAMED)
+$(B)/host/bin/system: $(B)/host/system/model.o
 
 test-system: $(B)/host/bin/system
 	$(B)/host/bin/system --seeds $(or $(SEEDS),50) --steps $(or $(STEPS),2000)

@@ -30,8 +30,5 @@ struct sys_report {
 	uint64_t checks;	/* invariant checks made */
 };
 
-/* Whether the layer linked in has what the operation needs. */
-bool world_supports(unsigned int kind);
-
 void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	       struct sys_report *rep);

@@ -9,4 +9,6 @@ VTD_SRCS := \
 	drivers/iommu/vtd/fault.c drivers/iommu/vtd/irq.c \
 	drivers/iommu/vtd/inherit.c
 
-KERNEL_SRCS += $(VTD_SRCS)
+ifeq ($(IOMMU),vtd)
+KERNEL_SRCS += $(VTD_SRCS) drivers/iommu/vtd/backend.c
+endif

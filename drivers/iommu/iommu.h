@@ -1,0 +1,237 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drivers/acpi/dmar.h"
+#include "drivers/iommu/backend.h"
+#include "drivers/pci/pci.h"
+
+/*
+ * The isolation layer: what moat promises about devices' DMA, on top of
+ * one IOMMU back end (backend.h).  It owns the units brought up from the
+ * DMAR table, the domains (each with an owner: the console or a guest),
+ * the attachment of each device object to a domain, the owner of each
+ * isolation group, quarantine, removal, reset and guests' devices.  The
+ * same file builds into the kernel and into host tests.
+ *
+ * Ownership (design.md, invariant 7): every isolation group belongs to the
+ * kernel, to one named owner (a guest, or a console claim), or to
+ * quarantine.  A claim blocks the whole group first.  A group's DMA may
+ * reach only the owner that last attached it; before it is attached for
+ * anyone else it must be proven quiet: blocked, bus mastering off, then
+ * reset or quiesced (pci_dev_quiesce()).  A group is never assumed quiet:
+ * at boot, after kexec, and after any attach it is not.
+ *
+ * Lifecycle (invariant 6): detach, removal and quarantine complete in
+ * software.  What the hardware cannot confirm yet (an invalidation behind
+ * a dead device, a domain whose last detach is pending) waits on a retry
+ * list that iommu_poll() drains, holding its references until then.
+ *
+ * Every table grows with what exists: domains, attachments, requester ids
+ * and groups are hashed, so attach and fault attribution cost the same for
+ * 16 or 16,384 devices.
+ */
+#define IOMMU_OWNER_NAME_MAX 16
+#define IOMMU_SIDS_MAX 8
+#define IOMMU_ATS_ALLOW_MAX 8
+/* Domain ids the console and guests see: 1 .. IOMMU_DOMAIN_ID_MAX. */
+#define IOMMU_DOMAIN_ID_MAX 65535u
+
+struct iommu_hnode {
+	struct iommu_hnode *next;
+	uint64_t key;
+};
+
+struct iommu_hash {
+	struct iommu_hnode **buckets;
+	unsigned int size; /* a power of two, or 0 before the first add */
+	unsigned int count;
+};
+
+enum iommu_owner_kind {
+	IOMMU_OWNER_KERNEL,
+	IOMMU_OWNER_NAMED,
+	IOMMU_OWNER_QUARANTINE,
+};
+
+/* A guest, or a name a console claim gave. */
+struct iommu_owner {
+	struct iommu_owner *next;
+	uint64_t serial; /* unique, never reused; the kernel is 1 */
+	char name[IOMMU_OWNER_NAME_MAX];
+	bool guest; /* made by iommu_owner_new(), lives until deleted */
+	unsigned int groups; /* groups it owns */
+	struct iommu_domain *dom; /* a guest's domain */
+	unsigned int dom_id; /* its console number */
+	uint64_t faults; /* DMA faults its devices caused */
+	uint64_t irq_faults; /* their interrupts blocked by remapping */
+};
+
+/* A device assigned to a guest: the guest's reference to it. */
+struct iommu_hold {
+	struct pci_dev *dev; /* referenced */
+	struct iommu_owner *owner;
+	struct iommu_grp *grp;
+	const char *method; /* how the group was proven quiet, or "forced" */
+};
+
+struct iommu_domain;
+struct iommu_grp;
+struct iommu_att;
+
+struct iommu_bdf {
+	uint16_t seg;
+	uint8_t bus;
+	uint8_t devfn;
+};
+
+struct iommu {
+	struct iommu_be_config *cfg;
+	struct iommu_be_platform plat;
+	struct dmar *dmar;
+	struct pci_host *pci;
+	struct iommu_be_unit **units; /* by DMAR unit; NULL: not driven */
+	unsigned int unit_count;
+	unsigned int live_units;
+	struct iommu_hash domains; /* by id, dying ones included */
+	uint32_t *id_map; /* domain ids in use, bit per id */
+	unsigned int id_next; /* where the next id search starts */
+	/* No mappings at all: where claimed and released groups wait. */
+	struct iommu_domain *blocking;
+	struct iommu_domain **rmrr; /* per unit: identity maps of its RMRRs */
+	struct iommu_hash atts; /* by device object */
+	struct iommu_hash sids; /* by unit << 16 | requester id */
+	struct iommu_hash grps; /* by PCI group id */
+	struct iommu_owner *owners;
+	uint64_t owner_serial;
+	bool sweep_due; /* a device left: some group records may be stale */
+	uint64_t sweep_gen;
+	struct iommu_att *retry; /* detaches the hardware has not confirmed */
+	struct iommu_domain *dying; /* domains whose destruction failed */
+	unsigned int fault_limit; /* faults before a guest's device is quarantined */
+	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
+	unsigned int ats_allow_count;
+};
+
+/*
+ * Options: cfg from iommu_config_new() (its keys: iommu_be_option_keys),
+ * then iommu_init(): every usable unit of dmar up, RMRR identity maps
+ * first, translation on with default deny.  A unit that fails is rejected
+ * in dmar with the reason.  fini (host tests) detaches everything, drains
+ * the retry lists and frees every unit.
+ */
+void iommu_init(struct iommu *im, struct dmar *dmar, struct pci_host *pci,
+		 struct iommu_be_config *cfg,
+		const struct iommu_be_platform *plat);
+void iommu_fini(struct iommu *im);
+int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus,
+		    uint8_t devfn);
+
+/* Late invalidation work, retries, and groups the back end quarantined. */
+void iommu_poll(struct iommu *im);
+/* Whether teardown is still waiting on the hardware. */
+bool iommu_pending(const struct iommu *im);
+
+/* The live unit translating d's DMA, or NULL (and why, in *why). */
+struct iommu_be_unit *iommu_unit_for(struct iommu *im,
+				     const struct pci_dev *d, const char **why);
+
+/*
+ * Domains.  owner NULL is the console.  An owner acts only on its own
+ * domains (-EPERM otherwise); -ENOENT for no such domain.  del: -EBUSY
+ * while devices are attached.  unmap: on an error the range may still be
+ * reachable and must not be reused until iommu_flush() succeeds.
+ */
+int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
+		     unsigned int *id);
+int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
+		     unsigned int id);
+bool iommu_domain_exists(struct iommu *im, unsigned int id);
+int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
+	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot);
+int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
+		uint64_t iova, uint64_t len);
+int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id);
+int iommu_for_each_mapping(struct iommu *im, unsigned int id,
+			   iommu_mapping_fn fn, void *ctx);
+
+/*
+ * The console's device operations.  attach: d's group must be the
+ * kernel's, and proven quiet if anyone else's DMA may be in flight
+ * (-EAGAIN, *why says what is missing).  detach: blocked again.
+ * claim: the whole group to a named owner, blocked.  release: back to the
+ * kernel, blocked.  reset: d blocked, ATS off, bus mastering off, reset or
+ * quiesced (method in *method); ends a quarantine of its group.
+ */
+int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
+		 const char **why);
+int iommu_detach(struct iommu *im, struct pci_dev *d);
+int iommu_claim(struct iommu *im, struct pci_dev *d, const char *name,
+		bool rmrr_override);
+int iommu_release(struct iommu *im, struct pci_dev *d);
+int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method);
+int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why);
+enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
+				     const char **name);
+
+/*
+ * Guests.  owner_new: a named owner with its own domain.  assign: claims
+ * d's group, proves it quiet (or force: logged), attaches d (and what
+ * shares its requester ids) to the owner's domain, turns bus mastering
+ * on; *hold is the owner's reference.  unassign: group blocked, bus
+ * mastering off, quiesced, and back to the kernel when the owner holds no
+ * other member; frees hold.  owner_del: every hold must be gone; the
+ * domain is destroyed now or by iommu_poll() later.
+ */
+int iommu_owner_new(struct iommu *im, const char *name,
+		    struct iommu_owner **out);
+void iommu_owner_del(struct iommu *im, struct iommu_owner *owner);
+int iommu_assign(struct iommu *im, struct iommu_owner *owner,
+		 struct pci_dev *d, bool force, struct iommu_hold **hold,
+		 const char **why);
+void iommu_unassign(struct iommu *im, struct iommu_hold *hold);
+
+/* An MSI through a remapping entry only d's requester ids may use. */
+struct iommu_irq {
+	struct iommu_be_unit *unit;
+	unsigned int index;
+	uint64_t address;
+	uint32_t data;
+};
+
+int iommu_irq_setup(struct iommu *im, struct pci_dev *d, uint32_t dest,
+		    uint8_t vector, struct iommu_irq *irq);
+void iommu_irq_teardown(struct iommu_irq *irq);
+
+/*
+ * Hot-plug (invariant 6).  removing: orderly, d still answers: its DMA is
+ * blocked and ATS turned off; false when nothing was attached to block.  removed: d is gone; its requester ids are
+ * released (inherited ones too) without touching it or waiting on it.
+ * added: a fresh device: no failure of its predecessor held against it,
+ * and blocked if it joins a group someone owns.
+ */
+bool iommu_device_removing(struct iommu *im, struct pci_dev *d);
+void iommu_device_removed(struct iommu *im, struct pci_dev *d);
+void iommu_device_added(struct iommu *im, struct pci_dev *d);
+
+/* Each device attached with ATS on: its queue depth and console domain. */
+typedef void (*iommu_ats_fn)(void *ctx, const struct pci_dev *d,
+			     unsigned int qdepth, unsigned int domain);
+void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx);
+
+/*
+ * Faults: each record with the owner it is charged to (NULL: the kernel).
+ * Past fault_limit faults a guest's device is quarantined.
+ */
+typedef void (*iommu_owned_fault_fn)(void *ctx, const struct iommu_fault *f,
+				     const char *owner);
+void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx);
+/* Who a fault of (unit, sid) is charged to, or NULL for the kernel. */
+struct iommu_owner *iommu_fault_owner(struct iommu *im, unsigned int unit,
+				      uint16_t sid);
+
+/* The console's `iommu`, `qi` and `stats`, and `qi selftest` per unit. */
+void iommu_report(struct iommu *im, const char *what, iommu_line_fn fn,
+		  void *ctx);
+int iommu_selftest(struct iommu *im, unsigned int *unit);

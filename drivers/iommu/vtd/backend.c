@@ -1,0 +1,471 @@
+/*
+ * The VT-d driver behind the isolation layer's back end interface
+ * (drivers/iommu/backend.h): units, domains, attach and detach, faults,
+ * interrupt remapping and the console's reports, in VT-d's own terms
+ * below this file and in neutral ones above it.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/hw.h"
+#include "drivers/iommu/backend.h"
+#include "drivers/iommu/vtd/regs.h"
+#include "drivers/iommu/vtd/vtd.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+
+/* Widest IOVA space a domain gets: 4-level tables, enough for any guest here. */
+#define VTD_BE_ADDR_WIDTH_MAX 48u
+#define VTD_BE_LINE_MAX 200u
+
+struct iommu_be_config {
+	struct vtd_config cfg;
+};
+
+struct iommu_be_unit {
+	struct vtd_unit u;
+};
+
+struct iommu_be_domain {
+	struct vtd_domain *d;
+};
+
+_Static_assert(VTD_PROT_READ == IOMMU_PROT_READ &&
+		       VTD_PROT_WRITE == IOMMU_PROT_WRITE &&
+		       VTD_PAGE_2M == IOMMU_PAGE_2M &&
+		       VTD_PAGE_1G == IOMMU_PAGE_1G,
+	       "VT-d and neutral protections and page sizes agree");
+
+const char *const iommu_be_option_keys[] = {
+	"vtd.mode", "vtd.deadline.reg", "vtd.deadline.iotlb",
+	"vtd.deadline.devtlb", NULL,
+};
+
+struct iommu_be_config *iommu_be_config_new(void)
+{
+	struct iommu_be_config *c = hw_zalloc(sizeof(*c));
+
+	if (c) {
+		vtd_config_default(&c->cfg);
+	}
+	return c;
+}
+
+void iommu_be_config_free(struct iommu_be_config *cfg)
+{
+	hw_free(cfg);
+}
+
+int iommu_be_config_set(struct iommu_be_config *cfg, const char *key,
+			const char *value)
+{
+	unsigned long long us;
+	int ret;
+
+	if (strcmp(key, "vtd.mode") == 0) {
+		return vtd_config_set_str(&cfg->cfg, key, value);
+	}
+	ret = fmt_parse_u64(value, &us);
+	return ret ? ret : vtd_config_set(&cfg->cfg, key, us);
+}
+
+int iommu_be_unit_init(const struct iommu_be_config *cfg,
+		       const struct iommu_be_platform *plat, unsigned int index,
+		       uint16_t segment, uint64_t base, iommu_present_fn present,
+		       void *present_ctx, struct iommu_be_unit **out)
+{
+	struct iommu_be_unit *bu = hw_zalloc(sizeof(*bu));
+	struct vtd_config c = cfg->cfg;
+	int ret;
+
+	if (!bu) {
+		return -ENOMEM;
+	}
+	c.inherit = plat->inherit;
+	c.x2apic = plat->x2apic;
+	c.x2apic_opt_out = plat->x2apic_opt_out;
+	ret = vtd_unit_init(&bu->u, index, segment, base, &c);
+	if (ret) {
+		hw_free(bu);
+		return ret;
+	}
+	vtd_unit_set_presence(&bu->u, present, present_ctx);
+	*out = bu;
+	return 0;
+}
+
+int iommu_be_unit_enable(struct iommu_be_unit *u)
+{
+	return vtd_unit_enable(&u->u);
+}
+
+void iommu_be_unit_fini(struct iommu_be_unit *u)
+{
+	if (u->u.enabled || u->u.live) {
+		vtd_unit_disable(&u->u);
+	}
+	vtd_unit_fini(&u->u);
+	hw_free(u);
+}
+
+uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u)
+{
+	return u->u.segment;
+}
+
+bool iommu_be_unit_degraded(const struct iommu_be_unit *u)
+{
+	return u->u.qi.degraded;
+}
+
+const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
+{
+	if (!vtd_ecap_dt(u->u.ecap)) {
+		return "its unit has no device-TLB support";
+	}
+	/* vtd_attach_ats() programs legacy context entries only. */
+	return u->u.mode == VTD_MODE_LEGACY ?
+		       NULL :
+		       "it needs legacy mode (vtd.mode=legacy)";
+}
+
+int iommu_be_domain_create(struct iommu_be_unit *const *units,
+			   unsigned int count, struct iommu_be_domain **out)
+{
+	struct vtd_unit *vu[VTD_DOMAIN_MAX_UNITS];
+	unsigned int i, width = VTD_BE_ADDR_WIDTH_MAX;
+	struct iommu_be_domain *bd;
+	int ret;
+
+	if (count == 0 || count > VTD_DOMAIN_MAX_UNITS) {
+		return count ? -ENOSPC : -ENODEV;
+	}
+	for (i = 0; i < count; i++) {
+		vu[i] = &units[i]->u;
+		if (vtd_cap_mgaw(vu[i]->cap) < width) {
+			width = vtd_cap_mgaw(vu[i]->cap);
+		}
+	}
+	bd = hw_zalloc(sizeof(*bd));
+	if (!bd) {
+		return -ENOMEM;
+	}
+	ret = vtd_domain_create(vu, count, width, &bd->d);
+	if (ret) {
+		hw_free(bd);
+		return ret;
+	}
+	*out = bd;
+	return 0;
+}
+
+int iommu_be_domain_destroy(struct iommu_be_domain *d)
+{
+	int ret = vtd_domain_destroy(d->d);
+
+	if (ret == 0) {
+		hw_free(d);
+	}
+	return ret;
+}
+
+int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
+		 uint64_t len, unsigned int prot)
+{
+	return vtd_domain_map(d->d, iova, hpa, len, prot);
+}
+
+int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len)
+{
+	return vtd_domain_unmap(d->d, iova, len);
+}
+
+int iommu_be_flush(struct iommu_be_domain *d)
+{
+	return vtd_domain_flush(d->d);
+}
+
+struct mapping_ctx {
+	iommu_mapping_fn fn;
+	void *ctx;
+};
+
+static void each_mapping(void *ctx, const struct vtd_mapping *m)
+{
+	struct mapping_ctx *mc = ctx;
+	struct iommu_mapping n = {
+		.iova = m->iova,
+		.hpa = m->hpa,
+		.len = m->len,
+		.page_size = m->page_size,
+		.prot = m->prot,
+	};
+
+	mc->fn(mc->ctx, &n);
+}
+
+void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
+			       void *ctx)
+{
+	struct mapping_ctx mc = { fn, ctx };
+
+	vtd_domain_for_each_mapping(d->d, each_mapping, &mc);
+}
+
+int iommu_be_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+		    const uint16_t *sids, unsigned int count)
+{
+	return vtd_attach(d->d, &u->u, sids, count);
+}
+
+int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			uint16_t sid, unsigned int qdepth)
+{
+	return vtd_attach_ats(d->d, &u->u, sid, sid, qdepth);
+}
+
+int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+		    const uint16_t *sids, unsigned int count)
+{
+	return vtd_detach(d->d, &u->u, sids, count);
+}
+
+int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
+			  unsigned int qdepth)
+{
+	return vtd_devtlb_flush(&u->u, sid, sid, qdepth, 0, VTD_DEVTLB_ALL);
+}
+
+bool iommu_be_inherited(const struct iommu_be_unit *u, uint16_t sid)
+{
+	return vtd_inherited(&u->u, sid);
+}
+
+void iommu_be_device_gone(struct iommu_be_unit *u, uint16_t sid)
+{
+	vtd_device_gone(&u->u, sid);
+}
+
+void iommu_be_device_reset(struct iommu_be_unit *u, uint16_t sid)
+{
+	vtd_device_reset_done(&u->u, sid);
+}
+
+bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid)
+{
+	return vtd_device_quarantined(&u->u, sid);
+}
+
+void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined,
+		   void *ctx)
+{
+	vtd_qi_poll(&u->u);
+	vtd_for_each_quarantined(&u->u, quarantined, ctx);
+}
+
+struct fault_ctx {
+	iommu_fault_fn fn;
+	void *ctx;
+};
+
+static void each_fault(void *ctx, const struct vtd_fault *f)
+{
+	struct fault_ctx *fc = ctx;
+	struct iommu_fault n = {
+		.unit = f->unit,
+		.sid = f->sid,
+		.irq = f->irq,
+		.index = f->index,
+		.addr = f->addr,
+		.reason = f->reason,
+		.write = f->write,
+		.text = f->text,
+	};
+
+	fc->fn(fc->ctx, &n);
+}
+
+int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn,
+			void *ctx)
+{
+	struct fault_ctx fc = { fn, ctx };
+
+	return vtd_fault_poll(&u->u, fn ? each_fault : NULL, &fc);
+}
+
+int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index)
+{
+	return vtd_irte_alloc(&u->u, index);
+}
+
+int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index,
+		     uint32_t dest, uint8_t vector, const uint16_t *sids,
+		     unsigned int count)
+{
+	return vtd_irte_set(&u->u, index, dest, vector, sids, count);
+}
+
+void iommu_be_irq_free(struct iommu_be_unit *u, unsigned int index)
+{
+	vtd_irte_free(&u->u, index);
+}
+
+void iommu_be_irq_msi(unsigned int index, uint64_t *address, uint32_t *data)
+{
+	struct vtd_msi m = vtd_irte_msi(index);
+
+	*address = m.address;
+	*data = m.data;
+}
+
+/* fmt_snprintf into a line, handed on whole. */
+struct line {
+	char buf[VTD_BE_LINE_MAX];
+	size_t len;
+};
+
+static void line_add(struct line *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void line_add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->len >= sizeof(l->buf) - 1) {
+		return;
+	}
+	va_start(ap, fmt);
+	n = fmt_vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0) {
+		l->len += (size_t)n;
+		if (l->len >= sizeof(l->buf)) {
+			l->len = sizeof(l->buf) - 1;
+		}
+	}
+}
+
+static void line_send(struct line *l, iommu_line_fn fn, void *ctx)
+{
+	fn(ctx, l->buf);
+	l->len = 0;
+	l->buf[0] = '\0';
+}
+
+static const char *on_off(bool b)
+{
+	return b ? "on" : "off";
+}
+
+void iommu_be_report_unit(struct iommu_be_unit *u, iommu_line_fn fn,
+			  void *ctx)
+{
+	struct vtd_unit_info info;
+	struct line l = { .len = 0 };
+	const char *sep = "";
+	unsigned int lv;
+
+	vtd_unit_info(&u->u, &info);
+	line_add(&l, "unit %u base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s te %s qi %s ir %s",
+		 info.index, (unsigned long long)info.reg_base, info.ver_major,
+		 info.ver_minor, (unsigned long long)info.cap,
+		 (unsigned long long)info.ecap, info.mode, on_off(info.te),
+		 on_off(info.qi), on_off(info.ir));
+	line_send(&l, fn, ctx);
+	line_add(&l, "  levels ");
+	for (lv = 2; lv <= 5; lv++) {
+		if (info.levels_mask & (1u << lv)) {
+			line_add(&l, "%s%u", sep, lv);
+			sep = ",";
+		}
+	}
+	line_add(&l, " pages 4k%s%s", info.page_sizes & VTD_PAGE_2M ? ",2m" : "",
+		 info.page_sizes & VTD_PAGE_1G ? ",1g" : "");
+	line_add(&l, " domain-ids %u caching-mode %s coherent %s pasids %u inherited %u",
+		 info.domains, on_off(info.caching_mode),
+		 info.coherent ? "yes" : "no", info.pasids, info.inherited);
+	line_send(&l, fn, ctx);
+	line_add(&l, "  mode %s: %s", info.mode, info.mode_reason);
+	line_send(&l, fn, ctx);
+}
+
+struct batch_ctx {
+	iommu_line_fn fn;
+	void *ctx;
+};
+
+static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
+{
+	struct batch_ctx *bc = ctx;
+	struct line l = { .len = 0 };
+
+	line_add(&l, "  batch seq %u slots %u-%u descriptors %u class %s", b->seq,
+		 b->first, b->wait, b->count, vtd_deadline_name(b->cls));
+	if (b->has_sid) {
+		line_add(&l, " sid %02x:%02x.%u", b->sid >> 8,
+			 (b->sid >> 3) & 0x1f, b->sid & 7);
+	}
+	line_add(&l, " age %llu us state %s",
+		 (unsigned long long)(b->age_ns / 1000), b->state);
+	line_send(&l, bc->fn, bc->ctx);
+}
+
+void iommu_be_report_qi(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx)
+{
+	struct batch_ctx bc = { fn, ctx };
+	struct line l = { .len = 0 };
+	struct vtd_qi_info q;
+
+	vtd_qi_info(&u->u, &q);
+	line_add(&l, "unit %u head %u tail %u oldest %u in-flight %u batches %u seq %u done %u errors 0x%x degraded %s quarantined %u",
+		 u->u.index, q.head, q.tail, q.oldest, q.in_flight, q.batches,
+		 q.seq, q.done_seq, q.errors, q.degraded ? "yes" : "no",
+		 q.quarantined);
+	line_send(&l, fn, ctx);
+	vtd_qi_for_each_batch(&u->u, print_batch, &bc);
+}
+
+void iommu_be_report_stats(struct iommu_be_unit *u,
+			   const struct iommu_be_config *cfg, iommu_line_fn fn,
+			   void *ctx)
+{
+	const struct vtd_stats *s = &u->u.stats;
+	struct line l = { .len = 0 };
+	unsigned int c;
+
+	line_add(&l, "unit %u descriptors %llu batches %llu doorbells %llu waits %llu timeouts %llu mmio-reads %llu mmio-writes %llu faults %llu",
+		 u->u.index, (unsigned long long)s->descriptors,
+		 (unsigned long long)s->batches,
+		 (unsigned long long)s->doorbells,
+		 (unsigned long long)s->waits, (unsigned long long)s->timeouts,
+		 (unsigned long long)s->mmio_reads,
+		 (unsigned long long)s->mmio_writes,
+		 (unsigned long long)s->faults);
+	line_send(&l, fn, ctx);
+	line_add(&l, "  iqe %llu ite %llu ice %llu aborted %llu resubmitted %llu quarantines %llu",
+		 (unsigned long long)s->iqe, (unsigned long long)s->ite,
+		 (unsigned long long)s->ice, (unsigned long long)s->aborted,
+		 (unsigned long long)s->resubmitted,
+		 (unsigned long long)s->quarantines);
+	line_send(&l, fn, ctx);
+	for (c = 0; c < VTD_DEADLINE_COUNT; c++) {
+		const struct vtd_deadline_stats *ds = &s->deadline[c];
+
+		line_add(&l, "  deadline %s %llu us misses %llu recoveries %llu max-wait %llu us",
+			 vtd_deadline_name((enum vtd_deadline_class)c),
+			 (unsigned long long)(cfg->cfg.deadline_ns[c] / 1000),
+			 (unsigned long long)ds->misses,
+			 (unsigned long long)ds->recoveries,
+			 (unsigned long long)(ds->max_wait_ns / 1000));
+		line_send(&l, fn, ctx);
+	}
+}
+
+int iommu_be_selftest(struct iommu_be_unit *u)
+{
+	return vtd_qi_selftest_iqe(&u->u);
+}

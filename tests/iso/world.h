@@ -1,0 +1,100 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drivers/acpi/dmar.h"
+#include "drivers/iommu/iommu.h"
+#include "drivers/pci/pci.h"
+#include "kernel/log.h"
+
+/*
+ * One machine for the isolation layer's host tests: the real layer, PCI
+ * layer and VT-d driver against the VT-d model (one unit, memory, time)
+ * and the fake PCI topology (configuration space, resets, DMA engines,
+ * hot-plug), with a DMAR table built by hand.  Every fake DMA engine's
+ * transfer goes through the model's IOMMU when it lands.
+ *
+ * Segment 0:
+ *   00:01.0 PCIe-to-PCI bridge to bus 4: 04:00.0 and 04:01.0 share its
+ *           alias 04:00.0 (one isolation group)
+ *   00:02.0 PCIe endpoint with FLR; its DMA stops with bus mastering
+ *   00:03.0 PCIe endpoint without FLR or PM: only Transactions Pending;
+ *           its DMA runs on and lands if mastering is on again at the end
+ *   00:04.0 conventional function, no reset at all, DMA like 00:03.0
+ *   00:05.0-1 multi-function endpoint without ACS (one group)
+ *   00:1c.0 root port to bus 1: 01:00.0, PCIe endpoint with FLR and ATS
+ *   00:1d.0 hot-plug slot to bus 2: card 02:00.0, PCIe endpoint with FLR
+ *   00:1e.0 hot-plug slot to bus 3: card 03:00.0, like 01:00.0 (ATS)
+ *   00:1a.0, 00:19.0 root ports to buses 6 and 7: 06:00.0, 07:00.0, ATS
+ *
+ * After a kexec (w_setup_kexec) 00:03.0 and 02:00.0 still translate W_OLD
+ * to W.old_ram through the previous life's tables.
+ */
+#define W_ALIAS0 0x0400u
+#define W_ALIAS1 0x0408u
+#define W_FLR 0x0010u
+#define W_TP 0x0018u
+#define W_NONE 0x0020u
+#define W_MF0 0x0028u
+#define W_MF1 0x0029u
+#define W_ATS 0x0100u
+#define W_CARD 0x0200u
+#define W_CARD_ATS 0x0300u
+#define W_ATS6 0x0600u
+#define W_ATS7 0x0700u
+#define W_OLD UINT64_C(0x10000)
+
+#define W_MS UINT64_C(1000000)
+/* Memory a guest or console domain gets: 2 MiB at GPA/IOVA W_GPA. */
+#define W_GPA UINT64_C(0x200000)
+#define W_LEN UINT64_C(0x200000)
+
+struct world {
+	struct pci_host host;
+	struct dmar dmar;
+	struct iommu im;
+	uint8_t *cfg[0x800]; /* by requester id, for the functions above */
+	uint8_t *port_ats; /* 00:1c.0 */
+	uint64_t old_pages[6]; /* the previous life's tables */
+	uint64_t old_ram;
+	int slot_card;
+	int slot_ats;
+	uint64_t landed; /* DMA transfers that reached memory */
+	uint64_t faulted; /* ... that the IOMMU stopped */
+	long objects; /* objects live after bring-up */
+	long baseline; /* objects live before (a failed test may leave some) */
+};
+
+extern struct world W;
+
+/* cmocka setup and teardown: a fresh machine; teardown checks leaks. */
+int w_setup(void **state);
+int w_teardown(void **state);
+/* The same machine whose image has the absent back end: no unit. */
+int w_setup_absent(void **state);
+/* The same machine after a kexec: the previous life's tables kept. */
+int w_setup_kexec(void **state);
+
+struct pci_dev *w_dev(uint16_t rid);
+/* Starts a DMA write of byte from rid's function to addr. */
+void w_dma(uint16_t rid, uint64_t addr, uint8_t byte, uint32_t len,
+	   uint64_t duration_ns);
+/* Moves time on, with hot-plug and the layer polled every millisecond. */
+void w_run(uint64_t ns);
+uint8_t w_byte(uint64_t hpa);
+/* A guest: an owner with 2 MiB of fresh memory at W_GPA. */
+struct iommu_owner *w_guest(const char *name, uint64_t *hpa);
+void w_guest_del(struct iommu_owner *o);
+/* A console domain with 2 MiB at W_GPA. */
+unsigned int w_domain(uint64_t *hpa);
+/* Assign (expected to succeed) and tell the model what it may do. */
+struct iommu_hold *w_assign(struct iommu_owner *o, uint16_t rid);
+/* Console attach (expected to succeed), told to the model. */
+void w_attach(uint16_t rid, unsigned int id);
+/* The same, proof of quiet DMA waived (a device no method can stop). */
+struct iommu_hold *w_assign_force(struct iommu_owner *o, uint16_t rid,
+				  bool force);
+void w_unassign(struct iommu_hold *h);
+/* Log lines containing text at level. */
+unsigned int w_log(enum log_level level, const char *text);
