@@ -623,9 +623,25 @@ static const struct pci_quiesce_hook hook = {
 	.quiesce = hook_quiesce,
 };
 
+/*
+ * An orderly removal blocks the device's DMA first (design.md, invariant
+ * 6): while it still answers, a write it makes reaches nothing.
+ */
 static void hp_removing(void *ctx, struct pci_dev *d)
 {
+	uint64_t probe = 0;
+	int i = pos_of(d);
+
 	iommu_device_removing(&W.im, d);
+	if (i < 0 || !pci_fake_answers(W.cfg_fn[i])) {
+		return;
+	}
+	W.rep->checks++;
+	if (model_dma_write(0, positions[i].rid, W.xfer[i].addr, &probe,
+			    sizeof(probe)) == 0) {
+		fail("removal", "%s's DMA still reaches memory (iova 0x%llx) after its removal began",
+		     positions[i].name, (unsigned long long)W.xfer[i].addr);
+	}
 }
 
 static void hp_removed(void *ctx, struct pci_dev *d, bool surprise)
