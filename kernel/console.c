@@ -137,6 +137,10 @@ void console_loop(void)
 	for (;;) {
 		ch = uart_getc(&kernel_get()->uart);
 		if (ch < 0) {
+			/* Guests run between looks at the line. */
+			if (sched_poll(kernel_get())) {
+				continue;
+			}
 			if (arch_now_ns() >= next_poll) {
 				kernel_poll();
 				next_poll = arch_now_ns() + CON_POLL_NS;

@@ -276,6 +276,7 @@ void kernel_main(struct boot_info *bi)
 		iommu_init(&k->iommu, &k->dmar, &k->pci);
 	}
 
+	sched_init(&k->sched, bi->cmdline);
 	k->ready_ns = arch_now_ns();
 	con_printf("moat: ready\n");
 	run_boot_commands(bi->cmdline);
