@@ -14,6 +14,8 @@
 #define TARGETS_MAX 16
 #define MSI_ADDRESS 0xfee00000ULL
 
+unsigned int edu_spurious;
+
 int main(int argc, char **argv)
 {
 	unsigned long long targets[TARGETS_MAX];

@@ -125,12 +125,18 @@ static bool con_feed(struct console *c, int ch)
 
 /* How often the idle console lets the kernel look after the hardware. */
 #define CON_POLL_NS UINT64_C(10000000)
+/*
+ * After a byte arrives the next one is waited for this long before guests
+ * run again: the UART hands over one byte at a time, and a line typed in
+ * one go then takes one burst instead of one time slice per byte.
+ */
+#define CON_BURST_NS UINT64_C(300000)
 
 /* Waits for a person at the serial line: not a wait on hardware. */
 void console_loop(void)
 {
 	struct console *c = con();
-	uint64_t next_poll = 0;
+	uint64_t next_poll = 0, burst_end = 0;
 	int ch;
 
 	con_printf(CON_PROMPT);
@@ -138,7 +144,8 @@ void console_loop(void)
 		ch = uart_getc(&kernel_get()->uart);
 		if (ch < 0) {
 			/* Guests run between looks at the line. */
-			if (sched_poll(kernel_get())) {
+			if (arch_now_ns() >= burst_end &&
+			    sched_poll(kernel_get())) {
 				continue;
 			}
 			if (arch_now_ns() >= next_poll) {
@@ -148,6 +155,7 @@ void console_loop(void)
 			cpu_relax();
 			continue;
 		}
+		burst_end = arch_now_ns() + CON_BURST_NS;
 		if (!con_feed(c, ch)) {
 			continue;
 		}

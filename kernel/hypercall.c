@@ -24,9 +24,6 @@ static int64_t guest_copy(const struct guest *g, uint64_t gpa, void *buf,
 {
 	uint64_t done = 0, run, hpa, n;
 
-	if (gpa + len < gpa) {
-		return err(MOAT_EFAULT);
-	}
 	while (done < len) {
 		hpa = guest_gpa_to_hpa(g, gpa + done, &run);
 		if (!hpa) {

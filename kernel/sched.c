@@ -471,7 +471,14 @@ bool sched_poll(struct kernel *k)
 		s->ticks++;
 	}
 	if (now >= s->next_poll_ns) {
+		/*
+		 * Housekeeping while guests run: hot-plug, the invalidation
+		 * queue, and the fault records, which charge each DMA fault
+		 * to the guest whose device caused it (and quarantine it at
+		 * guest.fault_limit).
+		 */
 		kernel_poll();
+		iommu_print_faults(&k->iommu, NULL, 0);
 		s->polls++;
 		s->next_poll_ns = now + s->tick_ns;
 	}

@@ -87,6 +87,7 @@ arch_user_trap:
 	push r13
 	push r14
 	push r15
+	cld			; the guest may have set DF; C expects it clear
 	mov rax, [kernel_cr3]
 	mov cr3, rax
 	mov ax, KERNEL_DS
@@ -102,8 +103,8 @@ arch_user_trap:
 	pop rbx
 	ret
 
-section .bss
-align 16
+section .bss align=16
+alignb 16
 ; Room below the frame, so that a fault of the entry code itself, taken
 ; on this stack, lands here and not in other data.
 	resb 4096
