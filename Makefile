@@ -108,10 +108,55 @@ image: $(B)/moat.img
 .PHONY: image
 
 # ---------------------------------------------------------------------------
+# QEMU 10.0 from bookworm-backports, unpacked into $(B)/qemu10 beside the
+# system's QEMU 7.2 (never installed over it).  A private apt configuration
+# (its own sources list, state and cache under $(B)/apt) downloads the
+# packages; dpkg -x unpacks them; $(QEMU10) is a wrapper that points QEMU at
+# its own modules and firmware data.  Its libraries are those of the
+# system's QEMU, which PKGS_RUN installs.
+QEMU10_SUITE := bookworm-backports
+QEMU10_PKGS := qemu-system-x86 qemu-system-common qemu-system-data
+QEMU10 := $(abspath $(B)/qemu10/qemu-system-x86_64)
+APT_DIR := $(abspath $(B)/apt)
+APT_OPTS := -o Dir::Etc::SourceList=$(APT_DIR)/sources.list \
+	-o Dir::Etc::SourceParts=$(APT_DIR)/source-parts \
+	-o Dir::Etc::PreferencesParts=$(APT_DIR)/preference-parts \
+	-o Dir::State=$(APT_DIR)/state -o Dir::State::status=/var/lib/dpkg/status \
+	-o Dir::Cache=$(APT_DIR)/cache -o Debug::NoLocking=1 \
+	-o APT::Sandbox::User=root
+
+$(QEMU10): | $(DEPS_STAMP)
+	@echo "  QEMU10  $(B)/qemu10 (apt-get download from $(QEMU10_SUITE))"
+	$(Q)rm -rf $(APT_DIR) $(B)/qemu10 $(B)/qemu10.tmp
+	$(Q)mkdir -p $(APT_DIR)/source-parts $(APT_DIR)/preference-parts \
+		$(APT_DIR)/state/lists/partial $(APT_DIR)/cache/archives/partial \
+		$(APT_DIR)/debs $(B)/qemu10.tmp
+	$(Q)for s in bookworm $(QEMU10_SUITE); do echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $$s main"; done > $(APT_DIR)/sources.list
+	$(Q)apt-get $(APT_OPTS) -q update </dev/null >$(APT_DIR)/update.log 2>&1 || \
+		{ cat $(APT_DIR)/update.log; exit 1; }
+	$(Q)cd $(APT_DIR)/debs && apt-get $(APT_OPTS) -q download \
+		$(QEMU10_PKGS:%=%/$(QEMU10_SUITE)) </dev/null
+	$(Q)for d in $(APT_DIR)/debs/*.deb; do dpkg -x $$d $(B)/qemu10.tmp || exit 1; done
+	$(Q)! ldd $(B)/qemu10.tmp/usr/bin/qemu-system-x86_64 | grep 'not found' || \
+		{ echo "QEMU 10 needs the libraries above"; exit 1; }
+	$(Q)mv $(B)/qemu10.tmp $(B)/qemu10
+	$(Q)printf '%s\n' '#!/bin/sh' \
+		'# QEMU 10 unpacked by make qemu10: its own modules and firmware data.' \
+		'root=$$(dirname "$$(readlink -f "$$0")")' \
+		'export QEMU_MODULE_DIR="$$root/usr/lib/x86_64-linux-gnu/qemu"' \
+		'exec "$$root/usr/bin/qemu-system-x86_64" -L "$$root/usr/share/qemu" "$$@"' > $@.tmp
+	$(Q)chmod +x $@.tmp && mv $@.tmp $@
+	$(Q)$@ --version | head -n 1
+
+qemu10: $(QEMU10)
+.PHONY: qemu10
+
+# ---------------------------------------------------------------------------
 # Running under QEMU (TCG).  RUN_ARGS adds options, CMDLINE sets the kernel
-# command line through fw_cfg.
+# command line through fw_cfg, QEMU=10 runs QEMU 10 instead of the system's.
 OVMF_CODE := /usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS := /usr/share/OVMF/OVMF_VARS_4M.fd
+QEMU_BIN := $(if $(filter 10,$(QEMU)),$(QEMU10),qemu-system-x86_64)
 QEMU_MACHINE := -machine q35,kernel-irqchip=split -accel tcg -cpu max -m 512M \
 	-nodefaults -no-reboot \
 	-drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
@@ -128,11 +173,11 @@ QEMU_CMDLINE := $(if $(CMDLINE),-fw_cfg name=opt/moat/cmdline$(,)string='$(CMDLI
 $(B)/vars.fd: | $(DEPS_STAMP)
 	cp $(OVMF_VARS) $@
 
-run: all $(B)/vars.fd
-	qemu-system-x86_64 $(QEMU_MACHINE) -display none -serial mon:stdio $(QEMU_CMDLINE) $(RUN_ARGS)
-debug: all $(B)/vars.fd
+run: all $(B)/vars.fd $(if $(filter 10,$(QEMU)),$(QEMU10))
+	$(QEMU_BIN) $(QEMU_MACHINE) -display none -serial mon:stdio $(QEMU_CMDLINE) $(RUN_ARGS)
+debug: all $(B)/vars.fd $(if $(filter 10,$(QEMU)),$(QEMU10))
 	@echo "gdb: target remote :1234, then the add-symbol-file line moat prints"
-	qemu-system-x86_64 $(QEMU_MACHINE) -display none -serial mon:stdio -s -S \
+	$(QEMU_BIN) $(QEMU_MACHINE) -display none -serial mon:stdio -s -S \
 		-fw_cfg name=opt/moat/cmdline,string='debug $(CMDLINE)' $(RUN_ARGS)
 .PHONY: run debug
 
@@ -147,7 +192,7 @@ HOST_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined \
 HOST_LDLIBS := -lcmocka
 
 UNIT_TESTS :=
--include $(wildcard tests/unit/*.mk tests/model/*.mk)
+-include $(wildcard tests/unit/*.mk tests/model/*.mk tests/system/*.mk)
 
 $(B)/host/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -214,9 +259,24 @@ fuzz: $(FUZZERS:%=$(B)/fuzz/%)
 # ---------------------------------------------------------------------------
 # QEMU integration tests (pytest, Debian's interpreter).
 PYTEST := /usr/bin/python3 -m pytest
-test-qemu: all $(B)/moat.img
-	$(PYTEST) -q -p no:cacheprovider tests/qemu
-.PHONY: test-qemu
+# The suite runs once per QEMU, both at once (make -j2 -Otarget); the
+# harness takes the emulator, firmware, image and fixtures from MOAT_*.
+# TESTS narrows a run (e.g. TESTS="tests/qemu/test_boot.py -k banner").
+TESTS ?= tests/qemu
+MOAT_FIXTURES ?= $(abspath ../shared/fixtures)
+QEMU_TEST_ENV = MOAT_OVMF_CODE=$(OVMF_CODE) MOAT_OVMF_VARS=$(OVMF_VARS) \
+	MOAT_IMAGE=$(abspath $(B)/moat.img) MOAT_FIXTURES=$(MOAT_FIXTURES)
+test-qemu7: all $(B)/moat.img
+	@echo "== QEMU 7.2 (system)"
+	$(QEMU_TEST_ENV) MOAT_QEMU=qemu-system-x86_64 \
+		$(PYTEST) -q -p no:cacheprovider $(TESTS)
+test-qemu10: all $(B)/moat.img $(QEMU10)
+	@echo "== QEMU 10 ($(B)/qemu10)"
+	$(QEMU_TEST_ENV) MOAT_QEMU=$(QEMU10) \
+		$(PYTEST) -q -p no:cacheprovider $(TESTS)
+test-qemu: all $(B)/moat.img $(QEMU10)
+	$(MAKE) -j2 -Otarget test-qemu7 test-qemu10
+.PHONY: test-qemu test-qemu7 test-qemu10
 
 test: test-unit fuzz test-qemu
 .PHONY: test
@@ -225,4 +285,4 @@ clean:
 	rm -rf $(B)
 .PHONY: clean
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

@@ -52,8 +52,9 @@ static int guest_show(const struct guest *g)
 	const char *owner;
 	unsigned int i;
 
-	con_printf("guest %s domain %u faults %llu\n", g->name, g->domain,
-		   (unsigned long long)g->faults);
+	con_printf("guest %s domain %u faults %llu irq-faults %llu\n", g->name,
+		   g->domain, (unsigned long long)g->faults,
+		   (unsigned long long)g->irq_faults);
 	for (i = 0; i < g->region_count; i++) {
 		con_printf("region gpa 0x%llx hpa 0x%llx len 0x%llx\n",
 			   (unsigned long long)g->regions[i].gpa,

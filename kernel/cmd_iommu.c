@@ -348,8 +348,11 @@ struct fault_match {
 	uint16_t segment; /* of the unit being polled */
 };
 
-/* Charges a fault to the guest that owns the device, if one does. */
-static const char *charge_fault(uint16_t seg, uint16_t sid)
+/*
+ * Charges a fault to the guest that owns the device, if one does.  A
+ * blocked interrupt is counted apart: it never quarantines the device.
+ */
+static const char *charge_fault(uint16_t seg, uint16_t sid, bool irq)
 {
 	struct kernel *k = kernel_get();
 	struct pci_dev *d;
@@ -364,7 +367,9 @@ static const char *charge_fault(uint16_t seg, uint16_t sid)
 		owner = NULL;
 	}
 	g = owner ? guest_find(&k->guests, owner) : NULL;
-	if (g && ++g->faults == k->guests.fault_limit) {
+	if (g && irq) {
+		g->irq_faults++;
+	} else if (g && ++g->faults == k->guests.fault_limit) {
 		iommu_quarantine(&k->iommu, d, "too many DMA faults");
 		log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %u faults",
 			g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
@@ -377,9 +382,17 @@ static const char *charge_fault(uint16_t seg, uint16_t sid)
 static void print_fault(void *ctx, const struct vtd_fault *f)
 {
 	struct fault_match *m = ctx;
-	const char *owner = charge_fault(m->segment, f->sid);
+	const char *owner = charge_fault(m->segment, f->sid, f->irq);
 	unsigned int i;
 
+	/* Not a DMA fault: it must not fail the requester's next DMA. */
+	if (f->irq) {
+		con_printf("irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
+			   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f,
+			   f->sid & 7, f->index, f->reason, f->text,
+			   owner ? " owner " : "", owner ? owner : "");
+		return;
+	}
 	con_printf("fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
 		   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
 		   (unsigned long long)f->addr, f->reason,

@@ -43,6 +43,7 @@ struct guest {
 	struct pci_dev *devs[GUEST_DEVS_MAX]; /* each holds a reference */
 	struct guest_irq irqs[GUEST_DEVS_MAX];
 	uint64_t faults; /* DMA faults caused by the guest's devices */
+	uint64_t irq_faults; /* their interrupts blocked by remapping */
 };
 
 /* Faults a guest's devices may cause before one is quarantined. */

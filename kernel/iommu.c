@@ -120,8 +120,8 @@ static bool ats_covered(const struct dmar *dmar, const struct pci_dev *d)
 /*
  * The ATS invalidate queue depth d is attached to dom with, or 0 for no
  * ATS: off unless allow-listed, covered by an ATSR or SATC, on a unit
- * with device-TLBs (ECAP.DT), with a requester id of its own and an ATS
- * capability.  The blocking domain never needs it.
+ * with device-TLBs (ECAP.DT) in legacy mode, with a requester id of its
+ * own and an ATS capability.  The blocking domain never needs it.
  */
 static unsigned int ats_depth(struct iommu *im, struct vtd_unit *u,
 			      struct pci_dev *d, const struct vtd_domain *dom,
@@ -131,6 +131,12 @@ static unsigned int ats_depth(struct iommu *im, struct vtd_unit *u,
 
 	if (dom == im->blocking || sid_count != 1 || !ats_allowed(im, d) ||
 	    !vtd_ecap_dt(u->ecap) || !ats_covered(im->dmar, d)) {
+		return 0;
+	}
+	/* vtd_attach_ats() programs legacy context entries only. */
+	if (u->mode != VTD_MODE_LEGACY) {
+		log_info("iommu", PCI_BDF_FMT ": ATS off: it needs legacy mode (vtd.mode=legacy)",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
 		return 0;
 	}
 	qdepth = pci_ats_queue_depth(d);

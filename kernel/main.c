@@ -5,8 +5,10 @@
 #include "boot/boot_info.h"
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/dmar.h"
+#include "drivers/edu/edu.h"
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
+#include "drivers/pci/reset.h"
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/hotplug.h"
@@ -123,6 +125,7 @@ static void pci_init(struct kernel *k)
 {
 	int ret;
 
+	pci_quiesce_hook_add(&k->pci, &edu_quiesce_hook);
 	ret = pci_enumerate(&k->pci);
 	if (ret) {
 		log_err("pci", "enumeration incomplete: %s", errno_name(ret));

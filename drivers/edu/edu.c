@@ -2,6 +2,7 @@
 
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
+#include "drivers/pci/reset.h"
 #include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
@@ -118,3 +119,50 @@ void edu_raise_irq(struct edu *e)
 			hw_mmio_read32(e->bar0 + EDU_IRQ_STATUS));
 	hw_mmio_write32(e->bar0 + EDU_IRQ_RAISE, EDU_IRQ_TEST);
 }
+
+/*
+ * Memory decode is turned on to read the register (bus mastering stays as
+ * the caller left it): a transfer started before decode went off still
+ * runs.
+ */
+static int edu_quiesce(const struct pci_dev *d, uint64_t deadline_ns)
+{
+	uint64_t bar0;
+	uint16_t cmd;
+	uint32_t dma;
+	int ret;
+
+	ret = pci_bar_mem(d, 0, &bar0);
+	if (ret) {
+		return ret;
+	}
+	ret = hw_mmio_map(bar0, EDU_BAR_SIZE);
+	if (ret) {
+		return ret;
+	}
+	cmd = hw_pci_read16(d->seg, d->bus, d->devfn, PCI_COMMAND);
+	if (cmd == 0xffffU) {
+		return -ENODEV;
+	}
+	if (!(cmd & PCI_COMMAND_MEMORY)) {
+		hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND,
+			       (uint16_t)(cmd | PCI_COMMAND_MEMORY));
+	}
+	while ((dma = hw_mmio_read32(bar0 + EDU_DMA_CMD)) & EDU_DMA_CMD_START) {
+		if (dma == 0xffffffffU) {
+			return -ENODEV;
+		}
+		if (hw_time_after(deadline_ns)) {
+			dma = hw_mmio_read32(bar0 + EDU_DMA_CMD);
+			return dma & EDU_DMA_CMD_START ? -ETIMEDOUT : 0;
+		}
+		hw_relax();
+	}
+	return 0;
+}
+
+const struct pci_quiesce_hook edu_quiesce_hook = {
+	.vendor = EDU_VENDOR_ID,
+	.device = EDU_DEVICE_ID,
+	.quiesce = edu_quiesce,
+};

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 struct pci_dev;
+struct pci_quiesce_hook;
 
 /*
  * QEMU's edu device (docs/specs/edu.txt in QEMU 7.2) as a DMA master for
@@ -46,3 +47,11 @@ int edu_dma_start(struct edu *e, bool to_dev, uint64_t iova, uint32_t len);
 
 /* Makes the device raise its interrupt (an MSI once MSI is enabled). */
 void edu_raise_irq(struct edu *e);
+
+/*
+ * The edu's quiesce hook (drivers/pci/reset.h): its one DMA engine is idle
+ * once the start bit of its DMA command register reads clear.  QEMU 7.2
+ * runs a started transfer 100 ms later and drops it when bus mastering is
+ * off by then, so with bus mastering off this takes at most 100 ms.
+ */
+extern const struct pci_quiesce_hook edu_quiesce_hook;

@@ -56,7 +56,7 @@ void pci_ats_disable(struct pci_dev *d)
 {
 	int pos = ats_cap(d);
 
-	if (pos < 0 || !pci_dev_reachable(d)) {
+	if (pos < 0 || !pci_dev_present(d)) {
 		return;
 	}
 	hw_pci_write16(d->seg, d->bus, d->devfn, (uint16_t)(pos + PCI_ATS_CTRL),

@@ -299,7 +299,7 @@ void pci_assign_bars(const struct pci_host *host, const struct pci_dev *bridge)
 	bool complete = true;
 
 	pci_for_each_dev(host, d) {
-		if (pci_dev_below(d, bridge) && pci_dev_is_present(d)) {
+		if (pci_dev_below(d, bridge) && pci_dev_present(d)) {
 			complete = collect(d, reqs, &n) && complete;
 		}
 	}
@@ -316,7 +316,7 @@ void pci_assign_bars(const struct pci_host *host, const struct pci_dev *bridge)
 		reqs[i].placed = place(&mem, &pref, &reqs[i]);
 	}
 	pci_for_each_dev(host, d) {
-		if (pci_dev_below(d, bridge) && pci_dev_is_present(d)) {
+		if (pci_dev_below(d, bridge) && pci_dev_present(d)) {
 			enable_decode(d, reqs, n);
 		}
 	}

@@ -243,7 +243,7 @@ static bool slot_alive(const struct pci_host *host, const struct pci_slot *s,
 		return false;
 	}
 	pci_for_each_dev(host, d) {
-		if (d->parent == s->port && !pci_dev_reachable(d)) {
+		if (d->parent == s->port && !pci_dev_present(d)) {
 			return false;
 		}
 	}
@@ -256,9 +256,7 @@ static bool all_answer(const struct pci_host *host, const struct pci_slot *s)
 	const struct pci_dev *d;
 
 	pci_for_each_dev(host, d) {
-		if (pci_dev_below(d, s->port) &&
-		    hw_pci_read16(d->seg, d->bus, d->devfn, PCI_COMMAND) ==
-			    UINT16_MAX) {
+		if (pci_dev_below(d, s->port) && !pci_dev_present(d)) {
 			return false;
 		}
 	}
@@ -347,7 +345,11 @@ static void slot_give_up(const struct pci_host *host, struct pci_slot *s,
 
 /*
  * Function 0 answered: list the card's functions, place their BARs, then
- * tell the owner about each.
+ * tell the owner about each.  A card that cannot be listed whole, with its
+ * slots and isolation groups, is not reported at all (a function without a
+ * group would be one the IOMMU layer cannot isolate): what was listed is
+ * dropped and the slot powered off, to be tried again on the next button
+ * press or insertion.
  */
 static void slot_add(struct pci_host *host, struct pci_slot *s,
 		     const struct pci_hotplug_ops *ops, void *ctx)
@@ -358,8 +360,14 @@ static void slot_add(struct pci_host *host, struct pci_slot *s,
 
 	err = pci_scan_below(host, s->port, &found);
 	if (err) {
-		log_err("pci", SLOT_FMT ": enumeration below the slot incomplete: %s",
+		log_err("pci", SLOT_FMT ": enumeration below the slot failed: %s",
 			SLOT_ARGS(s), errno_name(err));
+		while ((d = first_below(host, s))) {
+			pci_dev_unlist(host, d, false);
+			pci_dev_put(d);
+		}
+		slot_give_up(host, s, "card not listed");
+		return;
 	}
 	if (found == 0) {
 		slot_give_up(host, s, "no function could be listed");

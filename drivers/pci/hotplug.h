@@ -13,6 +13,7 @@
  *
  *   EMPTY --card present--> POWERING --link up--> SETTLING --100 ms-->
  *   PROBING --function 0 answers--> ACTIVE (functions listed, added())
+ *           or OFF when they cannot all be listed with their groups
  *
  *   ACTIVE --Attention Button--> removing() each function, power off,
  *            removed(surprise=false) each function --> OFF or EMPTY

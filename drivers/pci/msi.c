@@ -13,7 +13,7 @@ int pci_msi_set(struct pci_dev *d, uint64_t addr, uint32_t data)
 	int cap = pci_find_cap(d, PCI_CAP_ID_MSI);
 	uint16_t ctl, off;
 
-	if (!cap || !pci_dev_is_present(d)) {
+	if (!cap || !pci_dev_present(d)) {
 		return -ENODEV;
 	}
 	ctl = hw_pci_read16(d->seg, d->bus, d->devfn,
@@ -46,7 +46,7 @@ void pci_msi_disable(struct pci_dev *d)
 	int cap = pci_find_cap(d, PCI_CAP_ID_MSI);
 	uint16_t ctl;
 
-	if (!cap || !pci_dev_is_present(d)) {
+	if (!cap || !pci_dev_present(d)) {
 		return;
 	}
 	ctl = hw_pci_read16(d->seg, d->bus, d->devfn,

@@ -512,7 +512,7 @@ struct pci_dev *pci_find_dev(const struct pci_host *host, uint16_t seg,
 
 	pci_for_each_dev(host, d) {
 		if (d->seg == seg && d->bus == bus && d->devfn == devfn &&
-		    pci_dev_is_present(d)) {
+		    d->state == PCI_DEV_PRESENT) {
 			return d;
 		}
 	}
@@ -530,13 +530,17 @@ struct pci_dev *pci_get_dev(const struct pci_host *host, uint16_t seg,
 /*
  * A root or switch downstream port that reports link state and reads its
  * link as down (PCIe §7.5.3.6 DLLLARC, §7.5.3.8 DLLLA).  An upstream port's
- * link is the one its parent port reports.
+ * link is the one its parent port reports.  A slot whose Presence Detect
+ * State reads empty although a function below it is listed has registers
+ * that do not describe it (QEMU 7.2's ACPI hot-plug leaves Presence Detect
+ * and Link Active clear under a working device, qemu-peer.md §3.1): its
+ * link state says nothing, and whether the function answers decides.
  */
 static bool port_link_down(const struct pci_dev *b)
 {
 	int pos = pci_find_cap(b, PCI_CAP_ID_EXP);
+	uint16_t sta, flags, sltsta;
 	uint32_t cap;
-	uint16_t sta;
 
 	if (!pos || (b->pcie_type != PCI_EXP_TYPE_ROOT_PORT &&
 		     b->pcie_type != PCI_EXP_TYPE_DOWNSTREAM)) {
@@ -552,24 +556,34 @@ static bool port_link_down(const struct pci_dev *b)
 	}
 	sta = hw_pci_read16(b->seg, b->bus, b->devfn,
 			    (uint16_t)(pos + PCI_EXP_LNKSTA));
-	return sta == UINT16_MAX || !(sta & PCI_EXP_LNKSTA_DLLLA);
+	if (sta == UINT16_MAX) {
+		return true;
+	}
+	if (sta & PCI_EXP_LNKSTA_DLLLA) {
+		return false;
+	}
+	flags = hw_pci_read16(b->seg, b->bus, b->devfn,
+			      (uint16_t)(pos + PCI_EXP_FLAGS));
+	sltsta = hw_pci_read16(b->seg, b->bus, b->devfn,
+			       (uint16_t)(pos + PCI_EXP_SLTSTA));
+	return !(flags & PCI_EXP_FLAGS_SLOT) || (sltsta & PCI_EXP_SLTSTA_PDS);
 }
 
-bool pci_dev_reachable(const struct pci_dev *d)
+bool pci_dev_present(const struct pci_dev *d)
 {
 	const struct pci_dev *b;
 
-	if (pci_dev_is_gone(d) ||
-	    hw_pci_read16(d->seg, d->bus, d->devfn, PCI_VENDOR_ID) ==
-		    PCI_VENDOR_ID_NONE) {
+	if (pci_dev_is_gone(d)) {
 		return false;
 	}
+	/* Links first: a request below a dead link may only time out. */
 	for (b = d->parent; b; b = b->parent) {
 		if (port_link_down(b)) {
 			return false;
 		}
 	}
-	return true;
+	return hw_pci_read16(d->seg, d->bus, d->devfn, PCI_VENDOR_ID) !=
+	       PCI_VENDOR_ID_NONE;
 }
 
 static unsigned int add_id(uint16_t *ids, unsigned int n, unsigned int max,
@@ -607,48 +621,4 @@ unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 		/* Root and switch ports pass requester ids through unchanged. */
 	}
 	return n;
-}
-
-/* After an FLR, software waits 100 ms before touching the function. */
-#define PCI_FLR_WAIT_NS UINT64_C(100000000)
-
-int pci_reset_function(struct pci_dev *d, uint64_t timeout_ns)
-{
-	int exp = pci_find_cap(d, PCI_CAP_ID_EXP);
-	uint64_t start, deadline;
-	uint16_t ctl, cmd;
-
-	if (!pci_dev_is_present(d)) {
-		return -ENODEV;
-	}
-	if (!exp || !(hw_pci_read32(d->seg, d->bus, d->devfn,
-				    (uint16_t)(exp + PCI_EXP_DEVCAP)) &
-		      PCI_EXP_DEVCAP_FLR)) {
-		return -ENOTSUP;
-	}
-	cmd = hw_pci_read16(d->seg, d->bus, d->devfn, PCI_COMMAND);
-	hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND,
-		       (uint16_t)(cmd & ~PCI_COMMAND_MASTER));
-	ctl = hw_pci_read16(d->seg, d->bus, d->devfn,
-			    (uint16_t)(exp + PCI_EXP_DEVCTL));
-	hw_pci_write16(d->seg, d->bus, d->devfn, (uint16_t)(exp + PCI_EXP_DEVCTL),
-		       (uint16_t)(ctl | PCI_EXP_DEVCTL_BCR_FLR));
-	start = hw_now_ns();
-	deadline = start + (timeout_ns > PCI_FLR_WAIT_NS ? timeout_ns :
-							  PCI_FLR_WAIT_NS);
-	while (!hw_time_after(start + PCI_FLR_WAIT_NS)) {
-		hw_relax();
-	}
-	while (hw_pci_read16(d->seg, d->bus, d->devfn, PCI_VENDOR_ID) ==
-	       PCI_VENDOR_ID_NONE) {
-		if (hw_time_after(deadline)) {
-			/* One more look: we may have been away past it. */
-			return hw_pci_read16(d->seg, d->bus, d->devfn,
-					     PCI_VENDOR_ID) == PCI_VENDOR_ID_NONE ?
-				       -ETIMEDOUT :
-				       0;
-		}
-		hw_relax();
-	}
-	return 0;
 }

@@ -133,6 +133,10 @@ struct pci_hotplug_timing {
 };
 
 struct pci_slot;
+struct pci_quiesce_hook;
+
+/* Device-specific quiesce hooks a host holds (drivers/pci/reset.h). */
+#define PCI_QUIESCE_HOOKS_MAX 4U
 
 /* Everything PCI knows about the machine. Zero-initialised means empty. */
 struct pci_host {
@@ -145,6 +149,8 @@ struct pci_host {
 	unsigned int group_id_last;
 	struct pci_slot *slots; /* hot-plug slots, in enumeration order */
 	struct pci_hotplug_timing timing;
+	const struct pci_quiesce_hook *quiesce_hooks[PCI_QUIESCE_HOOKS_MAX];
+	unsigned int quiesce_hook_count;
 };
 
 #define pci_for_each_dev(host, d) for ((d) = (host)->devs; (d); (d) = (d)->next)
@@ -217,17 +223,18 @@ int pci_msi_set(struct pci_dev *d, uint64_t addr, uint32_t data);
 void pci_msi_disable(struct pci_dev *d);
 
 /*
- * Function Level Reset (PCIe r4.0, 6.6.2): bus mastering off, FLR, then
- * wait 100 ms and until the function answers again, within timeout_ns.
- * -ENOTSUP when the function cannot do FLR, -ENODEV when it is gone,
- * -ETIMEDOUT when it does not come back.
+ * Function Level Reset (PCIe §6.6.2; reset.c): bus mastering off, a wait
+ * for Transactions Pending, FLR, then 100 ms and until the function answers
+ * again within timeout_ns; its header is restored as pci_dev_quiesce()
+ * does.  -ENOTSUP when the function cannot do FLR, -ENODEV when it is not
+ * present, -ETIMEDOUT when it does not come back.
  */
 int pci_reset_function(struct pci_dev *d, uint64_t timeout_ns);
 
 /*
  * Forgets every device, group and slot: devices are marked gone and the
  * host's references dropped, so an object still referenced elsewhere lives
- * on.  The ranges stay declared.
+ * on.  The ranges and quiesce hooks stay.
  */
 void pci_host_clear(struct pci_host *host);
 
@@ -247,24 +254,22 @@ struct pci_dev *pci_dev_get(struct pci_dev *d);
 /* Drops a reference; the last one frees the object.  Never fails. */
 void pci_dev_put(struct pci_dev *d);
 
-static inline bool pci_dev_is_present(const struct pci_dev *d)
-{
-	return d->state == PCI_DEV_PRESENT;
-}
-
 static inline bool pci_dev_is_gone(const struct pci_dev *d)
 {
 	return d->state == PCI_DEV_GONE;
 }
 
 /*
- * Whether a request to d can still complete: d is not gone, its Vendor ID
- * does not read all-ones, and every port above it that reports link state
- * has its link up (PCIe §7.5.3.8, DLLLA).  For callers about to wait on the
- * device (a device-TLB invalidation): a link can drop with no hot-plug event
- * at all.  Gone devices are never read.
+ * Presence: d is not gone, its configuration space answers (the Vendor ID
+ * does not read FFFFh), and every link above it is up: each root or switch
+ * downstream port on the way that reports link state (Data Link Layer Link
+ * Active Reporting Capable, PCIe §7.5.3.6) reads Data Link Layer Link Active
+ * (§7.5.3.8).  A link can drop with no hot-plug event at all, and a function
+ * behind it may then still read well from a cache or not at all, so whoever
+ * is about to touch or wait on a device asks this first.  Gone devices are
+ * never read.
  */
-bool pci_dev_reachable(const struct pci_dev *d);
+bool pci_dev_present(const struct pci_dev *d);
 
 /*
  * Isolation groups (group.c), derived from the topology and never

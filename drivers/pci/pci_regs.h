@@ -33,6 +33,7 @@
 #define PCI_CLASS_REVISION_PROG_IF GENMASK32(15, 8)
 #define PCI_CLASS_REVISION_SUB_CLASS GENMASK32(23, 16)
 #define PCI_CLASS_REVISION_BASE_CLASS GENMASK32(31, 24)
+#define PCI_CACHE_LINE_SIZE 0x0cU /* then Latency Timer */
 #define PCI_BASE_ADDRESS_0 0x10U /* type 0: six BARs, type 1: two */
 #define PCI_BASE_ADDRESS_SPACE_IO BIT32(0)
 #define PCI_BASE_ADDRESS_MEM_TYPE GENMASK32(2, 1)
@@ -54,6 +55,8 @@
 #define PCI_PRIMARY_BUS 0x18U
 #define PCI_SECONDARY_BUS 0x19U
 #define PCI_SUBORDINATE_BUS 0x1aU
+#define PCI_BRIDGE_CONTROL 0x3eU /* PCI-to-PCI Bridge 1.2 §3.2.5.18 */
+#define PCI_BRIDGE_CTL_BUS_RESET BIT32(6) /* Secondary Bus Reset */
 
 /*
  * Type 1 header: the memory windows a bridge forwards downstream
@@ -120,6 +123,13 @@
 #define PCI_EXP_FLAGS_SLOT BIT32(8) /* Slot Implemented */
 
 /* Link Capabilities and Link Status (PCIe §7.5.3.6, §7.5.3.8). */
+/* Power Management capability (PCI Bus Power Management 1.2, 3.2). */
+#define PCI_PM_CTRL 0x04U /* Power Management Control/Status (PMCSR) */
+#define PCI_PM_CTRL_STATE GENMASK32(1, 0) /* PowerState */
+#define PCI_PM_CTRL_STATE_D0 0x0U
+#define PCI_PM_CTRL_STATE_D3HOT 0x3U
+#define PCI_PM_CTRL_NO_SOFT_RESET BIT32(3) /* No_Soft_Reset */
+
 /* MSI capability (PCI Local Bus 3.0, 6.8.1), offsets from the capability. */
 #define PCI_MSI_FLAGS 0x02U /* Message Control */
 #define PCI_MSI_FLAGS_ENABLE BIT32(0)
@@ -134,6 +144,8 @@
 #define PCI_EXP_DEVCAP_FLR BIT32(28) /* Function Level Reset Capability */
 #define PCI_EXP_DEVCTL 0x08U
 #define PCI_EXP_DEVCTL_BCR_FLR BIT32(15) /* Initiate Function Level Reset */
+#define PCI_EXP_DEVSTA 0x0aU /* Device Status (PCIe §7.5.3.5) */
+#define PCI_EXP_DEVSTA_TRPND BIT32(5) /* Transactions Pending */
 #define PCI_EXP_LNKCAP 0x0cU
 #define PCI_EXP_LNKCAP_DLLLARC BIT32(20) /* DLL Link Active Reporting Capable */
 #define PCI_EXP_LNKSTA 0x12U

@@ -210,6 +210,7 @@ struct endpoint {
 	uint16_t sid;
 	uint64_t latency_ns;
 	bool removed;
+	bool silent;		/* config reads all-ones for now */
 	struct model_endpoint_stats stats;
 };
 
@@ -325,6 +326,7 @@ static struct {
 	unsigned int log_count;
 	bool verbose;
 	bool probing;		/* a watching device's probe is running */
+	bool alloc_fails;	/* hw_page_alloc() runs out of memory */
 } M;
 
 static void probe_all(void);
@@ -483,6 +485,9 @@ uint64_t hw_page_alloc(void)
 {
 	uint64_t pa;
 
+	if (M.alloc_fails) {
+		return 0;
+	}
 	if (M.recycled_count) {
 		pa = M.recycled[--M.recycled_count];
 		M.state[pa / PG] = PG_TABLE;
@@ -495,6 +500,11 @@ uint64_t hw_page_alloc(void)
 	memset(M.dev + pa, 0xa5, PG);
 	M.table_pages++;
 	return pa;
+}
+
+void model_page_alloc_fail(bool fail)
+{
+	M.alloc_fails = fail;
 }
 
 uint64_t model_ram_alloc(uint64_t len, uint64_t align)
@@ -2359,7 +2369,8 @@ static void qi_time_out(struct munit *mu)
 {
 	uint16_t sid = 0;
 
-	devtlb_target(mu->fetched[0].lo, &sid);
+	if (!mu->cfg.ite_no_sid)
+		devtlb_target(mu->fetched[0].lo, &sid);
 	mu->fsts |= FS_ITE;
 	mu->iqercd = (mu->iqercd & ~(UINT64_C(0xffff) << 32)) |
 		     ((uint64_t)sid << 32);
@@ -2524,6 +2535,14 @@ void model_add_endpoint(unsigned int unit, uint16_t sid, uint64_t ats_latency_ns
 	}
 	ep->latency_ns = ats_latency_ns;
 	ep->removed = false;
+}
+
+void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent)
+{
+	struct endpoint *ep = endpoint_find(unit, sid);
+
+	if (ep)
+		ep->silent = silent;
 }
 
 void model_remove_endpoint(unsigned int unit, uint16_t sid)
@@ -2769,9 +2788,15 @@ static void reg_write32(struct munit *mu, uint32_t off, uint32_t val)
 		return;
 	case R_FSTS:
 		mu->fsts &= ~(val & FS_W1C);
-		/* Clearing ITE resumes fetching at IQH (6.5.2.10). */
-		if (val & FS_ITE)
+		/*
+		 * Clearing ITE resumes fetching at IQH (6.5.2.10), at once:
+		 * whatever the driver has not fixed in the ring by then is
+		 * fetched as it stands.
+		 */
+		if (val & FS_ITE) {
 			wake(mu);
+			qi_fetch(mu);
+		}
 		return;
 	case R_FECTL:
 		mu->fectl = (mu->fectl & ~(1u << 31)) | (val & (1u << 31));
@@ -2924,7 +2949,8 @@ uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 	unsigned int i;
 
 	for (i = 0; i < M.endpoint_count; i++) {
-		if (M.endpoints[i].sid == sid && !M.endpoints[i].removed && !seg)
+		if (M.endpoints[i].sid == sid && !M.endpoints[i].removed &&
+		    !M.endpoints[i].silent && !seg)
 			return off < 4 ? 0x12348086u : 0;
 	}
 	return UINT32_MAX;

@@ -63,6 +63,7 @@ struct model_unit_config {
 	unsigned int fetch_ahead;	/* fetched beyond the one running */
 	uint64_t ite_timeout_ns;	/* no ATS completion this long: ITE */
 	bool ite_refetch;		/* after ITE, fetch again from there */
+	bool ite_no_sid;		/* IQERCD.ITESID reads 0 (older units) */
 	uint64_t status_delay_ns;	/* status writes land this late */
 };
 
@@ -93,6 +94,9 @@ struct model_firmware_state {
 
 void model_set_firmware_state(unsigned int unit,
 			      const struct model_firmware_state *fw);
+
+/* While fail is set, hw_page_alloc() finds no memory. */
+void model_page_alloc_fail(bool fail);
 
 /* RAM for DMA buffers: len bytes at an address aligned to align. */
 uint64_t model_ram_alloc(uint64_t len, uint64_t align);
@@ -169,6 +173,8 @@ struct model_endpoint_stats {
 void model_add_endpoint(unsigned int unit, uint16_t sid,
 			uint64_t ats_latency_ns);
 void model_remove_endpoint(unsigned int unit, uint16_t sid);
+/* Its config space reads all-ones for a while (link retrain); nothing else changes. */
+void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent);
 const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
 							uint16_t sid);
 

@@ -248,7 +248,9 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 	assert_within(&r->u, t0, VTD_DEADLINE_IOTLB);
 	assert_int_equal(r->u.stats.iqe, iqe + 1);
 	assert_true(queue_empty(&r->u));
-	assert_int_equal(vtd_qi_passed(&r->u, seq), !fails);
+	/* Passed by the hardware; its result stays with it. */
+	assert_true(vtd_qi_passed(&r->u, seq));
+	assert_int_equal(vtd_qi_wait(&r->u, seq), fails ? -EIO : 0);
 	for (i = 0; i < n; i++) {
 		if (!fails || i != p) {
 			expect_gone(r, i);
@@ -432,6 +434,104 @@ static void test_devtlb_to_vanished_device(void **state)
 		t_detach(other[k], &r.u, SID(1, k, 0));
 		assert_int_equal(vtd_domain_destroy(other[k]), 0);
 	}
+	rig_down(&r);
+}
+
+/*
+ * An ATS device that briefly does not answer config reads gets no
+ * device-TLB invalidation, and that is no flush: the unmap fails and the
+ * table pages wait, until the device answers again and a flush reaches
+ * it, or it is known gone.
+ */
+static void test_devtlb_not_answering(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint64_t far = 2 * SZ_1G;	/* its tables empty at unmap */
+	uint64_t sent, pages;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	vtd_unit_set_presence(&r.u, config_answers, NULL);
+	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), 0);
+	model_expect_attach(r.idx, LIVE, r.d);
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	assert_int_equal(dma_fill(r.idx, LIVE, far, 1, 8), 0);
+	pages = model_table_pages();
+
+	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
+	model_silence_endpoint(r.idx, LIVE, true);
+	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	model_expect_unmap(r.d, far, SZ_4K);
+	assert_non_null(r.d->deferred);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	/* Still silent: a flush cannot prove anything either. */
+	assert_int_equal(vtd_domain_flush(r.d), -EIO);
+	assert_non_null(r.d->deferred);
+	/* Back: the flush reaches it, and only then do the tables go. */
+	model_silence_endpoint(r.idx, LIVE, false);
+	assert_int_equal(vtd_domain_flush(r.d), 0);
+	assert_null(r.d->deferred);
+	assert_true(model_table_pages() < pages);
+	assert_true(model_endpoint_stats(r.idx, LIVE)->invalidations > sent);
+
+	/* Silent, then known gone: nothing is sent, the pages go. */
+	t_map(r.d, far, r.ram, SZ_4K, RW);
+	model_silence_endpoint(r.idx, LIVE, true);
+	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	model_expect_unmap(r.d, far, SZ_4K);
+	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
+	vtd_device_gone(&r.u, LIVE);
+	assert_int_equal(vtd_domain_flush(r.d), 0);
+	assert_null(r.d->deferred);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	t_detach(r.d, &r.u, LIVE);
+	rig_down(&r);
+}
+
+/*
+ * One unmap, four ATS devices, the first to be invalidated dead: every
+ * device-TLB invalidation is issued first and waited for once, so the
+ * call waits one device-TLB deadline in total, not one per device.
+ */
+static void test_devtlb_one_deadline(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	uint16_t sids[4] = { SID(6, 0, 0), SID(6, 1, 0), SID(6, 2, 0), DEAD };
+	uint64_t t0, sent[4];
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	for (i = 0; i < 4; i++) {
+		if (sids[i] != DEAD)
+			model_add_endpoint(r.idx, sids[i], 2000);
+		assert_int_equal(vtd_attach_ats(r.d, &r.u, sids[i], sids[i], 0), 0);
+		model_expect_attach(r.idx, sids[i], r.d);
+	}
+	t_map(r.d, IOVA(0), r.ram, SZ_4K, RW);
+	for (i = 0; i < 4; i++)
+		sent[i] = model_endpoint_stats(r.idx, sids[i])->invalidations;
+	t0 = model_now();
+	assert_int_equal(vtd_domain_unmap(r.d, IOVA(0), SZ_4K), -ETIMEDOUT);
+	model_expect_unmap(r.d, IOVA(0), SZ_4K);
+	assert_true(model_now() - t0 <=
+		    r.u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
+			    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + 2 * RELAX_NS);
+	assert_true(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].max_wait_ns <=
+		    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + RELAX_NS);
+	assert_true(vtd_device_quarantined(&r.u, DEAD));
+
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	drain(&r.u);
+	/* The live ones got theirs, once the dead one was dropped. */
+	for (i = 0; i < 3; i++)
+		assert_true(model_endpoint_stats(r.idx, sids[i])->invalidations >
+			    sent[i]);
+	expect_gone(&r, 0);
+	for (i = 0; i < 4; i++)
+		t_detach(r.d, &r.u, sids[i]);
+	vtd_device_reset_done(&r.u, DEAD);
 	rig_down(&r);
 }
 
@@ -731,6 +831,105 @@ static void test_two_dead_devices_full_ring(void **state)
 	rig_down(&r);
 }
 
+/*
+ * Six endpoints answer config reads but never an invalidation; the unit
+ * drops fetched descriptors on ITE.  The first holds the head while the
+ * ring fills to the admission limit; each ITE then meets the next dead
+ * device with no status write in between.  However many ITEs in a row,
+ * the ring never wraps over work the hardware has not run, and every
+ * unmap queued behind them takes effect.
+ */
+static void test_ite_chain(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_one);
+	uint32_t seqs[VTD_QI_WORK_MAX];
+	struct vtd_qi_desc desc;
+	unsigned int i, n = 0;
+	struct rig r;
+	int err;
+
+	rig_up(&r, &cfg);
+	for (i = 0; i < 6; i++)
+		model_add_endpoint(r.idx, SID(4, i, 0), MODEL_ATS_NEVER);
+	arm(&r, PAGES, 0);
+	do {
+		desc = n < 6 ? vtd_qi_devtlb(&r.u, SID(4, n, 0), SID(4, n, 0),
+					     0, 0, 0) :
+			       psi(&r, n % PAGES);
+		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
+	} while (!err && ++n < VTD_QI_WORK_MAX);
+	assert_int_equal(err, -EBUSY);
+	assert_int_equal(vtd_qi_wait(&r.u, seqs[0]), -ETIMEDOUT);
+
+	for (i = 0; i < 8; i++) {
+		model_advance(ITE_NS);
+		vtd_qi_poll(&r.u);
+		assert_int_equal(model_violations(), 0);
+	}
+	drain(&r.u);
+	/* One ITE per dead device, each named and quarantined. */
+	assert_int_equal(r.u.stats.ite, 6);
+	assert_int_equal(vtd_quarantine_count(&r.u), 6);
+	for (i = 0; i < n; i++)
+		assert_true(vtd_qi_passed(&r.u, seqs[i]));
+	for (i = 0; i < PAGES; i++)
+		expect_gone(&r, i);
+	rig_down(&r);
+}
+
+/*
+ * A unit whose IQERCD does not name the timed-out device (ITESID reads 0,
+ * older hardware).  00:00.0 is never blamed; each dead device is named by
+ * the head deadline, also when the hardware is stuck on work an earlier
+ * ITE aborted, so there is one ITE per dead device and the queue drains.
+ */
+static void test_ite_without_sid(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(*state);
+	uint16_t dead2 = SID(3, 2, 0);
+	struct vtd_qi_desc desc;
+	uint32_t seq[3];
+	unsigned int i;
+	struct rig r;
+
+	cfg.ite_no_sid = true;
+	rig_up(&r, &cfg);
+	model_add_endpoint(r.idx, dead2, MODEL_ATS_NEVER);
+	arm(&r, 1, 0);
+	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[0]), 0);
+	desc = vtd_qi_devtlb(&r.u, dead2, dead2, 0, 0, 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[1]), 0);
+	desc = psi(&r, 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[2]), 0);
+	assert_int_equal(vtd_qi_wait(&r.u, seq[0]), -ETIMEDOUT);
+	assert_true(vtd_device_quarantined(&r.u, DEAD));
+
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	assert_int_equal(r.u.stats.ite, 1);
+	assert_false(vtd_device_quarantined(&r.u, 0));
+	/* Stuck on the second device: the head deadline names it. */
+	for (i = 0; i < 2; i++) {
+		model_advance(2000 * MS);
+		vtd_qi_poll(&r.u);
+	}
+	assert_true(vtd_device_quarantined(&r.u, dead2));
+
+	model_advance(ITE_NS);
+	vtd_qi_poll(&r.u);
+	drain(&r.u);
+	assert_int_equal(r.u.stats.ite, 2);
+	assert_int_equal(model_unit_stats(r.idx)->ite, 2);
+	assert_false(vtd_device_quarantined(&r.u, 0));
+	assert_int_equal(vtd_quarantine_count(&r.u), 2);
+	assert_true(vtd_qi_passed(&r.u, seq[2]));
+	assert_int_equal(vtd_qi_wait(&r.u, seq[2]), 0);
+	expect_gone(&r, 0);
+	assert_false(r.u.qi.degraded);
+	rig_down(&r);
+}
+
 /* ---- console data, success path ---- */
 
 struct batch_log {
@@ -839,6 +1038,50 @@ static void test_selftest_iqe(void **state)
 	rig_down(&r);
 }
 
+/*
+ * An IQE (here the console's self-test) leaves no mark that ages: 2^31
+ * batches later, completed batches still count as completed, whether
+ * their waiter comes before or after they were retired, and the table
+ * pages an unmap deferred are freed once its invalidation ran.
+ */
+static void test_iqe_mark_ages(void **state)
+{
+	struct model_unit_config cfg = qi_cfg(&fetch_none);
+	struct vtd_qi_desc desc[2];
+	uint64_t pages;
+	uint32_t seq[2];
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	assert_int_equal(vtd_qi_selftest_iqe(&r.u), 0);
+	r.u.qi.seq += UINT32_C(0x80000000);
+	arm(&r, 2, 0);
+	desc[0] = psi(&r, 0);
+	desc[1] = psi(&r, 1);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc[0], 1, &seq[0]), 0);
+	assert_int_equal(vtd_qi_queue(&r.u, &desc[1], 1, &seq[1]), 0);
+	assert_int_equal(vtd_qi_wait(&r.u, seq[1]), 0);
+	assert_int_equal(vtd_qi_wait(&r.u, seq[0]), 0);
+	assert_true(vtd_qi_passed(&r.u, seq[0]));
+	assert_true(vtd_qi_passed(&r.u, seq[1]));
+	expect_gone(&r, 0);
+	expect_gone(&r, 1);
+
+	/* A deferred table page goes once its invalidation has run. */
+	t_map(r.d, IOVA(600), r.ram, SZ_4K, RW);
+	pages = model_table_pages();
+	model_qi_stall(r.idx, true);
+	assert_int_equal(vtd_domain_unmap(r.d, IOVA(600), SZ_4K), -ETIMEDOUT);
+	model_expect_unmap(r.d, IOVA(600), SZ_4K);
+	model_qi_stall(r.idx, false);
+	model_advance(MS);
+	t_map(r.d, IOVA(2), r.ram, SZ_4K, RW);
+	assert_null(r.d->deferred);
+	assert_true(model_table_pages() < pages);
+	t_unmap(r.d, IOVA(2), SZ_4K);
+	rig_down(&r);
+}
+
 /* The device-TLB descriptor's fields (VT-d spec 6.5.2.5). */
 static void test_devtlb_descriptor(void **state)
 {
@@ -886,7 +1129,12 @@ int main(void)
 		SWEEP(test_ice_every_slot, fetch_none),
 		SWEEP(test_ice_every_slot, fetch_one),
 		SWEEP(test_ice_every_slot, fetch_many),
+		SWEEP(test_ite_without_sid, fetch_none),
+		SWEEP(test_ite_without_sid, fetch_one),
+		SWEEP(test_ite_without_sid, fetch_many_again),
 		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_not_answering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_one_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_status_write, setup, teardown),
@@ -894,10 +1142,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_per_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_degraded_unit_recovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_dead_devices_full_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ite_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qi_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_success_path_mmio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devtlb_descriptor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iqe_mark_ages, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -533,6 +533,74 @@ static void test_first_level_format(void **state)
 	}
 }
 
+/*
+ * A unit in scalable mode with FLTS and no SLTS: vtd_domain_create() gives
+ * first-level tables, narrowed to the 47 bits 4 levels cover, so its
+ * callers (the blocking domain included) need not know the format.  A
+ * unit that cannot walk them makes a shared domain fail, with the reason.
+ */
+static void test_fl_only_unit_default_format(void **state)
+{
+	struct model_unit_config fl_only = sm_cfg(19), no_fl = sm_cfg(19),
+				 legacy = default_cfg();
+	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
+	struct vtd_domain *d, *bad = NULL;
+	struct vtd_unit u[3], *pair[2];
+	uint16_t sid = SID(3, 1, 0);
+	struct vtd_config cfg;
+	unsigned int idx[3], i;
+
+	fl_only.ecap &= ~VTD_ECAP_SLTS;
+	no_fl.ecap &= ~VTD_ECAP_FLTS;
+	idx[0] = add_unit(&fl_only);
+	idx[1] = add_unit(&no_fl);
+	idx[2] = add_unit(&legacy);
+	vtd_config_default(&cfg);
+	assert_int_equal(vtd_config_set_str(&cfg, "vtd.mode", "scalable"), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]),
+					       &cfg),
+				 0);
+		assert_int_equal(vtd_unit_enable(&u[i]), 0);
+	}
+	assert_mode(&u[0], "scalable", "forced by vtd.mode");
+
+	d = new_domain(&u[0], 48);
+	assert_int_equal(d->pt.format, VTD_FORMAT_FIRST_LEVEL);
+	assert_int_equal(d->addr_width, 47);
+	assert_int_equal(d->pt.levels, 4);
+	t_map(d, IOVA, ram, SZ_4K, RW);
+	t_attach(d, &u[0], sid);
+	assert_int_equal(dma_fill(idx[0], sid, IOVA, 0x61, 8), 0);
+	assert_int_equal(ram_byte(ram), 0x61);
+	t_unmap(d, IOVA, SZ_4K);
+	assert_int_equal(dma_fill(idx[0], sid, IOVA, 0x62, 8), -EFAULT);
+	sm_fault_expect(&u[0], sid, MODEL_NO_PASID, 0x71);
+	assert_int_equal(ram_byte(ram), 0x61);
+	t_detach(d, &u[0], sid);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+
+	/* Second-level tables stay the choice wherever a unit has SLTS. */
+	d = new_domain(&u[1], 39);
+	assert_int_equal(d->pt.format, VTD_FORMAT_SECOND_LEVEL);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+
+	/* Shared with a unit that walks no first-level tables: refused. */
+	for (i = 1; i < 3; i++) {
+		pair[0] = &u[0];
+		pair[1] = &u[i];
+		model_log_clear();
+		assert_int_equal(vtd_domain_create(pair, 2, 39, &bad),
+				 -ENOTSUP);
+		assert_int_equal(model_log_count(i == 1 ?
+				 "no first-level translation (FLTS)" :
+				 "no scalable mode"), 1);
+	}
+	for (i = 0; i < 3; i++) {
+		shut_down(&u[i]);
+	}
+}
+
 /* ---- the model's caches: stale until the right invalidation ---- */
 
 /*
@@ -958,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pasid_table_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_pgtt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_level_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fl_only_unit_default_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_model_stale_pasid_caches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_model_catches_missing_pasid_cache_invalidation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_pasid_no_torn_entry, setup, teardown),

@@ -1108,6 +1108,57 @@ static void test_reclaim_after_completion(void **state)
 	shut_down(&u);
 }
 
+/*
+ * A map that fails after writing its entries takes them back itself: the
+ * range is not reachable when it returns, on a caching-mode unit whose
+ * invalidation fails, and next to existing leaves that a merge would have
+ * folded into a superpage, with no memory left to split it again.
+ */
+static void test_map_error_rolls_back(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	uint64_t ram = model_ram_alloc(4 * SZ_2M, SZ_2M), x = 32 * SZ_2M;
+	uint16_t sid = SID(0, 9, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+	unsigned int idx;
+
+	cfg.cap |= VTD_CAP_CM;
+	idx = add_unit(&cfg);
+	bring_up(&u, idx);
+	d = new_domain(&u, 39);
+	t_attach(d, &u, sid);
+	t_map(d, 0x5000, ram, SZ_4K, RW);
+	model_inject_iqe(idx, 0, VTD_IQEI_RSVD);
+	assert_int_equal(vtd_domain_map(d, 0x3000, ram, SZ_4K, RW), -EIO);
+	assert_int_equal(dma_fill(idx, sid, 0x3000, 1, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	assert_int_equal(dma_fill(idx, sid, 0x5000, 2, 8), 0);
+
+	/* [x, x + 1M) and [x + 2M, + 4K) mapped; then [x + 1M, x + 2M + 4K). */
+	t_map(d, x, ram, SZ_2M / 2, RW);
+	t_map(d, x + SZ_2M, ram + SZ_2M, SZ_4K, RW);
+	model_page_alloc_fail(true);
+	assert_int_equal(vtd_domain_map(d, x + SZ_2M / 2, ram + SZ_2M / 2,
+					SZ_2M / 2 + SZ_4K, RW),
+			 -EEXIST);
+	model_page_alloc_fail(false);
+	assert_int_equal(dma_fill(idx, sid, x + SZ_2M / 2, 3, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	assert_int_equal(dma_fill(idx, sid, x + SZ_2M - SZ_4K, 3, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	assert_int_equal(dma_fill(idx, sid, x + SZ_2M / 2 - SZ_4K, 4, 8), 0);
+	assert_int_equal(dma_fill(idx, sid, x + SZ_2M, 5, 8), 0);
+
+	t_unmap(d, x, SZ_2M / 2);
+	t_unmap(d, x + SZ_2M, SZ_4K);
+	t_unmap(d, 0x5000, SZ_4K);
+	t_detach(d, &u, sid);
+	assert_int_equal(vtd_domain_flush(d), 0);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
 static void test_qi_sequence_wraps(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
@@ -1237,6 +1288,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_detach_retry_after_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_after_completion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qi_sequence_wraps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_error_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults_wrap_and_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_log_rate_limited, setup, teardown),
 	};

@@ -1,10 +1,16 @@
 """Drive moat under QEMU: serial console, QMP, exit status.
 
 Standard library only.  One Machine is one QEMU process (TCG) booting
-build/moat.img through OVMF, with its own OVMF variables copy and QMP socket.
+moat's FAT image through OVMF, with its own OVMF variables copy and QMP socket.
+
+Where things are comes from the environment (the Makefile sets all of it):
+  MOAT_QEMU       the emulator (default: qemu-system-x86_64 on PATH)
+  MOAT_OVMF_CODE  OVMF's code volume     MOAT_OVMF_VARS  its variables template
+  MOAT_IMAGE      the FAT image          MOAT_FIXTURES   the fixtures folder
 """
 import json
 import os
+import functools
 import queue
 import re
 import shutil
@@ -14,12 +20,23 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IMAGE = os.path.join(ROOT, "build", "moat.img")
-OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
-FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
+import pytest
 
+
+def _env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError("%s is not set (make test-qemu sets it)" % name)
+    return value
+
+
+QEMU = os.environ.get("MOAT_QEMU") or "qemu-system-x86_64"
+FIXTURES = os.environ.get("MOAT_FIXTURES")
+PROMPT = "moat> "
+
+# QEMU may wait for a free slot before it starts (a limiter on a shared
+# host): boots and commands are timed from the moment it runs.
+START_TIMEOUT = 1200
 BOOT_TIMEOUT = 60  # OVMF alone takes ~3 s; TCG on a loaded 2-core host is slower
 CMD_TIMEOUT = 30
 
@@ -31,6 +48,35 @@ ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")
 
 def exit_status(code):
     return (code << 1) | 1
+
+
+@functools.lru_cache(maxsize=None)
+def qemu_version():
+    """(major, minor) of MOAT_QEMU, from its --version line."""
+    out = subprocess.run([QEMU, "--version"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, check=True).stdout
+    m = re.search(rb"QEMU emulator version (\d+)\.(\d+)", out)
+    if not m:
+        raise RuntimeError("%s --version: %r" % (QEMU, out[:200]))
+    return int(m.group(1)), int(m.group(2))
+
+
+def qemu_at_least(major, minor=0):
+    return qemu_version() >= (major, minor)
+
+
+def needs_qemu(major, minor, why):
+    """Marks a test that only QEMU major.minor and later can run."""
+    return pytest.mark.skipif(not qemu_at_least(major, minor),
+                              reason="needs QEMU >= %d.%d: %s" %
+                              (major, minor, why))
+
+
+def fixture_path(*parts):
+    """A file under MOAT_FIXTURES; skips the test when it is not set."""
+    if not FIXTURES:
+        pytest.skip("MOAT_FIXTURES is not set")
+    return os.path.join(FIXTURES, *parts)
 
 
 class ConsoleError(Exception):
@@ -47,17 +93,17 @@ class Machine:
         # stdio, wherever it is.  usb: the image as a USB stick (qemu-xhci).
         self.tmp = tempfile.mkdtemp(prefix="moat-qemu-")
         vars_fd = os.path.join(self.tmp, "vars.fd")
-        shutil.copyfile(OVMF_VARS, vars_fd)
+        shutil.copyfile(_env("MOAT_OVMF_VARS"), vars_fd)
         self.qmp_path = os.path.join(self.tmp, "qmp.sock")
         self.trace_path = os.path.join(self.tmp, "trace.log") if trace else None
         args = [
-            "qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split",
+            QEMU, "-machine", "q35,kernel-irqchip=split",
             "-accel", "tcg", "-cpu", "max", "-m", memory, "-nodefaults",
             "-no-reboot", "-display", "none",
-            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + _env("MOAT_OVMF_CODE"),
             "-drive", "if=pflash,format=raw,file=" + vars_fd,
             "-drive", ("if=none,id=stick," if usb else "") +
-            "format=raw,file=%s,snapshot=on" % IMAGE,
+            "format=raw,file=%s,snapshot=on" % _env("MOAT_IMAGE"),
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
         ]
@@ -82,17 +128,29 @@ class Machine:
         self.args = args
         self.lines = []          # every complete serial line, ANSI removed
         self.partial = ""
+        self.prompted = False    # the prompt in partial was reported
         self.q = queue.Queue()   # new complete lines for the reader
         self.stderr = b""
-        self.start = time.monotonic()
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
+        self._wait_started()
+        self.start = time.monotonic()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.err_reader = threading.Thread(target=self._read_err, daemon=True)
         self.err_reader.start()
         self.qmp = None
+
+    def _wait_started(self):
+        """Until QEMU created its QMP socket, or exited (its stderr then
+        says why, to whoever reads the serial output)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(self.qmp_path) and self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise TimeoutError("QEMU did not start in %d s" % START_TIMEOUT)
+            time.sleep(0.05)
 
     # -- serial ------------------------------------------------------------
     def _read(self):
@@ -105,11 +163,19 @@ class Machine:
             self.partial = parts.pop()
             for p in parts:
                 line = ANSI.sub("", p).rstrip("\r")
+                # A prompt that arrived in one read with what follows it
+                # (a log line printed while idle, or the echo) is still a
+                # prompt: report it before that line.
+                if line.startswith(PROMPT) and not self.prompted:
+                    self.q.put(None)
+                self.prompted = False
                 self.lines.append(line)
                 self.q.put(line)
             # A prompt has no newline: report it as a pseudo-line.
-            if self.partial.endswith("moat> "):
+            if ANSI.sub("", self.partial).startswith(PROMPT) and \
+                    not self.prompted:
                 self.q.put(None)
+                self.prompted = True
         self.q.put(EOFError)
 
     def _read_err(self):
@@ -179,11 +245,12 @@ class Machine:
         self.send(line + "\r")
         deadline = time.monotonic() + timeout
         out = []
-        echo = self._next(deadline)
-        while echo is None:
+        # Log lines printed at the prompt before the echo are not this
+        # command's output (they stay in self.lines).
+        while True:
             echo = self._next(deadline)
-        if not echo.endswith(line[-40:]):
-            out.append(echo)
+            if echo is not None and self._is_echo(echo, line):
+                break
         while True:
             item = self._next(deadline)
             if item is None:
@@ -192,6 +259,13 @@ class Machine:
                 self.wait_prompt(timeout)
                 return out, item
             out.append(item)
+
+    @staticmethod
+    def _is_echo(item, line):
+        typed = item[len(PROMPT):] if item.startswith(PROMPT) else item
+        # The console drops what does not fit in a line: a prefix.
+        return (typed != "" or item.startswith(PROMPT)) and \
+            line.startswith(typed)
 
     def ok(self, line, timeout=CMD_TIMEOUT):
         """Runs a command that must succeed; returns its output lines."""
@@ -207,7 +281,9 @@ class Machine:
         return self.qmp.cmd(execute, arguments)
 
     # -- teardown ----------------------------------------------------------
-    def wait_exit(self, timeout=CMD_TIMEOUT):
+    def wait_exit(self, timeout=BOOT_TIMEOUT + CMD_TIMEOUT):
+        # Callers that pass run= on the command line wait here through the
+        # whole boot, so the budget is a boot's plus a command's.
         try:
             return self.proc.wait(timeout)
         finally:

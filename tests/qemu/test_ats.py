@@ -90,3 +90,21 @@ def test_ats_allow_list_unmap_and_removal():
     assert not [i for i in dev if i > after], evs[after:]
     print("device-TLB invalidations: %d in all, %d at the removal, 0 after"
           % (len(dev), len(removal)))
+
+
+def test_ats_needs_legacy_mode():
+    """In scalable mode an allow-listed ATS device attaches without ATS,
+    and the log says why (ATS is implemented for legacy mode only)."""
+    with moat.Machine(devices=DEVICES, memory="1G",
+                      iommu="intel-iommu,intremap=on,device-iotlb=on,"
+                            "x-scalable-mode=on",
+                      cmdline="vtd.ats=01:00.0") as m:
+        m.wait_ready()
+        assert "mode scalable" in m.ok("iommu")[0]
+        d = new_domain(m)
+        out = m.ok("attach %s %d" % (ATS_DEV, d))
+        assert any("iommu: %s: ATS off: it needs legacy mode" % ATS_DEV in l
+                   for l in out), out
+        assert not any("ATS on" in l for l in m.lines)
+        assert ats(m) == []
+        m.ok("detach %s" % ATS_DEV)

@@ -1,14 +1,12 @@
 """The dmar command on QEMU's own table and on real tables injected into a
 machine without an IOMMU (issue 3)."""
 import csv
-import os
 import re
 
 import pytest
 
 import moat
 
-MANIFEST = os.path.join(moat.FIXTURES, "dmar", "MANIFEST.tsv")
 # Servers with several units, tables with a zero base, odd lengths, the
 # size field and several RMRRs: one of each kind the fixtures' README lists.
 INJECTED = [
@@ -22,7 +20,7 @@ INJECTED = [
 
 
 def manifest():
-    with open(MANIFEST) as f:
+    with open(moat.fixture_path("dmar", "MANIFEST.tsv")) as f:
         return {row["file"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 
@@ -75,7 +73,7 @@ def test_qemu_table(machine):
 @pytest.mark.parametrize("name", INJECTED)
 def test_injected_real_table(name):
     row = manifest()[name]
-    path = os.path.join(moat.FIXTURES, "dmar", name)
+    path = moat.fixture_path("dmar", name)
     with moat.Machine(iommu=None, devices=["edu"],
                       extra=["-acpitable", "file=" + path]) as m:
         m.wait_ready()

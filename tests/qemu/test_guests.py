@@ -5,7 +5,7 @@ import time
 import pytest
 
 import moat
-from vtd import FAULT, alloc, read
+from vtd import FAULT, IRQ_FAULT, alloc, read
 
 EDU = "edu,dma_mask=0xffffffffffffffff"
 A_DEV, B_DEV = "00:03.0", "00:04.0"
@@ -67,7 +67,7 @@ def test_two_guests_isolated(vm):
     assert guest_read(vm, "b", 0, 64) == b"\0" * 64
     assert guest_read(vm, "b", 0x40000000, 64) == b"\0" * 64
     assert "guest a domain" in vm.ok("guest show a")[0]
-    assert re.search(r" faults 3$", vm.ok("guest show a")[0])
+    assert re.search(r" faults 3 irq-faults 0$", vm.ok("guest show a")[0])
     # Bad requests: unknown guest, device not assigned, another's device.
     for bad in ("guest dma a %s to-dev 0 16" % B_DEV, "guest dma zz %s to-dev 0 16" % A_DEV,
                 "guest assign a %s" % B_DEV, "guest read a 0x%x 16" % SIXTEEN_MB,
@@ -91,6 +91,32 @@ def test_remapped_interrupts(vm):
     assert vm.ok("guest irq a %s" % A_DEV)[-1] == ok_a[-1]
     assert vm.ok("guest irq b %s" % B_DEV)[-1] == ok_b[-1]
     assert "ir on" in vm.ok("iommu")[0]
+
+
+@moat.needs_qemu(10, 0, "7.2 drops a blocked MSI without a fault record")
+def test_blocked_msi_is_an_irq_fault(vm):
+    """A forged MSI is recorded as an interrupt-remapping fault of its
+    sender, counted for its guest apart from DMA faults, and does not fail
+    that device's next DMA."""
+    vb = re.match(r"^irq vector 0x([0-9a-f]{2}) apic (\d+) delivered$",
+                  vm.ok("guest irq b %s" % B_DEV)[-1])
+    assert vm.ok("guest irq a %s as b %s" % (A_DEV, B_DEV))[-1] == \
+        "irq vector 0x%s apic %s not delivered" % vb.groups()
+    before = re.search(r" faults (\d+) irq-faults (\d+)$",
+                       vm.ok("guest show a")[0]).groups()
+    vm.ok("guest write a 0x7000 0x42 16")
+    out = vm.ok("guest dma a %s to-dev 0x7000 16" % A_DEV)
+    assert not [l for l in out if FAULT.match(l)], out
+    irq = [IRQ_FAULT.match(l) for l in out if IRQ_FAULT.match(l)]
+    assert len(irq) == 1, out
+    assert irq[0].group(2) == A_DEV and irq[0].group(4) == "26"
+    assert irq[0].group(5) == "IR: source-id verification failed owner a"
+    after = re.search(r" faults (\d+) irq-faults (\d+)$",
+                      vm.ok("guest show a")[0]).groups()
+    assert after == (before[0], str(int(before[1]) + 1))
+    # Nothing left over: the next DMA and the fault list are clean.
+    vm.ok("guest dma a %s to-dev 0x7000 16" % A_DEV)
+    assert vm.ok("faults") == []
 
 
 def test_unassign_then_reassign_to_other_guest(vm):

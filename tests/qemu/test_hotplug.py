@@ -118,7 +118,7 @@ def plug(m, dev_id, bus, bdf):
     """device_add at the same place; returns the new object's generation."""
     start = len(m.lines)
     m.qmp_cmd("device_add", driver="edu", bus=bus, id=dev_id,
-              dma_mask="0xffffffffffffffff")
+              dma_mask=0xffffffffffffffff)
     added = wait_log(m, start, "%s: added 1234:11e8" % bdf)
     drain(m)
     return int(re.search(r"gen (\d+)", added[2]).group(1)), logs(m, start)

@@ -3,6 +3,9 @@ import re
 
 FAULT = re.compile(r"^fault unit (\d+) sid ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) "
                    r"addr 0x([0-9a-f]+) reason 0x([0-9a-f]{2}) (read|write) (.+)$")
+# An interrupt blocked by remapping: its index, never an address.
+IRQ_FAULT = re.compile(r"^irq fault unit (\d+) sid ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) "
+                       r"index 0x([0-9a-f]+) reason 0x([0-9a-f]{2}) (.+)$")
 
 EDU_ID = "1234:11e8"
 

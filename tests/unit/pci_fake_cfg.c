@@ -2,10 +2,11 @@
 #include <string.h>
 
 #include "drivers/hw.h"
+#include "drivers/pci/pci.h"
 #include "drivers/pci/pci_regs.h"
 #include "tests/unit/pci_fake.h"
 
-#define CFG_FNS 64
+#define CFG_FNS 256
 #define CFG_SLOTS 8
 /* Far more than any test needs: a walk that gets here does not end. */
 #define CFG_READS_MAX 1000000UL
@@ -20,7 +21,25 @@ static struct cfg_fn {
 	uint8_t image[PCI_CFG_SPACE_EXP_SIZE]; /* a card's function at reset */
 	int slot; /* the slot whose card holds it, or -1 */
 	bool dead;
+	bool has_image; /* image holds the function's state at reset */
+	bool link_down; /* a port whose link is down (pci_fake_link()) */
+	bool sbr; /* a bridge holding Secondary Bus Reset */
+	uint64_t ready_at; /* answers from then on, after a reset */
+	uint64_t reset_ns; /* silent this long after a reset */
 	unsigned long accesses;
+	struct {
+		bool busy; /* a transfer in flight */
+		uint64_t addr;
+		uint32_t len;
+		uint64_t done_at;
+		uint64_t drain_until; /* Transactions Pending after a stop */
+		enum pci_fake_bme mode;
+		uint64_t drain_ns;
+		bool tp_stuck;
+		bool rid_set;
+		uint16_t rid;
+	} dma;
+	struct pci_fake_fn_stats stats;
 } fns[CFG_FNS];
 static unsigned int fn_count;
 
@@ -43,6 +62,9 @@ static unsigned int slot_count;
 
 unsigned long pci_cfg_reads;
 uint64_t pci_fake_now_ns;
+static uint64_t (*clock_fn)(void);
+static pci_fake_dma_sink_fn *sink_fn;
+static void *sink_ctx;
 
 void pci_cfg_reset(void)
 {
@@ -52,6 +74,19 @@ void pci_cfg_reset(void)
 	slot_count = 0;
 	pci_cfg_reads = 0;
 	pci_fake_now_ns = 0;
+	clock_fn = NULL;
+	sink_fn = NULL;
+	sink_ctx = NULL;
+}
+
+uint64_t pci_fake_now(void)
+{
+	return clock_fn ? clock_fn() : pci_fake_now_ns;
+}
+
+void pci_fake_clock(uint64_t (*now)(void))
+{
+	clock_fn = now;
 }
 
 static struct cfg_fn *find(uint16_t seg, uint8_t bus, uint8_t devfn)
@@ -152,6 +187,11 @@ uint8_t *pci_cfg_add_bridge(uint16_t seg, uint8_t bus, uint8_t devfn,
 	pci_cfg_put8(cfg, PCI_PRIMARY_BUS, primary);
 	pci_cfg_put8(cfg, PCI_SECONDARY_BUS, secondary);
 	pci_cfg_put8(cfg, PCI_SUBORDINATE_BUS, subordinate);
+	/* Bus numbers are lost in a reset; Secondary Bus Reset works. */
+	pci_cfg_writable(cfg, PCI_PRIMARY_BUS, 1, 0xff);
+	pci_cfg_writable(cfg, PCI_SECONDARY_BUS, 1, 0xff);
+	pci_cfg_writable(cfg, PCI_SUBORDINATE_BUS, 1, 0xff);
+	pci_cfg_writable(cfg, PCI_BRIDGE_CONTROL, 2, PCI_BRIDGE_CTL_BUS_RESET);
 	return cfg;
 }
 
@@ -270,7 +310,16 @@ static bool slot_powered(const struct cfg_slot *s)
 
 static bool slot_link(const struct cfg_slot *s)
 {
-	return s->present && s->link_ok && slot_powered(s);
+	return s->present && s->link_ok && slot_powered(s) && !s->port->sbr;
+}
+
+static void dma_drop(struct cfg_fn *f)
+{
+	if (f->dma.busy) {
+		f->dma.busy = false;
+		f->stats.dropped++;
+	}
+	f->dma.drain_until = 0;
 }
 
 /* Puts the card's functions back as they come out of reset. */
@@ -282,6 +331,7 @@ static void card_reset(const struct cfg_slot *s)
 		if (fns[i].slot >= 0 && &slots[fns[i].slot] == s) {
 			memcpy(fns[i].cfg, fns[i].image, sizeof(fns[i].cfg));
 			fns[i].dead = false;
+			dma_drop(&fns[i]);
 		}
 	}
 }
@@ -334,6 +384,7 @@ void pci_fake_slot_card(int slot, uint8_t *fn_cfg)
 	struct cfg_fn *f = fn_of(fn_cfg);
 
 	f->slot = slot;
+	f->has_image = true;
 	memcpy(f->image, f->cfg, sizeof(f->image));
 }
 
@@ -447,10 +498,225 @@ static void sltctl_written(struct cfg_slot *s, uint16_t old)
 	}
 }
 
+/* ---- resets, links, DMA ------------------------------------------- */
+
+static bool is_bridge(const struct cfg_fn *f)
+{
+	return (f->cfg[PCI_HEADER_TYPE] & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
+}
+
+/* Whether g is a bridge that f is below, by g's bus numbers. */
+static bool below(const struct cfg_fn *f, const struct cfg_fn *g)
+{
+	return g != f && is_bridge(g) && g->seg == f->seg &&
+	       f->bus >= g->cfg[PCI_SECONDARY_BUS] &&
+	       f->bus <= g->cfg[PCI_SUBORDINATE_BUS] &&
+	       g->cfg[PCI_SECONDARY_BUS] != 0;
+}
+
+/* A port above f has its link down or holds its bus in reset. */
+static bool cut_off(const struct cfg_fn *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < fn_count; i++) {
+		if ((fns[i].link_down || fns[i].sbr) && below(f, &fns[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The card's function answers only while its slot's link is up. */
 static bool answers(const struct cfg_fn *f)
 {
-	return !f->dead && (f->slot < 0 || slot_link(&slots[f->slot]));
+	return !f->dead && pci_fake_now() >= f->ready_at &&
+	       (f->slot < 0 || slot_link(&slots[f->slot])) && !cut_off(f);
+}
+
+/* Offset of the first capability with this ID in f's list, or 0. */
+static unsigned int cap_pos(const struct cfg_fn *f, uint8_t id)
+{
+	unsigned int pos = f->cfg[PCI_CAPABILITY_LIST] & 0xfc;
+	unsigned int n;
+
+	if (!(f->cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST)) {
+		return 0;
+	}
+	for (n = 0; pos && n < 48; n++) {
+		if (f->cfg[pos] == id) {
+			return pos;
+		}
+		pos = f->cfg[pos + 1] & 0xfc;
+	}
+	return 0;
+}
+
+static bool tp(const struct cfg_fn *f)
+{
+	return f->dma.busy || f->dma.tp_stuck ||
+	       pci_fake_now() < f->dma.drain_until;
+}
+
+static bool master(const struct cfg_fn *f)
+{
+	return get(f->cfg, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
+}
+
+/* The transfer ends: it lands if the function may master, else it is lost. */
+static void dma_end(struct cfg_fn *f)
+{
+	bool lands = answers(f) &&
+		     (f->dma.mode == PCI_FAKE_BME_IGNORED || master(f));
+
+	f->dma.busy = false;
+	if (!lands) {
+		f->stats.dropped++;
+		return;
+	}
+	f->stats.landed++;
+	if (sink_fn) {
+		sink_fn(sink_ctx, f->seg,
+			f->dma.rid_set ? f->dma.rid :
+					 (uint16_t)(f->bus << 8 | f->devfn),
+			f->dma.addr, f->dma.len);
+	}
+}
+
+void pci_fake_tick(void)
+{
+	uint64_t now = pci_fake_now();
+	unsigned int i, exp;
+	struct cfg_fn *f;
+
+	for (i = 0; i < fn_count; i++) {
+		f = &fns[i];
+		if (f->dma.busy && now >= f->dma.done_at) {
+			dma_end(f);
+		}
+		exp = cap_pos(f, PCI_CAP_ID_EXP);
+		if (exp) {
+			set(f->cfg, exp + PCI_EXP_DEVSTA, 2,
+			    tp(f) ? get(f->cfg, exp + PCI_EXP_DEVSTA, 2) |
+					    PCI_EXP_DEVSTA_TRPND :
+				    get(f->cfg, exp + PCI_EXP_DEVSTA, 2) &
+					    ~PCI_EXP_DEVSTA_TRPND);
+		}
+	}
+}
+
+void pci_fake_advance(uint64_t ns)
+{
+	pci_fake_now_ns += ns;
+	pci_fake_tick();
+}
+
+/*
+ * A conventional reset of f: writable bits to zero, read-only ones as they
+ * were, its DMA lost; silent until ready_at.
+ */
+static void fn_reset(struct cfg_fn *f, uint64_t ready_at)
+{
+	unsigned int i;
+
+	f->stats.resets++;
+	f->stats.cmd_at_reset = (uint16_t)get(f->cfg, PCI_COMMAND, 2);
+	f->stats.tp_at_reset = tp(f);
+	dma_drop(f);
+	for (i = 0; i < sizeof(f->cfg); i++) {
+		f->cfg[i] = f->image[i] & (uint8_t)~f->wmask[i];
+	}
+	f->ready_at = ready_at;
+}
+
+static uint64_t ready_after(const struct cfg_fn *f)
+{
+	return f->reset_ns == UINT64_MAX ? UINT64_MAX :
+					   pci_fake_now() + f->reset_ns;
+}
+
+static bool overlaps(unsigned int off, unsigned int width, unsigned int reg,
+		     unsigned int reg_width)
+{
+	return off < reg + reg_width && off + width > reg;
+}
+
+/*
+ * A hot-plug port's link goes down while it holds Secondary Bus Reset and
+ * trains again after: Data Link Layer State Changed each time (PCIe
+ * §7.5.3.11; QEMU sets it never).
+ */
+static void slot_sbr(const struct cfg_fn *port)
+{
+	unsigned int i;
+
+	for (i = 0; i < slot_count; i++) {
+		if (slots[i].port == port && slots[i].present) {
+			slot_event(&slots[i], PCI_EXP_SLTSTA_DLLSC);
+			slot_sync(&slots[i]);
+		}
+	}
+}
+
+/* What a write to f did beyond changing bits: stops, resets. */
+static void written(struct cfg_fn *f, unsigned int off, unsigned int width,
+		    const uint8_t *old)
+{
+	unsigned int exp = cap_pos(f, PCI_CAP_ID_EXP);
+	unsigned int pm = cap_pos(f, PCI_CAP_ID_PM);
+	uint32_t o, n;
+	unsigned int i;
+
+	if (overlaps(off, width, PCI_COMMAND, 2) &&
+	    (get(old, PCI_COMMAND, 2) & PCI_COMMAND_MASTER) && !master(f) &&
+	    f->dma.busy && f->dma.mode == PCI_FAKE_BME_STOPS) {
+		dma_drop(f);
+		f->dma.drain_until = pci_fake_now() + f->dma.drain_ns;
+	}
+	if (exp && overlaps(off, width, exp + PCI_EXP_DEVCTL, 2) &&
+	    (get(f->cfg, exp + PCI_EXP_DEVCTL, 2) & PCI_EXP_DEVCTL_BCR_FLR) &&
+	    (get(f->cfg, exp + PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR)) {
+		fn_reset(f, ready_after(f));
+		return;
+	}
+	if (pm && overlaps(off, width, pm + PCI_PM_CTRL, 2)) {
+		o = get(old, pm + PCI_PM_CTRL, 2);
+		n = get(f->cfg, pm + PCI_PM_CTRL, 2);
+		if ((o & PCI_PM_CTRL_STATE) == PCI_PM_CTRL_STATE_D3HOT &&
+		    (n & PCI_PM_CTRL_STATE) == PCI_PM_CTRL_STATE_D0 &&
+		    !(n & PCI_PM_CTRL_NO_SOFT_RESET)) {
+			fn_reset(f, ready_after(f));
+			return;
+		}
+	}
+	if (is_bridge(f) && overlaps(off, width, PCI_BRIDGE_CONTROL, 2)) {
+		o = get(old, PCI_BRIDGE_CONTROL, 2) & PCI_BRIDGE_CTL_BUS_RESET;
+		n = get(f->cfg, PCI_BRIDGE_CONTROL, 2) &
+		    PCI_BRIDGE_CTL_BUS_RESET;
+		if (o == n) {
+			return;
+		}
+		for (i = 0; i < fn_count; i++) {
+			if (!below(&fns[i], f)) {
+				continue;
+			}
+			if (n) {
+				fn_reset(&fns[i], UINT64_MAX);
+			} else {
+				fns[i].ready_at = ready_after(&fns[i]);
+			}
+		}
+		f->sbr = n;
+		slot_sbr(f);
+	}
+}
+
+static void take_image(struct cfg_fn *f)
+{
+	if (!f->has_image) {
+		memcpy(f->image, f->cfg, sizeof(f->image));
+		f->has_image = true;
+	}
 }
 
 static void check_access(uint16_t off, unsigned int width)
@@ -462,14 +728,16 @@ static void check_access(uint16_t off, unsigned int width)
 	}
 }
 
-static uint32_t cfg_read(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-			 unsigned int width)
+uint32_t pci_fake_cfg_read(uint16_t seg, uint8_t bus, uint8_t devfn,
+			   uint16_t off, unsigned int width)
 {
 	struct cfg_fn *f = find(seg, bus, devfn);
 
 	check_access(off, width);
+	pci_fake_tick();
 	if (f) {
 		f->accesses++;
+		take_image(f);
 	}
 	if (!f || !answers(f)) {
 		return UINT32_MAX >> (32 - 8 * width);
@@ -477,18 +745,21 @@ static uint32_t cfg_read(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 	return get(f->cfg, off, width);
 }
 
-static void cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		      unsigned int width, uint32_t val)
+void pci_fake_cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
+			unsigned int width, uint32_t val)
 {
 	struct cfg_fn *f = find(seg, bus, devfn);
+	uint8_t old[PCI_CFG_SPACE_EXP_SIZE];
 	struct cfg_slot *sta, *ctl;
 	uint16_t old_ctl = 0;
 	unsigned int i;
 	uint8_t b, wm;
 
 	check_access(off, width);
+	pci_fake_tick();
 	if (f) {
 		f->accesses++;
+		take_image(f);
 	}
 	if (!f || !answers(f)) {
 		return;
@@ -501,6 +772,7 @@ static void cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 	if (ctl) {
 		old_ctl = (uint16_t)port_reg(ctl, PCI_EXP_SLTCTL, 2);
 	}
+	memcpy(old, f->cfg, sizeof(old));
 	for (i = 0; i < width; i++) {
 		b = (uint8_t)(val >> (8 * i));
 		wm = f->wmask[off + i];
@@ -510,50 +782,171 @@ static void cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 	if (ctl) {
 		sltctl_written(ctl, old_ctl);
 	}
+	written(f, off, width, old);
+	pci_fake_tick();
 }
 
-uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+/* ---- the API of resets, links and DMA ------------------------------ */
+
+/* The function's PCI Express capability, which the test must have added. */
+static unsigned int exp_of(const uint8_t *cfg)
 {
-	return (uint8_t)cfg_read(seg, bus, devfn, off, 1);
+	unsigned int exp = cap_pos(fn_of(cfg), PCI_CAP_ID_EXP);
+
+	if (!exp) {
+		abort();
+	}
+	return exp;
 }
 
-uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+static void set_bits32(uint8_t *cfg, unsigned int off, uint32_t bits)
 {
-	return (uint16_t)cfg_read(seg, bus, devfn, off, 2);
+	pci_cfg_put32(cfg, off, pci_cfg_get(cfg, off, 4) | bits);
 }
 
-uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
+void pci_fake_flr(uint8_t *cfg)
 {
-	return cfg_read(seg, bus, devfn, off, 4);
+	unsigned int exp = exp_of(cfg);
+
+	set_bits32(cfg, exp + PCI_EXP_DEVCAP, PCI_EXP_DEVCAP_FLR);
+	pci_cfg_writable(cfg, exp + PCI_EXP_DEVCTL, 2, PCI_EXP_DEVCTL_BCR_FLR);
 }
 
-void hw_pci_write8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		   uint8_t val)
+void pci_fake_pm(uint8_t *cfg, unsigned int pos, uint8_t next,
+		 bool no_soft_reset)
 {
-	cfg_write(seg, bus, devfn, off, 1, val);
+	pci_cfg_cap(cfg, pos, PCI_CAP_ID_PM, next);
+	pci_cfg_put16(cfg, pos + 2, 0x0003); /* PM 1.2 */
+	pci_cfg_put16(cfg, pos + PCI_PM_CTRL,
+		      no_soft_reset ? PCI_PM_CTRL_NO_SOFT_RESET : 0);
+	pci_cfg_writable(cfg, pos + PCI_PM_CTRL, 2, PCI_PM_CTRL_STATE);
 }
 
-void hw_pci_write16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		    uint16_t val)
+void pci_fake_reset_time(uint8_t *cfg, uint64_t ns)
 {
-	cfg_write(seg, bus, devfn, off, 2, val);
+	fn_of(cfg)->reset_ns = ns;
 }
 
-void hw_pci_write32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		    uint32_t val)
+const struct pci_fake_fn_stats *pci_fake_fn_stats(const uint8_t *cfg)
 {
-	cfg_write(seg, bus, devfn, off, 4, val);
+	return &fn_of(cfg)->stats;
 }
 
-/* ---- time ----------------------------------------------------------- */
-
-uint64_t hw_now_ns(void)
+void pci_fake_link(uint8_t *port_cfg, bool up)
 {
-	return pci_fake_now_ns;
+	unsigned int exp = exp_of(port_cfg);
+
+	set_bits32(port_cfg, exp + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+	pci_cfg_put16(port_cfg, exp + PCI_EXP_LNKSTA,
+		      up ? PCI_EXP_LNKSTA_DLLLA : 0);
+	fn_of(port_cfg)->link_down = !up;
 }
 
-/* Each step of a poll loop takes a microsecond of virtual time. */
-void hw_relax(void)
+void pci_fake_dma_mode(uint8_t *cfg, enum pci_fake_bme mode,
+		       uint64_t drain_ns)
 {
-	pci_fake_now_ns += 1000;
+	struct cfg_fn *f = fn_of(cfg);
+
+	f->dma.mode = mode;
+	f->dma.drain_ns = drain_ns;
+}
+
+void pci_fake_dma_rid(uint8_t *cfg, uint16_t rid)
+{
+	struct cfg_fn *f = fn_of(cfg);
+
+	f->dma.rid_set = true;
+	f->dma.rid = rid;
+}
+
+void pci_fake_dma_sink(pci_fake_dma_sink_fn *fn, void *ctx)
+{
+	sink_fn = fn;
+	sink_ctx = ctx;
+}
+
+bool pci_fake_dma_start(uint8_t *cfg, uint64_t addr, uint32_t len,
+			uint64_t duration_ns)
+{
+	struct cfg_fn *f = fn_of(cfg);
+
+	if (f->dma.busy || !answers(f) || !master(f)) {
+		return false;
+	}
+	f->dma.busy = true;
+	f->dma.addr = addr;
+	f->dma.len = len;
+	f->dma.done_at = duration_ns == UINT64_MAX ?
+				 UINT64_MAX :
+				 pci_fake_now() + duration_ns;
+	pci_fake_tick();
+	return true;
+}
+
+bool pci_fake_dma_busy(const uint8_t *cfg)
+{
+	return fn_of(cfg)->dma.busy;
+}
+
+bool pci_fake_dma_complete(uint8_t *cfg)
+{
+	struct cfg_fn *f = fn_of(cfg);
+	unsigned long landed = f->stats.landed;
+
+	if (f->dma.busy) {
+		dma_end(f);
+		pci_fake_tick();
+	}
+	return f->stats.landed > landed;
+}
+
+void pci_fake_tp_stuck(uint8_t *cfg, bool stuck)
+{
+	fn_of(cfg)->dma.tp_stuck = stuck;
+	pci_fake_tick();
+}
+
+uint8_t *pci_fake_fn_cfg(uint16_t seg, uint8_t bus, uint8_t devfn)
+{
+	struct cfg_fn *f = find(seg, bus, devfn);
+
+	return f ? f->cfg : NULL;
+}
+
+bool pci_fake_answers(const uint8_t *cfg)
+{
+	return answers(fn_of(cfg));
+}
+
+/* ---- topologies ----------------------------------------------------- */
+
+uint8_t *pci_fake_alias_group(uint8_t bus, uint8_t devfn, uint8_t secondary,
+			      unsigned int count, uint8_t **fn_cfgs)
+{
+	uint8_t *br = pci_cfg_add_port(bus, devfn, PCI_EXP_TYPE_PCI_BRIDGE,
+				       secondary, secondary);
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		fn_cfgs[i] = pci_cfg_add(0, secondary, pci_devfn(i, 0), 0x8086,
+					 (uint16_t)(0x1000 + i), 0x020000,
+					 PCI_HEADER_TYPE_NORMAL);
+		pci_fake_dma_rid(fn_cfgs[i], (uint16_t)(secondary << 8));
+	}
+	return br;
+}
+
+void pci_fake_multifunction(uint8_t bus, uint8_t slot, unsigned int count,
+			    uint8_t **fn_cfgs)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		fn_cfgs[i] = pci_cfg_add(0, bus, pci_devfn(slot, i), 0x8086,
+					 (uint16_t)(0x2000 + i), 0x020000,
+					 PCI_HEADER_TYPE_NORMAL |
+						 PCI_HEADER_TYPE_MFD);
+		pci_cfg_put8(fn_cfgs[i], PCI_CAPABILITY_LIST, 0x40);
+		pci_cfg_pcie(fn_cfgs[i], 0x40, PCI_EXP_TYPE_ENDPOINT, 0);
+	}
 }

@@ -86,7 +86,7 @@ static void on_removed(void *ctx, struct pci_dev *d, bool surprise)
 
 static void on_added(void *ctx, struct pci_dev *d)
 {
-	assert_true(pci_dev_is_present(d));
+	assert_true(pci_dev_present(d));
 	assert_non_null(pci_group_of(d));
 	record('a', d, false);
 }
@@ -252,7 +252,7 @@ static void test_clear_keeps_referenced_objects(void **state)
 	assert_true(pci_dev_is_gone(d));
 	assert_true(pci_dev_is_gone(rp));
 	assert_int_equal(rp->refs, 1);
-	assert_false(pci_dev_reachable(d));
+	assert_false(pci_dev_present(d));
 	assert_true(pci_alloc_live > 0 && pci_alloc_live < live);
 	pci_dev_put(d);
 	assert_int_equal(pci_alloc_live, 0);
@@ -280,7 +280,7 @@ static void test_remove_while_referenced_then_replug(void **state)
 	assert_null(find(1, 0, 0));
 	/* Kept alive, never touched again. */
 	seen = pci_cfg_accesses(fn0);
-	assert_false(pci_dev_reachable(old));
+	assert_false(pci_dev_present(old));
 	poll_for(5);
 
 	/* The same card comes back at the same address: a new object. */
@@ -448,6 +448,36 @@ static void test_button_on_dead_card_is_a_surprise(void **state)
 	poll();
 	assert_int_equal(count_told('r'), 0);
 	assert_int_equal(count_told('g'), 1);
+	assert_true(told[0].surprise);
+}
+
+/*
+ * A button on a card with a switch whose inner link dropped with no event:
+ * the function behind it is not present, so the removal is a surprise and
+ * nobody is asked to touch it.
+ */
+static void test_button_with_inner_link_down_is_a_surprise(void **state)
+{
+	uint8_t *rp, *usp, *dsp, *ep;
+	int slot;
+
+	rp = pci_cfg_add_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 3);
+	slot = pci_fake_slot(rp, EXP, SLOT_CAPS, 1);
+	usp = pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 3);
+	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3);
+	pci_fake_link(dsp, true);
+	ep = pci_cfg_add(0, 3, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
+	pci_fake_slot_card(slot, usp);
+	pci_fake_slot_card(slot, dsp);
+	pci_fake_slot_card(slot, ep);
+	pci_fake_slot_boot(slot);
+	enumerate();
+	assert_non_null(find(3, 0, 0));
+	pci_fake_link(dsp, false);
+	pci_fake_slot_button(slot);
+	poll();
+	assert_int_equal(count_told('r'), 0);
+	assert_int_equal(count_told('g'), 3);
 	assert_true(told[0].surprise);
 }
 
@@ -820,14 +850,14 @@ static void test_reachable(void **state)
 	pci_fake_slot_options(slot, false, false);
 	enumerate();
 	d = find(1, 0, 0);
-	assert_true(pci_dev_reachable(d));
+	assert_true(pci_dev_present(d));
 	pci_cfg_dead(fn0, true);
-	assert_false(pci_dev_reachable(d));
+	assert_false(pci_dev_present(d));
 	pci_cfg_dead(fn0, false);
 	/* The port's link down: the device may still decode, unreachable. */
 	pci_fake_slot_link_ok(slot, false);
 	pci_cfg_dead(fn0, false);
-	assert_false(pci_dev_reachable(d));
+	assert_false(pci_dev_present(d));
 }
 
 /* 20 removals and re-plugs: objects, groups and slots back to baseline. */
@@ -905,6 +935,7 @@ int main(void)
 		T(test_surprise_config_all_ones),
 		T(test_surprise_by_power_off),
 		T(test_button_on_dead_card_is_a_surprise),
+		T(test_button_with_inner_link_down_is_a_surprise),
 		T(test_owner_reference_outlives_removal),
 		T(test_events_before_boot_ignored),
 		T(test_firmware_handled_slot_left_alone),

@@ -6,11 +6,16 @@
  * (VT-d spec 6.5.2.5; 6.1: software invalidates device-TLBs after the
  * IOTLB, or the device could refill from a stale IOTLB entry).
  *
- * One batch per device, all published by one doorbell: a device that
- * misses the device-TLB deadline is then the only target of its batch
- * and is quarantined by name (qi.c).  A device known gone or absent gets
+ * One batch per device, all published by one doorbell and waited for
+ * under one deadline, however many devices (invariant 3): a device that
+ * misses it is then the only target of its batch and is quarantined by
+ * name (qi.c), and the batches behind it do not each wait again.  A device known gone or absent gets
  * nothing: an invalidation that cannot complete would hold the in-order
  * queue until the hardware's own time-out, up to minutes (seed 004).
+ * Only a device known gone (its DMA blocked, vtd_device_gone()) counts as
+ * flushed; one that merely does not answer now may answer again with its
+ * cache intact (a link retrain), so its flush fails and the caller keeps
+ * what the cache may still point to.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -93,11 +98,12 @@ static unsigned int range_order(uint64_t iova, uint64_t len)
 /*
  * Queue the invalidations of the devices in [*from, end) matching sids
  * (every device with sids NULL), as many as fit at once; wait for them in
- * order.  *from moves past the ones handled.
+ * order, all under the deadline counted from start.  *from moves past the
+ * ones handled.
  */
 static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 		      const uint16_t *sids, unsigned int count, uint64_t iova,
-		      uint64_t len)
+		      uint64_t len, uint64_t start)
 {
 	uint32_t seqs[VTD_QI_WORK_MAX / 2];
 	unsigned int at_once = u->qi.slots / 8, n = 0, w;
@@ -111,16 +117,17 @@ static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 			continue;
 		}
 		e = vtd_devtlb_allowed(u, a->sid);
-		if (e == -ENODEV) {
-			/* Gone or not answering: nothing of it to reach memory. */
+		if (e == -ENODEV && vtd_device_known_gone(u, a->sid)) {
+			/* Its DMA is blocked: nothing of it reaches memory. */
 			continue;
 		}
 		if (e) {
 			/*
-			 * Quarantined, still attached: its cache is suspect
-			 * until it is detached; the others still get theirs.
+			 * Quarantined or not answering, still attached: its
+			 * cache is suspect until it is detached or known
+			 * gone; the others still get theirs.
 			 */
-			suspect = e;
+			suspect = -EIO;
 			continue;
 		}
 		desc = vtd_qi_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
@@ -132,7 +139,7 @@ static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 	}
 	*from = a;
 	for (w = 0; w < n; w++) {
-		e = vtd_qi_wait(u, seqs[w]);
+		e = vtd_qi_wait_since(u, seqs[w], start);
 		if (e && !err) {
 			err = e;
 		}
@@ -144,6 +151,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 		  unsigned int count, uint64_t iova, uint64_t len)
 {
 	struct vtd_ats_dev *from = du->ats;
+	uint64_t start = hw_now_ns();
 	int err = 0, e;
 
 	if (!du->unit->live) {
@@ -151,7 +159,8 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 	}
 	/* A quarantined device (-EIO) does not hold back the others. */
 	while (from && (!err || err == -EIO)) {
-		e = flush_some(du->unit, &from, sids, count, iova, len);
+		e = flush_some(du->unit, &from, sids, count, iova, len,
+			       start);
 		if (e && (!err || err == -EIO)) {
 			err = e;
 		}

@@ -102,6 +102,11 @@ void vtd_device_gone(struct vtd_unit *u, uint16_t sid)
 	vtd_bit_set(u->devices->gone, sid);
 }
 
+bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid)
+{
+	return vtd_bit_test(u->devices->gone, sid);
+}
+
 static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
 {
 	struct ice_count *c, *victim = &dev->ice[0];
@@ -158,7 +163,7 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
 {
 	if (vtd_bit_test(u->devices->quarantined, sid) ||
-	    vtd_bit_test(u->devices->gone, sid)) {
+	    vtd_device_known_gone(u, sid)) {
 		return false;
 	}
 	return !u->present || u->present(u->present_ctx, u->segment, sid);

@@ -25,13 +25,16 @@
 
 /*
  * Table pages whose invalidation failed or timed out, with the sequence
- * number of that batch on each unit where it did: released once the
- * hardware passed every one of them.  seq 0: never queued, never released.
+ * number of that batch on each unit where it timed out: released once the
+ * hardware passed every one of them, unless an IQE failed some batch on
+ * that unit since (it may have been this one).  seq 0: failed or never
+ * queued, released only by vtd_domain_flush().
  */
 struct vtd_deferred {
 	struct vtd_deferred *next;
 	struct vtd_freelist pages;
 	uint32_t seq[VTD_DOMAIN_MAX_UNITS];
+	uint64_t failures[VTD_DOMAIN_MAX_UNITS];	/* qi.failures then */
 	bool pending[VTD_DOMAIN_MAX_UNITS];
 };
 
@@ -115,11 +118,14 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
 
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 {
+	struct vtd_unit *u;
 	unsigned int i;
 
 	for (i = 0; i < d->unit_count; i++) {
+		u = d->units[i].unit;
 		if (df->pending[i] &&
-		    (!df->seq[i] || !vtd_qi_passed(d->units[i].unit, df->seq[i]))) {
+		    (!df->seq[i] || !vtd_qi_passed(u, df->seq[i]) ||
+		     u->qi.failures != df->failures[i])) {
 			return false;
 		}
 	}
@@ -208,6 +214,11 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 			}
 		}
 		if (e) {
+			/* Only a batch still pending may yet complete. */
+			if (e != -ETIMEDOUT) {
+				pending.seq[i] = 0;
+			}
+			pending.failures[i] = du->unit->qi.failures;
 			pending.pending[i] = true;
 			err = e;
 		}
@@ -311,6 +322,19 @@ static int second_level(struct vtd_domain *d, unsigned int addr_width,
  * cover 47 bits (the lower half), 5 levels (CAP.FL5LP) 56; 2 MiB leaves
  * always, 1 GiB leaves only with CAP.FL1GP.
  */
+static unsigned int first_level_width(struct vtd_unit *const *units,
+				      unsigned int unit_count)
+{
+	unsigned int i;
+
+	for (i = 0; i < unit_count; i++) {
+		if (!vtd_cap_fl5lp(units[i]->cap)) {
+			return 47;
+		}
+	}
+	return 56;
+}
+
 static int first_level(struct vtd_domain *d, unsigned int addr_width,
 		       unsigned int *levels, uint64_t *sizes)
 {
@@ -429,11 +453,41 @@ out_free_dids:
 	return err;
 }
 
+/*
+ * Second-level tables, unless a unit in scalable mode walks only
+ * first-level ones (ECAP.FLTS without SLTS, VT-d spec 11.4.3): then
+ * first-level, which check_units() refuses, with the reason, if another
+ * unit of the domain cannot walk them.
+ */
+static enum vtd_format default_format(struct vtd_unit *const *units,
+				      unsigned int unit_count)
+{
+	unsigned int i;
+
+	for (i = 0; i < unit_count; i++) {
+		if (units[i]->mode == VTD_MODE_SCALABLE &&
+		    !vtd_ecap_slts(units[i]->ecap)) {
+			return VTD_FORMAT_FIRST_LEVEL;
+		}
+	}
+	return VTD_FORMAT_SECOND_LEVEL;
+}
+
 int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
 		      unsigned int addr_width, struct vtd_domain **out)
 {
-	return vtd_domain_create_fmt(units, unit_count, addr_width,
-				     VTD_FORMAT_SECOND_LEVEL, out);
+	enum vtd_format format;
+
+	if (unit_count > VTD_DOMAIN_MAX_UNITS) {
+		return -EINVAL;
+	}
+	format = default_format(units, unit_count);
+	if (format == VTD_FORMAT_FIRST_LEVEL &&
+	    addr_width > first_level_width(units, unit_count)) {
+		addr_width = first_level_width(units, unit_count);
+	}
+	return vtd_domain_create_fmt(units, unit_count, addr_width, format,
+				     out);
 }
 
 int vtd_domain_destroy(struct vtd_domain *d)
@@ -480,11 +534,32 @@ static bool prot_valid(const struct vtd_domain *d, unsigned int prot)
 	       (prot & VTD_PROT_READ);
 }
 
+/*
+ * Take back the leaves a failed map wrote in [iova, iova + len): whole
+ * leaves, nothing merged yet, so the unmap needs no split and cannot fail.
+ * Their invalidation is tried; pages it does not cover are deferred.
+ */
+static void map_rollback(struct vtd_domain *d, uint64_t iova, uint64_t len)
+{
+	struct vtd_freelist fl = { 0 };
+	uint64_t undone;
+
+	vtd_pgtable_unmap(&d->pt, iova, len, &undone, &fl);
+	if (undone || fl.count) {
+		sync_range(d, iova, len, false, &fl);
+	}
+}
+
+/*
+ * On error nothing of [iova, iova + len) is left mapped.  Merges come only
+ * after the map took effect: they change no translation, so their
+ * invalidation only decides when the folded tables are freed.
+ */
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 		   uint64_t len, unsigned int prot)
 {
 	struct vtd_freelist fl = { 0 };
-	uint64_t mapped, undone, span, start, end;
+	uint64_t mapped, span, start, end;
 	int err;
 
 	err = check_range(d, iova, len);
@@ -497,17 +572,21 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 		return -EINVAL;
 	}
 	reap(d);
-	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped, &fl);
+	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped);
+	if (!err) {
+		err = sync_range(d, iova, len, true, &fl);
+	} else {
+		len = mapped;
+	}
 	if (err) {
-		/* Exactly the leaves just written: no split, cannot fail. */
-		vtd_pgtable_unmap(&d->pt, iova, mapped, &undone, &fl);
-		if (mapped || fl.count) {
-			sync_range(d, iova, len, false, &fl);
+		if (len) {
+			map_rollback(d, iova, len);
 		}
 		return err;
 	}
+	vtd_pgtable_merge(&d->pt, iova, len, &fl);
 	if (!fl.count) {
-		return sync_range(d, iova, len, true, &fl);
+		return 0;
 	}
 	/*
 	 * Merged leaves freed tables that walks of neighbouring addresses may
@@ -516,7 +595,8 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 	span = UINT64_C(1) << (63 - __builtin_clzll(d->pt.page_sizes));
 	start = iova & ~(span - 1);
 	end = (iova + len + span - 1) & ~(span - 1);
-	return sync_range(d, start, end - start, false, &fl);
+	sync_range(d, start, end - start, false, &fl);
+	return 0;
 }
 
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)

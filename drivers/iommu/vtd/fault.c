@@ -20,8 +20,9 @@
 #define FAULT_LOG_BURST 5u
 
 /*
- * Fault reasons (VT-d spec 7.1.3): the legacy-mode ones, then from 0x30
- * the scalable-mode ones, named for the structure and check that failed.
+ * Fault reasons (VT-d spec 7.1.3): the legacy-mode ones, the interrupt-
+ * remapping ones (0x20-0x26, in either mode), then from 0x30 the
+ * scalable-mode ones, named for the structure and check that failed.
  * QEMU 7.2 reports legacy codes in scalable mode too, plus 0x58 for any
  * PASID directory or table problem and 0x87.
  */
@@ -41,6 +42,13 @@ static const char *const reasons[] = {
 	[0xd] = "translation type blocked by context entry",
 	/* QEMU reports DMA into the interrupt window with this code. */
 	[0xe] = "access to the interrupt address range",
+	[0x20] = "IR: reserved fields set in the interrupt request",
+	[0x21] = "IR: interrupt index beyond the remapping table (IRTA.S)",
+	[0x22] = "IR: remapping table entry not present",
+	[0x23] = "IR: remapping table unreadable",
+	[0x24] = "IR: remapping table entry reserved bits set",
+	[0x25] = "IR: compatibility-format interrupt blocked",
+	[0x26] = "IR: source-id verification failed",
 	[0x30] = "SM: invalid root table address",
 	[0x31] = "SM: request with PASID while not in scalable mode",
 	[0x32] = "SM: page request while not in scalable mode",
@@ -149,9 +157,15 @@ static void decode(const struct vtd_unit *u, uint64_t lo, uint64_t hi,
 	memset(f, 0, sizeof(*f));
 	f->unit = u->index;
 	f->sid = (uint16_t)field_get64(VTD_FRCD_SID, hi);
-	f->addr = lo & VTD_FRCD_FI;
 	f->reason = (uint8_t)field_get64(VTD_FRCD_FR, hi);
-	f->write = !(hi & VTD_FRCD_T1);
+	/* An interrupt request has no address and no direction (7.1.3). */
+	f->irq = f->reason >= VTD_FR_IR_FIRST && f->reason <= VTD_FR_IR_LAST;
+	if (f->irq) {
+		f->index = (uint16_t)field_get64(VTD_FRCD_FI_IR, lo);
+	} else {
+		f->addr = lo & VTD_FRCD_FI;
+		f->write = !(hi & VTD_FRCD_T1);
+	}
 	/* PV is meaningful only with PP (QEMU leaves junk there). */
 	f->pasid_present = hi & VTD_FRCD_PP;
 	if (f->pasid_present) {
@@ -188,7 +202,11 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 			decode(u, lo, hi, &f);
 			u->stats.faults++;
 			handled++;
-			if (rate_allow(u, f.sid)) {
+			if (f.irq && rate_allow(u, f.sid)) {
+				log_warn("vtd", "unit %u: irq fault sid %02x:%02x.%u index 0x%x reason 0x%02x %s",
+					 u->index, f.sid >> 8, (f.sid >> 3) & 0x1f,
+					 f.sid & 7, f.index, f.reason, f.text);
+			} else if (rate_allow(u, f.sid)) {
 				log_warn("vtd", "unit %u: fault sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s",
 					 u->index, f.sid >> 8, (f.sid >> 3) & 0x1f,
 					 f.sid & 7, (unsigned long long)f.addr,

@@ -140,6 +140,7 @@ int vtd_qi_stop(struct vtd_unit *u);
 int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		 unsigned int count, uint32_t *seq);
 int vtd_qi_wait(struct vtd_unit *u, uint32_t seq);
+int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start);
 int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		  unsigned int count, uint32_t *seq);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
@@ -181,6 +182,7 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid,
 			   const char *why);
 void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid);
 unsigned int vtd_quarantine_count(const struct vtd_unit *u);
+bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid);
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid);
 int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid);
 
@@ -247,8 +249,9 @@ int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 		     unsigned int levels, uint64_t page_sizes, bool coherent);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
-		    uint64_t len, unsigned int prot, uint64_t *mapped,
-		    struct vtd_freelist *freed);
+		    uint64_t len, unsigned int prot, uint64_t *mapped);
+void vtd_pgtable_merge(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+		       struct vtd_freelist *freed);
 int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
 		      uint64_t *unmapped, struct vtd_freelist *freed);
 void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);

@@ -253,7 +253,6 @@ struct map_state {
 	uint64_t hpa;
 	uint64_t left;
 	uint64_t bits;
-	struct vtd_freelist *freed;
 };
 
 static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
@@ -294,31 +293,58 @@ static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
 		if (err) {
 			return err;
 		}
-		try_merge(pt, p, level, s->freed);
 	}
 	return 0;
 }
 
 /*
- * Map; *mapped receives how much was mapped before an error, which the
- * caller unmaps again.  Table pages replaced by merged leaves land on
- * freed.
+ * Map; *mapped receives how much was mapped before an error.  Nothing is
+ * merged, so unmapping [iova, iova + *mapped) again meets only the leaves
+ * written here, whole: it needs no split and cannot fail.
  */
 int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
-		    uint64_t len, unsigned int prot, uint64_t *mapped,
-		    struct vtd_freelist *freed)
+		    uint64_t len, unsigned int prot, uint64_t *mapped)
 {
 	struct map_state s = {
 		.iova = iova,
 		.hpa = hpa,
 		.left = len,
 		.bits = prot_bits(pt, prot),
-		.freed = freed,
 	};
 	int err = map_level(pt, pt->root_pa, pt->levels, &s);
 
 	*mapped = len - s.left;
 	return err;
+}
+
+/* Bottom up: tables below first, so that merges can cascade. */
+static void merge_level(struct vtd_pgtable *pt, uint64_t table_pa,
+			unsigned int level, uint64_t iova, uint64_t end,
+			struct vtd_freelist *freed)
+{
+	uint64_t *table = table_va(table_pa);
+	uint64_t size = level_size(level), e;
+	unsigned int idx;
+
+	for (idx = level_index(level, iova); idx < VTD_PT_ENTRIES && iova < end;
+	     idx++, iova = (iova & ~(size - 1)) + size) {
+		e = vtd_entry_read(&table[idx]);
+		if (!present(pt, e) || is_leaf(e, level)) {
+			continue;
+		}
+		merge_level(pt, e & VTD_SL_ADDR, level - 1, iova, end, freed);
+		try_merge(pt, &table[idx], level, freed);
+	}
+}
+
+/*
+ * Fold the tables covering [iova, iova + len) whose leaves map one aligned
+ * contiguous range into larger leaves; the tables land on freed.
+ */
+void vtd_pgtable_merge(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+		       struct vtd_freelist *freed)
+{
+	merge_level(pt, pt->root_pa, pt->levels, iova, iova + len, freed);
 }
 
 static bool table_empty(const struct vtd_pgtable *pt, const uint64_t *table)

@@ -65,6 +65,7 @@ enum qi_state {
 #define QI_F_FAILED 0x04u	/* an IQE replaced one of its descriptors */
 #define QI_F_DROPPED 0x08u	/* work for a lost device was dropped */
 #define QI_F_SYNC 0x10u		/* a lone wait, only proving progress */
+#define QI_F_SKIPPED 0x20u	/* stale, before IQH at an ITE: not run again */
 
 _Static_assert(VTD_QI_SLOTS * sizeof(struct vtd_qi_desc) == 4096,
 	       "the ring is one page (IQA.QS = 0), whatever the width");
@@ -281,8 +282,9 @@ static void place(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 }
 
 /*
- * The batch at the head of the queue: the first one in flight, if it is
- * live (slots before its wait are all its own; stale ones come first).
+ * The batch at the head of the queue: the first one in flight that the
+ * hardware still runs, live or aborted by an ITE (whose work then runs
+ * twice, and a device that hangs there must be named all the same).
  */
 static struct vtd_qi_batch *head_batch(struct vtd_qi *qi)
 {
@@ -291,8 +293,8 @@ static struct vtd_qi_batch *head_batch(struct vtd_qi *qi)
 
 	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
 		b = &qi->batch[slot];
-		if (b->state != QI_FREE) {
-			return b->state == QI_LIVE ? b : NULL;
+		if (b->state != QI_FREE && !(b->flags & QI_F_SKIPPED)) {
+			return b;
 		}
 	}
 	return NULL;
@@ -389,6 +391,9 @@ static void retire(struct vtd_unit *u)
 		if (b->state == QI_LIVE) {
 			finish(u, b);
 		} else if (b->state == QI_STALE) {
+			if (b->flags & QI_F_LATE) {
+				recovered(u, b);
+			}
 			b->state = QI_FREE;
 		}
 		if (slot == passed) {
@@ -430,20 +435,15 @@ static uint32_t first_pending(const struct vtd_qi *qi)
 }
 
 /*
- * Has the batch with sequence number seq completed?  Batches finish in
- * order of their numbers (resubmission keeps them), so it has once every
- * older one is gone.  An IQE failure makes it and all before it count as
- * never completed: memory waiting on them is freed only by a flush.
+ * Has the hardware passed the batch with sequence number seq?  Batches
+ * finish in order of their numbers (resubmission keeps them), so it has
+ * once every older one is gone.  Whether its work succeeded is its result
+ * (vtd_qi_wait()); an IQE failure is counted in qi->failures.
  */
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq)
 {
-	struct vtd_qi *qi = &u->qi;
-
 	retire(u);
-	if (qi->fail_seq && !seq_after(seq, qi->fail_seq)) {
-		return false;
-	}
-	return seq_after(first_pending(qi), seq);
+	return seq_after(first_pending(&u->qi), seq);
 }
 
 /* The slot the hardware fetches next (IQH counts 128-bit units). */
@@ -521,8 +521,9 @@ static void redo_push_front(struct vtd_qi *qi, const struct vtd_qi_batch *b)
 /*
  * Every live batch in flight, newest first so that the redo list stays in
  * order: its wait may have been aborted, its other descriptors dropped or
- * run, depending on how far the hardware fetched.  A late one counts as
- * recovered: the hardware reported.
+ * run, depending on how far the hardware fetched.  A late one, live or
+ * stale, counts as recovered: the hardware reported.  Head deadlines
+ * start again when the queue restarts.
  *
  * The redo list never overflows: new work is admitted only while the list
  * is empty and less than VTD_QI_WORK_MAX slots are in flight, and the
@@ -537,13 +538,18 @@ static void abort_in_flight(struct vtd_unit *u)
 	while (slot != qi->oldest) {
 		slot = prev_slot(qi, slot);
 		b = &qi->batch[slot];
+		if (b->state == QI_FREE) {
+			continue;
+		}
+		if (b->flags & QI_F_LATE) {
+			recovered(u, b);
+			b->flags &= ~QI_F_LATE;
+		}
+		b->head_ns = 0;
 		if (b->state != QI_LIVE) {
 			continue;
 		}
 		b->state = QI_STALE;
-		if (b->flags & QI_F_LATE) {
-			recovered(u, b);
-		}
 		if (b->flags & QI_F_SYNC) {
 			continue;
 		}
@@ -589,7 +595,10 @@ static struct vtd_qi_desc redo_pop_desc(struct vtd_qi *qi)
  * Queue aborted batches again, in order, with their sequence numbers, as
  * far as the ring has room; one slot stays for a lone wait.  When nothing
  * live is in flight to prove that the hardware passed the stale slots (all
- * their waits may have been aborted), that lone wait does.
+ * their waits may have been aborted), that lone wait does, if it fits:
+ * ITEs in a row with no status write between them each abort the last
+ * one, and a ring without a free slot would read as empty.  A full ring
+ * needs none: its stale waits beyond IQH still run and prove progress.
  */
 static void resubmit(struct vtd_unit *u)
 {
@@ -619,7 +628,8 @@ static void resubmit(struct vtd_unit *u)
 		u->stats.resubmitted++;
 		placed = true;
 	}
-	if (qi->redo_count && !live_in_ring(qi)) {
+	if (qi->redo_count && !live_in_ring(qi) &&
+	    slots_in_flight(qi) + 2 <= qi->slots) {
 		place(u, NULL, 0, next_seq(qi), QI_F_SYNC);
 		placed = true;
 	}
@@ -628,13 +638,11 @@ static void resubmit(struct vtd_unit *u)
 	}
 }
 
-/* Remember the newest failed batch (see vtd_qi_passed()). */
+/* Counted, so that work deferred on an unfinished batch is kept. */
 static void fail(struct vtd_qi *qi, struct vtd_qi_batch *b)
 {
 	b->flags |= QI_F_FAILED;
-	if (!qi->fail_seq || seq_after(b->seq, qi->fail_seq)) {
-		qi->fail_seq = b->seq;
-	}
+	qi->failures++;
 }
 
 /*
@@ -672,6 +680,39 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 	qi->restart = true;
 }
 
+/* A device-TLB invalidation to sid is in the ring. */
+static bool devtlb_in_flight(struct vtd_qi *qi, uint16_t sid)
+{
+	unsigned int slot;
+	uint16_t target;
+
+	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
+		if (vtd_qi_is_devtlb(slot_desc(qi, slot), &target) &&
+		    target == sid) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Stale batches whose waits lie before IQH were dropped or already run:
+ * the hardware resumes after them, so none of them can hold the head.
+ */
+static void skip_fetched(struct vtd_qi *qi, unsigned int head)
+{
+	unsigned int slot;
+
+	if (!in_flight(qi, head)) {
+		return;
+	}
+	for (slot = qi->oldest; slot != head; slot = next_slot(qi, slot)) {
+		if (qi->batch[slot].state == QI_STALE) {
+			qi->batch[slot].flags |= QI_F_SKIPPED;
+		}
+	}
+}
+
 /*
  * A device-TLB invalidation timed out in the hardware; it aborted the waits
  * it had fetched and fetches nothing until ITE is cleared, then resumes at
@@ -679,16 +720,28 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
  * is not known: every batch in flight is aborted and queued again, and
  * only then is ITE cleared, so no completion can slip between (an abort
  * after the clear would leave waits pending forever).
+ *
+ * Units before VT-d 3.0 have no ITESID (it reads 0): 0 names nobody unless
+ * an invalidation to 00:00.0 is in flight, and the head deadline names
+ * the device the hardware is stuck on instead.
  */
 static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 {
 	uint16_t sid = (uint16_t)field_get64(VTD_IQERCD_ITESID, iqercd);
+	struct vtd_qi *qi = &u->qi;
 
 	u->stats.ite++;
-	log_err("vtd", "unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
-	vtd_device_quarantine(u, sid, "invalidation time-out error (ITE)");
+	if (sid || devtlb_in_flight(qi, sid)) {
+		log_err("vtd", "unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
+			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+		vtd_device_quarantine(u, sid,
+				      "invalidation time-out error (ITE)");
+	} else {
+		log_err("vtd", "unit %u: invalidation time-out error (ITE), device not reported; recovering the queue",
+			u->index);
+	}
 	abort_in_flight(u);
+	skip_fetched(qi, read_head(u));
 	neutralize_unwanted(u);
 	vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_ITE);
 	u->qi.restart = true;
@@ -880,6 +933,25 @@ static bool pending_class(const struct vtd_qi *qi, uint32_t seq,
 	return false;
 }
 
+/*
+ * The result of a batch the hardware passed, kept in its wait slot until
+ * the slot is used again.  A waiter that comes later than that (only
+ * after an ITE refilled the ring) cannot know it: failed, so nothing is
+ * freed on a guess.
+ */
+static int done_result(const struct vtd_qi *qi, uint32_t seq)
+{
+	unsigned int slot;
+
+	for (slot = 0; slot < qi->slots; slot++) {
+		if (qi->batch[slot].state == QI_DONE &&
+		    qi->batch[slot].seq == seq) {
+			return batch_result(&qi->batch[slot]);
+		}
+	}
+	return -EIO;
+}
+
 static bool status_written(const struct vtd_qi *qi, unsigned int slot,
 			   uint32_t seq)
 {
@@ -889,22 +961,23 @@ static bool status_written(const struct vtd_qi *qi, unsigned int slot,
 /*
  * Ring the doorbell and wait for batch seq: poll its status word in memory,
  * take the slow path every QI_SLOW_EVERY polls, and give up when the
- * deadline of its class has passed since the wait began, after one last
+ * deadline of its class has passed since start (when the caller's wait
+ * began: several batches of one call share one deadline), after one last
  * look.  0 when it completed, -EIO when an IQE failed it, -ETIMEDOUT when
  * its deadline passed or its device-TLB target was lost meanwhile.
  */
-int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
+int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 {
 	struct vtd_qi *qi = &u->qi;
-	uint64_t start = hw_now_ns(), deadline;
 	enum vtd_deadline_class cls;
+	uint64_t deadline;
 	unsigned int polls, slot;
 
 	doorbell(u);
 	qi->wait_seq = seq;
 	qi->wait_done = false;
 	if (!pending_class(qi, seq, &cls)) {
-		return vtd_qi_passed(u, seq) ? 0 : -EIO;
+		return done_result(qi, seq);
 	}
 	deadline = vtd_deadline(u, cls, start);
 	slot = find_live(qi, seq);
@@ -939,6 +1012,11 @@ int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
 	}
 	vtd_wait_done(u, cls, start);
 	return qi->wait_result;
+}
+
+int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
+{
+	return vtd_qi_wait_since(u, seq, hw_now_ns());
 }
 
 int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,

@@ -392,6 +392,7 @@ int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
 	unsigned int total = count + tail_count, i = 0, k, n, w;
 	unsigned int at_once = u->qi.slots / 2 / (VTD_QI_BATCH_MAX + 1);
+	uint64_t start = hw_now_ns();
 	int err = 0, qerr = 0;
 
 	while (i < total && !err && !qerr) {
@@ -407,7 +408,7 @@ int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 		}
 		/* Wait for what was queued, up to the first failure. */
 		for (w = 0; w < n && seqs[w] && !err; w++) {
-			err = vtd_qi_wait(u, seqs[w]);
+			err = vtd_qi_wait_since(u, seqs[w], start);
 		}
 	}
 	return err ? err : qerr;

@@ -161,11 +161,15 @@
  */
 #define VTD_FRCD_SIZE 16u
 #define VTD_FRCD_FI GENMASK64(63, 12)	/* word 0: fault info (address) */
+#define VTD_FRCD_FI_IR GENMASK64(63, 48) /* interrupt index (IR faults) */
 #define VTD_FRCD_SID GENMASK64(15, 0)	/* word 1 */
 #define VTD_FRCD_PP BIT64(31)
 #define VTD_FRCD_FR GENMASK64(39, 32)
 #define VTD_FRCD_PV GENMASK64(59, 40)
 #define VTD_FRCD_T1 BIT64(62)		/* 1 = read, 0 = write */
+/* Fault reasons 0x20-0x26 are interrupt-remapping faults (7.1.3). */
+#define VTD_FR_IR_FIRST 0x20u
+#define VTD_FR_IR_LAST 0x26u
 #define VTD_FRCD_F BIT64(63)
 #define VTD_FRCD_F_DWORD_OFF 12u
 #define VTD_FRCD_F_DWORD BIT32(31)

@@ -180,7 +180,7 @@ struct vtd_qi {
 	unsigned int rung;	/* tail as last written to IQT */
 	unsigned int oldest;	/* first slot not yet passed by hardware */
 	uint32_t seq;		/* last sequence number issued */
-	uint32_t fail_seq;	/* newest batch an IQE failed; 0: none */
+	uint64_t failures;	/* batches an IQE failed, ever */
 	uint32_t wait_seq;	/* the batch the CPU is waiting for */
 	int wait_result;
 	bool wait_done;
@@ -514,7 +514,11 @@ struct vtd_domain {
 /*
  * A domain usable on every unit in units[] (capabilities intersected:
  * table depth, large pages, coherency), with a domain id on each.
- * addr_width is the IOVA width asked for (e.g. 39 or 48).
+ * addr_width is the IOVA width asked for (e.g. 39 or 48).  Its tables are
+ * second-level, or first-level where a unit in scalable mode has FLTS
+ * without SLTS; first-level IOVAs are then narrowed to what those tables
+ * cover (d->addr_width: 47 bits, 56 with CAP.FL5LP).  -ENOTSUP, with the
+ * reason logged, when some unit cannot walk the format.
  */
 int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
 		      unsigned int addr_width, struct vtd_domain **out);
@@ -653,11 +657,16 @@ int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
 		      uint16_t sid, uint32_t pasid, uint64_t fl_table,
 		      unsigned int fl_levels);
 
-/* One primary fault record. */
+/*
+ * One primary fault record: a DMA request's (addr, write), or with irq an
+ * interrupt request's, blocked by interrupt remapping (index).
+ */
 struct vtd_fault {
 	unsigned int unit;
 	uint16_t sid;
+	bool irq;
 	uint64_t addr;		/* faulting page */
+	uint16_t index;		/* interrupt index */
 	uint8_t reason;
 	bool write;
 	bool pasid_present;
