@@ -126,11 +126,12 @@ static bool con_feed(struct console *c, int ch)
 /* How often the idle console lets the kernel look after the hardware. */
 #define CON_POLL_NS UINT64_C(10000000)
 /*
- * After a byte arrives the next one is waited for this long before guests
- * run again: the UART hands over one byte at a time, and a line typed in
- * one go then takes one burst instead of one time slice per byte.
+ * While a line is being typed, guests wait up to this long for the next
+ * byte: the UART hands over one byte at a time, so a line typed in one go
+ * takes one burst instead of one time slice per byte, and what guests
+ * print never lands inside it.
  */
-#define CON_BURST_NS UINT64_C(300000)
+#define CON_TYPING_NS UINT64_C(50000000)
 
 /* Waits for a person at the serial line: not a wait on hardware. */
 void console_loop(void)
@@ -155,10 +156,11 @@ void console_loop(void)
 			cpu_relax();
 			continue;
 		}
-		burst_end = arch_now_ns() + CON_BURST_NS;
+		burst_end = arch_now_ns() + CON_TYPING_NS;
 		if (!con_feed(c, ch)) {
 			continue;
 		}
+		burst_end = 0;
 		if (c->overlong) {
 			con_printf("error: line too long (at most %zu characters)\n",
 				   sizeof(c->line) - 1);
