@@ -53,8 +53,9 @@ KERNEL_SRCS := \
 	kernel/heap.c kernel/console.c kernel/console_parse.c kernel/cmdline.c \
 	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/cmd_iommu.c \
 	kernel/guest.c kernel/cmd_guest.c \
+	kernel/sched.c kernel/hypercall.c kernel/cmd_sched.c arch/x86_64/vcpu.c \
 	drivers/serial/uart16550.c
-KERNEL_ASM := arch/x86_64/entry.asm
+KERNEL_ASM := arch/x86_64/entry.asm arch/x86_64/user.asm
 
 # Sources added by each subsystem's fragment (KERNEL_SRCS += ...).
 -include $(wildcard */*.mk drivers/*/*.mk drivers/iommu/*/*.mk)

@@ -28,3 +28,12 @@ unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count);
 
 int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
 		const char *len, bool wait);
+
+/*
+ * guest run NAME PROGRAM [ARGS], guest stop NAME, and the run state that
+ * guest show NAME ends with (kernel/cmd_sched.c).
+ */
+struct guest;
+int cmd_guest_run(struct guest *g, int argc, char **argv);
+int cmd_guest_stop(struct guest *g);
+int cmd_guest_show_run(const struct guest *g);

@@ -207,23 +207,32 @@ static int cmd_guest(int argc, char **argv)
 	struct guests *gs = &kernel_get()->guests;
 	unsigned long long gpa, len, byte;
 	struct guest *g;
-	int i;
+	int i, ret;
 
 	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
 		return guest_new(argc, argv);
 	}
 	if (argc < 3) {
-		return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq NAME ...");
+		return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ...");
 	}
 	g = guest_find(gs, argv[2]);
 	if (!g) {
 		return con_error("no guest %.16s", argv[2]);
 	}
 	if (strcmp(argv[1], "del") == 0 && argc == 3) {
+		sched_forget(&kernel_get()->sched, g); /* running: stopped */
 		return guest_destroy(gs, argv[2]);
 	}
 	if (strcmp(argv[1], "show") == 0 && argc == 3) {
-		return guest_show(g);
+		ret = guest_show(g);
+		return ret ? ret : cmd_guest_show_run(g);
+	}
+	/* Running guests: kernel/cmd_sched.c. */
+	if (strcmp(argv[1], "run") == 0 && argc >= 4) {
+		return cmd_guest_run(g, argc - 3, argv + 3);
+	}
+	if (strcmp(argv[1], "stop") == 0 && argc == 3) {
+		return cmd_guest_stop(g);
 	}
 	if (strcmp(argv[1], "assign") == 0 &&
 	    (argc == 4 || (argc == 5 && strcmp(argv[4], "force") == 0))) {
@@ -270,8 +279,8 @@ static int cmd_guest(int argc, char **argv)
 	if (strcmp(argv[1], "irq") == 0 && (argc == 4 || argc == 7)) {
 		return guest_irq_cmd(g, argc, argv);
 	}
-	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq NAME ...");
+	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ...");
 }
 CONSOLE_CMD(guest, "guest",
-	    "guest new|del|show|assign|unassign|write|read|dma|irq NAME ... (assign NAME BDF [force])",
+	    "guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ... (assign NAME BDF [force])",
 	    "guests: isolated memory and assigned devices", cmd_guest);

@@ -125,18 +125,30 @@ static bool con_feed(struct console *c, int ch)
 
 /* How often the idle console lets the kernel look after the hardware. */
 #define CON_POLL_NS UINT64_C(10000000)
+/*
+ * While a line is being typed, guests wait up to this long for the next
+ * byte: the UART hands over one byte at a time, so a line typed in one go
+ * takes one burst instead of one time slice per byte, and what guests
+ * print never lands inside it.
+ */
+#define CON_TYPING_NS UINT64_C(50000000)
 
 /* Waits for a person at the serial line: not a wait on hardware. */
 void console_loop(void)
 {
 	struct console *c = con();
-	uint64_t next_poll = 0;
+	uint64_t next_poll = 0, burst_end = 0;
 	int ch;
 
 	con_printf(CON_PROMPT);
 	for (;;) {
 		ch = uart_getc(&kernel_get()->uart);
 		if (ch < 0) {
+			/* Guests run between looks at the line. */
+			if (arch_now_ns() >= burst_end &&
+			    sched_poll(kernel_get())) {
+				continue;
+			}
 			if (arch_now_ns() >= next_poll) {
 				kernel_poll();
 				next_poll = arch_now_ns() + CON_POLL_NS;
@@ -144,9 +156,11 @@ void console_loop(void)
 			cpu_relax();
 			continue;
 		}
+		burst_end = arch_now_ns() + CON_TYPING_NS;
 		if (!con_feed(c, ch)) {
 			continue;
 		}
+		burst_end = 0;
 		if (c->overlong) {
 			con_printf("error: line too long (at most %zu characters)\n",
 				   sizeof(c->line) - 1);

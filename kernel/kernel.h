@@ -12,6 +12,7 @@
 #include "kernel/guest.h"
 #include "kernel/heap.h"
 #include "kernel/page_alloc.h"
+#include "kernel/sched.h"
 
 /*
  * The kernel's state, in one explicit struct.  Console commands and the seam
@@ -39,6 +40,7 @@ struct kernel {
 	bool dmar_present; /* a DMAR table was found (usable or not) */
 	struct iommu iommu;
 	struct guests guests;
+	struct sched sched; /* guests that run (kernel/sched.c) */
 	struct pci_host pci;
 	uint64_t ready_ns; /* time of "moat: ready" */
 };

@@ -336,6 +336,7 @@ void kernel_main(struct boot_info *bi)
 		iommu_setup(k, bi);
 	}
 
+	sched_init(&k->sched, bi->cmdline);
 	k->ready_ns = arch_now_ns();
 	con_printf("moat: ready\n");
 	run_boot_commands(bi->cmdline);

@@ -13,6 +13,7 @@
 /* The loaded image, for backtraces and gdb (set once by boot/). */
 void arch_set_image(uint64_t base, uint64_t size);
 uint64_t arch_image_base(void);
+uint64_t arch_image_size(void);
 bool arch_in_image(uint64_t addr);
 
 /* Continue in fn(arg) on the given stack. */
@@ -58,3 +59,11 @@ uint32_t arch_apic_id(void);
 bool arch_apic_x2apic(void);
 uint64_t arch_irq_count(uint8_t vector);
 void arch_irq_window(uint64_t ns);
+
+/*
+ * The local APIC timer, one-shot on ARCH_TIMER_VECTOR: init calibrates it
+ * against the TSC (-EIO when it does not count).
+ */
+#define ARCH_TIMER_VECTOR 0x20
+int arch_timer_init(void);
+void arch_timer_oneshot(uint64_t ns);

@@ -108,7 +108,13 @@ static inline void mfence(void)
 	__asm__ volatile("mfence" ::: "memory");
 }
 
-/* The GDT, IDT and exception handlers of arch/x86_64/cpu.c. */
+/* Segment selectors of the GDT in arch/x86_64/cpu.c. */
+#define GDT_KERNEL_CS 0x08
+#define GDT_KERNEL_DS 0x10
+#define GDT_USER_DS (0x18 | 3)
+#define GDT_USER_CS (0x20 | 3)
+
+/* The GDT, IDT, TSS, syscall entry and exception handlers of cpu.c. */
 void cpu_init(void);
 
 /*

@@ -1,6 +1,8 @@
 ; Exception entry stubs and the few things C cannot do.  Each stub makes the
 ; stack look the same (vector, error code, then the general registers) and
 ; calls exception_handler(struct exception_frame *), which never returns.
+; From ring 3 (a guest), exceptions and interrupts go to arch_user_trap
+; (user.asm) instead, which returns to the kernel's vcpu_run().
 
 bits 64
 default rel
@@ -8,6 +10,7 @@ section .text
 
 extern exception_handler
 extern irq_handler
+extern arch_user_trap
 
 %macro ISR_NOERR 1
 isr_%1:
@@ -34,6 +37,8 @@ isr_%1:
 %endrep
 
 isr_common:
+	test byte [rsp + 24], 3	; the CS the CPU pushed: from ring 3?
+	jnz arch_user_trap
 	push rax
 	push rbx
 	push rcx
@@ -68,6 +73,8 @@ irq_ %+ v:
 %endrep
 
 irq_common:
+	test byte [rsp + 16], 3
+	jnz .user
 	push rax
 	push rcx
 	push rdx
@@ -96,6 +103,11 @@ irq_common:
 	pop rax
 	add rsp, 8
 	iretq
+.user:
+	; An error code of 0 under the vector, as exceptions have.
+	push qword [rsp]
+	mov qword [rsp + 8], 0
+	jmp arch_user_trap
 
 ; void arch_load_segments(uint16_t cs, uint16_t ds): reload every segment
 ; register after lgdt; CS only changes through a far return.

@@ -125,6 +125,27 @@ static unsigned int size_bar(const struct pci_dev *d, unsigned int bar,
 	return r->is64 ? 2 : 1;
 }
 
+int pci_bar_probe(const struct pci_dev *d, unsigned int bar, uint64_t *addr,
+		  uint64_t *size)
+{
+	uint16_t cmd = hw_pci_read16(d->seg, d->bus, d->devfn, PCI_COMMAND);
+	struct bar_req r;
+	unsigned int regs;
+
+	if (bar >= bar_count(d) || cmd == 0xffffU) {
+		return -ENODEV;
+	}
+	hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND,
+		       (uint16_t)(cmd & ~PCI_COMMAND_MEMORY));
+	regs = size_bar(d, bar, &r);
+	hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND, cmd);
+	*size = r.size;
+	if (r.size && pci_bar_mem(d, bar, addr)) {
+		*size = 0;
+	}
+	return (int)regs;
+}
+
 static void read_window(const struct pci_dev *br, uint16_t base_reg,
 			uint16_t limit_reg, struct window *w)
 {

@@ -197,6 +197,15 @@ int pci_enumerate(struct pci_host *host);
 int pci_bar_mem(const struct pci_dev *d, unsigned int bar, uint64_t *addr);
 
 /*
+ * Memory BAR bar's address and size, sized with memory decode off for the
+ * moment.  Returns how many BAR registers it takes (1 or 2), *size 0 for
+ * an I/O or unimplemented BAR; -ENODEV when bar is out of range or the
+ * function does not answer.
+ */
+int pci_bar_probe(const struct pci_dev *d, unsigned int bar, uint64_t *addr,
+		  uint64_t *size);
+
+/*
  * The requester ids (bus << 8 | devfn) the IOMMU may see for DMA from d: its
  * own, and the aliases bridges give it on the way up.  A PCIe-to-PCI bridge
  * forwards a conventional device's requests under (its secondary bus,

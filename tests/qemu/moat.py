@@ -183,16 +183,28 @@ class Machine:
     def _read_err(self):
         self.stderr = self.proc.stderr.read()
 
+    def _cpu_state(self):
+        """The CPU's registers from QEMU's monitor, to see where it hangs."""
+        try:
+            out = ""
+            for _ in range(8):
+                r = self.qmp_cmd("human-monitor-command", **{"command-line": "info registers"})
+                out += " ".join(re.findall(r"(RIP=\S+|CPL=\d|CR3=\S+|RSP=\S+)", r)) + "\n"
+                time.sleep(0.3)
+            return "\ncpu:\n" + out + r
+        except Exception as e:  # noqa: BLE001 - best effort in an error path
+            return "\ncpu: unknown (%s)" % e
+
     def _next(self, deadline):
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("no output in time; last lines:\n" +
-                               "\n".join(self.lines[-30:]))
+                               "\n".join(self.lines[-30:]) + self._cpu_state())
         try:
             item = self.q.get(timeout=left)
         except queue.Empty:
             raise TimeoutError("no output in time; last lines:\n" +
-                               "\n".join(self.lines[-30:]))
+                               "\n".join(self.lines[-30:]) + self._cpu_state())
         if item is EOFError:
             raise EOFError("QEMU exited; last lines:\n" +
                            "\n".join(self.lines[-30:]) +

@@ -1,0 +1,233 @@
+#include "arch/x86_64/vcpu.h"
+
+#include "arch/x86_64/cpu.h"
+#include "drivers/hw.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+
+/*
+ * A guest's address space: 4-level tables of its own (SDM vol. 3, 4.5) in
+ * which its memory and BARs are user pages at their GPAs, and the kernel
+ * image is mapped supervisor-only at its own address for the entry stubs
+ * of user.asm, the IDT, GDT and TSS.  The rest of the kernel's memory is
+ * not there at all.  Every table entry above a leaf allows user access;
+ * the leaf decides.  No page is global, so loading CR3 flushes the TLB:
+ * an unmap is in force at the next entry.
+ */
+#define PTE_P BIT64(0)
+#define PTE_RW BIT64(1)
+#define PTE_US BIT64(2)
+#define PTE_PWT BIT64(3)
+#define PTE_PCD BIT64(4)
+#define PTE_PS BIT64(7)
+#define PTE_ADDR GENMASK64(51, 12)
+
+#define SZ_4K UINT64_C(0x1000)
+#define SZ_2M UINT64_C(0x200000)
+
+/* RFLAGS a guest may hold: the arithmetic flags; IF is always on. */
+#define RFLAGS_USER (BIT64(0) | BIT64(2) | BIT64(4) | BIT64(6) | BIT64(7) | \
+		     BIT64(10) | BIT64(11))
+#define RFLAGS_FIXED (BIT64(1) | BIT64(9))
+
+/* From user.asm. */
+void arch_user_enter(uint64_t cr3);
+extern struct vcpu_regs arch_user_frame;
+
+void irq_handler(uint64_t vector);
+
+static unsigned int pt_index(uint64_t va, unsigned int level)
+{
+	return (unsigned int)(va >> (12 + 9 * (level - 1))) & 511;
+}
+
+static uint64_t *table_page(struct vcpu *v)
+{
+	uint64_t pa;
+
+	if (v->table_count == VCPU_TABLES_MAX) {
+		return NULL;
+	}
+	pa = hw_page_alloc();
+	if (!pa) {
+		return NULL;
+	}
+	memset(hw_phys_to_virt(pa), 0, SZ_4K);
+	v->tables[v->table_count++] = pa;
+	return hw_phys_to_virt(pa);
+}
+
+/* The table under entry, created if absent; NULL for a leaf or no memory. */
+static uint64_t *next_table(struct vcpu *v, uint64_t *entry)
+{
+	uint64_t *t;
+
+	if (*entry & PTE_P) {
+		return (*entry & PTE_PS) ? NULL :
+					   hw_phys_to_virt(*entry & PTE_ADDR);
+	}
+	t = table_page(v);
+	if (t) {
+		*entry = hw_virt_to_phys(t) | PTE_P | PTE_RW | PTE_US;
+	}
+	return t;
+}
+
+/* The entry for va at level (2: 2 MiB, 1: 4 KiB), tables made on the way. */
+static uint64_t *walk(struct vcpu *v, uint64_t va, unsigned int level,
+		      int *err)
+{
+	uint64_t *t = hw_phys_to_virt(v->pml4);
+	unsigned int l;
+
+	for (l = 4; l > level; l--) {
+		uint64_t *e = &t[pt_index(va, l)];
+
+		if ((*e & PTE_P) && (*e & PTE_PS)) {
+			*err = -EEXIST;
+			return NULL;
+		}
+		t = next_table(v, e);
+		if (!t) {
+			*err = -ENOSPC;
+			return NULL;
+		}
+	}
+	return &t[pt_index(va, level)];
+}
+
+static int map_range(struct vcpu *v, uint64_t va, uint64_t pa, uint64_t len,
+		     uint64_t flags)
+{
+	uint64_t off = 0, *e, size;
+	int err = 0;
+
+	while (off < len) {
+		size = bits_is_aligned(va + off, SZ_2M) &&
+				       bits_is_aligned(pa + off, SZ_2M) &&
+				       len - off >= SZ_2M ?
+			       SZ_2M :
+			       SZ_4K;
+		e = walk(v, va + off, size == SZ_2M ? 2 : 1, &err);
+		if (!e) {
+			return err;
+		}
+		if (*e & PTE_P) {
+			return -EEXIST;
+		}
+		*e = (pa + off) | flags | (size == SZ_2M ? PTE_PS : 0);
+		off += size;
+	}
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < v->table_count; i++) {
+		hw_page_free(v->tables[i]);
+	}
+	v->table_count = 0;
+	v->pml4 = 0;
+}
+
+int vcpu_create(struct vcpu *v)
+{
+	uint64_t base = arch_image_base() & ~(SZ_4K - 1);
+	uint64_t end = arch_image_base() + arch_image_size();
+	int ret;
+
+	v->table_count = 0;
+	if (!table_page(v)) {
+		return -ENOMEM;
+	}
+	v->pml4 = v->tables[0];
+	ret = map_range(v, base, base, ((end + SZ_4K - 1) & ~(SZ_4K - 1)) - base,
+			PTE_P | PTE_RW);
+	if (ret) {
+		vcpu_destroy(v);
+		return ret;
+	}
+	/* The x87 and SSE state of a fresh CPU (SDM vol. 1, 10.5.1). */
+	memset(v->fx, 0, sizeof(v->fx));
+	v->fx[0] = 0x7f; /* FCW 0x037f */
+	v->fx[1] = 0x03;
+	v->fx[24] = 0x80; /* MXCSR 0x1f80 */
+	v->fx[25] = 0x1f;
+	return 0;
+}
+
+int vcpu_map(struct vcpu *v, uint64_t gpa, uint64_t hpa, uint64_t len,
+	     enum arch_cache cache)
+{
+	uint64_t flags = PTE_P | PTE_RW | PTE_US;
+
+	if (!bits_is_aligned(gpa | hpa | len, SZ_4K) || len == 0 ||
+	    gpa + len < gpa || gpa + len > BIT64(47)) {
+		return -EINVAL;
+	}
+	if (cache == ARCH_CACHE_UC) {
+		flags |= PTE_PCD | PTE_PWT;
+	}
+	return map_range(v, gpa, hpa, len, flags);
+}
+
+void vcpu_unmap(struct vcpu *v, uint64_t gpa, uint64_t len)
+{
+	uint64_t off = 0;
+
+	while (off < len) {
+		uint64_t *t = hw_phys_to_virt(v->pml4), *e = NULL;
+		uint64_t size = SZ_4K;
+		unsigned int l;
+
+		for (l = 4; l >= 1; l--) {
+			e = &t[pt_index(gpa + off, l)];
+			if (!(*e & PTE_P)) {
+				e = NULL;
+				break;
+			}
+			if (l == 1 || (l == 2 && (*e & PTE_PS))) {
+				size = l == 2 ? SZ_2M : SZ_4K;
+				break;
+			}
+			t = hw_phys_to_virt(*e & PTE_ADDR);
+		}
+		if (e) {
+			*e = 0;
+		}
+		off += size;
+	}
+}
+
+void vcpu_reset(struct vcpu *v, uint64_t rip, uint64_t rsp, uint64_t arg0,
+		uint64_t arg1)
+{
+	memset(&v->regs, 0, sizeof(v->regs));
+	v->regs.rip = rip;
+	v->regs.rsp = rsp;
+	v->regs.rdi = arg0;
+	v->regs.rsi = arg1;
+}
+
+void vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
+{
+	struct vcpu_regs *f = &arch_user_frame;
+
+	*f = v->regs;
+	f->cs = GDT_USER_CS;
+	f->ss = GDT_USER_DS;
+	f->rflags = (f->rflags & RFLAGS_USER) | RFLAGS_FIXED;
+	__asm__ volatile("fxrstor64 %0" : : "m"(v->fx));
+	arch_user_enter(v->pml4);
+	__asm__ volatile("fxsave64 %0" : "=m"(v->fx));
+	v->regs = *f;
+	exit->vector = (unsigned int)f->vector;
+	exit->error = f->error;
+	exit->cr2 = f->vector == 14 ? read_cr2() : 0;
+	if (f->vector >= 32 && f->vector < 256) {
+		irq_handler(f->vector);
+	}
+}
