@@ -2,10 +2,11 @@
 #include "tests/unit/pci_fake.h"
 
 /*
- * The hw seam's configuration space for the isolation layer's host tests:
- * the fake PCI topology's.  Memory, MMIO and time are the VT-d model's;
- * the log and object counts are pci_fake_log.c's (iso.mk renames each
- * stand-in's other functions away).
+ * The hw seam's configuration space for the isolation layer's host tests
+ * and the whole-system test (tests/system): the fake PCI topology's.
+ * Memory, MMIO and time are the VT-d model's; the log and object counts
+ * are pci_fake_log.c's (iso.mk and system.mk rename each stand-in's other
+ * functions away).
  */
 uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {

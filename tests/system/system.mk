@@ -2,10 +2,10 @@
 # layer and the VT-d driver against the VT-d model and the fake PCI
 # topology with hot-plug.  Both stand-ins implement parts of the hw seam:
 # the model keeps memory, MMIO and time, the fake PCI topology keeps
-# configuration space (tests/system/seam.c), the log and counted object
+# configuration space (tests/iso/seam.c), the log and counted object
 # allocation, so the model is built with those renamed away.
 SYSTEM_SRCS := tests/system/main.c tests/system/script.c tests/system/world.c \
-	tests/system/seam.c tests/model/model_ir.c \
+	tests/iso/seam.c tests/model/model_ir.c \
 	tests/unit/pci_fake_cfg.c tests/unit/pci_fake_log.c \
 	drivers/pci/pci.c drivers/pci/caps.c drivers/pci/bar.c \
 	drivers/pci/group.c drivers/pci/hotplug.c drivers/pci/ats.c \
