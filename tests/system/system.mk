@@ -2,10 +2,11 @@
 # layer and the VT-d driver against the VT-d model and the fake PCI
 # topology with hot-plug.  Both stand-ins implement parts of the hw seam:
 # the model keeps memory, MMIO and time, the fake PCI topology keeps
-# configuration space (tests/iso/seam.c), the log and counted object
-# allocation, so the model is built with those renamed away.
+# configuration space (tests/unit/pci_fake_hw.c, built by iso.mk), the
+# log and counted object allocation, so the model is built with those
+# renamed away.
 SYSTEM_SRCS := tests/system/main.c tests/system/script.c tests/system/world.c \
-	tests/iso/seam.c tests/model/model_ir.c \
+	tests/model/model_ir.c \
 	tests/unit/pci_fake_cfg.c tests/unit/pci_fake_log.c \
 	drivers/pci/pci.c drivers/pci/caps.c drivers/pci/bar.c \
 	drivers/pci/group.c drivers/pci/hotplug.c drivers/pci/ats.c \
@@ -24,7 +25,7 @@ $(B)/host/system/model.o: tests/model/model.c | $(DEPS_STAMP)
 # 50 seeds of 2000 steps.
 UNIT_TESTS += system
 system_SRCS := $(SYSTEM_SRCS)
-$(B)/host/bin/system: $(B)/host/system/model.o
+$(B)/host/bin/system: $(B)/host/system/model.o $(B)/host/iso/pci_fake_hw.o
 
 test-system: $(B)/host/bin/system
 	$(B)/host/bin/system --seeds $(or $(SEEDS),50) --steps $(or $(STEPS),2000)
