@@ -8,6 +8,8 @@
 #   make bench    figures from the model
 #   make image    build/moat.img, a FAT disk image for a USB stick
 #   make fuzz     the fuzzers, longer than in make test
+#   make format   reformat every C file with .clang-format; check-format
+#                 (part of make test) fails on any difference
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -20,7 +22,8 @@ Q := $(if $(V),,@)
 # otherwise the build stops with the command to run.
 PKGS_BUILD := gcc binutils make nasm gnu-efi mtools dosfstools
 PKGS_RUN := qemu-system-x86 ovmf
-PKGS_TEST := python3-pytest libcmocka-dev clang libclang-rt-14-dev acpica-tools
+PKGS_TEST := python3-pytest libcmocka-dev clang libclang-rt-14-dev acpica-tools \
+	clang-format
 DEPS_STAMP := $(B)/.deps-$(shell echo $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST) | md5sum | cut -c1-8)
 
 $(DEPS_STAMP):
@@ -282,7 +285,19 @@ test-qemu: all $(B)/moat.img $(QEMU10)
 	$(MAKE) -j2 -Otarget test-qemu7 test-qemu10
 .PHONY: test-qemu test-qemu7 test-qemu10
 
-test: test-unit mutate-quick fuzz test-qemu
+# Mechanical style: .clang-format decides layout and include order; literal
+# suffixes are upper case (0x1U, 36ULL), which the formatter cannot check.
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './$(B)/*')
+format: $(DEPS_STAMP)
+	$(Q)clang-format -i $(FORMAT_SRCS)
+check-format: $(DEPS_STAMP)
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+	$(Q)! grep -nE '(^|[^[:alnum:]_.%"])(0[xX][[:xdigit:]]+|[0-9]+)(u|ul|ull|lu|llu)\b' \
+		$(FORMAT_SRCS) | grep -v '"' || \
+		{ echo "check-format: write literal suffixes in upper case (U, UL, ULL)"; exit 1; }
+.PHONY: format check-format
+
+test: check-format test-unit mutate-quick fuzz test-qemu
 .PHONY: test
 
 clean:

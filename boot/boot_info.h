@@ -9,7 +9,8 @@
  * After the hand-off nothing of the firmware is called again.
  */
 
-/* UEFI memory types (UEFI 2.9, 7.2, EFI_MEMORY_TYPE) that the kernel acts on. */
+/* UEFI memory types (UEFI 2.9, 7.2, EFI_MEMORY_TYPE) that the kernel acts on.
+ */
 enum boot_mem_type {
 	BOOT_MEM_RESERVED = 0,
 	BOOT_MEM_LOADER_CODE = 1,
@@ -31,17 +32,18 @@ enum boot_mem_type {
 struct boot_mem_region {
 	uint64_t base;
 	uint64_t pages; /* 4 KiB pages */
-	uint32_t type; /* enum boot_mem_type, or a vendor value */
+	uint32_t type;	/* enum boot_mem_type, or a vendor value */
 };
 
-#define BOOT_MEM_MAX 512
+#define BOOT_MEM_MAX	 512
 #define BOOT_CMDLINE_MAX 1024
 
 struct boot_info {
 	struct boot_mem_region mem[BOOT_MEM_MAX];
 	size_t mem_count;
-	size_t mem_total; /* regions the firmware reported; more than kept if > BOOT_MEM_MAX */
-	uint64_t rsdp; /* ACPI 2.0+ RSDP, else ACPI 1.0, else 0 */
+	size_t mem_total; /* regions the firmware reported; more than kept if >
+			     BOOT_MEM_MAX */
+	uint64_t rsdp;	  /* ACPI 2.0+ RSDP, else ACPI 1.0, else 0 */
 	uint64_t image_base;
 	uint64_t image_size;
 	char cmdline[BOOT_CMDLINE_MAX];
@@ -55,7 +57,7 @@ struct boot_info {
 	uint64_t data_copy;
 	uint64_t data_len;
 	uint64_t inherit_bitmap; /* 0: first boot */
-	uint64_t inherit_pages; /* pages the bitmap covers */
+	uint64_t inherit_pages;	 /* pages the bitmap covers */
 	unsigned int restarts;
 };
 

@@ -1,8 +1,9 @@
 #include <efi.h>
 
-#include "arch/x86_64/arch.h"
 #include "boot/boot_info.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
 
 /*
  * The UEFI stage.  moat is a GNU-EFI application that stays where the
@@ -88,7 +89,8 @@ static void restore_and_enter(void *arg)
 {
 	struct boot_info *bi = arg;
 
-	memcpy((void *)bi->data_start, (const void *)bi->data_copy, bi->data_len);
+	memcpy((void *)bi->data_start, (const void *)bi->data_copy,
+	       bi->data_len);
 	arch_set_image(bi->image_base, bi->image_size);
 	arch_switch_stack(enter_kernel, bi, kernel_stack + KERNEL_STACK_SIZE);
 }
@@ -141,8 +143,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	if (!EFI_ERROR(s) && li) {
 		copy_cmdline(bi, li);
 	}
-	efi_print(st, L"moat: leaving UEFI boot services. The console continues on the\r\n"
-		      L"serial port named by console=, the ACPI SPCR table, else COM1.\r\n");
+	efi_print(
+		st,
+		L"moat: leaving UEFI boot services. The console continues on the\r\n"
+		L"serial port named by console=, the ACPI SPCR table, else COM1.\r\n");
 
 	/*
 	 * ExitBootServices fails when the map changed since GetMemoryMap, and
@@ -159,7 +163,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		}
 		s = bs->AllocatePool(EfiLoaderData, map_cap, (void **)&map);
 		if (EFI_ERROR(s)) {
-			efi_print(st, L"moat: cannot allocate the memory map\r\n");
+			efi_print(st,
+				  L"moat: cannot allocate the memory map\r\n");
 			return s;
 		}
 		map_size = map_cap;
@@ -181,7 +186,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	/* From here on: no firmware calls at all. */
 	for (i = 0; i < map_size / desc_size && i < BOOT_MEM_MAX; i++) {
 		const EFI_MEMORY_DESCRIPTOR *d =
-			(const EFI_MEMORY_DESCRIPTOR *)((char *)map + i * desc_size);
+			(const EFI_MEMORY_DESCRIPTOR *)((char *)map +
+							i * desc_size);
 
 		bi->mem[i].base = d->PhysicalStart;
 		bi->mem[i].pages = d->NumberOfPages;

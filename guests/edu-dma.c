@@ -1,18 +1,18 @@
-#include "guests/edu.h"
-
 #include "lib/format.h"
 #include "lib/string.h"
+
+#include "guests/edu.h"
 
 /*
  * edu-dma [N]: N round trips (default 100) of DMA between its own memory
  * and its own edu, at its own GPAs, each transfer ended by the device's
  * MSI; every round trip's bytes are checked (a pattern of the round and
- * the device's address, so two guests' buffers differ).  Then the time from raising
- * the device's interrupt to this code running again, over MSI_ROUNDS.
+ * the device's address, so two guests' buffers differ).  Then the time from
+ * raising the device's interrupt to this code running again, over MSI_ROUNDS.
  */
-#define SRC_GPA 0x400000
-#define DST_GPA 0x500000
-#define LEN 1024U
+#define SRC_GPA	   0x400000
+#define DST_GPA	   0x500000
+#define LEN	   1024U
 #define MSI_ROUNDS 20
 
 unsigned int edu_spurious;
@@ -38,8 +38,9 @@ static void msi_latency(const struct moat_dev *d)
 		max = dt > max ? dt : max;
 	}
 	if (got) {
-		moat_printf("edu-dma: msi latency mean %llu us min %llu us max %llu us over %u\n",
-			    sum / got / 1000, min / 1000, max / 1000, got);
+		moat_printf(
+			"edu-dma: msi latency mean %llu us min %llu us max %llu us over %u\n",
+			sum / got / 1000, min / 1000, max / 1000, got);
 	} else {
 		moat_printf("edu-dma: no interrupt arrived\n");
 	}
@@ -63,8 +64,8 @@ int main(int argc, char **argv)
 		moat_printf("edu-dma: no edu with an interrupt\n");
 		return 1;
 	}
-	moat_printf("edu-dma: edu %02x:%02x.%x at 0x%llx\n",
-		    d->bdf >> 8 & 0xff, d->bdf >> 3 & 0x1f, d->bdf & 7,
+	moat_printf("edu-dma: edu %02x:%02x.%x at 0x%llx\n", d->bdf >> 8 & 0xff,
+		    d->bdf >> 3 & 0x1f, d->bdf & 7,
 		    (unsigned long long)d->bar_gpa[0]);
 	msi_latency(d);
 	for (i = 0; i < n; i++) {
@@ -73,19 +74,23 @@ int main(int argc, char **argv)
 			src[j] = (uint8_t)(i * 7 + j + d->bdf);
 		}
 		memset(dst, 0, LEN);
-		if (edu_dma(d, 0, SRC_GPA, LEN) || edu_dma(d, 1, DST_GPA, LEN)) {
-			moat_printf("edu-dma: round trip %llu: no completion\n", i);
+		if (edu_dma(d, 0, SRC_GPA, LEN) ||
+		    edu_dma(d, 1, DST_GPA, LEN)) {
+			moat_printf("edu-dma: round trip %llu: no completion\n",
+				    i);
 			continue;
 		}
 		sum += moat_time_ns() - t0;
 		if (memcmp(src, dst, LEN) == 0) {
 			ok++;
 		} else {
-			moat_printf("edu-dma: round trip %llu: bytes differ\n", i);
+			moat_printf("edu-dma: round trip %llu: bytes differ\n",
+				    i);
 		}
 	}
 	if (n) {
-		moat_printf("edu-dma: round-trip mean %llu us\n", sum / n / 1000);
+		moat_printf("edu-dma: round-trip mean %llu us\n",
+			    sum / n / 1000);
 	}
 	if (edu_spurious) {
 		moat_printf("edu-dma: %u spurious interrupts\n", edu_spurious);

@@ -6,21 +6,21 @@
  * QEMU's edu device as a guest drives it through its BAR 0 (QEMU 7.2
  * hw/misc/edu.c; drivers/edu/edu.c is the kernel's own driver).
  */
-#define EDU_VENDOR 0x1234
-#define EDU_DEVICE 0x11e8
-#define EDU_ID 0x00
-#define EDU_ID_VALUE 0x010000edU
+#define EDU_VENDOR     0x1234
+#define EDU_DEVICE     0x11e8
+#define EDU_ID	       0x00
+#define EDU_ID_VALUE   0x010000edU
 #define EDU_IRQ_STATUS 0x24
-#define EDU_IRQ_RAISE 0x60
-#define EDU_IRQ_ACK 0x64
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_DMA_START 0x1
+#define EDU_IRQ_RAISE  0x60
+#define EDU_IRQ_ACK    0x64
+#define EDU_DMA_SRC    0x80
+#define EDU_DMA_DST    0x88
+#define EDU_DMA_COUNT  0x90
+#define EDU_DMA_CMD    0x98
+#define EDU_DMA_START  0x1
 #define EDU_DMA_TO_RAM 0x2
-#define EDU_DMA_IRQ 0x4
-#define EDU_BUF 0x40000U
+#define EDU_DMA_IRQ    0x4
+#define EDU_BUF	       0x40000U
 /* The edu's buffer is 4 KiB; QEMU 7.2 aborts on one ending at its end. */
 #define EDU_DMA_MAX 4095U
 /* A transfer takes about 100 ms of QEMU's virtual time. */

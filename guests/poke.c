@@ -1,6 +1,6 @@
-#include "guests/rt.h"
-
 #include "lib/format.h"
+
+#include "guests/rt.h"
 
 /*
  * poke [GPA...]: reads each address it is given (by default the VT-d
@@ -18,8 +18,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		moat_printf("poke: reading 0x%llx\n", gpa);
-		moat_printf("poke: 0x%llx holds 0x%x\n", gpa,
-			    mmio_read32(gpa));
+		moat_printf("poke: 0x%llx holds 0x%x\n", gpa, mmio_read32(gpa));
 	}
 	return 0;
 }

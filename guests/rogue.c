@@ -1,7 +1,7 @@
-#include "guests/edu.h"
-
 #include "lib/format.h"
 #include "lib/string.h"
+
+#include "guests/edu.h"
 
 /*
  * rogue [HPA...]: has its edu write outside the guest's memory, at each
@@ -9,8 +9,8 @@
  * buffer) and at the interrupt address range, where a write is an MSI,
  * round after round until the kernel stops it.
  */
-#define BAIT_GPA 0x400000
-#define LEN 64U
+#define BAIT_GPA    0x400000
+#define LEN	    64U
 #define TARGETS_MAX 16
 #define MSI_ADDRESS 0xfee00000ULL
 

@@ -1,12 +1,13 @@
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "kernel/console.h"
 #include "kernel/kernel.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 /* Console commands about the kernel itself: help, version, exit, crash. */
 
@@ -27,14 +28,13 @@ CONSOLE_CMD(help, "help", "help", "list commands", cmd_help);
 static int cmd_version(int argc, char **argv)
 {
 	con_printf("moat " MOAT_VERSION " (built " __DATE__ " " __TIME__ ")\n");
-	con_printf("tsc %llu Hz from %s\n",
-		   (unsigned long long)arch_tsc_hz(), arch_tsc_source());
+	con_printf("tsc %llu Hz from %s\n", (unsigned long long)arch_tsc_hz(),
+		   arch_tsc_source());
 	con_printf("console %s\n", kernel_get()->console_desc);
 	return 0;
 }
 CONSOLE_CMD(version, "version", "version", "version, clock source and console",
 	    cmd_version);
-
 
 static int cmd_exit(int argc, char **argv)
 {
@@ -110,7 +110,8 @@ static int cmd_kexec(int argc, char **argv)
 		return con_error("usage: kexec");
 	}
 	if (!bi->data_copy) {
-		return con_error("no copy of the image's data was kept at boot");
+		return con_error(
+			"no copy of the image's data was kept at boot");
 	}
 	copy = page_alloc_range(&k->pages, (bytes + 4095) / 4096, 4096);
 	stack = page_alloc_range(&k->pages, KEXEC_STACK_PAGES, 4096);

@@ -76,7 +76,8 @@ static int cmd_edu(int argc, char **argv)
 
 	if ((argc != 6 && (argc != 7 || strcmp(argv[6], "nowait") != 0)) ||
 	    strcmp(argv[1], "dma") != 0) {
-		return con_error("usage: edu dma BDF to-dev|from-dev IOVA LEN [nowait]");
+		return con_error(
+			"usage: edu dma BDF to-dev|from-dev IOVA LEN [nowait]");
 	}
 	if (con_parse_u64("iova", argv[4], &iova)) {
 		return -EINVAL;

@@ -1,8 +1,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-
 #include "kernel/cmd.h"
 #include "kernel/console.h"
 #include "kernel/guest.h"
@@ -10,6 +8,8 @@
 #include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
 
 /* The guest command (docs/console.md): guests, their memory and devices. */
 
@@ -23,12 +23,14 @@ static int guest_new(int argc, char **argv)
 	int ret;
 
 	if (argc != 4) {
-		return con_error("usage: guest new NAME SIZE|SIZE@GPA[,SIZE@GPA...]");
+		return con_error(
+			"usage: guest new NAME SIZE|SIZE@GPA[,SIZE@GPA...]");
 	}
 	ret = guest_create(gs, argv[2], argv[3]);
 	if (ret == -EINVAL) {
-		return con_error("bad name or layout (2 MiB multiples, no overlaps, at most %u regions)",
-				 GUEST_REGIONS_MAX);
+		return con_error(
+			"bad name or layout (2 MiB multiples, no overlaps, at most %u regions)",
+			GUEST_REGIONS_MAX);
 	}
 	if (ret == -EEXIST) {
 		return con_error("guest %s exists", argv[2]);
@@ -67,13 +69,14 @@ static int guest_show(const struct guest *g)
 		if (!h) {
 			continue;
 		}
-		con_printf("device " PCI_BDF_FMT " %s\n",
-			   PCI_BDF_ARGS(h->dev->seg, h->dev->bus, h->dev->devfn),
-			   pci_dev_is_gone(h->dev) ? "gone" :
-			   iommu_owner_of(&kernel_get()->iommu, h->dev, &owner) ==
-					   IOMMU_OWNER_QUARANTINE ?
-						 "quarantined" :
-						 "assigned");
+		con_printf(
+			"device " PCI_BDF_FMT " %s\n",
+			PCI_BDF_ARGS(h->dev->seg, h->dev->bus, h->dev->devfn),
+			pci_dev_is_gone(h->dev) ? "gone"
+			: iommu_owner_of(&kernel_get()->iommu, h->dev,
+					 &owner) == IOMMU_OWNER_QUARANTINE
+				? "quarantined"
+				: "assigned");
 		/* How its DMA was proven over before the guest got it. */
 		con_printf("  quiet %s\n", h->method);
 	}
@@ -104,8 +107,9 @@ static int guest_access(const struct guest *g, uint64_t gpa, uint64_t len,
 				continue;
 			}
 			if ((done + i) % 16 == 0) {
-				con_printf("%s0x%llx:", done + i ? "\n" : "",
-					   (unsigned long long)(gpa + done + i));
+				con_printf(
+					"%s0x%llx:", done + i ? "\n" : "",
+					(unsigned long long)(gpa + done + i));
 			}
 			con_printf(" %02x", *p);
 		}
@@ -133,12 +137,14 @@ static int guest_assign_cmd(struct guest *g, const char *bdf, bool force)
 	ret = guest_assign(g, d, force, &why);
 	pci_dev_put(d);
 	if (ret == -EAGAIN) {
-		return con_error("%s: its DMA cannot be proven stopped: %s (guest assign %s %s force takes it anyway)",
-				 bdf, why, g->name, bdf);
+		return con_error(
+			"%s: its DMA cannot be proven stopped: %s (guest assign %s %s force takes it anyway)",
+			bdf, why, g->name, bdf);
 	}
 	if (ret == -EBUSY || ret == -EPERM) {
-		return con_error("%s's group belongs to someone else or is quarantined",
-				 bdf);
+		return con_error(
+			"%s's group belongs to someone else or is quarantined",
+			bdf);
 	}
 	return ret;
 }
@@ -184,7 +190,8 @@ static int guest_irq_cmd(struct guest *g, int argc, char **argv)
 	if (argc == 7) {
 		as_g = guest_find(&kernel_get()->guests, argv[5]);
 		if (strcmp(argv[4], "as") != 0 || !as_g) {
-			return con_error("usage: guest irq NAME BDF [as NAME2 BDF2]");
+			return con_error(
+				"usage: guest irq NAME BDF [as NAME2 BDF2]");
 		}
 		j = guest_dev_index(as_g, argv[6], true);
 		if (j < 0) {
@@ -197,7 +204,8 @@ static int guest_irq_cmd(struct guest *g, int argc, char **argv)
 	}
 	if (ret == 0) {
 		con_printf("irq vector 0x%02x apic %u %s\n", vector,
-			   arch_apic_id(), delivered ? "delivered" : "not delivered");
+			   arch_apic_id(),
+			   delivered ? "delivered" : "not delivered");
 	}
 	return ret;
 }
@@ -213,7 +221,8 @@ static int cmd_guest(int argc, char **argv)
 		return guest_new(argc, argv);
 	}
 	if (argc < 3) {
-		return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ...");
+		return con_error(
+			"usage: guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ...");
 	}
 	g = guest_find(gs, argv[2]);
 	if (!g) {
@@ -279,8 +288,10 @@ static int cmd_guest(int argc, char **argv)
 	if (strcmp(argv[1], "irq") == 0 && (argc == 4 || argc == 7)) {
 		return guest_irq_cmd(g, argc, argv);
 	}
-	return con_error("usage: guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ...");
+	return con_error(
+		"usage: guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ...");
 }
-CONSOLE_CMD(guest, "guest",
-	    "guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ... (assign NAME BDF [force])",
-	    "guests: isolated memory and assigned devices", cmd_guest);
+CONSOLE_CMD(
+	guest, "guest",
+	"guest new|del|show|assign|unassign|write|read|dma|irq|run|stop NAME ... (assign NAME BDF [force])",
+	"guests: isolated memory and assigned devices", cmd_guest);

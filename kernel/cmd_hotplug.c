@@ -26,7 +26,8 @@ static void print_slot(const struct pci_host *host, const struct pci_slot *s)
 		   st.power ? "on" : "off", st.presence ? "yes" : "no",
 		   st.link ? "up" : "down");
 	if (d) {
-		con_printf(PCI_BDF_FMT "\n", PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+		con_printf(PCI_BDF_FMT "\n",
+			   PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
 	} else {
 		con_printf("none\n");
 	}

@@ -15,7 +15,6 @@
  * stats (docs/console.md gives the exact line formats).
  */
 
-
 static void print_line(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -85,8 +84,9 @@ static void show_mapping(void *ctx, const struct iommu_mapping *m)
 	con_printf("iova 0x%llx hpa 0x%llx len 0x%llx page %s %s%s\n",
 		   (unsigned long long)m->iova, (unsigned long long)m->hpa,
 		   (unsigned long long)m->len,
-		   m->page_size == IOMMU_PAGE_1G ? "1g" :
-		   m->page_size == IOMMU_PAGE_2M ? "2m" : "4k",
+		   m->page_size == IOMMU_PAGE_1G   ? "1g"
+		   : m->page_size == IOMMU_PAGE_2M ? "2m"
+						   : "4k",
 		   m->prot & IOMMU_PROT_READ ? "r" : "",
 		   m->prot & IOMMU_PROT_WRITE ? "w" : "");
 }
@@ -102,20 +102,22 @@ static int domain_map(int argc, char **argv, unsigned int id)
 	}
 	if (con_parse_u64("iova", argv[3], &iova) ||
 	    con_parse_u64("hpa", argv[4], &hpa) ||
-	    con_parse_u64("length", argv[5], &len) || parse_prot(argv[6], &prot)) {
+	    con_parse_u64("length", argv[5], &len) ||
+	    parse_prot(argv[6], &prot)) {
 		return -EINVAL;
 	}
 	if (!page_aligned(iova) || !page_aligned(hpa) || !page_aligned(len) ||
 	    len == 0) {
-		return con_error("iova, hpa and length must be 4 KiB multiples");
+		return con_error(
+			"iova, hpa and length must be 4 KiB multiples");
 	}
 	ret = iommu_map(&kernel_get()->iommu, NULL, id, iova, hpa, len, prot);
 	if (ret == -EPERM) {
 		return con_error("domain %u belongs to a guest", id);
 	}
 	if (ret == -EEXIST) {
-		return con_error("part of 0x%llx+0x%llx is already mapped", iova,
-				 len);
+		return con_error("part of 0x%llx+0x%llx is already mapped",
+				 iova, len);
 	}
 	return ret;
 }
@@ -162,7 +164,8 @@ static int cmd_domain(int argc, char **argv)
 		return ret;
 	}
 	if (argc < 3) {
-		return con_error("usage: domain new | map|unmap|show|del D ...");
+		return con_error(
+			"usage: domain new | map|unmap|show|del D ...");
 	}
 	if (parse_domain(argv[2], &id)) {
 		return -EINVAL;
@@ -189,9 +192,10 @@ static int cmd_domain(int argc, char **argv)
 	}
 	return con_error("usage: domain new | map|unmap|show|del D ...");
 }
-CONSOLE_CMD(domain, "domain",
-	    "domain new|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
-	    "I/O address spaces", cmd_domain);
+CONSOLE_CMD(
+	domain, "domain",
+	"domain new|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
+	"I/O address spaces", cmd_domain);
 
 /* Says why owner checks refused a device. */
 static int owner_error(const char *bdf, int ret)
@@ -204,15 +208,17 @@ static int owner_error(const char *bdf, int ret)
 		if (d && iommu_owner_of(&kernel_get()->iommu, d, &name) !=
 				 IOMMU_OWNER_KERNEL) {
 			pci_dev_put(d);
-			return con_error("%s's group is owned by %s", bdf, name);
+			return con_error("%s's group is owned by %s", bdf,
+					 name);
 		}
 		if (d) {
 			pci_dev_put(d);
 		}
 	}
 	if (ret == -EBUSY) {
-		return con_error("a requester id of %s is attached elsewhere (see log)",
-				 bdf);
+		return con_error(
+			"a requester id of %s is attached elsewhere (see log)",
+			bdf);
 	}
 	return ret;
 }
@@ -238,7 +244,8 @@ static int cmd_attach(int argc, char **argv)
 	ret = iommu_attach(&k->iommu, d, id, &why);
 	pci_dev_put(d);
 	if (ret == -ENODEV) {
-		return con_error("%s has no usable IOMMU unit (see log)", argv[1]);
+		return con_error("%s has no usable IOMMU unit (see log)",
+				 argv[1]);
 	}
 	if (ret == -EAGAIN) {
 		return con_error("%s: its DMA cannot be proven stopped: %s",
@@ -268,8 +275,8 @@ static int cmd_detach(int argc, char **argv)
 	}
 	return owner_error(argv[1], ret);
 }
-CONSOLE_CMD(detach, "detach", "detach BDF",
-	    "block a device's DMA again", cmd_detach);
+CONSOLE_CMD(detach, "detach", "detach BDF", "block a device's DMA again",
+	    cmd_detach);
 
 static int cmd_claim(int argc, char **argv)
 {
@@ -288,16 +295,19 @@ static int cmd_claim(int argc, char **argv)
 	ret = iommu_claim(&kernel_get()->iommu, d, argv[2], force);
 	pci_dev_put(d);
 	if (ret == -EINVAL) {
-		return con_error("bad owner name (1-15 characters, not kernel or quarantine)");
+		return con_error(
+			"bad owner name (1-15 characters, not kernel or quarantine)");
 	}
 	if (ret == -EPERM) {
-		return con_error("%s's group is quarantined or has an RMRR (claim with rmrr-override to take it anyway)",
-				 argv[1]);
+		return con_error(
+			"%s's group is quarantined or has an RMRR (claim with rmrr-override to take it anyway)",
+			argv[1]);
 	}
 	return owner_error(argv[1], ret);
 }
 CONSOLE_CMD(claim, "claim", "claim BDF OWNER [rmrr-override]",
-	    "give a device's whole isolation group to OWNER, blocked", cmd_claim);
+	    "give a device's whole isolation group to OWNER, blocked",
+	    cmd_claim);
 
 static int cmd_release(int argc, char **argv)
 {
@@ -314,7 +324,8 @@ static int cmd_release(int argc, char **argv)
 	ret = iommu_release(&kernel_get()->iommu, d);
 	pci_dev_put(d);
 	if (ret == -EINVAL) {
-		return con_error("%s's group has no owner to release it", argv[1]);
+		return con_error("%s's group has no owner to release it",
+				 argv[1]);
 	}
 	return ret;
 }
@@ -335,17 +346,19 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 
 	/* Not a DMA fault: it must not fail the requester's next DMA. */
 	if (f->irq) {
-		con_printf("irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
-			   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f,
-			   f->sid & 7, f->index, f->reason, f->text,
-			   owner ? " owner " : "", owner ? owner : "");
+		con_printf(
+			"irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
+			f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
+			f->index, f->reason, f->text, owner ? " owner " : "",
+			owner ? owner : "");
 		return;
 	}
-	con_printf("fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
-		   f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-		   (unsigned long long)f->addr, f->reason,
-		   f->write ? "write" : "read", f->text, owner ? " owner " : "",
-		   owner ? owner : "");
+	con_printf(
+		"fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
+		f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
+		(unsigned long long)f->addr, f->reason,
+		f->write ? "write" : "read", f->text, owner ? " owner " : "",
+		owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
 		if (m->sids[i] == f->sid) {
 			m->matched++;
@@ -355,7 +368,7 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 
 unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count)
 {
-	struct fault_match m = { sids, sid_count, 0 };
+	struct fault_match m = {sids, sid_count, 0};
 
 	iommu_faults(&kernel_get()->iommu, print_fault, &m);
 	return m.matched;
@@ -396,8 +409,9 @@ static int cmd_qi(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "selftest") == 0) {
 		ret = iommu_selftest(im, &i);
 		if (ret) {
-			return con_error("unit %u: queue error not recovered: %s",
-					 i, errno_name(ret));
+			return con_error(
+				"unit %u: queue error not recovered: %s", i,
+				errno_name(ret));
 		}
 		for (i = 0; i < im->unit_count; i++) {
 			if (im->units[i]) {
@@ -409,7 +423,8 @@ static int cmd_qi(int argc, char **argv)
 	return con_error("usage: qi [selftest]");
 }
 CONSOLE_CMD(qi, "qi", "qi [selftest]",
-	    "invalidation queues; selftest provokes and recovers an IQE", cmd_qi);
+	    "invalidation queues; selftest provokes and recovers an IQE",
+	    cmd_qi);
 
 /*
  * Blocked, ATS off, then reset or quiesced by the best method the device
@@ -434,7 +449,8 @@ static int cmd_reset(int argc, char **argv)
 	ret = iommu_reset(im, d, &method);
 	pci_dev_put(d);
 	if (ret == -ENOTSUP) {
-		return con_error("%s cannot do a function-level reset", argv[1]);
+		return con_error("%s cannot do a function-level reset",
+				 argv[1]);
 	}
 	if (ret) {
 		return con_error("%s: reset failed: %s", argv[1], method);

@@ -13,8 +13,8 @@
  * scribble over page tables, the kernel or firmware memory.
  */
 
-#define PAGE_SIZE UINT64_C(4096)
-#define MEM_READ_MAX 4096U
+#define PAGE_SIZE     UINT64_C(4096)
+#define MEM_READ_MAX  4096U
 #define MEM_ALIGN_MAX (UINT64_C(1) << 30)
 
 static const char *mem_type_name(uint32_t type)
@@ -93,8 +93,9 @@ static struct mem_buffer *find_buffer(unsigned long long hpa,
 static int check_buffer(unsigned long long hpa, unsigned long long len)
 {
 	if (len == 0 || !find_buffer(hpa, len)) {
-		return con_error("0x%llx+0x%llx is not inside a buffer from mem alloc",
-				 hpa, len);
+		return con_error(
+			"0x%llx+0x%llx is not inside a buffer from mem alloc",
+			hpa, len);
 	}
 	return 0;
 }
@@ -129,8 +130,9 @@ static int mem_alloc(const char *arg)
 	hpa = page_alloc_range(&kernel_get()->pages,
 			       (len + PAGE_SIZE - 1) / PAGE_SIZE, align);
 	if (!hpa) {
-		return con_error("no 0x%llx bytes of contiguous memory aligned to 0x%llx",
-				 len, align);
+		return con_error(
+			"no 0x%llx bytes of contiguous memory aligned to 0x%llx",
+			len, align);
 	}
 	b->hpa = hpa;
 	b->len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
@@ -151,11 +153,11 @@ static int mem_free(const char *arg)
 	}
 	b = find_buffer(hpa, 1);
 	if (!b || b->hpa != hpa) {
-		return con_error("0x%llx is not the start of a buffer from mem alloc",
-				 hpa);
+		return con_error(
+			"0x%llx is not the start of a buffer from mem alloc",
+			hpa);
 	}
-	ret = page_free_range(&kernel_get()->pages, b->hpa,
-			      b->len / PAGE_SIZE);
+	ret = page_free_range(&kernel_get()->pages, b->hpa, b->len / PAGE_SIZE);
 	b->len = 0;
 	return ret;
 }
@@ -217,7 +219,8 @@ static int cmd_mem(int argc, char **argv)
 	if (strcmp(argv[1], "read") == 0 && argc == 4) {
 		return mem_read(argv + 2);
 	}
-	return con_error("usage: mem [alloc LEN | free HPA | fill HPA LEN BYTE | read HPA LEN]");
+	return con_error(
+		"usage: mem [alloc LEN | free HPA | fill HPA LEN BYTE | read HPA LEN]");
 }
 CONSOLE_CMD(mem, "mem", "mem [alloc|free|fill|read ...]",
 	    "memory map summary; physical buffers for DMA", cmd_mem);

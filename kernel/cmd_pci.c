@@ -24,8 +24,8 @@ static void print_caps(const char *label, const struct pci_cap *c, bool ext)
 	}
 	con_printf(" %s", label);
 	for (; c; c = c->next) {
-		name = ext ? pci_ext_cap_name(c->id) :
-			     pci_cap_name((uint8_t)c->id);
+		name = ext ? pci_ext_cap_name(c->id)
+			   : pci_cap_name((uint8_t)c->id);
 		if (name) {
 			con_printf("%s%s", sep, name);
 		} else if (ext) {
@@ -48,7 +48,7 @@ static int cmd_pci(int argc, char **argv)
 	if (host->range_count == 0) {
 		return con_error("no PCI configuration space (no usable MCFG)");
 	}
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		con_printf(PCI_BDF_FMT " %04x:%04x class %02x%02x%02x",
 			   PCI_BDF_ARGS(d->seg, d->bus, d->devfn), d->vendor,
 			   d->device, d->class_base, d->class_sub, d->prog_if);
@@ -75,12 +75,14 @@ static int cmd_group(int argc, char **argv)
 	if (argc != 1) {
 		return con_error("usage: group");
 	}
-	pci_for_each_group(host, g) {
+	pci_for_each_group(host, g)
+	{
 		const char *owner;
 
 		iommu_owner_of(&kernel_get()->iommu, g->devs, &owner);
 		con_printf("group %u owner %s:", g->id, owner);
-		pci_group_for_each_dev(g, d) {
+		pci_group_for_each_dev(g, d)
+		{
 			con_printf(" " PCI_BDF_FMT,
 				   PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
 		}

@@ -1,12 +1,13 @@
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
 #include "kernel/cmd.h"
 #include "kernel/console.h"
 #include "kernel/kernel.h"
 #include "kernel/sched.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
 
 /* Running guests from the console (docs/console.md, docs/guest-abi.md). */
 
@@ -59,7 +60,8 @@ int cmd_guest_show_run(const struct guest *g)
 		return 0;
 	}
 	if (r->state == GUEST_RUN_EXITED) {
-		con_printf("state exited %llu", (unsigned long long)r->exit_code);
+		con_printf("state exited %llu",
+			   (unsigned long long)r->exit_code);
 	} else {
 		con_printf("state %s", sched_state_name(r->state));
 	}
@@ -81,13 +83,12 @@ static int cmd_sched(int argc, char **argv)
 	if (argc != 1) {
 		return con_error("usage: sched");
 	}
-	con_printf("sched tick_us %llu for_ms %llu switches %llu entries %llu ticks %llu polls %llu\n",
-		   (unsigned long long)(s->tick_ns / 1000),
-		   (unsigned long long)((now - s->since_ns) / 1000000),
-		   (unsigned long long)s->switches,
-		   (unsigned long long)s->entries,
-		   (unsigned long long)s->ticks,
-		   (unsigned long long)s->polls);
+	con_printf(
+		"sched tick_us %llu for_ms %llu switches %llu entries %llu ticks %llu polls %llu\n",
+		(unsigned long long)(s->tick_ns / 1000),
+		(unsigned long long)((now - s->since_ns) / 1000000),
+		(unsigned long long)s->switches, (unsigned long long)s->entries,
+		(unsigned long long)s->ticks, (unsigned long long)s->polls);
 	for (i = 0; i < GUESTS_MAX; i++) {
 		const struct guest_run *r = &s->runs[i];
 

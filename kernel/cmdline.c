@@ -44,7 +44,8 @@ int cmdline_get(const char *cmdline, const char *key, char *buf, size_t size)
 		}
 		ret = 0;
 		if (size == 0) {
-			continue; /* the caller only asks whether key is there */
+			continue; /* the caller only asks whether key is there
+				   */
 		}
 		if (word + klen == p) {
 			buf[0] = '\0';

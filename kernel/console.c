@@ -162,8 +162,9 @@ void console_loop(void)
 		}
 		burst_end = 0;
 		if (c->overlong) {
-			con_printf("error: line too long (at most %zu characters)\n",
-				   sizeof(c->line) - 1);
+			con_printf(
+				"error: line too long (at most %zu characters)\n",
+				sizeof(c->line) - 1);
 		} else {
 			c->line[c->len] = '\0';
 			console_run_line(c->line);

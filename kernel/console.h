@@ -13,13 +13,14 @@
 
 #define CON_MAX_ARGS 16
 #define CON_LINE_MAX 256
-#define CON_PROMPT "moat> "
+#define CON_PROMPT   "moat> "
 
 struct console {
 	char line[CON_LINE_MAX];
 	size_t len;
-	bool overlong; /* the line being typed is too long and will be refused */
-	bool last_cr; /* swallow the LF of a CR LF pair */
+	bool overlong; /* the line being typed is too long and will be refused
+			*/
+	bool last_cr;  /* swallow the LF of a CR LF pair */
 	char err[160]; /* message for the closing "error: " line */
 };
 
@@ -37,7 +38,7 @@ struct console_cmd {
 			.usage = usage_,                                       \
 			.help = help_,                                         \
 			.fn = fn_,                                             \
-		}
+	}
 
 void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sets the message of the closing "error: " line; returns -EINVAL. */

@@ -99,5 +99,6 @@ int con_parse_bdf(const char *s, unsigned int *seg, unsigned int *bus,
 	*devfn = dev << 3 | fn;
 	return 0;
 bad:
-	return con_error("bad device address (want [SSSS:]BB:DD.F): %.20s", text);
+	return con_error("bad device address (want [SSSS:]BB:DD.F): %.20s",
+			 text);
 }

@@ -23,10 +23,10 @@
  * shown by "version".
  */
 
-#define COM1_PORT 0x3f8
-#define COM2_PORT 0x2f8
-#define CON_BAUD_DEFAULT 115200
-#define CON_OPTION_MAX 64
+#define COM1_PORT	  0x3f8
+#define COM2_PORT	  0x2f8
+#define CON_BAUD_DEFAULT  115200
+#define CON_OPTION_MAX	  64
 #define CON_OPTION_FIELDS 4
 
 /* PCI Local Bus 3.0, 6.2.5.1: an I/O BAR's address is bits 31:2. */
@@ -177,9 +177,9 @@ static int con_pci_bar(struct con_target *t, char *why, size_t size)
 			     t->pci_id >> 16);
 		return -ENODEV;
 	}
-	if (field_get32(PCI_HEADER_TYPE_LAYOUT,
-			hw_pci_read8(t->seg, t->bus, t->devfn,
-				     PCI_HEADER_TYPE)) !=
+	if (field_get32(
+		    PCI_HEADER_TYPE_LAYOUT,
+		    hw_pci_read8(t->seg, t->bus, t->devfn, PCI_HEADER_TYPE)) !=
 	    PCI_HEADER_TYPE_NORMAL) {
 		fmt_snprintf(why, size, "not an endpoint");
 		return -ENODEV;
@@ -249,8 +249,8 @@ static bool con_try(struct kernel *k, struct con_target *t, const char *source)
 			 where, desc, con_uart_error(ret), errno_name(ret));
 		return false;
 	}
-	fmt_snprintf(k->console_desc, sizeof(k->console_desc),
-		     "%suart %s (%s)", where, desc, source);
+	fmt_snprintf(k->console_desc, sizeof(k->console_desc), "%suart %s (%s)",
+		     where, desc, source);
 	return true;
 }
 
@@ -299,7 +299,7 @@ static bool con_try_spcr(struct kernel *k)
 
 void console_select(struct kernel *k)
 {
-	struct con_target t = { .cfg = com1 };
+	struct con_target t = {.cfg = com1};
 
 	if (!con_try_cmdline(k) && !con_try_spcr(k) &&
 	    !con_try(k, &t, "COM1, the default")) {
@@ -312,6 +312,7 @@ void console_select(struct kernel *k)
 void console_emergency(struct kernel *k)
 {
 	if (!k->uart.present && uart_init(&k->uart, &com1) == 0) {
-		log_err("console", "stopping before a console was chosen: on COM1");
+		log_err("console",
+			"stopping before a console was chosen: on COM1");
 	}
 }

@@ -1,6 +1,5 @@
 #include "kernel/guest.h"
 
-#include "arch/x86_64/arch.h"
 #include "drivers/edu/edu.h"
 #include "drivers/hw.h"
 #include "kernel/kernel.h"
@@ -10,9 +9,11 @@
 #include "lib/format.h"
 #include "lib/string.h"
 
+#include "arch/x86_64/arch.h"
+
 #define PAGE_SIZE UINT64_C(0x1000)
-#define SZ_2M UINT64_C(0x200000)
-#define SZ_1G UINT64_C(0x40000000)
+#define SZ_2M	  UINT64_C(0x200000)
+#define SZ_1G	  UINT64_C(0x40000000)
 
 struct guest *guest_find(struct guests *gs, const char *name)
 {
@@ -48,7 +49,8 @@ static int parse_layout(struct guest *g, const char *layout)
 		if (at) {
 			*at++ = '\0';
 		}
-		if (fmt_parse_u64(p, &size) || (at && fmt_parse_u64(at, &gpa))) {
+		if (fmt_parse_u64(p, &size) ||
+		    (at && fmt_parse_u64(at, &gpa))) {
 			return -EINVAL;
 		}
 		if (!at) {
@@ -83,7 +85,8 @@ static int back_region(struct guest_region *r)
 	struct page_alloc *pa = &kernel_get()->pages;
 	uint64_t align = SZ_1G;
 
-	while (align > SZ_2M && (!bits_is_aligned(r->gpa, align) || r->len < align)) {
+	while (align > SZ_2M &&
+	       (!bits_is_aligned(r->gpa, align) || r->len < align)) {
 		align >>= 1;
 	}
 	for (; align >= SZ_2M; align >>= 1) {
@@ -116,12 +119,14 @@ static void release_memory(struct guest *g, unsigned int mapped)
 		if (i < mapped &&
 		    iommu_unmap(im, g->owner, g->domain, r->gpa, r->len) &&
 		    iommu_flush(im, g->owner, g->domain)) {
-			log_err("guest", "%s: region 0x%llx+0x%llx may still be reachable: its memory is not reused",
+			log_err("guest",
+				"%s: region 0x%llx+0x%llx may still be reachable: its memory is not reused",
 				g->name, (unsigned long long)r->gpa,
 				(unsigned long long)r->len);
 			continue;
 		}
-		page_free_range(&kernel_get()->pages, r->hpa, r->len / PAGE_SIZE);
+		page_free_range(&kernel_get()->pages, r->hpa,
+				r->len / PAGE_SIZE);
 		r->hpa = 0;
 	}
 }
@@ -223,7 +228,8 @@ static void irq_setup(struct guest *g, unsigned int slot)
 		}
 	}
 	if (ret) {
-		log_warn("guest", "%s: " PCI_BDF_FMT ": no remapped interrupts: %s",
+		log_warn("guest",
+			 "%s: " PCI_BDF_FMT ": no remapped interrupts: %s",
 			 g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 			 errno_name(ret));
 		return;

@@ -12,10 +12,10 @@
  * in that space; here it is what the guest's devices reach: the guest's DMA
  * domain maps every GPA of its memory to the backing HPA and nothing else.
  */
-#define GUEST_NAME_MAX 16
+#define GUEST_NAME_MAX	  16
 #define GUEST_REGIONS_MAX 8
-#define GUEST_DEVS_MAX 8
-#define GUESTS_MAX 8
+#define GUEST_DEVS_MAX	  8
+#define GUESTS_MAX	  8
 /* Guest n's device m interrupts at vector GUEST_VECTOR_BASE + 8 n + m. */
 #define GUEST_VECTOR_BASE 0x40
 
@@ -32,7 +32,7 @@ struct guest_region {
  */
 struct guest_dev {
 	struct iommu_hold *hold; /* NULL: slot unused */
-	bool remapped; /* irq is allocated and programmed */
+	bool remapped;		 /* irq is allocated and programmed */
 	struct iommu_irq irq;
 	uint8_t vector;
 };

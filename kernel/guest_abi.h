@@ -12,27 +12,27 @@
  * value being an error number below.  RCX and R11 are clobbered (the CPU
  * uses them), every other register is preserved.
  */
-#define MOAT_HC_WRITE 1 /* (gpa, len): console output; -> len */
-#define MOAT_HC_EXIT 2 /* (code): ends the guest; does not return */
-#define MOAT_HC_YIELD 3 /* (): gives up the rest of the time slice; -> 0 */
+#define MOAT_HC_WRITE	 1 /* (gpa, len): console output; -> len */
+#define MOAT_HC_EXIT	 2 /* (code): ends the guest; does not return */
+#define MOAT_HC_YIELD	 3 /* (): gives up the rest of the time slice; -> 0 */
 #define MOAT_HC_WAIT_IRQ 4 /* (timeout_us): -> pending device mask */
-#define MOAT_HC_DEVICES 5 /* (gpa, max): fills struct moat_dev[]; -> count */
-#define MOAT_HC_IRQ_ACK 6 /* (index): clears that device's pending bit */
-#define MOAT_HC_TIME 7 /* (): nanoseconds since boot */
+#define MOAT_HC_DEVICES	 5 /* (gpa, max): fills struct moat_dev[]; -> count */
+#define MOAT_HC_IRQ_ACK	 6 /* (index): clears that device's pending bit */
+#define MOAT_HC_TIME	 7 /* (): nanoseconds since boot */
 
 /* Errors, negated in RAX; values as in Linux. */
-#define MOAT_EFAULT 14 /* a buffer is not (wholly) the guest's memory */
-#define MOAT_ENOENT 2 /* no such device index */
-#define MOAT_EINVAL 22 /* an argument out of range */
-#define MOAT_ENOSYS 38 /* no such hypercall */
+#define MOAT_EFAULT    14  /* a buffer is not (wholly) the guest's memory */
+#define MOAT_ENOENT    2   /* no such device index */
+#define MOAT_EINVAL    22  /* an argument out of range */
+#define MOAT_ENOSYS    38  /* no such hypercall */
 #define MOAT_ETIMEDOUT 110 /* no interrupt before the timeout */
 
 /* At most this many bytes per MOAT_HC_WRITE; longer lines are split. */
 #define MOAT_WRITE_MAX 256U
 /* The longest wait: 10 s. */
 #define MOAT_WAIT_MAX_US UINT64_C(10000000)
-#define MOAT_DEVS_MAX 8U
-#define MOAT_BARS 6U
+#define MOAT_DEVS_MAX	 8U
+#define MOAT_BARS	 6U
 
 /*
  * A device assigned to the guest.  index is its bit in the pending mask
@@ -50,7 +50,7 @@ struct moat_dev {
 };
 _Static_assert(sizeof(struct moat_dev) == 112, "struct moat_dev is ABI");
 
-#define MOAT_DEV_IRQ 0x1 /* has a remapped interrupt */
+#define MOAT_DEV_IRQ	 0x1 /* has a remapped interrupt */
 #define MOAT_DEV_REVOKED 0x2 /* unassigned or removed: its BARs are gone */
 
 /*
@@ -61,5 +61,5 @@ _Static_assert(sizeof(struct moat_dev) == 112, "struct moat_dev is ABI");
  * BARs appear at MOAT_BAR_GPA + index * MOAT_BAR_SPAN onwards.
  */
 #define MOAT_LOAD_GPA UINT64_C(0x100000)
-#define MOAT_BAR_GPA UINT64_C(0x8000000000)
+#define MOAT_BAR_GPA  UINT64_C(0x8000000000)
 #define MOAT_BAR_SPAN UINT64_C(0x100000000)

@@ -6,9 +6,9 @@
 #include "kernel/page_alloc.h"
 #include "lib/string.h"
 
-#define PAGE_SIZE 4096u
-#define HEAP_MIN_SHIFT 5 /* 32 bytes */
-#define HEAP_MAGIC 0x6d6f6174u /* "moat": catches frees of foreign pointers */
+#define PAGE_SIZE      4096U
+#define HEAP_MIN_SHIFT 5	   /* 32 bytes */
+#define HEAP_MAGIC     0x6d6f6174U /* "moat": catches frees of foreign pointers */
 
 /* Precedes every object; keeps objects 16-byte aligned. */
 struct heap_hdr {
@@ -98,7 +98,8 @@ void hw_free(void *p)
 		return;
 	}
 	if (hdr->magic != HEAP_MAGIC || hdr->class > HEAP_CLASSES) {
-		log_err("mem", "free of %p, which the heap did not allocate", p);
+		log_err("mem", "free of %p, which the heap did not allocate",
+			p);
 		return;
 	}
 	hdr->magic = 0;

@@ -1,14 +1,15 @@
 #pragma once
 
-#include "arch/x86_64/vcpu.h"
 #include "kernel/sched.h"
+
+#include "arch/x86_64/vcpu.h"
 
 /* What the scheduler does after a hypercall. */
 enum hc_action {
 	HC_RESUME, /* the result is in RAX; the guest goes on */
-	HC_YIELD, /* likewise, but its time slice ends */
-	HC_WAIT, /* blocked until an interrupt or r->wait_deadline_ns */
-	HC_EXIT, /* ended with r->exit_code */
+	HC_YIELD,  /* likewise, but its time slice ends */
+	HC_WAIT,   /* blocked until an interrupt or r->wait_deadline_ns */
+	HC_EXIT,   /* ended with r->exit_code */
 };
 
 /*

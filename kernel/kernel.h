@@ -29,7 +29,8 @@ struct mem_buffer {
 
 struct kernel {
 	struct boot_info *boot;
-	struct uart uart; /* the console's serial line (kernel/console_uart.c) */
+	struct uart
+		uart; /* the console's serial line (kernel/console_uart.c) */
 	char console_desc[112]; /* which UART, and what chose it */
 	struct console console;
 	struct page_alloc pages;

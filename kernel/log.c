@@ -3,10 +3,11 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
 #include "kernel/kernel.h"
 #include "lib/format.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
 
 #define LOG_LINE_MAX 256
 /* Room for the lines logged before the console's UART is chosen. */
@@ -51,9 +52,10 @@ static void log_emit(const char *line, size_t n)
 		log_early.len = 0;
 	}
 	if (log_early.dropped) {
-		len = fmt_snprintf(note, sizeof(note),
-				   "(%u early log lines dropped: buffer full)\n",
-				   log_early.dropped);
+		len = fmt_snprintf(
+			note, sizeof(note),
+			"(%u early log lines dropped: buffer full)\n",
+			log_early.dropped);
 		uart_write(u, note, (size_t)len);
 		log_early.dropped = 0;
 	}

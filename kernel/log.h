@@ -20,7 +20,7 @@ void log_printf(enum log_level level, const char *subsys, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void log_set_level(enum log_level level);
 
-#define log_err(subsys, ...) log_printf(LOG_ERR, subsys, __VA_ARGS__)
-#define log_warn(subsys, ...) log_printf(LOG_WARN, subsys, __VA_ARGS__)
-#define log_info(subsys, ...) log_printf(LOG_INFO, subsys, __VA_ARGS__)
+#define log_err(subsys, ...)   log_printf(LOG_ERR, subsys, __VA_ARGS__)
+#define log_warn(subsys, ...)  log_printf(LOG_WARN, subsys, __VA_ARGS__)
+#define log_info(subsys, ...)  log_printf(LOG_INFO, subsys, __VA_ARGS__)
 #define log_debug(subsys, ...) log_printf(LOG_DEBUG, subsys, __VA_ARGS__)

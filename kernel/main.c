@@ -1,7 +1,5 @@
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "boot/boot_info.h"
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/dmar.h"
@@ -18,6 +16,9 @@
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 static struct kernel the_kernel;
 
@@ -49,7 +50,7 @@ static void load_cmdline(struct boot_info *bi)
 
 static void set_log_level(const char *cmdline)
 {
-	static const char *const names[] = { "err", "warn", "info", "debug" };
+	static const char *const names[] = {"err", "warn", "info", "debug"};
 	char v[16];
 	unsigned int i;
 
@@ -68,7 +69,7 @@ static void set_log_level(const char *cmdline)
 /* The TSC's reference: the HPET if ACPI lists one, else the PM timer. */
 static void calibrate_clock(const struct acpi_tables *t)
 {
-	struct arch_clock_ref ref = { 0 };
+	struct arch_clock_ref ref = {0};
 	struct acpi_pm_timer pmt;
 	const void *tbl;
 	uint32_t len;
@@ -114,7 +115,8 @@ static void pci_ecam_init(struct kernel *k)
 		ret = pci_host_add_range(&k->pci, mcfg[i].segment,
 					 mcfg[i].start_bus, mcfg[i].end_bus);
 		if (ret) {
-			log_err("pci", "bus range seg %u %02x-%02x unusable: %s",
+			log_err("pci",
+				"bus range seg %u %02x-%02x unusable: %s",
 				mcfg[i].segment, mcfg[i].start_bus,
 				mcfg[i].end_bus, errno_name(ret));
 		}
@@ -160,8 +162,9 @@ static void dmar_init(struct kernel *k)
 	for (i = 0; i < bi->mem_count; i++) {
 		r[i].base = bi->mem[i].base;
 		r[i].len = bi->mem[i].pages * 4096;
-		r[i].kind = boot_mem_is_ram(bi->mem[i].type) ? DMAR_MEM_RAM :
-							       DMAR_MEM_RESERVED;
+		r[i].kind = boot_mem_is_ram(bi->mem[i].type)
+				    ? DMAR_MEM_RAM
+				    : DMAR_MEM_RESERVED;
 	}
 	mm.ranges = r;
 	mm.count = (unsigned int)bi->mem_count;
@@ -181,7 +184,8 @@ static void set_fault_limit(struct kernel *k, const char *cmdline)
 		return;
 	}
 	if (fmt_parse_u64(val, &v) || v == 0 || v > 1000000) {
-		log_err("guest", "guest.fault_limit=%s ignored (1 to 1000000)", val);
+		log_err("guest", "guest.fault_limit=%s ignored (1 to 1000000)",
+			val);
 		return;
 	}
 	k->iommu.fault_limit = (unsigned int)v;
@@ -204,7 +208,8 @@ static void iommu_ats_options(struct iommu *im, const char *cmdline)
 		if (con_parse_bdf(p, &seg, &bus, &devfn) ||
 		    iommu_ats_allow(im, (uint16_t)seg, (uint8_t)bus,
 				    (uint8_t)devfn)) {
-			log_err("iommu", "vtd.ats: %s ignored ([SSSS:]BB:DD.F, at most %u)",
+			log_err("iommu",
+				"vtd.ats: %s ignored ([SSSS:]BB:DD.F, at most %u)",
 				p, IOMMU_ATS_ALLOW_MAX);
 			return;
 		}
@@ -293,8 +298,10 @@ void kernel_main(struct boot_info *bi)
 		 (unsigned long long)bi->image_base,
 		 (unsigned long long)bi->image_size);
 	if (bi->restarts) {
-		log_info("boot", "restart %u without firmware: the previous instance's memory stays reserved",
-			 bi->restarts);
+		log_info(
+			"boot",
+			"restart %u without firmware: the previous instance's memory stays reserved",
+			bi->restarts);
 	}
 	if (bi->mem_total > bi->mem_count) {
 		log_warn("boot", "memory map has %zu regions, kept %zu",
@@ -310,7 +317,8 @@ void kernel_main(struct boot_info *bi)
 	}
 	ret = arch_apic_init();
 	if (ret) {
-		log_err("boot", "no local APIC: no interrupts: %s", errno_name(ret));
+		log_err("boot", "no local APIC: no interrupts: %s",
+			errno_name(ret));
 	}
 	load_cmdline(bi);
 	set_log_level(bi->cmdline);

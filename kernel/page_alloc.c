@@ -47,8 +47,8 @@ static void keep_previous_life(struct page_alloc *pa,
 			       const struct boot_info *bi)
 {
 	const uint64_t *old = (const uint64_t *)bi->inherit_bitmap;
-	uint64_t pfn, n = bi->inherit_pages < pa->pages ? bi->inherit_pages :
-							   pa->pages;
+	uint64_t pfn, n = bi->inherit_pages < pa->pages ? bi->inherit_pages
+							: pa->pages;
 
 	for (pfn = 0; pfn < n; pfn++) {
 		if (test_free(pa, pfn) && !test_bit(old, pfn)) {
@@ -78,7 +78,8 @@ int page_alloc_init(struct page_alloc *pa, const struct boot_info *bi,
 	for (i = 0; i < bi->mem_count && !where; i++) {
 		const struct boot_mem_region *m = &bi->mem[i];
 
-		if (usable(m->type) && m->base && m->pages * PAGE_SIZE >= bytes) {
+		if (usable(m->type) && m->base &&
+		    m->pages * PAGE_SIZE >= bytes) {
 			where = m->base;
 		}
 	}
@@ -99,7 +100,8 @@ int page_alloc_init(struct page_alloc *pa, const struct boot_info *bi,
 			uint64_t addr = pfn * PAGE_SIZE;
 
 			/* Never page 0, the bitmap itself, or the image. */
-			if (pfn == 0 || (addr >= where && addr < where + bytes) ||
+			if (pfn == 0 ||
+			    (addr >= where && addr < where + bytes) ||
 			    (addr >= image_base &&
 			     addr < image_base + image_size)) {
 				continue;
@@ -116,8 +118,7 @@ int page_alloc_init(struct page_alloc *pa, const struct boot_info *bi,
 	return 0;
 }
 
-uint64_t page_alloc_range(struct page_alloc *pa, uint64_t count,
-			  uint64_t align)
+uint64_t page_alloc_range(struct page_alloc *pa, uint64_t count, uint64_t align)
 {
 	uint64_t step = align > PAGE_SIZE ? align / PAGE_SIZE : 1;
 	uint64_t start, pfn, n, pass;
@@ -129,7 +130,8 @@ uint64_t page_alloc_range(struct page_alloc *pa, uint64_t count,
 	for (pass = 0; pass < 2; pass++) {
 		start = pass == 0 ? (pa->hint + step - 1) / step * step : 0;
 		while (start + count <= pa->pages) {
-			for (n = 0; n < count && test_free(pa, start + n); n++) {
+			for (n = 0; n < count && test_free(pa, start + n);
+			     n++) {
 			}
 			if (n == count) {
 				for (pfn = start; pfn < start + count; pfn++) {
@@ -174,7 +176,8 @@ bool page_is_allocated(const struct page_alloc *pa, uint64_t phys)
 	       !test_free(pa, pfn);
 }
 
-/* The seam's page allocator (drivers/hw.h): zeroed pages for hardware tables. */
+/* The seam's page allocator (drivers/hw.h): zeroed pages for hardware tables.
+ */
 uint64_t hw_page_alloc(void)
 {
 	uint64_t pa = page_alloc_range(&kernel_get()->pages, 1, PAGE_SIZE);

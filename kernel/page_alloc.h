@@ -15,7 +15,7 @@ struct boot_info;
 struct page_alloc {
 	uint64_t *bitmap;
 	uint64_t *managed; /* set = RAM this allocator owns */
-	uint64_t pages; /* pages the bitmap covers, from address 0 */
+	uint64_t pages;	   /* pages the bitmap covers, from address 0 */
 	uint64_t free_pages;
 	uint64_t total_pages; /* pages ever made free */
 	uint64_t hint;

@@ -3,10 +3,11 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "kernel/kernel.h"
 #include "lib/format.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 #define BACKTRACE_DEPTH 16
 
@@ -16,7 +17,8 @@ void panic_begin(void)
 {
 	__asm__ volatile("cli");
 	if (in_panic) {
-		/* A fault while reporting a fault: stop without another word. */
+		/* A fault while reporting a fault: stop without another word.
+		 */
 		cpu_exit(PANIC_EXIT_CODE);
 	}
 	in_panic = true;

@@ -9,7 +9,8 @@
  */
 #define PANIC_EXIT_CODE 0x7f
 
-void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void panic(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
 
 /* Pieces of panic() for the exception handler's longer report. */
 void panic_begin(void);

@@ -1,15 +1,16 @@
 #include "kernel/sched.h"
 
-#include "arch/x86_64/arch.h"
-#include "kernel/cmdline.h"
-#include "kernel/hypercall.h"
 #include "drivers/iommu/iommu.h"
 #include "kernel/cmd.h"
+#include "kernel/cmdline.h"
+#include "kernel/hypercall.h"
 #include "kernel/kernel.h"
 #include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
 
 /*
  * Running guests.  The console's idle loop calls sched_poll(): it lets
@@ -30,7 +31,6 @@
 #define ARGS_SIZE PAGE_SIZE
 #define STACK_MIN UINT64_C(0x10000)
 
-
 /* The device a guest holds in slot i, or NULL. */
 static struct pci_dev *held_dev(const struct guest *g, unsigned int i)
 {
@@ -38,9 +38,12 @@ static struct pci_dev *held_dev(const struct guest *g, unsigned int i)
 }
 
 static const char *const state_names[] = {
-	[GUEST_RUN_NONE] = "stopped",	  [GUEST_RUN_RUNNING] = "running",
-	[GUEST_RUN_WAITING] = "running",  [GUEST_RUN_STOPPED] = "stopped",
-	[GUEST_RUN_EXITED] = "exited",	  [GUEST_RUN_FAULTED] = "faulted",
+	[GUEST_RUN_NONE] = "stopped",
+	[GUEST_RUN_RUNNING] = "running",
+	[GUEST_RUN_WAITING] = "running",
+	[GUEST_RUN_STOPPED] = "stopped",
+	[GUEST_RUN_EXITED] = "exited",
+	[GUEST_RUN_FAULTED] = "faulted",
 	[GUEST_RUN_QUARANTINED] = "quarantined",
 };
 
@@ -51,8 +54,8 @@ const char *sched_state_name(enum guest_run_state st)
 
 static bool is_active(const struct guest_run *r)
 {
-	return r->g && (r->state == GUEST_RUN_RUNNING ||
-			r->state == GUEST_RUN_WAITING);
+	return r->g &&
+	       (r->state == GUEST_RUN_RUNNING || r->state == GUEST_RUN_WAITING);
 }
 
 struct guest_run *sched_run_of(struct sched *s, const struct guest *g)
@@ -133,9 +136,13 @@ static int map_bars(struct guest_run *r, unsigned int i, struct pci_dev *d)
 		}
 		/* A smaller BAR may share its page with another's registers. */
 		if (size < PAGE_SIZE || !bits_is_aligned(addr, PAGE_SIZE)) {
-			log_warn("sched", "%s: " PCI_BDF_FMT " BAR %u (0x%llx bytes) shares a page: not mapped",
-				 r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				 bar, (unsigned long long)size);
+			log_warn(
+				"sched",
+				"%s: " PCI_BDF_FMT
+				" BAR %u (0x%llx bytes) shares a page: not mapped",
+				r->g->name,
+				PCI_BDF_ARGS(d->seg, d->bus, d->devfn), bar,
+				(unsigned long long)size);
 			continue;
 		}
 		gpa = (next + size - 1) & ~(size - 1);
@@ -330,16 +337,21 @@ static void check_devices(struct guest_run *r)
 			}
 			md->flags |= MOAT_DEV_REVOKED;
 			r->pending &= ~(1U << i);
-			log_warn("guest", "%s: " PCI_BDF_FMT " %s: its BARs are revoked",
-				 r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			log_warn("guest",
+				 "%s: " PCI_BDF_FMT " %s: its BARs are revoked",
+				 r->g->name,
+				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 				 pci_dev_is_gone(d) ? "removed" : "unassigned");
 			r->mapped[i] = NULL;
 			pci_dev_put(d);
 			continue;
 		}
 		if (iommu_owner_of(im, d, &owner) == IOMMU_OWNER_QUARANTINE) {
-			log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %llu faults: guest stopped",
-				r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			log_err("guest",
+				"%s: " PCI_BDF_FMT
+				" quarantined after %llu faults: guest stopped",
+				r->g->name,
+				PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 				(unsigned long long)r->g->owner->faults);
 			end_run(r, GUEST_RUN_QUARANTINED);
 		}
@@ -354,7 +366,7 @@ static void wake(struct guest_run *r, uint64_t now)
 	if (r->pending) {
 		r->vcpu.regs.rax = r->pending;
 	} else if (now >= r->wait_deadline_ns) {
-		r->vcpu.regs.rax = (uint64_t)-(int64_t)MOAT_ETIMEDOUT;
+		r->vcpu.regs.rax = (uint64_t) - (int64_t)MOAT_ETIMEDOUT;
 	} else {
 		return;
 	}
@@ -362,11 +374,11 @@ static void wake(struct guest_run *r, uint64_t now)
 }
 
 static const char *const exception_names[32] = {
-	[0] = "divide error",	     [1] = "debug",
-	[3] = "breakpoint",	     [6] = "invalid opcode",
+	[0] = "divide error",	      [1] = "debug",
+	[3] = "breakpoint",	      [6] = "invalid opcode",
 	[7] = "device not available", [12] = "stack fault",
-	[13] = "general protection", [14] = "page fault",
-	[16] = "x87 error",	     [17] = "alignment check",
+	[13] = "general protection",  [14] = "page fault",
+	[16] = "x87 error",	      [17] = "alignment check",
 	[19] = "simd error",
 };
 
@@ -391,12 +403,13 @@ static const struct moat_dev *revoked_bar(const struct guest_run *r,
 
 static void guest_faulted(struct guest_run *r, const struct vcpu_exit *e)
 {
-	const char *name = exception_names[e->vector] ?
-				   exception_names[e->vector] :
-				   "exception";
+	const char *name = exception_names[e->vector]
+				   ? exception_names[e->vector]
+				   : "exception";
 	const struct moat_dev *md = revoked_bar(r, e->cr2);
 
-	log_err("guest", "%s faulted: %s (vector %u) at rip 0x%llx address 0x%llx error 0x%llx%s",
+	log_err("guest",
+		"%s faulted: %s (vector %u) at rip 0x%llx address 0x%llx error 0x%llx%s",
 		r->g->name, name, e->vector,
 		(unsigned long long)r->vcpu.regs.rip,
 		(unsigned long long)e->cr2, (unsigned long long)e->error,

@@ -3,9 +3,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/vcpu.h"
 #include "kernel/guest.h"
 #include "kernel/guest_abi.h"
+
+#include "arch/x86_64/vcpu.h"
 
 /*
  * Guests that run: a program in a guest's memory on a vcpu, scheduled
@@ -31,7 +32,7 @@ struct guest_run {
 	enum guest_run_state state;
 	uint64_t exit_code;
 	struct vcpu vcpu;
-	struct moat_dev devs[MOAT_DEVS_MAX]; /* what MOAT_HC_DEVICES lists */
+	struct moat_dev devs[MOAT_DEVS_MAX];   /* what MOAT_HC_DEVICES lists */
 	struct pci_dev *mapped[MOAT_DEVS_MAX]; /* BARs mapped; referenced */
 	uint64_t irq_seen[MOAT_DEVS_MAX]; /* arch_irq_count() last looked at */
 	uint32_t pending; /* device interrupts not acknowledged */
@@ -46,16 +47,16 @@ struct guest_run {
 };
 
 #define SCHED_TICK_US_DEFAULT 2000
-#define SCHED_TICK_US_MIN 100
-#define SCHED_TICK_US_MAX 10000
+#define SCHED_TICK_US_MIN     100
+#define SCHED_TICK_US_MAX     10000
 
 struct sched {
 	struct guest_run runs[GUESTS_MAX]; /* by guest slot */
 	unsigned int current; /* the slot that runs now or ran last */
-	bool timer_ok; /* the APIC timer is calibrated */
-	uint64_t tick_ns; /* sched.tick_us= */
+	bool timer_ok;	      /* the APIC timer is calibrated */
+	uint64_t tick_ns;     /* sched.tick_us= */
 	uint64_t slice_ticks; /* timer interrupts when the slice began */
-	bool in_slice; /* the current guest's slice runs, its timer armed */
+	bool in_slice;	   /* the current guest's slice runs, its timer armed */
 	uint64_t switches; /* entries into a guest other than the last one */
 	uint64_t entries;
 	uint64_t ticks;

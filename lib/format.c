@@ -39,7 +39,8 @@ static void put_padded(struct out *o, const char *s, size_t n, int width,
 	}
 }
 
-/* Digits of v in base, with a sign when negative; zero padding goes after it. */
+/* Digits of v in base, with a sign when negative; zero padding goes after it.
+ */
 static void put_number(struct out *o, unsigned long long v, bool negative,
 		       unsigned int base, bool upper, int width, bool left,
 		       bool zero)
@@ -104,7 +105,7 @@ static long long arg_signed(va_list *ap, enum length len)
 
 int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 {
-	struct out o = { .buf = buf, .size = size, .len = 0 };
+	struct out o = {.buf = buf, .size = size, .len = 0};
 	va_list ap;
 
 	va_copy(ap, ap_in);
@@ -167,8 +168,8 @@ int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 		case 'd':
 		case 'i':
 			s = arg_signed(&ap, len);
-			u = s < 0 ? 0ULL - (unsigned long long)s :
-				    (unsigned long long)s;
+			u = s < 0 ? 0ULL - (unsigned long long)s
+				  : (unsigned long long)s;
 			put_number(&o, u, s < 0, 10, false, width, left, zero);
 			break;
 		case 'u':
@@ -188,7 +189,8 @@ int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 			put(&o, '0');
 			put(&o, 'x');
 			put_number(&o, (uintptr_t)va_arg(ap, void *), false, 16,
-				   false, width > 2 ? width - 2 : 0, left, zero);
+				   false, width > 2 ? width - 2 : 0, left,
+				   zero);
 			break;
 		case 'c': {
 			char c = (char)va_arg(ap, int);
@@ -213,7 +215,8 @@ int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 			put(&o, '%');
 			break;
 		default:
-			/* Unknown or truncated conversion: show it as written. */
+			/* Unknown or truncated conversion: show it as written.
+			 */
 			while (start < fmt) {
 				put(&o, *start++);
 			}

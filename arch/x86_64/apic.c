@@ -1,10 +1,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 /*
  * The boot CPU's local APIC, just enough to receive MSIs and tell which
@@ -13,25 +14,25 @@
  * (SDM vol. 3, 10.4 and 10.12).  One CPU has one local APIC, so its state
  * is this file's own.
  */
-#define MSR_APIC_BASE 0x1b
+#define MSR_APIC_BASE	     0x1b
 #define MSR_APIC_BASE_X2APIC BIT64(10)
-#define MSR_APIC_BASE_ADDR GENMASK64(51, 12)
-#define MSR_X2APIC_FIRST 0x800
+#define MSR_APIC_BASE_ADDR   GENMASK64(51, 12)
+#define MSR_X2APIC_FIRST     0x800
 
-#define APIC_ID 0x020
-#define APIC_TPR 0x080
-#define APIC_EOI 0x0b0
-#define APIC_SVR 0x0f0
-#define APIC_SVR_ENABLE BIT32(8)
-#define APIC_LVT_TIMER 0x320
-#define APIC_TIMER_INITIAL 0x380
-#define APIC_TIMER_CURRENT 0x390
-#define APIC_TIMER_DIVIDE 0x3e0
+#define APIC_ID		     0x020
+#define APIC_TPR	     0x080
+#define APIC_EOI	     0x0b0
+#define APIC_SVR	     0x0f0
+#define APIC_SVR_ENABLE	     BIT32(8)
+#define APIC_LVT_TIMER	     0x320
+#define APIC_TIMER_INITIAL   0x380
+#define APIC_TIMER_CURRENT   0x390
+#define APIC_TIMER_DIVIDE    0x3e0
 #define APIC_TIMER_DIVIDE_16 0x3
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_LVT_ERROR 0x370
-#define APIC_LVT_MASKED BIT32(16)
+#define APIC_LVT_LINT0	     0x350
+#define APIC_LVT_LINT1	     0x360
+#define APIC_LVT_ERROR	     0x370
+#define APIC_LVT_MASKED	     BIT32(16)
 #define APIC_SPURIOUS_VECTOR 0xff
 
 /* The 8259 PICs' data ports: all lines masked, they must never interrupt. */

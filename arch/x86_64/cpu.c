@@ -3,10 +3,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/bits.h"
+
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/vcpu.h"
-
-#include "lib/bits.h"
 
 /*
  * Our own GDT: the firmware's lives in boot-services memory, which the page
@@ -23,7 +23,8 @@ static uint64_t gdt[] __attribute__((aligned(16))) = {
 	0x00cf92000000ffffULL, /* kernel data: present, writable */
 	0x00cff2000000ffffULL, /* user data: present, DPL 3, writable */
 	0x00affa000000ffffULL, /* user code: present, DPL 3, L=1 */
-	0, 0, /* the TSS: a 16-byte system descriptor, filled in cpu_init */
+	0,
+	0, /* the TSS: a 16-byte system descriptor, filled in cpu_init */
 };
 
 /* The 64-bit TSS (SDM vol. 3, 7.7), only its ring-0 stack used. */
@@ -46,14 +47,15 @@ static struct tss tss __attribute__((aligned(16)));
  * syscall enters at arch_user_syscall with CS/SS from STAR[47:32]; RFLAGS
  * bits in FMASK are cleared, interrupts first (SDM vol. 3, 5.8.8).
  */
-#define MSR_EFER 0xc0000080
+#define MSR_EFER     0xc0000080
 #define MSR_EFER_SCE BIT64(0)
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_FMASK 0xc0000084
-#define FMASK_BITS (BIT64(8) | BIT64(9) | BIT64(10) | BIT64(14) | BIT64(18))
+#define MSR_STAR     0xc0000081
+#define MSR_LSTAR    0xc0000082
+#define MSR_FMASK    0xc0000084
+#define FMASK_BITS   (BIT64(8) | BIT64(9) | BIT64(10) | BIT64(14) | BIT64(18))
 
-/* From user.asm: the syscall entry and the frame interrupts from ring 3 fill. */
+/* From user.asm: the syscall entry and the frame interrupts from ring 3 fill.
+ */
 void arch_user_syscall(void);
 extern struct vcpu_regs arch_user_frame;
 
@@ -95,7 +97,8 @@ static void user_init(void)
 	tss.iomap_base = sizeof(tss); /* no I/O bitmap: no ports for ring 3 */
 	gdt[GDT_TSS / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 |
 			   UINT64_C(0x89) << 40 | /* present, 64-bit TSS */
-			   (limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
+			   (limit >> 16 & 0xf) << 48 |
+			   (base >> 24 & 0xff) << 56;
 	gdt[GDT_TSS / 8 + 1] = base >> 32;
 	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS));
 	wrmsr(MSR_STAR, (uint64_t)GDT_KERNEL_CS << 32 |
@@ -107,8 +110,8 @@ static void user_init(void)
 
 void cpu_init(void)
 {
-	struct descriptor_ptr gp = { sizeof(gdt) - 1, (uint64_t)gdt };
-	struct descriptor_ptr ip = { sizeof(idt) - 1, (uint64_t)idt };
+	struct descriptor_ptr gp = {sizeof(gdt) - 1, (uint64_t)gdt};
+	struct descriptor_ptr ip = {sizeof(idt) - 1, (uint64_t)idt};
 	unsigned int v;
 
 	__asm__ volatile("lgdt %0" : : "m"(gp));

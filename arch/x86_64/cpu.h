@@ -111,8 +111,8 @@ static inline void mfence(void)
 /* Segment selectors of the GDT in arch/x86_64/cpu.c. */
 #define GDT_KERNEL_CS 0x08
 #define GDT_KERNEL_DS 0x10
-#define GDT_USER_DS (0x18 | 3)
-#define GDT_USER_CS (0x20 | 3)
+#define GDT_USER_DS   (0x18 | 3)
+#define GDT_USER_CS   (0x20 | 3)
 
 /* The GDT, IDT, TSS, syscall entry and exception handlers of cpu.c. */
 void cpu_init(void);
@@ -135,5 +135,6 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 {
 	__asm__ volatile("wrmsr"
 			 :
-			 : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+			 : "c"(msr), "a"((uint32_t)v),
+			   "d"((uint32_t)(v >> 32)));
 }

@@ -1,9 +1,10 @@
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "kernel/log.h"
 #include "kernel/panic.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 /* The stack as entry.asm leaves it, lowest address first. */
 struct exception_frame {
@@ -17,12 +18,28 @@ _Static_assert(sizeof(struct exception_frame) == 22 * 8, "entry.asm layout");
 void exception_handler(struct exception_frame *f);
 
 static const char *const exception_names[32] = {
-	"divide error", "debug", "nmi", "breakpoint", "overflow",
-	"bound range", "invalid opcode", "device not available",
-	"double fault", "coprocessor overrun", "invalid tss",
-	"segment not present", "stack fault", "general protection",
-	"page fault", "reserved", "x87 error", "alignment check",
-	"machine check", "simd error", "virtualization", "control protection",
+	"divide error",
+	"debug",
+	"nmi",
+	"breakpoint",
+	"overflow",
+	"bound range",
+	"invalid opcode",
+	"device not available",
+	"double fault",
+	"coprocessor overrun",
+	"invalid tss",
+	"segment not present",
+	"stack fault",
+	"general protection",
+	"page fault",
+	"reserved",
+	"x87 error",
+	"alignment check",
+	"machine check",
+	"simd error",
+	"virtualization",
+	"control protection",
 };
 
 /*
@@ -32,9 +49,9 @@ static const char *const exception_names[32] = {
  */
 void exception_handler(struct exception_frame *f)
 {
-	const char *name = f->vector < 32 && exception_names[f->vector] ?
-				   exception_names[f->vector] :
-				   "exception";
+	const char *name = f->vector < 32 && exception_names[f->vector]
+				   ? exception_names[f->vector]
+				   : "exception";
 
 	panic_begin();
 	panic_printf("\nFATAL: exception %llu (%s) error 0x%llx\n",

@@ -1,20 +1,21 @@
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 /*
  * QEMU's firmware configuration device, I/O-port interface
  * (QEMU docs/specs/fw_cfg.rst): write a 16-bit selector, then read bytes.
  * On a machine without it the signature check fails and nothing is read.
  */
-#define FW_CFG_PORT_SEL 0x510
+#define FW_CFG_PORT_SEL	 0x510
 #define FW_CFG_PORT_DATA 0x511
 #define FW_CFG_SIGNATURE 0x0000
-#define FW_CFG_FILE_DIR 0x0019
-#define FW_CFG_NAME_LEN 56
+#define FW_CFG_FILE_DIR	 0x0019
+#define FW_CFG_NAME_LEN	 56
 
 static void fw_cfg_read_bytes(void *buf, size_t len)
 {

@@ -1,9 +1,11 @@
+#include "drivers/hw.h"
+
 #include <stdint.h>
+
+#include "lib/errno.h"
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
-#include "drivers/hw.h"
-#include "lib/errno.h"
 
 /*
  * The kernel's side of the hardware seam (drivers/hw.h) for memory, MMIO and

@@ -1,13 +1,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "boot/boot_info.h"
 #include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 /*
  * The kernel's identity map: 4-level paging (SDM vol. 3, 4.5), 2 MiB pages
@@ -16,12 +17,12 @@
  * the power-on PAT).  Page 0 stays unmapped so NULL dereferences fault.
  * One CPU has one CR3, so this state is the file's own.
  */
-#define PTE_P BIT64(0)
-#define PTE_RW BIT64(1)
-#define PTE_PWT BIT64(3)
-#define PTE_PCD BIT64(4)
-#define PTE_PS BIT64(7)
-#define PTE_ADDR GENMASK64(51, 12)
+#define PTE_P	  BIT64(0)
+#define PTE_RW	  BIT64(1)
+#define PTE_PWT	  BIT64(3)
+#define PTE_PCD	  BIT64(4)
+#define PTE_PS	  BIT64(7)
+#define PTE_ADDR  GENMASK64(51, 12)
 #define PTE_CACHE (PTE_PWT | PTE_PCD)
 
 #define SZ_4K UINT64_C(0x1000)
@@ -118,10 +119,10 @@ int arch_map(uint64_t pa, uint64_t len, enum arch_cache cache)
 		return -EINVAL;
 	}
 	while (addr < end) {
-		uint64_t size = bits_is_aligned(addr, SZ_2M) &&
-						end - addr >= SZ_2M ?
-					SZ_2M :
-					SZ_4K;
+		uint64_t size =
+			bits_is_aligned(addr, SZ_2M) && end - addr >= SZ_2M
+				? SZ_2M
+				: SZ_4K;
 
 		if (addr != 0) {
 			ret = map_page(addr, size, cache);
@@ -164,8 +165,8 @@ int arch_paging_init(const struct boot_info *bi, uint64_t (*alloc_page)(void))
 		const struct boot_mem_region *m = &bi->mem[i];
 
 		ret = arch_map(m->base, m->pages * SZ_4K,
-				is_write_back(m->type) ? ARCH_CACHE_WB :
-							 ARCH_CACHE_UC);
+			       is_write_back(m->type) ? ARCH_CACHE_WB
+						      : ARCH_CACHE_UC);
 		if (ret) {
 			log_err("arch", "cannot map 0x%llx+0x%llx: %d",
 				(unsigned long long)m->base,

@@ -1,11 +1,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
 #include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
 
 /*
  * Monotonic time from the TSC.  Until calibration the TSC is taken to run at
@@ -14,14 +15,14 @@
  * it states the crystal frequency; all of them are read-only here.
  */
 #define NSEC_PER_SEC UINT64_C(1000000000)
-#define CAL_NS UINT64_C(20000000) /* 20 ms of reference time */
+#define CAL_NS	     UINT64_C(20000000) /* 20 ms of reference time */
 
 /* HPET registers (IA-PC HPET spec 1.0a, 2.3). */
-#define HPET_GCAP_ID 0x000
+#define HPET_GCAP_ID	     0x000
 #define HPET_GCAP_CLK_PERIOD GENMASK64(63, 32) /* femtoseconds */
-#define HPET_GEN_CONF 0x010
+#define HPET_GEN_CONF	     0x010
 #define HPET_GEN_CONF_ENABLE BIT64(0)
-#define HPET_MAIN_COUNTER 0x0f0
+#define HPET_MAIN_COUNTER    0x0f0
 
 #define PM_TIMER_HZ UINT64_C(3579545) /* ACPI 6.4, 4.8.3.3 */
 
@@ -29,7 +30,7 @@ static struct {
 	uint64_t tsc0;
 	uint64_t hz;
 	const char *source;
-} clk = { 0, NSEC_PER_SEC, "uncalibrated" };
+} clk = {0, NSEC_PER_SEC, "uncalibrated"};
 
 static volatile uint64_t *hpet_reg(uint64_t base, uint64_t off)
 {
@@ -101,7 +102,8 @@ static int calibrate_cpuid(uint64_t *hz)
 	if (r[0] < 0x15) {
 		return -ENODEV;
 	}
-	/* Leaf 0x15: TSC = crystal (ECX Hz) * EBX / EAX (SDM vol. 2A, CPUID). */
+	/* Leaf 0x15: TSC = crystal (ECX Hz) * EBX / EAX (SDM vol. 2A, CPUID).
+	 */
 	cpuid(0x15, 0, r);
 	if (r[0] == 0 || r[1] == 0 || r[2] == 0) {
 		return -ENODEV;
@@ -121,7 +123,7 @@ int arch_tsc_calibrate(const struct arch_clock_ref *ref)
 	}
 	if (ret && ref->pm_timer_port) {
 		ret = measure(read_pm_timer, ref,
-			      ref->pm_timer_32bit ? 0xffffffffu : 0xffffffu,
+			      ref->pm_timer_32bit ? 0xffffffffU : 0xffffffU,
 			      PM_TIMER_HZ, &hz);
 		clk.source = "acpi-pm-timer";
 	}
@@ -131,7 +133,8 @@ int arch_tsc_calibrate(const struct arch_clock_ref *ref)
 	}
 	if (ret || hz < UINT64_C(10000000)) {
 		clk.source = "uncalibrated";
-		log_warn("time", "no usable reference clock: assuming 1 GHz TSC");
+		log_warn("time",
+			 "no usable reference clock: assuming 1 GHz TSC");
 		return ret ? ret : -ERANGE;
 	}
 	/* Keep time continuous across the change of rate. */

@@ -1,10 +1,11 @@
 #include "arch/x86_64/vcpu.h"
 
-#include "arch/x86_64/cpu.h"
 #include "drivers/hw.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+
+#include "arch/x86_64/cpu.h"
 
 /*
  * A guest's address space: 4-level tables of its own (SDM vol. 3, 4.5) in
@@ -15,20 +16,21 @@
  * the leaf decides.  No page is global, so loading CR3 flushes the TLB:
  * an unmap is in force at the next entry.
  */
-#define PTE_P BIT64(0)
-#define PTE_RW BIT64(1)
-#define PTE_US BIT64(2)
-#define PTE_PWT BIT64(3)
-#define PTE_PCD BIT64(4)
-#define PTE_PS BIT64(7)
+#define PTE_P	 BIT64(0)
+#define PTE_RW	 BIT64(1)
+#define PTE_US	 BIT64(2)
+#define PTE_PWT	 BIT64(3)
+#define PTE_PCD	 BIT64(4)
+#define PTE_PS	 BIT64(7)
 #define PTE_ADDR GENMASK64(51, 12)
 
 #define SZ_4K UINT64_C(0x1000)
 #define SZ_2M UINT64_C(0x200000)
 
 /* RFLAGS a guest may hold: the arithmetic flags; IF is always on. */
-#define RFLAGS_USER (BIT64(0) | BIT64(2) | BIT64(4) | BIT64(6) | BIT64(7) | \
-		     BIT64(10) | BIT64(11))
+#define RFLAGS_USER                                                         \
+	(BIT64(0) | BIT64(2) | BIT64(4) | BIT64(6) | BIT64(7) | BIT64(10) | \
+	 BIT64(11))
 #define RFLAGS_FIXED (BIT64(1) | BIT64(9))
 
 /* From user.asm. */
@@ -64,8 +66,8 @@ static uint64_t *next_table(struct vcpu *v, uint64_t *entry)
 	uint64_t *t;
 
 	if (*entry & PTE_P) {
-		return (*entry & PTE_PS) ? NULL :
-					   hw_phys_to_virt(*entry & PTE_ADDR);
+		return (*entry & PTE_PS) ? NULL
+					 : hw_phys_to_virt(*entry & PTE_ADDR);
 	}
 	t = table_page(v);
 	if (t) {
@@ -75,8 +77,7 @@ static uint64_t *next_table(struct vcpu *v, uint64_t *entry)
 }
 
 /* The entry for va at level (2: 2 MiB, 1: 4 KiB), tables made on the way. */
-static uint64_t *walk(struct vcpu *v, uint64_t va, unsigned int level,
-		      int *err)
+static uint64_t *walk(struct vcpu *v, uint64_t va, unsigned int level, int *err)
 {
 	uint64_t *t = hw_phys_to_virt(v->pml4);
 	unsigned int l;
@@ -106,9 +107,9 @@ static int map_range(struct vcpu *v, uint64_t va, uint64_t pa, uint64_t len,
 	while (off < len) {
 		size = bits_is_aligned(va + off, SZ_2M) &&
 				       bits_is_aligned(pa + off, SZ_2M) &&
-				       len - off >= SZ_2M ?
-			       SZ_2M :
-			       SZ_4K;
+				       len - off >= SZ_2M
+			       ? SZ_2M
+			       : SZ_4K;
 		e = walk(v, va + off, size == SZ_2M ? 2 : 1, &err);
 		if (!e) {
 			return err;
@@ -144,7 +145,8 @@ int vcpu_create(struct vcpu *v)
 		return -ENOMEM;
 	}
 	v->pml4 = v->tables[0];
-	ret = map_range(v, base, base, ((end + SZ_4K - 1) & ~(SZ_4K - 1)) - base,
+	ret = map_range(v, base, base,
+			((end + SZ_4K - 1) & ~(SZ_4K - 1)) - base,
 			PTE_P | PTE_RW);
 	if (ret) {
 		vcpu_destroy(v);

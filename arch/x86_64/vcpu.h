@@ -43,8 +43,8 @@ struct vcpu {
 
 struct vcpu_exit {
 	unsigned int vector; /* < 32 exception, 32..255 interrupt, or syscall */
-	uint64_t error; /* the exception's error code */
-	uint64_t cr2; /* the faulting address of a page fault */
+	uint64_t error;	     /* the exception's error code */
+	uint64_t cr2;	     /* the faulting address of a page fault */
 };
 
 /*

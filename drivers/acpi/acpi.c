@@ -10,63 +10,63 @@
 #include "lib/string.h"
 
 /* ACPI 6.4, 5.2.5.3: Root System Description Pointer. */
-#define RSDP_SIGNATURE "RSD PTR "
-#define RSDP_V1_LEN 20U
-#define RSDP_V2_LEN 36U
-#define RSDP_REVISION 15U
+#define RSDP_SIGNATURE	    "RSD PTR "
+#define RSDP_V1_LEN	    20U
+#define RSDP_V2_LEN	    36U
+#define RSDP_REVISION	    15U
 #define RSDP_REVISION_ACPI2 2U
-#define RSDP_RSDT_ADDRESS 16U
-#define RSDP_LENGTH 20U
-#define RSDP_XSDT_ADDRESS 24U
+#define RSDP_RSDT_ADDRESS   16U
+#define RSDP_LENGTH	    20U
+#define RSDP_XSDT_ADDRESS   24U
 
 /* ACPI 6.4, 5.2.7 and 5.2.8: the entries of the RSDT and the XSDT. */
 #define RSDT_ENTRY_LEN 4U
 #define XSDT_ENTRY_LEN 8U
 
 /* ACPI 6.4, 5.2.9: FADT fields we read. */
-#define FADT_DSDT 40U
-#define FADT_PM_TMR_BLK 76U
-#define FADT_PM_TMR_LEN 91U
-#define FADT_FLAGS 112U
-#define FADT_FLAGS_TMR_VAL_EXT (1U << 8)
+#define FADT_DSDT		   40U
+#define FADT_PM_TMR_BLK		   76U
+#define FADT_PM_TMR_LEN		   91U
+#define FADT_FLAGS		   112U
+#define FADT_FLAGS_TMR_VAL_EXT	   (1U << 8)
 #define FADT_FLAGS_HW_REDUCED_ACPI (1U << 20)
-#define FADT_X_DSDT 140U
-#define FADT_X_PM_TMR_BLK 208U
-#define FADT_PM_TMR_BLK_LEN 4U /* PM_TMR_LEN of a usable timer */
+#define FADT_X_DSDT		   140U
+#define FADT_X_PM_TMR_BLK	   208U
+#define FADT_PM_TMR_BLK_LEN	   4U /* PM_TMR_LEN of a usable timer */
 
 /* ACPI 6.4, 5.2.3.2: Generic Address Structure. */
-#define GAS_LEN 12U
-#define GAS_SPACE_ID 0U
-#define GAS_ADDRESS 4U
+#define GAS_LEN		 12U
+#define GAS_SPACE_ID	 0U
+#define GAS_ADDRESS	 4U
 #define GAS_SPACE_MEMORY 0U
-#define GAS_SPACE_IO 1U
+#define GAS_SPACE_IO	 1U
 
 /* PCI Firmware Specification 3.2, 4.1.2: MCFG. */
-#define MCFG_ENTRIES 44U
-#define MCFG_ENTRY_LEN 16U
-#define MCFG_ENTRY_BASE 0U
-#define MCFG_ENTRY_SEGMENT 8U
+#define MCFG_ENTRIES	     44U
+#define MCFG_ENTRY_LEN	     16U
+#define MCFG_ENTRY_BASE	     0U
+#define MCFG_ENTRY_SEGMENT   8U
 #define MCFG_ENTRY_START_BUS 10U
-#define MCFG_ENTRY_END_BUS 11U
-#define ECAM_BUS_SHIFT 20U /* PCIe 7.2.2: 1 MiB of ECAM per bus */
+#define MCFG_ENTRY_END_BUS   11U
+#define ECAM_BUS_SHIFT	     20U /* PCIe 7.2.2: 1 MiB of ECAM per bus */
 
 /* ACPI 6.4, 5.2.12: MADT and the entries we count. */
-#define MADT_ENTRIES 44U
-#define MADT_ENTRY_TYPE 0U
-#define MADT_ENTRY_LEN 1U
-#define MADT_ENTRY_HDR_LEN 2U
-#define MADT_TYPE_LOCAL_APIC 0U	  /* 5.2.12.2 */
-#define MADT_TYPE_IOAPIC 1U	  /* 5.2.12.3 */
+#define MADT_ENTRIES	       44U
+#define MADT_ENTRY_TYPE	       0U
+#define MADT_ENTRY_LEN	       1U
+#define MADT_ENTRY_HDR_LEN     2U
+#define MADT_TYPE_LOCAL_APIC   0U /* 5.2.12.2 */
+#define MADT_TYPE_IOAPIC       1U /* 5.2.12.3 */
 #define MADT_TYPE_LOCAL_X2APIC 9U /* 5.2.12.12 */
-#define MADT_LOCAL_APIC_LEN 8U
-#define MADT_LOCAL_APIC_FLAGS 4U
-#define MADT_IOAPIC_LEN 12U
-#define MADT_IOAPIC_ID 2U
-#define MADT_IOAPIC_ADDRESS 4U
-#define MADT_IOAPIC_GSI_BASE 8U
-#define MADT_X2APIC_LEN 16U
-#define MADT_X2APIC_FLAGS 8U
-#define MADT_APIC_ENABLED 1U /* 5.2.12.2, Local APIC Flags */
+#define MADT_LOCAL_APIC_LEN    8U
+#define MADT_LOCAL_APIC_FLAGS  4U
+#define MADT_IOAPIC_LEN	       12U
+#define MADT_IOAPIC_ID	       2U
+#define MADT_IOAPIC_ADDRESS    4U
+#define MADT_IOAPIC_GSI_BASE   8U
+#define MADT_X2APIC_LEN	       16U
+#define MADT_X2APIC_FLAGS      8U
+#define MADT_APIC_ENABLED      1U /* 5.2.12.2, Local APIC Flags */
 
 /* IA-PC HPET Specification 1.0a, 3.2.4: the HPET description table. */
 #define HPET_BASE_GAS 40U

@@ -20,11 +20,11 @@
  */
 
 /* ACPI 6.4, 5.2.6: the header every system description table starts with. */
-#define ACPI_HDR_LEN 36U
-#define ACPI_SIG_LEN 4U
+#define ACPI_HDR_LEN	   36U
+#define ACPI_SIG_LEN	   4U
 #define ACPI_HDR_SIGNATURE 0U
-#define ACPI_HDR_LENGTH 4U
-#define ACPI_HDR_REVISION 8U
+#define ACPI_HDR_LENGTH	   4U
+#define ACPI_HDR_REVISION  8U
 
 /* No table we read is anywhere near this; a larger length is corruption. */
 #define ACPI_TABLE_MAX_LEN 0x100000U

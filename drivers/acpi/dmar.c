@@ -14,53 +14,53 @@
 #include "lib/string.h"
 
 /* VT-d spec 8.1: the DMAR header that follows the ACPI header. */
-#define DMAR_HDR_HAW 36U
+#define DMAR_HDR_HAW   36U
 #define DMAR_HDR_FLAGS 37U
-#define DMAR_HDR_LEN 48U
+#define DMAR_HDR_LEN   48U
 
 /* VT-d spec 8.2: every remapping structure starts with type and length. */
-#define STRUCT_TYPE 0U
-#define STRUCT_LENGTH 2U
+#define STRUCT_TYPE    0U
+#define STRUCT_LENGTH  2U
 #define STRUCT_HDR_LEN 4U
 
 /* VT-d spec 8.3: DRHD. */
-#define DRHD_FLAGS 4U
-#define DRHD_SIZE 5U
+#define DRHD_FLAGS	4U
+#define DRHD_SIZE	5U
 #define DRHD_SIZE_PAGES GENMASK32(3, 0) /* register set is 2^N 4 KiB pages */
-#define DRHD_SEGMENT 6U
-#define DRHD_BASE 8U
-#define DRHD_SCOPES 16U
+#define DRHD_SEGMENT	6U
+#define DRHD_BASE	8U
+#define DRHD_SCOPES	16U
 
 /* VT-d spec 8.4: RMRR. */
 #define RMRR_SEGMENT 6U
-#define RMRR_BASE 8U
-#define RMRR_LIMIT 16U
-#define RMRR_SCOPES 24U
+#define RMRR_BASE    8U
+#define RMRR_LIMIT   16U
+#define RMRR_SCOPES  24U
 
 /* VT-d spec 8.5 (ATSR), 8.8 (SATC) and 8.9 (SIDP) share this layout. */
-#define DEVSET_FLAGS 4U /* reserved in SIDP */
+#define DEVSET_FLAGS   4U /* reserved in SIDP */
 #define DEVSET_SEGMENT 6U
-#define DEVSET_SCOPES 8U
+#define DEVSET_SCOPES  8U
 
 /* VT-d spec 8.6: RHSA. */
-#define RHSA_BASE 8U
+#define RHSA_BASE   8U
 #define RHSA_DOMAIN 16U
-#define RHSA_LEN 20U
+#define RHSA_LEN    20U
 
 /* VT-d spec 8.7: ANDD. */
-#define ANDD_ID 7U
+#define ANDD_ID	  7U
 #define ANDD_NAME 8U
 
 /* VT-d spec 8.3.1: device scope. */
-#define SCOPE_TYPE 0U
-#define SCOPE_LENGTH 1U
-#define SCOPE_FLAGS 2U
-#define SCOPE_ENUM_ID 4U
-#define SCOPE_START_BUS 5U
-#define SCOPE_PATH 6U
+#define SCOPE_TYPE	     0U
+#define SCOPE_LENGTH	     1U
+#define SCOPE_FLAGS	     2U
+#define SCOPE_ENUM_ID	     4U
+#define SCOPE_START_BUS	     5U
+#define SCOPE_PATH	     6U
 #define SCOPE_PATH_ENTRY_LEN 2U
-#define PCI_DEV_MAX 31U
-#define PCI_FN_MAX 7U
+#define PCI_DEV_MAX	     31U
+#define PCI_FN_MAX	     7U
 
 #define PAGE_4K 0x1000U
 
@@ -69,17 +69,17 @@
  * Bridge Architecture Specification 1.2, 3.2).  drivers/pci has them too,
  * but that layer sits above this one.
  */
-#define CFG_HEADER_TYPE 0x0eU
-#define CFG_HEADER_LAYOUT 0x7fU
-#define CFG_HEADER_BRIDGE 0x01U
-#define CFG_SECONDARY_BUS 0x19U
+#define CFG_HEADER_TYPE	    0x0eU
+#define CFG_HEADER_LAYOUT   0x7fU
+#define CFG_HEADER_BRIDGE   0x01U
+#define CFG_SECONDARY_BUS   0x19U
 #define CFG_SUBORDINATE_BUS 0x1aU
 
 /* VT-d spec 11.4.1 and 11.4.2: the registers a unit probe reads. */
-#define REG_VER 0x0U
+#define REG_VER	      0x0U
 #define REG_VER_MAJOR GENMASK32(7, 4)
-#define REG_VER_RSVD GENMASK32(31, 8)
-#define REG_CAP 0x8U
+#define REG_VER_RSVD  GENMASK32(31, 8)
+#define REG_CAP	      0x8U
 
 static const char *const struct_names[] = {
 	[DMAR_TYPE_DRHD] = "drhd", [DMAR_TYPE_RMRR] = "rmrr",

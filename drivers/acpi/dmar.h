@@ -27,21 +27,21 @@
  * a reason naming the limit.
  */
 
-#define DMAR_MAX_UNITS 64U
-#define DMAR_MAX_RMRRS 64U
-#define DMAR_MAX_DEVSETS 32U /* each of ATSR, SATC and SIDP */
-#define DMAR_MAX_RHSAS 64U
-#define DMAR_MAX_ANDDS 32U
-#define DMAR_MAX_SCOPES 1024U  /* all device scopes of the table */
-#define DMAR_MAX_STRUCTS 512U  /* remapping structures of any type */
-#define DMAR_MAX_PATH 16U      /* (device, function) entries in one scope */
-#define DMAR_ANDD_NAME_LEN 64U /* longer names are cut, with a warning */
-#define DMAR_REASON_LEN 64U
+#define DMAR_MAX_UNITS	      64U
+#define DMAR_MAX_RMRRS	      64U
+#define DMAR_MAX_DEVSETS      32U /* each of ATSR, SATC and SIDP */
+#define DMAR_MAX_RHSAS	      64U
+#define DMAR_MAX_ANDDS	      32U
+#define DMAR_MAX_SCOPES	      1024U /* all device scopes of the table */
+#define DMAR_MAX_STRUCTS      512U  /* remapping structures of any type */
+#define DMAR_MAX_PATH	      16U /* (device, function) entries in one scope */
+#define DMAR_ANDD_NAME_LEN    64U /* longer names are cut, with a warning */
+#define DMAR_REASON_LEN	      64U
 #define DMAR_TABLE_REASON_LEN 96U
 
 /* VT-d spec 8.1: DMAR header flags. */
-#define DMAR_FLAG_INTR_REMAP 0x01U
-#define DMAR_FLAG_X2APIC_OPT_OUT 0x02U
+#define DMAR_FLAG_INTR_REMAP		   0x01U
+#define DMAR_FLAG_X2APIC_OPT_OUT	   0x02U
 #define DMAR_FLAG_DMA_CTRL_PLATFORM_OPT_IN 0x04U
 
 /* VT-d spec 8.3: DRHD flags. */

@@ -56,7 +56,8 @@ static int spcr_gas_access(struct spcr *s, const uint8_t *gas)
 	uint8_t size = gas[ACPI_GAS_ACCESS_SIZE];
 
 	if (size == ACPI_GAS_ACCESS_LEGACY) {
-		size = width == 32 ? ACPI_GAS_ACCESS_DWORD : ACPI_GAS_ACCESS_BYTE;
+		size = width == 32 ? ACPI_GAS_ACCESS_DWORD
+				   : ACPI_GAS_ACCESS_BYTE;
 	}
 	if (space == ACPI_GAS_SPACE_IO) {
 		if (size != ACPI_GAS_ACCESS_BYTE) {
@@ -75,7 +76,8 @@ static int spcr_gas_access(struct spcr *s, const uint8_t *gas)
 	} else if (size == ACPI_GAS_ACCESS_DWORD) {
 		s->access = SPCR_ACCESS_MMIO32;
 	} else {
-		return spcr_reject(s, "memory access size %u, not byte or dword",
+		return spcr_reject(s,
+				   "memory access size %u, not byte or dword",
 				   gas[ACPI_GAS_ACCESS_SIZE]);
 	}
 	return 0;

@@ -12,35 +12,40 @@
  * see docs/console.md.
  */
 
-#define SPCR_LEN_MIN 80U   /* revisions 1 to 3 */
-#define SPCR_LEN_REV4 88U  /* revision 4 adds the precise baud rate and a namespace string */
+#define SPCR_LEN_MIN 80U /* revisions 1 to 3 */
+#define SPCR_LEN_REV4 \
+	88U /* revision 4 adds the precise baud rate and a namespace string */
 
 /* Field offsets (SPCR revision 4, table 1). */
 #define SPCR_INTERFACE_TYPE 36U
-#define SPCR_BASE_ADDRESS 40U /* ACPI 6.4, 5.2.3.2 Generic Address Structure */
-#define SPCR_BAUD_RATE 58U
+#define SPCR_BASE_ADDRESS                                  \
+	40U /* ACPI 6.4, 5.2.3.2 Generic Address Structure \
+	     */
+#define SPCR_BAUD_RATE	   58U
 #define SPCR_PCI_DEVICE_ID 64U
 #define SPCR_PCI_VENDOR_ID 66U
-#define SPCR_PCI_BUS 68U
-#define SPCR_PCI_DEVICE 69U
-#define SPCR_PCI_FUNCTION 70U
-#define SPCR_PCI_SEGMENT 75U
-#define SPCR_UART_CLOCK 76U   /* revision 3 and later; 0: unknown */
-#define SPCR_PRECISE_BAUD 80U /* revision 4 and later; 0: use SPCR_BAUD_RATE */
+#define SPCR_PCI_BUS	   68U
+#define SPCR_PCI_DEVICE	   69U
+#define SPCR_PCI_FUNCTION  70U
+#define SPCR_PCI_SEGMENT   75U
+#define SPCR_UART_CLOCK	   76U /* revision 3 and later; 0: unknown */
+#define SPCR_PRECISE_BAUD                                  \
+	80U /* revision 4 and later; 0: use SPCR_BAUD_RATE \
+	     */
 
 /* Generic Address Structure fields, from its start (ACPI 6.4, table 5.1). */
-#define ACPI_GAS_SPACE_ID 0U
-#define ACPI_GAS_BIT_WIDTH 1U
-#define ACPI_GAS_ACCESS_SIZE 3U
-#define ACPI_GAS_ADDRESS 4U
-#define ACPI_GAS_SPACE_MEMORY 0U
-#define ACPI_GAS_SPACE_IO 1U
+#define ACPI_GAS_SPACE_ID      0U
+#define ACPI_GAS_BIT_WIDTH     1U
+#define ACPI_GAS_ACCESS_SIZE   3U
+#define ACPI_GAS_ADDRESS       4U
+#define ACPI_GAS_SPACE_MEMORY  0U
+#define ACPI_GAS_SPACE_IO      1U
 #define ACPI_GAS_ACCESS_LEGACY 0U
-#define ACPI_GAS_ACCESS_BYTE 1U
-#define ACPI_GAS_ACCESS_DWORD 3U
+#define ACPI_GAS_ACCESS_BYTE   1U
+#define ACPI_GAS_ACCESS_DWORD  3U
 
-#define SPCR_TYPE_16550 0x00U
-#define SPCR_TYPE_16450 0x01U
+#define SPCR_TYPE_16550	    0x00U
+#define SPCR_TYPE_16450	    0x01U
 #define SPCR_TYPE_16550_GAS 0x12U
 
 /* PCI Device ID 0xffff: the UART is not a PCI function. */

@@ -7,20 +7,21 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 
-/* Registers in BAR0 (QEMU 7.2 hw/misc/edu.c; ../shared/research/qemu-peer.md 2.1). */
-#define EDU_ID 0x00
-#define EDU_ID_VALUE 0x010000edU
-#define EDU_IRQ_STATUS 0x24
-#define EDU_IRQ_RAISE 0x60
-#define EDU_IRQ_ACK 0x64
-#define EDU_IRQ_TEST BIT32(0) /* any bit; edu ORs it into its status */
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_DMA_CMD_START BIT32(0)
+/* Registers in BAR0 (QEMU 7.2 hw/misc/edu.c;
+ * ../shared/research/qemu-peer.md 2.1). */
+#define EDU_ID		   0x00
+#define EDU_ID_VALUE	   0x010000edU
+#define EDU_IRQ_STATUS	   0x24
+#define EDU_IRQ_RAISE	   0x60
+#define EDU_IRQ_ACK	   0x64
+#define EDU_IRQ_TEST	   BIT32(0) /* any bit; edu ORs it into its status */
+#define EDU_DMA_SRC	   0x80
+#define EDU_DMA_DST	   0x88
+#define EDU_DMA_COUNT	   0x90
+#define EDU_DMA_CMD	   0x98
+#define EDU_DMA_CMD_START  BIT32(0)
 #define EDU_DMA_CMD_TO_RAM BIT32(1) /* direction: device buffer to memory */
-#define EDU_BAR_SIZE 0x100000
+#define EDU_BAR_SIZE	   0x100000
 
 /*
  * The device-side buffer; QEMU aborts on any DMA outside it or of length 0,
@@ -53,8 +54,9 @@ int edu_init(struct edu *e, const struct pci_dev *d)
 	if (cmd == 0xffffU) {
 		return -ENODEV;
 	}
-	hw_pci_write16(d->seg, d->bus, d->devfn, PCI_COMMAND,
-		       (uint16_t)(cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
+	hw_pci_write16(
+		d->seg, d->bus, d->devfn, PCI_COMMAND,
+		(uint16_t)(cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
 	if (hw_mmio_read32(e->bar0 + EDU_ID) != EDU_ID_VALUE) {
 		return -ENODEV;
 	}
@@ -96,12 +98,15 @@ int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
 			return -ENODEV;
 		}
 		if (hw_time_after(deadline)) {
-			/* Re-read once: we may have been away past the deadline. */
+			/* Re-read once: we may have been away past the
+			 * deadline. */
 			cmd = hw_mmio_read32(e->bar0 + EDU_DMA_CMD);
 			if (!(cmd & EDU_DMA_CMD_START)) {
 				return 0;
 			}
-			log_warn("edu", PCI_BDF_FMT ": DMA did not complete in %llu us",
+			log_warn("edu",
+				 PCI_BDF_FMT
+				 ": DMA did not complete in %llu us",
 				 PCI_BDF_ARGS(e->pdev->seg, e->pdev->bus,
 					      e->pdev->devfn),
 				 (unsigned long long)(timeout_ns / 1000));
@@ -114,7 +119,8 @@ int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
 
 void edu_raise_irq(struct edu *e)
 {
-	/* Acknowledge what an earlier test left, so the next raise is an edge. */
+	/* Acknowledge what an earlier test left, so the next raise is an edge.
+	 */
 	hw_mmio_write32(e->bar0 + EDU_IRQ_ACK,
 			hw_mmio_read32(e->bar0 + EDU_IRQ_STATUS));
 	hw_mmio_write32(e->bar0 + EDU_IRQ_RAISE, EDU_IRQ_TEST);

@@ -26,7 +26,8 @@ struct edu {
 };
 
 bool edu_match(const struct pci_dev *d);
-/* Checks the device answers, maps BAR0, enables memory decode and bus mastering. */
+/* Checks the device answers, maps BAR0, enables memory decode and bus
+ * mastering. */
 int edu_init(struct edu *e, const struct pci_dev *d);
 /*
  * One transfer of len bytes (1..EDU_DMA_MAX) between memory at iova and the

@@ -7,7 +7,7 @@
 #include "drivers/iommu/backend.h"
 #include "lib/errno.h"
 
-const char *const iommu_be_option_keys[] = { NULL };
+const char *const iommu_be_option_keys[] = {NULL};
 
 /* The configuration has nothing to hold: one static placeholder. */
 struct iommu_be_config {
@@ -33,8 +33,9 @@ int iommu_be_config_set(struct iommu_be_config *cfg, const char *key,
 
 int iommu_be_unit_init(const struct iommu_be_config *cfg,
 		       const struct iommu_be_platform *plat, unsigned int index,
-		       uint16_t segment, uint64_t base, iommu_present_fn present,
-		       void *present_ctx, struct iommu_be_unit **out)
+		       uint16_t segment, uint64_t base,
+		       iommu_present_fn present, void *present_ctx,
+		       struct iommu_be_unit **out)
 {
 	return -ENODEV;
 }
@@ -141,8 +142,7 @@ bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid)
 	return false;
 }
 
-void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined,
-		   void *ctx)
+void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined, void *ctx)
 {
 }
 
@@ -156,9 +156,8 @@ int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index)
 	return -ENOTSUP;
 }
 
-int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index,
-		     uint32_t dest, uint8_t vector, const uint16_t *sids,
-		     unsigned int count)
+int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
+		     uint8_t vector, const uint16_t *sids, unsigned int count)
 {
 	return -ENOTSUP;
 }

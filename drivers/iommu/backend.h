@@ -40,8 +40,8 @@ int iommu_be_config_set(struct iommu_be_config *cfg, const char *key,
 
 /* What the platform tells every unit. */
 struct iommu_be_platform {
-	bool inherit; /* a previous life's translation may be running */
-	bool x2apic; /* the CPUs use x2APIC ids */
+	bool inherit;	     /* a previous life's translation may be running */
+	bool x2apic;	     /* the CPUs use x2APIC ids */
 	bool x2apic_opt_out; /* firmware asks for xAPIC interrupt format */
 };
 
@@ -52,8 +52,9 @@ struct iommu_be_platform {
  */
 int iommu_be_unit_init(const struct iommu_be_config *cfg,
 		       const struct iommu_be_platform *plat, unsigned int index,
-		       uint16_t segment, uint64_t base, iommu_present_fn present,
-		       void *present_ctx, struct iommu_be_unit **out);
+		       uint16_t segment, uint64_t base,
+		       iommu_present_fn present, void *present_ctx,
+		       struct iommu_be_unit **out);
 int iommu_be_unit_enable(struct iommu_be_unit *u);
 void iommu_be_unit_fini(struct iommu_be_unit *u);
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u);
@@ -77,11 +78,11 @@ int iommu_be_domain_create(struct iommu_be_unit *const *units,
 			   unsigned int count, struct iommu_be_domain **out);
 int iommu_be_domain_destroy(struct iommu_be_domain *d);
 
-#define IOMMU_PROT_READ 1u
-#define IOMMU_PROT_WRITE 2u
-#define IOMMU_PAGE_4K (UINT64_C(1) << 12)
-#define IOMMU_PAGE_2M (UINT64_C(1) << 21)
-#define IOMMU_PAGE_1G (UINT64_C(1) << 30)
+#define IOMMU_PROT_READ	 1U
+#define IOMMU_PROT_WRITE 2U
+#define IOMMU_PAGE_4K	 (UINT64_C(1) << 12)
+#define IOMMU_PAGE_2M	 (UINT64_C(1) << 21)
+#define IOMMU_PAGE_1G	 (UINT64_C(1) << 30)
 
 /*
  * map: -EEXIST when part of the range is mapped.  unmap returns once no
@@ -155,8 +156,7 @@ struct iommu_fault {
 
 typedef void (*iommu_fault_fn)(void *ctx, const struct iommu_fault *f);
 /* Reads and clears every pending fault record; returns how many. */
-int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn,
-			void *ctx);
+int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn, void *ctx);
 
 /*
  * Interrupt remapping: an entry delivers vector to APIC dest only for
@@ -164,9 +164,8 @@ int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn,
  * address and data name the entry.
  */
 int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index);
-int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index,
-		     uint32_t dest, uint8_t vector, const uint16_t *sids,
-		     unsigned int count);
+int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
+		     uint8_t vector, const uint16_t *sids, unsigned int count);
 void iommu_be_irq_free(struct iommu_be_unit *u, unsigned int index);
 void iommu_be_irq_msi(unsigned int index, uint64_t *address, uint32_t *data);
 
@@ -175,8 +174,7 @@ void iommu_be_irq_msi(unsigned int index, uint64_t *address, uint32_t *data);
  * invalidation queue (qi), its counters (stats).  selftest provokes and
  * recovers a queue error: 0 when recovered.
  */
-void iommu_be_report_unit(struct iommu_be_unit *u, iommu_line_fn fn,
-			  void *ctx);
+void iommu_be_report_unit(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx);
 void iommu_be_report_qi(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx);
 void iommu_be_report_stats(struct iommu_be_unit *u,
 			   const struct iommu_be_config *cfg, iommu_line_fn fn,

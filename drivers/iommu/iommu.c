@@ -14,25 +14,25 @@
  * Where a group's DMA may go (struct iommu_grp.dma_from): proven nowhere,
  * anywhere (never proven quiet), or to the owner with that serial.
  */
-#define DMA_QUIET UINT64_C(0)
-#define DMA_KERNEL UINT64_C(1)
+#define DMA_QUIET   UINT64_C(0)
+#define DMA_KERNEL  UINT64_C(1)
 #define DMA_UNKNOWN UINT64_MAX
 
 /* Each wait of a reset or quiesce, on top of the specified delays. */
 #define IOMMU_QUIESCE_TIMEOUT_NS UINT64_C(1000000000)
-#define HASH_MIN 16u
-#define ID_WORDS ((IOMMU_DOMAIN_ID_MAX + 1) / 32)
+#define HASH_MIN		 16U
+#define ID_WORDS		 ((IOMMU_DOMAIN_ID_MAX + 1) / 32)
 /* Polls fini waits for the hardware to confirm pending teardown. */
-#define FINI_POLLS 100000u
+#define FINI_POLLS 100000U
 
-#define entry_of(n, type) ((type *)((char *)(n) - offsetof(type, node)))
+#define entry_of(n, type) ((type *)((char *)(n)-offsetof(type, node)))
 
 struct iommu_domain {
 	struct iommu_hnode node; /* key: id; internal domains are not listed */
 	struct iommu_be_domain *be;
 	struct iommu_owner *owner; /* NULL: the console's, or internal */
-	unsigned int id; /* 0: internal (blocking, RMRR) */
-	unsigned int records; /* attachments in it */
+	unsigned int id;	   /* 0: internal (blocking, RMRR) */
+	unsigned int records;	   /* attachments in it */
 	bool dying; /* destruction failed: retried by iommu_poll() */
 	struct iommu_domain *dying_next;
 };
@@ -41,13 +41,14 @@ struct iommu_grp {
 	struct iommu_hnode node; /* key: PCI group id */
 	enum iommu_owner_kind kind;
 	struct iommu_owner *owner; /* IOMMU_OWNER_NAMED only */
-	unsigned int holds; /* guests' holds on its members */
+	unsigned int holds;	   /* guests' holds on its members */
 	uint64_t dma_from;
 	const char *method; /* how it was last proven quiet */
-	uint64_t seen; /* sweep generation its PCI group was last seen */
-	unsigned int pending; /* members' detaches the hardware has not confirmed */
-	bool releasing; /* back to the kernel once pending reaches 0 */
-	bool dead; /* its PCI group is gone; freed with its last hold */
+	uint64_t seen;	    /* sweep generation its PCI group was last seen */
+	unsigned int
+		pending; /* members' detaches the hardware has not confirmed */
+	bool releasing;	 /* back to the kernel once pending reaches 0 */
+	bool dead;	 /* its PCI group is gone; freed with its last hold */
 };
 
 /* One device object attached to one domain, holding a reference. */
@@ -62,7 +63,7 @@ struct iommu_att {
 	uint16_t sids[IOMMU_SIDS_MAX];
 	struct iommu_att *sid_next[IOMMU_SIDS_MAX]; /* other holders */
 	unsigned int ats_qdepth; /* ATS on with this depth; 0: off */
-	bool retrying; /* its detach waits on the hardware */
+	bool retrying;		 /* its detach waits on the hardware */
 };
 
 /* A requester id attached through a unit, and the records that use it. */
@@ -185,8 +186,8 @@ static int unit_index(struct iommu *im, const struct pci_dev *d,
 	}
 	i = dmar_unit_for_device(im->dmar, d->seg, d->bus, d->devfn);
 	if (i < 0) {
-		*why = i == -EEXIST ? "claimed by two DMAR units" :
-				      "no DMAR unit covers it";
+		*why = i == -EEXIST ? "claimed by two DMAR units"
+				    : "no DMAR unit covers it";
 		return -ENODEV;
 	}
 	if ((unsigned int)i >= im->unit_count || !im->units[i]) {
@@ -252,8 +253,8 @@ static unsigned int sid_index(const struct iommu_att *a, uint16_t sid)
 }
 
 /* a's requester ids that no other record uses: the ones to detach. */
-static unsigned int sole_sids(const struct iommu *im,
-			      const struct iommu_att *a, uint16_t *ids)
+static unsigned int sole_sids(const struct iommu *im, const struct iommu_att *a,
+			      uint16_t *ids)
 {
 	unsigned int i, n = 0;
 
@@ -309,7 +310,9 @@ static void ats_off(struct iommu *im, struct iommu_att *a)
 	ret = iommu_be_devtlb_flush(im->units[a->unit], a->sids[0],
 				    a->ats_qdepth);
 	if (ret && ret != -ENODEV) {
-		log_warn("iommu", PCI_BDF_FMT ": device-TLB not flushed after ATS off: %s",
+		log_warn("iommu",
+			 PCI_BDF_FMT
+			 ": device-TLB not flushed after ATS off: %s",
 			 PCI_BDF_ARGS(a->dev->seg, a->dev->bus, a->dev->devfn),
 			 errno_name(ret));
 	}
@@ -326,7 +329,9 @@ static void att_retry(struct iommu *im, struct iommu_att *a,
 	struct iommu_grp *r;
 	unsigned int i;
 
-	log_warn("iommu", PCI_BDF_FMT ": detach not confirmed (%s): blocked, retried until it is",
+	log_warn("iommu",
+		 PCI_BDF_FMT
+		 ": detach not confirmed (%s): blocked, retried until it is",
 		 PCI_BDF_ARGS(a->dev->seg, a->dev->bus, a->dev->devfn),
 		 errno_name(err));
 	for (i = 0; i < n; i++) {
@@ -426,8 +431,8 @@ static bool ats_covered(const struct dmar *dmar, const struct pci_dev *d)
 	unsigned int i;
 
 	for (i = 0; i < dmar->atsr_count + dmar->satc_count; i++) {
-		set = i < dmar->atsr_count ? &dmar->atsrs[i] :
-					     &dmar->satcs[i - dmar->atsr_count];
+		set = i < dmar->atsr_count ? &dmar->atsrs[i]
+					   : &dmar->satcs[i - dmar->atsr_count];
 		if (set->segment != d->seg || !dmar_devset_usable(dmar, set)) {
 			continue;
 		}
@@ -524,7 +529,8 @@ static int att_create(struct iommu *im, unsigned int unit, struct pci_dev *d,
 	if (a->ats_qdepth) {
 		ret = iommu_be_attach_ats(dom->be, u, fresh[0], a->ats_qdepth);
 		if (ret == 0 && pci_ats_enable(d, 0) == 0) {
-			log_info("iommu", PCI_BDF_FMT ": ATS on (queue depth %u)",
+			log_info("iommu",
+				 PCI_BDF_FMT ": ATS on (queue depth %u)",
 				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 				 a->ats_qdepth);
 		} else if (ret == 0) {
@@ -611,21 +617,27 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 
 		/* Only iommu_poll() retries: group records stay put here. */
 		if (s && s->releasing) {
-			log_warn("iommu", PCI_BDF_FMT ": requester id %02x:%02x.%u is still being released",
-				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				 sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				 sids[i] & 7);
+			log_warn(
+				"iommu",
+				PCI_BDF_FMT
+				": requester id %02x:%02x.%u is still being released",
+				PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+				sids[i] >> 8, (sids[i] >> 3) & 0x1f,
+				sids[i] & 7);
 			return -EBUSY;
 		}
 		for (h = s ? s->atts : NULL; h;
 		     h = h->sid_next[sid_index(h, sids[i])]) {
 			if (h != a && h->dom != dom && h->gid != gid) {
-				log_warn("iommu", PCI_BDF_FMT ": requester id %02x:%02x.%u is in use by " PCI_BDF_FMT,
-					 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-					 sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-					 sids[i] & 7,
-					 PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
-						      h->dev->devfn));
+				log_warn(
+					"iommu",
+					PCI_BDF_FMT
+					": requester id %02x:%02x.%u is in use by " PCI_BDF_FMT,
+					PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+					sids[i] >> 8, (sids[i] >> 3) & 0x1f,
+					sids[i] & 7,
+					PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
+						     h->dev->devfn));
 				return -EBUSY;
 			}
 		}
@@ -693,11 +705,13 @@ static void release_inherited(struct iommu *im, const struct pci_dev *d)
 			ids[k++] = sids[i];
 		}
 	}
-	ret = k ? iommu_be_detach(im->blocking->be, im->units[unit], ids, k) :
-		  0;
+	ret = k ? iommu_be_detach(im->blocking->be, im->units[unit], ids, k)
+		: 0;
 	if (ret) {
-		log_err("iommu", PCI_BDF_FMT ": inherited translation not dropped: %s",
-			PCI_BDF_ARGS(d->seg, d->bus, d->devfn), errno_name(ret));
+		log_err("iommu",
+			PCI_BDF_FMT ": inherited translation not dropped: %s",
+			PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			errno_name(ret));
 	} else if (k) {
 		log_info("iommu", PCI_BDF_FMT ": inherited translation dropped",
 			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
@@ -751,7 +765,8 @@ static void block_group(struct iommu *im, struct pci_dev *d)
 		bus_master_off(d);
 		return;
 	}
-	pci_group_for_each_dev(g, m) {
+	pci_group_for_each_dev(g, m)
+	{
 		block_dev(im, m);
 		bus_master_off(m);
 	}
@@ -768,9 +783,10 @@ static int quiesce(struct iommu *im, struct pci_dev *d, const char **how)
 	enum pci_quiesce_method used;
 	int ret = pci_dev_quiesce(im->pci, d, IOMMU_QUIESCE_TIMEOUT_NS, &used);
 
-	*how = ret == 0	       ? pci_quiesce_method_name(used) :
-	       ret == -ENOTSUP ? "no FLR, PM reset, bus reset of its own, quiesce hook or Transactions Pending" :
-				 errno_name(ret);
+	*how = ret == 0 ? pci_quiesce_method_name(used)
+	       : ret == -ENOTSUP
+		       ? "no FLR, PM reset, bus reset of its own, quiesce hook or Transactions Pending"
+		       : errno_name(ret);
 	return ret;
 }
 
@@ -831,8 +847,8 @@ static void grp_set_owner(struct iommu *im, struct iommu_grp *r,
 static void grp_put(struct iommu *im, struct iommu_grp *r)
 {
 	if (r->holds || r->pending ||
-	    (!r->dead && (r->kind != IOMMU_OWNER_KERNEL ||
-			  r->dma_from != DMA_UNKNOWN))) {
+	    (!r->dead &&
+	     (r->kind != IOMMU_OWNER_KERNEL || r->dma_from != DMA_UNKNOWN))) {
 		return;
 	}
 	grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
@@ -845,9 +861,9 @@ enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
 {
 	const struct iommu_grp *r = grp_find(im, gid_of(d));
 
-	*name = !r || r->kind == IOMMU_OWNER_KERNEL ? "kernel" :
-		r->kind == IOMMU_OWNER_QUARANTINE   ? "quarantine" :
-						      r->owner->name;
+	*name = !r || r->kind == IOMMU_OWNER_KERNEL ? "kernel"
+		: r->kind == IOMMU_OWNER_QUARANTINE ? "quarantine"
+						    : r->owner->name;
 	return r ? r->kind : IOMMU_OWNER_KERNEL;
 }
 
@@ -906,9 +922,8 @@ static bool group_has_rmrr(struct iommu *im, struct pci_dev *d)
  * proven quiet, or whose DMA can only be serial's own, needs nothing.
  * -EAGAIN with *why naming what is missing, unless forced (logged).
  */
-static int prove_quiet(struct iommu *im, struct pci_dev *d,
-		       struct iommu_grp *r, uint64_t serial, bool force,
-		       const char **why)
+static int prove_quiet(struct iommu *im, struct pci_dev *d, struct iommu_grp *r,
+		       uint64_t serial, bool force, const char **why)
 {
 	struct pci_group *g = pci_group_of(d);
 	const char *method = NULL, *how;
@@ -922,7 +937,8 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d,
 	 * What is attached is blocked, a previous life's translation
 	 * dropped; what is not present is blocked already.
 	 */
-	pci_group_for_each_dev(g, m) {
+	pci_group_for_each_dev(g, m)
+	{
 		if (att_find(im, m)) {
 			block_dev(im, m);
 		} else {
@@ -930,20 +946,25 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d,
 		}
 		bus_master_off(m);
 	}
-	pci_group_for_each_dev(g, m) {
+	pci_group_for_each_dev(g, m)
+	{
 		if (pci_is_bridge(m)) {
 			continue;
 		}
 		ret = quiesce(im, m, &how);
 		if (ret && !force) {
 			*why = how;
-			log_warn("iommu", PCI_BDF_FMT ": DMA not proven stopped: %s",
+			log_warn("iommu",
+				 PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
 			return -EAGAIN;
 		}
 		if (ret) {
-			log_warn("iommu", PCI_BDF_FMT ": handed over without proof its DMA stopped (%s): forced",
-				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
+			log_warn(
+				"iommu",
+				PCI_BDF_FMT
+				": handed over without proof its DMA stopped (%s): forced",
+				PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
 			how = "forced";
 		}
 		log_info("iommu", PCI_BDF_FMT ": quiet: %s",
@@ -1002,8 +1023,11 @@ static int claim(struct iommu *im, struct pci_dev *d, struct iommu_owner *o,
 		if (!rmrr_override) {
 			return -EPERM;
 		}
-		log_warn("iommu", PCI_BDF_FMT ": claimed for %s despite an RMRR: firmware DMA to it is now blocked",
-			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), o->name);
+		log_warn(
+			"iommu",
+			PCI_BDF_FMT
+			": claimed for %s despite an RMRR: firmware DMA to it is now blocked",
+			PCI_BDF_ARGS(d->seg, d->bus, d->devfn), o->name);
 	}
 	r = grp_get(im, gid_of(d));
 	if (!r) {
@@ -1031,7 +1055,8 @@ static void release_group(struct iommu *im, struct pci_group *g,
 	r->dma_from = DMA_UNKNOWN;
 	if (r->pending) {
 		r->releasing = true;
-		log_info("iommu", "group %u: the kernel's once its detach is confirmed",
+		log_info("iommu",
+			 "group %u: the kernel's once its detach is confirmed",
 			 (unsigned int)r->node.key);
 	} else {
 		grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
@@ -1102,10 +1127,13 @@ int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why)
 		return 0;
 	}
 	iommu_owner_of(im, d, &name);
-	log_err("iommu", PCI_BDF_FMT ": quarantined (was %s's): %s; its group stays blocked until reset",
+	log_err("iommu",
+		PCI_BDF_FMT
+		": quarantined (was %s's): %s; its group stays blocked until reset",
 		PCI_BDF_ARGS(d->seg, d->bus, d->devfn), name, why);
 	/* Not present: a quarantined device may not join any domain. */
-	pci_group_for_each_dev(g, m) {
+	pci_group_for_each_dev(g, m)
+	{
 		a = att_find(im, m);
 		if (a) {
 			att_release(im, a, false);
@@ -1255,8 +1283,8 @@ static void domain_destroy(struct iommu *im, struct iommu_domain *dom)
 		domain_free(im, dom);
 		return;
 	}
-	log_warn("iommu", "domain %u: not destroyed yet (%s): retried",
-		 dom->id, errno_name(ret));
+	log_warn("iommu", "domain %u: not destroyed yet (%s): retried", dom->id,
+		 errno_name(ret));
 	dom->dying = true;
 	dom->owner = NULL;
 	dom->dying_next = im->dying;
@@ -1431,7 +1459,8 @@ int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method)
 	if (r && r->kind == IOMMU_OWNER_QUARANTINE) {
 		grp_set_owner(im, r, IOMMU_OWNER_KERNEL, NULL);
 		block_group(im, d);
-		log_info("iommu", PCI_BDF_FMT ": out of quarantine (%s), blocked",
+		log_info("iommu",
+			 PCI_BDF_FMT ": out of quarantine (%s), blocked",
 			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), *method);
 	}
 	return 0;
@@ -1476,9 +1505,8 @@ void iommu_owner_del(struct iommu *im, struct iommu_owner *owner)
 	owner_put(im, owner);
 }
 
-int iommu_assign(struct iommu *im, struct iommu_owner *owner,
-		 struct pci_dev *d, bool force, struct iommu_hold **hold,
-		 const char **why)
+int iommu_assign(struct iommu *im, struct iommu_owner *owner, struct pci_dev *d,
+		 bool force, struct iommu_hold **hold, const char **why)
 {
 	struct iommu_hold *h;
 	struct iommu_grp *r;
@@ -1540,7 +1568,8 @@ static struct pci_group *group_by_id(const struct iommu *im, unsigned int gid)
 {
 	struct pci_group *g;
 
-	pci_for_each_group(im->pci, g) {
+	pci_for_each_group(im->pci, g)
+	{
 		if (g->id == gid) {
 			return g;
 		}
@@ -1553,19 +1582,21 @@ static struct pci_group *group_by_id(const struct iommu *im, unsigned int gid)
  * the method when each one is proven quiet.
  */
 static int quiesce_group(struct iommu *im, struct pci_group *g,
-			  const char **method)
+			 const char **method)
 {
 	struct pci_dev *m;
 	const char *how;
 	int ret = 0;
 
 	*method = NULL;
-	pci_group_for_each_dev(g, m) {
+	pci_group_for_each_dev(g, m)
+	{
 		if (pci_is_bridge(m)) {
 			continue;
 		}
 		if (quiesce(im, m, &how)) {
-			log_warn("iommu", PCI_BDF_FMT ": DMA not proven stopped: %s",
+			log_warn("iommu",
+				 PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
 			ret = -EAGAIN;
 		} else if (!*method) {
@@ -1587,12 +1618,15 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 		goto out_put; /* quarantined meanwhile: stays blocked */
 	}
 	if (r->holds) {
-		/* Its group stays the owner's: only d is blocked and stopped. */
+		/* Its group stays the owner's: only d is blocked and stopped.
+		 */
 		if (!pci_dev_is_gone(d)) {
 			block_dev(im, d);
 			bus_master_off(d);
 			if (quiesce(im, d, &how)) {
-				log_warn("iommu", PCI_BDF_FMT ": DMA not proven stopped: %s",
+				log_warn("iommu",
+					 PCI_BDF_FMT
+					 ": DMA not proven stopped: %s",
 					 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 					 how);
 			}
@@ -1603,8 +1637,7 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 	 * The last one: the group is blocked, stopped and given back; the
 	 * next owner proves it quiet again, whatever happens meanwhile.
 	 */
-	g = pci_dev_is_gone(d) ? group_by_id(im, r->node.key) :
-				 pci_group_of(d);
+	g = pci_dev_is_gone(d) ? group_by_id(im, r->node.key) : pci_group_of(d);
 	if (g) {
 		block_group(im, g->devs);
 		quiesce_group(im, g, &how);
@@ -1683,7 +1716,8 @@ static void sweep_groups(struct iommu *im)
 
 	im->sweep_due = false;
 	im->sweep_gen++;
-	pci_for_each_group(im->pci, g) {
+	pci_for_each_group(im->pci, g)
+	{
 		r = grp_find(im, g->id);
 		if (r) {
 			r->seen = im->sweep_gen;
@@ -1696,7 +1730,9 @@ static void sweep_groups(struct iommu *im)
 		for (m = g->devs; m; m = m->group_next) {
 			a = att_find(im, m);
 			if (a && a->gid != g->id && a->dom != im->blocking) {
-				log_warn("iommu", PCI_BDF_FMT ": moved to group %u: blocked",
+				log_warn("iommu",
+					 PCI_BDF_FMT
+					 ": moved to group %u: blocked",
 					 PCI_BDF_ARGS(m->seg, m->bus, m->devfn),
 					 g->id);
 				block_dev(im, m);
@@ -1765,7 +1801,8 @@ void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx)
 
 	for (i = 0; i < im->atts.size; i++) {
 		for (n = im->atts.buckets[i]; n; n = n->next) {
-			const struct iommu_att *a = entry_of(n, struct iommu_att);
+			const struct iommu_att *a =
+				entry_of(n, struct iommu_att);
 
 			if (a->ats_qdepth) {
 				fn(ctx, a->dev, a->ats_qdepth, a->dom->id);
@@ -1817,7 +1854,7 @@ static void charge_fault(void *ctx, const struct iommu_fault *f)
 
 void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx)
 {
-	struct fault_ctx fc = { im, fn, ctx };
+	struct fault_ctx fc = {im, fn, ctx};
 	unsigned int i;
 
 	for (i = 0; i < im->unit_count; i++) {
@@ -1840,9 +1877,11 @@ static bool present(void *ctx, uint16_t segment, uint16_t sid)
 	unsigned int i;
 
 	for (i = 0; i < im->unit_count; i++) {
-		const struct iommu_sid *s = im->units[i] &&
-		    iommu_be_unit_segment(im->units[i]) == segment ?
-			sid_find(im, i, sid) : NULL;
+		const struct iommu_sid *s =
+			im->units[i] && iommu_be_unit_segment(im->units[i]) ==
+						segment
+				? sid_find(im, i, sid)
+				: NULL;
 
 		if (s) {
 			return pci_dev_present(s->atts->dev);
@@ -1865,8 +1904,8 @@ static void quarantine_sid(void *ctx, uint16_t sid)
 	struct iommu_grp *r;
 	struct pci_dev *d;
 
-	d = s ? s->atts->dev :
-		pci_find_dev(q->im->pci,
+	d = s ? s->atts->dev
+	      : pci_find_dev(q->im->pci,
 			     iommu_be_unit_segment(q->im->units[q->unit]),
 			     (uint8_t)(sid >> 8), (uint8_t)sid);
 	if (!d || pci_dev_is_gone(d)) {
@@ -1880,7 +1919,7 @@ static void quarantine_sid(void *ctx, uint16_t sid)
 
 void iommu_poll(struct iommu *im)
 {
-	struct quarantine_ctx q = { im, 0 };
+	struct quarantine_ctx q = {im, 0};
 
 	for (q.unit = 0; q.unit < im->unit_count; q.unit++) {
 		if (im->units[q.unit]) {
@@ -1917,8 +1956,8 @@ static struct iommu_domain *internal_domain(struct iommu *im,
 	if (!dom) {
 		return NULL;
 	}
-	ret = u ? iommu_be_domain_create(&u, 1, &dom->be) :
-		  domain_create(im, &dom->be);
+	ret = u ? iommu_be_domain_create(&u, 1, &dom->be)
+		: domain_create(im, &dom->be);
 	if (ret) {
 		hw_free(dom);
 		return NULL;
@@ -1941,7 +1980,7 @@ static void rmrr_setup(struct iommu *im)
 		if (!dmar_rmrr_usable(im->dmar, r)) {
 			continue;
 		}
-		pci_for_each_dev(im->pci, d) {
+		pci_for_each_dev (im->pci, d) {
 			struct iommu_domain **dom;
 
 			if (!dmar_rmrr_covers(im->dmar, r, d->seg, d->bus,
@@ -1956,17 +1995,19 @@ static void rmrr_setup(struct iommu *im)
 			if (!*dom) {
 				*dom = internal_domain(im, im->units[unit]);
 			}
-			ret = *dom ? iommu_be_map((*dom)->be, rm->base, rm->base,
-						  len,
+			ret = *dom ? iommu_be_map((*dom)->be, rm->base,
+						  rm->base, len,
 						  IOMMU_PROT_READ |
-							  IOMMU_PROT_WRITE) :
-				     -ENOMEM;
+							  IOMMU_PROT_WRITE)
+				   : -ENOMEM;
 			/* Several devices may share an RMRR: mapped once. */
 			if (ret == 0 || ret == -EEXIST) {
 				ret = att_find(im, d) ? 0 : move(im, d, *dom);
 			}
 			if (ret) {
-				log_err("iommu", PCI_BDF_FMT ": RMRR 0x%llx-0x%llx not mapped: %s",
+				log_err("iommu",
+					PCI_BDF_FMT
+					": RMRR 0x%llx-0x%llx not mapped: %s",
 					PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
 					(unsigned long long)rm->base,
 					(unsigned long long)rm->limit,
@@ -1976,8 +2017,7 @@ static void rmrr_setup(struct iommu *im)
 	}
 }
 
-int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus,
-		    uint8_t devfn)
+int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus, uint8_t devfn)
 {
 	if (im->ats_allow_count == IOMMU_ATS_ALLOW_MAX) {
 		return -ENOSPC;
@@ -2035,19 +2075,22 @@ void iommu_init(struct iommu *im, struct dmar *dmar, struct pci_host *pci,
 		}
 		ret = iommu_be_unit_enable(im->units[i]);
 		if (ret) {
-			/* Memory the hardware may still reach stays allocated. */
+			/* Memory the hardware may still reach stays allocated.
+			 */
 			iommu_be_unit_fini(im->units[i]);
 			im->units[i] = NULL;
 			reject(dmar, i, "enable failed", ret);
 			continue;
 		}
 		im->live_units++;
-		log_info("iommu", "unit %u at 0x%llx: translation on, default deny",
-			 i, (unsigned long long)dmar->units[i].base);
+		log_info("iommu",
+			 "unit %u at 0x%llx: translation on, default deny", i,
+			 (unsigned long long)dmar->units[i].base);
 	}
-	pci_for_each_dev(pci, d) {
+	pci_for_each_dev (pci, d) {
 		if (!iommu_unit_for(im, d, &why)) {
-			log_warn("iommu", PCI_BDF_FMT ": no DMA through moat: %s",
+			log_warn("iommu",
+				 PCI_BDF_FMT ": no DMA through moat: %s",
 				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), why);
 		}
 	}

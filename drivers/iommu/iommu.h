@@ -33,10 +33,10 @@
  * 16 or 16,384 devices.
  */
 #define IOMMU_OWNER_NAME_MAX 16
-#define IOMMU_SIDS_MAX 8
-#define IOMMU_ATS_ALLOW_MAX 8
+#define IOMMU_SIDS_MAX	     8
+#define IOMMU_ATS_ALLOW_MAX  8
 /* Domain ids the console and guests see: 1 .. IOMMU_DOMAIN_ID_MAX. */
-#define IOMMU_DOMAIN_ID_MAX 65535u
+#define IOMMU_DOMAIN_ID_MAX 65535U
 
 struct iommu_hnode {
 	struct iommu_hnode *next;
@@ -61,11 +61,11 @@ struct iommu_owner {
 	uint64_t serial; /* unique, never reused; the kernel is 1 */
 	char name[IOMMU_OWNER_NAME_MAX];
 	bool guest; /* made by iommu_owner_new(), lives until deleted */
-	unsigned int groups; /* groups it owns */
+	unsigned int groups;	  /* groups it owns */
 	struct iommu_domain *dom; /* a guest's domain */
-	unsigned int dom_id; /* its console number */
-	uint64_t faults; /* DMA faults its devices caused */
-	uint64_t irq_faults; /* their interrupts blocked by remapping */
+	unsigned int dom_id;	  /* its console number */
+	uint64_t faults;	  /* DMA faults its devices caused */
+	uint64_t irq_faults;	  /* their interrupts blocked by remapping */
 };
 
 /* A device assigned to a guest: the guest's reference to it. */
@@ -95,21 +95,22 @@ struct iommu {
 	unsigned int unit_count;
 	unsigned int live_units;
 	struct iommu_hash domains; /* by id, dying ones included */
-	uint32_t *id_map; /* domain ids in use, bit per id */
-	unsigned int id_next; /* where the next id search starts */
+	uint32_t *id_map;	   /* domain ids in use, bit per id */
+	unsigned int id_next;	   /* where the next id search starts */
 	/* No mappings at all: where claimed and released groups wait. */
 	struct iommu_domain *blocking;
 	struct iommu_domain **rmrr; /* per unit: identity maps of its RMRRs */
-	struct iommu_hash atts; /* by device object */
-	struct iommu_hash sids; /* by unit << 16 | requester id */
-	struct iommu_hash grps; /* by PCI group id */
+	struct iommu_hash atts;	    /* by device object */
+	struct iommu_hash sids;	    /* by unit << 16 | requester id */
+	struct iommu_hash grps;	    /* by PCI group id */
 	struct iommu_owner *owners;
 	uint64_t owner_serial;
 	bool sweep_due; /* a device left: some group records may be stale */
 	uint64_t sweep_gen;
 	struct iommu_att *retry; /* detaches the hardware has not confirmed */
 	struct iommu_domain *dying; /* domains whose destruction failed */
-	unsigned int fault_limit; /* faults before a guest's device is quarantined */
+	unsigned int
+		fault_limit; /* faults before a guest's device is quarantined */
 	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
 	unsigned int ats_allow_count;
 };
@@ -122,11 +123,10 @@ struct iommu {
  * the retry lists and frees every unit.
  */
 void iommu_init(struct iommu *im, struct dmar *dmar, struct pci_host *pci,
-		 struct iommu_be_config *cfg,
+		struct iommu_be_config *cfg,
 		const struct iommu_be_platform *plat);
 void iommu_fini(struct iommu *im);
-int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus,
-		    uint8_t devfn);
+int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus, uint8_t devfn);
 
 /* Late invalidation work, retries, and groups the back end quarantined. */
 void iommu_poll(struct iommu *im);
@@ -134,8 +134,8 @@ void iommu_poll(struct iommu *im);
 bool iommu_pending(const struct iommu *im);
 
 /* The live unit translating d's DMA, or NULL (and why, in *why). */
-struct iommu_be_unit *iommu_unit_for(struct iommu *im,
-				     const struct pci_dev *d, const char **why);
+struct iommu_be_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
+				     const char **why);
 
 /*
  * Domains.  owner NULL is the console.  An owner acts only on its own
@@ -187,9 +187,8 @@ enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
 int iommu_owner_new(struct iommu *im, const char *name,
 		    struct iommu_owner **out);
 void iommu_owner_del(struct iommu *im, struct iommu_owner *owner);
-int iommu_assign(struct iommu *im, struct iommu_owner *owner,
-		 struct pci_dev *d, bool force, struct iommu_hold **hold,
-		 const char **why);
+int iommu_assign(struct iommu *im, struct iommu_owner *owner, struct pci_dev *d,
+		 bool force, struct iommu_hold **hold, const char **why);
 void iommu_unassign(struct iommu *im, struct iommu_hold *hold);
 
 /* An MSI through a remapping entry only d's requester ids may use. */
@@ -206,10 +205,11 @@ void iommu_irq_teardown(struct iommu_irq *irq);
 
 /*
  * Hot-plug (invariant 6).  removing: orderly, d still answers: its DMA is
- * blocked and ATS turned off; false when nothing was attached to block.  removed: d is gone; its requester ids are
- * released (inherited ones too) without touching it or waiting on it.
- * added: a fresh device: no failure of its predecessor held against it,
- * and blocked if it joins a group someone owns.
+ * blocked and ATS turned off; false when nothing was attached to block.
+ * removed: d is gone; its requester ids are released (inherited ones too)
+ * without touching it or waiting on it. added: a fresh device: no failure of
+ * its predecessor held against it, and blocked if it joins a group someone
+ * owns.
  */
 bool iommu_device_removing(struct iommu *im, struct pci_dev *d);
 void iommu_device_removed(struct iommu *im, struct pci_dev *d);

@@ -12,11 +12,11 @@
  */
 
 /* ATS Capability Register, at the capability + 0x04 (16 bits). */
-#define PCI_ATS_CAP 0x04U
+#define PCI_ATS_CAP	 0x04U
 #define PCI_ATS_CAP_QDEP GENMASK32(4, 0) /* Invalidate Queue Depth; 0: 32 */
 /* ATS Control Register, at the capability + 0x06 (16 bits). */
-#define PCI_ATS_CTRL 0x06U
-#define PCI_ATS_CTRL_STU GENMASK32(4, 0) /* Smallest Translation Unit */
+#define PCI_ATS_CTRL	    0x06U
+#define PCI_ATS_CTRL_STU    GENMASK32(4, 0) /* Smallest Translation Unit */
 #define PCI_ATS_CTRL_ENABLE BIT32(15)
 
 /* The depth the queue depth field 0 stands for. */

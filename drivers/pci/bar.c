@@ -110,7 +110,7 @@ static unsigned int size_bar(const struct pci_dev *d, unsigned int bar,
 	uint32_t lo = hw_pci_read32(d->seg, d->bus, d->devfn, off);
 	uint64_t mask;
 
-	*r = (struct bar_req){ .d = d, .bar = bar };
+	*r = (struct bar_req){.d = d, .bar = bar};
 	if (lo & PCI_BASE_ADDRESS_SPACE_IO) {
 		return 1;
 	}
@@ -153,7 +153,7 @@ static void read_window(const struct pci_dev *br, uint16_t base_reg,
 	uint16_t limit = hw_pci_read16(br->seg, br->bus, br->devfn, limit_reg);
 	uint64_t hi_base = 0, hi_limit = 0;
 
-	*w = (struct window){ 0 };
+	*w = (struct window){0};
 	if (base == UINT16_MAX) {
 		return;
 	}
@@ -164,9 +164,9 @@ static void read_window(const struct pci_dev *br, uint16_t base_reg,
 		hi_limit = hw_pci_read32(br->seg, br->bus, br->devfn,
 					 PCI_PREF_LIMIT_UPPER32);
 	}
-	w->base = hi_base << 32 | (uint64_t)field_get32(PCI_MEMORY_RANGE_ADDR,
-							 base)
-					  << PCI_MEMORY_RANGE_SHIFT;
+	w->base = hi_base << 32 |
+		  (uint64_t)field_get32(PCI_MEMORY_RANGE_ADDR, base)
+			  << PCI_MEMORY_RANGE_SHIFT;
 	w->limit = hi_limit << 32 |
 		   (uint64_t)field_get32(PCI_MEMORY_RANGE_ADDR, limit)
 			   << PCI_MEMORY_RANGE_SHIFT |
@@ -270,10 +270,12 @@ static void enable_decode(const struct pci_dev *d, const struct bar_req *reqs,
 			continue;
 		}
 		if (!reqs[i].placed) {
-			log_warn("pci", PCI_BDF_FMT ": BAR %u (size 0x%llx) does not fit the bridge's windows: memory decode left off",
-				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				 reqs[i].bar,
-				 (unsigned long long)reqs[i].size);
+			log_warn(
+				"pci",
+				PCI_BDF_FMT
+				": BAR %u (size 0x%llx) does not fit the bridge's windows: memory decode left off",
+				PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+				reqs[i].bar, (unsigned long long)reqs[i].size);
 			return;
 		}
 		any = true;
@@ -298,13 +300,15 @@ void pci_assign_bars(const struct pci_host *host, const struct pci_dev *bridge)
 	unsigned int i, n = 0;
 	bool complete = true;
 
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (pci_dev_below(d, bridge) && pci_dev_present(d)) {
 			complete = collect(d, reqs, &n) && complete;
 		}
 	}
 	if (!complete) {
-		log_warn("pci", PCI_BDF_FMT ": more than %u BARs below it: none assigned",
+		log_warn("pci",
+			 PCI_BDF_FMT
+			 ": more than %u BARs below it: none assigned",
 			 PCI_BDF_ARGS(bridge->seg, bridge->bus, bridge->devfn),
 			 BAR_REQS_MAX);
 		return;
@@ -315,7 +319,7 @@ void pci_assign_bars(const struct pci_host *host, const struct pci_dev *bridge)
 	for (i = 0; i < n; i++) {
 		reqs[i].placed = place(&mem, &pref, &reqs[i]);
 	}
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (pci_dev_below(d, bridge) && pci_dev_present(d)) {
 			enable_decode(d, reqs, n);
 		}

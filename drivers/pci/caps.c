@@ -30,13 +30,16 @@ static bool walk_visit(struct cap_walk *w, unsigned int pos, unsigned int min)
 	unsigned int dword = pos / 4;
 
 	if (pos < min) {
-		log_warn("pci", PCI_BDF_FMT ": %s pointer 0x%03x out of range, list cut",
+		log_warn("pci",
+			 PCI_BDF_FMT
+			 ": %s pointer 0x%03x out of range, list cut",
 			 PCI_BDF_ARGS(w->d->seg, w->d->bus, w->d->devfn),
 			 w->what, pos);
 		return false;
 	}
 	if (w->seen[dword / 64] & BIT64(dword % 64)) {
-		log_warn("pci", PCI_BDF_FMT ": %s list loops back to 0x%03x, list cut",
+		log_warn("pci",
+			 PCI_BDF_FMT ": %s list loops back to 0x%03x, list cut",
 			 PCI_BDF_ARGS(w->d->seg, w->d->bus, w->d->devfn),
 			 w->what, pos);
 		return false;
@@ -62,7 +65,7 @@ static int walk_add(struct cap_walk *w, uint16_t id, uint16_t offset)
 /* PCI 3.0 §6.7: the list starts at the header's capability pointer. */
 static int read_std_caps(struct pci_dev *d)
 {
-	struct cap_walk w = { .d = d, .what = "capability", .tail = &d->caps };
+	struct cap_walk w = {.d = d, .what = "capability", .tail = &d->caps};
 	uint16_t status;
 	unsigned int pos;
 	uint8_t id;
@@ -94,8 +97,11 @@ static int read_std_caps(struct pci_dev *d)
 		id = hw_pci_read8(d->seg, d->bus, d->devfn,
 				  (uint16_t)(pos + PCI_CAP_LIST_ID));
 		if (id == PCI_CAP_ID_NONE) {
-			log_warn("pci", PCI_BDF_FMT ": capability at 0x%02x reads 0xff (function gone?), list cut",
-				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), pos);
+			log_warn(
+				"pci",
+				PCI_BDF_FMT
+				": capability at 0x%02x reads 0xff (function gone?), list cut",
+				PCI_BDF_ARGS(d->seg, d->bus, d->devfn), pos);
 			break;
 		}
 		if (id != PCI_CAP_ID_NULL) {

@@ -14,9 +14,9 @@
  * base + (bus << 20 | device << 15 | function << 12).  This file serves the
  * hw_pci_*() half of the hardware seam in the kernel.
  */
-#define PCI_ECAM_BUS_SHIFT 20U
+#define PCI_ECAM_BUS_SHIFT   20U
 #define PCI_ECAM_DEVFN_SHIFT 12U
-#define PCI_ECAM_BUS_SIZE (UINT64_C(1) << PCI_ECAM_BUS_SHIFT)
+#define PCI_ECAM_BUS_SIZE    (UINT64_C(1) << PCI_ECAM_BUS_SHIFT)
 #define PCI_ECAM_WINDOWS_MAX 16U
 
 struct pci_ecam_window {
@@ -95,8 +95,9 @@ int pci_ecam_add(uint16_t seg, uint8_t bus_start, uint8_t bus_end,
 		why = "cannot map it";
 	}
 	if (err) {
-		log_warn("pci", "ECAM %04x:%02x-%02x at 0x%llx rejected: %s (%s)",
-			 seg, bus_start, bus_end, (unsigned long long)base, why,
+		log_warn("pci",
+			 "ECAM %04x:%02x-%02x at 0x%llx rejected: %s (%s)", seg,
+			 bus_start, bus_end, (unsigned long long)base, why,
 			 errno_name(err));
 		return err;
 	}
@@ -124,7 +125,8 @@ static void *cfg_ptr(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 	unsigned int i;
 
 	if (off >= PCI_CFG_SPACE_EXP_SIZE || !bits_is_aligned(off, width)) {
-		log_err("pci", PCI_BDF_FMT ": bad %u-byte config access at 0x%x",
+		log_err("pci",
+			PCI_BDF_FMT ": bad %u-byte config access at 0x%x",
 			PCI_BDF_ARGS(seg, bus, devfn), width, off);
 		return NULL;
 	}
@@ -132,8 +134,10 @@ static void *cfg_ptr(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 		w = &ecam.win[i];
 		if (w->seg == seg && bus >= w->bus_start && bus <= w->bus_end) {
 			return hw_phys_to_virt(
-				w->base + ((uint64_t)bus << PCI_ECAM_BUS_SHIFT) +
-				((uint64_t)devfn << PCI_ECAM_DEVFN_SHIFT) + off);
+				w->base +
+				((uint64_t)bus << PCI_ECAM_BUS_SHIFT) +
+				((uint64_t)devfn << PCI_ECAM_DEVFN_SHIFT) +
+				off);
 		}
 	}
 	return NULL;

@@ -17,7 +17,7 @@
  */
 
 /* What isolation needs of a downstream port (PCIe §6.12.1.1). */
-#define ACS_PORT_NEEDS PCI_ACS_SV
+#define ACS_PORT_NEEDS		PCI_ACS_SV
 #define ACS_PORT_IF_IMPLEMENTED (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
 /* ... and of a function of a multi-function device (PCIe §6.12.1.2). */
 #define ACS_FUNCTION_IF_IMPLEMENTED (PCI_ACS_RR | PCI_ACS_CR)
@@ -104,8 +104,8 @@ static bool isolates(const struct pci_dev *d)
 /* One listed device while groups are computed. */
 struct member {
 	struct pci_dev *d;
-	unsigned int up; /* union-find parent, an index */
-	struct pci_group *g; /* at a class's root: the class's group */
+	unsigned int up;       /* union-find parent, an index */
+	struct pci_group *g;   /* at a class's root: the class's group */
 	struct pci_dev **tail; /* at a root: where the next member goes */
 	uint16_t ids[GROUP_ALIASES_MAX];
 	unsigned int id_count;
@@ -312,7 +312,7 @@ int pci_groups_update(struct pci_host *host)
 	unsigned int i, n = 0;
 	int err;
 
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		n++;
 	}
 	if (n == 0) {
@@ -324,7 +324,7 @@ int pci_groups_update(struct pci_host *host)
 		return -ENOMEM;
 	}
 	i = 0;
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		m[i].d = d;
 		m[i].up = i;
 		m[i].id_count = pci_dma_aliases(d, m[i].ids, GROUP_ALIASES_MAX);
@@ -364,7 +364,7 @@ void pci_groups_clear(struct pci_host *host)
 	struct pci_group *g;
 	struct pci_dev *d;
 
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		d->group = NULL;
 		d->group_next = NULL;
 	}

@@ -22,9 +22,9 @@
 #define MS UINT64_C(1000000)
 
 /* Event notifications: polled, so none of them may raise an interrupt. */
-#define SLTCTL_EVENT_ENABLES                                                   \
-	(PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PFDE | PCI_EXP_SLTCTL_MRLSCE |   \
-	 PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_CCIE | PCI_EXP_SLTCTL_HPIE |     \
+#define SLTCTL_EVENT_ENABLES                                                 \
+	(PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PFDE | PCI_EXP_SLTCTL_MRLSCE | \
+	 PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_CCIE | PCI_EXP_SLTCTL_HPIE |   \
 	 PCI_EXP_SLTCTL_DLLSCE)
 
 void pci_hotplug_timing_default(struct pci_hotplug_timing *t)
@@ -42,9 +42,12 @@ void pci_hotplug_timing_default(struct pci_hotplug_timing *t)
 const char *pci_slot_state_name(enum pci_slot_state state)
 {
 	static const char *const names[] = {
-		[PCI_SLOT_EMPTY] = "empty",	[PCI_SLOT_POWERING] = "powering",
-		[PCI_SLOT_SETTLING] = "settling", [PCI_SLOT_PROBING] = "probing",
-		[PCI_SLOT_ACTIVE] = "active",	[PCI_SLOT_OFF] = "off",
+		[PCI_SLOT_EMPTY] = "empty",
+		[PCI_SLOT_POWERING] = "powering",
+		[PCI_SLOT_SETTLING] = "settling",
+		[PCI_SLOT_PROBING] = "probing",
+		[PCI_SLOT_ACTIVE] = "active",
+		[PCI_SLOT_OFF] = "off",
 	};
 
 	return (unsigned int)state < ARRAY_SIZE(names) ? names[state] : "?";
@@ -66,7 +69,7 @@ static void slot_write16(const struct pci_slot *s, uint16_t reg, uint16_t val)
 }
 
 #define SLOT_FMT PCI_BDF_FMT
-#define SLOT_ARGS(s)                                                           \
+#define SLOT_ARGS(s) \
 	PCI_BDF_ARGS((s)->port->seg, (s)->port->bus, (s)->port->devfn)
 
 /*
@@ -110,9 +113,12 @@ static void slot_command(const struct pci_host *host, const struct pci_slot *s,
 			if (sta & PCI_EXP_SLTSTA_CC) {
 				break;
 			}
-			log_warn("pci", SLOT_FMT ": Slot Control command not completed in %llu ms, going on",
-				 SLOT_ARGS(s),
-				 (unsigned long long)host->timing.cmd_ns / MS);
+			log_warn(
+				"pci",
+				SLOT_FMT
+				": Slot Control command not completed in %llu ms, going on",
+				SLOT_ARGS(s),
+				(unsigned long long)host->timing.cmd_ns / MS);
 			return;
 		}
 		hw_relax();
@@ -136,8 +142,8 @@ static void slot_power(const struct pci_host *host, const struct pci_slot *s,
 {
 	uint16_t mask = PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PIC;
 	uint16_t val = (uint16_t)field_prep32(PCI_EXP_SLTCTL_PIC,
-					      on ? PCI_EXP_SLTCTL_IND_ON :
-						   PCI_EXP_SLTCTL_IND_OFF);
+					      on ? PCI_EXP_SLTCTL_IND_ON
+						 : PCI_EXP_SLTCTL_IND_OFF);
 	uint16_t ctl = slot_read16(s, PCI_EXP_SLTCTL);
 
 	if (!on) {
@@ -157,7 +163,7 @@ void pci_slot_read_status(const struct pci_slot *s, struct pci_slot_status *st)
 	uint16_t sta = slot_read16(s, PCI_EXP_SLTSTA);
 	uint16_t lnk = slot_read16(s, PCI_EXP_LNKSTA);
 
-	*st = (struct pci_slot_status){ 0 };
+	*st = (struct pci_slot_status){0};
 	if (ctl == UINT16_MAX || sta == UINT16_MAX) {
 		return;
 	}
@@ -220,7 +226,7 @@ static struct pci_dev *first_below(const struct pci_host *host,
 {
 	struct pci_dev *d;
 
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (pci_dev_below(d, s->port)) {
 			return d;
 		}
@@ -242,7 +248,7 @@ static bool slot_alive(const struct pci_host *host, const struct pci_slot *s,
 	if (!(sta & PCI_EXP_SLTSTA_PDS)) {
 		return false;
 	}
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (d->parent == s->port && !pci_dev_present(d)) {
 			return false;
 		}
@@ -255,7 +261,7 @@ static bool all_answer(const struct pci_host *host, const struct pci_slot *s)
 {
 	const struct pci_dev *d;
 
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (pci_dev_below(d, s->port) && !pci_dev_present(d)) {
 			return false;
 		}
@@ -280,14 +286,16 @@ static void slot_remove(struct pci_host *host, struct pci_slot *s,
 	uint16_t cmd;
 
 	if (!surprise && !all_answer(host, s)) {
-		log_warn("pci", SLOT_FMT ": a function stopped answering before removal",
+		log_warn("pci",
+			 SLOT_FMT
+			 ": a function stopped answering before removal",
 			 SLOT_ARGS(s));
 		surprise = true;
 	}
 	log_info("pci", SLOT_FMT ": %s removal", SLOT_ARGS(s),
 		 surprise ? "surprise" : "orderly");
 	if (!surprise) {
-		pci_for_each_dev(host, d) {
+		pci_for_each_dev (host, d) {
 			if (!pci_dev_below(d, s->port)) {
 				continue;
 			}
@@ -310,9 +318,9 @@ static void slot_remove(struct pci_host *host, struct pci_slot *s,
 		pci_dev_put(d);
 	}
 	slot_power(host, s, false);
-	s->state = slot_read16(s, PCI_EXP_SLTSTA) & PCI_EXP_SLTSTA_PDS ?
-			   PCI_SLOT_OFF :
-			   PCI_SLOT_EMPTY;
+	s->state = slot_read16(s, PCI_EXP_SLTSTA) & PCI_EXP_SLTSTA_PDS
+			   ? PCI_SLOT_OFF
+			   : PCI_SLOT_EMPTY;
 	if (pci_groups_update(host)) {
 		log_err("pci", "groups not recomputed: out of memory");
 	}
@@ -323,7 +331,9 @@ static int slot_start(const struct pci_host *host, struct pci_slot *s)
 {
 	if (s->port->secondary == 0 ||
 	    !pci_host_has_bus(host, s->port->seg, s->port->secondary)) {
-		log_warn("pci", SLOT_FMT ": card present but the port has no usable bus number",
+		log_warn("pci",
+			 SLOT_FMT
+			 ": card present but the port has no usable bus number",
 			 SLOT_ARGS(s));
 		s->state = PCI_SLOT_OFF;
 		return -ENODEV;
@@ -360,7 +370,8 @@ static void slot_add(struct pci_host *host, struct pci_slot *s,
 
 	err = pci_scan_below(host, s->port, &found);
 	if (err) {
-		log_err("pci", SLOT_FMT ": enumeration below the slot failed: %s",
+		log_err("pci",
+			SLOT_FMT ": enumeration below the slot failed: %s",
 			SLOT_ARGS(s), errno_name(err));
 		while ((d = first_below(host, s))) {
 			pci_dev_unlist(host, d, false);
@@ -375,7 +386,7 @@ static void slot_add(struct pci_host *host, struct pci_slot *s,
 	}
 	pci_assign_bars(host, s->port);
 	s->state = PCI_SLOT_ACTIVE;
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (!pci_dev_below(d, s->port)) {
 			continue;
 		}
@@ -412,8 +423,9 @@ static void slot_advance(struct pci_host *host, struct pci_slot *s,
 		if (waited(s, slot_answers, &failed)) {
 			slot_add(host, s, ops, ctx);
 		} else if (failed) {
-			slot_give_up(host, s,
-				     "function 0 not answering by the deadline");
+			slot_give_up(
+				host, s,
+				"function 0 not answering by the deadline");
 		}
 		break;
 	default:
@@ -449,7 +461,8 @@ static void slot_poll(struct pci_host *host, struct pci_slot *s,
 		    !slot_alive(host, s, sta)) {
 			slot_remove(host, s, ops, ctx, true);
 		} else if (events & PCI_EXP_SLTSTA_ABP) {
-			log_info("pci", SLOT_FMT ": attention button", SLOT_ARGS(s));
+			log_info("pci", SLOT_FMT ": attention button",
+				 SLOT_ARGS(s));
 			slot_remove(host, s, ops, ctx, false);
 		}
 		break;
@@ -467,7 +480,8 @@ static void slot_poll(struct pci_host *host, struct pci_slot *s,
 		break;
 	default:
 		if (!present) {
-			log_info("pci", SLOT_FMT ": card gone while powering up",
+			log_info("pci",
+				 SLOT_FMT ": card gone while powering up",
 				 SLOT_ARGS(s));
 			slot_power(host, s, false);
 			s->state = PCI_SLOT_EMPTY;
@@ -542,7 +556,7 @@ static bool firmware_slot(const struct pci_host *host,
 	if (sta & PCI_EXP_SLTSTA_PDS) {
 		return false;
 	}
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (pci_dev_below(d, port)) {
 			return true;
 		}
@@ -563,8 +577,11 @@ static int slot_create(struct pci_host *host, struct pci_dev *port, int pos,
 	uint16_t ctl;
 
 	if (firmware_slot(host, port, pos)) {
-		log_info("pci", PCI_BDF_FMT ": slot shows no card below listed functions: its hot-plug is left to firmware",
-			 PCI_BDF_ARGS(port->seg, port->bus, port->devfn));
+		log_info(
+			"pci",
+			PCI_BDF_FMT
+			": slot shows no card below listed functions: its hot-plug is left to firmware",
+			PCI_BDF_ARGS(port->seg, port->bus, port->devfn));
 		return 0;
 	}
 	s = hw_zalloc(sizeof(*s));
@@ -602,7 +619,7 @@ int pci_slots_find(struct pci_host *host, const struct pci_dev *below)
 	while (*link) {
 		link = &(*link)->next;
 	}
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (below && !pci_dev_below(d, below)) {
 			continue;
 		}

@@ -29,21 +29,21 @@
  */
 
 enum pci_slot_state {
-	PCI_SLOT_EMPTY, /* no card; nothing listed below */
+	PCI_SLOT_EMPTY,	   /* no card; nothing listed below */
 	PCI_SLOT_POWERING, /* power on, waiting for the link */
 	PCI_SLOT_SETTLING, /* link up, not yet allowed to send requests */
-	PCI_SLOT_PROBING, /* waiting for function 0 to answer */
-	PCI_SLOT_ACTIVE, /* the card's functions are listed */
-	PCI_SLOT_OFF, /* powered off by moat with a card in it */
+	PCI_SLOT_PROBING,  /* waiting for function 0 to answer */
+	PCI_SLOT_ACTIVE,   /* the card's functions are listed */
+	PCI_SLOT_OFF,	   /* powered off by moat with a card in it */
 };
 
 /* One hot-plug capable port. */
 struct pci_slot {
 	struct pci_slot *next;
 	struct pci_dev *port; /* referenced */
-	uint16_t exp; /* offset of the port's PCI Express Capability */
-	uint32_t sltcap; /* Slot Capabilities */
-	bool dlllarc; /* the port reports Data Link Layer Link Active */
+	uint16_t exp;	      /* offset of the port's PCI Express Capability */
+	uint32_t sltcap;      /* Slot Capabilities */
+	bool dlllarc;	      /* the port reports Data Link Layer Link Active */
 	enum pci_slot_state state;
 	uint64_t deadline_ns; /* of the wait the state stands for */
 };
@@ -95,9 +95,9 @@ struct pci_dev *pci_slot_dev(const struct pci_host *host,
 
 /* The slot's registers as they read now. */
 struct pci_slot_status {
-	bool power; /* Power Controller on (always, without one) */
+	bool power;    /* Power Controller on (always, without one) */
 	bool presence; /* Presence Detect State */
-	bool link; /* Data Link Layer Link Active */
+	bool link;     /* Data Link Layer Link Active */
 };
 void pci_slot_read_status(const struct pci_slot *s, struct pci_slot_status *st);
 

@@ -1,6 +1,5 @@
-#include "drivers/pci/pci.h"
-
 #include "drivers/hw.h"
+#include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
 /*
@@ -17,10 +16,12 @@ int pci_msi_set(struct pci_dev *d, uint64_t addr, uint32_t data)
 		return -ENODEV;
 	}
 	ctl = hw_pci_read16(d->seg, d->bus, d->devfn,
-			   (uint16_t)(cap + PCI_MSI_FLAGS));
+			    (uint16_t)(cap + PCI_MSI_FLAGS));
 	/* Disabled while it changes, so no half-written message is sent. */
-	hw_pci_write16(d->seg, d->bus, d->devfn, (uint16_t)(cap + PCI_MSI_FLAGS),
-		       (uint16_t)(ctl & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE)));
+	hw_pci_write16(d->seg, d->bus, d->devfn,
+		       (uint16_t)(cap + PCI_MSI_FLAGS),
+		       (uint16_t)(ctl & ~(PCI_MSI_FLAGS_ENABLE |
+					  PCI_MSI_FLAGS_QSIZE)));
 	hw_pci_write32(d->seg, d->bus, d->devfn,
 		       (uint16_t)(cap + PCI_MSI_ADDRESS_LO), (uint32_t)addr);
 	if (ctl & PCI_MSI_FLAGS_64BIT) {
@@ -35,7 +36,8 @@ int pci_msi_set(struct pci_dev *d, uint64_t addr, uint32_t data)
 	}
 	hw_pci_write16(d->seg, d->bus, d->devfn, (uint16_t)(cap + off),
 		       (uint16_t)data);
-	hw_pci_write16(d->seg, d->bus, d->devfn, (uint16_t)(cap + PCI_MSI_FLAGS),
+	hw_pci_write16(d->seg, d->bus, d->devfn,
+		       (uint16_t)(cap + PCI_MSI_FLAGS),
 		       (uint16_t)((ctl & ~PCI_MSI_FLAGS_QSIZE) |
 				  PCI_MSI_FLAGS_ENABLE));
 	return 0;
@@ -50,7 +52,8 @@ void pci_msi_disable(struct pci_dev *d)
 		return;
 	}
 	ctl = hw_pci_read16(d->seg, d->bus, d->devfn,
-			   (uint16_t)(cap + PCI_MSI_FLAGS));
-	hw_pci_write16(d->seg, d->bus, d->devfn, (uint16_t)(cap + PCI_MSI_FLAGS),
+			    (uint16_t)(cap + PCI_MSI_FLAGS));
+	hw_pci_write16(d->seg, d->bus, d->devfn,
+		       (uint16_t)(cap + PCI_MSI_FLAGS),
 		       (uint16_t)(ctl & ~PCI_MSI_FLAGS_ENABLE));
 }

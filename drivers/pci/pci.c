@@ -153,8 +153,10 @@ static int probe_function(struct pci_scan *s, uint8_t bus, uint8_t devfn,
 	d->vendor = vendor;
 	d->device = hw_pci_read16(seg, bus, devfn, PCI_DEVICE_ID);
 	class = hw_pci_read32(seg, bus, devfn, PCI_CLASS_REVISION);
-	d->class_base = (uint8_t)field_get32(PCI_CLASS_REVISION_BASE_CLASS, class);
-	d->class_sub = (uint8_t)field_get32(PCI_CLASS_REVISION_SUB_CLASS, class);
+	d->class_base =
+		(uint8_t)field_get32(PCI_CLASS_REVISION_BASE_CLASS, class);
+	d->class_sub =
+		(uint8_t)field_get32(PCI_CLASS_REVISION_SUB_CLASS, class);
 	d->prog_if = (uint8_t)field_get32(PCI_CLASS_REVISION_PROG_IF, class);
 	hdr = hw_pci_read8(seg, bus, devfn, PCI_HEADER_TYPE);
 	d->hdr_type = (uint8_t)field_get32(PCI_HEADER_TYPE_LAYOUT, hdr);
@@ -222,16 +224,19 @@ static void queue_bridge(struct pci_scan *s, struct pci_dev *br)
 		why = "secondary bus already scanned (loop)";
 	}
 	if (why) {
-		log_warn("pci", PCI_BDF_FMT ": bridge %02x/%02x-%02x not followed: %s",
-			 PCI_BDF_ARGS(br->seg, br->bus, br->devfn),
-			 br->primary, br->secondary, br->subordinate, why);
+		log_warn("pci",
+			 PCI_BDF_FMT ": bridge %02x/%02x-%02x not followed: %s",
+			 PCI_BDF_ARGS(br->seg, br->bus, br->devfn), br->primary,
+			 br->secondary, br->subordinate, why);
 		return;
 	}
 	if (br->subordinate < br->secondary) {
-		log_warn("pci", PCI_BDF_FMT ": bridge %02x/%02x-%02x: subordinate below secondary, nothing beyond bus %02x is reachable",
-			 PCI_BDF_ARGS(br->seg, br->bus, br->devfn),
-			 br->primary, br->secondary, br->subordinate,
-			 br->secondary);
+		log_warn(
+			"pci",
+			PCI_BDF_FMT
+			": bridge %02x/%02x-%02x: subordinate below secondary, nothing beyond bus %02x is reachable",
+			PCI_BDF_ARGS(br->seg, br->bus, br->devfn), br->primary,
+			br->secondary, br->subordinate, br->secondary);
 	}
 	bus_set(s->visited, br->secondary);
 	for (b = br->secondary; b <= br->subordinate; b++) {
@@ -325,7 +330,8 @@ static int scan_segment(struct pci_host *host, uint16_t seg)
 		before = s->found;
 		err = scan_tree(s, (uint8_t)bus, NULL);
 		if (s->found > before) {
-			log_info("pci", "%04x:%02x: root bus, %u functions below it",
+			log_info("pci",
+				 "%04x:%02x: root bus, %u functions below it",
 				 seg, bus, s->found - before);
 		}
 	}
@@ -391,7 +397,7 @@ int pci_enumerate(struct pci_host *host)
  * boot would have given it (firmware numbers buses depth first).
  */
 static struct pci_dev **insertion_point(struct pci_host *host, uint16_t seg,
-					 uint8_t bus)
+					uint8_t bus)
 {
 	struct pci_dev **link;
 	struct pci_dev **at = NULL;
@@ -510,7 +516,7 @@ struct pci_dev *pci_find_dev(const struct pci_host *host, uint16_t seg,
 {
 	struct pci_dev *d;
 
-	pci_for_each_dev(host, d) {
+	pci_for_each_dev (host, d) {
 		if (d->seg == seg && d->bus == bus && d->devfn == devfn &&
 		    d->state == PCI_DEV_PRESENT) {
 			return d;
@@ -606,19 +612,25 @@ unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 			     unsigned int max)
 {
 	const struct pci_dev *b;
-	unsigned int n = add_id(ids, 0, max, (uint16_t)(d->bus << 8 | d->devfn));
+	unsigned int n =
+		add_id(ids, 0, max, (uint16_t)(d->bus << 8 | d->devfn));
 
 	for (b = d->parent; b; b = b->parent) {
 		if (!pci_is_pcie(b)) {
-			/* A conventional bridge re-issues requests as its own. */
-			n = add_id(ids, n, max, (uint16_t)(b->bus << 8 | b->devfn));
+			/* A conventional bridge re-issues requests as its own.
+			 */
+			n = add_id(ids, n, max,
+				   (uint16_t)(b->bus << 8 | b->devfn));
 			continue;
 		}
 		if (b->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE) {
-			/* Everything above is PCIe: the alias stays as it is. */
-			return add_id(ids, n, max, (uint16_t)(b->secondary << 8));
+			/* Everything above is PCIe: the alias stays as it is.
+			 */
+			return add_id(ids, n, max,
+				      (uint16_t)(b->secondary << 8));
 		}
-		/* Root and switch ports pass requester ids through unchanged. */
+		/* Root and switch ports pass requester ids through unchanged.
+		 */
 	}
 	return n;
 }

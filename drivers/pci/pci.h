@@ -16,7 +16,7 @@
  * firmware assigned them; BARs are assigned only to hot-added functions.
  */
 
-#define PCI_BUS_COUNT 256U
+#define PCI_BUS_COUNT  256U
 #define PCI_SLOT_COUNT 32U
 #define PCI_FUNC_COUNT 8U
 /* Bus ranges per host; one per MCFG entry, and MCFG rarely has more than 8. */
@@ -39,14 +39,14 @@ static inline unsigned int pci_func(uint8_t devfn)
 
 /* "SSSS:BB:DD.F", the form used in every log line and by the console. */
 #define PCI_BDF_FMT "%04x:%02x:%02x.%x"
-#define PCI_BDF_ARGS(seg, bus, devfn)                                          \
-	(unsigned int)(seg), (unsigned int)(bus), pci_slot(devfn),             \
+#define PCI_BDF_ARGS(seg, bus, devfn)                              \
+	(unsigned int)(seg), (unsigned int)(bus), pci_slot(devfn), \
 		pci_func(devfn)
 
 /* One capability found in a function's configuration space. */
 struct pci_cap {
 	struct pci_cap *next; /* in list order */
-	uint16_t id; /* PCI_CAP_ID_* or PCI_EXT_CAP_ID_* */
+	uint16_t id;	      /* PCI_CAP_ID_* or PCI_EXT_CAP_ID_* */
 	uint16_t offset;
 };
 
@@ -55,9 +55,9 @@ struct pci_cap {
  * assigned is its owner's business, not PCI's.
  */
 enum pci_dev_state {
-	PCI_DEV_PRESENT, /* listed in its host, answering */
+	PCI_DEV_PRESENT,  /* listed in its host, answering */
 	PCI_DEV_REMOVING, /* orderly removal: answers, its owner quiesces it */
-	PCI_DEV_GONE, /* unlisted; its hardware is never touched again */
+	PCI_DEV_GONE,	  /* unlisted; its hardware is never touched again */
 };
 
 struct pci_group;
@@ -72,12 +72,13 @@ struct pci_group;
  */
 struct pci_dev {
 	struct pci_dev *next; /* in the host's list; NULL once gone */
-	struct pci_dev *parent; /* upstream bridge, referenced; NULL: root bus */
-	uint64_t gen; /* unique among the host's objects, never reused */
+	struct pci_dev
+		*parent; /* upstream bridge, referenced; NULL: root bus */
+	uint64_t gen;	 /* unique among the host's objects, never reused */
 	unsigned int refs;
 	enum pci_dev_state state;
-	bool surprise; /* gone without an orderly removal */
-	struct pci_group *group; /* isolation group; NULL once gone */
+	bool surprise;		    /* gone without an orderly removal */
+	struct pci_group *group;    /* isolation group; NULL once gone */
 	struct pci_dev *group_next; /* next member of the group */
 	uint16_t seg;
 	uint8_t bus;
@@ -94,7 +95,7 @@ struct pci_dev {
 	uint8_t secondary;
 	uint8_t subordinate;
 	uint8_t pcie_type; /* PCI_EXP_TYPE_*, meaningful when pci_is_pcie() */
-	struct pci_cap *caps; /* capability list, in list order */
+	struct pci_cap *caps;	  /* capability list, in list order */
 	struct pci_cap *ext_caps; /* extended capabilities, in list order */
 };
 
@@ -109,7 +110,7 @@ struct pci_dev {
  */
 struct pci_group {
 	struct pci_group *next; /* in the host's list, by id */
-	unsigned int id; /* from 1, never reused */
+	unsigned int id;	/* from 1, never reused */
 	struct pci_dev *devs; /* members in enumeration order, via group_next */
 	unsigned int dev_count;
 };
@@ -126,10 +127,10 @@ struct pci_bus_range {
  * outcome at the deadline is defined (drivers/pci/hotplug.h).
  */
 struct pci_hotplug_timing {
-	uint64_t cmd_ns; /* a Slot Control command to complete */
-	uint64_t link_ns; /* power on to Data Link Layer Link Active */
+	uint64_t cmd_ns;    /* a Slot Control command to complete */
+	uint64_t link_ns;   /* power on to Data Link Layer Link Active */
 	uint64_t settle_ns; /* link up to the first configuration request */
-	uint64_t ready_ns; /* first request to function 0 answering */
+	uint64_t ready_ns;  /* first request to function 0 answering */
 };
 
 struct pci_slot;
@@ -144,7 +145,7 @@ struct pci_host {
 	unsigned int range_count;
 	struct pci_dev *devs; /* present functions, in enumeration order */
 	struct pci_dev *devs_last;
-	uint64_t gen; /* generation of the newest device object */
+	uint64_t gen;		  /* generation of the newest device object */
 	struct pci_group *groups; /* by id */
 	unsigned int group_id_last;
 	struct pci_slot *slots; /* hot-plug slots, in enumeration order */
@@ -291,9 +292,9 @@ static inline struct pci_group *pci_group_of(const struct pci_dev *d)
 	return d->group;
 }
 
-#define pci_for_each_group(host, g)                                            \
+#define pci_for_each_group(host, g) \
 	for ((g) = (host)->groups; (g); (g) = (g)->next)
-#define pci_group_for_each_dev(g, d)                                           \
+#define pci_group_for_each_dev(g, d) \
 	for ((d) = (g)->devs; (d); (d) = (d)->group_next)
 
 static inline bool pci_is_bridge(const struct pci_dev *d)

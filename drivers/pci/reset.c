@@ -26,7 +26,7 @@
  * Trst), then 100 ms before the first Configuration Request (PCIe §6.6.1).
  */
 #define SBR_ASSERT_NS (1 * MS)
-#define SBR_WAIT_NS (100 * MS)
+#define SBR_WAIT_NS   (100 * MS)
 
 /* The type 0 and type 1 headers: 64 bytes. */
 #define HDR_DWORDS 16U
@@ -34,9 +34,12 @@
 const char *pci_quiesce_method_name(enum pci_quiesce_method method)
 {
 	static const char *const names[] = {
-		[PCI_QUIESCE_NONE] = "none",	[PCI_QUIESCE_FLR] = "flr",
-		[PCI_QUIESCE_PM] = "pm",	[PCI_QUIESCE_SBR] = "sbr",
-		[PCI_QUIESCE_HOOK] = "quiesce", [PCI_QUIESCE_PENDING] = "pending",
+		[PCI_QUIESCE_NONE] = "none",
+		[PCI_QUIESCE_FLR] = "flr",
+		[PCI_QUIESCE_PM] = "pm",
+		[PCI_QUIESCE_SBR] = "sbr",
+		[PCI_QUIESCE_HOOK] = "quiesce",
+		[PCI_QUIESCE_PENDING] = "pending",
 	};
 
 	return (unsigned int)method < ARRAY_SIZE(names) ? names[method] : "?";
@@ -198,7 +201,9 @@ static int do_flr(const struct pci_dev *d, int exp, uint64_t timeout_ns)
 		return ret;
 	}
 	if (ret) {
-		log_warn("pci", PCI_BDF_FMT ": Transactions Pending still set, FLR anyway",
+		log_warn("pci",
+			 PCI_BDF_FMT
+			 ": Transactions Pending still set, FLR anyway",
 			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
 	}
 	hdr_save(d, hdr);
@@ -253,9 +258,8 @@ static int pm_reset_pos(const struct pci_dev *d)
 		return 0;
 	}
 	pmcsr = rd16(d, (unsigned int)pm + PCI_PM_CTRL);
-	return pmcsr != UINT16_MAX && !(pmcsr & PCI_PM_CTRL_NO_SOFT_RESET) ?
-		       pm :
-		       0;
+	return pmcsr != UINT16_MAX && !(pmcsr & PCI_PM_CTRL_NO_SOFT_RESET) ? pm
+									   : 0;
 }
 
 static void pm_set_state(const struct pci_dev *d, int pm, uint32_t state)
@@ -296,12 +300,13 @@ static bool resets_just_group(const struct pci_host *host,
 {
 	const struct pci_dev *x;
 
-	pci_for_each_dev(host, x) {
+	pci_for_each_dev (host, x) {
 		if (pci_dev_below(x, br) && x->group != d->group) {
 			return false;
 		}
 	}
-	pci_group_for_each_dev(d->group, x) {
+	pci_group_for_each_dev(d->group, x)
+	{
 		if (x != br && !pci_dev_below(x, br)) {
 			return false;
 		}
@@ -309,7 +314,8 @@ static bool resets_just_group(const struct pci_host *host,
 	return true;
 }
 
-/* The nearest bridge above d whose Secondary Bus Reset resets just its group. */
+/* The nearest bridge above d whose Secondary Bus Reset resets just its group.
+ */
 static struct pci_dev *sbr_bridge(const struct pci_host *host,
 				  const struct pci_dev *d)
 {
@@ -362,7 +368,7 @@ static int do_sbr(const struct pci_host *host, const struct pci_dev *br,
 	uint16_t ctl;
 	int ret = 0;
 
-	pci_for_each_dev(host, x) {
+	pci_for_each_dev (host, x) {
 		n += pci_dev_below(x, br);
 	}
 	saved = hw_zalloc(n * sizeof(*saved));
@@ -370,16 +376,18 @@ static int do_sbr(const struct pci_host *host, const struct pci_dev *br,
 		return -ENOMEM;
 	}
 	i = 0;
-	pci_for_each_dev(host, x) {
+	pci_for_each_dev (host, x) {
 		if (pci_dev_below(x, br)) {
 			saved[i].d = x;
 			hdr_save(x, saved[i++].hdr);
 		}
 	}
 	ctl = rd16(br, PCI_BRIDGE_CONTROL);
-	wr16(br, PCI_BRIDGE_CONTROL, (uint16_t)(ctl | PCI_BRIDGE_CTL_BUS_RESET));
+	wr16(br, PCI_BRIDGE_CONTROL,
+	     (uint16_t)(ctl | PCI_BRIDGE_CTL_BUS_RESET));
 	delay(SBR_ASSERT_NS);
-	wr16(br, PCI_BRIDGE_CONTROL, (uint16_t)(ctl & ~PCI_BRIDGE_CTL_BUS_RESET));
+	wr16(br, PCI_BRIDGE_CONTROL,
+	     (uint16_t)(ctl & ~PCI_BRIDGE_CTL_BUS_RESET));
 	delay(SBR_WAIT_NS);
 	/* In list order: a bridge below gets its bus numbers back first. */
 	deadline = hw_now_ns() + timeout_ns;
@@ -397,13 +405,17 @@ static int do_sbr(const struct pci_host *host, const struct pci_dev *br,
 /* The log line of a refusal: what d lacks for each method. */
 static void log_no_method(const struct pci_dev *d, bool pm)
 {
-	log_warn("pci", PCI_BDF_FMT ": cannot make sure its DMA is over: no FLR, %s, %s, no quiesce hook for %04x:%04x, not PCI Express (no Transactions Pending)",
-		 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-		 pm ? "No_Soft_Reset set (no PM reset)" :
-		      "no power management (no PM reset)",
-		 d->parent ? "no bridge above resets just its group (no secondary bus reset)" :
-			     "on a root bus (no secondary bus reset)",
-		 d->vendor, d->device);
+	log_warn(
+		"pci",
+		PCI_BDF_FMT
+		": cannot make sure its DMA is over: no FLR, %s, %s, no quiesce hook for %04x:%04x, not PCI Express (no Transactions Pending)",
+		PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+		pm ? "No_Soft_Reset set (no PM reset)"
+		   : "no power management (no PM reset)",
+		d->parent
+			? "no bridge above resets just its group (no secondary bus reset)"
+			: "on a root bus (no secondary bus reset)",
+		d->vendor, d->device);
 }
 
 int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
@@ -441,10 +453,13 @@ int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
 		return -ENOTSUP;
 	}
 	if (ret) {
-		log_warn("pci", PCI_BDF_FMT ": %s did not make sure its DMA is over: %s after %llu ms",
-			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-			 pci_quiesce_method_name(*used), errno_name(ret),
-			 (unsigned long long)((hw_now_ns() - start) / MS));
+		log_warn(
+			"pci",
+			PCI_BDF_FMT
+			": %s did not make sure its DMA is over: %s after %llu ms",
+			PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			pci_quiesce_method_name(*used), errno_name(ret),
+			(unsigned long long)((hw_now_ns() - start) / MS));
 		return ret;
 	}
 	log_info("pci", PCI_BDF_FMT ": DMA over (%s) in %llu ms",

@@ -5,23 +5,23 @@
 #include "lib/format.h"
 
 /* Registers, as indices from the base (PC16550D data sheet, table 2). */
-#define UART_RBR 0 /* receive buffer (read, DLAB=0) */
-#define UART_THR 0 /* transmit holding (write, DLAB=0) */
-#define UART_DLL 0 /* divisor latch low (DLAB=1) */
-#define UART_IER 1
-#define UART_DLM 1 /* divisor latch high (DLAB=1) */
-#define UART_FCR 2
+#define UART_RBR	      0 /* receive buffer (read, DLAB=0) */
+#define UART_THR	      0 /* transmit holding (write, DLAB=0) */
+#define UART_DLL	      0 /* divisor latch low (DLAB=1) */
+#define UART_IER	      1
+#define UART_DLM	      1 /* divisor latch high (DLAB=1) */
+#define UART_FCR	      2
 #define UART_FCR_ENABLE_CLEAR 0x07 /* enable and clear both FIFOs */
-#define UART_LCR 3
-#define UART_LCR_8N1 0x03
-#define UART_LCR_DLAB 0x80
-#define UART_MCR 4
-#define UART_MCR_DTR_RTS 0x03
-#define UART_LSR 5
-#define UART_LSR_DR 0x01   /* data ready */
-#define UART_LSR_THRE 0x20 /* transmit holding register empty */
-#define UART_SCR 7
-#define UART_REGS 8
+#define UART_LCR	      3
+#define UART_LCR_8N1	      0x03
+#define UART_LCR_DLAB	      0x80
+#define UART_MCR	      4
+#define UART_MCR_DTR_RTS      0x03
+#define UART_LSR	      5
+#define UART_LSR_DR	      0x01 /* data ready */
+#define UART_LSR_THRE	      0x20 /* transmit holding register empty */
+#define UART_SCR	      7
+#define UART_REGS	      8
 
 /*
  * How long one character may take to leave: 10 ms, ten characters' time
@@ -79,7 +79,7 @@ static uint32_t uart_divisor(const struct uart_config *cfg)
  */
 static bool uart_scratch_ok(const struct uart *u)
 {
-	static const uint8_t patterns[] = { 0x5a, 0xa5 };
+	static const uint8_t patterns[] = {0x5a, 0xa5};
 	unsigned int i;
 
 	for (i = 0; i < sizeof(patterns); i++) {

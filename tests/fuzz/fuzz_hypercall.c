@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REGION 0x4000U
 
-static struct guest g = { .name = "fz" };
+static struct guest g = {.name = "fz"};
 static struct guest_run run;
 
 /* Whether [gpa, gpa + len) is all guest memory. */
@@ -29,20 +29,20 @@ static int inside(uint64_t gpa, uint64_t len)
 	       (gpa >= 0x10000 && end <= 0x10000 + REGION) || len == 0;
 }
 
-static void check(const struct vcpu_regs *in, int64_t ret,
-		  enum hc_action act)
+static void check(const struct vcpu_regs *in, int64_t ret, enum hc_action act)
 {
 	switch (in->rax) {
 	case MOAT_HC_WRITE:
-		if (ret >= 0 && (in->rsi > MOAT_WRITE_MAX ||
-				 !inside(in->rdi, in->rsi))) {
+		if (ret >= 0 &&
+		    (in->rsi > MOAT_WRITE_MAX || !inside(in->rdi, in->rsi))) {
 			abort();
 		}
 		break;
 	case MOAT_HC_DEVICES:
-		if (ret > 0 && (in->rsi > MOAT_DEVS_MAX ||
-				!inside(in->rdi, (uint64_t)ret *
-							 sizeof(struct moat_dev)))) {
+		if (ret > 0 &&
+		    (in->rsi > MOAT_DEVS_MAX ||
+		     !inside(in->rdi,
+			     (uint64_t)ret * sizeof(struct moat_dev)))) {
 			abort();
 		}
 		break;
@@ -52,8 +52,8 @@ static void check(const struct vcpu_regs *in, int64_t ret,
 		}
 		break;
 	case MOAT_HC_IRQ_ACK:
-		if (ret == 0 && (in->rdi >= MOAT_DEVS_MAX ||
-				 !run.devs[in->rdi].vendor)) {
+		if (ret == 0 &&
+		    (in->rdi >= MOAT_DEVS_MAX || !run.devs[in->rdi].vendor)) {
 			abort();
 		}
 		break;

@@ -134,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	regs = data;
 	regs_len = size;
 	reg_next = 0;
-	cfg = (struct uart_config){ access[s.access], s.address, s.baud,
-				    s.clock_hz };
+	cfg = (struct uart_config){access[s.access], s.address, s.baud,
+				   s.clock_hz};
 	ret = uart_init(&u, &cfg);
 	CHECK((ret == 0) == u.present);
 	CHECK(ret == 0 || ret == -EINVAL || ret == -ENODEV ||

@@ -17,12 +17,13 @@
 #include "drivers/iommu/iommu.h"
 #include "drivers/pci/reset.h"
 #include "lib/errno.h"
+
 #include "tests/model/model.h"
 
 #define UNIT_BASE UINT64_C(0xfed90000)
-#define VENDOR 0x1234u
-#define DEVICE 0xbe0cu
-#define LOOKUPS 1000000u
+#define VENDOR	  0x1234U
+#define DEVICE	  0xbe0cU
+#define LOOKUPS	  1000000U
 
 /* Every function answers with VENDOR:DEVICE and zeroes; writes go nowhere. */
 uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
@@ -32,13 +33,13 @@ uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 
 uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return (uint16_t)(hw_pci_read32(seg, bus, devfn, off & ~3u) >>
+	return (uint16_t)(hw_pci_read32(seg, bus, devfn, off & ~3U) >>
 			  ((off & 2) * 8));
 }
 
 uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return (uint8_t)(hw_pci_read32(seg, bus, devfn, off & ~3u) >>
+	return (uint8_t)(hw_pci_read32(seg, bus, devfn, off & ~3U) >>
 			 ((off & 3) * 8));
 }
 
@@ -62,7 +63,7 @@ static int idle(const struct pci_dev *d, uint64_t deadline_ns)
 	return 0;
 }
 
-static const struct pci_quiesce_hook hook = { VENDOR, DEVICE, idle };
+static const struct pci_quiesce_hook hook = {VENDOR, DEVICE, idle};
 
 static double now_ns(void)
 {
@@ -96,7 +97,7 @@ static struct pci_dev *make_dev(unsigned int i)
 static void run(unsigned int count)
 {
 	static struct dmar dmar;
-	struct iommu_be_platform plat = { .inherit = false };
+	struct iommu_be_platform plat = {.inherit = false};
 	struct model_unit_config cfg;
 	struct pci_host host;
 	struct pci_dev **devs = calloc(count, sizeof(*devs));
@@ -104,7 +105,7 @@ static void run(unsigned int count)
 	unsigned int i, id, owned = 0;
 	const char *why;
 	double t0, attach_ns, fault_ns;
-	uint64_t seed = 88172645463325252ull;
+	uint64_t seed = 88172645463325252ULL;
 
 	model_init();
 	model_unit_config_default(&cfg);

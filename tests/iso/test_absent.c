@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/errno.h"
+
 #include "tests/iso/world.h"
 
 static void test_absent_refuses_every_assignment(void **state)
@@ -28,14 +29,17 @@ static void test_absent_refuses_every_assignment(void **state)
 	assert_int_equal(iommu_attach(&W.im, w_dev(W_FLR), 1, &why), -ENOENT);
 	assert_int_equal(iommu_claim(&W.im, w_dev(W_FLR), "x", false), -ENODEV);
 	assert_null(h);
-	assert_true(w_log(LOG_WARN, "no DMA through moat: its DMAR unit is rejected") > 0);
+	assert_true(w_log(LOG_WARN,
+			  "no DMA through moat: its DMAR unit is rejected") >
+		    0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_absent_refuses_every_assignment,
-						w_setup_absent, w_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_absent_refuses_every_assignment, w_setup_absent,
+			w_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,12 +16,13 @@
 #include "drivers/hw.h"
 #include "drivers/pci/ats.h"
 #include "lib/errno.h"
+
 #include "tests/iso/world.h"
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
 
-#define DMA_LEN 64u
-#define DMA_NS (100 * W_MS) /* an edu-like transfer */
+#define DMA_LEN 64U
+#define DMA_NS	(100 * W_MS) /* an edu-like transfer */
 
 /* How many of the first DMA_LEN bytes at hpa are byte. */
 static unsigned int bytes_of(uint64_t hpa, uint8_t byte)
@@ -76,20 +77,21 @@ static void test_unprovable_handover_refused_unless_forced(void **state)
 
 	w_dma(W_NONE, W_GPA, 0xaa, DMA_LEN, DMA_NS);
 	w_unassign(h);
-	assert_int_equal(iommu_assign(&W.im, b, w_dev(W_NONE), false, &hb_hold,
-				      &why),
-			 -EAGAIN);
+	assert_int_equal(
+		iommu_assign(&W.im, b, w_dev(W_NONE), false, &hb_hold, &why),
+		-EAGAIN);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "no FLR"));
 	w_run(2 * DMA_NS);
 	assert_int_equal(bytes_of(hb, 0xaa), 0);
 	/* Forced: taken, and the log says so. */
-	assert_int_equal(iommu_assign(&W.im, b, w_dev(W_NONE), true, &hb_hold,
-				      &why),
-			 0);
+	assert_int_equal(
+		iommu_assign(&W.im, b, w_dev(W_NONE), true, &hb_hold, &why), 0);
 	assert_string_equal(hb_hold->method, "forced");
-	assert_int_equal(w_log(LOG_WARN, "0000:00:04.0: handed over without proof its DMA stopped"),
-			 2);
+	assert_int_equal(
+		w_log(LOG_WARN,
+		      "0000:00:04.0: handed over without proof its DMA stopped"),
+		2);
 	model_expect_attach(0, W_NONE, b);
 	w_unassign(hb_hold);
 	w_guest_del(a);
@@ -226,9 +228,9 @@ static void test_console_cannot_touch_guest_domain(void **state)
 	const char *why;
 
 	assert_int_equal(iommu_domain_del(&W.im, NULL, gid), -EPERM);
-	assert_int_equal(iommu_map(&W.im, NULL, gid, 0, hg, 0x1000,
-				   IOMMU_PROT_READ),
-			 -EPERM);
+	assert_int_equal(
+		iommu_map(&W.im, NULL, gid, 0, hg, 0x1000, IOMMU_PROT_READ),
+		-EPERM);
 	assert_int_equal(iommu_unmap(&W.im, NULL, gid, W_GPA, 0x1000), -EPERM);
 	assert_int_equal(iommu_attach(&W.im, w_dev(W_FLR), gid, &why), -EPERM);
 	w_guest_del(g);
@@ -341,7 +343,8 @@ static void test_removal_detach_timeout_is_retried(void **state)
 
 	/* The link drops unseen; an unmap's device-TLB flush gets stuck. */
 	model_remove_endpoint(0, W_CARD_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000), 0);
+	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
+			     0);
 	pci_fake_slot_pull(W.slot_ats);
 	w_run(W_MS);
 	w_unassign(h);
@@ -378,7 +381,8 @@ static void test_replug_gets_fresh_state_while_detach_pending(void **state)
 	unsigned int i;
 
 	model_remove_endpoint(0, W_CARD_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000), 0);
+	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
+			     0);
 	pci_fake_slot_pull(W.slot_ats);
 	w_run(W_MS);
 	w_unassign(h);
@@ -388,8 +392,8 @@ static void test_replug_gets_fresh_state_while_detach_pending(void **state)
 	for (i = 0; i < 1000 && !pci_find_dev(&W.host, 0, 3, 0); i++) {
 		w_run(W_MS);
 	}
-	pending_at_replug = iommu_pending(&W.im) &&
-			    pci_find_dev(&W.host, 0, 3, 0);
+	pending_at_replug =
+		iommu_pending(&W.im) && pci_find_dev(&W.host, 0, 3, 0);
 	w_run(3000 * W_MS);
 	assert_true(pending_at_replug);
 	assert_false(iommu_pending(&W.im));
@@ -422,12 +426,14 @@ static void test_gone_handle_does_not_reach_replugged(void **state)
 	insert(W.slot_card);
 	hn = w_assign(b, W_CARD);
 	assert_ptr_not_equal(hn->dev, ho->dev);
-	/* The old handle: assigning it again is refused; dropping it is harmless. */
+	/* The old handle: assigning it again is refused; dropping it is
+	 * harmless. */
 	{
 		struct iommu_hold *keep = hn;
 
-	assert_int_equal(iommu_assign(&W.im, a, ho->dev, false, &hn, &why),
-			 -ENODEV);
+		assert_int_equal(
+			iommu_assign(&W.im, a, ho->dev, false, &hn, &why),
+			-ENODEV);
 		hn = keep;
 	}
 	iommu_unassign(&W.im, ho);
@@ -447,7 +453,8 @@ static void test_claim_remove_cycles_do_not_leak(void **state)
 	long live = 0;
 
 	for (i = 0; i < 40; i++) {
-		assert_int_equal(iommu_claim(&W.im, w_dev(W_CARD), "x", false), 0);
+		assert_int_equal(iommu_claim(&W.im, w_dev(W_CARD), "x", false),
+				 0);
 		pull(W.slot_card);
 		insert(W.slot_card);
 		/*
@@ -505,7 +512,8 @@ static void test_quarantined_device_poll_is_quiet(void **state)
 	const char *owner;
 
 	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000), 0);
+	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
+			     0);
 	w_run(3000 * W_MS);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ATS), &owner),
 			 IOMMU_OWNER_QUARANTINE);
@@ -625,7 +633,8 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
 	struct iommu_hold *h = w_assign(g, W_ATS);
 
 	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000), 0);
+	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
+			     0);
 	w_unassign(h);
 	w_run(3000 * W_MS);
 	assert_false(iommu_pending(&W.im));
@@ -642,7 +651,7 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
  */
 static void test_unmap_four_ats_one_dead_waits_one_deadline(void **state)
 {
-	const uint16_t ats[] = { W_ATS, W_CARD_ATS, W_ATS6, W_ATS7 };
+	const uint16_t ats[] = {W_ATS, W_CARD_ATS, W_ATS6, W_ATS7};
 	uint64_t hc, t0, took;
 	unsigned int id = w_domain(&hc), i;
 

@@ -14,14 +14,15 @@
 #include "drivers/pci/ats.h"
 #include "drivers/pci/hotplug.h"
 #include "lib/errno.h"
+
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
 
 #define UNIT_BASE UINT64_C(0xfed90000)
-#define SLOT_CAPS                                                              \
-	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP |        \
+#define SLOT_CAPS                                                       \
+	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP | \
 	 PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_HPS | PCI_EXP_SLTCAP_HPC)
-#define ATS_POS 0x100u
+#define ATS_POS 0x100U
 
 struct world W;
 
@@ -138,8 +139,8 @@ static uint64_t *table(uint64_t pa)
  */
 static void old_life(void)
 {
-	struct model_firmware_state fw = { .te = true };
-	const uint16_t sids[] = { W_TP, W_CARD };
+	struct model_firmware_state fw = {.te = true};
+	const uint16_t sids[] = {W_TP, W_CARD};
 	uint64_t *p;
 	unsigned int i;
 
@@ -158,7 +159,7 @@ static void old_life(void)
 		p = table(W.old_pages[(sids[i] >> 8) ? 2 : 1]) +
 		    (sids[i] & 0xff) * 2;
 		p[0] = W.old_pages[3] | 1;
-		p[1] = 1 | (5u << 8);
+		p[1] = 1 | (5U << 8);
 		model_expect_attach(0, sids[i], &previous);
 	}
 	for (i = 0; i < 6; i++) {
@@ -173,7 +174,7 @@ static void old_life(void)
 static int bring_up(bool inherit, unsigned int units)
 {
 	struct model_unit_config cfg;
-	struct iommu_be_platform plat = { .inherit = inherit };
+	struct iommu_be_platform plat = {.inherit = inherit};
 	struct iommu_be_config *bc;
 
 	model_unit_config_default(&cfg);
@@ -267,8 +268,8 @@ int w_teardown(void **state)
 
 struct pci_dev *w_dev(uint16_t rid)
 {
-	struct pci_dev *d = pci_find_dev(&W.host, 0, (uint8_t)(rid >> 8),
-					 (uint8_t)rid);
+	struct pci_dev *d =
+		pci_find_dev(&W.host, 0, (uint8_t)(rid >> 8), (uint8_t)rid);
 
 	assert_non_null(d);
 	return d;

@@ -31,19 +31,19 @@
  * After a kexec (w_setup_kexec) 00:03.0 and 02:00.0 still translate W_OLD
  * to W.old_ram through the previous life's tables.
  */
-#define W_ALIAS0 0x0400u
-#define W_ALIAS1 0x0408u
-#define W_FLR 0x0010u
-#define W_TP 0x0018u
-#define W_NONE 0x0020u
-#define W_MF0 0x0028u
-#define W_MF1 0x0029u
-#define W_ATS 0x0100u
-#define W_CARD 0x0200u
-#define W_CARD_ATS 0x0300u
-#define W_ATS6 0x0600u
-#define W_ATS7 0x0700u
-#define W_OLD UINT64_C(0x10000)
+#define W_ALIAS0   0x0400U
+#define W_ALIAS1   0x0408U
+#define W_FLR	   0x0010U
+#define W_TP	   0x0018U
+#define W_NONE	   0x0020U
+#define W_MF0	   0x0028U
+#define W_MF1	   0x0029U
+#define W_ATS	   0x0100U
+#define W_CARD	   0x0200U
+#define W_CARD_ATS 0x0300U
+#define W_ATS6	   0x0600U
+#define W_ATS7	   0x0700U
+#define W_OLD	   UINT64_C(0x10000)
 
 #define W_MS UINT64_C(1000000)
 /* Memory a guest or console domain gets: 2 MiB at GPA/IOVA W_GPA. */
@@ -54,15 +54,15 @@ struct world {
 	struct pci_host host;
 	struct dmar dmar;
 	struct iommu im;
-	uint8_t *cfg[0x800]; /* by requester id, for the functions above */
-	uint8_t *port_ats; /* 00:1c.0 */
+	uint8_t *cfg[0x800];   /* by requester id, for the functions above */
+	uint8_t *port_ats;     /* 00:1c.0 */
 	uint64_t old_pages[6]; /* the previous life's tables */
 	uint64_t old_ram;
 	int slot_card;
 	int slot_ats;
-	uint64_t landed; /* DMA transfers that reached memory */
+	uint64_t landed;  /* DMA transfers that reached memory */
 	uint64_t faulted; /* ... that the IOMMU stopped */
-	long objects; /* objects live after bring-up */
+	long objects;	  /* objects live after bring-up */
 	long baseline; /* objects live before (a failed test may leave some) */
 };
 

@@ -17,13 +17,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/bits.h"
-#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+
 #include "tests/model/model.h"
 
-#define BASE UINT64_C(0xfed90000)
+#define BASE  UINT64_C(0xfed90000)
 #define SZ_4K UINT64_C(0x1000)
 #define SZ_2M UINT64_C(0x200000)
 #define SZ_1G UINT64_C(0x40000000)
@@ -54,8 +55,8 @@ static void add(struct tally *t, double t0, const struct vtd_stats *s0,
 	t->ns += now_ns() - t0;
 	t->descriptors += u->stats.descriptors - s0->descriptors;
 	t->doorbells += u->stats.doorbells - s0->doorbells;
-	t->mmio += u->stats.mmio_reads + u->stats.mmio_writes -
-		   s0->mmio_reads - s0->mmio_writes;
+	t->mmio += u->stats.mmio_reads + u->stats.mmio_writes - s0->mmio_reads -
+		   s0->mmio_writes;
 }
 
 static void report(const char *what, const char *op, const struct tally *t,
@@ -72,7 +73,7 @@ static void report(const char *what, const char *op, const struct tally *t,
 static void run(struct vtd_unit *u, struct vtd_domain *d, const char *what,
 		uint64_t iova, uint64_t hpa, uint64_t len, unsigned int iters)
 {
-	struct tally map = { 0 }, unmap = { 0 };
+	struct tally map = {0}, unmap = {0};
 	uint64_t tables = 0, base = d->pt.table_pages;
 	struct vtd_stats s0;
 	unsigned int i;
@@ -81,7 +82,8 @@ static void run(struct vtd_unit *u, struct vtd_domain *d, const char *what,
 	for (i = 0; i < iters; i++) {
 		s0 = snap(u);
 		t0 = now_ns();
-		if (vtd_domain_map(d, iova, hpa, len, VTD_PROT_READ | VTD_PROT_WRITE)) {
+		if (vtd_domain_map(d, iova, hpa, len,
+				   VTD_PROT_READ | VTD_PROT_WRITE)) {
 			fprintf(stderr, "bench: map failed\n");
 			exit(1);
 		}
@@ -109,9 +111,9 @@ struct rig {
 };
 
 #define MASTER 0x0010
-#define DEAD 0x0300	/* an ATS endpoint that never answers */
-#define LIVE 0x0308	/* one that answers in 2 us */
-#define MS UINT64_C(1000000)
+#define DEAD   0x0300 /* an ATS endpoint that never answers */
+#define LIVE   0x0308 /* one that answers in 2 us */
+#define MS     UINT64_C(1000000)
 
 static void fail(const char *what)
 {
@@ -120,8 +122,7 @@ static void fail(const char *what)
 }
 
 /* With gsts_stuck, enabling times out and the unit stays off. */
-static void rig_up(struct rig *r, unsigned int fetch_ahead,
-		   uint32_t gsts_stuck)
+static void rig_up(struct rig *r, unsigned int fetch_ahead, uint32_t gsts_stuck)
 {
 	struct vtd_unit *up = &r->u;
 	struct model_unit_config cfg;
@@ -129,7 +130,7 @@ static void rig_up(struct rig *r, unsigned int fetch_ahead,
 
 	model_init();
 	model_unit_config_default(&cfg);
-	cfg.ecap |= 4;	/* ECAP.DT */
+	cfg.ecap |= 4; /* ECAP.DT */
 	cfg.fetch_ahead = fetch_ahead;
 	cfg.gsts_stuck = gsts_stuck;
 	model_add_unit(BASE, &cfg);
@@ -151,7 +152,8 @@ static void rig_up(struct rig *r, unsigned int fetch_ahead,
 static void rig_down(struct rig *r)
 {
 	if (model_violations()) {
-		fprintf(stderr, "bench: %u model violations\n", model_violations());
+		fprintf(stderr, "bench: %u model violations\n",
+			model_violations());
 		exit(1);
 	}
 	model_fini();
@@ -200,7 +202,8 @@ static void fail_ice(struct rig *r)
 	for (i = 0; i < 6; i++) {
 		model_inject_ice(0, 0, LIVE);
 		if (unmap_one(r, SZ_1G) ||
-		    vtd_devtlb_flush(&r->u, LIVE, LIVE, 0, 0, 0) != (i < 3 ? 0 : -EIO))
+		    vtd_devtlb_flush(&r->u, LIVE, LIVE, 0, 0, 0) !=
+			    (i < 3 ? 0 : -EIO))
 			fail("invalidation with ICE");
 		vtd_qi_poll(&r->u);
 	}
@@ -259,14 +262,15 @@ struct failure {
 };
 
 static const struct failure failures[] = {
-	{ .name = "none", .inject = fail_none },
-	{ .name = "GSTS.TES stuck while enabling", .inject = fail_gsts,
-	  .gsts_stuck = UINT32_C(1) << 31 },
-	{ .name = "IQE, each IQEI 0-5", .inject = fail_iqe },
-	{ .name = "ICE, 6 times", .inject = fail_ice },
-	{ .name = "ITE: dead device, 20 unmaps behind", .inject = fail_ite },
-	{ .name = "status write 2 s late", .inject = fail_late_status },
-	{ .name = "queue stalled", .inject = fail_stall },
+	{.name = "none", .inject = fail_none},
+	{.name = "GSTS.TES stuck while enabling",
+	 .inject = fail_gsts,
+	 .gsts_stuck = UINT32_C(1) << 31},
+	{.name = "IQE, each IQEI 0-5", .inject = fail_iqe},
+	{.name = "ICE, 6 times", .inject = fail_ice},
+	{.name = "ITE: dead device, 20 unmaps behind", .inject = fail_ite},
+	{.name = "status write 2 s late", .inject = fail_late_status},
+	{.name = "queue stalled", .inject = fail_stall},
 };
 
 /*
@@ -292,8 +296,9 @@ static void worst_waits(void)
 				deadline = r.u.cfg.deadline_ns[cls];
 				if (worst > deadline + 1000)
 					over = true;
-				printf(" %s %.3f ms (%.0f)", vtd_deadline_name(cls),
-				       worst / 1e6, deadline / 1e6);
+				printf(" %s %.3f ms (%.0f)",
+				       vtd_deadline_name(cls), worst / 1e6,
+				       deadline / 1e6);
 			}
 			printf(", %llu timeouts\n",
 			       (unsigned long long)r.u.stats.timeouts);
@@ -312,11 +317,13 @@ struct mode_case {
 };
 
 static const struct mode_case mode_cases[] = {
-	{ .name = "legacy", .format = VTD_FORMAT_SECOND_LEVEL },
-	{ .name = "scalable SL", .scalable = true,
-	  .format = VTD_FORMAT_SECOND_LEVEL },
-	{ .name = "scalable FL", .scalable = true,
-	  .format = VTD_FORMAT_FIRST_LEVEL },
+	{.name = "legacy", .format = VTD_FORMAT_SECOND_LEVEL},
+	{.name = "scalable SL",
+	 .scalable = true,
+	 .format = VTD_FORMAT_SECOND_LEVEL},
+	{.name = "scalable FL",
+	 .scalable = true,
+	 .format = VTD_FORMAT_FIRST_LEVEL},
 };
 
 /*
@@ -433,7 +440,7 @@ static void attach_figures(void)
 {
 	const unsigned int iters = 20000;
 	const struct mode_case *c;
-	struct tally t = { 0 };
+	struct tally t = {0};
 	struct vtd_domain *d;
 	struct vtd_stats s0;
 	struct vtd_unit u;

@@ -1,4 +1,6 @@
 /* Helpers shared by the model tests; see harness.h. */
+#include "tests/model/harness.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "lib/bits.h"
 #include "drivers/hw.h"
-#include "tests/model/harness.h"
+#include "lib/bits.h"
+
 #include "tests/model/model.h"
 
 int setup(void **state)
@@ -138,7 +140,8 @@ uint64_t *leaf_entry(struct vtd_domain *d, uint64_t iova)
 
 	for (level = d->pt.levels; level > 1; level--) {
 		table = hw_phys_to_virt(pa);
-		pa = table[(iova >> (12 + 9 * (level - 1))) & 511] & VTD_SL_ADDR;
+		pa = table[(iova >> (12 + 9 * (level - 1))) & 511] &
+		     VTD_SL_ADDR;
 	}
 	return (uint64_t *)hw_phys_to_virt(pa) + ((iova >> 12) & 511);
 }
@@ -162,7 +165,7 @@ struct model_unit_config sm_cfg(unsigned int pss)
 void fault_expect(struct vtd_unit *u, uint16_t sid, uint64_t addr,
 		  uint8_t reason, bool write)
 {
-	struct fault_log log = { 0 };
+	struct fault_log log = {0};
 
 	assert_int_equal(vtd_fault_poll(u, on_fault, &log), 1);
 	assert_int_equal(log.f[0].sid, sid);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "drivers/iommu/vtd/vtd.h"
+
 #include "tests/model/model.h"
 
 /*
@@ -13,11 +14,11 @@
  * it did not expect and clear), bring-up, and driver calls that also tell
  * the model what the test now expects.
  */
-#define BASE(i) (UINT64_C(0xfed90000) + (uint64_t)(i) * 0x10000)
-#define SZ_4K UINT64_C(0x1000)
-#define SZ_2M UINT64_C(0x200000)
-#define SZ_1G UINT64_C(0x40000000)
-#define RW (VTD_PROT_READ | VTD_PROT_WRITE)
+#define BASE(i)		  (UINT64_C(0xfed90000) + (uint64_t)(i)*0x10000)
+#define SZ_4K		  UINT64_C(0x1000)
+#define SZ_2M		  UINT64_C(0x200000)
+#define SZ_1G		  UINT64_C(0x40000000)
+#define RW		  (VTD_PROT_READ | VTD_PROT_WRITE)
 #define SID(bus, dev, fn) ((uint16_t)((bus) << 8 | (dev) << 3 | (fn)))
 
 int setup(void **state);

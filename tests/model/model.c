@@ -4,6 +4,8 @@
  * (GCMD handshakes, descriptor processing) happens when virtual time
  * reaches it, checked at every seam call.
  */
+#include "tests/model/model.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,121 +15,167 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "kernel/log.h"
 #include "drivers/hw.h"
-#include "tests/model/model.h"
+#include "kernel/log.h"
+
 #include "tests/model/model_ir.h"
 
 /* Simulated physical memory: tables and RAM from 4 GiB up to 16 GiB. */
 #define PHYS_SIZE (UINT64_C(16) << 30)
-#define RAM_BASE (UINT64_C(4) << 30)
-#define PG 4096u
-#define LINE 64u
+#define RAM_BASE  (UINT64_C(4) << 30)
+#define PG	  4096U
+#define LINE	  64U
 
 enum page_state {
 	PG_UNUSED,
-	PG_TABLE,	/* from hw_page_alloc */
-	PG_RAM,		/* from model_ram_alloc */
-	PG_FREED,	/* freed by hw_page_free, in quarantine */
+	PG_TABLE, /* from hw_page_alloc */
+	PG_RAM,	  /* from model_ram_alloc */
+	PG_FREED, /* freed by hw_page_free, in quarantine */
 };
 
 /* Registers (offsets and bits read from the spec, independently of the
  * driver's regs.h). */
 enum {
-	R_VER = 0x00, R_CAP = 0x08, R_ECAP = 0x10, R_GCMD = 0x18,
-	R_GSTS = 0x1c, R_RTADDR = 0x20, R_CCMD = 0x28, R_FSTS = 0x34,
-	R_FECTL = 0x38, R_FEDATA = 0x3c, R_FEADDR = 0x40, R_FEUADDR = 0x44,
-	R_AFLOG = 0x58, R_PMEN = 0x64, R_PLMBASE = 0x68, R_PLMLIMIT = 0x6c,
-	R_PHMBASE = 0x70, R_PHMLIMIT = 0x78, R_IQH = 0x80, R_IQT = 0x88,
-	R_IQA = 0x90, R_ICS = 0x9c, R_IECTL = 0xa0, R_IEDATA = 0xa4,
-	R_IEADDR = 0xa8, R_IEUADDR = 0xac, R_IQERCD = 0xb0, R_IRTA = 0xb8,
+	R_VER = 0x00,
+	R_CAP = 0x08,
+	R_ECAP = 0x10,
+	R_GCMD = 0x18,
+	R_GSTS = 0x1c,
+	R_RTADDR = 0x20,
+	R_CCMD = 0x28,
+	R_FSTS = 0x34,
+	R_FECTL = 0x38,
+	R_FEDATA = 0x3c,
+	R_FEADDR = 0x40,
+	R_FEUADDR = 0x44,
+	R_AFLOG = 0x58,
+	R_PMEN = 0x64,
+	R_PLMBASE = 0x68,
+	R_PLMLIMIT = 0x6c,
+	R_PHMBASE = 0x70,
+	R_PHMLIMIT = 0x78,
+	R_IQH = 0x80,
+	R_IQT = 0x88,
+	R_IQA = 0x90,
+	R_ICS = 0x9c,
+	R_IECTL = 0xa0,
+	R_IEDATA = 0xa4,
+	R_IEADDR = 0xa8,
+	R_IEUADDR = 0xac,
+	R_IQERCD = 0xb0,
+	R_IRTA = 0xb8,
 };
 
-#define G_TE (1u << 31)
-#define G_SRTP (1u << 30)
-#define G_SFL (1u << 29)
-#define G_EAFL (1u << 28)
-#define G_WBF (1u << 27)
-#define G_QIE (1u << 26)
-#define G_IRE (1u << 25)
-#define G_SIRTP (1u << 24)
-#define G_CFI (1u << 23)
+#define G_TE	     (1U << 31)
+#define G_SRTP	     (1U << 30)
+#define G_SFL	     (1U << 29)
+#define G_EAFL	     (1U << 28)
+#define G_WBF	     (1U << 27)
+#define G_QIE	     (1U << 26)
+#define G_IRE	     (1U << 25)
+#define G_SIRTP	     (1U << 24)
+#define G_CFI	     (1U << 23)
 #define G_PERSISTENT (G_TE | G_EAFL | G_QIE | G_IRE | G_CFI)
-#define G_ONESHOT (G_SRTP | G_SFL | G_WBF | G_SIRTP)
+#define G_ONESHOT    (G_SRTP | G_SFL | G_WBF | G_SIRTP)
 
-#define FS_PFO (1u << 0)
-#define FS_PPF (1u << 1)
-#define FS_IQE (1u << 4)
-#define FS_ICE (1u << 5)
-#define FS_ITE (1u << 6)
-#define FS_W1C 0x7du	/* PFO AFO APF IQE ICE ITE */
+#define FS_PFO (1U << 0)
+#define FS_PPF (1U << 1)
+#define FS_IQE (1U << 4)
+#define FS_ICE (1U << 5)
+#define FS_ITE (1U << 6)
+#define FS_W1C 0x7dU /* PFO AFO APF IQE ICE ITE */
 
-#define PMEN_EPM (1u << 31)
-#define PMEN_PRS (1u << 0)
+#define PMEN_EPM (1U << 31)
+#define PMEN_PRS (1U << 0)
 
-#define SL_R (UINT64_C(1) << 0)
-#define SL_W (UINT64_C(1) << 1)
-#define SL_PS (UINT64_C(1) << 7)
+#define SL_R	  (UINT64_C(1) << 0)
+#define SL_W	  (UINT64_C(1) << 1)
+#define SL_PS	  (UINT64_C(1) << 7)
 #define ADDR_MASK UINT64_C(0x000ffffffffff000)
 
 /* First-level entries: the IA-32e paging format. */
-#define FL_P (UINT64_C(1) << 0)
+#define FL_P  (UINT64_C(1) << 0)
 #define FL_RW (UINT64_C(1) << 1)
 #define FL_US (UINT64_C(1) << 2)
-#define FL_A (UINT64_C(1) << 5)
-#define FL_D (UINT64_C(1) << 6)
+#define FL_A  (UINT64_C(1) << 5)
+#define FL_D  (UINT64_C(1) << 6)
 #define FL_PS (UINT64_C(1) << 7)
 #define FL_XD (UINT64_C(1) << 63)
 
 /* ECAP bits the model reads (11.4.3). */
-#define EC_DT 2
-#define EC_PT 6
-#define EC_NEST 26
-#define EC_PRS 29
+#define EC_DT	 2
+#define EC_PT	 6
+#define EC_NEST	 26
+#define EC_PRS	 29
 #define EC_PASID 40
-#define EC_SMTS 43
-#define EC_SLTS 46
-#define EC_FLTS 47
+#define EC_SMTS	 43
+#define EC_SLTS	 46
+#define EC_FLTS	 47
 #define EC_SMPWC 48
-#define EC_RPS 49
+#define EC_RPS	 49
 
 /* PASID-table entry translation types. */
 enum { PGTT_FL = 1, PGTT_SL = 2, PGTT_NESTED = 3, PGTT_PT = 4 };
 
-#define CTX_CACHE 64u
-#define PASID_CACHE 64u
-#define IOTLB_SIZE 512u
+#define CTX_CACHE   64U
+#define PASID_CACHE 64U
+#define IOTLB_SIZE  512U
 /* Table pages one walk reads: a nested walk reads second-level tables
  * for each first-level table and for its result. */
-#define MAX_PATH 40u
+#define MAX_PATH 40U
 
 /* Fault reasons the model produces: legacy, then scalable mode (7.1.3). */
 enum {
-	FR_ROOT_NP = 1, FR_CTX_NP = 2, FR_CTX_INVALID = 3, FR_AW = 4,
-	FR_WRITE = 5, FR_READ = 6, FR_PTE_READ = 7, FR_ROOT_RSVD = 0xa,
-	FR_CTX_RSVD = 0xb, FR_PTE_RSVD = 0xc,
+	FR_ROOT_NP = 1,
+	FR_CTX_NP = 2,
+	FR_CTX_INVALID = 3,
+	FR_AW = 4,
+	FR_WRITE = 5,
+	FR_READ = 6,
+	FR_PTE_READ = 7,
+	FR_ROOT_RSVD = 0xa,
+	FR_CTX_RSVD = 0xb,
+	FR_PTE_RSVD = 0xc,
 	SM_TTM0_PASID = 0x31,
-	SM_ROOT_READ = 0x38, SM_ROOT_NP = 0x39, SM_ROOT_RSVD = 0x3a,
-	SM_CTX_READ = 0x40, SM_CTX_NP = 0x41, SM_CTX_RSVD = 0x42,
-	SM_PASIDE = 0x45, SM_PASID_MAX = 0x46, SM_RID_PASID = 0x48,
-	SM_PDE_READ = 0x50, SM_PDE_NP = 0x51, SM_PDE_RSVD = 0x52,
-	SM_PE_READ = 0x58, SM_PE_NP = 0x59, SM_PE_RSVD = 0x5a,
+	SM_ROOT_READ = 0x38,
+	SM_ROOT_NP = 0x39,
+	SM_ROOT_RSVD = 0x3a,
+	SM_CTX_READ = 0x40,
+	SM_CTX_NP = 0x41,
+	SM_CTX_RSVD = 0x42,
+	SM_PASIDE = 0x45,
+	SM_PASID_MAX = 0x46,
+	SM_RID_PASID = 0x48,
+	SM_PDE_READ = 0x50,
+	SM_PDE_NP = 0x51,
+	SM_PDE_RSVD = 0x52,
+	SM_PE_READ = 0x58,
+	SM_PE_NP = 0x59,
+	SM_PE_RSVD = 0x5a,
 	SM_PE_INVALID = 0x5b,
-	SM_FL_READ = 0x70, SM_FL_NP = 0x71, SM_FL_RSVD = 0x72,
-	SM_NESTED_FL_TOP = 0x75, SM_NESTED_FL = 0x76,
-	SM_SL_READ = 0x78, SM_SL_RSVD = 0x7a,
-	SM_NOT_CANONICAL = 0x80, SM_US = 0x81, SM_AW = 0x83,
-	SM_WRITE = 0x85, SM_READ = 0x86, SM_FL_AD = 0x90,
+	SM_FL_READ = 0x70,
+	SM_FL_NP = 0x71,
+	SM_FL_RSVD = 0x72,
+	SM_NESTED_FL_TOP = 0x75,
+	SM_NESTED_FL = 0x76,
+	SM_SL_READ = 0x78,
+	SM_SL_RSVD = 0x7a,
+	SM_NOT_CANONICAL = 0x80,
+	SM_US = 0x81,
+	SM_AW = 0x83,
+	SM_WRITE = 0x85,
+	SM_READ = 0x86,
+	SM_FL_AD = 0x90,
 };
 
 /* A walk result meaning "not present": the caller picks the reason. */
-#define WALK_NP 0xffu
+#define WALK_NP 0xffU
 
 struct ctx_cache_entry {
 	bool valid;
 	bool present;
 	uint16_t sid;
-	uint16_t did;		/* legacy mode; scalable entries have none */
+	uint16_t did; /* legacy mode; scalable entries have none */
 	uint64_t lo;
 	uint64_t hi;
 };
@@ -144,14 +192,14 @@ struct pasid_cache_entry {
 
 struct tlb_entry {
 	bool valid;
-	bool negative;		/* CM: a cached not-present leaf */
+	bool negative; /* CM: a cached not-present leaf */
 	uint16_t did;
-	uint32_t pasid;		/* scalable mode; 0 in legacy mode */
-	unsigned int pgtt;	/* what walked it; legacy: second-level */
+	uint32_t pasid;	   /* scalable mode; 0 in legacy mode */
+	unsigned int pgtt; /* what walked it; legacy: second-level */
 	uint64_t iova;
 	uint64_t size;
 	uint64_t hpa;
-	uint64_t rights;	/* SL_R | SL_W */
+	uint64_t rights; /* SL_R | SL_W */
 	unsigned int path_len;
 	uint64_t path[MAX_PATH];
 };
@@ -171,7 +219,7 @@ struct pe_shadow {
 /* A request as the unit receives it. */
 struct request {
 	uint16_t sid;
-	uint32_t pasid;		/* MODEL_NO_PASID: without */
+	uint32_t pasid; /* MODEL_NO_PASID: without */
 	uint64_t iova;
 	bool write;
 };
@@ -181,10 +229,10 @@ struct frcd {
 	uint64_t hi;
 };
 
-#define FETCH_MAX 64u
-#define WRITES_MAX 1024u
-#define EXEC_LOG 4096u
-#define MAX_ENDPOINTS 64u
+#define FETCH_MAX     64U
+#define WRITES_MAX    1024U
+#define EXEC_LOG      4096U
+#define MAX_ENDPOINTS 64U
 
 struct mdesc {
 	uint64_t lo;
@@ -210,7 +258,7 @@ struct endpoint {
 	uint16_t sid;
 	uint64_t latency_ns;
 	bool removed;
-	bool silent;		/* config reads all-ones for now */
+	bool silent; /* config reads all-ones for now */
 	struct model_endpoint_stats stats;
 };
 
@@ -228,20 +276,20 @@ struct munit {
 	} op;
 	uint64_t rtaddr;
 	uint64_t root_active;
-	uint32_t fsts;		/* the RW1C bits */
+	uint32_t fsts; /* the RW1C bits */
 	uint32_t fectl, fedata, feaddr, feuaddr, pmen, plmbase, plmlimit;
 	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
 	uint64_t phmbase, phmlimit, irta, aflog;
-	uint64_t iqa, iqh, iqt, iqercd;	/* iqh/iqt as descriptor indexes */
+	uint64_t iqa, iqh, iqt, iqercd; /* iqh/iqt as descriptor indexes */
 	/* Descriptors fetched and not finished: [exec, iqh), as fetched. */
 	uint64_t exec;
 	struct mdesc fetched[FETCH_MAX];
 	unsigned int fetched_count;
-	uint64_t ready;			/* the engine may start work from then */
-	uint64_t exec_due;		/* the one at exec finishes; 0: not begun */
-	bool exec_times_out;		/* ...by a device-TLB time-out (ITE) */
-	bool iqe_wait_tail;		/* after IQE, an IQT write restarts */
-	int iqe_countdown;		/* -1: no injection */
+	uint64_t ready;	     /* the engine may start work from then */
+	uint64_t exec_due;   /* the one at exec finishes; 0: not begun */
+	bool exec_times_out; /* ...by a device-TLB time-out (ITE) */
+	bool iqe_wait_tail;  /* after IQE, an IQT write restarts */
+	int iqe_countdown;   /* -1: no injection */
 	unsigned int iqe_info;
 	int ice_countdown;
 	uint16_t ice_sid;
@@ -261,8 +309,8 @@ struct munit {
 	unsigned int pc_next;
 	struct tlb_entry tlb[IOTLB_SIZE];
 	unsigned int tlb_next;
-	struct shadow *shadow;		/* per sid, context entries seen */
-	struct pe_shadow *pe_shadow;	/* PASID entries seen */
+	struct shadow *shadow;	     /* per sid, context entries seen */
+	struct pe_shadow *pe_shadow; /* PASID entries seen */
 	size_t pe_shadow_count;
 	struct {
 		bool on;
@@ -292,15 +340,15 @@ struct mmio_range {
 	uint64_t len;
 };
 
-#define QUARANTINE 4096u
-#define LOG_LINES 256u
-#define VIOLATION_LINES 64u
-#define MAX_RANGES 32u
+#define QUARANTINE	4096U
+#define LOG_LINES	256U
+#define VIOLATION_LINES 64U
+#define MAX_RANGES	32U
 
 static struct {
-	uint8_t *cpu;		/* what the CPU sees */
-	uint8_t *dev;		/* what a non-coherent unit's walks see */
-	uint8_t *state;		/* enum page_state per page */
+	uint8_t *cpu;	/* what the CPU sees */
+	uint8_t *dev;	/* what a non-coherent unit's walks see */
+	uint8_t *state; /* enum page_state per page */
 	uint64_t next_pa;
 	uint64_t table_pages;
 	/* Freed pages rest here before reuse, so late accesses are caught. */
@@ -325,17 +373,17 @@ static struct {
 	char log[LOG_LINES][256];
 	unsigned int log_count;
 	bool verbose;
-	bool probing;		/* a watching device's probe is running */
-	bool alloc_fails;	/* hw_page_alloc() runs out of memory */
-	bool storing;		/* probes between two table stores */
+	bool probing;	  /* a watching device's probe is running */
+	bool alloc_fails; /* hw_page_alloc() runs out of memory */
+	bool storing;	  /* probes between two table stores */
 } M;
 
 static void probe_all(void);
 
 static uint64_t fld(uint64_t v, unsigned int hi, unsigned int lo)
 {
-	uint64_t mask = hi - lo == 63 ? ~UINT64_C(0) :
-					(UINT64_C(1) << (hi - lo + 1)) - 1;
+	uint64_t mask = hi - lo == 63 ? ~UINT64_C(0)
+				      : (UINT64_C(1) << (hi - lo + 1)) - 1;
 
 	return (v >> lo) & mask;
 }
@@ -360,8 +408,8 @@ unsigned int model_violations(void)
 
 bool model_violation_seen(const char *substr)
 {
-	unsigned int i, n = M.violations < VIOLATION_LINES ? M.violations :
-							     VIOLATION_LINES;
+	unsigned int i, n = M.violations < VIOLATION_LINES ? M.violations
+							   : VIOLATION_LINES;
 
 	for (i = 0; i < n; i++) {
 		if (strstr(M.violation_log[i], substr))
@@ -544,16 +592,18 @@ static void check_free(struct munit *mu, uint64_t pa)
 		violation("unit %u: root table 0x%llx freed while in use",
 			  mu->index, (unsigned long long)pa);
 	if ((mu->gsts & G_QIE) && (mu->iqa & ADDR_MASK) == pa)
-		violation("unit %u: invalidation queue 0x%llx freed while enabled",
-			  mu->index, (unsigned long long)pa);
+		violation(
+			"unit %u: invalidation queue 0x%llx freed while enabled",
+			mu->index, (unsigned long long)pa);
 	for (i = 0; i < CTX_CACHE; i++) {
 		struct ctx_cache_entry *c = &mu->ctx[i];
 
 		if (!c->valid || !c->present || (c->lo & ADDR_MASK) != pa)
 			continue;
 		if (te)
-			violation("unit %u: page 0x%llx freed while a cached context entry (sid %04x) points to it",
-				  mu->index, (unsigned long long)pa, c->sid);
+			violation(
+				"unit %u: page 0x%llx freed while a cached context entry (sid %04x) points to it",
+				mu->index, (unsigned long long)pa, c->sid);
 		c->valid = false;
 	}
 	for (i = 0; i < PASID_CACHE; i++) {
@@ -566,9 +616,10 @@ static void check_free(struct munit *mu, uint64_t pa)
 			continue;
 		}
 		if (te) {
-			violation("unit %u: table page 0x%llx freed while a cached PASID entry (sid %04x PASID %u) points to it",
-				  mu->index, (unsigned long long)pa, c->sid,
-				  c->pasid);
+			violation(
+				"unit %u: table page 0x%llx freed while a cached PASID entry (sid %04x PASID %u) points to it",
+				mu->index, (unsigned long long)pa, c->sid,
+				c->pasid);
 		}
 		c->valid = false;
 	}
@@ -578,9 +629,10 @@ static void check_free(struct munit *mu, uint64_t pa)
 		if (!t->valid || !path_uses(t, pa))
 			continue;
 		if (te)
-			violation("unit %u: table page 0x%llx freed while the IOTLB still caches a walk through it (did %u iova 0x%llx)",
-				  mu->index, (unsigned long long)pa, t->did,
-				  (unsigned long long)t->iova);
+			violation(
+				"unit %u: table page 0x%llx freed while the IOTLB still caches a walk through it (did %u iova 0x%llx)",
+				mu->index, (unsigned long long)pa, t->did,
+				(unsigned long long)t->iova);
 		t->valid = false;
 	}
 	/* A PASID table page going away: its entries are forgotten. */
@@ -610,8 +662,8 @@ void hw_page_free(uint64_t pa)
 	/* A ring: once full, its oldest page becomes allocatable again. */
 	slot = &M.quarantine[M.quarantine_count++ % QUARANTINE];
 	if (M.quarantine_count > QUARANTINE) {
-		M.recycled = realloc(M.recycled,
-				     (M.recycled_count + 1) * sizeof(*M.recycled));
+		M.recycled = realloc(M.recycled, (M.recycled_count + 1) *
+							 sizeof(*M.recycled));
 		M.recycled[M.recycled_count++] = *slot;
 	}
 	*slot = pa;
@@ -672,9 +724,10 @@ static bool walk_read_snoop(struct munit *mu, uint64_t pa, uint64_t *val,
 	memcpy(&dev, M.dev + pa, 8);
 	/* Between a store and its flush, the old value is what it sees. */
 	if (dev != cpu && !M.storing)
-		violation("unit %u: table entry at 0x%llx written by the CPU but not flushed (sees 0x%llx, CPU has 0x%llx)",
-			  mu->index, (unsigned long long)pa,
-			  (unsigned long long)dev, (unsigned long long)cpu);
+		violation(
+			"unit %u: table entry at 0x%llx written by the CPU but not flushed (sees 0x%llx, CPU has 0x%llx)",
+			mu->index, (unsigned long long)pa,
+			(unsigned long long)dev, (unsigned long long)cpu);
 	*val = dev;
 	return true;
 }
@@ -774,18 +827,19 @@ static void ctx_observe(struct munit *mu, uint16_t sid, uint64_t lo,
 	struct shadow *s = &mu->shadow[sid];
 
 	if (s->seen && (s->lo & 1) && (lo & 1) && (s->lo != lo || s->hi != hi))
-		violation("unit %u: context entry of sid %04x changed while present (%016llx:%016llx -> %016llx:%016llx)",
-			  mu->index, sid, (unsigned long long)s->hi,
-			  (unsigned long long)s->lo, (unsigned long long)hi,
-			  (unsigned long long)lo);
+		violation(
+			"unit %u: context entry of sid %04x changed while present (%016llx:%016llx -> %016llx:%016llx)",
+			mu->index, sid, (unsigned long long)s->hi,
+			(unsigned long long)s->lo, (unsigned long long)hi,
+			(unsigned long long)lo);
 	s->seen = true;
 	s->lo = lo;
 	s->hi = hi;
 }
 
 /* Reads sid's context entry from memory; false if there is none. */
-static bool ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
-		     uint64_t *hi, unsigned int *reason)
+static bool ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo, uint64_t *hi,
+		     unsigned int *reason)
 {
 	uint64_t root = mu->root_active & ADDR_MASK, rlo, rhi, ctp;
 
@@ -837,19 +891,23 @@ static void ctx_scan(struct munit *mu)
 			uint64_t e;
 
 			if (devfn % per_table == 0 &&
-			    (!walk_read(mu, root + bus * 16 +
-						    (devfn / per_table) * 8,
+			    (!walk_read(mu,
+					root + bus * 16 +
+						(devfn / per_table) * 8,
 					&rlo) ||
 			     !(rlo & 1))) {
-				/* No context table: its entries are not present. */
+				/* No context table: its entries are not
+				 * present. */
 				for (e = 0; e < per_table; e++) {
-					mu->shadow[bus << 8 | (devfn + e)].lo = 0;
+					mu->shadow[bus << 8 | (devfn + e)].lo =
+						0;
 				}
 				devfn += per_table - 1;
 				continue;
 			}
 			e = (rlo & ADDR_MASK) + (devfn % per_table) * size;
-			if (!walk_read(mu, e, &lo) || !walk_read(mu, e + 8, &hi))
+			if (!walk_read(mu, e, &lo) ||
+			    !walk_read(mu, e + 8, &hi))
 				break;
 			ctx_observe(mu, (uint16_t)(bus << 8 | devfn), lo, hi);
 		}
@@ -876,8 +934,8 @@ static bool ctx_entry_at(struct munit *mu, uint64_t pa, uint16_t *sid,
 			if (!(rlo & 1) || (rlo & ADDR_MASK) != page)
 				continue;
 			*entry = (pa & ~(uint64_t)(size - 1));
-			*sid = (uint16_t)(bus << 8 |
-					  (half * 128 + (pa & (PG - 1)) / size));
+			*sid = (uint16_t)(bus << 8 | (half * 128 +
+						      (pa & (PG - 1)) / size));
 			return true;
 		}
 	}
@@ -949,13 +1007,13 @@ static unsigned int sm_ctx_read(struct munit *mu, uint16_t sid, uint64_t *lo,
 		return SM_CTX_NP;
 	}
 	if (!ecap_bit(mu, EC_DT)) {
-		rsvd |= 1u << 2;
+		rsvd |= 1U << 2;
 	}
 	if (!ecap_bit(mu, EC_PASID)) {
-		rsvd |= 1u << 3;
+		rsvd |= 1U << 3;
 	}
 	if (!ecap_bit(mu, EC_PRS)) {
-		rsvd |= 1u << 4;
+		rsvd |= 1U << 4;
 	}
 	if ((*lo & rsvd) || (*hi >> 21) || w2 || w3) {
 		return SM_CTX_RSVD;
@@ -974,8 +1032,7 @@ static struct pe_shadow *pe_shadow_of(struct munit *mu, uint64_t pa)
 	}
 	mu->pe_shadow = realloc(mu->pe_shadow, (mu->pe_shadow_count + 1) *
 						       sizeof(*mu->pe_shadow));
-	memset(&mu->pe_shadow[mu->pe_shadow_count], 0,
-	       sizeof(*mu->pe_shadow));
+	memset(&mu->pe_shadow[mu->pe_shadow_count], 0, sizeof(*mu->pe_shadow));
 	mu->pe_shadow[mu->pe_shadow_count].pa = pa;
 	return &mu->pe_shadow[mu->pe_shadow_count++];
 }
@@ -992,14 +1049,14 @@ static void pe_observe(struct munit *mu, uint64_t pa, const uint64_t *val)
 
 	if ((s->val[0] & 1) && (val[0] & 1) &&
 	    memcmp(s->val, val, sizeof(s->val))) {
-		violation("unit %u: PASID entry at 0x%llx changed while present (%016llx:%016llx:%016llx -> %016llx:%016llx:%016llx)",
-			  mu->index, (unsigned long long)pa,
-			  (unsigned long long)s->val[2],
-			  (unsigned long long)s->val[1],
-			  (unsigned long long)s->val[0],
-			  (unsigned long long)val[2],
-			  (unsigned long long)val[1],
-			  (unsigned long long)val[0]);
+		violation(
+			"unit %u: PASID entry at 0x%llx changed while present (%016llx:%016llx:%016llx -> %016llx:%016llx:%016llx)",
+			mu->index, (unsigned long long)pa,
+			(unsigned long long)s->val[2],
+			(unsigned long long)s->val[1],
+			(unsigned long long)s->val[0],
+			(unsigned long long)val[2], (unsigned long long)val[1],
+			(unsigned long long)val[0]);
 	}
 	memcpy(s->val, val, sizeof(s->val));
 }
@@ -1067,7 +1124,7 @@ static unsigned int pe_check(const struct munit *mu, const uint64_t *val)
 	    (pgtt == PGTT_PT && !ecap_bit(mu, EC_PT)) || !pgtt || pgtt > 4) {
 		return SM_PE_INVALID;
 	}
-	if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1u << aw))) {
+	if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1U << aw))) {
 		return SM_PE_INVALID;
 	}
 	if ((pgtt == PGTT_FL || pgtt == PGTT_NESTED) &&
@@ -1237,7 +1294,7 @@ static unsigned int sl_walk(struct munit *mu, uint64_t slptptr,
 			return FR_PTE_READ;
 		}
 		if (!(e & (SL_R | SL_W)))
-			return WALK_NP;	/* not present: caller decides 5/6 */
+			return WALK_NP; /* not present: caller decides 5/6 */
 		rights &= e & (SL_R | SL_W);
 		/* Stricter than hardware: moat sets nothing but R, W, PS. */
 		if (e & ~(ADDR_MASK | SL_R | SL_W | SL_PS))
@@ -1275,7 +1332,7 @@ static unsigned int translate_legacy(struct munit *mu, const struct request *rq,
 	struct ctx_cache_entry *c = ctx_lookup(mu, rq->sid);
 	unsigned int reason, levels, aw;
 	uint64_t lo, hi, need = rq->write ? SL_W : SL_R;
-	struct tlb_entry *t, walk = { 0 };
+	struct tlb_entry *t, walk = {0};
 	uint16_t did;
 
 	/* Requests with PASID need scalable mode (7.1.3, 0x31). */
@@ -1295,7 +1352,7 @@ static unsigned int translate_legacy(struct munit *mu, const struct request *rq,
 		    (fld(lo, 3, 2) == 1 && !ecap_bit(mu, EC_DT)))
 			return FR_CTX_INVALID;
 		aw = (unsigned int)fld(hi, 2, 0);
-		if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1u << aw)))
+		if (aw < 1 || aw > 3 || !(cap_sagaw(mu) & (1U << aw)))
 			return FR_CTX_INVALID;
 		c = ctx_insert(mu, rq->sid, true, lo, hi);
 	}
@@ -1349,9 +1406,9 @@ struct fl_walker {
 	struct munit *mu;
 	bool snoop;
 	bool nested;
-	uint64_t slptptr;		/* nested: the second level */
+	uint64_t slptptr; /* nested: the second level */
 	unsigned int sl_levels;
-	struct tlb_entry *t;		/* collects the pages read */
+	struct tlb_entry *t; /* collects the pages read */
 };
 
 /*
@@ -1361,7 +1418,7 @@ struct fl_walker {
 static unsigned int nested_sl(struct fl_walker *w, uint64_t gpa, uint64_t need,
 			      uint64_t *hpa, uint64_t *size)
 {
-	struct tlb_entry sub = { 0 };
+	struct tlb_entry sub = {0};
 	unsigned int reason, i;
 
 	reason = sl_walk(w->mu, w->slptptr, w->sl_levels, gpa, &sub, w->snoop);
@@ -1418,13 +1475,14 @@ static unsigned int fl_walk(struct fl_walker *w, uint64_t flptr,
 		return SM_NOT_CANONICAL;
 	}
 	for (level = levels; level >= 1; level--) {
-		pa = table + fld(rq->iova, 12 + 9 * level - 1,
-				 12 + 9 * (level - 1)) * 8;
+		pa = table +
+		     fld(rq->iova, 12 + 9 * level - 1, 12 + 9 * (level - 1)) *
+			     8;
 		if (w->nested) {
 			reason = nested_sl(w, pa, SL_R, &pa, &sz);
 			if (reason == WALK_NP) {
-				return level == levels ? SM_NESTED_FL_TOP :
-							 SM_NESTED_FL;
+				return level == levels ? SM_NESTED_FL_TOP
+						       : SM_NESTED_FL;
 			}
 			if (reason) {
 				return reason;
@@ -1473,18 +1531,17 @@ static unsigned int fl_walk(struct fl_walker *w, uint64_t flptr,
 }
 
 /* Nested: the first-level result is a guest-physical address. */
-static unsigned int nested_output(struct fl_walker *w,
-				  const struct request *rq)
+static unsigned int nested_output(struct fl_walker *w, const struct request *rq)
 {
 	struct tlb_entry *t = w->t;
 	uint64_t gpa = t->hpa + (rq->iova - t->iova), hpa, size;
 	unsigned int reason;
 
-	reason = nested_sl(w, gpa, t->rights & (rq->write ? SL_W : SL_R),
-			   &hpa, &size);
+	reason = nested_sl(w, gpa, t->rights & (rq->write ? SL_W : SL_R), &hpa,
+			   &size);
 	if (reason) {
-		return reason == WALK_NP ? (rq->write ? SM_WRITE : SM_READ) :
-					   reason;
+		return reason == WALK_NP ? (rq->write ? SM_WRITE : SM_READ)
+					 : reason;
 	}
 	/* Cached at the smaller of the two page sizes: one page here. */
 	t->iova = rq->iova & ~(uint64_t)(PG - 1);
@@ -1501,7 +1558,7 @@ static unsigned int sm_walk(struct munit *mu, const struct pasid_cache_entry *p,
 	unsigned int levels = levels_of_aw(fld(p->val[0], 4, 2)), aw, reason;
 	struct fl_walker w = {
 		.mu = mu,
-		.snoop = ecap_bit(mu, EC_SMPWC) && (p->val[1] & (1u << 23)),
+		.snoop = ecap_bit(mu, EC_SMPWC) && (p->val[1] & (1U << 23)),
 		.nested = pgtt == PGTT_NESTED,
 		.slptptr = p->val[0],
 		.sl_levels = levels,
@@ -1563,7 +1620,7 @@ static unsigned int sm_pasid_entry(struct munit *mu, const struct request *rq,
 				   uint32_t *pasid)
 {
 	struct ctx_cache_entry *c;
-	uint64_t val[8] = { 0 }, pa;
+	uint64_t val[8] = {0}, pa;
 	unsigned int reason;
 
 	reason = sm_context(mu, rq->sid, &c);
@@ -1571,7 +1628,7 @@ static unsigned int sm_pasid_entry(struct munit *mu, const struct request *rq,
 		return reason;
 	}
 	if (rq->pasid != MODEL_NO_PASID) {
-		if (!(c->lo & (1u << 3))) {
+		if (!(c->lo & (1U << 3))) {
 			return SM_PASIDE;
 		}
 		*pasid = rq->pasid;
@@ -1582,8 +1639,8 @@ static unsigned int sm_pasid_entry(struct munit *mu, const struct request *rq,
 		}
 	}
 	if ((*pasid >> 6) >> (fld(c->lo, 11, 9) + 7)) {
-		return rq->pasid != MODEL_NO_PASID ? SM_PASID_MAX :
-						     SM_RID_PASID;
+		return rq->pasid != MODEL_NO_PASID ? SM_PASID_MAX
+						   : SM_RID_PASID;
 	}
 	*p = pc_lookup(mu, rq->sid, *pasid);
 	if (*p) {
@@ -1606,7 +1663,7 @@ static unsigned int translate_sm(struct munit *mu, const struct request *rq,
 				 uint64_t *hpa)
 {
 	uint64_t need = rq->write ? SL_W : SL_R;
-	struct tlb_entry *t, walk = { 0 };
+	struct tlb_entry *t, walk = {0};
 	struct pasid_cache_entry *p;
 	unsigned int reason, pgtt;
 	uint32_t pasid;
@@ -1658,8 +1715,8 @@ static unsigned int translate_sm(struct munit *mu, const struct request *rq,
 static unsigned int translate(struct munit *mu, const struct request *rq,
 			      uint64_t *hpa)
 {
-	return scalable(mu) ? translate_sm(mu, rq, hpa) :
-			      translate_legacy(mu, rq, hpa);
+	return scalable(mu) ? translate_sm(mu, rq, hpa)
+			    : translate_legacy(mu, rq, hpa);
 }
 
 static void record_fault(struct munit *mu, const struct request *rq,
@@ -1736,10 +1793,10 @@ static void check_access(struct munit *mu, const struct request *rq,
 	size_t i;
 
 	if (!owner) {
-		violation("unit %u: default deny broken: %s is attached to nothing, yet its %s of iova 0x%llx reached 0x%llx",
-			  mu->index, requester(rq), rq->write ? "write" : "read",
-			  (unsigned long long)rq->iova,
-			  (unsigned long long)hpa);
+		violation(
+			"unit %u: default deny broken: %s is attached to nothing, yet its %s of iova 0x%llx reached 0x%llx",
+			mu->index, requester(rq), rq->write ? "write" : "read",
+			(unsigned long long)rq->iova, (unsigned long long)hpa);
 		return;
 	}
 	for (i = 0; i < M.expect_count; i++) {
@@ -1751,9 +1808,10 @@ static void check_access(struct munit *mu, const struct request *rq,
 			return;
 		}
 	}
-	violation("unit %u: isolation broken: %s %s of iova 0x%llx reached 0x%llx outside its domain's mappings",
-		  mu->index, requester(rq), rq->write ? "write" : "read",
-		  (unsigned long long)rq->iova, (unsigned long long)hpa);
+	violation(
+		"unit %u: isolation broken: %s %s of iova 0x%llx reached 0x%llx outside its domain's mappings",
+		mu->index, requester(rq), rq->write ? "write" : "read",
+		(unsigned long long)rq->iova, (unsigned long long)hpa);
 }
 
 void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
@@ -1763,7 +1821,10 @@ void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
 	M.bindings = realloc(M.bindings,
 			     (M.binding_count + 1) * sizeof(*M.bindings));
 	M.bindings[M.binding_count++] = (struct binding){
-		.unit = unit, .sid = sid, .pasid = pasid, .owner = owner,
+		.unit = unit,
+		.sid = sid,
+		.pasid = pasid,
+		.owner = owner,
 	};
 }
 
@@ -1793,9 +1854,13 @@ void model_expect_detach(unsigned int unit, uint16_t sid)
 static void expect_add(const void *owner, uint64_t iova, uint64_t hpa,
 		       uint64_t len, unsigned int prot)
 {
-	M.expects = realloc(M.expects, (M.expect_count + 1) * sizeof(*M.expects));
+	M.expects =
+		realloc(M.expects, (M.expect_count + 1) * sizeof(*M.expects));
 	M.expects[M.expect_count++] = (struct expect){
-		.owner = owner, .iova = iova, .hpa = hpa, .len = len,
+		.owner = owner,
+		.iova = iova,
+		.hpa = hpa,
+		.len = len,
 		.prot = prot,
 	};
 }
@@ -1835,7 +1900,7 @@ static int dma(unsigned int unit, uint16_t sid, uint32_t pasid, uint64_t iova,
 	       uint8_t *buf, size_t len, bool write)
 {
 	struct munit *mu = &M.units[unit];
-	struct request rq = { .sid = sid, .pasid = pasid, .write = write };
+	struct request rq = {.sid = sid, .pasid = pasid, .write = write};
 	unsigned int reason;
 	uint64_t hpa;
 	size_t chunk;
@@ -1857,9 +1922,9 @@ static int dma(unsigned int unit, uint16_t sid, uint32_t pasid, uint64_t iova,
 			hpa = iova;
 		}
 		if (page_state(hpa) != PG_RAM) {
-			violation("unit %u: %s DMA reached 0x%llx, which is not DMA RAM",
-				  unit, requester(&rq),
-				  (unsigned long long)hpa);
+			violation(
+				"unit %u: %s DMA reached 0x%llx, which is not DMA RAM",
+				unit, requester(&rq), (unsigned long long)hpa);
 			return -EFAULT;
 		}
 		if (write)
@@ -1946,8 +2011,8 @@ void model_watch_start(unsigned int unit, uint16_t sid, uint32_t pasid,
 	struct munit *mu = &M.units[unit];
 
 	memset(&mu->watch, 0, sizeof(mu->watch));
-	mu->watch.rq = (struct request){ .sid = sid, .pasid = pasid,
-					 .iova = iova };
+	mu->watch.rq =
+		(struct request){.sid = sid, .pasid = pasid, .iova = iova};
 	mu->watch.on = true;
 	probe_all();
 }
@@ -1978,13 +2043,15 @@ static void gcmd_write(struct munit *mu, uint32_t val)
 	uint32_t bit;
 
 	if (n > 1)
-		violation("unit %u: GCMD 0x%08x issues %u commands at once (GSTS 0x%08x); software must write one at a time from its own copy",
-			  mu->index, val, n, mu->gsts);
+		violation(
+			"unit %u: GCMD 0x%08x issues %u commands at once (GSTS 0x%08x); software must write one at a time from its own copy",
+			mu->index, val, n, mu->gsts);
 	if (!n)
 		return;
 	if (mu->op.active) {
-		violation("unit %u: GCMD written while the previous command is in progress",
-			  mu->index);
+		violation(
+			"unit %u: GCMD written while the previous command is in progress",
+			mu->index);
 		return;
 	}
 	bit = cmds ? lowest_bit(cmds) : lowest_bit(changed);
@@ -1997,17 +2064,17 @@ static void gcmd_write(struct munit *mu, uint32_t val)
 		violation("unit %u: QI disabled with descriptors pending",
 			  mu->index);
 	if (bit == G_WBF && !cap_bit(mu, 4))
-		return;	/* no write buffer to flush */
+		return; /* no write buffer to flush */
 	if (bit == G_SRTP || bit == G_SIRTP)
-		mu->gsts &= ~bit;	/* RTPS, IRTPS clear at the write */
+		mu->gsts &= ~bit; /* RTPS, IRTPS clear at the write */
 	if (bit == G_WBF)
-		mu->gsts |= G_WBF;	/* WBFS set until done */
+		mu->gsts |= G_WBF; /* WBFS set until done */
 	mu->op.active = true;
 	mu->op.bit = bit;
 	mu->op.on = val & bit;
-	mu->op.due = (mu->cfg.gsts_stuck & bit) ?
-			     UINT64_MAX :
-			     M.now + mu->cfg.gcmd_latency_ns;
+	mu->op.due = (mu->cfg.gsts_stuck & bit)
+			     ? UINT64_MAX
+			     : M.now + mu->cfg.gcmd_latency_ns;
 	if (M.now >= mu->op.due)
 		gcmd_apply(mu);
 }
@@ -2023,8 +2090,10 @@ static void gcmd_apply(struct munit *mu)
 		mu->gsts |= G_SRTP;
 		if (fld(mu->rtaddr, 11, 10) > 1 ||
 		    (scalable(mu) && !ecap_bit(mu, EC_SMTS))) {
-			violation("unit %u: root table mode (TTM) %u the unit does not have",
-				  mu->index, (unsigned int)fld(mu->rtaddr, 11, 10));
+			violation(
+				"unit %u: root table mode (TTM) %u the unit does not have",
+				mu->index,
+				(unsigned int)fld(mu->rtaddr, 11, 10));
 		}
 		return;
 	case G_WBF:
@@ -2063,7 +2132,7 @@ static void gcmd_apply(struct munit *mu)
 /* 2^QS pages of 128-bit or 256-bit descriptors (IQA.DW). */
 static unsigned int qi_size(const struct munit *mu)
 {
-	return (256u << (mu->iqa & 7)) >> desc_shift(mu);
+	return (256U << (mu->iqa & 7)) >> desc_shift(mu);
 }
 
 /* IQE: fetching stops with IQH on the descriptor at fault (6.5.2.10). */
@@ -2090,25 +2159,27 @@ static unsigned int desc_check(const struct munit *mu, uint64_t lo, uint64_t hi)
 	if (fld(lo, 11, 9))
 		return 3;
 	switch (lo & 0xf) {
-	case 1:		/* context-cache */
+	case 1: /* context-cache */
 		return !g || (lo & 0xffc0) || (lo >> 50) || hi ? 4 : 0;
-	case 2:		/* IOTLB */
+	case 2: /* IOTLB */
 		if (!g || (lo & 0xff00) || (lo >> 32) || (hi & 0xf80))
 			return 4;
 		if (g == 3 && cap_bit(mu, 39) &&
 		    (hi & 0x3f) > fld(mu->cfg.cap, 53, 48))
 			return 4;
 		return 0;
-	case 3:		/* device-TLB: PFSID allowed, as the spec says */
+	case 3: /* device-TLB: PFSID allowed, as the spec says */
 		if (!(mu->cfg.ecap & 4))
 			return 3;
-		return (lo & 0x1f0) || (lo & 0xffe00000u) ||
-		       fld(lo, 51, 48) || (hi & 0xffe) ? 4 : 0;
-	case 4:		/* interrupt entry cache */
+		return (lo & 0x1f0) || (lo & 0xffe00000U) || fld(lo, 51, 48) ||
+				       (hi & 0xffe)
+			       ? 4
+			       : 0;
+	case 4: /* interrupt entry cache */
 		return model_ir_desc_check(mu->index, lo, hi);
-	case 5:		/* wait */
-		return (lo & 0xffffff80u) || (hi & 3) ? 4 : 0;
-	case 6:		/* PASID-based IOTLB: PASID or page within it */
+	case 5: /* wait */
+		return (lo & 0xffffff80U) || (hi & 3) ? 4 : 0;
+	case 6: /* PASID-based IOTLB: PASID or page within it */
 		if (!ecap_bit(mu, EC_SMTS)) {
 			return 3;
 		}
@@ -2116,12 +2187,12 @@ static unsigned int desc_check(const struct munit *mu, uint64_t lo, uint64_t hi)
 			return 4;
 		}
 		return g == 3 && (hi & 0x3f) > fld(mu->cfg.cap, 53, 48) ? 4 : 0;
-	case 7:		/* PASID cache: domain, PASID or global */
+	case 7: /* PASID cache: domain, PASID or global */
 		if (!ecap_bit(mu, EC_SMTS)) {
 			return 3;
 		}
 		return g == 2 || (lo & 0xf1c0) || (lo >> 52) || hi ? 4 : 0;
-	case 8:		/* PASID-based device-TLB */
+	case 8: /* PASID-based device-TLB */
 		if (!ecap_bit(mu, EC_SMTS) || !ecap_bit(mu, EC_DT)) {
 			return 3;
 		}
@@ -2150,7 +2221,7 @@ static void cc_apply(struct munit *mu, uint64_t lo)
 	uint16_t sid = (uint16_t)fld(lo, 47, 32);
 	unsigned int fm = (unsigned int)fld(lo, 49, 48);
 	/* FM masks function bits: 1 -> bit 2, 2 -> bits 2:1, 3 -> bits 2:0. */
-	uint16_t ignore = (uint16_t)((7u << (3 - fm)) & 7);
+	uint16_t ignore = (uint16_t)((7U << (3 - fm)) & 7);
 
 	/*
 	 * Scalable-mode context entries carry no domain id: device-selective
@@ -2186,10 +2257,11 @@ static void iotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 	uint64_t addr = hi & ~(uint64_t)(PG - 1), size = (uint64_t)PG << am;
 
 	if (g == 3 && !cap_bit(mu, 39))
-		g = 2;	/* no PSI: a coarser invalidation is allowed */
+		g = 2; /* no PSI: a coarser invalidation is allowed */
 	if (g == 3 && (addr & (size - 1)))
-		violation("unit %u: page-selective invalidation of 0x%llx not aligned to its mask %u",
-			  mu->index, (unsigned long long)addr, am);
+		violation(
+			"unit %u: page-selective invalidation of 0x%llx not aligned to its mask %u",
+			mu->index, (unsigned long long)addr, am);
 	/*
 	 * Page-selective: second-level (and pass-through) entries in the
 	 * range; first-level and nested ones of the domain whatever their
@@ -2203,8 +2275,8 @@ static void iotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 			continue;
 		if (g == 1 || (g == 2 && t->did == did) ||
 		    (g == 3 && t->did == did &&
-		     (fl || (t->iova < addr + size &&
-			     addr < t->iova + t->size))))
+		     (fl ||
+		      (t->iova < addr + size && addr < t->iova + t->size))))
 			t->valid = false;
 	}
 	if (g == 1)
@@ -2227,8 +2299,9 @@ static void piotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 	uint64_t addr = hi & ~(uint64_t)(PG - 1), size = (uint64_t)PG << am;
 
 	if (g == 3 && (addr & (size - 1))) {
-		violation("unit %u: PASID-based invalidation of 0x%llx not aligned to its mask %u",
-			  mu->index, (unsigned long long)addr, am);
+		violation(
+			"unit %u: PASID-based invalidation of 0x%llx not aligned to its mask %u",
+			mu->index, (unsigned long long)addr, am);
 	}
 	for (i = 0; i < IOTLB_SIZE; i++) {
 		struct tlb_entry *t = &mu->tlb[i];
@@ -2237,8 +2310,8 @@ static void piotlb_apply(struct munit *mu, uint64_t lo, uint64_t hi)
 		if (!t->valid || t->did != did || t->pasid != pasid) {
 			continue;
 		}
-		if (g == 2 || (fl && t->iova < addr + size &&
-			       addr < t->iova + t->size)) {
+		if (g == 2 ||
+		    (fl && t->iova < addr + size && addr < t->iova + t->size)) {
 			t->valid = false;
 		}
 	}
@@ -2262,7 +2335,8 @@ static void pc_apply(struct munit *mu, uint64_t lo)
 		if (!c->valid) {
 			continue;
 		}
-		if (g == 3 || (c->did == did && (g == 0 || c->pasid == pasid))) {
+		if (g == 3 ||
+		    (c->did == did && (g == 0 || c->pasid == pasid))) {
 			c->valid = false;
 		}
 	}
@@ -2303,7 +2377,7 @@ static void status_write(struct munit *mu, uint64_t pa, uint32_t val,
 		return;
 	}
 	mu->writes[mu->write_count++] =
-		(struct status_write){ .pa = pa, .val = val, .due = due };
+		(struct status_write){.pa = pa, .val = val, .due = due};
 }
 
 static void land_writes(struct munit *mu)
@@ -2315,17 +2389,19 @@ static void land_writes(struct munit *mu)
 		n++;
 	}
 	mu->write_count -= n;
-	memmove(mu->writes, mu->writes + n, mu->write_count * sizeof(*mu->writes));
+	memmove(mu->writes, mu->writes + n,
+		mu->write_count * sizeof(*mu->writes));
 }
 
 static void wait_apply(struct munit *mu, uint64_t lo, uint64_t hi,
 		       uint64_t when)
 {
-	bool sw = lo & (1u << 5), irq = lo & (1u << 4);
+	bool sw = lo & (1U << 5), irq = lo & (1U << 4);
 
 	if (sw && irq)
-		violation("unit %u: wait descriptor with both SW and IF (QEMU 7.2 aborts on it)",
-			  mu->index);
+		violation(
+			"unit %u: wait descriptor with both SW and IF (QEMU 7.2 aborts on it)",
+			mu->index);
 	if (sw)
 		status_write(mu, hi & ~UINT64_C(3), (uint32_t)(lo >> 32), when);
 	mu->stats.waits++;
@@ -2339,30 +2415,31 @@ static void check_status_target(struct munit *mu, uint64_t lo, uint64_t hi)
 {
 	unsigned int i;
 
-	if ((lo & 0xf) != 5 || !(lo & (1u << 5)))
+	if ((lo & 0xf) != 5 || !(lo & (1U << 5)))
 		return;
 	for (i = 0; i < mu->write_count; i++) {
 		if (mu->writes[i].pa == (hi & ~UINT64_C(3)))
-			violation("unit %u: status word 0x%llx reused while the write of %u to it is still on its way",
-				  mu->index, (unsigned long long)mu->writes[i].pa,
-				  mu->writes[i].val);
+			violation(
+				"unit %u: status word 0x%llx reused while the write of %u to it is still on its way",
+				mu->index, (unsigned long long)mu->writes[i].pa,
+				mu->writes[i].val);
 	}
 }
 
 /* Fetch while the window has room, nothing stops the queue and work waits. */
 static void qi_fetch(struct munit *mu)
 {
-	uint64_t pa, lo, hi, upper[2] = { 0, 0 };
+	uint64_t pa, lo, hi, upper[2] = {0, 0};
 	unsigned int iqei;
 
 	while (mu->iqh != mu->iqt && mu->fetched_count <= mu->cfg.fetch_ahead &&
 	       !(mu->fsts & (FS_IQE | FS_ITE)) && !mu->iqe_wait_tail) {
-		pa = (mu->iqa & ADDR_MASK) + mu->iqh * (16u << desc_shift(mu));
+		pa = (mu->iqa & ADDR_MASK) + mu->iqh * (16U << desc_shift(mu));
 		if (!readable(pa)) {
 			violation("unit %u: descriptor fetched from %s memory",
 				  mu->index,
-				  page_state(pa) == PG_FREED ? "freed" :
-							       "unallocated");
+				  page_state(pa) == PG_FREED ? "freed"
+							     : "unallocated");
 			raise_iqe(mu, 2);
 			return;
 		}
@@ -2393,7 +2470,7 @@ static void qi_fetch(struct munit *mu)
 			return;
 		}
 		check_status_target(mu, lo, hi);
-		mu->fetched[mu->fetched_count++] = (struct mdesc){ lo, hi };
+		mu->fetched[mu->fetched_count++] = (struct mdesc){lo, hi};
 		mu->iqh = (mu->iqh + 1) % qi_size(mu);
 	}
 }
@@ -2511,7 +2588,7 @@ static void qi_finish(struct munit *mu)
 		break;
 	}
 	e = &mu->executed[mu->executed_count++ % EXEC_LOG];
-	*e = (struct executed){ .lo = d.lo, .hi = d.hi, .when = when };
+	*e = (struct executed){.lo = d.lo, .hi = d.hi, .when = when};
 	mu->stats.descs++;
 	count_ice(mu);
 	mu->fetched_count--;
@@ -2551,9 +2628,10 @@ static void doorbell(struct munit *mu, uint64_t iqt)
 		return;
 	}
 	if ((iqt + q - mu->exec) % q < (mu->iqt + q - mu->exec) % q)
-		violation("unit %u: tail moved from %llu to %llu, over descriptors the hardware has not finished (from %llu)",
-			  mu->index, (unsigned long long)mu->iqt,
-			  (unsigned long long)iqt, (unsigned long long)mu->exec);
+		violation(
+			"unit %u: tail moved from %llu to %llu, over descriptors the hardware has not finished (from %llu)",
+			mu->index, (unsigned long long)mu->iqt,
+			(unsigned long long)iqt, (unsigned long long)mu->exec);
 	mu->iqt = iqt;
 	/* Tail writes while IQE is set do not restart fetching. */
 	if (!(mu->fsts & FS_IQE))
@@ -2569,8 +2647,7 @@ void model_inject_iqe(unsigned int unit, unsigned int after_descs,
 	M.units[unit].iqe_info = iqei;
 }
 
-void model_inject_ice(unsigned int unit, unsigned int after_descs,
-		      uint16_t sid)
+void model_inject_ice(unsigned int unit, unsigned int after_descs, uint16_t sid)
 {
 	M.units[unit].ice_countdown = (int)after_descs;
 	M.units[unit].ice_sid = sid;
@@ -2587,8 +2664,8 @@ unsigned int model_executed(unsigned int unit, uint64_t lo, uint64_t hi,
 			    uint64_t since_ns)
 {
 	const struct munit *mu = &M.units[unit];
-	uint64_t n = mu->executed_count < EXEC_LOG ? mu->executed_count :
-						     EXEC_LOG;
+	uint64_t n =
+		mu->executed_count < EXEC_LOG ? mu->executed_count : EXEC_LOG;
 	unsigned int found = 0;
 	uint64_t i;
 
@@ -2601,7 +2678,8 @@ unsigned int model_executed(unsigned int unit, uint64_t lo, uint64_t hi,
 	return found;
 }
 
-void model_add_endpoint(unsigned int unit, uint16_t sid, uint64_t ats_latency_ns)
+void model_add_endpoint(unsigned int unit, uint16_t sid,
+			uint64_t ats_latency_ns)
 {
 	struct endpoint *ep = endpoint_find(unit, sid);
 
@@ -2672,10 +2750,22 @@ void model_unstick(unsigned int unit)
 static bool is_reg32(uint32_t off)
 {
 	switch (off) {
-	case R_VER: case R_GCMD: case R_GSTS: case R_FSTS: case R_FECTL:
-	case R_FEDATA: case R_FEADDR: case R_FEUADDR: case R_PMEN:
-	case R_PLMBASE: case R_PLMLIMIT: case R_ICS: case R_IECTL:
-	case R_IEDATA: case R_IEADDR: case R_IEUADDR:
+	case R_VER:
+	case R_GCMD:
+	case R_GSTS:
+	case R_FSTS:
+	case R_FECTL:
+	case R_FEDATA:
+	case R_FEADDR:
+	case R_FEUADDR:
+	case R_PMEN:
+	case R_PLMBASE:
+	case R_PLMLIMIT:
+	case R_ICS:
+	case R_IECTL:
+	case R_IEDATA:
+	case R_IEADDR:
+	case R_IEUADDR:
 		return true;
 	}
 	return false;
@@ -2683,7 +2773,7 @@ static bool is_reg32(uint32_t off)
 
 static bool in_frcd(const struct munit *mu, uint32_t off)
 {
-	return off >= cap_fro(mu) && off < cap_fro(mu) + mu->nfr * 16u;
+	return off >= cap_fro(mu) && off < cap_fro(mu) + mu->nfr * 16U;
 }
 
 static bool is_reg64(const struct munit *mu, uint32_t off)
@@ -2691,12 +2781,22 @@ static bool is_reg64(const struct munit *mu, uint32_t off)
 	if (off & 7)
 		return false;
 	switch (off) {
-	case R_CAP: case R_ECAP: case R_RTADDR: case R_CCMD: case R_AFLOG:
-	case R_PHMBASE: case R_PHMLIMIT: case R_IQH: case R_IQT: case R_IQA:
-	case R_IQERCD: case R_IRTA:
+	case R_CAP:
+	case R_ECAP:
+	case R_RTADDR:
+	case R_CCMD:
+	case R_AFLOG:
+	case R_PHMBASE:
+	case R_PHMLIMIT:
+	case R_IQH:
+	case R_IQT:
+	case R_IQA:
+	case R_IQERCD:
+	case R_IRTA:
 		return true;
 	}
-	return off == ecap_iro(mu) || off == ecap_iro(mu) + 8 || in_frcd(mu, off);
+	return off == ecap_iro(mu) || off == ecap_iro(mu) + 8 ||
+	       in_frcd(mu, off);
 }
 
 static uint32_t fsts_read(const struct munit *mu)
@@ -2797,9 +2897,10 @@ static void frcd_write(struct munit *mu, uint32_t off, uint64_t val,
 
 	if (!((off - cap_fro(mu)) & 8) ||
 	    mask != UINT64_C(0xffffffff00000000)) {
-		violation("unit %u: fault record written at +0x%x with mask 0x%llx; F is cleared by a 32-bit write to the top dword",
-			  mu->index, (off - (uint32_t)cap_fro(mu)) % 16,
-			  (unsigned long long)mask);
+		violation(
+			"unit %u: fault record written at +0x%x with mask 0x%llx; F is cleared by a 32-bit write to the top dword",
+			mu->index, (off - (uint32_t)cap_fro(mu)) % 16,
+			(unsigned long long)mask);
 		return;
 	}
 	if (val & (UINT64_C(1) << 63))
@@ -2830,8 +2931,9 @@ static void reg_write64(struct munit *mu, uint32_t off, uint64_t val,
 				  mu->index);
 		mu->iqa = merge(mu->iqa, val, mask);
 		if (desc_shift(mu) && !ecap_bit(mu, EC_SMTS)) {
-			violation("unit %u: 256-bit descriptors (IQA.DW) on a unit without SMTS",
-				  mu->index);
+			violation(
+				"unit %u: 256-bit descriptors (IQA.DW) on a unit without SMTS",
+				mu->index);
 		}
 		return;
 	case R_IQT:
@@ -2839,10 +2941,10 @@ static void reg_write64(struct munit *mu, uint32_t off, uint64_t val,
 		/* With 256-bit descriptors bit 4 is reserved too. */
 		qt = UINT64_C(0x7fff0) & ~(desc_shift(mu) ? UINT64_C(0x10) : 0);
 		if (val & ~qt) {
-			violation("unit %u: IQT reserved bits 0x%llx", mu->index,
-				  (unsigned long long)val);
+			violation("unit %u: IQT reserved bits 0x%llx",
+				  mu->index, (unsigned long long)val);
 		}
-		if ((mask & 0xffffffffu) && (mu->gsts & G_QIE))
+		if ((mask & 0xffffffffU) && (mu->gsts & G_QIE))
 			doorbell(mu, fld(val, 18, 4) >> desc_shift(mu));
 		else
 			mu->iqt = fld(val, 18, 4) >> desc_shift(mu);
@@ -2881,7 +2983,7 @@ static void reg_write32(struct munit *mu, uint32_t off, uint32_t val)
 		}
 		return;
 	case R_FECTL:
-		mu->fectl = (mu->fectl & ~(1u << 31)) | (val & (1u << 31));
+		mu->fectl = (mu->fectl & ~(1U << 31)) | (val & (1U << 31));
 		return;
 	case R_FEDATA:
 		mu->fedata = val;
@@ -2925,23 +3027,24 @@ int hw_mmio_map(uint64_t pa, uint64_t len)
 		return -EINVAL;
 	if (M.range_count < MAX_RANGES)
 		M.ranges[M.range_count++] =
-			(struct mmio_range){ .pa = pa, .len = len };
+			(struct mmio_range){.pa = pa, .len = len};
 	return 0;
 }
 
 /* The unit owning pa, or NULL: then reads return all-ones. */
-static struct munit *mmio_target(uint64_t pa, unsigned int width,
-				 uint32_t *off)
+static struct munit *mmio_target(uint64_t pa, unsigned int width, uint32_t *off)
 {
 	unsigned int i;
 	bool mapped = false;
 
 	for (i = 0; i < M.range_count; i++) {
-		if (pa >= M.ranges[i].pa && pa + width <= M.ranges[i].pa + M.ranges[i].len)
+		if (pa >= M.ranges[i].pa &&
+		    pa + width <= M.ranges[i].pa + M.ranges[i].len)
 			mapped = true;
 	}
 	if (!mapped)
-		violation("MMIO access to unmapped 0x%llx", (unsigned long long)pa);
+		violation("MMIO access to unmapped 0x%llx",
+			  (unsigned long long)pa);
 	if (pa & (width - 1))
 		violation("misaligned %u-byte MMIO access at 0x%llx", width,
 			  (unsigned long long)pa);
@@ -2966,8 +3069,8 @@ uint32_t hw_mmio_read32(uint64_t pa)
 		return UINT32_MAX;
 	if (is_reg32(off))
 		return reg_read32(mu, off);
-	if (is_reg64(mu, off & ~7u))
-		return (uint32_t)(reg_read64(mu, off & ~7u) >> ((off & 4) * 8));
+	if (is_reg64(mu, off & ~7U))
+		return (uint32_t)(reg_read64(mu, off & ~7U) >> ((off & 4) * 8));
 	return 0;
 }
 
@@ -2998,9 +3101,9 @@ void hw_mmio_write32(uint64_t pa, uint32_t val)
 		reg_write32(mu, off, val);
 		return;
 	}
-	if (is_reg64(mu, off & ~7u)) {
+	if (is_reg64(mu, off & ~7U)) {
 		shift = (off & 4) * 8;
-		reg_write64(mu, off & ~7u, (uint64_t)val << shift,
+		reg_write64(mu, off & ~7U, (uint64_t)val << shift,
 			    UINT64_C(0xffffffff) << shift);
 	}
 }
@@ -3013,8 +3116,9 @@ void hw_mmio_write64(uint64_t pa, uint64_t val)
 	if (!mu)
 		return;
 	if (!is_reg64(mu, off)) {
-		violation("unit %u: 64-bit write at 0x%x, not a 64-bit register (QEMU aborts)",
-			  mu->index, off);
+		violation(
+			"unit %u: 64-bit write at 0x%x, not a 64-bit register (QEMU aborts)",
+			mu->index, off);
 		return;
 	}
 	reg_write64(mu, off, val, ~UINT64_C(0));
@@ -3033,20 +3137,20 @@ uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 	for (i = 0; i < M.endpoint_count; i++) {
 		if (M.endpoints[i].sid == sid && !M.endpoints[i].removed &&
 		    !M.endpoints[i].silent && !seg)
-			return off < 4 ? 0x12348086u : 0;
+			return off < 4 ? 0x12348086U : 0;
 	}
 	return UINT32_MAX;
 }
 
 uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return (uint16_t)(hw_pci_read32(seg, bus, devfn, off & ~3u) >>
+	return (uint16_t)(hw_pci_read32(seg, bus, devfn, off & ~3U) >>
 			  ((off & 2) * 8));
 }
 
 uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
-	return (uint8_t)(hw_pci_read32(seg, bus, devfn, off & ~3u) >>
+	return (uint8_t)(hw_pci_read32(seg, bus, devfn, off & ~3U) >>
 			 ((off & 3) * 8));
 }
 
@@ -3172,8 +3276,8 @@ unsigned int model_add_unit(uint64_t base, const struct model_unit_config *cfg)
 	mu->delay_countdown = -1;
 	if (mu->cfg.fetch_ahead >= FETCH_MAX)
 		mu->cfg.fetch_ahead = FETCH_MAX - 1;
-	mu->fectl = 1u << 31;
-	end = cap_fro(mu) + mu->nfr * 16u;
+	mu->fectl = 1U << 31;
+	end = cap_fro(mu) + mu->nfr * 16U;
 	if (ecap_iro(mu) + 16 > end)
 		end = ecap_iro(mu) + 16;
 	mu->size = end > PG ? (end + PG - 1) & ~(uint64_t)(PG - 1) : PG;

@@ -52,20 +52,20 @@
  * other.
  */
 
-#define MODEL_MAX_UNITS 8u
+#define MODEL_MAX_UNITS 8U
 
 struct model_unit_config {
 	uint32_t ver;
 	uint64_t cap;
 	uint64_t ecap;
-	uint64_t gcmd_latency_ns;	/* GSTS follows GCMD after this */
-	uint64_t qi_latency_ns;		/* per invalidation descriptor */
-	uint32_t gsts_stuck;		/* GSTS bits that never follow */
-	unsigned int fetch_ahead;	/* fetched beyond the one running */
-	uint64_t ite_timeout_ns;	/* no ATS completion this long: ITE */
-	bool ite_refetch;		/* after ITE, fetch again from there */
-	bool ite_no_sid;		/* IQERCD.ITESID reads 0 (older units) */
-	uint64_t status_delay_ns;	/* status writes land this late */
+	uint64_t gcmd_latency_ns; /* GSTS follows GCMD after this */
+	uint64_t qi_latency_ns;	  /* per invalidation descriptor */
+	uint32_t gsts_stuck;	  /* GSTS bits that never follow */
+	unsigned int fetch_ahead; /* fetched beyond the one running */
+	uint64_t ite_timeout_ns;  /* no ATS completion this long: ITE */
+	bool ite_refetch;	  /* after ITE, fetch again from there */
+	bool ite_no_sid;	  /* IQERCD.ITESID reads 0 (older units) */
+	uint64_t status_delay_ns; /* status writes land this late */
 };
 
 /*
@@ -85,12 +85,12 @@ unsigned int model_unit_count(void);
 
 /* What firmware may leave behind at hand-off. */
 struct model_firmware_state {
-	uint64_t root_pa;	/* latched root table; TE needs one */
+	uint64_t root_pa; /* latched root table; TE needs one */
 	bool te;
 	bool ir;
-	uint64_t iqa;		/* non-zero: QI on with this queue (idle) */
-	bool pmr;		/* protected memory enabled */
-	uint32_t fsts;		/* stale error bits (IQE, ITE, ...) */
+	uint64_t iqa;  /* non-zero: QI on with this queue (idle) */
+	bool pmr;      /* protected memory enabled */
+	uint32_t fsts; /* stale error bits (IQE, ITE, ...) */
 };
 
 void model_set_firmware_state(unsigned int unit,
@@ -123,12 +123,12 @@ int model_dma_write_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
  * DMA, without recording faults.  The log keeps each change of outcome:
  * the page reached, or MODEL_WATCH_FAULT | the fault reason.
  */
-#define MODEL_WATCH_LOG 32u
+#define MODEL_WATCH_LOG	  32U
 #define MODEL_WATCH_FAULT (UINT64_C(1) << 63)
 
 struct model_watch {
 	uint64_t probes;
-	unsigned int changes;		/* outcomes logged (may exceed the log) */
+	unsigned int changes; /* outcomes logged (may exceed the log) */
 	uint64_t outcome[MODEL_WATCH_LOG];
 };
 
@@ -147,8 +147,7 @@ void model_expect_detach(unsigned int unit, uint16_t sid);
 /* Requests with a PASID are bound per (sid, PASID). */
 void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
 			       const void *owner);
-void model_expect_detach_pasid(unsigned int unit, uint16_t sid,
-			       uint32_t pasid);
+void model_expect_detach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid);
 void model_expect_map(const void *owner, uint64_t iova, uint64_t hpa,
 		      uint64_t len, unsigned int prot);
 void model_expect_unmap(const void *owner, uint64_t iova, uint64_t len);
@@ -167,14 +166,15 @@ void model_clear_violations(void);
 #define MODEL_ATS_NEVER UINT64_MAX
 
 struct model_endpoint_stats {
-	uint64_t invalidations;		/* device-TLB invalidations received */
-	uint64_t after_removal;		/* ...sent to it after its removal */
+	uint64_t invalidations; /* device-TLB invalidations received */
+	uint64_t after_removal; /* ...sent to it after its removal */
 };
 
 void model_add_endpoint(unsigned int unit, uint16_t sid,
 			uint64_t ats_latency_ns);
 void model_remove_endpoint(unsigned int unit, uint16_t sid);
-/* Its config space reads all-ones for a while (link retrain); nothing else changes. */
+/* Its config space reads all-ones for a while (link retrain); nothing else
+ * changes. */
 void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent);
 const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
 							uint16_t sid);
@@ -214,15 +214,15 @@ struct model_unit_stats {
 	uint64_t iotlb_misses;
 	uint64_t faults;
 	uint64_t faults_lost;
-	uint64_t wbf;		/* write-buffer flushes */
-	uint64_t devtlb;	/* device-TLB invalidations sent */
-	uint64_t pc_global;	/* PASID-cache invalidations */
+	uint64_t wbf;	    /* write-buffer flushes */
+	uint64_t devtlb;    /* device-TLB invalidations sent */
+	uint64_t pc_global; /* PASID-cache invalidations */
 	uint64_t pc_domain;
 	uint64_t pc_pasid;
-	uint64_t piotlb_pasid;	/* PASID-based IOTLB invalidations */
+	uint64_t piotlb_pasid; /* PASID-based IOTLB invalidations */
 	uint64_t piotlb_page;
 	uint64_t pasid_cache_hits;
-	uint64_t ad_updates;	/* first-level A/D bits the unit had to set */
+	uint64_t ad_updates; /* first-level A/D bits the unit had to set */
 	uint64_t iqe;
 	uint64_t ite;
 	uint64_t ice;

@@ -2,6 +2,8 @@
  * Interrupt remapping in the VT-d model; see model_ir.h.  Like model.c it
  * reads the spec on its own and does not include the driver's regs.h.
  */
+#include "tests/model/model_ir.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,30 +12,30 @@
 #include <string.h>
 
 #include "drivers/hw.h"
+
 #include "tests/model/model.h"
-#include "tests/model/model_ir.h"
 
 /* GSTS (11.4.5), IRTA (11.4.9.1), ECAP (11.4.3). */
-#define GS_IRES (1u << 25)
-#define GS_CFIS (1u << 23)
+#define GS_IRES	  (1U << 25)
+#define GS_CFIS	  (1U << 23)
 #define IRTA_EIME (UINT64_C(1) << 11)
-#define ECAP_IR 3
-#define ECAP_EIM 4
+#define ECAP_IR	  3
+#define ECAP_EIM  4
 
 /* IRTE, remapped format (9.10). */
-#define IRTE_P (UINT64_C(1) << 0)
-#define IRTE_IM (UINT64_C(1) << 15)	/* posted: the model has no PI */
-#define IRTE_LO_RSVD (UINT64_C(0x7000) | UINT64_C(0xff000000))
+#define IRTE_P		   (UINT64_C(1) << 0)
+#define IRTE_IM		   (UINT64_C(1) << 15) /* posted: the model has no PI */
+#define IRTE_LO_RSVD	   (UINT64_C(0x7000) | UINT64_C(0xff000000))
 #define IRTE_LO_RSVD_XAPIC (UINT64_C(0xff) << 32 | UINT64_C(0xffff) << 48)
-#define IRTE_HI_RSVD (~UINT64_C(0) << 20)
+#define IRTE_HI_RSVD	   (~UINT64_C(0) << 20)
 
 /* IEC invalidate descriptor (6.5.2.7): G, IM, IIDX; the rest reserved. */
-#define IEC_G (UINT64_C(1) << 4)
+#define IEC_G	    (UINT64_C(1) << 4)
 #define IEC_LO_RSVD (UINT64_C(0x07ffffe0) | UINT64_C(0xffff) << 48)
 
-#define IEC_SIZE 32u
-#define IQEI_TYPE 3u
-#define IQEI_RSVD 4u
+#define IEC_SIZE  32U
+#define IQEI_TYPE 3U
+#define IQEI_RSVD 4U
 
 struct iec_entry {
 	bool valid;
@@ -50,11 +52,11 @@ struct irte_seen {
 };
 
 struct ir_unit {
-	bool latched;		/* SIRTP done */
+	bool latched; /* SIRTP done */
 	uint64_t base;
-	unsigned int size;	/* entries */
+	unsigned int size; /* entries */
 	bool eime;
-	bool iec_since_sirtp;	/* a global IEC invalidation followed it */
+	bool iec_since_sirtp; /* a global IEC invalidation followed it */
 	struct iec_entry iec[IEC_SIZE];
 	unsigned int iec_next;
 	struct irte_seen *seen;
@@ -102,12 +104,13 @@ void model_ir_sirtp(unsigned int unit, uint64_t irta)
 
 	ir->latched = true;
 	ir->base = irta & ~UINT64_C(0xfff);
-	ir->size = 2u << fld(irta, 3, 0);
+	ir->size = 2U << fld(irta, 3, 0);
 	ir->eime = irta & IRTA_EIME;
 	ir->iec_since_sirtp = false;
 	if (ir->eime && !ecap_has(unit, ECAP_EIM)) {
-		ir_violation("unit %u: IRTA.EIME set on a unit without ECAP.EIM",
-			     unit);
+		ir_violation(
+			"unit %u: IRTA.EIME set on a unit without ECAP.EIM",
+			unit);
 	}
 	free(ir->seen);
 	ir->seen = calloc(ir->size, sizeof(*ir->seen));
@@ -126,13 +129,15 @@ void model_ir_ire(unsigned int unit, bool on)
 		return;
 	}
 	if (!ir->latched) {
-		ir_violation("unit %u: IRE set without an interrupt remapping table pointer (SIRTP)",
-			     unit);
+		ir_violation(
+			"unit %u: IRE set without an interrupt remapping table pointer (SIRTP)",
+			unit);
 		return;
 	}
 	if (!ir->iec_since_sirtp) {
-		ir_violation("unit %u: IRE set without a global interrupt entry cache invalidation after SIRTP",
-			     unit);
+		ir_violation(
+			"unit %u: IRE set without a global interrupt entry cache invalidation after SIRTP",
+			unit);
 	}
 	memset(ir->seen, 0, ir->size * sizeof(*ir->seen));
 }
@@ -163,10 +168,11 @@ static void observe(unsigned int unit, unsigned int index, uint64_t lo,
 	struct irte_seen *s = &IR[unit].seen[index];
 
 	if (s->seen && (s->lo & IRTE_P) && (lo & IRTE_P) && s->hi != hi) {
-		ir_violation("unit %u: IRTE %u torn: present 0x%016llx:%016llx became present 0x%016llx:%016llx without being seen not present",
-			     unit, index, (unsigned long long)s->hi,
-			     (unsigned long long)s->lo, (unsigned long long)hi,
-			     (unsigned long long)lo);
+		ir_violation(
+			"unit %u: IRTE %u torn: present 0x%016llx:%016llx became present 0x%016llx:%016llx without being seen not present",
+			unit, index, (unsigned long long)s->hi,
+			(unsigned long long)s->lo, (unsigned long long)hi,
+			(unsigned long long)lo);
 	}
 	s->lo = lo;
 	s->hi = hi;
@@ -252,7 +258,8 @@ void model_ir_iec(unsigned int unit, uint64_t lo)
 		return;
 	}
 	for (i = 0; i < IEC_SIZE; i++) {
-		if (ir->iec[i].valid && (ir->iec[i].index >> im) == (iidx >> im)) {
+		if (ir->iec[i].valid &&
+		    (ir->iec[i].index >> im) == (iidx >> im)) {
 			ir->iec[i].valid = false;
 		}
 	}
@@ -297,14 +304,15 @@ static unsigned int irte_fetch(unsigned int unit, unsigned int index,
 		*hi = e->hi;
 		if (e->lo != mlo || e->hi != mhi) {
 			out->stale = true;
-			ir_violation("unit %u: interrupt through IRTE %u served from a stale interrupt entry cache entry (changed in memory, no IEC invalidation since)",
-				     unit, index);
+			ir_violation(
+				"unit %u: interrupt through IRTE %u served from a stale interrupt entry cache entry (changed in memory, no IEC invalidation since)",
+				unit, index);
 		}
 		return 0;
 	}
 	e = &ir->iec[ir->iec_next++ % IEC_SIZE];
-	*e = (struct iec_entry){ .valid = true, .index = index, .lo = mlo,
-				 .hi = mhi };
+	*e = (struct iec_entry){
+		.valid = true, .index = index, .lo = mlo, .hi = mhi};
 	*lo = mlo;
 	*hi = mhi;
 	return 0;
@@ -313,7 +321,7 @@ static unsigned int irte_fetch(unsigned int unit, unsigned int index,
 /* SVT 01 compares SID under the SQ mask, SVT 10 the bus range. */
 static bool source_ok(uint64_t hi, uint16_t sid)
 {
-	static const uint16_t sq_mask[4] = { 0xffff, 0xfffb, 0xfff9, 0xfff8 };
+	static const uint16_t sq_mask[4] = {0xffff, 0xfffb, 0xfff9, 0xfff8};
 	uint16_t want = (uint16_t)fld(hi, 15, 0);
 	unsigned int bus = sid >> 8;
 
@@ -337,9 +345,9 @@ static unsigned int remap(unsigned int unit, uint16_t sid, uint64_t addr,
 	unsigned int index, err;
 	uint64_t lo, hi;
 
-	index = (unsigned int)fld(addr, 19, 5) |
-		(unsigned int)fld(addr, 2, 2) << 15;
-	if (addr & (1u << 3)) {
+	index = (unsigned int)fld(addr, 19, 5) | (unsigned int)fld(addr, 2, 2)
+							 << 15;
+	if (addr & (1U << 3)) {
 		if (data >> 16) {
 			return MODEL_IR_FR_REQ_RSVD;
 		}
@@ -357,16 +365,15 @@ static unsigned int remap(unsigned int unit, uint16_t sid, uint64_t addr,
 		return MODEL_IR_FR_NP;
 	}
 	if ((lo & (IRTE_LO_RSVD | IRTE_IM)) || (hi & IRTE_HI_RSVD) ||
-	    fld(hi, 19, 18) == 3 ||
-	    (!ir->eime && (lo & IRTE_LO_RSVD_XAPIC))) {
+	    fld(hi, 19, 18) == 3 || (!ir->eime && (lo & IRTE_LO_RSVD_XAPIC))) {
 		return MODEL_IR_FR_RSVD;
 	}
 	if (!source_ok(hi, sid)) {
 		return MODEL_IR_FR_SID;
 	}
 	out->vector = (uint8_t)fld(lo, 23, 16);
-	out->dest = ir->eime ? (uint32_t)fld(lo, 63, 32) :
-			       (uint32_t)fld(lo, 47, 40);
+	out->dest = ir->eime ? (uint32_t)fld(lo, 63, 32)
+			     : (uint32_t)fld(lo, 47, 40);
 	out->dlm = (uint8_t)fld(lo, 7, 5);
 	out->logical = fld(lo, 2, 2);
 	out->level = fld(lo, 4, 4);
@@ -399,7 +406,7 @@ void model_msi(unsigned int unit, uint16_t sid, uint64_t addr, uint32_t data,
 	unsigned int reason;
 
 	memset(out, 0, sizeof(*out));
-	out->remapped = addr & (1u << 4);
+	out->remapped = addr & (1U << 4);
 	if ((addr >> 32) || fld(addr, 31, 20) != 0xfee) {
 		reason = MODEL_IR_FR_REQ_RSVD;
 	} else if (!out->remapped) {

@@ -22,26 +22,26 @@
  */
 
 /* Interrupt-remapping fault reasons (VT-d spec 7.1.3). */
-#define MODEL_IR_FR_REQ_RSVD 0x20	/* reserved field in the request */
-#define MODEL_IR_FR_INDEX 0x21		/* index beyond the table */
-#define MODEL_IR_FR_NP 0x22		/* entry not present */
-#define MODEL_IR_FR_READ 0x23		/* table read failed */
-#define MODEL_IR_FR_RSVD 0x24		/* reserved field in the entry */
-#define MODEL_IR_FR_COMPAT 0x25		/* compatibility format blocked */
-#define MODEL_IR_FR_SID 0x26		/* source-id verification failed */
+#define MODEL_IR_FR_REQ_RSVD 0x20 /* reserved field in the request */
+#define MODEL_IR_FR_INDEX    0x21 /* index beyond the table */
+#define MODEL_IR_FR_NP	     0x22 /* entry not present */
+#define MODEL_IR_FR_READ     0x23 /* table read failed */
+#define MODEL_IR_FR_RSVD     0x24 /* reserved field in the entry */
+#define MODEL_IR_FR_COMPAT   0x25 /* compatibility format blocked */
+#define MODEL_IR_FR_SID	     0x26 /* source-id verification failed */
 
 /* What became of one MSI. */
 struct model_msi_result {
 	bool delivered;
-	bool remapped;		/* through the table (remappable format) */
-	bool stale;		/* from a cached entry memory no longer holds */
-	uint8_t reason;		/* not delivered: MODEL_IR_FR_*, 0: IR off */
-	unsigned int index;	/* remappable: the entry used */
-	uint32_t dest;		/* APIC id: 8 bits, 32 with EIME */
+	bool remapped;	    /* through the table (remappable format) */
+	bool stale;	    /* from a cached entry memory no longer holds */
+	uint8_t reason;	    /* not delivered: MODEL_IR_FR_*, 0: IR off */
+	unsigned int index; /* remappable: the entry used */
+	uint32_t dest;	    /* APIC id: 8 bits, 32 with EIME */
 	uint8_t vector;
-	uint8_t dlm;		/* delivery mode */
-	bool logical;		/* destination mode */
-	bool level;		/* trigger mode */
+	uint8_t dlm;  /* delivery mode */
+	bool logical; /* destination mode */
+	bool level;   /* trigger mode */
 };
 
 /* Requester sid writes data to the interrupt address addr through unit. */
@@ -49,9 +49,9 @@ void model_msi(unsigned int unit, uint16_t sid, uint64_t addr, uint32_t data,
 	       struct model_msi_result *out);
 
 struct model_ir_stats {
-	uint64_t iec_global;	/* IEC invalidations executed */
+	uint64_t iec_global; /* IEC invalidations executed */
 	uint64_t iec_index;
-	uint64_t iec_hits;	/* deliveries served from the cache */
+	uint64_t iec_hits; /* deliveries served from the cache */
 	uint64_t delivered;
 	uint64_t blocked;
 };

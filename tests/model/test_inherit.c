@@ -13,21 +13,22 @@
 
 #include <cmocka.h>
 
-#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/errno.h"
+
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
-#define OLD_DID 5u
-#define IOVA UINT64_C(0x10000)
-#define SID_A SID(0, 1, 0)
-#define SID_B SID(0, 2, 0)
-#define SID_C SID(0, 3, 0)
-#define SID_D SID(0, 4, 0)
-#define SID_E SID(1, 0, 0)
+#define OLD_DID 5U
+#define IOVA	UINT64_C(0x10000)
+#define SID_A	SID(0, 1, 0)
+#define SID_B	SID(0, 2, 0)
+#define SID_C	SID(0, 3, 0)
+#define SID_D	SID(0, 4, 0)
+#define SID_E	SID(1, 0, 0)
 /* Far beyond any memory the model backs. */
 #define UNREACHABLE (UINT64_C(1) << 45)
 
@@ -54,7 +55,7 @@ static void old_entry(struct old_life *o, uint16_t sid, uint64_t lo,
 /* sid A maps IOVA to o->ram read/write with OLD_DID; B is not present. */
 static void old_life_build(struct old_life *o, unsigned int idx)
 {
-	struct model_firmware_state fw = { .te = true };
+	struct model_firmware_state fw = {.te = true};
 	unsigned int i;
 
 	for (i = 0; i < 5; i++) {
@@ -176,7 +177,7 @@ static void test_inherit_detach_never_attached(void **state)
 	struct model_unit_config mcfg = default_cfg();
 	unsigned int idx = add_unit(&mcfg);
 	uint64_t ram2 = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t mixed[2] = { SID_A, SID_B };
+	uint16_t mixed[2] = {SID_A, SID_B};
 	struct old_life o;
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -216,7 +217,7 @@ static void test_inherit_corrupt_fails_closed(void **state)
 	struct vtd_unit u;
 
 	old_life_build(&o, idx);
-	old_entry(&o, SID_C, o.page[2] | 1, 1 | (OLD_DID << 8) | (1u << 7));
+	old_entry(&o, SID_C, o.page[2] | 1, 1 | (OLD_DID << 8) | (1U << 7));
 	old_entry(&o, SID_D, UNREACHABLE | 1, 1 | (OLD_DID << 8));
 	table(o.page[0])[2 * 1] = UNREACHABLE | 1;
 	hw_cache_flush(table(o.page[0]), SZ_4K);
@@ -224,9 +225,14 @@ static void test_inherit_corrupt_fails_closed(void **state)
 	init_unit(&u, idx, true);
 	assert_int_equal(vtd_unit_enable(&u), 0);
 
-	assert_int_equal(model_log_count("not inherited (reserved bits set)"), 1);
-	assert_int_equal(model_log_count("not inherited (page table not reachable)"), 1);
-	assert_int_equal(model_log_count("bus 01: old root entry points to unreachable memory"), 1);
+	assert_int_equal(model_log_count("not inherited (reserved bits set)"),
+			 1);
+	assert_int_equal(
+		model_log_count("not inherited (page table not reachable)"), 1);
+	assert_int_equal(
+		model_log_count(
+			"bus 01: old root entry points to unreachable memory"),
+		1);
 	assert_int_equal(inherited_count(&u), 1);
 	assert_true(vtd_inherited(&u, SID_A));
 	assert_int_equal(dma_fill(idx, SID_A, IOVA, 0x55, 8), 0);
@@ -250,13 +256,16 @@ static void test_inherit_did_taken(void **state)
 	struct vtd_unit u;
 
 	old_life_build(&o, idx);
-	old_entry(&o, SID_A, o.page[2] | 1, 1 | (0u << 8));
+	old_entry(&o, SID_A, o.page[2] | 1, 1 | (0U << 8));
 	hw_cache_flush(table(o.page[1]), SZ_4K);
 	init_unit(&u, idx, true);
 	d = new_domain(&u, 39);
 	assert_int_equal(vtd_domain_did(d, &u), 0);
 	assert_int_equal(vtd_unit_enable(&u), 0);
-	assert_int_equal(model_log_count("not inherited (domain id out of range or in use)"), 1);
+	assert_int_equal(
+		model_log_count(
+			"not inherited (domain id out of range or in use)"),
+		1);
 	assert_false(vtd_inherited(&u, SID_A));
 	/* Nothing copied on bus 0: its root entry is not present. */
 	assert_denied(&u, idx, SID_A, 1);
@@ -297,7 +306,10 @@ static void test_inherit_scalable_falls_back(void **state)
 	init_unit(&u, idx, true);
 	assert_int_equal(vtd_unit_enable(&u), 0);
 	model_expect_detach(idx, SID_A);
-	assert_int_equal(model_log_count("cannot inherit translation: scalable mode chosen"), 1);
+	assert_int_equal(
+		model_log_count(
+			"cannot inherit translation: scalable mode chosen"),
+		1);
 	assert_int_equal(inherited_count(&u), 0);
 	assert_int_equal(dma_fill(idx, SID_A, IOVA, 0x66, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
@@ -308,12 +320,18 @@ static void test_inherit_scalable_falls_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_inherit_keeps_dma, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inherit_detach_never_attached, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inherit_corrupt_fails_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inherit_did_taken, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inherit_off, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inherit_scalable_falls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inherit_keeps_dma, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_inherit_detach_never_attached, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_inherit_corrupt_fails_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inherit_did_taken, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inherit_off, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_inherit_scalable_falls_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,19 +12,20 @@
 
 #include <cmocka.h>
 
-#include "lib/bits.h"
-#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 #include "tests/model/model_ir.h"
 
-#define DEV SID(0, 3, 0)
-#define OTHER SID(0, 4, 0)
-#define VEC 0x41
-#define VEC2 0x52
-#define APIC 3u
+#define DEV	 SID(0, 3, 0)
+#define OTHER	 SID(0, 4, 0)
+#define VEC	 0x41
+#define VEC2	 0x52
+#define APIC	 3U
 #define RELAX_NS UINT64_C(100000)
 
 /* Which unit a test runs on. */
@@ -32,8 +33,8 @@ struct mode {
 	bool scalable;
 };
 
-static const struct mode legacy = { .scalable = false };
-static const struct mode scalable = { .scalable = true };
+static const struct mode legacy = {.scalable = false};
+static const struct mode scalable = {.scalable = true};
 
 static struct model_unit_config mode_cfg(void **state)
 {
@@ -63,8 +64,8 @@ static struct model_msi_result send(unsigned int idx, uint16_t sid,
 	return r;
 }
 
-static void expect_delivered(unsigned int idx, uint16_t sid,
-			     unsigned int index, uint32_t dest, uint8_t vector)
+static void expect_delivered(unsigned int idx, uint16_t sid, unsigned int index,
+			     uint32_t dest, uint8_t vector)
 {
 	struct model_msi_result r = send(idx, sid, index);
 
@@ -157,9 +158,9 @@ static void test_deliver(void **state)
 	expect_blocked(idx, DEV, index, MODEL_IR_FR_NP);
 	vtd_unit_info(&u, &info);
 	assert_int_equal(info.irtes, 0);
-	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC, (uint16_t[]){ DEV },
-				      1),
-			 -EINVAL);
+	assert_int_equal(
+		vtd_irte_set(&u, index, APIC, VEC, (uint16_t[]){DEV}, 1),
+		-EINVAL);
 	shut_down(&u);
 }
 
@@ -185,7 +186,7 @@ static void test_source_mismatch(void **state)
  */
 static void test_blocked_interrupt_recorded(void **state)
 {
-	struct fault_log log = { 0 };
+	struct fault_log log = {0};
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL), first, index;
 
@@ -232,7 +233,7 @@ static uint64_t program_ids(struct vtd_unit *u, unsigned int idx,
  */
 static void test_bridge_alias(void **state)
 {
-	const uint16_t ids[] = { SID(5, 2, 0), SID(5, 0, 0) };
+	const uint16_t ids[] = {SID(5, 2, 0), SID(5, 0, 0)};
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL), index;
 	uint64_t hi = program_ids(&u, idx, ids, 2, &index);
@@ -247,7 +248,7 @@ static void test_bridge_alias(void **state)
 /* Phantom functions: SQ leaves out the function bits that differ. */
 static void test_phantom_functions(void **state)
 {
-	const uint16_t ids[] = { SID(1, 2, 0), SID(1, 2, 4) };
+	const uint16_t ids[] = {SID(1, 2, 0), SID(1, 2, 4)};
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL), index;
 	uint64_t hi = program_ids(&u, idx, ids, 2, &index);
@@ -274,9 +275,9 @@ static void test_update_with_iec(void **state)
 
 	expect_delivered(idx, DEV, index, APIC, VEC);
 	before = model_ir_stats(idx)->iec_index;
-	assert_int_equal(vtd_irte_set(&u, index, APIC + 1, VEC2,
-				      (uint16_t[]){ DEV }, 1),
-			 0);
+	assert_int_equal(
+		vtd_irte_set(&u, index, APIC + 1, VEC2, (uint16_t[]){DEV}, 1),
+		0);
 	/* Same owner: one store, one invalidation. */
 	assert_int_equal(model_ir_stats(idx)->iec_index, before + 1);
 	expect_delivered(idx, DEV, index, APIC + 1, VEC2);
@@ -328,9 +329,8 @@ static void test_stale_entry_caught(void **state)
 	assert_int_equal(r.vector, VEC);
 	assert_true(model_violation_seen("stale interrupt entry cache"));
 	model_clear_violations();
-	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC2,
-				      (uint16_t[]){ DEV }, 1),
-			 0);
+	assert_int_equal(
+		vtd_irte_set(&u, index, APIC, VEC2, (uint16_t[]){DEV}, 1), 0);
 	expect_delivered(idx, DEV, index, APIC, VEC2);
 	shut_down(&u);
 }
@@ -424,7 +424,7 @@ static void test_compat_blocked(void **state)
 static void test_firmware_ir_replaced(void **state)
 {
 	struct model_unit_config cfg = mode_cfg(state);
-	struct model_firmware_state fw = { .ir = true };
+	struct model_firmware_state fw = {.ir = true};
 	struct vtd_unit_info info;
 	struct vtd_unit u;
 	unsigned int idx = add_unit(&cfg), index;
@@ -484,16 +484,17 @@ static void test_msi_format(void **state)
 {
 	struct vtd_msi m = vtd_irte_msi(0x8003);
 
-	assert_int_equal(m.address, UINT64_C(0xfee00000) | 3 << 5 | 1 << 4 |
-					    1 << 2);
+	assert_int_equal(m.address,
+			 UINT64_C(0xfee00000) | 3 << 5 | 1 << 4 | 1 << 2);
 	assert_int_equal(m.data, 0);
 	m = vtd_irte_msi(0x7fff);
-	assert_int_equal(m.address, UINT64_C(0xfee00000) | 0x7fff << 5 |
-					    1 << 4);
+	assert_int_equal(m.address,
+			 UINT64_C(0xfee00000) | 0x7fff << 5 | 1 << 4);
 }
 
-#define MODE(f, m) \
-	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, (void *)&(m))
+#define MODE(f, m)                                                   \
+	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, \
+						 (void *)&(m))
 #define BOTH(f) MODE(f, legacy), MODE(f, scalable)
 
 int main(void)

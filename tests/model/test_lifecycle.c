@@ -22,29 +22,30 @@
 
 #include <cmocka.h>
 
-#include "lib/errno.h"
 #include "drivers/iommu/vtd/internal.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/errno.h"
+
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
-#define CYCLES 1000u
-#define STEPS 5u
-#define PERMUTATIONS 120u	/* 5! */
-#define DEV SID(4, 0, 0)	/* the ATS endpoint, re-plugged every cycle */
-#define IOVA SZ_1G
-#define LEN (4 * SZ_4K)
-#define MS UINT64_C(1000000)
-#define RELAX_NS UINT64_C(100000)	/* one poll step: 100 us */
-#define LATE_NS (50 * MS)	/* answers, but past the device-TLB deadline */
+#define CYCLES	     1000U
+#define STEPS	     5U
+#define PERMUTATIONS 120U	  /* 5! */
+#define DEV	     SID(4, 0, 0) /* the ATS endpoint, re-plugged every cycle */
+#define IOVA	     SZ_1G
+#define LEN	     (4 * SZ_4K)
+#define MS	     UINT64_C(1000000)
+#define RELAX_NS     UINT64_C(100000) /* one poll step: 100 us */
+#define LATE_NS	     (50 * MS) /* answers, but past the device-TLB deadline */
 
 enum step { ATTACH, MAP, UNMAP, REMOVE, RELEASE };
 
 enum removal {
-	REMOVAL_REPORTED,	/* presence lost, vtd_device_gone() */
-	REMOVAL_UNSEEN,		/* stops answering, nobody notices */
-	REMOVAL_LATE,		/* answers after the deadline */
+	REMOVAL_REPORTED, /* presence lost, vtd_device_gone() */
+	REMOVAL_UNSEEN,	  /* stops answering, nobody notices */
+	REMOVAL_LATE,	  /* answers after the deadline */
 	REMOVAL_KINDS,
 };
 
@@ -54,12 +55,12 @@ struct cycle {
 	struct vtd_domain *d;
 	uint64_t ram;
 	enum removal kind;
-	bool present;		/* what the presence callback answers */
+	bool present; /* what the presence callback answers */
 	bool attached;
 	bool mapped;
-	bool stale;		/* unmapped, not yet proven unreachable */
+	bool stale; /* unmapped, not yet proven unreachable */
 	bool removed;
-	uint64_t after_removal;	/* the endpoint's count before this cycle */
+	uint64_t after_removal; /* the endpoint's count before this cycle */
 };
 
 static struct cycle C;
@@ -115,7 +116,7 @@ static void assert_bounded(const struct vtd_unit *u, uint64_t t0)
 /* The i-th permutation of the five steps (factorial number system). */
 static void permutation(unsigned int i, enum step *out)
 {
-	enum step left[STEPS] = { ATTACH, MAP, UNMAP, REMOVE, RELEASE };
+	enum step left[STEPS] = {ATTACH, MAP, UNMAP, REMOVE, RELEASE};
 	unsigned int n = STEPS, k, j;
 
 	for (k = 0; k < STEPS; k++) {
@@ -214,13 +215,13 @@ static void do_release(void)
 	if (!C.attached) {
 		return;
 	}
-	err = vtd_detach(C.d, &C.u, &(uint16_t){ DEV }, 1);
+	err = vtd_detach(C.d, &C.u, &(uint16_t){DEV}, 1);
 	assert_bounded(&C.u, t0);
 	if (err) {
 		/* Stuck behind an invalidation to the lost device. */
 		assert_int_equal(err, -ETIMEDOUT);
 		settle(&C.u);
-		err = vtd_detach(C.d, &C.u, &(uint16_t){ DEV }, 1);
+		err = vtd_detach(C.d, &C.u, &(uint16_t){DEV}, 1);
 	}
 	assert_int_equal(err, 0);
 	model_expect_detach(C.idx, DEV);
@@ -266,7 +267,8 @@ static void finish(void)
 
 static void check_endpoint(void)
 {
-	const struct model_endpoint_stats *st = model_endpoint_stats(C.idx, DEV);
+	const struct model_endpoint_stats *st =
+		model_endpoint_stats(C.idx, DEV);
 	uint64_t sent = st->after_removal - C.after_removal;
 
 	if (C.kind == REMOVAL_REPORTED) {
@@ -291,7 +293,8 @@ static void test_lifecycle_cycles(void **state)
 	bring_up(&C.u, C.idx);
 	vtd_unit_set_presence(&C.u, presence, NULL);
 	C.ram = model_ram_alloc(LEN, SZ_4K);
-	/* The context table of DEV's bus stays once made: part of the baseline. */
+	/* The context table of DEV's bus stays once made: part of the baseline.
+	 */
 	C.d = new_domain(&C.u, 39);
 	t_attach(C.d, &C.u, DEV);
 	t_detach(C.d, &C.u, DEV);
@@ -306,7 +309,8 @@ static void test_lifecycle_cycles(void **state)
 		/* A new device at the same address: fresh state. */
 		model_add_endpoint(C.idx, DEV, 2000);
 		vtd_device_reset_done(&C.u, DEV);
-		C.after_removal = model_endpoint_stats(C.idx, DEV)->after_removal;
+		C.after_removal =
+			model_endpoint_stats(C.idx, DEV)->after_removal;
 		C.d = new_domain(&C.u, 39);
 		for (k = 0; k < STEPS; k++) {
 			run_step(order[k]);
@@ -318,11 +322,13 @@ static void test_lifecycle_cycles(void **state)
 		assert_int_equal(dids_in_use(&C.u), dids);
 		assert_true(queue_idle(&C.u));
 	}
-	/* Every way of losing the device that is not reported quarantined it. */
+	/* Every way of losing the device that is not reported quarantined it.
+	 */
 	assert_true(quarantines > 0);
-	print_message("lifecycle: %u cycles, %llu quarantines, %llu device-TLB invalidations\n",
-		      CYCLES, (unsigned long long)quarantines,
-		      (unsigned long long)model_unit_stats(C.idx)->devtlb);
+	print_message(
+		"lifecycle: %u cycles, %llu quarantines, %llu device-TLB invalidations\n",
+		CYCLES, (unsigned long long)quarantines,
+		(unsigned long long)model_unit_stats(C.idx)->devtlb);
 	shut_down(&C.u);
 }
 
@@ -350,8 +356,8 @@ static void test_lifecycle_unmap_order(void **state)
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 1);
 	/* Page 0 of the range, 4 KiB: S = 0, MIP 0 (a queue depth of 32). */
 	assert_int_equal(model_executed(C.idx,
-					UINT64_C(3) | (uint64_t)DEV << 32,
-					IOVA, t0),
+					UINT64_C(3) | (uint64_t)DEV << 32, IOVA,
+					t0),
 			 1);
 	t_unmap(C.d, IOVA + SZ_4K, 3 * SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 2);

@@ -21,25 +21,26 @@
 
 #include <cmocka.h>
 
-#include "lib/bits.h"
-#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 #include "tests/model/model_ir.h"
 
-#define MASTER SID(0, 16, 0)	/* the DMA master of the test domain */
-#define DEAD SID(3, 0, 0)	/* an ATS endpoint that never answers */
-#define LIVE SID(3, 1, 0)	/* one that answers in 2 us */
-#define PAGES 16u
-#define IOVA(i) (SZ_1G + (uint64_t)(i) * SZ_4K)
-#define KEEP IOVA(100)		/* stays mapped: its table never empties */
-#define RELAX_NS UINT64_C(100000)	/* one poll step: 100 us */
-#define MS UINT64_C(1000000)
-#define ITE_NS (UINT64_C(60000) * MS)	/* the hardware's own time-out */
+#define MASTER	 SID(0, 16, 0) /* the DMA master of the test domain */
+#define DEAD	 SID(3, 0, 0)  /* an ATS endpoint that never answers */
+#define LIVE	 SID(3, 1, 0)  /* one that answers in 2 us */
+#define PAGES	 16U
+#define IOVA(i)	 (SZ_1G + (uint64_t)(i)*SZ_4K)
+#define KEEP	 IOVA(100)	  /* stays mapped: its table never empties */
+#define RELAX_NS UINT64_C(100000) /* one poll step: 100 us */
+#define MS	 UINT64_C(1000000)
+#define ITE_NS	 (UINT64_C(60000) * MS) /* the hardware's own time-out */
 
 /* A unit with device-TLB support, a domain on MASTER, two endpoints. */
 struct rig {
@@ -55,10 +56,10 @@ struct sweep {
 	bool refetch;
 };
 
-static const struct sweep fetch_none = { 0, false };
-static const struct sweep fetch_one = { 1, false };
-static const struct sweep fetch_many = { 8, false };
-static const struct sweep fetch_many_again = { 8, true };
+static const struct sweep fetch_none = {0, false};
+static const struct sweep fetch_one = {1, false};
+static const struct sweep fetch_many = {8, false};
+static const struct sweep fetch_many_again = {8, true};
 
 static struct model_unit_config qi_cfg(const struct sweep *sw)
 {
@@ -97,17 +98,18 @@ static void rig_down(struct rig *r)
  */
 static void arm(struct rig *r, unsigned int n, uint32_t skip)
 {
-	struct vtd_freelist fl = { 0 };
+	struct vtd_freelist fl = {0};
 	uint64_t unmapped;
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (skip & (1u << i))
+		if (skip & (1U << i))
 			continue;
 		t_map(r->d, IOVA(i), r->ram + i * SZ_4K, SZ_4K, RW);
 		assert_int_equal(dma_fill(r->idx, MASTER, IOVA(i), 1, 8), 0);
 		assert_int_equal(vtd_pgtable_unmap(&r->d->pt, IOVA(i), SZ_4K,
-						   &unmapped, &fl), 0);
+						   &unmapped, &fl),
+				 0);
 		assert_int_equal(fl.count, 0);
 	}
 }
@@ -171,13 +173,14 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	uint64_t ite = r->u.stats.ite, t0, live_at_ite;
 	uint32_t seq;
 
-	arm(r, n, 1u << p | 1u << live);
+	arm(r, n, 1U << p | 1U << live);
 	for (i = 0; i < n; i++) {
 		if (i == p)
 			descs[i] = vtd_qi_devtlb(&r->u, DEAD, DEAD, 0, 0,
 						 VTD_DEVTLB_ALL);
 		else if (i == live)
-			descs[i] = vtd_qi_devtlb(&r->u, LIVE, LIVE, 0, IOVA(i), 0);
+			descs[i] =
+				vtd_qi_devtlb(&r->u, LIVE, LIVE, 0, IOVA(i), 0);
 		else
 			descs[i] = psi(r, i);
 	}
@@ -222,7 +225,8 @@ static void test_ite_every_slot(void **state)
 		for (p = 0; p < n; p++)
 			ite_case(&r, n, p);
 	}
-	assert_int_equal(r.u.stats.ite, VTD_QI_BATCH_MAX * (VTD_QI_BATCH_MAX + 1) / 2);
+	assert_int_equal(r.u.stats.ite,
+			 VTD_QI_BATCH_MAX * (VTD_QI_BATCH_MAX + 1) / 2);
 	assert_int_equal(model_unit_stats(r.idx)->ite, r.u.stats.ite);
 	assert_int_equal(r.u.stats.quarantines, r.u.stats.ite);
 	rig_down(&r);
@@ -230,7 +234,8 @@ static void test_ite_every_slot(void **state)
 
 /* ---- IQE at every slot, with every reason ---- */
 
-/* IQE when fetching position p of n page-selective invalidations (n: the wait). */
+/* IQE when fetching position p of n page-selective invalidations (n: the wait).
+ */
 static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 		     unsigned int iqei)
 {
@@ -245,7 +250,8 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 		descs[i] = psi(r, i);
 	model_inject_iqe(r->idx, p, iqei);
 	t0 = model_now();
-	assert_int_equal(vtd_qi_submit(&r->u, descs, n, &seq), fails ? -EIO : 0);
+	assert_int_equal(vtd_qi_submit(&r->u, descs, n, &seq),
+			 fails ? -EIO : 0);
 	assert_within(&r->u, t0, VTD_DEADLINE_IOTLB);
 	assert_int_equal(r->u.stats.iqe, iqe + 1);
 	assert_true(queue_empty(&r->u));
@@ -258,7 +264,9 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 			continue;
 		}
 		/* Replaced, never run: reported failed, still cached. */
-		assert_int_equal(model_executed(r->idx, descs[i].lo, descs[i].hi, t0), 0);
+		assert_int_equal(
+			model_executed(r->idx, descs[i].lo, descs[i].hi, t0),
+			0);
 		assert_int_equal(dma_fill(r->idx, MASTER, IOVA(i), 3, 8), 0);
 		assert_int_equal(vtd_domain_flush(r->d), 0);
 		expect_gone(r, i);
@@ -287,7 +295,7 @@ static void test_iqe_every_slot(void **state)
 /* ---- ICE at every slot ---- */
 
 /* Requesters the injected completion errors name, in turn. */
-static const uint16_t culprits[] = { SID(5, 0, 0), SID(5, 1, 0), LIVE };
+static const uint16_t culprits[] = {SID(5, 0, 0), SID(5, 1, 0), LIVE};
 
 /*
  * ICE when position p of n runs (n: the wait); position 0 holds a
@@ -301,11 +309,11 @@ static void ice_case(struct rig *r, unsigned int n, unsigned int p,
 	unsigned int i;
 	uint64_t t0;
 
-	arm(r, n, n > 1 ? 1u : 0);
+	arm(r, n, n > 1 ? 1U : 0);
 	for (i = 0; i < n; i++)
-		descs[i] = i == 0 && n > 1 ?
-				   vtd_qi_devtlb(&r->u, LIVE, LIVE, 0, 0, 0) :
-				   psi(r, i);
+		descs[i] = i == 0 && n > 1
+				   ? vtd_qi_devtlb(&r->u, LIVE, LIVE, 0, 0, 0)
+				   : psi(r, i);
 	model_inject_ice(r->idx, p, culprit);
 	t0 = model_now();
 	assert_int_equal(vtd_qi_submit(&r->u, descs, n, NULL), 0);
@@ -327,7 +335,7 @@ static void ice_case(struct rig *r, unsigned int n, unsigned int p,
 static void test_ice_every_slot(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(*state);
-	unsigned int errors[ARRAY_SIZE(culprits)] = { 0 };
+	unsigned int errors[ARRAY_SIZE(culprits)] = {0};
 	unsigned int n, p, k = 0;
 	struct rig r;
 
@@ -374,8 +382,9 @@ static void test_devtlb_to_vanished_device(void **state)
 	model_remove_endpoint(r.idx, LIVE);
 
 	t0 = model_now();
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, VTD_DEVTLB_ALL),
-			 -ETIMEDOUT);
+	assert_int_equal(
+		vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, VTD_DEVTLB_ALL),
+		-ETIMEDOUT);
 	assert_within(&r.u, t0, VTD_DEADLINE_DEVTLB);
 	assert_true(vtd_device_quarantined(&r.u, LIVE));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].misses, 1);
@@ -384,7 +393,8 @@ static void test_devtlb_to_vanished_device(void **state)
 	for (i = 0; i < 40; i++) {
 		k = i % 2;
 		t_map(other[k], IOVA(i), ram + (i % 64) * SZ_4K, SZ_4K, RW);
-		assert_int_equal(dma_fill(r.idx, SID(1, k, 0), IOVA(i), 4, 8), 0);
+		assert_int_equal(dma_fill(r.idx, SID(1, k, 0), IOVA(i), 4, 8),
+				 0);
 		t0 = model_now();
 		assert_int_equal(vtd_domain_unmap(other[k], IOVA(i), SZ_4K),
 				 -ETIMEDOUT);
@@ -425,7 +435,8 @@ static void test_devtlb_to_vanished_device(void **state)
 	vtd_device_reset_done(&r.u, LIVE);
 	vtd_unit_set_presence(&r.u, config_answers, NULL);
 	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), -ENODEV);
-	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
+			 sent);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->after_removal, 1);
 	/* Back and answering: flushed at once. */
 	model_add_endpoint(r.idx, LIVE, 2000);
@@ -447,7 +458,7 @@ static void test_devtlb_to_vanished_device(void **state)
 static void test_devtlb_not_answering(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	uint64_t far = 2 * SZ_1G;	/* its tables empty at unmap */
+	uint64_t far = 2 * SZ_1G; /* its tables empty at unmap */
 	uint64_t sent, pages;
 	struct rig r;
 
@@ -464,7 +475,8 @@ static void test_devtlb_not_answering(void **state)
 	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
 	model_expect_unmap(r.d, far, SZ_4K);
 	assert_non_null(r.d->deferred);
-	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
+			 sent);
 	/* No batch can prove it: the next call's reaping keeps them. */
 	t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
 	assert_non_null(r.d->deferred);
@@ -488,7 +500,8 @@ static void test_devtlb_not_answering(void **state)
 	vtd_device_gone(&r.u, LIVE);
 	assert_int_equal(vtd_domain_flush(r.d), 0);
 	assert_null(r.d->deferred);
-	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations, sent);
+	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
+			 sent);
 	t_detach(r.d, &r.u, LIVE);
 	rig_down(&r);
 }
@@ -501,7 +514,7 @@ static void test_devtlb_not_answering(void **state)
 static void test_devtlb_one_deadline(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	uint16_t sids[4] = { SID(6, 0, 0), SID(6, 1, 0), SID(6, 2, 0), DEAD };
+	uint16_t sids[4] = {SID(6, 0, 0), SID(6, 1, 0), SID(6, 2, 0), DEAD};
 	uint64_t t0, sent[4];
 	unsigned int i;
 	struct rig r;
@@ -510,7 +523,8 @@ static void test_devtlb_one_deadline(void **state)
 	for (i = 0; i < 4; i++) {
 		if (sids[i] != DEAD)
 			model_add_endpoint(r.idx, sids[i], 2000);
-		assert_int_equal(vtd_attach_ats(r.d, &r.u, sids[i], sids[i], 0), 0);
+		assert_int_equal(vtd_attach_ats(r.d, &r.u, sids[i], sids[i], 0),
+				 0);
 		model_expect_attach(r.idx, sids[i], r.d);
 	}
 	t_map(r.d, IOVA(0), r.ram, SZ_4K, RW);
@@ -521,7 +535,8 @@ static void test_devtlb_one_deadline(void **state)
 	model_expect_unmap(r.d, IOVA(0), SZ_4K);
 	assert_true(model_now() - t0 <=
 		    r.u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
-			    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + 2 * RELAX_NS);
+			    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] +
+			    2 * RELAX_NS);
 	assert_true(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].max_wait_ns <=
 		    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + RELAX_NS);
 	assert_true(vtd_device_quarantined(&r.u, DEAD));
@@ -531,8 +546,9 @@ static void test_devtlb_one_deadline(void **state)
 	drain(&r.u);
 	/* The live ones got theirs, once the dead one was dropped. */
 	for (i = 0; i < 3; i++)
-		assert_true(model_endpoint_stats(r.idx, sids[i])->invalidations >
-			    sent[i]);
+		assert_true(
+			model_endpoint_stats(r.idx, sids[i])->invalidations >
+			sent[i]);
 	expect_gone(&r, 0);
 	for (i = 0; i < 4; i++)
 		t_detach(r.d, &r.u, sids[i]);
@@ -776,9 +792,10 @@ static void test_config_keys(void **state)
 	assert_int_equal(cfg.deadline_ns[VTD_DEADLINE_REG], 2500000);
 	assert_int_equal(cfg.deadline_ns[VTD_DEADLINE_IOTLB], 5000000);
 	assert_int_equal(cfg.deadline_ns[VTD_DEADLINE_DEVTLB], 20000000);
-	assert_int_equal(vtd_config_set(&cfg, "vtd.deadline.devtlb", 0), -ERANGE);
-	assert_int_equal(vtd_config_set(&cfg, "vtd.deadline.iotlb",
-					600000001), -ERANGE);
+	assert_int_equal(vtd_config_set(&cfg, "vtd.deadline.devtlb", 0),
+			 -ERANGE);
+	assert_int_equal(vtd_config_set(&cfg, "vtd.deadline.iotlb", 600000001),
+			 -ERANGE);
 	assert_int_equal(vtd_config_set(&cfg, "vtd.deadline.ite", 5), -ENOENT);
 	assert_int_equal(vtd_config_set(&cfg, "vtd.deadline.", 5), -ENOENT);
 	assert_int_equal(vtd_config_set(&cfg, "deadline.reg", 5), -ENOENT);
@@ -861,7 +878,8 @@ static void test_degraded_unit_recovers(void **state)
 	model_qi_stall(r.idx, true);
 	assert_int_equal(vtd_domain_unmap(r.d, KEEP, SZ_4K), -ETIMEDOUT);
 	assert_true(r.u.qi.degraded);
-	assert_int_equal(model_log_count("unit degraded until it completes"), 1);
+	assert_int_equal(model_log_count("unit degraded until it completes"),
+			 1);
 	assert_int_equal(vtd_attach(d2, &r.u, &sid, 1), -ETIMEDOUT);
 	model_qi_stall(r.idx, false);
 	model_advance(10000);
@@ -898,8 +916,8 @@ static void test_two_dead_devices_full_ring(void **state)
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 	arm(&r, PAGES, 0);
 	do {
-		desc = n == 10 ? vtd_qi_devtlb(&r.u, dead2, dead2, 0, 0, 0) :
-				 psi(&r, n % PAGES);
+		desc = n == 10 ? vtd_qi_devtlb(&r.u, dead2, dead2, 0, 0, 0)
+			       : psi(&r, n % PAGES);
 		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
 	} while (!err && ++n < VTD_QI_WORK_MAX);
 	assert_int_equal(err, -EBUSY);
@@ -944,8 +962,8 @@ static void test_ite_chain(void **state)
 	arm(&r, PAGES, 0);
 	do {
 		desc = n < 6 ? vtd_qi_devtlb(&r.u, SID(4, n, 0), SID(4, n, 0),
-					     0, 0, 0) :
-			       psi(&r, n % PAGES);
+					     0, 0, 0)
+			     : psi(&r, n % PAGES);
 		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
 	} while (!err && ++n < VTD_QI_WORK_MAX);
 	assert_int_equal(err, -EBUSY);
@@ -1044,7 +1062,7 @@ static void on_sid(void *ctx, uint16_t sid)
 static void test_qi_info(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	struct batch_log log = { 0 };
+	struct batch_log log = {0};
 	struct vtd_qi_desc desc;
 	struct vtd_qi_info info;
 	uint16_t quarantined = 0;
@@ -1191,7 +1209,8 @@ static void test_iqe_keeps_deferred_pages(void **state)
 		assert_int_equal(dma_fill(r.idx, MASTER, far, 1, 8), 0);
 		if (k == 0) {
 			model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
-			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K),
+					 -EIO);
 		} else {
 			/* Stuck behind another batch, then failed. */
 			model_qi_stall(r.idx, true);
@@ -1255,7 +1274,8 @@ static void test_devtlb_descriptor(void **state)
 	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 32, 0x7654321000, 4);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400000003));
 	assert_int_equal(d.hi, UINT64_C(0x7654327001));
-	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 0, 0x7654321000, VTD_DEVTLB_ALL);
+	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 0, 0x7654321000,
+			  VTD_DEVTLB_ALL);
 	assert_int_equal(d.hi, UINT64_C(0x7ffffffffffff001));
 	/* PFSID only with ECAP.DIT. */
 	r.u.ecap |= VTD_ECAP_DIT;
@@ -1263,7 +1283,8 @@ static void test_devtlb_descriptor(void **state)
 	assert_int_equal(d.lo, UINT64_C(0xabc012340000d003));
 	r.u.ecap &= ~VTD_ECAP_DIT;
 	/* Accepted by the hardware, and without device-TLBs refused early. */
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0x7654321000, 4), 0);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0x7654321000, 4),
+			 0);
 	assert_int_equal(r.u.stats.iqe, 0);
 	assert_int_equal(model_unit_stats(r.idx)->devtlb, 1);
 	r.u.ecap &= ~VTD_ECAP_DT;
@@ -1271,8 +1292,9 @@ static void test_devtlb_descriptor(void **state)
 	rig_down(&r);
 }
 
-#define SWEEP(f, sw) \
-	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, (void *)&(sw))
+#define SWEEP(f, sw)                                                 \
+	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, \
+						 (void *)&(sw))
 
 int main(void)
 {
@@ -1290,27 +1312,48 @@ int main(void)
 		SWEEP(test_ite_without_sid, fetch_none),
 		SWEEP(test_ite_without_sid, fetch_one),
 		SWEEP(test_ite_without_sid, fetch_many_again),
-		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devtlb_not_answering, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devtlb_one_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devtlb_quarantined, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disable_refused_while_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ats_record_outlives_failed_attach, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devtlb_late_completion, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_status_write, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline_per_class, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_degraded_unit_recovers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_dead_devices_full_ring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ite_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_to_vanished_device,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_not_answering,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_one_deadline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_quarantined, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_disable_refused_while_busy,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_ats_record_outlives_failed_attach, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_late_completion,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ite_during_wait, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_late_status_write, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_config_keys, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_per_class, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_degraded_unit_recovers,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_dead_devices_full_ring,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ite_chain, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_qi_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_success_path_mmio, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devtlb_descriptor, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_iqe_mark_ages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_status_word, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_iqe_keeps_deferred_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_success_path_mmio, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_selftest_iqe, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_devtlb_descriptor, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_iqe_mark_ages, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_status_word, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_iqe_keeps_deferred_pages,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,22 +14,23 @@
 
 #include <cmocka.h>
 
-#include "lib/bits.h"
-#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
-#define IOVA UINT64_C(0x1000)
+#define IOVA	   UINT64_C(0x1000)
 #define SM_ROOT_NP 0x39
-#define SM_CTX_NP 0x41
-#define SM_PASIDE 0x45
-#define SM_PDE_NP 0x51
-#define SM_PE_NP 0x59
-#define SM_WRITE 0x85
+#define SM_CTX_NP  0x41
+#define SM_PASIDE  0x45
+#define SM_PDE_NP  0x51
+#define SM_PE_NP   0x59
+#define SM_WRITE   0x85
 
 static void last_mapping(void *ctx, const struct vtd_mapping *m)
 {
@@ -55,7 +56,7 @@ static uint32_t request_pasid(uint32_t pasid)
 static void sm_fault_expect(struct vtd_unit *u, uint16_t sid, uint32_t pasid,
 			    uint8_t reason)
 {
-	struct fault_log log = { 0 };
+	struct fault_log log = {0};
 
 	assert_int_equal(vtd_fault_poll(u, on_fault, &log), 1);
 	assert_int_equal(log.f[0].sid, sid);
@@ -111,9 +112,8 @@ static void test_mode_choice(void **state)
 
 	/* Auto: per unit, from its own capabilities. */
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]),
-					       &cfg),
-				 0);
+		assert_int_equal(
+			vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]), &cfg), 0);
 	}
 	assert_mode(&u[0], "legacy", "auto: no SMTS");
 	assert_mode(&u[1], "legacy", "auto: SMTS without SLTS");
@@ -133,8 +133,8 @@ static void test_mode_choice(void **state)
 	assert_int_equal(vtd_unit_init(&u[4], idx[4], 0, BASE(idx[4]), &cfg),
 			 0);
 	assert_mode(&u[4], "legacy", "vtd.mode=scalable refused: no SMTS");
-	assert_int_equal(model_log_count("refused: no SMTS; staying in legacy mode"),
-			 1);
+	assert_int_equal(
+		model_log_count("refused: no SMTS; staying in legacy mode"), 1);
 
 	/* What each mode programs: TTM, descriptor width. */
 	for (i = 0; i < 5; i++) {
@@ -144,10 +144,9 @@ static void test_mode_choice(void **state)
 		assert_int_equal(field_get64(VTD_RTADDR_TTM,
 					     hw_mmio_read64(BASE(idx[i]) +
 							    VTD_RTADDR_REG)),
-				 sm_mode ? VTD_RTADDR_TTM_SCALABLE :
-					   VTD_RTADDR_TTM_LEGACY);
-		assert_int_equal(!!(hw_mmio_read64(BASE(idx[i]) +
-						   VTD_IQA_REG) &
+				 sm_mode ? VTD_RTADDR_TTM_SCALABLE
+					 : VTD_RTADDR_TTM_LEGACY);
+		assert_int_equal(!!(hw_mmio_read64(BASE(idx[i]) + VTD_IQA_REG) &
 				    VTD_IQA_DW),
 				 sm_mode);
 		/* Scalable mode invalidates the PASID cache after SRTP. */
@@ -171,7 +170,7 @@ static void test_sm_bringup_default_deny(void **state)
 	bring_up(&u, idx);
 	vtd_unit_info(&u, &info);
 	assert_string_equal(info.mode, "scalable");
-	assert_int_equal(info.pasids, 1u << 15);
+	assert_int_equal(info.pasids, 1U << 15);
 	assert_true(info.te && info.qi);
 
 	/* Nothing attached: no root entry, with or without PASID. */
@@ -258,7 +257,7 @@ static void test_sm_takeover_with_rmrr(void **state)
 
 static void test_pasid_table_sizes(void **state)
 {
-	static const unsigned int pss[] = { 0, 4, 9, 14, 19 };
+	static const unsigned int pss[] = {0, 4, 9, 14, 19};
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
 	struct model_unit_config cfg;
 	struct vtd_unit_info info;
@@ -274,7 +273,7 @@ static void test_pasid_table_sizes(void **state)
 		vtd_unit_info(&u, &info);
 		/* PSS + 1 bits, as far as one directory page reaches. */
 		assert_int_equal(info.pasids,
-				 1u << (pss[i] + 1 < 15 ? pss[i] + 1 : 15));
+				 1U << (pss[i] + 1 < 15 ? pss[i] + 1 : 15));
 		last = info.pasids - 1;
 		d = new_domain(&u, 39);
 		t_map(d, IOVA, ram, SZ_4K, RW);
@@ -284,13 +283,13 @@ static void test_pasid_table_sizes(void **state)
 						(uint8_t)(i + 1), 8),
 				 0);
 		assert_int_equal(ram_byte(ram), i + 1);
-		assert_int_equal(vtd_attach_pasid(d, &u, SID(1, 0, 0),
-						  info.pasids),
-				 -ERANGE);
+		assert_int_equal(
+			vtd_attach_pasid(d, &u, SID(1, 0, 0), info.pasids),
+			-ERANGE);
 		t_detach_pasid(d, &u, SID(1, 0, 0), last);
-		assert_int_equal(dma_fill_pasid(idx, SID(1, 0, 0), last, IOVA,
-						0, 8),
-				 -EFAULT);
+		assert_int_equal(
+			dma_fill_pasid(idx, SID(1, 0, 0), last, IOVA, 0, 8),
+			-EFAULT);
 		sm_fault_expect(&u, SID(1, 0, 0), last, SM_CTX_NP);
 		t_unmap(d, IOVA, SZ_4K);
 		assert_int_equal(vtd_domain_destroy(d), 0);
@@ -334,8 +333,8 @@ static uint64_t guest_tables(struct vtd_domain *parent, uint64_t gpa,
 	for (level = 4; level >= 1; level--) {
 		table = (uint64_t *)hw_phys_to_virt(ram + (4 - level) * SZ_4K) +
 			((iova >> (12 + 9 * (level - 1))) & 511);
-		poke(table, level > 1 ? (gpa + (5 - level) * SZ_4K) | FL_TABLE :
-					out_gpa | FL_TABLE | VTD_FL_D);
+		poke(table, level > 1 ? (gpa + (5 - level) * SZ_4K) | FL_TABLE
+				      : out_gpa | FL_TABLE | VTD_FL_D);
 	}
 	return gpa;
 }
@@ -411,9 +410,9 @@ static void test_every_pgtt(void **state)
 	t_detach_pasid(pt, &u, sid, 2);
 	t_detach(sl, &u, sid);
 	for (p = 0; p < 4; p++) {
-		assert_int_equal(dma_fill_pasid(idx, sid, request_pasid(p),
-						IOVA, 0, 8),
-				 -EFAULT);
+		assert_int_equal(
+			dma_fill_pasid(idx, sid, request_pasid(p), IOVA, 0, 8),
+			-EFAULT);
 		sm_fault_expect(&u, sid, request_pasid(p), SM_CTX_NP);
 	}
 	/* Directories and PASID tables went with the last PASIDs. */
@@ -450,7 +449,8 @@ static void test_first_level_pasids(void **state)
 	t_attach_pasid(d, &u, sid, 2);
 	t_map(d, IOVA, ram, SZ_4K, RW);
 	for (pasid = 1; pasid <= 2; pasid++)
-		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 1, 8), 0);
+		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 1, 8),
+				 0);
 	t_unmap(d, IOVA, SZ_4K);
 	for (pasid = 1; pasid <= 2; pasid++) {
 		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 2, 8),
@@ -511,12 +511,12 @@ static void test_first_level_format(void **state)
 	}
 	assert_int_equal(vtd_domain_destroy(bad), 0);
 	up = &u[0];
-	assert_int_equal(vtd_domain_create_fmt(&up, 1, 48,
-					       VTD_FORMAT_FIRST_LEVEL, &bad),
-			 -ENOTSUP);
-	assert_int_equal(vtd_domain_create_fmt(&up, 1, 57,
-					       VTD_FORMAT_FIRST_LEVEL, &bad),
-			 -ERANGE);
+	assert_int_equal(
+		vtd_domain_create_fmt(&up, 1, 48, VTD_FORMAT_FIRST_LEVEL, &bad),
+		-ENOTSUP);
+	assert_int_equal(
+		vtd_domain_create_fmt(&up, 1, 57, VTD_FORMAT_FIRST_LEVEL, &bad),
+		-ERANGE);
 	d = fmt_domain(&u[0], 47, VTD_FORMAT_FIRST_LEVEL);
 	d5 = fmt_domain(&u[1], 48, VTD_FORMAT_FIRST_LEVEL);
 	assert_int_equal(d->pt.levels, 4);
@@ -552,9 +552,8 @@ static void test_first_level_format(void **state)
 	vtd_domain_for_each_mapping(d5, last_mapping, &m);
 	assert_int_equal(m.page_size, VTD_PAGE_1G);
 	t_attach(d5, &u[1], sid);
-	assert_int_equal(dma_fill(idx[1], sid, (UINT64_C(1) << 47) + SZ_2M, 3,
-				  8),
-			 0);
+	assert_int_equal(
+		dma_fill(idx[1], sid, (UINT64_C(1) << 47) + SZ_2M, 3, 8), 0);
 	assert_int_equal(ram_byte(ram + SZ_2M), 3);
 	assert_int_equal(dma_fill_pasid(idx[0], sid, 4, SZ_1G + SZ_2M, 4, 8),
 			 0);
@@ -564,9 +563,8 @@ static void test_first_level_format(void **state)
 	assert_int_equal(dma_fill_pasid(idx[0], sid, 4, SZ_1G + SZ_2M, 5, 8),
 			 -EFAULT);
 	sm_fault_expect(&u[0], sid, 4, 0x71);
-	assert_int_equal(dma_fill_pasid(idx[0], sid, 4, SZ_1G + 2 * SZ_2M, 6,
-					8),
-			 0);
+	assert_int_equal(
+		dma_fill_pasid(idx[0], sid, 4, SZ_1G + 2 * SZ_2M, 6, 8), 0);
 	assert_int_equal(model_unit_stats(idx[0])->ad_updates, 0);
 
 	t_detach_pasid(d, &u[0], sid, 4);
@@ -607,9 +605,8 @@ static void test_fl_only_unit_default_format(void **state)
 	vtd_config_default(&cfg);
 	assert_int_equal(vtd_config_set_str(&cfg, "vtd.mode", "scalable"), 0);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]),
-					       &cfg),
-				 0);
+		assert_int_equal(
+			vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]), &cfg), 0);
 		assert_int_equal(vtd_unit_enable(&u[i]), 0);
 	}
 	assert_mode(&u[0], "scalable", "forced by vtd.mode");
@@ -641,9 +638,11 @@ static void test_fl_only_unit_default_format(void **state)
 		model_log_clear();
 		assert_int_equal(vtd_domain_create(pair, 2, 39, &bad),
 				 -ENOTSUP);
-		assert_int_equal(model_log_count(i == 1 ?
-				 "no first-level translation (FLTS)" :
-				 "no scalable mode"), 1);
+		assert_int_equal(
+			model_log_count(
+				i == 1 ? "no first-level translation (FLTS)"
+				       : "no scalable mode"),
+			1);
 	}
 	for (i = 0; i < 3; i++) {
 		shut_down(&u[i]);
@@ -663,9 +662,9 @@ static void test_model_stale_pasid_caches(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t a = model_ram_alloc(SZ_4K, SZ_4K);
 	uint64_t b = model_ram_alloc(SZ_4K, SZ_4K);
-	struct vtd_pasid_ref right = { .pasid = 5, .refs = 1 };
-	struct vtd_pasid_ref wrong = { .pasid = 6, .refs = 1 };
-	struct vtd_freelist fl = { 0 };
+	struct vtd_pasid_ref right = {.pasid = 5, .refs = 1};
+	struct vtd_pasid_ref wrong = {.pasid = 6, .refs = 1};
+	struct vtd_freelist fl = {0};
 	struct vtd_pasid_entry *pe;
 	uint16_t sid = SID(0, 12, 0), did;
 	struct vtd_domain *d;
@@ -718,8 +717,7 @@ static void test_model_stale_pasid_caches(void **state)
 	assert_int_equal(ram_byte(b), 0x66);
 
 	/* Tables freed with no IOTLB invalidation: caught at the free. */
-	assert_int_equal(vtd_pgtable_unmap(&d->pt, IOVA, SZ_4K, &unmapped,
-					   &fl),
+	assert_int_equal(vtd_pgtable_unmap(&d->pt, IOVA, SZ_4K, &unmapped, &fl),
 			 0);
 	model_expect_unmap(d, IOVA, SZ_4K);
 	assert_int_equal(fl.count, 3);
@@ -896,7 +894,7 @@ static void test_sm_caching_mode(void **state)
 	bring_up(&u, idx);
 	d = new_domain(&u, 39);
 	f = fmt_domain(&u, 39, VTD_FORMAT_FIRST_LEVEL);
-	assert_int_equal(vtd_domain_did(d, &u), 1);	/* never 0 with CM */
+	assert_int_equal(vtd_domain_did(d, &u), 1); /* never 0 with CM */
 	t_map(d, IOVA, ram, SZ_4K, RW);
 	t_map(f, IOVA, ram + SZ_4K, SZ_4K, RW);
 	t_attach(d, &u, sid);
@@ -927,7 +925,7 @@ static void test_sm_caching_mode(void **state)
  */
 static void test_sm_walk_coherency(void **state)
 {
-	struct model_unit_config cfg[2] = { sm_cfg(19), sm_cfg(19) };
+	struct model_unit_config cfg[2] = {sm_cfg(19), sm_cfg(19)};
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K), *pte;
 	uint16_t sid = SID(0, 8, 0);
 	struct vtd_pasid_entry *pe;
@@ -950,17 +948,16 @@ static void test_sm_walk_coherency(void **state)
 		*pte = (ram + SZ_4K) | VTD_SL_R | VTD_SL_W;
 		model_expect_map(d, IOVA + SZ_4K, ram + SZ_4K, SZ_4K, RW);
 		if (i == 1) {
-			assert_int_equal(dma_fill_pasid(idx, sid, 2,
-							IOVA + SZ_4K, 5, 8),
-					 -EFAULT);
+			assert_int_equal(
+				dma_fill_pasid(idx, sid, 2, IOVA + SZ_4K, 5, 8),
+				-EFAULT);
 			assert_true(model_violation_seen("not flushed"));
 			model_clear_violations();
 			sm_fault_expect(&u[i], sid, 2, SM_WRITE);
 			hw_cache_flush(pte, sizeof(*pte));
 		}
-		assert_int_equal(dma_fill_pasid(idx, sid, 2, IOVA + SZ_4K, 6,
-						8),
-				 0);
+		assert_int_equal(
+			dma_fill_pasid(idx, sid, 2, IOVA + SZ_4K, 6, 8), 0);
 		assert_int_equal(ram_byte(ram + SZ_4K), 6);
 		t_unmap(d, IOVA, 2 * SZ_4K);
 		t_detach_pasid(d, &u[i], sid, 2);
@@ -1012,9 +1009,8 @@ static void test_sm_queue(void **state)
 
 	/* PASID-based device-TLB invalidation: its fields, its endpoint. */
 	before = model_now();
-	assert_int_equal(vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 5, 0x40000,
-						2),
-			 0);
+	assert_int_equal(
+		vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 5, 0x40000, 2), 0);
 	d = vtd_qi_pdevtlb(&u, LIVE, LIVE, 0, 5, 0x40000, 2);
 	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_PDEVTLB);
 	assert_int_equal(field_get64(VTD_QI_PDEVTLB_SID, d.lo), LIVE);
@@ -1024,9 +1020,9 @@ static void test_sm_queue(void **state)
 	assert_int_equal(model_endpoint_stats(idx, LIVE)->invalidations, 1);
 
 	/* A device that never answers: quarantined; the ITE recovered. */
-	assert_int_equal(vtd_devtlb_flush_pasid(&u, DEAD, DEAD, 0, 5, 0,
-						VTD_DEVTLB_ALL),
-			 -ETIMEDOUT);
+	assert_int_equal(
+		vtd_devtlb_flush_pasid(&u, DEAD, DEAD, 0, 5, 0, VTD_DEVTLB_ALL),
+		-ETIMEDOUT);
 	assert_true(vtd_device_quarantined(&u, DEAD));
 	model_advance(UINT64_C(61000000000));
 	vtd_qi_poll(&u);
@@ -1036,9 +1032,9 @@ static void test_sm_queue(void **state)
 	assert_int_equal(vtd_domain_flush(dom), 0);
 
 	/* Within the PASIDs the tables hold, and only in scalable mode. */
-	assert_int_equal(vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 1u << 15, 0,
-						0),
-			 -ERANGE);
+	assert_int_equal(
+		vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 1U << 15, 0, 0),
+		-ERANGE);
 	assert_int_equal(vtd_devtlb_flush_pasid(&lu, LIVE, LIVE, 0, 5, 0, 0),
 			 -ENOTSUP);
 	assert_int_equal(vtd_attach_pasid(dom, &lu, sid, 5), -EINVAL);
@@ -1057,8 +1053,9 @@ static void test_sm_fault_reasons(void **state)
 			    "SM: PASID table entry not present");
 	assert_string_equal(vtd_fault_reason_text(0x85),
 			    "SM: write not permitted");
-	assert_string_equal(vtd_fault_reason_text(0x90),
-			    "SM: first-level A/D update needed while walks do not snoop");
+	assert_string_equal(
+		vtd_fault_reason_text(0x90),
+		"SM: first-level A/D update needed while walks do not snoop");
 	assert_string_equal(vtd_fault_reason_text(0x35), "unknown reason");
 	assert_string_equal(vtd_fault_reason_text(0xff), "unknown reason");
 	/* The legacy table is still there. */
@@ -1069,21 +1066,36 @@ static void test_sm_fault_reasons(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_mode_choice, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sm_bringup_default_deny, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sm_takeover_with_rmrr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pasid_table_sizes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_every_pgtt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_level_format, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_level_pasids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fl_only_unit_default_format, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_stale_pasid_caches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_catches_missing_pasid_cache_invalidation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_switch_pasid_no_torn_entry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sm_caching_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sm_walk_coherency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_choice, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sm_bringup_default_deny,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sm_takeover_with_rmrr,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pasid_table_sizes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_every_pgtt, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_first_level_format, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_first_level_pasids, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fl_only_unit_default_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_model_stale_pasid_caches,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_model_catches_missing_pasid_cache_invalidation,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(test_switch_pasid_no_torn_entry,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sm_caching_mode, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sm_walk_coherency, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sm_queue, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sm_fault_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sm_fault_reasons, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

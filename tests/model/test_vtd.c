@@ -12,12 +12,13 @@
 
 #include <cmocka.h>
 
-#include "lib/bits.h"
-#include "lib/errno.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -42,7 +43,7 @@ static void on_mapping(void *ctx, const struct vtd_mapping *m)
 
 static struct map_log mappings(struct vtd_domain *d)
 {
-	struct map_log log = { 0 };
+	struct map_log log = {0};
 
 	vtd_domain_for_each_mapping(d, on_mapping, &log);
 	return log;
@@ -63,11 +64,11 @@ static void test_bringup_default_deny(void **state)
 	vtd_unit_info(&u, &info);
 	assert_true(info.te);
 	assert_true(info.qi);
-	assert_true(info.ir);	/* QEMU's defaults have ECAP.IR */
+	assert_true(info.ir); /* QEMU's defaults have ECAP.IR */
 	assert_string_equal(info.mode, "legacy");
 	assert_int_equal(info.ver_major, 1);
 	assert_int_equal(info.ver_minor, 0);
-	assert_int_equal(info.levels_mask, 1u << 3);
+	assert_int_equal(info.levels_mask, 1U << 3);
 	assert_int_equal(info.page_sizes,
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
 	assert_false(info.coherent);
@@ -103,7 +104,7 @@ static void test_bringup_heterogeneous(void **state)
 	struct vtd_unit *pair[2];
 	struct vtd_domain *d[3], *span;
 	uint64_t ram = model_ram_alloc(SZ_2M, SZ_2M);
-	uint64_t want_sizes[3] = { SZ_2M, SZ_2M, SZ_4K };
+	uint64_t want_sizes[3] = {SZ_2M, SZ_2M, SZ_4K};
 	unsigned int i, idx[3];
 	struct map_log log;
 
@@ -129,7 +130,7 @@ static void test_bringup_heterogeneous(void **state)
 	d[1] = new_domain(&u[1], 39);
 	d[2] = new_domain(&u[2], 48);
 	assert_int_equal(d[0]->pt.levels, 3);
-	assert_int_equal(d[1]->pt.levels, 4);	/* no 3-level tables on b */
+	assert_int_equal(d[1]->pt.levels, 4); /* no 3-level tables on b */
 	assert_int_equal(d[2]->pt.levels, 4);
 	assert_int_equal(d[0]->pt.page_sizes,
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
@@ -245,8 +246,12 @@ static void test_takeover_from_firmware(void **state)
 	uint64_t l3 = hw_page_alloc(), l2 = hw_page_alloc();
 	uint64_t l1 = hw_page_alloc(), iq = hw_page_alloc();
 	struct model_firmware_state fw = {
-		.root_pa = root, .te = true, .ir = true, .iqa = iq,
-		.pmr = true, .fsts = VTD_FSTS_IQE,
+		.root_pa = root,
+		.te = true,
+		.ir = true,
+		.iqa = iq,
+		.pmr = true,
+		.fsts = VTD_FSTS_IQE,
 	};
 	static const char firmware;
 	uint64_t *p;
@@ -260,7 +265,7 @@ static void test_takeover_from_firmware(void **state)
 	p[0] = ctx | 1;
 	p = hw_phys_to_virt(ctx);
 	p[SID(0, 1, 0) * 2] = l3 | 1;
-	p[SID(0, 1, 0) * 2 + 1] = 1 | (5u << 8);
+	p[SID(0, 1, 0) * 2 + 1] = 1 | (5U << 8);
 	((uint64_t *)hw_phys_to_virt(l3))[(ram >> 30) & 511] = l2 | 3;
 	((uint64_t *)hw_phys_to_virt(l2))[(ram >> 21) & 511] = l1 | 3;
 	((uint64_t *)hw_phys_to_virt(l1))[(ram >> 12) & 511] = ram | 3;
@@ -280,22 +285,25 @@ static void test_takeover_from_firmware(void **state)
 	assert_int_equal(vtd_unit_init(&u, idx, 0, BASE(idx), NULL), 0);
 	assert_int_equal(vtd_unit_enable(&u), 0);
 	model_expect_detach(idx, SID(0, 1, 0));
-	assert_int_equal(model_log_count("firmware left translation queued-invalidation interrupt-remapping"), 1);
-	assert_int_equal(model_log_count("cleared fault records left by firmware"), 1);
+	assert_int_equal(
+		model_log_count(
+			"firmware left translation queued-invalidation interrupt-remapping"),
+		1);
+	assert_int_equal(
+		model_log_count("cleared fault records left by firmware"), 1);
 	assert_int_equal(model_log_count("protected memory"), 1);
 
 	vtd_unit_info(&u, &info);
 	assert_true(info.te);
 	assert_true(info.qi);
-	assert_true(info.ir);	/* ours now, not firmware's */
-	assert_int_equal(hw_mmio_read64(BASE(idx) + VTD_IRTA_REG) & ~0xfffull,
+	assert_true(info.ir); /* ours now, not firmware's */
+	assert_int_equal(hw_mmio_read64(BASE(idx) + VTD_IRTA_REG) & ~0xfffULL,
 			 u.irt_pa);
 	assert_int_equal(hw_mmio_read32(BASE(idx) + VTD_PMEN_REG), 0);
-	assert_int_equal(hw_mmio_read64(BASE(idx) + VTD_IQA_REG) & ~0xfffull,
+	assert_int_equal(hw_mmio_read64(BASE(idx) + VTD_IQA_REG) & ~0xfffULL,
 			 u.qi.ring_pa);
-	assert_int_equal(hw_mmio_read32(BASE(idx) + VTD_FSTS_REG) &
-				 VTD_FSTS_ERRORS,
-			 0);
+	assert_int_equal(
+		hw_mmio_read32(BASE(idx) + VTD_FSTS_REG) & VTD_FSTS_ERRORS, 0);
 
 	/* Default deny at once: no stale firmware translation survives. */
 	assert_int_equal(dma_fill(idx, SID(0, 1, 0), ram, 0x77, 8), -EFAULT);
@@ -323,12 +331,14 @@ static void test_map_unmap_4k(void **state)
 	t_map(d, 0x20000, ram + SZ_4K, SZ_4K, VTD_PROT_READ);
 
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10010, 0xaa, 32), 0);
-	assert_int_equal(model_dma_read(idx, SID(0, 5, 0), 0x10010, buf, 32), 0);
+	assert_int_equal(model_dma_read(idx, SID(0, 5, 0), 0x10010, buf, 32),
+			 0);
 	assert_int_equal(buf[31], 0xaa);
 	assert_int_equal(ram_byte(ram + 0x10), 0xaa);
 
 	/* Read-only: a write faults, a read works. */
-	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x20000, 0xbb, 8), -EFAULT);
+	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x20000, 0xbb, 8),
+			 -EFAULT);
 	fault_expect(&u, SID(0, 5, 0), 0x20000, 5, true);
 	assert_int_equal(model_dma_read(idx, SID(0, 5, 0), 0x20000, buf, 8), 0);
 
@@ -342,7 +352,8 @@ static void test_map_unmap_4k(void **state)
 	assert_int_equal(u.stats.doorbells, 1);
 	assert_int_equal(u.stats.descriptors, 2);
 	assert_int_equal(u.stats.waits, 1);
-	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10000, 0xcc, 8), -EFAULT);
+	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10000, 0xcc, 8),
+			 -EFAULT);
 	assert_int_equal(ram_byte(ram), 0);
 	fault_expect(&u, SID(0, 5, 0), 0x10000, 5, true);
 	assert_int_equal(model_dma_read(idx, SID(0, 5, 0), 0x10000, buf, 8),
@@ -377,8 +388,9 @@ static void test_map_overlap_rolls_back(void **state)
 	t_attach(d, &u, SID(0, 5, 0));
 	t_map(d, 0x10000, ram, 4 * SZ_4K, RW);
 	pages = d->pt.table_pages;
-	assert_int_equal(vtd_domain_map(d, 0xe000, ram + 4 * SZ_4K, 4 * SZ_4K, RW),
-			 -EEXIST);
+	assert_int_equal(
+		vtd_domain_map(d, 0xe000, ram + 4 * SZ_4K, 4 * SZ_4K, RW),
+		-EEXIST);
 	log = mappings(d);
 	assert_int_equal(log.count, 1);
 	assert_int_equal(log.m[0].iova, 0x10000);
@@ -408,9 +420,9 @@ static void test_superpages(void **state)
 	t_attach(d, &u, SID(0, 6, 0));
 	assert_int_equal(d->pt.table_pages, 1);
 
-	t_map(d, SZ_1G, ram1g, SZ_1G, RW);	/* a leaf in the root table */
+	t_map(d, SZ_1G, ram1g, SZ_1G, RW); /* a leaf in the root table */
 	assert_int_equal(d->pt.table_pages, 1);
-	t_map(d, SZ_2M, ram2m, SZ_2M, RW);	/* one level-2 table */
+	t_map(d, SZ_2M, ram2m, SZ_2M, RW); /* one level-2 table */
 	assert_int_equal(d->pt.table_pages, 2);
 	/* IOVA aligned, address not: 512 small pages. */
 	t_map(d, 2 * SZ_1G, ram2m + SZ_4K, SZ_2M, VTD_PROT_READ);
@@ -427,8 +439,8 @@ static void test_superpages(void **state)
 	assert_int_equal(log.m[2].len, SZ_2M);
 	assert_int_equal(log.m[2].prot, VTD_PROT_READ);
 
-	assert_int_equal(dma_fill(idx, SID(0, 6, 0), SZ_1G + 0x3ff00000, 0x61, 8),
-			 0);
+	assert_int_equal(
+		dma_fill(idx, SID(0, 6, 0), SZ_1G + 0x3ff00000, 0x61, 8), 0);
 	assert_int_equal(ram_byte(ram1g + 0x3ff00000), 0x61);
 	assert_int_equal(dma_fill(idx, SID(0, 6, 0), SZ_2M + 0x1ff000, 0x62, 8),
 			 0);
@@ -478,7 +490,8 @@ static void test_split_and_merge(void **state)
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole + SZ_4K, 0x73, 8), 0);
 	assert_int_equal(ram_byte(ram2m + 0x6000), 0x73);
 	/* Leaves far from the hole were published with the new table. */
-	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_2M + 0x100000, 0x75, 8), 0);
+	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_2M + 0x100000, 0x75, 8),
+			 0);
 	assert_int_equal(ram_byte(ram2m + 0x100000), 0x75);
 
 	/* Fill it again with the same address: back to one 2M leaf. */
@@ -492,7 +505,8 @@ static void test_split_and_merge(void **state)
 
 	/* A 1G leaf split into 2M leaves around a 2M hole, then merged. */
 	t_map(d, SZ_1G, ram1g, SZ_1G, RW);
-	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_1G + 3 * SZ_2M, 1, 8), 0);
+	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_1G + 3 * SZ_2M, 1, 8),
+			 0);
 	t_unmap(d, SZ_1G + 3 * SZ_2M, SZ_2M);
 	log = mappings(d);
 	assert_int_equal(log.count, 3);
@@ -606,8 +620,8 @@ static void test_attach_detach_paths(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
 	/* A conventional PCI device behind a PCIe-to-PCI bridge at 00:1e.0. */
-	uint16_t ids[2] = { SID(1, 0, 0), SID(0, 30, 0) };
-	uint16_t dup[2] = { SID(2, 0, 0), SID(2, 0, 0) };
+	uint16_t ids[2] = {SID(1, 0, 0), SID(0, 30, 0)};
+	uint16_t dup[2] = {SID(2, 0, 0), SID(2, 0, 0)};
 	struct vtd_domain *d, *other;
 	struct vtd_unit u;
 	unsigned int i;
@@ -687,7 +701,7 @@ static void test_domain_spans_units(void **state)
 	struct model_unit_config a = default_cfg(), b = default_cfg();
 	uint64_t ram = model_ram_alloc(SZ_2M, SZ_2M);
 	struct vtd_unit u[2];
-	struct vtd_unit *units[2] = { &u[0], &u[1] };
+	struct vtd_unit *units[2] = {&u[0], &u[1]};
 	struct vtd_domain *d;
 	unsigned int idx[2], i;
 
@@ -710,7 +724,8 @@ static void test_domain_spans_units(void **state)
 	t_attach(d, &u[1], SID(3, 0, 0));
 	t_map(d, 0, ram, SZ_2M, RW);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(dma_fill(idx[i], i ? SID(3, 0, 0) : SID(0, 1, 0),
+		assert_int_equal(dma_fill(idx[i],
+					  i ? SID(3, 0, 0) : SID(0, 1, 0),
 					  0x1000 * i, 0x30 + i, 8),
 				 0);
 		assert_int_equal(ram_byte(ram + 0x1000 * i), 0x30 + i);
@@ -719,10 +734,12 @@ static void test_domain_spans_units(void **state)
 	t_unmap(d, 0, SZ_2M);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(model_unit_stats(idx[i])->iotlb_page, 1);
-		assert_int_equal(dma_fill(idx[i], i ? SID(3, 0, 0) : SID(0, 1, 0),
-					  0, 0, 8),
+		assert_int_equal(dma_fill(idx[i],
+					  i ? SID(3, 0, 0) : SID(0, 1, 0), 0, 0,
+					  8),
 				 -EFAULT);
-		fault_expect(&u[i], i ? SID(3, 0, 0) : SID(0, 1, 0), 0, 5, true);
+		fault_expect(&u[i], i ? SID(3, 0, 0) : SID(0, 1, 0), 0, 5,
+			     true);
 	}
 	t_detach(d, &u[0], SID(0, 1, 0));
 	t_detach(d, &u[1], SID(3, 0, 0));
@@ -760,7 +777,8 @@ static void test_model_stale_until_invalidated(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
-	uint64_t a = model_ram_alloc(SZ_4K, SZ_4K), b = model_ram_alloc(SZ_4K, SZ_4K);
+	uint64_t a = model_ram_alloc(SZ_4K, SZ_4K),
+		 b = model_ram_alloc(SZ_4K, SZ_4K);
 	uint16_t sid = SID(0, 12, 0);
 	struct vtd_context_entry *ce;
 	struct vtd_qi_desc inv[2];
@@ -786,7 +804,8 @@ static void test_model_stale_until_invalidated(void **state)
 	assert_true(model_violation_seen("isolation broken"));
 	model_clear_violations();
 	/* A wrong invalidation (another domain id) changes nothing. */
-	assert_int_equal(vtd_qi_flush_range(&u, did + 1, 0x7000, SZ_4K, NULL), 0);
+	assert_int_equal(vtd_qi_flush_range(&u, did + 1, 0x7000, SZ_4K, NULL),
+			 0);
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x33, 8), 0);
 	assert_int_equal(ram_byte(a), 0x33);
 	model_clear_violations();
@@ -888,7 +907,7 @@ static void test_model_catches_missing_invalidation(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
 	uint16_t sid = SID(0, 14, 0);
-	struct vtd_freelist fl = { 0 };
+	struct vtd_freelist fl = {0};
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t unmapped;
@@ -899,9 +918,8 @@ static void test_model_catches_missing_invalidation(void **state)
 	t_map(d, 3 * SZ_1G, ram, SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 3 * SZ_1G, 1, 8), 0);
 
-	assert_int_equal(vtd_pgtable_unmap(&d->pt, 3 * SZ_1G, SZ_4K, &unmapped,
-					   &fl),
-			 0);
+	assert_int_equal(
+		vtd_pgtable_unmap(&d->pt, 3 * SZ_1G, SZ_4K, &unmapped, &fl), 0);
 	model_expect_unmap(d, 3 * SZ_1G, SZ_4K);
 	assert_int_equal(fl.count, 2);
 	assert_int_equal(dma_fill(idx, sid, 3 * SZ_1G, 2, 8), 0);
@@ -973,7 +991,8 @@ static void test_gcmd_handshake_deadline(void **state)
 	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_REG]);
 	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_REG] + 100000);
 	assert_int_equal(u.stats.timeouts, 1);
-	assert_int_equal(model_log_count("did not complete within 10000 us"), 1);
+	assert_int_equal(model_log_count("did not complete within 10000 us"),
+			 1);
 	assert_false(u.enabled);
 	assert_int_equal(vtd_unit_enable(&u), -EBUSY);
 
@@ -1045,7 +1064,10 @@ static void test_iqe_returns_error(void **state)
 	t0 = model_now();
 	assert_int_equal(vtd_domain_unmap(d, 2 * SZ_1G, SZ_4K), -EIO);
 	assert_true(model_now() - t0 < 1000000);
-	assert_int_equal(model_log_count("invalidation queue error (IQEI 4, reserved field set)"), 1);
+	assert_int_equal(
+		model_log_count(
+			"invalidation queue error (IQEI 4, reserved field set)"),
+		1);
 	assert_int_equal(u.stats.iqe, 1);
 	assert_int_equal(u.qi.oldest, u.qi.tail);
 	/* The invalidation never ran: the stale translation still serves. */
@@ -1111,7 +1133,7 @@ static void test_reclaim_after_completion(void **state)
 	struct vtd_unit u;
 	uint64_t pages;
 
-	cfg.qi_latency_ns = 50000;	/* waits really wait */
+	cfg.qi_latency_ns = 50000; /* waits really wait */
 	idx = add_unit(&cfg);
 	bring_up(&u, idx);
 	d = new_domain(&u, 39);
@@ -1204,8 +1226,8 @@ static void test_unmap_range_every_page(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg), i, c;
 	uint64_t ram = model_ram_alloc(64 * SZ_4K, SZ_4K);
-	static const uint64_t starts[] = { 0x10000, 0x23000 };
-	static const unsigned int counts[] = { 16, 37 };
+	static const uint64_t starts[] = {0x10000, 0x23000};
+	static const unsigned int counts[] = {16, 37};
 	uint16_t sid = SID(0, 21, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -1216,12 +1238,14 @@ static void test_unmap_range_every_page(void **state)
 	for (c = 0; c < 2; c++) {
 		t_map(d, starts[c], ram, counts[c] * SZ_4K, RW);
 		for (i = 0; i < counts[c]; i++)
-			assert_int_equal(dma_fill(idx, sid, starts[c] + i * SZ_4K,
-						  1, 8), 0);
+			assert_int_equal(
+				dma_fill(idx, sid, starts[c] + i * SZ_4K, 1, 8),
+				0);
 		t_unmap(d, starts[c], counts[c] * SZ_4K);
 		for (i = 0; i < counts[c]; i++) {
-			assert_int_equal(dma_fill(idx, sid, starts[c] + i * SZ_4K,
-						  2, 8), -EFAULT);
+			assert_int_equal(
+				dma_fill(idx, sid, starts[c] + i * SZ_4K, 2, 8),
+				-EFAULT);
 			assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 		}
 	}
@@ -1283,7 +1307,7 @@ static void test_qi_sequence_wraps(void **state)
 		assert_int_equal(vtd_qi_flush_range(&u, 0, 0, SZ_4K, &seq), 0);
 		assert_int_not_equal(seq, 0);
 	}
-	assert_int_equal(seq, 3);	/* MAX-1, MAX, then 1, 2, 3 */
+	assert_int_equal(seq, 3); /* MAX-1, MAX, then 1, 2, 3 */
 	assert_true(vtd_qi_passed(&u, UINT32_MAX - 1));
 	assert_true(vtd_qi_passed(&u, 3));
 	assert_false(vtd_qi_passed(&u, 4));
@@ -1299,11 +1323,11 @@ static void test_qi_sequence_wraps(void **state)
 static void test_faults_wrap_and_overflow(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
-	struct fault_log log = { 0 };
+	struct fault_log log = {0};
 	struct vtd_unit u;
 	unsigned int idx, i;
 
-	cfg.cap = with_field(cfg.cap, VTD_CAP_NFR, 3);	/* 4 records */
+	cfg.cap = with_field(cfg.cap, VTD_CAP_NFR, 3); /* 4 records */
 	idx = add_unit(&cfg);
 	bring_up(&u, idx);
 
@@ -1321,7 +1345,8 @@ static void test_faults_wrap_and_overflow(void **state)
 	for (i = 3; i < 6; i++)
 		model_dma_read(idx, SID(1, i, 0), 0x1000 * i, &log, 1);
 	memset(&log, 0, sizeof(log));
-	assert_int_equal(hw_mmio_read32(BASE(idx) + VTD_FSTS_REG) >> 8 & 0xff, 3);
+	assert_int_equal(hw_mmio_read32(BASE(idx) + VTD_FSTS_REG) >> 8 & 0xff,
+			 3);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 3);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(log.f[i].sid, SID(1, 3 + i, 0));
@@ -1348,7 +1373,7 @@ static void test_faults_wrap_and_overflow(void **state)
 static void test_fault_log_rate_limited(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
-	struct fault_log log = { 0 };
+	struct fault_log log = {0};
 	struct vtd_unit u;
 	unsigned int idx, i;
 
@@ -1375,36 +1400,69 @@ static void test_fault_log_rate_limited(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bringup_default_deny, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bringup_heterogeneous, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_bad_units, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_takeover_from_firmware, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_unmap_4k, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_overlap_rolls_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_superpages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_and_merge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unmap_invalidation_granularity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_caching_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_detach_paths, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rmrr_before_enable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_domain_spans_units, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_domain_ids_run_out, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_stale_until_invalidated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_catches_in_place_context_rewrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_catches_missing_invalidation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_noncoherent_sees_only_flushed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gcmd_handshake_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qi_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_iqe_returns_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_detach_retry_after_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_after_completion, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qi_sequence_wraps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_error_rolls_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_domain_width_within_mgaw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unmap_range_every_page, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_faults_wrap_and_overflow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fault_log_rate_limited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bringup_default_deny,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bringup_heterogeneous,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_bad_units, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_from_firmware,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_unmap_4k, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_map_overlap_rolls_back,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_superpages, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_split_and_merge, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unmap_invalidation_granularity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caching_mode, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_attach_detach_paths, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rmrr_before_enable, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_domain_spans_units, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_domain_ids_run_out, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_model_stale_until_invalidated, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_model_catches_in_place_context_rewrite, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_model_catches_missing_invalidation, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_model_noncoherent_sees_only_flushed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_gcmd_handshake_deadline,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qi_deadline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_iqe_returns_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_detach_retry_after_timeout,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_after_completion,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qi_sequence_wraps, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_map_error_rolls_back,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_width_within_mgaw,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmap_range_every_page,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_faults_wrap_and_overflow,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_log_rate_limited,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,8 +23,8 @@
 #include "tests/system/script.h"
 #include "tests/system/world.h"
 
-#define STEPS_MAX 100000u
-#define COVERAGE_STEPS 50000u
+#define STEPS_MAX      100000U
+#define COVERAGE_STEPS 50000U
 
 static double wall(void)
 {
@@ -101,9 +101,10 @@ static void run(const struct sys_op *ops, size_t n, const bool *keep,
 			snprintf(rep->what, sizeof(rep->what),
 				 "the run died of signal %d", WTERMSIG(status));
 		} else {
-			snprintf(rep->what, sizeof(rep->what),
-				 "the run crashed (exit status %d: a sanitizer report?)",
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			snprintf(
+				rep->what, sizeof(rep->what),
+				"the run crashed (exit status %d: a sanitizer report?)",
+				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		}
 	}
 }
@@ -193,8 +194,8 @@ static void print_report(const struct sys_report *rep)
 }
 
 /* Prints the failure, shrinks it and prints the reproduction. */
-static void report_failure(const char *prog, const struct sys_op *ops,
-			   size_t n, const struct sys_report *rep, bool do_shrink)
+static void report_failure(const char *prog, const struct sys_op *ops, size_t n,
+			   const struct sys_report *rep, bool do_shrink)
 {
 	bool *keep = calloc(n ? n : 1, sizeof(*keep));
 	size_t i, upto = rep->step < n ? rep->step + 1 : n;

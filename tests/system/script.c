@@ -8,30 +8,30 @@ static const struct {
 	const char *name;
 	unsigned int weight;
 } kinds[SYS_OP_COUNT] = {
-	[SYS_GUEST_NEW] = { "guest_new", 5 },
-	[SYS_GUEST_DEL] = { "guest_del", 2 },
-	[SYS_ASSIGN] = { "assign", 16 },
-	[SYS_UNASSIGN] = { "unassign", 8 },
-	[SYS_CLAIM] = { "claim", 3 },
-	[SYS_RELEASE] = { "release", 3 },
-	[SYS_RESET] = { "reset", 4 },
-	[SYS_DMA] = { "dma", 24 },
-	[SYS_REMOVE] = { "remove", 2 },
-	[SYS_SURPRISE] = { "surprise", 2 },
-	[SYS_LINK_DOWN] = { "link_down", 2 },
-	[SYS_PLUG] = { "plug", 5 },
-	[SYS_HOLD] = { "hold", 2 },
-	[SYS_STALE] = { "stale", 2 },
-	[SYS_ATS_DEAD] = { "ats_dead", 1 },
-	[SYS_INJECT] = { "inject", 2 },
-	[SYS_KEXEC] = { "kexec", 1 },
-	[SYS_DOM_NEW] = { "dom_new", 2 },
-	[SYS_DOM_DEL] = { "dom_del", 2 },
-	[SYS_DOM_MAP] = { "dom_map", 4 },
-	[SYS_DOM_UNMAP] = { "dom_unmap", 2 },
-	[SYS_DOM_ATTACH] = { "dom_attach", 4 },
-	[SYS_DOM_DETACH] = { "dom_detach", 2 },
-	[SYS_TIME] = { "time", 8 },
+	[SYS_GUEST_NEW] = {"guest_new", 5},
+	[SYS_GUEST_DEL] = {"guest_del", 2},
+	[SYS_ASSIGN] = {"assign", 16},
+	[SYS_UNASSIGN] = {"unassign", 8},
+	[SYS_CLAIM] = {"claim", 3},
+	[SYS_RELEASE] = {"release", 3},
+	[SYS_RESET] = {"reset", 4},
+	[SYS_DMA] = {"dma", 24},
+	[SYS_REMOVE] = {"remove", 2},
+	[SYS_SURPRISE] = {"surprise", 2},
+	[SYS_LINK_DOWN] = {"link_down", 2},
+	[SYS_PLUG] = {"plug", 5},
+	[SYS_HOLD] = {"hold", 2},
+	[SYS_STALE] = {"stale", 2},
+	[SYS_ATS_DEAD] = {"ats_dead", 1},
+	[SYS_INJECT] = {"inject", 2},
+	[SYS_KEXEC] = {"kexec", 1},
+	[SYS_DOM_NEW] = {"dom_new", 2},
+	[SYS_DOM_DEL] = {"dom_del", 2},
+	[SYS_DOM_MAP] = {"dom_map", 4},
+	[SYS_DOM_UNMAP] = {"dom_unmap", 2},
+	[SYS_DOM_ATTACH] = {"dom_attach", 4},
+	[SYS_DOM_DETACH] = {"dom_detach", 2},
+	[SYS_TIME] = {"time", 8},
 };
 
 const char *sys_op_name(unsigned int kind)
@@ -93,18 +93,22 @@ int sys_script_parse(const char *text, struct sys_op *ops, size_t max)
 			break;
 		}
 		if (sscanf(p, "%31[a-z_] %u %u%n", name, &a, &b, &used) != 3) {
-			fprintf(stderr, "replay: malformed operation at \"%.20s\" (name a b)\n",
+			fprintf(stderr,
+				"replay: malformed operation at \"%.20s\" (name a b)\n",
 				p);
 			return -1;
 		}
-		for (k = 0; k < SYS_OP_COUNT && strcmp(name, kinds[k].name); k++) {
+		for (k = 0; k < SYS_OP_COUNT && strcmp(name, kinds[k].name);
+		     k++) {
 		}
 		if (k == SYS_OP_COUNT) {
-			fprintf(stderr, "replay: unknown operation \"%s\"\n", name);
+			fprintf(stderr, "replay: unknown operation \"%s\"\n",
+				name);
 			return -1;
 		}
 		if (n == max) {
-			fprintf(stderr, "replay: more than %zu operations\n", max);
+			fprintf(stderr, "replay: more than %zu operations\n",
+				max);
 			return -1;
 		}
 		ops[n].kind = (uint8_t)k;
@@ -126,8 +130,8 @@ void sys_script_print(void *f, const struct sys_op *ops, size_t n,
 		if (keep && !keep[i]) {
 			continue;
 		}
-		fprintf(f, "%s%s %u %u", sep, kinds[ops[i].kind].name,
-			ops[i].a, ops[i].b);
+		fprintf(f, "%s%s %u %u", sep, kinds[ops[i].kind].name, ops[i].a,
+			ops[i].b);
 		sep = ";";
 	}
 }

@@ -15,30 +15,30 @@
  *	guest_new 0 0;assign 3 0;dma 3 7;unassign 3 0;assign 3 1
  */
 enum sys_op_kind {
-	SYS_GUEST_NEW,		/* a: guest slot */
-	SYS_GUEST_DEL,		/* a: guest slot */
-	SYS_ASSIGN,		/* a: device, b: guest slot (b & 8: force) */
-	SYS_UNASSIGN,		/* a: device */
-	SYS_CLAIM,		/* a: device: the kernel claims its group */
-	SYS_RELEASE,		/* a: device */
-	SYS_RESET,		/* a: device: reset it through its owner */
-	SYS_DMA,		/* a: device, b: where: start a DMA, left in flight */
-	SYS_REMOVE,		/* a: slot: orderly removal (attention button) */
-	SYS_SURPRISE,		/* a: slot: card pulled */
-	SYS_LINK_DOWN,		/* a: slot: link drops, no event */
-	SYS_PLUG,		/* a: slot: the card (back) in, link up */
-	SYS_HOLD,		/* a: device: keep a reference to its object now */
-	SYS_STALE,		/* a: held reference, b: what: act on it */
-	SYS_ATS_DEAD,		/* a: ATS endpoint stops answering */
-	SYS_INJECT,		/* a: IQE, ITE or ICE, b: after how many */
-	SYS_KEXEC,		/* restart with the IOMMU on, tables inherited */
-	SYS_DOM_NEW,		/* console domain */
-	SYS_DOM_DEL,		/* a: console domain (or a guest's: refused) */
-	SYS_DOM_MAP,		/* a: console domain, b: buffer */
-	SYS_DOM_UNMAP,		/* a: console domain, b: buffer */
-	SYS_DOM_ATTACH,		/* a: device, b: console domain */
-	SYS_DOM_DETACH,		/* a: device */
-	SYS_TIME,		/* a: how long: time passes, polls run */
+	SYS_GUEST_NEW,	/* a: guest slot */
+	SYS_GUEST_DEL,	/* a: guest slot */
+	SYS_ASSIGN,	/* a: device, b: guest slot (b & 8: force) */
+	SYS_UNASSIGN,	/* a: device */
+	SYS_CLAIM,	/* a: device: the kernel claims its group */
+	SYS_RELEASE,	/* a: device */
+	SYS_RESET,	/* a: device: reset it through its owner */
+	SYS_DMA,	/* a: device, b: where: start a DMA, left in flight */
+	SYS_REMOVE,	/* a: slot: orderly removal (attention button) */
+	SYS_SURPRISE,	/* a: slot: card pulled */
+	SYS_LINK_DOWN,	/* a: slot: link drops, no event */
+	SYS_PLUG,	/* a: slot: the card (back) in, link up */
+	SYS_HOLD,	/* a: device: keep a reference to its object now */
+	SYS_STALE,	/* a: held reference, b: what: act on it */
+	SYS_ATS_DEAD,	/* a: ATS endpoint stops answering */
+	SYS_INJECT,	/* a: IQE, ITE or ICE, b: after how many */
+	SYS_KEXEC,	/* restart with the IOMMU on, tables inherited */
+	SYS_DOM_NEW,	/* console domain */
+	SYS_DOM_DEL,	/* a: console domain (or a guest's: refused) */
+	SYS_DOM_MAP,	/* a: console domain, b: buffer */
+	SYS_DOM_UNMAP,	/* a: console domain, b: buffer */
+	SYS_DOM_ATTACH, /* a: device, b: console domain */
+	SYS_DOM_DETACH, /* a: device */
+	SYS_TIME,	/* a: how long: time passes, polls run */
 	SYS_OP_COUNT,
 };
 

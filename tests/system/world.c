@@ -15,8 +15,9 @@
  *		once its transfer stopped, and 06:00.1 whose Transactions
  *		Pending never clears: nothing proves it quiet (force)
  * Every root port has ACS, so each port's functions are a group of their
- * own, and so is each function of 05:00 and 06:00.  Each function has the fake PCI topology's DMA engine; they differ
- * in what clearing Bus Master Enable does to a transfer in flight.
+ * own, and so is each function of 05:00 and 06:00.  Each function has the fake
+ *PCI topology's DMA engine; they differ in what clearing Bus Master Enable does
+ *to a transfer in flight.
  *
  * The test is the kernel's thin callers: it creates guests (an owner with
  * a domain mapping its memory at GPA 0), assigns and unassigns devices,
@@ -41,43 +42,44 @@
 #include "drivers/pci/pci_regs.h"
 #include "drivers/pci/reset.h"
 #include "lib/errno.h"
+
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
 
-#define MS UINT64_C(1000000)
-#define SEC (1000 * MS)
+#define MS	  UINT64_C(1000000)
+#define SEC	  (1000 * MS)
 #define UNIT_BASE UINT64_C(0xfed90000)
-#define EXP PCI_CFG_PORT_EXP
-#define PM_POS 0x60u
-#define EXT_POS 0x100u	/* the first extended capability */
-#define ACS_ALL (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
-#define SLOT_CAPS                                                              \
-	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP |        \
+#define EXP	  PCI_CFG_PORT_EXP
+#define PM_POS	  0x60U
+#define EXT_POS	  0x100U /* the first extended capability */
+#define ACS_ALL	  (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
+#define SLOT_CAPS                                                       \
+	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP | \
 	 PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_HPS | PCI_EXP_SLTCAP_HPC)
-#define RW (IOMMU_PROT_READ | IOMMU_PROT_WRITE)
+#define RW	       (IOMMU_PROT_READ | IOMMU_PROT_WRITE)
 #define ATS_LATENCY_NS (2 * 1000)
-#define HOOK_DEVICE 0x5eed
+#define HOOK_DEVICE    0x5eed
 
-#define NSLOTS 3u
-#define NHELD 4u
-#define NDOMS 4u
-#define NBUFS 8u
-#define NGUESTS 4u
-#define GUEST_MEM UINT64_C(0x4000)
-#define IOVA_BUF(i) (UINT64_C(0x100000) + (uint64_t)(i) * 0x1000)
-#define NREGIONS 4096u
-#define DMA_LEN 16u
-#define KEXEC_AT_ONCE 1000u
+#define NSLOTS	      3U
+#define NHELD	      4U
+#define NDOMS	      4U
+#define NBUFS	      8U
+#define NGUESTS	      4U
+#define GUEST_MEM     UINT64_C(0x4000)
+#define IOVA_BUF(i)   (UINT64_C(0x100000) + (uint64_t)(i)*0x1000)
+#define NREGIONS      4096U
+#define DMA_LEN	      16U
+#define KEXEC_AT_ONCE 1000U
 
 /*
  * Owner identities: 0 nobody; then the kernel, console claims, quarantine,
  * a deleted guest's group still in transit; then guests.
  */
-#define OWNER_KERNEL 1u
-#define OWNER_CLAIM 2u
-#define OWNER_QUARANTINE 3u
-#define OWNER_TRANSIT 4u
-#define OWNER_FIRST_GUEST 16u
+#define OWNER_KERNEL	  1U
+#define OWNER_CLAIM	  2U
+#define OWNER_QUARANTINE  3U
+#define OWNER_TRANSIT	  4U
+#define OWNER_FIRST_GUEST 16U
 
 enum reset_kind { R_NONE, R_FLR, R_PM };
 
@@ -86,41 +88,41 @@ static const struct pos {
 	const char *name;
 	uint8_t bus;
 	uint8_t devfn;
-	int slot;		/* hot-plug slot, -1: soldered */
+	int slot; /* hot-plug slot, -1: soldered */
 	bool pcie;
-	bool mf;		/* function of a multi-function device */
-	bool acs;		/* ...isolated from its siblings by ACS */
+	bool mf;  /* function of a multi-function device */
+	bool acs; /* ...isolated from its siblings by ACS */
 	enum reset_kind reset;
 	bool ats;
-	enum pci_fake_bme bme;	/* what Bus Master Enable off does */
-	bool tp_stuck;		/* Transactions Pending never clears */
+	enum pci_fake_bme bme; /* what Bus Master Enable off does */
+	bool tp_stuck;	       /* Transactions Pending never clears */
 	uint16_t device;
-	uint16_t rid;		/* requester id of its DMA at the IOMMU */
+	uint16_t rid; /* requester id of its DMA at the IOMMU */
 } positions[] = {
-	{ "01:00.0", 1, 0x00, 0, true, false, false, R_FLR, true,
-	  PCI_FAKE_BME_STOPS, false, 0x11e8, 0x0100 },
-	{ "02:00.0", 2, 0x00, 1, true, true, false, R_FLR, false,
-	  PCI_FAKE_BME_AT_END, false, 0x2000, 0x0200 },
-	{ "02:00.1", 2, 0x01, 1, true, true, false, R_PM, false,
-	  PCI_FAKE_BME_AT_END, false, 0x2001, 0x0201 },
-	{ "04:00.0", 4, 0x00, -1, false, false, false, R_NONE, false,
-	  PCI_FAKE_BME_AT_END, false, 0x1000, 0x0400 },
-	{ "04:01.0", 4, 0x08, -1, false, false, false, R_NONE, false,
-	  PCI_FAKE_BME_IGNORED, false, 0x1001, 0x0400 },
-	{ "05:00.0", 5, 0x00, 2, true, true, true, R_NONE, false,
-	  PCI_FAKE_BME_IGNORED, false, HOOK_DEVICE, 0x0500 },
-	{ "05:00.1", 5, 0x01, 2, true, true, true, R_FLR, false,
-	  PCI_FAKE_BME_STOPS, false, 0x5001, 0x0501 },
-	{ "06:00.0", 6, 0x00, -1, true, true, true, R_NONE, false,
-	  PCI_FAKE_BME_STOPS, false, 0x3000, 0x0600 },
-	{ "06:00.1", 6, 0x01, -1, true, true, true, R_NONE, false,
-	  PCI_FAKE_BME_IGNORED, true, 0x3001, 0x0601 },
+	{"01:00.0", 1, 0x00, 0, true, false, false, R_FLR, true,
+	 PCI_FAKE_BME_STOPS, false, 0x11e8, 0x0100},
+	{"02:00.0", 2, 0x00, 1, true, true, false, R_FLR, false,
+	 PCI_FAKE_BME_AT_END, false, 0x2000, 0x0200},
+	{"02:00.1", 2, 0x01, 1, true, true, false, R_PM, false,
+	 PCI_FAKE_BME_AT_END, false, 0x2001, 0x0201},
+	{"04:00.0", 4, 0x00, -1, false, false, false, R_NONE, false,
+	 PCI_FAKE_BME_AT_END, false, 0x1000, 0x0400},
+	{"04:01.0", 4, 0x08, -1, false, false, false, R_NONE, false,
+	 PCI_FAKE_BME_IGNORED, false, 0x1001, 0x0400},
+	{"05:00.0", 5, 0x00, 2, true, true, true, R_NONE, false,
+	 PCI_FAKE_BME_IGNORED, false, HOOK_DEVICE, 0x0500},
+	{"05:00.1", 5, 0x01, 2, true, true, true, R_FLR, false,
+	 PCI_FAKE_BME_STOPS, false, 0x5001, 0x0501},
+	{"06:00.0", 6, 0x00, -1, true, true, true, R_NONE, false,
+	 PCI_FAKE_BME_STOPS, false, 0x3000, 0x0600},
+	{"06:00.1", 6, 0x01, -1, true, true, true, R_NONE, false,
+	 PCI_FAKE_BME_IGNORED, true, 0x3001, 0x0601},
 };
 #define NPOS (sizeof(positions) / sizeof(positions[0]))
 
 /* The port above each slot, and the functions' bus below it. */
-static const uint8_t slot_port[NSLOTS] = { 0x08, 0x10, 0x20 };
-static const uint8_t slot_bus[NSLOTS] = { 1, 2, 5 };
+static const uint8_t slot_port[NSLOTS] = {0x08, 0x10, 0x20};
+static const uint8_t slot_bus[NSLOTS] = {1, 2, 5};
 
 /* The transfer a function's engine has in flight, as the test started it. */
 struct xfer {
@@ -128,8 +130,8 @@ struct xfer {
 	uint64_t addr;
 	uint64_t owner;
 	uint64_t tag;
-	uint64_t due;		/* when it ends */
-	unsigned long dropped;	/* the engine's count at the start */
+	uint64_t due;	       /* when it ends */
+	unsigned long dropped; /* the engine's count at the start */
 	unsigned int resets;
 };
 
@@ -145,7 +147,7 @@ struct region {
 };
 
 struct guest {
-	struct iommu_owner *o;	/* NULL: slot free */
+	struct iommu_owner *o; /* NULL: slot free */
 	uint64_t id;
 	char name[IOMMU_OWNER_NAME_MAX];
 	uint64_t hpa;
@@ -154,8 +156,8 @@ struct guest {
 
 struct cdom {
 	bool used;
-	unsigned int id;	/* the console's number */
-	uint64_t key;		/* for the model: the domain's memory */
+	unsigned int id; /* the console's number */
+	uint64_t key;	 /* for the model: the domain's memory */
 	bool mapped[NBUFS];
 };
 
@@ -169,7 +171,7 @@ static struct world {
 	struct iommu_be_config *cfg;
 	uint8_t *cfg_fn[NPOS];
 	uint8_t *cfg_port[NSLOTS];
-	uint8_t *cfg_soldered[2];	/* root ports 00:03.0 and 00:05.0 */
+	uint8_t *cfg_soldered[2]; /* root ports 00:03.0 and 00:05.0 */
 	bool soldered_down[2];
 	int slot[NSLOTS];
 	bool card_in[NSLOTS];
@@ -178,9 +180,9 @@ static struct world {
 	struct pci_dev *held[NHELD];
 	struct guest guest[NGUESTS];
 	struct cdom dom[NDOMS];
-	int att[NPOS];		/* console domain index attached to, -1 */
+	int att[NPOS];		  /* console domain index attached to, -1 */
 	uint64_t inherited[NPOS]; /* previous life's key, until touched */
-	uint64_t heir_of[NPOS];	/* ...and the owner it belonged to */
+	uint64_t heir_of[NPOS];	  /* ...and the owner it belonged to */
 	uint64_t buf[NBUFS];
 	struct region region[NREGIONS];
 	unsigned int regions;
@@ -189,10 +191,10 @@ static struct world {
 	uint64_t tag;
 	unsigned int base_refs[NPOS];
 	unsigned int base_domains;
-	uint64_t forcing;	/* a forced assignment to this guest runs */
-	unsigned int forgiven;	/* ...and DMA landed in its memory meanwhile */
-	long old_live;		/* objects of previous lives (kexec) */
-	uint64_t old_pages;	/* table pages of previous lives */
+	uint64_t forcing;      /* a forced assignment to this guest runs */
+	unsigned int forgiven; /* ...and DMA landed in its memory meanwhile */
+	long old_live;	       /* objects of previous lives (kexec) */
+	uint64_t old_pages;    /* table pages of previous lives */
 	bool in_call;
 } W;
 
@@ -212,8 +214,7 @@ static void fail(const char *sig, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(W.rep->what, sizeof(W.rep->what), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "system: step %u: [%s] %s\n", W.step, sig,
-		W.rep->what);
+	fprintf(stderr, "system: step %u: [%s] %s\n", W.step, sig, W.rep->what);
 }
 
 /* ---- budgets ------------------------------------------------------------ */
@@ -224,9 +225,9 @@ static const struct {
 	const char *us;
 	uint64_t ns;
 } deadlines[] = {
-	{ "vtd.deadline.reg", "10000", 10 * MS },
-	{ "vtd.deadline.iotlb", "100000", 100 * MS },
-	{ "vtd.deadline.devtlb", "1000000", 1000 * MS },
+	{"vtd.deadline.reg", "10000", 10 * MS},
+	{"vtd.deadline.iotlb", "100000", 100 * MS},
+	{"vtd.deadline.devtlb", "1000000", 1000 * MS},
 };
 
 /*
@@ -278,7 +279,7 @@ static void region_add(uint64_t iova, uint64_t hpa, uint64_t len,
 		fail("setup", "more than %u memory regions", NREGIONS);
 		return;
 	}
-	W.region[W.regions++] = (struct region){ iova, hpa, len, owner };
+	W.region[W.regions++] = (struct region){iova, hpa, len, owner};
 }
 
 static const void *key_of(uint64_t id)
@@ -309,7 +310,8 @@ static int pos_of(const struct pci_dev *d)
 	unsigned int i;
 
 	for (i = 0; i < NPOS; i++) {
-		if (positions[i].bus == d->bus && positions[i].devfn == d->devfn) {
+		if (positions[i].bus == d->bus &&
+		    positions[i].devfn == d->devfn) {
 			return (int)i;
 		}
 	}
@@ -392,7 +394,8 @@ static void forget(unsigned int i, bool whole_group)
 	if (!grp || !whole_group) {
 		return;
 	}
-	pci_group_for_each_dev(grp, m) {
+	pci_group_for_each_dev(grp, m)
+	{
 		k = pos_of(m);
 		if (k >= 0) {
 			W.att[k] = -1;
@@ -416,7 +419,8 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 	unsigned int i, r;
 	int ret;
 
-	/* Functions behind one bridge share a requester id: the one due first. */
+	/* Functions behind one bridge share a requester id: the one due first.
+	 */
 	for (i = 0; i < NPOS; i++) {
 		if (positions[i].rid == rid && xfer_live(i, &W.xfer[i]) &&
 		    W.xfer[i].addr == addr && (!x || W.xfer[i].due < x->due)) {
@@ -424,7 +428,8 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 		}
 	}
 	if (!x) {
-		fail("dma", "a transfer from %04x to 0x%llx that nobody started landed",
+		fail("dma",
+		     "a transfer from %04x to 0x%llx that nobody started landed",
 		     rid, (unsigned long long)addr);
 		return;
 	}
@@ -464,13 +469,14 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 		}
 		return;
 	}
-	fail("isolation", "DMA of requester %04x to iova 0x%llx landed outside every owner's memory",
+	fail("isolation",
+	     "DMA of requester %04x to iova 0x%llx landed outside every owner's memory",
 	     rid, (unsigned long long)addr);
 }
 
 static bool op_dma(unsigned int i, uint32_t b)
 {
-	static const uint64_t durations[] = { MS, 30 * MS, 300 * MS, 30 * SEC };
+	static const uint64_t durations[] = {MS, 30 * MS, 300 * MS, 30 * SEC};
 	uint8_t *cfg = W.cfg_fn[i];
 	uint64_t addr;
 
@@ -521,12 +527,12 @@ static bool xfer_live(unsigned int i, const struct xfer *x)
 
 static uint8_t *port(uint8_t devfn, uint8_t sec, uint8_t sub)
 {
-	uint8_t *cfg = pci_cfg_add_port(0, devfn, PCI_EXP_TYPE_ROOT_PORT, sec,
-					sub);
+	uint8_t *cfg =
+		pci_cfg_add_port(0, devfn, PCI_EXP_TYPE_ROOT_PORT, sec, sub);
 
 	pci_cfg_acs(cfg, EXT_POS, 0, ACS_ALL, 0);
-	pci_cfg_window(cfg, 0xc0000000u + (uint32_t)sec * 0x100000u,
-		       0xc00fffffu + (uint32_t)sec * 0x100000u);
+	pci_cfg_window(cfg, 0xc0000000U + (uint32_t)sec * 0x100000U,
+		       0xc00fffffU + (uint32_t)sec * 0x100000U);
 	return cfg;
 }
 
@@ -639,7 +645,8 @@ static void hp_removing(void *ctx, struct pci_dev *d)
 	W.rep->checks++;
 	if (model_dma_write(0, positions[i].rid, W.xfer[i].addr, &probe,
 			    sizeof(probe)) == 0) {
-		fail("removal", "%s's DMA still reaches memory (iova 0x%llx) after its removal began",
+		fail("removal",
+		     "%s's DMA still reaches memory (iova 0x%llx) after its removal began",
 		     positions[i].name, (unsigned long long)W.xfer[i].addr);
 	}
 }
@@ -666,8 +673,7 @@ static const struct pci_hotplug_ops hp_ops = {
 	.added = hp_added,
 };
 
-static void on_fault(void *ctx, const struct iommu_fault *f,
-		     const char *owner)
+static void on_fault(void *ctx, const struct iommu_fault *f, const char *owner)
 {
 }
 
@@ -685,13 +691,13 @@ static void poll_all(void)
 /* A fresh kernel: enumeration, the layer, translation on. */
 static int boot(bool inherit)
 {
-	struct iommu_be_platform plat = { .inherit = inherit };
+	struct iommu_be_platform plat = {.inherit = inherit};
 	unsigned int c;
 
 	memset(&W.host, 0, sizeof(W.host));
 	memset(&W.im, 0, sizeof(W.im));
-	if (pci_host_add_range(&W.host, 0, 0, 0xff) ||
-	    pci_enumerate(&W.host) || pci_quiesce_hook_add(&W.host, &hook)) {
+	if (pci_host_add_range(&W.host, 0, 0, 0xff) || pci_enumerate(&W.host) ||
+	    pci_quiesce_hook_add(&W.host, &hook)) {
 		fail("setup", "enumeration failed");
 		return -1;
 	}
@@ -762,7 +768,8 @@ static bool op_unassign(struct guest *gs, unsigned int i)
 	call_end("unassign");
 	gs->hold[i] = NULL;
 	if (before && owner_now(i) != before) {
-		fail("ownership", "unassigning a hold on a removed %s changed the owner of the device now there",
+		fail("ownership",
+		     "unassigning a hold on a removed %s changed the owner of the device now there",
 		     positions[i].name);
 	}
 	return true;
@@ -811,7 +818,8 @@ static void forced(unsigned int i, uint64_t owner)
 		return;
 	}
 	if (model_violations()) {
-		fprintf(stderr, "system: step %u: forced hand-over of %s: what landed above is what force accepts\n",
+		fprintf(stderr,
+			"system: step %u: forced hand-over of %s: what landed above is what force accepts\n",
 			W.step, positions[i].name);
 	}
 	model_clear_violations();
@@ -842,7 +850,8 @@ static bool op_assign(unsigned int i, uint32_t b, struct pci_dev *d)
 	if (ret == 0 && strcmp(gs->hold[i]->method, "forced") == 0) {
 		forced(i, gs->id);
 	} else if (W.forgiven) {
-		fail("isolation", "DMA started before landed in %s's memory while %s was assigned to it without force",
+		fail("isolation",
+		     "DMA started before landed in %s's memory while %s was assigned to it without force",
 		     gs->name, positions[i].name);
 	}
 	if (ret) {
@@ -882,8 +891,8 @@ static bool op_claim(unsigned int i, struct pci_dev *d, bool claim)
 	int ret;
 
 	call_begin();
-	ret = claim ? iommu_claim(&W.im, d, "con", false) :
-		      iommu_release(&W.im, d);
+	ret = claim ? iommu_claim(&W.im, d, "con", false)
+		    : iommu_release(&W.im, d);
 	call_end(claim ? "claim" : "release");
 	if (ret == 0) {
 		forget(i, true);
@@ -1041,12 +1050,14 @@ static bool op_dom(const struct sys_op *op)
 		}
 		break;
 	case SYS_DOM_DEL:
-		/* Now and then a guest's domain: the console must be refused. */
+		/* Now and then a guest's domain: the console must be refused.
+		 */
 		if (op->b % 4 == 0 && W.guest[op->a % NGUESTS].o) {
 			struct guest *gs = &W.guest[op->a % NGUESTS];
 
 			if (iommu_domain_del(&W.im, NULL, gs->o->dom_id) == 0) {
-				fail("ownership", "the console deleted %s's domain",
+				fail("ownership",
+				     "the console deleted %s's domain",
 				     gs->name);
 			}
 			break;
@@ -1055,7 +1066,8 @@ static bool op_dom(const struct sys_op *op)
 		if (c) {
 			ret = iommu_domain_del(&W.im, NULL, c->id);
 			if (ret == 0) {
-				/* Nothing was attached, whatever a failed call left. */
+				/* Nothing was attached, whatever a failed call
+				 * left. */
 				for (j = 0; j < NPOS; j++) {
 					if (W.att[j] == (int)(c - W.dom)) {
 						W.att[j] = -1;
@@ -1072,7 +1084,8 @@ static bool op_dom(const struct sys_op *op)
 
 			if (iommu_map(&W.im, NULL, gs->o->dom_id, IOVA_BUF(b),
 				      W.buf[b], 0x1000, RW) == 0) {
-				fail("ownership", "the console mapped into %s's domain",
+				fail("ownership",
+				     "the console mapped into %s's domain",
 				     gs->name);
 			}
 			break;
@@ -1149,7 +1162,7 @@ static bool op_inject(uint32_t what, uint32_t after)
 
 static bool op_time(uint32_t a)
 {
-	static const uint64_t how_long[] = { MS, 100 * MS, SEC, 10 * SEC };
+	static const uint64_t how_long[] = {MS, 100 * MS, SEC, 10 * SEC};
 	uint64_t left = how_long[a % 4];
 
 	while (left) {
@@ -1318,7 +1331,8 @@ static void bind_all(void)
 	unsigned int i, j;
 
 	for (i = 0; i < NPOS; i++) {
-		/* Dropped with its group (the driver knows what it still has). */
+		/* Dropped with its group (the driver knows what it still has).
+		 */
 		if (W.inherited[i] &&
 		    !iommu_be_inherited(W.im.units[0], positions[i].rid)) {
 			W.inherited[i] = 0;
@@ -1333,7 +1347,8 @@ static void bind_all(void)
 				continue;
 			}
 			if (k && key[j] != k) {
-				fail("isolation", "requester id %04x reaches two address spaces (%s and %s)",
+				fail("isolation",
+				     "requester id %04x reaches two address spaces (%s and %s)",
 				     positions[i].rid, positions[i].name,
 				     positions[j].name);
 			}
@@ -1352,7 +1367,8 @@ static void check_step(void)
 	pci_fake_tick();
 	W.rep->checks++;
 	if (model_violations()) {
-		fail("model", "the VT-d model saw an invariant broken (see its message above)");
+		fail("model",
+		     "the VT-d model saw an invariant broken (see its message above)");
 	}
 }
 
@@ -1381,10 +1397,10 @@ static void quiesce_all(void)
 	for (n = 0; n < 30; n++) {
 		bool left = false;
 
-		pci_for_each_dev(&W.host, d) {
+		pci_for_each_dev (&W.host, d) {
 			const char *name;
-			enum iommu_owner_kind kind = iommu_owner_of(&W.im, d,
-								    &name);
+			enum iommu_owner_kind kind =
+				iommu_owner_of(&W.im, d, &name);
 
 			int k = pos_of(d);
 
@@ -1417,7 +1433,8 @@ static void check_baseline(void)
 	unsigned int i;
 
 	if (iommu_pending(&W.im)) {
-		fail("leak", "the layer still waits on the hardware after 5 minutes");
+		fail("leak",
+		     "the layer still waits on the hardware after 5 minutes");
 	}
 	if (W.im.domains.count != W.base_domains) {
 		fail("leak", "%u domains at the end, %u at the start",
@@ -1425,7 +1442,8 @@ static void check_baseline(void)
 	}
 	for (i = 0; i < NDOMS; i++) {
 		if (W.dom[i].used) {
-			fail("leak", "console domain %u cannot be deleted at the end",
+			fail("leak",
+			     "console domain %u cannot be deleted at the end",
 			     W.dom[i].id);
 		}
 	}
@@ -1435,13 +1453,16 @@ static void check_baseline(void)
 		/* A soldered function whose link was down at the last boot
 		 * was never listed; nothing lists it later. */
 		if (!d && positions[i].slot >= 0) {
-			fail("leak", "%s is not back at the end", positions[i].name);
+			fail("leak", "%s is not back at the end",
+			     positions[i].name);
 		} else if (d && owner_now(i) != OWNER_KERNEL) {
-			fail("leak", "%s is not the kernel's at the end (owner %llu)",
+			fail("leak",
+			     "%s is not the kernel's at the end (owner %llu)",
 			     positions[i].name,
 			     (unsigned long long)owner_now(i));
 		} else if (d && d->refs != W.base_refs[i]) {
-			fail("leak", "%s: %u references at the end, %u at the start",
+			fail("leak",
+			     "%s: %u references at the end, %u at the start",
 			     positions[i].name, d->refs, W.base_refs[i]);
 		}
 	}
@@ -1523,11 +1544,13 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	iommu_be_config_free(W.cfg);
 	pci_host_clear(&W.host);
 	if (pci_alloc_live != W.old_live) {
-		fail("leak", "%ld objects still allocated after teardown (%ld of previous lives)",
+		fail("leak",
+		     "%ld objects still allocated after teardown (%ld of previous lives)",
 		     pci_alloc_live, W.old_live);
 	}
 	if (model_table_pages() != W.old_pages) {
-		fail("leak", "%llu table pages still allocated after teardown (%llu of previous lives)",
+		fail("leak",
+		     "%llu table pages still allocated after teardown (%llu of previous lives)",
 		     (unsigned long long)model_table_pages(),
 		     (unsigned long long)W.old_pages);
 	}

@@ -17,16 +17,16 @@
 
 /* What one run found; small and flat, it crosses a pipe. */
 struct sys_report {
-	int failed;		/* an invariant broke */
-	char sig[24];		/* its class: "isolation", "budget", ... */
-	char what[240];		/* the first broken invariant, one line */
-	uint32_t step;		/* the step it broke at (n: at teardown) */
-	uint32_t steps;		/* steps run */
+	int failed;		     /* an invariant broke */
+	char sig[24];		     /* its class: "isolation", "budget", ... */
+	char what[240];		     /* the first broken invariant, one line */
+	uint32_t step;		     /* the step it broke at (n: at teardown) */
+	uint32_t steps;		     /* steps run */
 	uint64_t took[SYS_OP_COUNT]; /* operations that took effect */
-	uint64_t max_call_ns;	/* longest single call, virtual time */
+	uint64_t max_call_ns;	     /* longest single call, virtual time */
 	uint64_t dma_landed;
 	uint64_t dma_faulted;
-	uint64_t dma_cancelled;	/* by a reset or a removal */
+	uint64_t dma_cancelled; /* by a reset or a removal */
 	uint64_t checks;	/* invariant checks made */
 };
 

@@ -8,7 +8,7 @@
 #include "drivers/hw.h"
 #include "kernel/log.h"
 
-#define LOG_LINES 512
+#define LOG_LINES    512
 #define LOG_LINE_LEN 256
 
 static char log_lines[LOG_LINES][LOG_LINE_LEN];

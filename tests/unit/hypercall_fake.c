@@ -76,7 +76,7 @@ void fake_free_regions(struct guest *g)
 int64_t fake_hc(struct guest_run *r, uint64_t nr, uint64_t a0, uint64_t a1,
 		enum hc_action *act)
 {
-	struct vcpu_regs regs = { .rax = nr, .rdi = a0, .rsi = a1 };
+	struct vcpu_regs regs = {.rax = nr, .rdi = a0, .rsi = a1};
 
 	*act = hypercall(r, &regs);
 	return (int64_t)regs.rax;

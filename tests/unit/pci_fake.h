@@ -113,8 +113,8 @@ struct pci_fake_slot_stats {
 	bool powered;
 	bool present;
 	bool link;
-	unsigned int commands; /* Slot Control writes */
-	unsigned int unplugs; /* cards removed by a power-off write */
+	unsigned int commands;	    /* Slot Control writes */
+	unsigned int unplugs;	    /* cards removed by a power-off write */
 	unsigned int undone_writes; /* Slot Status writes QEMU would undo */
 };
 const struct pci_fake_slot_stats *pci_fake_slot_stats(int slot);
@@ -177,8 +177,8 @@ void pci_fake_gone_at(uint8_t *cfg, uint64_t ns);
 struct pci_fake_fn_stats {
 	unsigned int resets;
 	uint16_t cmd_at_reset; /* Command register just before the last */
-	bool tp_at_reset; /* Transactions Pending just before the last */
-	unsigned long landed; /* transfers that reached the sink */
+	bool tp_at_reset;      /* Transactions Pending just before the last */
+	unsigned long landed;  /* transfers that reached the sink */
 	unsigned long dropped; /* transfers lost: stopped, reset, no master */
 };
 const struct pci_fake_fn_stats *pci_fake_fn_stats(const uint8_t *cfg);
@@ -212,8 +212,7 @@ enum pci_fake_bme {
 	/* Runs on and lands anyway: a device that ignores the bit. */
 	PCI_FAKE_BME_IGNORED,
 };
-void pci_fake_dma_mode(uint8_t *cfg, enum pci_fake_bme mode,
-		       uint64_t drain_ns);
+void pci_fake_dma_mode(uint8_t *cfg, enum pci_fake_bme mode, uint64_t drain_ns);
 /* The requester id its DMA carries (default: its own bus and devfn). */
 void pci_fake_dma_rid(uint8_t *cfg, uint16_t rid);
 typedef void pci_fake_dma_sink_fn(void *ctx, uint16_t seg, uint16_t rid,

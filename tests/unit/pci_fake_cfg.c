@@ -4,9 +4,10 @@
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
 #include "drivers/pci/pci_regs.h"
+
 #include "tests/unit/pci_fake.h"
 
-#define CFG_FNS 256
+#define CFG_FNS	  256
 #define CFG_SLOTS 8
 /* Far more than any test needs: a walk that gets here does not end. */
 #define CFG_READS_MAX 1000000UL
@@ -17,16 +18,16 @@ static struct cfg_fn {
 	uint8_t devfn;
 	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
 	uint8_t wmask[PCI_CFG_SPACE_EXP_SIZE]; /* writable bits */
-	uint8_t w1c[PCI_CFG_SPACE_EXP_SIZE]; /* write-1-to-clear bits */
+	uint8_t w1c[PCI_CFG_SPACE_EXP_SIZE];   /* write-1-to-clear bits */
 	uint8_t image[PCI_CFG_SPACE_EXP_SIZE]; /* a card's function at reset */
 	int slot; /* the slot whose card holds it, or -1 */
 	bool dead;
-	bool has_image; /* image holds the function's state at reset */
-	bool link_down; /* a port whose link is down (pci_fake_link()) */
-	bool sbr; /* a bridge holding Secondary Bus Reset */
+	bool has_image;	   /* image holds the function's state at reset */
+	bool link_down;	   /* a port whose link is down (pci_fake_link()) */
+	bool sbr;	   /* a bridge holding Secondary Bus Reset */
 	uint64_t ready_at; /* answers from then on, after a reset */
 	uint64_t reset_ns; /* silent this long after a reset */
-	uint64_t gone_at; /* silent for good from then on; 0: never */
+	uint64_t gone_at;  /* silent for good from then on; 0: never */
 	unsigned long accesses;
 	struct {
 		bool busy; /* a transfer in flight */
@@ -54,7 +55,7 @@ static struct cfg_slot {
 	struct cfg_fn *port;
 	unsigned int exp;
 	bool present;
-	bool link_ok; /* the link trains when it can */
+	bool link_ok;	  /* the link trains when it can */
 	bool qemu_unplug; /* power off + indicator off removes the card */
 	bool no_cc;
 	struct pci_fake_slot_stats stats;
@@ -212,8 +213,8 @@ void pci_cfg_pcie(uint8_t *cfg, unsigned int pos, uint8_t type, uint8_t next)
 uint8_t *pci_cfg_add_port(uint8_t bus, uint8_t devfn, uint8_t type,
 			  uint8_t secondary, uint8_t subordinate)
 {
-	uint8_t *cfg = pci_cfg_add_bridge(0, bus, devfn, bus, secondary,
-					  subordinate);
+	uint8_t *cfg =
+		pci_cfg_add_bridge(0, bus, devfn, bus, secondary, subordinate);
 
 	pci_cfg_put8(cfg, PCI_CAPABILITY_LIST, PCI_CFG_PORT_EXP);
 	pci_cfg_pcie(cfg, PCI_CFG_PORT_EXP, type, 0);
@@ -362,8 +363,7 @@ int pci_fake_slot(uint8_t *port_cfg, unsigned int exp, uint32_t sltcap,
 	s->link_ok = true;
 	s->qemu_unplug = true;
 	port_bits(s, PCI_EXP_FLAGS, PCI_EXP_FLAGS_SLOT, true);
-	pci_cfg_put32(port_cfg, exp + PCI_EXP_SLTCAP,
-		      sltcap | psn << 19);
+	pci_cfg_put32(port_cfg, exp + PCI_EXP_SLTCAP, sltcap | psn << 19);
 	pci_cfg_put32(port_cfg, exp + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
 	/* Empty at reset: power off, indicators off (QEMU's slot reset). */
 	pci_cfg_put16(port_cfg, exp + PCI_EXP_SLTCTL,
@@ -579,8 +579,8 @@ static void dma_end(struct cfg_fn *f)
 	f->stats.landed++;
 	if (sink_fn) {
 		sink_fn(sink_ctx, f->seg,
-			f->dma.rid_set ? f->dma.rid :
-					 (uint16_t)(f->bus << 8 | f->devfn),
+			f->dma.rid_set ? f->dma.rid
+				       : (uint16_t)(f->bus << 8 | f->devfn),
 			f->dma.addr, f->dma.len);
 	}
 }
@@ -600,8 +600,8 @@ void pci_fake_tick(void)
 		if (exp) {
 			set(f->cfg, exp + PCI_EXP_DEVSTA, 2,
 			    tp(f) ? get(f->cfg, exp + PCI_EXP_DEVSTA, 2) |
-					    PCI_EXP_DEVSTA_TRPND :
-				    get(f->cfg, exp + PCI_EXP_DEVSTA, 2) &
+					    PCI_EXP_DEVSTA_TRPND
+				  : get(f->cfg, exp + PCI_EXP_DEVSTA, 2) &
 					    ~PCI_EXP_DEVSTA_TRPND);
 		}
 	}
@@ -633,8 +633,8 @@ static void fn_reset(struct cfg_fn *f, uint64_t ready_at)
 
 static uint64_t ready_after(const struct cfg_fn *f)
 {
-	return f->reset_ns == UINT64_MAX ? UINT64_MAX :
-					   pci_fake_now() + f->reset_ns;
+	return f->reset_ns == UINT64_MAX ? UINT64_MAX
+					 : pci_fake_now() + f->reset_ns;
 }
 
 static bool overlaps(unsigned int off, unsigned int width, unsigned int reg,
@@ -779,7 +779,7 @@ void pci_fake_cfg_write(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
 		b = (uint8_t)(val >> (8 * i));
 		wm = f->wmask[off + i];
 		f->cfg[off + i] = (uint8_t)((f->cfg[off + i] & ~wm) | (b & wm));
-		f->cfg[off + i] &= (uint8_t)~(b & f->w1c[off + i]);
+		f->cfg[off + i] &= (uint8_t) ~(b & f->w1c[off + i]);
 	}
 	if (ctl) {
 		sltctl_written(ctl, old_ctl);
@@ -849,8 +849,7 @@ void pci_fake_link(uint8_t *port_cfg, bool up)
 	fn_of(port_cfg)->link_down = !up;
 }
 
-void pci_fake_dma_mode(uint8_t *cfg, enum pci_fake_bme mode,
-		       uint64_t drain_ns)
+void pci_fake_dma_mode(uint8_t *cfg, enum pci_fake_bme mode, uint64_t drain_ns)
 {
 	struct cfg_fn *f = fn_of(cfg);
 
@@ -883,9 +882,9 @@ bool pci_fake_dma_start(uint8_t *cfg, uint64_t addr, uint32_t len,
 	f->dma.busy = true;
 	f->dma.addr = addr;
 	f->dma.len = len;
-	f->dma.done_at = duration_ns == UINT64_MAX ?
-				 UINT64_MAX :
-				 pci_fake_now() + duration_ns;
+	f->dma.done_at = duration_ns == UINT64_MAX
+				 ? UINT64_MAX
+				 : pci_fake_now() + duration_ns;
 	pci_fake_tick();
 	return true;
 }

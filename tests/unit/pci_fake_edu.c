@@ -2,6 +2,7 @@
 
 #include "drivers/hw.h"
 #include "drivers/pci/pci_regs.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -10,18 +11,18 @@
  * function's DMA engine.  MMIO to anything else reads all-ones.
  */
 
-#define EDU_BAR_SIZE 0x100000U
-#define EDU_ID 0x00
-#define EDU_ID_VALUE 0x010000edU
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_DMA_CMD_START 0x1U
+#define EDU_BAR_SIZE	   0x100000U
+#define EDU_ID		   0x00
+#define EDU_ID_VALUE	   0x010000edU
+#define EDU_DMA_SRC	   0x80
+#define EDU_DMA_DST	   0x88
+#define EDU_DMA_COUNT	   0x90
+#define EDU_DMA_CMD	   0x98
+#define EDU_DMA_CMD_START  0x1U
 #define EDU_DMA_CMD_TO_RAM 0x2U
 /* QEMU's edu runs a transfer 100 ms after it was started. */
 #define EDU_DMA_NS UINT64_C(100000000)
-#define EDUS_MAX 8
+#define EDUS_MAX   8
 
 static struct fake_edu {
 	uint8_t *cfg;
@@ -51,7 +52,7 @@ uint8_t *pci_fake_edu(uint8_t bus, uint8_t devfn, uint32_t bar0)
 		}
 		e = &edus[edu_count++];
 	}
-	*e = (struct fake_edu){ .cfg = cfg };
+	*e = (struct fake_edu){.cfg = cfg};
 	pci_cfg_bar(cfg, 0, EDU_BAR_SIZE, 0);
 	pci_cfg_put32(cfg, PCI_BASE_ADDRESS_0, bar0);
 	pci_cfg_put16(cfg, PCI_COMMAND, PCI_COMMAND_MEMORY);
@@ -99,7 +100,8 @@ uint32_t hw_mmio_read32(uint64_t pa)
 	case EDU_ID:
 		return EDU_ID_VALUE;
 	case EDU_DMA_CMD:
-		return pci_fake_dma_busy(e->cfg) ? e->cmd | EDU_DMA_CMD_START : 0;
+		return pci_fake_dma_busy(e->cfg) ? e->cmd | EDU_DMA_CMD_START
+						 : 0;
 	default:
 		return 0;
 	}

@@ -1,4 +1,5 @@
 #include "drivers/hw.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "drivers/hw.h"
+
 #include "tests/unit/pci_fake.h"
 
 #define LOG_KEEP 4096
@@ -26,8 +27,8 @@ void log_printf(enum log_level level, const char *subsys, const char *fmt, ...)
 		return;
 	}
 	msgs[msg_count].level = level;
-	n = snprintf(msgs[msg_count].text, sizeof(msgs[0].text), "%s: ",
-		     subsys);
+	n = snprintf(msgs[msg_count].text, sizeof(msgs[0].text),
+		     "%s: ", subsys);
 	va_start(ap, fmt);
 	vsnprintf(msgs[msg_count].text + n, sizeof(msgs[0].text) - (size_t)n,
 		  fmt, ap);

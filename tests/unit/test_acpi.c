@@ -19,19 +19,19 @@
 
 #include "tests/unit/acpi_test_stubs.h"
 
-#define PA(off) (ACPI_TEST_PHYS_BASE + (off))
-#define RSDP_PA PA(0x0)
-#define XSDT_PA PA(0x100)
-#define RSDT_PA PA(0x200)
-#define FACP_PA PA(0x1000)
-#define APIC_PA PA(0x2000)
-#define MCFG_PA PA(0x3000)
-#define HPET_PA PA(0x4000)
-#define DMAR_PA PA(0x5000)
-#define DSDT_PA PA(0x6000)
+#define PA(off)	 (ACPI_TEST_PHYS_BASE + (off))
+#define RSDP_PA	 PA(0x0)
+#define XSDT_PA	 PA(0x100)
+#define RSDT_PA	 PA(0x200)
+#define FACP_PA	 PA(0x1000)
+#define APIC_PA	 PA(0x2000)
+#define MCFG_PA	 PA(0x3000)
+#define HPET_PA	 PA(0x4000)
+#define DMAR_PA	 PA(0x5000)
+#define DSDT_PA	 PA(0x6000)
 #define SSDT0_PA PA(0x7000)
 #define SSDT1_PA PA(0x8000)
-#define FREE_PA PA(0x10000)
+#define FREE_PA	 PA(0x10000)
 
 #define FADT_LEN 276
 
@@ -484,8 +484,8 @@ static void test_mcfg(void **state)
 	assert_int_equal(e[1].segment, 1);
 	assert_int_equal(e[1].start_bus, 0x80);
 	assert_int_equal(e[1].end_bus, 0x9f);
-	assert_true(acpi_test_log_has(
-		"MCFG seg 0 base 0x0 bus 0x0-0xff ignored"));
+	assert_true(
+		acpi_test_log_has("MCFG seg 0 base 0x0 bus 0x0-0xff ignored"));
 	assert_int_equal(acpi_mcfg_parse(p, 124, e, 1), 1);
 	assert_true(acpi_test_log_has(
 		"MCFG seg 1 base 0xe0000000 bus 0x80-0x9f beyond capacity"));

@@ -17,6 +17,7 @@
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/dmar.h"
 #include "lib/errno.h"
+
 #include "tests/unit/acpi_test_stubs.h"
 
 #define FIXTURES "../shared/fixtures/dmar/"
@@ -884,18 +885,19 @@ static void test_qemu_table(void **state)
 	assert_int_equal(parse_copy(qemu_dmar, sizeof(qemu_dmar), NULL), 0);
 	memset(&out, 0, sizeof(out));
 	dmar_format(&dm, collect, &out);
-	assert_string_equal(out.text,
-			    "dmar haw 39 flags 0x1 rev 1 len 0x78\n"
-			    "dmar table: used\n"
-			    "drhd seg 0 base 0xfed90000 flags 0x0 scopes 7 size 0x1000\n"
-			    "  scope ioapic id 0 bus 0xff path 00.0\n"
-			    "  scope pci-endpoint id 0 bus 0x00 path 00.0\n"
-			    "  scope pci-endpoint id 0 bus 0x00 path 01.0\n"
-			    "  scope pci-subhierarchy id 0 bus 0x00 path 02.0\n"
-			    "  scope pci-endpoint id 0 bus 0x00 path 1f.0\n"
-			    "  scope pci-endpoint id 0 bus 0x00 path 1f.2\n"
-			    "  scope pci-endpoint id 0 bus 0x00 path 1f.3\n"
-			    "unit 0 base 0xfed90000: used\n");
+	assert_string_equal(
+		out.text,
+		"dmar haw 39 flags 0x1 rev 1 len 0x78\n"
+		"dmar table: used\n"
+		"drhd seg 0 base 0xfed90000 flags 0x0 scopes 7 size 0x1000\n"
+		"  scope ioapic id 0 bus 0xff path 00.0\n"
+		"  scope pci-endpoint id 0 bus 0x00 path 00.0\n"
+		"  scope pci-endpoint id 0 bus 0x00 path 01.0\n"
+		"  scope pci-subhierarchy id 0 bus 0x00 path 02.0\n"
+		"  scope pci-endpoint id 0 bus 0x00 path 1f.0\n"
+		"  scope pci-endpoint id 0 bus 0x00 path 1f.2\n"
+		"  scope pci-endpoint id 0 bus 0x00 path 1f.3\n"
+		"unit 0 base 0xfed90000: used\n");
 	assert_int_equal(dmar_unit_for_device(&dm, 0, 0, 0x01 << 3), 0);
 	assert_int_equal(dmar_unit_for_device(&dm, 0, 0, 0x02 << 3), 0);
 	assert_int_equal(dmar_unit_for_device(&dm, 0, 1, 0), 0);
@@ -1666,9 +1668,9 @@ static void test_probe_units(void **state)
 	assert_string_equal(dm.units[5].reason, "register base is zero");
 	memset(&out, 0, sizeof(out));
 	dmar_format(&dm, collect, &out);
-	assert_non_null(
-		strstr(out.text, "\nunit 1 base 0xfed91000: rejected "
-				 "(registers do not answer (VER 0x0))\n"));
+	assert_non_null(strstr(out.text,
+			       "\nunit 1 base 0xfed91000: rejected "
+			       "(registers do not answer (VER 0x0))\n"));
 	acpi_test_mmio_clear();
 	assert_int_equal(dmar_probe_units(&dm), -ENODEV);
 	assert_false(dmar_unit_usable(&dm, 0));

@@ -16,7 +16,7 @@
 
 #define MB UINT64_C(0x100000)
 
-static struct guest g = { .name = "g1" };
+static struct guest g = {.name = "g1"};
 static struct guest_run run;
 
 /* Two regions: 1 MiB at 0 and 1 MiB at 1 MiB (adjacent, apart in the
@@ -67,13 +67,13 @@ static void test_write_bad_buffers(void **state)
 {
 	enum hc_action act;
 	uint64_t bad[][2] = {
-		{ 2 * MB, 1 }, /* the hole */
-		{ 2 * MB - 4, 8 }, /* runs into the hole */
-		{ 17 * MB - 1, 2 }, /* past the end */
-		{ UINT64_MAX - 2, 8 }, /* wraps */
-		{ 0x8000000000, 4 }, /* a BAR GPA: not memory */
-		{ 0, MOAT_WRITE_MAX + 1 }, /* too long */
-		{ 0, UINT64_MAX },
+		{2 * MB, 1},		 /* the hole */
+		{2 * MB - 4, 8},	 /* runs into the hole */
+		{17 * MB - 1, 2},	 /* past the end */
+		{UINT64_MAX - 2, 8},	 /* wraps */
+		{0x8000000000, 4},	 /* a BAR GPA: not memory */
+		{0, MOAT_WRITE_MAX + 1}, /* too long */
+		{0, UINT64_MAX},
 	};
 	size_t i;
 
@@ -84,8 +84,9 @@ static void test_write_bad_buffers(void **state)
 		assert_true(ret == -MOAT_EFAULT || ret == -MOAT_EINVAL);
 		assert_int_equal(act, HC_RESUME);
 	}
-	assert_int_equal(fake_hc(&run, MOAT_HC_WRITE, 0, MOAT_WRITE_MAX + 1,
-				 &act), -MOAT_EINVAL);
+	assert_int_equal(
+		fake_hc(&run, MOAT_HC_WRITE, 0, MOAT_WRITE_MAX + 1, &act),
+		-MOAT_EINVAL);
 	assert_int_equal(fake_hc(&run, MOAT_HC_WRITE, 2 * MB, 1, &act),
 			 -MOAT_EFAULT);
 	assert_int_equal(fake_console_len, 0);
@@ -111,8 +112,9 @@ static void test_write_long_line(void **state)
 
 	memset(at(0), 'x', MOAT_WRITE_MAX);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(fake_hc(&run, MOAT_HC_WRITE, 0, MOAT_WRITE_MAX,
-					 &act), MOAT_WRITE_MAX);
+		assert_int_equal(
+			fake_hc(&run, MOAT_HC_WRITE, 0, MOAT_WRITE_MAX, &act),
+			MOAT_WRITE_MAX);
 	}
 	assert_true(run.line_len < GUEST_LINE_MAX);
 	assert_int_equal(fake_console_len, 6 * (GUEST_LINE_MAX - 1 + 6));
@@ -123,12 +125,14 @@ static void test_devices(void **state)
 	struct moat_dev *out = (struct moat_dev *)at(0x3000);
 	enum hc_action act;
 
-	run.devs[1] = (struct moat_dev){ .bdf = 0x0300, .vendor = 0x1234,
-					 .device = 0x11e8, .index = 1,
-					 .bar_gpa = { 0x8100000000 },
-					 .bar_len = { MB } };
-	run.devs[5] = (struct moat_dev){ .bdf = 0x0400, .vendor = 0x1234,
-					 .index = 5 };
+	run.devs[1] = (struct moat_dev){.bdf = 0x0300,
+					.vendor = 0x1234,
+					.device = 0x11e8,
+					.index = 1,
+					.bar_gpa = {0x8100000000},
+					.bar_len = {MB}};
+	run.devs[5] =
+		(struct moat_dev){.bdf = 0x0400, .vendor = 0x1234, .index = 5};
 	assert_int_equal(fake_hc(&run, MOAT_HC_DEVICES, 0x3000, 8, &act), 2);
 	assert_int_equal(out[0].index, 1);
 	assert_int_equal(out[0].bar_gpa[0], 0x8100000000);
@@ -152,8 +156,9 @@ static void test_wait_and_ack(void **state)
 	run.devs[0].vendor = 0x1234;
 	run.devs[2].vendor = 0x1234;
 	run.devs[7].vendor = 0x1234;
-	assert_int_equal(fake_hc(&run, MOAT_HC_WAIT_IRQ, MOAT_WAIT_MAX_US + 1,
-				 0, &act), -MOAT_EINVAL);
+	assert_int_equal(
+		fake_hc(&run, MOAT_HC_WAIT_IRQ, MOAT_WAIT_MAX_US + 1, 0, &act),
+		-MOAT_EINVAL);
 	assert_int_equal(act, HC_RESUME);
 	fake_hc(&run, MOAT_HC_WAIT_IRQ, 500, 0, &act);
 	assert_int_equal(act, HC_WAIT);
@@ -178,7 +183,7 @@ static void test_wait_and_ack(void **state)
 static void test_exit_yield_time_unknown(void **state)
 {
 	enum hc_action act;
-	uint64_t nrs[] = { 0, 8, 0x100, UINT64_MAX, 1ULL << 63 };
+	uint64_t nrs[] = {0, 8, 0x100, UINT64_MAX, 1ULL << 63};
 	size_t i;
 
 	fake_hc(&run, MOAT_HC_EXIT, 42, 0, &act);
@@ -198,13 +203,19 @@ static void test_exit_yield_time_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_write_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_bad_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_across_regions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_lines, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_bad_buffers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_across_regions,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_long_line, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_and_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_yield_time_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_and_ack, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_exit_yield_time_unknown,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

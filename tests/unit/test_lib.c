@@ -39,13 +39,13 @@ int con_error(const char *fmt, ...)
 }
 
 /* Our formatter must agree with the C library's on everything it supports. */
-#define CHECK_FMT(...)                                                       \
-	do {                                                                 \
-		char ours[128], libc[128];                                   \
-		int n1 = fmt_snprintf(ours, sizeof(ours), __VA_ARGS__);      \
-		int n2 = snprintf(libc, sizeof(libc), __VA_ARGS__);          \
-		assert_string_equal(ours, libc);                             \
-		assert_int_equal(n1, n2);                                    \
+#define CHECK_FMT(...)                                                  \
+	do {                                                            \
+		char ours[128], libc[128];                              \
+		int n1 = fmt_snprintf(ours, sizeof(ours), __VA_ARGS__); \
+		int n2 = snprintf(libc, sizeof(libc), __VA_ARGS__);     \
+		assert_string_equal(ours, libc);                        \
+		assert_int_equal(n1, n2);                               \
 	} while (0)
 
 static void test_format_matches_libc(void **state)
@@ -53,14 +53,16 @@ static void test_format_matches_libc(void **state)
 	CHECK_FMT("plain");
 	CHECK_FMT("%d %d %d", 0, -1, 2147483647);
 	CHECK_FMT("%d", (int)-2147483647 - 1);
-	CHECK_FMT("%lld %llu", -9223372036854775807LL - 1, 18446744073709551615ULL);
-	CHECK_FMT("%x %X %08x %-6x|", 0xdeadu, 0xbeefu, 0x1234u, 0xabu);
+	CHECK_FMT("%lld %llu", -9223372036854775807LL - 1,
+		  18446744073709551615ULL);
+	CHECK_FMT("%x %X %08x %-6x|", 0xdeadU, 0xbeefU, 0x1234U, 0xabU);
 	CHECK_FMT("%016llx", 0xfed90000ULL);
 	CHECK_FMT("%5d|%-5d|%05d|%05d", 42, 42, 42, -42);
-	CHECK_FMT("%s|%10s|%-10s|%.3s|%c", "abc", "right", "left", "truncate", 'z');
-	CHECK_FMT("%zu %u %hhu %hu", (size_t)123456789, 7u, (unsigned char)255,
+	CHECK_FMT("%s|%10s|%-10s|%.3s|%c", "abc", "right", "left", "truncate",
+		  'z');
+	CHECK_FMT("%zu %u %hhu %hu", (size_t)123456789, 7U, (unsigned char)255,
 		  (unsigned short)65535);
-	CHECK_FMT("%o %%", 8u);
+	CHECK_FMT("%o %%", 8U);
 	CHECK_FMT("%.*s", 2, "abcdef");
 	CHECK_FMT("%p", (void *)0x1000);
 }
@@ -70,7 +72,8 @@ static void test_format_truncates_and_counts(void **state)
 	char buf[8];
 
 	memset(buf, 'x', sizeof(buf));
-	assert_int_equal(fmt_snprintf(buf, sizeof(buf), "%s", "0123456789"), 10);
+	assert_int_equal(fmt_snprintf(buf, sizeof(buf), "%s", "0123456789"),
+			 10);
 	assert_string_equal(buf, "0123456");
 	assert_int_equal(fmt_snprintf(buf, 0, "abc"), 3);
 	assert_int_equal(buf[0], '0');
@@ -111,12 +114,13 @@ static void test_bits(void **state)
 {
 	assert_true(GENMASK64(63, 0) == ~0ULL);
 	assert_true(GENMASK64(12, 8) == 0x1f00ULL);
-	assert_true(GENMASK32(31, 31) == 0x80000000u);
-	assert_int_equal(field_get64(GENMASK64(12, 8), 0x0000000000000406ULL), 4);
+	assert_true(GENMASK32(31, 31) == 0x80000000U);
+	assert_int_equal(field_get64(GENMASK64(12, 8), 0x0000000000000406ULL),
+			 4);
 	assert_true(field_prep64(GENMASK64(47, 32), 0x1ffff) ==
 		    0x0000ffff00000000ULL);
 	assert_true(field_set64(GENMASK64(7, 4), 0xffULL, 0x5) == 0x5fULL);
-	assert_int_equal(field_get32(GENMASK32(31, 24), 0xab000000u), 0xab);
+	assert_int_equal(field_get32(GENMASK32(31, 24), 0xab000000U), 0xab);
 	assert_true(bits_is_aligned(0x200000, 0x200000));
 	assert_false(bits_is_aligned(0x201000, 0x200000));
 }
@@ -160,7 +164,8 @@ static void test_errno_names(void **state)
 
 static void test_cmdline(void **state)
 {
-	const char *cl = "debug loglevel=warn run=\"pci; exit 3\" x=1 x=2 rune=no";
+	const char *cl =
+		"debug loglevel=warn run=\"pci; exit 3\" x=1 x=2 rune=no";
 	char v[64];
 
 	assert_int_equal(cmdline_get(cl, "loglevel", v, sizeof(v)), 0);
@@ -175,7 +180,8 @@ static void test_cmdline(void **state)
 	assert_int_equal(cmdline_get(cl, "ru", v, sizeof(v)), -ENOENT);
 	assert_int_equal(cmdline_get(cl, "log", v, sizeof(v)), -ENOENT);
 	assert_int_equal(cmdline_get("", "run", v, sizeof(v)), -ENOENT);
-	assert_int_equal(cmdline_get("run=\"open", "run", v, sizeof(v)), -EINVAL);
+	assert_int_equal(cmdline_get("run=\"open", "run", v, sizeof(v)),
+			 -EINVAL);
 	assert_int_equal(cmdline_get("run=0123456789", "run", v, 4), -E2BIG);
 }
 
@@ -208,9 +214,9 @@ static void test_console_bdf(void **state)
 	assert_int_equal(seg, 1);
 	assert_int_equal(bus, 0xff);
 	assert_int_equal(devfn, 0);
-	const char *bad[] = { "00:20.0", "00:1f.8", "0:1f.0", "00:1f", "",
-			      "gg:00.0", "00:00.0x", "00001:00:00.0",
-			      "0000-00:00.0" };
+	const char *bad[] = {
+		"00:20.0", "00:1f.8",  "0:1f.0",	"00:1f",       "",
+		"gg:00.0", "00:00.0x", "00001:00:00.0", "0000-00:00.0"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		con_err[0] = '\0';
 		assert_int_equal(con_parse_bdf(bad[i], &seg, &bus, &devfn),

@@ -9,6 +9,7 @@
 
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -92,7 +93,8 @@ static void test_caps_chain(void **state)
 	pci_cfg_cap(cfg, 0xc0, PCI_CAP_ID_VNDR, 0xfc);
 	pci_cfg_cap(cfg, 0xfc, PCI_CAP_ID_VNDR, 0x00);
 	read_caps(&d);
-	assert_string_equal(list_str(d.caps), "1@40,5@50,10@70,11@b0,9@c0,9@fc");
+	assert_string_equal(list_str(d.caps),
+			    "1@40,5@50,10@70,11@b0,9@c0,9@fc");
 	assert_int_equal(pci_find_cap(&d, PCI_CAP_ID_EXP), 0x70);
 	assert_int_equal(pci_find_cap(&d, PCI_CAP_ID_MSIX), 0xb0);
 	assert_int_equal(pci_find_cap(&d, PCI_CAP_ID_VNDR), 0xc0);
@@ -128,7 +130,9 @@ static void test_caps_loop(void **state)
 	pci_cfg_cap(cfg, 0x60, PCI_CAP_ID_MSIX, 0x50);
 	read_caps(&d);
 	assert_string_equal(list_str(d.caps), "1@40,5@50,11@60");
-	assert_int_equal(warnings("0000:00:00.0: capability list loops back to 0x050"), 1);
+	assert_int_equal(
+		warnings("0000:00:00.0: capability list loops back to 0x050"),
+		1);
 	pci_free_caps(&d);
 }
 
@@ -327,7 +331,8 @@ static void test_ext_caps_loops(void **state)
 	pci_cfg_ext_cap(cfg, 0x140, PCI_EXT_CAP_ID_ACS, 0x100);
 	read_caps(&d);
 	assert_string_equal(list_str(d.ext_caps), "1@100,d@140");
-	assert_int_equal(warnings("extended capability list loops back to 0x100"), 1);
+	assert_int_equal(
+		warnings("extended capability list loops back to 0x100"), 1);
 
 	pci_cfg_ext_cap(cfg, 0x140, PCI_EXT_CAP_ID_ACS, 0x140);
 	read_caps(&d);
@@ -345,7 +350,8 @@ static void test_ext_caps_out_of_range_and_unaligned(void **state)
 	pci_cfg_ext_cap(cfg, 0x100, PCI_EXT_CAP_ID_AER, 0x040);
 	read_caps(&d);
 	assert_string_equal(list_str(d.ext_caps), "1@100");
-	assert_int_equal(warnings("extended capability pointer 0x040 out of range"), 1);
+	assert_int_equal(
+		warnings("extended capability pointer 0x040 out of range"), 1);
 
 	/* Reserved bits 1:0 of the offset are masked: 0x143 is 0x140. */
 	pci_cfg_ext_cap(cfg, 0x100, PCI_EXT_CAP_ID_AER, 0x143);
@@ -451,10 +457,10 @@ static const char *devs_str(void)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	pci_for_each_dev(&host, d) {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%02x:%02x.%x",
-				      n ? " " : "", d->bus, pci_slot(d->devfn),
-				      pci_func(d->devfn));
+	pci_for_each_dev (&host, d) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "%s%02x:%02x.%x", n ? " " : "", d->bus,
+				      pci_slot(d->devfn), pci_func(d->devfn));
 	}
 	return buf;
 }
@@ -513,7 +519,8 @@ static void test_enum_one_bus(void **state)
 	pci_cfg_add(0, 0, pci_devfn(4, 0), 0x0000, 0x0000, 0, 0);
 
 	assert_int_equal(pci_enumerate(&host), 0);
-	assert_string_equal(devs_str(), "00:00.0 00:02.0 00:1f.0 00:1f.2 00:1f.7");
+	assert_string_equal(devs_str(),
+			    "00:00.0 00:02.0 00:1f.0 00:1f.2 00:1f.7");
 	d = dev(0, 0x1f, 2);
 	assert_int_equal(d->vendor, 0x8086);
 	assert_int_equal(d->device, 0x2922);
@@ -528,7 +535,8 @@ static void test_enum_one_bus(void **state)
 	assert_false(pci_is_pcie(dev(0, 2, 0)));
 	assert_null(pci_find_dev(&host, 0, 0, pci_devfn(2, 1)));
 	assert_null(pci_find_dev(&host, 1, 0, pci_devfn(0, 0)));
-	assert_int_equal(pci_log_count(LOG_INFO, "0000:00: root bus, 5 functions"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_INFO, "0000:00: root bus, 5 functions"), 1);
 	assert_int_equal(warnings(""), 0);
 	assert_int_equal(pci_enumerate(&host), -EBUSY);
 }
@@ -602,7 +610,10 @@ static void test_enum_unassigned_secondary(void **state)
 	assert_int_equal(pci_enumerate(&host), 0);
 	assert_string_equal(devs_str(), "00:01.0 00:02.0 01:00.0");
 	assert_ptr_equal(dev(1, 0, 0)->parent, dev(0, 2, 0));
-	assert_int_equal(warnings("0000:00:01.0: bridge 00/00-00 not followed: no secondary bus assigned"), 1);
+	assert_int_equal(
+		warnings(
+			"0000:00:01.0: bridge 00/00-00 not followed: no secondary bus assigned"),
+		1);
 	assert_int_equal(warnings(""), 1);
 }
 
@@ -614,7 +625,10 @@ static void test_enum_secondary_outside_ecam(void **state)
 
 	assert_int_equal(pci_enumerate(&host), 0);
 	assert_string_equal(devs_str(), "00:01.0");
-	assert_int_equal(warnings("bridge 00/20-20 not followed: secondary bus outside ECAM"), 1);
+	assert_int_equal(
+		warnings(
+			"bridge 00/20-20 not followed: secondary bus outside ECAM"),
+		1);
 }
 
 static void test_enum_secondary_outside_parent(void **state)
@@ -627,7 +641,10 @@ static void test_enum_secondary_outside_parent(void **state)
 
 	assert_int_equal(pci_enumerate(&host), 0);
 	assert_string_equal(devs_str(), "00:01.0 00:02.0 01:00.0");
-	assert_int_equal(warnings("0000:01:00.0: bridge 01/01-02 not followed: secondary bus outside the upstream bridge's range"), 1);
+	assert_int_equal(
+		warnings(
+			"0000:01:00.0: bridge 01/01-02 not followed: secondary bus outside the upstream bridge's range"),
+		1);
 
 	/* Beyond the parent's subordinate bus. */
 	pci_host_clear(&host);
@@ -637,7 +654,10 @@ static void test_enum_secondary_outside_parent(void **state)
 	port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 3, 3);
 	pci_cfg_add(0, 3, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	assert_int_equal(pci_enumerate(&host), 0);
-	assert_int_equal(warnings("bridge 01/03-03 not followed: secondary bus outside the upstream"), 1);
+	assert_int_equal(
+		warnings(
+			"bridge 01/03-03 not followed: secondary bus outside the upstream"),
+		1);
 	/* Bus 3 is reachable by no bridge: found as a root bus. */
 	assert_string_equal(devs_str(), "00:01.0 01:00.0 03:00.0");
 	assert_null(dev(3, 0, 0)->parent);
@@ -659,9 +679,18 @@ static void test_enum_bus_loop(void **state)
 	assert_int_equal(pci_enumerate(&host), 0);
 	assert_string_equal(devs_str(),
 			    "00:01.0 00:02.0 01:00.0 01:01.0 02:00.0 02:01.0");
-	assert_int_equal(warnings("0000:00:02.0: bridge 00/01-01 not followed: secondary bus already scanned (loop)"), 1);
-	assert_int_equal(warnings("0000:01:01.0: bridge 01/02-02 not followed: secondary bus already scanned (loop)"), 1);
-	assert_int_equal(warnings("0000:02:01.0: bridge 02/02-03 not followed: secondary bus outside the upstream"), 1);
+	assert_int_equal(
+		warnings(
+			"0000:00:02.0: bridge 00/01-01 not followed: secondary bus already scanned (loop)"),
+		1);
+	assert_int_equal(
+		warnings(
+			"0000:01:01.0: bridge 01/02-02 not followed: secondary bus already scanned (loop)"),
+		1);
+	assert_int_equal(
+		warnings(
+			"0000:02:01.0: bridge 02/02-03 not followed: secondary bus outside the upstream"),
+		1);
 	assert_int_equal(warnings(""), 3);
 	assert_ptr_equal(dev(2, 0, 0)->parent, dev(1, 0, 0));
 }
@@ -676,8 +705,10 @@ static void test_enum_subordinate_below_secondary(void **state)
 	assert_int_equal(pci_enumerate(&host), 0);
 	/* Bus 3 is not below any followed bridge: a root bus of its own. */
 	assert_string_equal(devs_str(), "00:01.0 02:00.0 03:00.0");
-	assert_int_equal(warnings("bridge 00/02-01: subordinate below secondary"), 1);
-	assert_int_equal(warnings("0000:02:00.0: bridge 02/03-03 not followed"), 1);
+	assert_int_equal(
+		warnings("bridge 00/02-01: subordinate below secondary"), 1);
+	assert_int_equal(warnings("0000:02:00.0: bridge 02/03-03 not followed"),
+			 1);
 	assert_null(dev(3, 0, 0)->parent);
 }
 
@@ -695,11 +726,14 @@ static void test_enum_other_root_buses(void **state)
 
 	pci_cfg_reads = 0;
 	assert_int_equal(pci_enumerate(&host), 0);
-	assert_string_equal(devs_str(), "00:01.0 01:00.0 80:00.0 80:02.0 81:00.0");
+	assert_string_equal(devs_str(),
+			    "00:01.0 01:00.0 80:00.0 80:02.0 81:00.0");
 	assert_null(dev(0x80, 0, 0)->parent);
 	assert_ptr_equal(dev(0x81, 0, 0)->parent, dev(0x80, 2, 0));
-	assert_int_equal(pci_log_count(LOG_INFO, "0000:00: root bus, 2 functions"), 1);
-	assert_int_equal(pci_log_count(LOG_INFO, "0000:80: root bus, 3 functions"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_INFO, "0000:00: root bus, 2 functions"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_INFO, "0000:80: root bus, 3 functions"), 1);
 	/* The sweep costs one read per (bus, device), nothing more. */
 	assert_true(pci_cfg_reads < 256 * 32 + 100);
 }
@@ -719,7 +753,8 @@ static void test_enum_ranges_and_segments(void **state)
 
 	assert_int_equal(pci_enumerate(&host), 0);
 	assert_string_equal(devs_str(), "00:01.0 40:00.0 00:03.0");
-	assert_int_equal(pci_find_dev(&host, 1, 0, pci_devfn(3, 0))->device, 0x11e9);
+	assert_int_equal(pci_find_dev(&host, 1, 0, pci_devfn(3, 0))->device,
+			 0x11e9);
 	assert_null(pci_find_dev(&host, 0, 0, pci_devfn(3, 0)));
 	assert_ptr_equal(dev(0x40, 0, 0)->parent, dev(0, 1, 0));
 	assert_int_equal(warnings(""), 0);

@@ -10,6 +10,7 @@
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -17,10 +18,10 @@
  * at MEM0, and bus 0x10 of segment 1 at MEM1.  Its window registry lives
  * for the whole process, so the tests run in order and build on each other.
  */
-#define MIB (UINT64_C(1) << 20)
-#define MEM0 UINT64_C(0xe0000000) /* segment 0, buses 0-1 */
-#define MEM1_BASE UINT64_C(0x100000000) /* segment 1's bus 0 */
-#define MEM1 (MEM1_BASE + 0x10 * MIB) /* segment 1, bus 0x10 */
+#define MIB	  (UINT64_C(1) << 20)
+#define MEM0	  UINT64_C(0xe0000000)	   /* segment 0, buses 0-1 */
+#define MEM1_BASE UINT64_C(0x100000000)	   /* segment 1's bus 0 */
+#define MEM1	  (MEM1_BASE + 0x10 * MIB) /* segment 1, bus 0x10 */
 #define MAP_FAILS UINT64_C(0xd0000000)
 
 static uint8_t *mem0;
@@ -95,9 +96,14 @@ static void test_add_rejects_bad_entries(void **state)
 	assert_int_equal(pci_ecam_add(0, 0, 1, UINT64_MAX - 0xfffff), -EINVAL);
 	assert_int_equal(pci_ecam_add(0, 0, 1, MAP_FAILS), -EINVAL);
 	assert_int_equal(pci_log_count(LOG_WARN, "rejected"), 6);
-	assert_int_equal(pci_log_count(LOG_WARN, "ECAM 0000:00-01 at 0xd0000000 rejected: cannot map it"), 1);
+	assert_int_equal(
+		pci_log_count(
+			LOG_WARN,
+			"ECAM 0000:00-01 at 0xd0000000 rejected: cannot map it"),
+		1);
 	assert_int_equal(pci_log_count(LOG_WARN, "base not 1 MiB aligned"), 1);
-	assert_int_equal(pci_log_count(LOG_WARN, "beyond the address space"), 2);
+	assert_int_equal(pci_log_count(LOG_WARN, "beyond the address space"),
+			 2);
 	/* None of them was registered. */
 	assert_int_equal(hw_pci_read32(0, 0, 0, 0), UINT32_MAX);
 }
@@ -125,7 +131,8 @@ static void test_read_widths(void **state)
 	uint8_t *p = at0(1, pci_devfn(2, 3), 0x100);
 
 	memcpy(p, "\x11\x22\x33\x44", 4);
-	assert_int_equal(hw_pci_read32(0, 1, pci_devfn(2, 3), 0x100), 0x44332211);
+	assert_int_equal(hw_pci_read32(0, 1, pci_devfn(2, 3), 0x100),
+			 0x44332211);
 	assert_int_equal(hw_pci_read16(0, 1, pci_devfn(2, 3), 0x102), 0x4433);
 	assert_int_equal(hw_pci_read8(0, 1, pci_devfn(2, 3), 0x101), 0x22);
 	memcpy(at0(0, 0, 0xffc), "\xaa\xbb\xcc\xdd", 4);
@@ -171,7 +178,11 @@ static void test_bad_offsets(void **state)
 	hw_pci_write32(0, 0, 0, 0x0fff, 0);
 	hw_pci_write16(0, 0, 0, 0x0fff, 0);
 	assert_int_equal(virt_calls, 0);
-	assert_int_equal(pci_log_count(LOG_ERR, "0000:00:00.0: bad 2-byte config access at 0x101"), 1);
+	assert_int_equal(
+		pci_log_count(
+			LOG_ERR,
+			"0000:00:00.0: bad 2-byte config access at 0x101"),
+		1);
 	assert_int_equal(pci_log_count(LOG_ERR, "bad"), 6);
 	assert_int_equal(hw_pci_read32(0, 0, 0, 0), 0x5a5a5a5a);
 }

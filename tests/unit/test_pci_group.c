@@ -10,6 +10,7 @@
 #include "drivers/pci/hotplug.h"
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -20,7 +21,7 @@
 
 #define EXP PCI_CFG_PORT_EXP
 #define ACS 0x100U
-#define ACS_PORT                                                               \
+#define ACS_PORT \
 	(PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF)
 #define MS UINT64_C(1000000)
 
@@ -43,8 +44,8 @@ static int teardown(void **state)
 }
 
 /* A port implementing ACS (caps), Control as firmware left it (ctrl). */
-static uint8_t *acs_port(uint8_t bus, uint8_t devfn, uint8_t type,
-			 uint8_t sec, uint8_t sub, uint16_t caps, uint16_t ctrl)
+static uint8_t *acs_port(uint8_t bus, uint8_t devfn, uint8_t type, uint8_t sec,
+			 uint8_t sub, uint16_t caps, uint16_t ctrl)
 {
 	uint8_t *cfg = pci_cfg_add_port(bus, devfn, type, sec, sub);
 
@@ -56,8 +57,8 @@ static uint8_t *acs_port(uint8_t bus, uint8_t devfn, uint8_t type,
 static uint8_t *conv(uint8_t bus, unsigned int dev, unsigned int fn,
 		     bool multifunction)
 {
-	return pci_cfg_add(0, bus, pci_devfn(dev, fn), 0x1234, 0x11e8,
-			   0x00ff00, multifunction ? PCI_HEADER_TYPE_MFD : 0);
+	return pci_cfg_add(0, bus, pci_devfn(dev, fn), 0x1234, 0x11e8, 0x00ff00,
+			   multifunction ? PCI_HEADER_TYPE_MFD : 0);
 }
 
 /* A PCIe endpoint, with ACS when caps is not 0xffff. */
@@ -89,18 +90,20 @@ static const char *groups_str(void)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	pci_for_each_group(&host, g) {
+	pci_for_each_group(&host, g)
+	{
 		unsigned int count = 0;
 
 		if (n) {
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, " | ");
 		}
-		pci_group_for_each_dev(g, d) {
+		pci_group_for_each_dev(g, d)
+		{
 			assert_ptr_equal(pci_group_of(d), g);
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-					      "%s%02x:%02x.%x", count ? " " : "",
-					      d->bus, pci_slot(d->devfn),
-					      pci_func(d->devfn));
+			n += (size_t)snprintf(
+				buf + n, sizeof(buf) - n, "%s%02x:%02x.%x",
+				count ? " " : "", d->bus, pci_slot(d->devfn),
+				pci_func(d->devfn));
 			count++;
 		}
 		assert_int_equal(count, g->dev_count);
@@ -128,7 +131,8 @@ static void test_conventional_multifunction_shares(void **state)
 	conv(0, 6, 0, true);
 	conv(0, 6, 1, false); /* functions 1-7 need not repeat the MFD bit */
 	enumerate();
-	assert_string_equal(groups_str(), "00:00.0 | 00:03.0 | 00:06.0 00:06.1");
+	assert_string_equal(groups_str(),
+			    "00:00.0 | 00:03.0 | 00:06.0 00:06.1");
 	assert_int_equal(group_id(0, 0, 0), 1);
 	assert_int_equal(group_id(0, 6, 1), 3);
 }
@@ -280,14 +284,15 @@ static void poll_until_active(const struct pci_slot *s)
 /* Root port 00:DD.0 leading to bus sec, a slot with card 'sec:00.0'. */
 static int slot_with_card(unsigned int dev, uint8_t sec, bool acs)
 {
-	uint8_t *rp = acs ? acs_port(0, pci_devfn(dev, 0),
-				     PCI_EXP_TYPE_ROOT_PORT, sec, sec,
-				     ACS_PORT, 0) :
-			    pci_cfg_add_port(0, pci_devfn(dev, 0), PCI_EXP_TYPE_ROOT_PORT,
-				 sec, sec);
-	int slot = pci_fake_slot(rp, EXP, PCI_EXP_SLTCAP_ABP |
-						  PCI_EXP_SLTCAP_PCP |
-						  PCI_EXP_SLTCAP_HPC, dev);
+	uint8_t *rp =
+		acs ? acs_port(0, pci_devfn(dev, 0), PCI_EXP_TYPE_ROOT_PORT,
+			       sec, sec, ACS_PORT, 0)
+		    : pci_cfg_add_port(0, pci_devfn(dev, 0),
+				       PCI_EXP_TYPE_ROOT_PORT, sec, sec);
+	int slot = pci_fake_slot(rp, EXP,
+				 PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP |
+					 PCI_EXP_SLTCAP_HPC,
+				 dev);
 
 	pci_fake_slot_card(slot, conv(sec, 0, 0, false));
 	return slot;
@@ -310,8 +315,9 @@ static void test_ids_stable_across_hotplug(void **state)
 	enumerate();
 	s1 = pci_find_slot(&host, 0, 0, pci_devfn(4, 0));
 	s2 = pci_find_slot(&host, 0, 0, pci_devfn(5, 0));
-	assert_string_equal(groups_str(),
-			    "00:04.0 | 00:05.0 | 00:06.0 00:06.1 | 00:07.0 | 01:00.0");
+	assert_string_equal(
+		groups_str(),
+		"00:04.0 | 00:05.0 | 00:06.0 00:06.1 | 00:07.0 | 01:00.0");
 	mf = group_id(0, 6, 0);
 	lone = group_id(0, 7, 0);
 	port2 = group_id(0, 5, 0);
@@ -319,8 +325,9 @@ static void test_ids_stable_across_hotplug(void **state)
 	pci_fake_slot_pull(slot1);
 	pci_fake_slot_insert(slot2, true);
 	poll_until_active(s2);
-	assert_string_equal(groups_str(),
-			    "00:04.0 | 00:05.0 02:00.0 | 00:06.0 00:06.1 | 00:07.0");
+	assert_string_equal(
+		groups_str(),
+		"00:04.0 | 00:05.0 02:00.0 | 00:06.0 00:06.1 | 00:07.0");
 	assert_int_equal(group_id(0, 6, 0), mf);
 	assert_int_equal(group_id(0, 7, 0), lone);
 	assert_int_equal(group_id(2, 0, 0), port2);

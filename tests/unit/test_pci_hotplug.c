@@ -11,6 +11,7 @@
 #include "drivers/pci/hotplug.h"
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -20,11 +21,11 @@
  * a virtual clock.
  */
 
-#define MS UINT64_C(1000000)
-#define WINDOW_BASE 0xc1000000U
+#define MS	     UINT64_C(1000000)
+#define WINDOW_BASE  0xc1000000U
 #define WINDOW_LIMIT 0xc11fffffU
-#define SLOT_CAPS                                                              \
-	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP |        \
+#define SLOT_CAPS                                                       \
+	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP | \
 	 PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_HPS | PCI_EXP_SLTCAP_HPC)
 #define EXP PCI_CFG_PORT_EXP
 
@@ -36,15 +37,15 @@ static struct told {
 	struct pci_dev *d;
 	uint64_t gen;
 	bool surprise;
-	bool powered; /* slot power when told */
-	bool answered; /* the device read its Vendor ID when told */
-	uint16_t cmd; /* its Command register when told */
+	bool powered;		/* slot power when told */
+	bool answered;		/* the device read its Vendor ID when told */
+	uint16_t cmd;		/* its Command register when told */
 	unsigned long accesses; /* to the card's function 0 when told */
 } told[128];
 static unsigned int told_count;
 static int watched_slot = -1; /* fake slot whose power is recorded */
-static uint8_t *watched_fn; /* card function whose accesses are counted */
-static struct pci_dev *keep; /* removed() takes a reference on it */
+static uint8_t *watched_fn;   /* card function whose accesses are counted */
+static struct pci_dev *keep;  /* removed() takes a reference on it */
 
 static void record(char what, struct pci_dev *d, bool surprise)
 {
@@ -55,8 +56,8 @@ static void record(char what, struct pci_dev *d, bool surprise)
 	t->d = d;
 	t->gen = d->gen;
 	t->surprise = surprise;
-	t->powered = watched_slot >= 0 &&
-		     pci_fake_slot_stats(watched_slot)->powered;
+	t->powered =
+		watched_slot >= 0 && pci_fake_slot_stats(watched_slot)->powered;
 	t->accesses = watched_fn ? pci_cfg_accesses(watched_fn) : 0;
 	if (what == 'r') {
 		t->answered = hw_pci_read16(d->seg, d->bus, d->devfn,
@@ -136,9 +137,9 @@ static int root_slot(uint8_t **port_cfg)
 /* An edu-like card for slot: 01:DD.fn with a 1 MiB 32-bit memory BAR 0. */
 static uint8_t *card_fn(int slot, unsigned int fn, bool multifunction)
 {
-	uint8_t *cfg = pci_cfg_add(0, 1, pci_devfn(0, fn), 0x1234, 0x11e8,
-				   0x00ff00,
-				   multifunction ? PCI_HEADER_TYPE_MFD : 0);
+	uint8_t *cfg =
+		pci_cfg_add(0, 1, pci_devfn(0, fn), 0x1234, 0x11e8, 0x00ff00,
+			    multifunction ? PCI_HEADER_TYPE_MFD : 0);
 
 	pci_cfg_bar(cfg, 0, 0x100000, 0);
 	pci_fake_slot_card(slot, cfg);
@@ -220,7 +221,7 @@ static void test_refs_and_generations(void **state)
 	pci_cfg_add(0, 0, pci_devfn(0, 0), 0x8086, 0x29c0, 0x060000, 0);
 	pci_cfg_add(0, 0, pci_devfn(1, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	enumerate();
-	pci_for_each_dev(&host, d) {
+	pci_for_each_dev (&host, d) {
 		assert_int_equal(d->refs, 1);
 		assert_true(d->gen > last);
 		last = d->gen;
@@ -346,7 +347,8 @@ static void test_orderly_removal_order(void **state)
 	poll_for(10);
 	assert_int_equal(told_count, 4);
 	assert_int_equal(pci_fake_slot_stats(slot)->undone_writes, 0);
-	assert_int_equal(pci_log_count(LOG_INFO, "0000:00:04.0: orderly removal"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_INFO, "0000:00:04.0: orderly removal"), 1);
 }
 
 /* Boots with a card, then makes it vanish by way; checks a blind removal. */
@@ -464,7 +466,8 @@ static void test_button_with_inner_link_down_is_a_surprise(void **state)
 	rp = pci_cfg_add_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 3);
 	slot = pci_fake_slot(rp, EXP, SLOT_CAPS, 1);
 	usp = pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 3);
-	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3);
+	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3,
+			       3);
 	pci_fake_link(dsp, true);
 	ep = pci_cfg_add(0, 3, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	pci_fake_slot_card(slot, usp);
@@ -537,7 +540,11 @@ static void test_firmware_handled_slot_left_alone(void **state)
 	pci_cfg_add(0, 1, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	enumerate();
 	assert_null(host.slots);
-	assert_int_equal(pci_log_count(LOG_INFO, "0000:00:04.0: slot shows no card below listed functions"), 1);
+	assert_int_equal(
+		pci_log_count(
+			LOG_INFO,
+			"0000:00:04.0: slot shows no card below listed functions"),
+		1);
 	poll_for(10);
 	assert_non_null(find(1, 0, 0));
 	assert_int_equal(pci_fake_slot_stats(slot)->commands, 0);
@@ -552,7 +559,8 @@ static void test_removal_takes_switch_and_its_slots(void **state)
 	rp = pci_cfg_add_port(0, pci_devfn(4, 0), PCI_EXP_TYPE_ROOT_PORT, 1, 3);
 	slot = pci_fake_slot(rp, EXP, SLOT_CAPS, 1);
 	usp = pci_cfg_add_port(1, pci_devfn(0, 0), PCI_EXP_TYPE_UPSTREAM, 2, 3);
-	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3, 3);
+	dsp = pci_cfg_add_port(2, pci_devfn(0, 0), PCI_EXP_TYPE_DOWNSTREAM, 3,
+			       3);
 	inner = pci_fake_slot(dsp, EXP, SLOT_CAPS, 2);
 	ep = pci_cfg_add(0, 3, pci_devfn(0, 0), 0x1234, 0x11e8, 0x00ff00, 0);
 	pci_fake_slot_card(inner, ep);
@@ -627,8 +635,9 @@ static void test_hot_add_many_bars(void **state)
 	fn1 = pci_cfg_add(0, 1, pci_devfn(0, 1), 0x1234, 0x11e9, 0x00ff00,
 			  PCI_HEADER_TYPE_MFD);
 	/* 64-bit prefetchable: goes to the prefetchable window. */
-	pci_cfg_bar(fn1, 0, 0x80000, PCI_BASE_ADDRESS_MEM_TYPE_64 << 1 |
-					     PCI_BASE_ADDRESS_MEM_PREFETCH);
+	pci_cfg_bar(fn1, 0, 0x80000,
+		    PCI_BASE_ADDRESS_MEM_TYPE_64 << 1 |
+			    PCI_BASE_ADDRESS_MEM_PREFETCH);
 	pci_cfg_bar(fn1, 2, 0x1000, 0);
 	pci_fake_slot_card(slot, fn1);
 	enumerate();
@@ -670,7 +679,9 @@ static void test_hot_add_bar_too_big_for_window(void **state)
 	assert_int_equal(count_told('a'), 1);
 	assert_int_equal(pci_cfg_get(fn0, PCI_COMMAND, 2), 0);
 	assert_int_equal(pci_cfg_get(fn0, PCI_BASE_ADDRESS_0, 4), 0);
-	assert_int_equal(pci_log_count(LOG_WARN, "does not fit the bridge's windows"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_WARN, "does not fit the bridge's windows"),
+		1);
 }
 
 static void test_hot_add_link_never_up(void **state)
@@ -695,7 +706,8 @@ static void test_hot_add_link_never_up(void **state)
 	assert_int_equal(s->state, PCI_SLOT_OFF);
 	assert_false(pci_fake_slot_stats(slot)->powered);
 	assert_int_equal(told_count, 0);
-	assert_int_equal(pci_log_count(LOG_WARN, "link not up by the deadline"), 1);
+	assert_int_equal(pci_log_count(LOG_WARN, "link not up by the deadline"),
+			 1);
 	/* It stays off with the card in; a new insertion tries again. */
 	poll_for(50);
 	assert_int_equal(s->state, PCI_SLOT_OFF);
@@ -743,7 +755,8 @@ static void test_hot_add_function_never_answers(void **state)
 	assert_int_equal(s->state, PCI_SLOT_OFF);
 	assert_int_equal(told_count, 0);
 	assert_null(find(1, 0, 0));
-	assert_int_equal(pci_log_count(LOG_WARN, "function 0 not answering"), 1);
+	assert_int_equal(pci_log_count(LOG_WARN, "function 0 not answering"),
+			 1);
 }
 
 static void test_card_pulled_while_powering(void **state)
@@ -835,7 +848,8 @@ static void test_command_completed_deadline(void **state)
 	assert_true(pci_fake_now_ns - t0 >= 2 * MS);
 	assert_true(pci_fake_now_ns - t0 < 3 * MS);
 	assert_int_equal(s->state, PCI_SLOT_EMPTY);
-	assert_int_equal(pci_log_count(LOG_WARN, "command not completed in 2 ms"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_WARN, "command not completed in 2 ms"), 1);
 }
 
 static void test_reachable(void **state)
@@ -877,7 +891,8 @@ static void test_twenty_cycles(void **state)
 	s = slot_of(0, 4);
 	live = pci_alloc_live;
 	groups = 0;
-	pci_for_each_group(&host, g) {
+	pci_for_each_group(&host, g)
+	{
 		groups++;
 	}
 	for (i = 0; i < 20; i++) {
@@ -891,7 +906,8 @@ static void test_twenty_cycles(void **state)
 		gen = find(1, 0, 0)->gen;
 		assert_int_equal(pci_alloc_live, live);
 		n = 0;
-		pci_for_each_group(&host, g) {
+		pci_for_each_group(&host, g)
+		{
 			n++;
 		}
 		assert_int_equal(n, groups);

@@ -13,6 +13,7 @@
 #include "drivers/pci/pci.h"
 #include "drivers/pci/reset.h"
 #include "lib/errno.h"
+
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -23,11 +24,11 @@
  * (DMA engines, aliases) that other tests build on.
  */
 
-#define MS UINT64_C(1000000)
-#define TIMEOUT (50 * MS)
-#define BAR 0xc0000000U
-#define EXP 0x40U
-#define PM 0x60U
+#define MS	 UINT64_C(1000000)
+#define TIMEOUT	 (50 * MS)
+#define BAR	 0xc0000000U
+#define EXP	 0x40U
+#define PM	 0x60U
 #define DMA_ADDR 0x1000U
 
 static struct pci_host host;
@@ -76,7 +77,8 @@ static uint8_t *function(uint8_t bus, unsigned int dev, bool pcie)
 
 	pci_cfg_bar(cfg, 0, 0x100000, 0);
 	pci_cfg_put32(cfg, PCI_BASE_ADDRESS_0, BAR + dev * 0x100000U);
-	pci_cfg_put16(cfg, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	pci_cfg_put16(cfg, PCI_COMMAND,
+		      PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	if (pcie) {
 		pci_cfg_put8(cfg, PCI_CAPABILITY_LIST, EXP);
 		pci_cfg_pcie(cfg, EXP, PCI_EXP_TYPE_ENDPOINT, 0);
@@ -280,11 +282,13 @@ static void test_msi_refused_when_link_down(void **state)
 	enumerate();
 	pci_fake_link(rp, false);
 	seen = pci_cfg_accesses(fn);
-	assert_int_equal(pci_msi_set(find(1, 0, 0), 0xfee00000U, 0x10), -ENODEV);
+	assert_int_equal(pci_msi_set(find(1, 0, 0), 0xfee00000U, 0x10),
+			 -ENODEV);
 	assert_int_equal(pci_cfg_accesses(fn), seen);
 }
 
-/* ---- FLR ------------------------------------------------------------------ */
+/* ---- FLR ------------------------------------------------------------------
+ */
 
 /*
  * FLR, after bus mastering went off and Transactions Pending cleared
@@ -319,7 +323,8 @@ static void test_quiesce_flr_goes_ahead_when_pending_never_clears(void **state)
 	assert_int_equal(used, PCI_QUIESCE_FLR);
 	assert_true(pci_fake_fn_stats(fn)->tp_at_reset);
 	assert_true(took >= TIMEOUT + 100 * MS);
-	assert_int_equal(pci_log_count(LOG_WARN, "Transactions Pending still set"), 1);
+	assert_int_equal(
+		pci_log_count(LOG_WARN, "Transactions Pending still set"), 1);
 	assert_old_dma_never_lands(fn, d);
 }
 
@@ -408,7 +413,8 @@ static void test_quiesce_pm_reset(void **state)
 	start_dma(fn, PCI_FAKE_BME_IGNORED, 0);
 	assert_true(assert_reset_by(fn, find(0, 2, 0), PCI_QUIESCE_PM) >=
 		    20 * MS);
-	assert_int_equal(pci_cfg_get(fn, PM + PCI_PM_CTRL, 2) & PCI_PM_CTRL_STATE,
+	assert_int_equal(pci_cfg_get(fn, PM + PCI_PM_CTRL, 2) &
+				 PCI_PM_CTRL_STATE,
 			 PCI_PM_CTRL_STATE_D0);
 }
 
@@ -510,7 +516,8 @@ static void test_quiesce_sbr_alias_group(void **state)
 }
 
 /* The bridge reset is the root port's when the group reaches above it. */
-static void test_quiesce_sbr_resets_bridge_in_group_and_restores_it(void **state)
+static void
+test_quiesce_sbr_resets_bridge_in_group_and_restores_it(void **state)
 {
 	uint8_t *fns[2];
 	uint8_t *br;
@@ -539,7 +546,8 @@ static void test_quiesce_sbr_multifunction_without_acs(void **state)
 	root_port(true);
 	pci_fake_multifunction(1, 0, 2, fns);
 	enumerate();
-	assert_ptr_equal(pci_group_of(find(1, 0, 0)), pci_group_of(find(1, 0, 1)));
+	assert_ptr_equal(pci_group_of(find(1, 0, 0)),
+			 pci_group_of(find(1, 0, 1)));
 	assert_int_equal(quiesce(find(1, 0, 1), &used, &took), 0);
 	assert_int_equal(used, PCI_QUIESCE_SBR);
 	assert_int_equal(pci_fake_fn_stats(fns[0])->resets, 1);
@@ -650,7 +658,8 @@ static void test_quiesce_hook_edu(void **state)
 	assert_int_equal(quiesce(d, &used, &took), 0);
 	assert_int_equal(used, PCI_QUIESCE_HOOK);
 	assert_false(pci_fake_dma_busy(fn));
-	/* The transfer ran out 100 ms after its start, with no one to land on. */
+	/* The transfer ran out 100 ms after its start, with no one to land on.
+	 */
 	assert_true(took >= 39 * MS && took <= 41 * MS);
 	assert_int_equal(pci_fake_fn_stats(fn)->dropped, 1);
 	assert_old_dma_never_lands(fn, d);
@@ -707,7 +716,10 @@ static void test_quiesce_hook_only_when_registered(void **state)
 static void test_hook_registry(void **state)
 {
 	static const struct pci_quiesce_hook more[PCI_QUIESCE_HOOKS_MAX] = {
-		{ .vendor = 1 }, { .vendor = 2 }, { .vendor = 3 }, { .vendor = 4 },
+		{.vendor = 1},
+		{.vendor = 2},
+		{.vendor = 3},
+		{.vendor = 4},
 	};
 	unsigned int i;
 
@@ -751,7 +763,8 @@ static void test_quiesce_pending_deadline(void **state)
 	assert_int_equal(quiesce(find(0, 2, 0), &used, &took), -ETIMEDOUT);
 	assert_int_equal(used, PCI_QUIESCE_PENDING);
 	assert_true(took >= TIMEOUT && took <= TIMEOUT + MS);
-	assert_int_equal(pci_log_count(LOG_WARN, "pending did not make sure"), 1);
+	assert_int_equal(pci_log_count(LOG_WARN, "pending did not make sure"),
+			 1);
 }
 
 /* ---- refusals ----------------------------------------------------------- */
@@ -768,8 +781,11 @@ static void test_quiesce_refused_naming_what_is_missing(void **state)
 	assert_int_equal(used, PCI_QUIESCE_NONE);
 	assert_int_equal(pci_fake_fn_stats(fn)->resets, 0);
 	assert_false(pci_cfg_get(fn, PCI_COMMAND, 2) & PCI_COMMAND_MASTER);
-	assert_int_equal(pci_log_count(LOG_WARN, "cannot make sure its DMA is over: no FLR, no power management (no PM reset), on a root bus (no secondary bus reset), no quiesce hook for 8086:0102, not PCI Express (no Transactions Pending)"),
-			 1);
+	assert_int_equal(
+		pci_log_count(
+			LOG_WARN,
+			"cannot make sure its DMA is over: no FLR, no power management (no PM reset), on a root bus (no secondary bus reset), no quiesce hook for 8086:0102, not PCI Express (no Transactions Pending)"),
+		1);
 }
 
 static void test_quiesce_refused_when_link_down(void **state)
@@ -794,11 +810,12 @@ static void test_method_names(void **state)
 	assert_string_equal(pci_quiesce_method_name(PCI_QUIESCE_FLR), "flr");
 	assert_string_equal(pci_quiesce_method_name(PCI_QUIESCE_PM), "pm");
 	assert_string_equal(pci_quiesce_method_name(PCI_QUIESCE_SBR), "sbr");
-	assert_string_equal(pci_quiesce_method_name(PCI_QUIESCE_HOOK), "quiesce");
+	assert_string_equal(pci_quiesce_method_name(PCI_QUIESCE_HOOK),
+			    "quiesce");
 	assert_string_equal(pci_quiesce_method_name(PCI_QUIESCE_PENDING),
 			    "pending");
-	assert_string_equal(pci_quiesce_method_name((enum pci_quiesce_method)99),
-			    "?");
+	assert_string_equal(
+		pci_quiesce_method_name((enum pci_quiesce_method)99), "?");
 }
 
 /* ---- hot-add out of memory ---------------------------------------------- */

@@ -396,7 +396,7 @@ static struct uart u;
 
 static void check_uart(enum uart_access access, enum path path, uint64_t base)
 {
-	struct uart_config cfg = { access, base, 9600, 0 };
+	struct uart_config cfg = {access, base, 9600, 0};
 
 	fake_reset(path, base);
 	assert_int_equal(uart_init(&u, &cfg), 0);
@@ -421,7 +421,7 @@ static void test_uart_paths(void **state)
 
 static void test_uart_absent_is_skipped(void **state)
 {
-	struct uart_config cfg = { UART_ACCESS_IO, 0x3f8, 115200, 0 };
+	struct uart_config cfg = {UART_ACCESS_IO, 0x3f8, 115200, 0};
 
 	fake_reset(PATH_IO, 0x3f8);
 	fake.present = false;
@@ -433,7 +433,7 @@ static void test_uart_absent_is_skipped(void **state)
 
 static void test_uart_stuck_transmitter_times_out(void **state)
 {
-	struct uart_config cfg = { UART_ACCESS_MMIO8, 0xfe030000, 115200, 0 };
+	struct uart_config cfg = {UART_ACCESS_MMIO8, 0xfe030000, 115200, 0};
 
 	fake_reset(PATH_MMIO8, 0xfe030000);
 	fake.thre_stuck = true;
@@ -443,7 +443,7 @@ static void test_uart_stuck_transmitter_times_out(void **state)
 
 static void test_uart_config_checks(void **state)
 {
-	struct uart_config cfg = { UART_ACCESS_IO, 0xfffa, 115200, 0 };
+	struct uart_config cfg = {UART_ACCESS_IO, 0xfffa, 115200, 0};
 	char desc[48];
 
 	fake_reset(PATH_IO, 0xfffa);
@@ -461,7 +461,7 @@ static void test_uart_config_checks(void **state)
 	cfg.clock_hz = 48000000;
 	assert_int_equal(uart_init(&u, &cfg), 0);
 	assert_int_equal(fake.dll, 2);
-	cfg = (struct uart_config){ UART_ACCESS_MMIO32, 0xfe030000, 0, 0 };
+	cfg = (struct uart_config){UART_ACCESS_MMIO32, 0xfe030000, 0, 0};
 	fake_reset(PATH_MMIO32, 0xfe030000);
 	fake.map_err = -EINVAL;
 	assert_int_equal(uart_init(&u, &cfg), -EINVAL);

@@ -9,22 +9,22 @@
  * One batch per device, all published by one doorbell and waited for
  * under one deadline, however many devices (invariant 3): a device that
  * misses it is then the only target of its batch and is quarantined by
- * name (qi.c), and the batches behind it do not each wait again.  A device known gone or absent gets
- * nothing: an invalidation that cannot complete would hold the in-order
- * queue until the hardware's own time-out, up to minutes (seed 004).
- * Only a device known gone (its DMA blocked, vtd_device_gone()) counts as
- * flushed; one that merely does not answer now may answer again with its
- * cache intact (a link retrain), so its flush fails and the caller keeps
+ * name (qi.c), and the batches behind it do not each wait again.  A device
+ * known gone or absent gets nothing: an invalidation that cannot complete would
+ * hold the in-order queue until the hardware's own time-out, up to minutes
+ * (seed 004). Only a device known gone (its DMA blocked, vtd_device_gone())
+ * counts as flushed; one that merely does not answer now may answer again with
+ * its cache intact (a link retrain), so its flush fails and the caller keeps
  * what the cache may still point to.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/errno.h"
-#include "kernel/log.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
+#include "lib/errno.h"
 
 struct vtd_ats_dev {
 	struct vtd_ats_dev *next;
@@ -159,8 +159,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 	}
 	/* A quarantined device (-EIO) does not hold back the others. */
 	while (from && (!err || err == -EIO)) {
-		e = flush_some(du->unit, &from, sids, count, iova, len,
-			       start);
+		e = flush_some(du->unit, &from, sids, count, iova, len, start);
 		if (e && (!err || err == -EIO)) {
 			err = e;
 		}
@@ -182,8 +181,10 @@ void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 
 	err = vtd_ats_flush(du, sids, count, 0, UINT64_MAX);
 	if (err) {
-		log_warn("vtd", "unit %u: device-TLB invalidation at detach failed (%d)",
-			 du->unit->index, err);
+		log_warn(
+			"vtd",
+			"unit %u: device-TLB invalidation at detach failed (%d)",
+			du->unit->index, err);
 	}
 	for (i = 0; i < count; i++) {
 		vtd_ats_del(du, sids[i]);

@@ -4,22 +4,24 @@
  * interrupt remapping and the console's reports, in VT-d's own terms
  * below this file and in neutral ones above it.
  */
+#include "drivers/iommu/backend.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "drivers/hw.h"
-#include "drivers/iommu/backend.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
 
-/* Widest IOVA space a domain gets: 4-level tables, enough for any guest here. */
-#define VTD_BE_ADDR_WIDTH_MAX 48u
-#define VTD_BE_LINE_MAX 200u
+/* Widest IOVA space a domain gets: 4-level tables, enough for any guest here.
+ */
+#define VTD_BE_ADDR_WIDTH_MAX 48U
+#define VTD_BE_LINE_MAX	      200U
 
 struct iommu_be_config {
 	struct vtd_config cfg;
@@ -40,8 +42,11 @@ _Static_assert(VTD_PROT_READ == IOMMU_PROT_READ &&
 	       "VT-d and neutral protections and page sizes agree");
 
 const char *const iommu_be_option_keys[] = {
-	"vtd.mode", "vtd.deadline.reg", "vtd.deadline.iotlb",
-	"vtd.deadline.devtlb", NULL,
+	"vtd.mode",
+	"vtd.deadline.reg",
+	"vtd.deadline.iotlb",
+	"vtd.deadline.devtlb",
+	NULL,
 };
 
 struct iommu_be_config *iommu_be_config_new(void)
@@ -74,8 +79,9 @@ int iommu_be_config_set(struct iommu_be_config *cfg, const char *key,
 
 int iommu_be_unit_init(const struct iommu_be_config *cfg,
 		       const struct iommu_be_platform *plat, unsigned int index,
-		       uint16_t segment, uint64_t base, iommu_present_fn present,
-		       void *present_ctx, struct iommu_be_unit **out)
+		       uint16_t segment, uint64_t base,
+		       iommu_present_fn present, void *present_ctx,
+		       struct iommu_be_unit **out)
 {
 	struct iommu_be_unit *bu = hw_zalloc(sizeof(*bu));
 	struct vtd_config c = cfg->cfg;
@@ -127,9 +133,9 @@ const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
 		return "its unit has no device-TLB support";
 	}
 	/* vtd_attach_ats() programs legacy context entries only. */
-	return u->u.mode == VTD_MODE_LEGACY ?
-		       NULL :
-		       "it needs legacy mode (vtd.mode=legacy)";
+	return u->u.mode == VTD_MODE_LEGACY
+		       ? NULL
+		       : "it needs legacy mode (vtd.mode=legacy)";
 }
 
 int iommu_be_domain_create(struct iommu_be_unit *const *units,
@@ -210,7 +216,7 @@ static void each_mapping(void *ctx, const struct vtd_mapping *m)
 void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
 			       void *ctx)
 {
-	struct mapping_ctx mc = { fn, ctx };
+	struct mapping_ctx mc = {fn, ctx};
 
 	vtd_domain_for_each_mapping(d->d, each_mapping, &mc);
 }
@@ -259,8 +265,7 @@ bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid)
 	return vtd_device_quarantined(&u->u, sid);
 }
 
-void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined,
-		   void *ctx)
+void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined, void *ctx)
 {
 	vtd_qi_poll(&u->u);
 	vtd_for_each_quarantined(&u->u, quarantined, ctx);
@@ -288,10 +293,9 @@ static void each_fault(void *ctx, const struct vtd_fault *f)
 	fc->fn(fc->ctx, &n);
 }
 
-int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn,
-			void *ctx)
+int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn, void *ctx)
 {
-	struct fault_ctx fc = { fn, ctx };
+	struct fault_ctx fc = {fn, ctx};
 
 	return vtd_fault_poll(&u->u, fn ? each_fault : NULL, &fc);
 }
@@ -301,9 +305,8 @@ int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index)
 	return vtd_irte_alloc(&u->u, index);
 }
 
-int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index,
-		     uint32_t dest, uint8_t vector, const uint16_t *sids,
-		     unsigned int count)
+int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
+		     uint8_t vector, const uint16_t *sids, unsigned int count)
 {
 	return vtd_irte_set(&u->u, index, dest, vector, sids, count);
 }
@@ -361,33 +364,37 @@ static const char *on_off(bool b)
 	return b ? "on" : "off";
 }
 
-void iommu_be_report_unit(struct iommu_be_unit *u, iommu_line_fn fn,
-			  void *ctx)
+void iommu_be_report_unit(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx)
 {
 	struct vtd_unit_info info;
-	struct line l = { .len = 0 };
+	struct line l = {.len = 0};
 	const char *sep = "";
 	unsigned int lv;
 
 	vtd_unit_info(&u->u, &info);
-	line_add(&l, "unit %u base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s te %s qi %s ir %s",
-		 info.index, (unsigned long long)info.reg_base, info.ver_major,
-		 info.ver_minor, (unsigned long long)info.cap,
-		 (unsigned long long)info.ecap, info.mode, on_off(info.te),
-		 on_off(info.qi), on_off(info.ir));
+	line_add(
+		&l,
+		"unit %u base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s te %s qi %s ir %s",
+		info.index, (unsigned long long)info.reg_base, info.ver_major,
+		info.ver_minor, (unsigned long long)info.cap,
+		(unsigned long long)info.ecap, info.mode, on_off(info.te),
+		on_off(info.qi), on_off(info.ir));
 	line_send(&l, fn, ctx);
 	line_add(&l, "  levels ");
 	for (lv = 2; lv <= 5; lv++) {
-		if (info.levels_mask & (1u << lv)) {
+		if (info.levels_mask & (1U << lv)) {
 			line_add(&l, "%s%u", sep, lv);
 			sep = ",";
 		}
 	}
-	line_add(&l, " pages 4k%s%s", info.page_sizes & VTD_PAGE_2M ? ",2m" : "",
+	line_add(&l, " pages 4k%s%s",
+		 info.page_sizes & VTD_PAGE_2M ? ",2m" : "",
 		 info.page_sizes & VTD_PAGE_1G ? ",1g" : "");
-	line_add(&l, " domain-ids %u caching-mode %s coherent %s pasids %u inherited %u",
-		 info.domains, on_off(info.caching_mode),
-		 info.coherent ? "yes" : "no", info.pasids, info.inherited);
+	line_add(
+		&l,
+		" domain-ids %u caching-mode %s coherent %s pasids %u inherited %u",
+		info.domains, on_off(info.caching_mode),
+		info.coherent ? "yes" : "no", info.pasids, info.inherited);
 	line_send(&l, fn, ctx);
 	line_add(&l, "  mode %s: %s", info.mode, info.mode_reason);
 	line_send(&l, fn, ctx);
@@ -401,10 +408,11 @@ struct batch_ctx {
 static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
 {
 	struct batch_ctx *bc = ctx;
-	struct line l = { .len = 0 };
+	struct line l = {.len = 0};
 
-	line_add(&l, "  batch seq %u slots %u-%u descriptors %u class %s", b->seq,
-		 b->first, b->wait, b->count, vtd_deadline_name(b->cls));
+	line_add(&l, "  batch seq %u slots %u-%u descriptors %u class %s",
+		 b->seq, b->first, b->wait, b->count,
+		 vtd_deadline_name(b->cls));
 	if (b->has_sid) {
 		line_add(&l, " sid %02x:%02x.%u", b->sid >> 8,
 			 (b->sid >> 3) & 0x1f, b->sid & 7);
@@ -416,15 +424,17 @@ static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
 
 void iommu_be_report_qi(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx)
 {
-	struct batch_ctx bc = { fn, ctx };
-	struct line l = { .len = 0 };
+	struct batch_ctx bc = {fn, ctx};
+	struct line l = {.len = 0};
 	struct vtd_qi_info q;
 
 	vtd_qi_info(&u->u, &q);
-	line_add(&l, "unit %u head %u tail %u oldest %u in-flight %u batches %u seq %u done %u errors 0x%x degraded %s quarantined %u",
-		 u->u.index, q.head, q.tail, q.oldest, q.in_flight, q.batches,
-		 q.seq, q.done_seq, q.errors, q.degraded ? "yes" : "no",
-		 q.quarantined);
+	line_add(
+		&l,
+		"unit %u head %u tail %u oldest %u in-flight %u batches %u seq %u done %u errors 0x%x degraded %s quarantined %u",
+		u->u.index, q.head, q.tail, q.oldest, q.in_flight, q.batches,
+		q.seq, q.done_seq, q.errors, q.degraded ? "yes" : "no",
+		q.quarantined);
 	line_send(&l, fn, ctx);
 	vtd_qi_for_each_batch(&u->u, print_batch, &bc);
 }
@@ -434,33 +444,39 @@ void iommu_be_report_stats(struct iommu_be_unit *u,
 			   void *ctx)
 {
 	const struct vtd_stats *s = &u->u.stats;
-	struct line l = { .len = 0 };
+	struct line l = {.len = 0};
 	unsigned int c;
 
-	line_add(&l, "unit %u descriptors %llu batches %llu doorbells %llu waits %llu timeouts %llu mmio-reads %llu mmio-writes %llu faults %llu",
-		 u->u.index, (unsigned long long)s->descriptors,
-		 (unsigned long long)s->batches,
-		 (unsigned long long)s->doorbells,
-		 (unsigned long long)s->waits, (unsigned long long)s->timeouts,
-		 (unsigned long long)s->mmio_reads,
-		 (unsigned long long)s->mmio_writes,
-		 (unsigned long long)s->faults);
+	line_add(
+		&l,
+		"unit %u descriptors %llu batches %llu doorbells %llu waits %llu timeouts %llu mmio-reads %llu mmio-writes %llu faults %llu",
+		u->u.index, (unsigned long long)s->descriptors,
+		(unsigned long long)s->batches,
+		(unsigned long long)s->doorbells, (unsigned long long)s->waits,
+		(unsigned long long)s->timeouts,
+		(unsigned long long)s->mmio_reads,
+		(unsigned long long)s->mmio_writes,
+		(unsigned long long)s->faults);
 	line_send(&l, fn, ctx);
-	line_add(&l, "  iqe %llu ite %llu ice %llu aborted %llu resubmitted %llu quarantines %llu",
-		 (unsigned long long)s->iqe, (unsigned long long)s->ite,
-		 (unsigned long long)s->ice, (unsigned long long)s->aborted,
-		 (unsigned long long)s->resubmitted,
-		 (unsigned long long)s->quarantines);
+	line_add(
+		&l,
+		"  iqe %llu ite %llu ice %llu aborted %llu resubmitted %llu quarantines %llu",
+		(unsigned long long)s->iqe, (unsigned long long)s->ite,
+		(unsigned long long)s->ice, (unsigned long long)s->aborted,
+		(unsigned long long)s->resubmitted,
+		(unsigned long long)s->quarantines);
 	line_send(&l, fn, ctx);
 	for (c = 0; c < VTD_DEADLINE_COUNT; c++) {
 		const struct vtd_deadline_stats *ds = &s->deadline[c];
 
-		line_add(&l, "  deadline %s %llu us misses %llu recoveries %llu max-wait %llu us",
-			 vtd_deadline_name((enum vtd_deadline_class)c),
-			 (unsigned long long)(cfg->cfg.deadline_ns[c] / 1000),
-			 (unsigned long long)ds->misses,
-			 (unsigned long long)ds->recoveries,
-			 (unsigned long long)(ds->max_wait_ns / 1000));
+		line_add(
+			&l,
+			"  deadline %s %llu us misses %llu recoveries %llu max-wait %llu us",
+			vtd_deadline_name((enum vtd_deadline_class)c),
+			(unsigned long long)(cfg->cfg.deadline_ns[c] / 1000),
+			(unsigned long long)ds->misses,
+			(unsigned long long)ds->recoveries,
+			(unsigned long long)(ds->max_wait_ns / 1000));
 		line_send(&l, fn, ctx);
 	}
 }

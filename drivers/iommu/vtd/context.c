@@ -10,11 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 /* The root table starts all not-present: every requester is blocked. */
 int vtd_root_init(struct vtd_unit *u)
@@ -113,8 +113,8 @@ void vtd_context_write(struct vtd_unit *u, struct vtd_context_entry *ce,
 }
 
 /*
- * A present entry for a domain's tables.  TT 00: untranslated requests only; with
- * devtlb, TT 01 also lets the device ask for translations and use them
+ * A present entry for a domain's tables.  TT 00: untranslated requests only;
+ * with devtlb, TT 01 also lets the device ask for translations and use them
  * (ATS, VT-d spec 9.3; reserved without ECAP.DT).
  */
 void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
@@ -123,12 +123,12 @@ void vtd_context_set(struct vtd_unit *u, struct vtd_context_entry *ce,
 {
 	unsigned int tt = devtlb ? VTD_CTX_TT_DEVTLB : VTD_CTX_TT_UNTRANSLATED;
 
-	vtd_context_write(u, ce,
-			  (slptptr & VTD_CTX_LO_SLPTPTR) |
-				  field_prep64(VTD_CTX_LO_TT, tt) |
-				  VTD_CTX_LO_P,
-			  field_prep64(VTD_CTX_HI_AW, vtd_levels_to_aw(levels)) |
-				  field_prep64(VTD_CTX_HI_DID, did));
+	vtd_context_write(
+		u, ce,
+		(slptptr & VTD_CTX_LO_SLPTPTR) |
+			field_prep64(VTD_CTX_LO_TT, tt) | VTD_CTX_LO_P,
+		field_prep64(VTD_CTX_HI_AW, vtd_levels_to_aw(levels)) |
+			field_prep64(VTD_CTX_HI_DID, did));
 }
 
 /* One 64-bit store drops the present bit; the body stays for the DID. */

@@ -15,26 +15,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
-#define SID_COUNT 65536u
+#define SID_COUNT 65536U
 /* Requesters whose bad completions are counted at once. */
-#define ICE_SLOTS 16u
+#define ICE_SLOTS 16U
 /*
  * Invalidation completion errors from one device before it is
  * quarantined: one can be a stray completion after a reset; repeated ones
  * mean its ATS state is broken (ICE/ITE storms, pain-points 7).
  */
-#define ICE_QUARANTINE 3u
+#define ICE_QUARANTINE 3U
 
 struct ice_count {
 	uint16_t sid;
-	uint16_t count;		/* 0: slot unused */
+	uint16_t count; /* 0: slot unused */
 };
 
 struct vtd_devices {
@@ -72,7 +72,8 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 	vtd_bit_set(dev->quarantined, sid);
 	dev->quarantined_count++;
 	u->stats.quarantines++;
-	log_err("vtd", "unit %u: device %02x:%02x.%u quarantined (%s); it cannot be attached again before a reset",
+	log_err("vtd",
+		"unit %u: device %02x:%02x.%u quarantined (%s); it cannot be attached again before a reset",
 		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
 }
 
@@ -132,11 +133,13 @@ void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
 	struct ice_count *c = ice_slot(u->devices, sid);
 
 	c->count++;
-	log_warn("vtd", "unit %u: invalidation completion error (ICE) from %02x:%02x.%u (%u so far)",
-		 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, c->count);
+	log_warn(
+		"vtd",
+		"unit %u: invalidation completion error (ICE) from %02x:%02x.%u (%u so far)",
+		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, c->count);
 	if (c->count >= ICE_QUARANTINE) {
-		vtd_device_quarantine(u, sid,
-				      "repeated invalidation completion errors");
+		vtd_device_quarantine(
+			u, sid, "repeated invalidation completion errors");
 	}
 }
 
@@ -148,8 +151,10 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 	if (vtd_bit_test(dev->quarantined, sid)) {
 		vtd_bit_clear(dev->quarantined, sid);
 		dev->quarantined_count--;
-		log_info("vtd", "unit %u: device %02x:%02x.%u reset; out of quarantine",
-			 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+		log_info(
+			"vtd",
+			"unit %u: device %02x:%02x.%u reset; out of quarantine",
+			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
 	}
 	vtd_bit_clear(dev->gone, sid);
 	for (i = 0; i < ICE_SLOTS; i++) {

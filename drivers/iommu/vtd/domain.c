@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 /*
  * Table pages whose invalidation failed or timed out, with the sequence
@@ -34,7 +34,7 @@ struct vtd_deferred {
 	struct vtd_deferred *next;
 	struct vtd_freelist pages;
 	uint32_t seq[VTD_DOMAIN_MAX_UNITS];
-	uint64_t failures[VTD_DOMAIN_MAX_UNITS];	/* qi.failures then */
+	uint64_t failures[VTD_DOMAIN_MAX_UNITS]; /* qi.failures then */
 	bool pending[VTD_DOMAIN_MAX_UNITS];
 };
 
@@ -153,7 +153,8 @@ static void defer(struct vtd_domain *d, struct vtd_freelist *fl,
 	struct vtd_deferred *df = hw_zalloc(sizeof(*df));
 
 	if (!df) {
-		log_err("vtd", "no memory to track %llu table pages awaiting invalidation; leaking them",
+		log_err("vtd",
+			"no memory to track %llu table pages awaiting invalidation; leaking them",
 			(unsigned long long)fl->count);
 	} else {
 		*df = *pending;
@@ -194,7 +195,7 @@ static int flush_range(struct vtd_domain *d, struct vtd_domain_unit *du,
 static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 		      bool cm_only, struct vtd_freelist *fl)
 {
-	struct vtd_deferred pending = { 0 };
+	struct vtd_deferred pending = {0};
 	struct vtd_domain_unit *du;
 	unsigned int i;
 	int err = 0, e;
@@ -299,7 +300,8 @@ static int second_level(struct vtd_domain *d, unsigned int addr_width,
 		}
 	}
 	if (*levels > 5) {
-		log_err("vtd", "no table depth for %u-bit IOVAs common to the domain's units",
+		log_err("vtd",
+			"no table depth for %u-bit IOVAs common to the domain's units",
 			addr_width);
 		return -ENOTSUP;
 	}
@@ -348,13 +350,15 @@ static int first_level(struct vtd_domain *d, unsigned int addr_width,
 		fl1gp = fl1gp && vtd_cap_fl1gp(u->cap);
 	}
 	if (addr_width > 56) {
-		log_err("vtd", "%u-bit IOVAs are not canonical in first-level tables",
+		log_err("vtd",
+			"%u-bit IOVAs are not canonical in first-level tables",
 			addr_width);
 		return -ERANGE;
 	}
 	*levels = addr_width > 47 ? 5 : 4;
 	if (*levels == 5 && !fl5lp) {
-		log_err("vtd", "%u-bit IOVAs need 5-level first-level tables, which not every unit of the domain has",
+		log_err("vtd",
+			"%u-bit IOVAs need 5-level first-level tables, which not every unit of the domain has",
 			addr_width);
 		return -ENOTSUP;
 	}
@@ -395,8 +399,8 @@ static int choose_format(struct vtd_domain *d, unsigned int addr_width,
 		return err;
 	}
 	for (i = 0; i < d->unit_count; i++) {
-		coherent = coherent &&
-			   vtd_unit_walks_coherent(d->units[i].unit);
+		coherent =
+			coherent && vtd_unit_walks_coherent(d->units[i].unit);
 	}
 	return vtd_pgtable_init(&d->pt, format, levels, sizes, coherent);
 }
@@ -502,7 +506,8 @@ int vtd_domain_destroy(struct vtd_domain *d)
 	reap(d);
 	if (d->deferred) {
 		/* The hardware may still hold them: leaking beats reuse. */
-		log_err("vtd", "domain destroyed with table pages still awaiting invalidation; leaking them");
+		log_err("vtd",
+			"domain destroyed with table pages still awaiting invalidation; leaking them");
 	}
 	/* Every detach invalidated: no unit can reach these tables. */
 	vtd_pgtable_fini(&d->pt);
@@ -530,8 +535,7 @@ static bool prot_valid(const struct vtd_domain *d, unsigned int prot)
 	if (!prot || (prot & ~(VTD_PROT_READ | VTD_PROT_WRITE))) {
 		return false;
 	}
-	return d->pt.format != VTD_FORMAT_FIRST_LEVEL ||
-	       (prot & VTD_PROT_READ);
+	return d->pt.format != VTD_FORMAT_FIRST_LEVEL || (prot & VTD_PROT_READ);
 }
 
 /*
@@ -541,7 +545,7 @@ static bool prot_valid(const struct vtd_domain *d, unsigned int prot)
  */
 static void map_rollback(struct vtd_domain *d, uint64_t iova, uint64_t len)
 {
-	struct vtd_freelist fl = { 0 };
+	struct vtd_freelist fl = {0};
 	uint64_t undone;
 
 	vtd_pgtable_unmap(&d->pt, iova, len, &undone, &fl);
@@ -558,7 +562,7 @@ static void map_rollback(struct vtd_domain *d, uint64_t iova, uint64_t len)
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 		   uint64_t len, unsigned int prot)
 {
-	struct vtd_freelist fl = { 0 };
+	struct vtd_freelist fl = {0};
 	uint64_t mapped, span, start, end;
 	int err;
 
@@ -601,7 +605,7 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
 {
-	struct vtd_freelist fl = { 0 };
+	struct vtd_freelist fl = {0};
 	uint64_t unmapped;
 	int err, serr;
 
@@ -627,7 +631,7 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
  */
 int vtd_domain_flush(struct vtd_domain *d)
 {
-	struct vtd_freelist none = { 0 };
+	struct vtd_freelist none = {0};
 	struct vtd_deferred *df;
 	int err;
 
@@ -685,15 +689,19 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 
 	for (i = 0; i < count; i++) {
 		if (vtd_device_quarantined(u, sids[i])) {
-			log_warn("vtd", "unit %u: sid %02x:%02x.%u is quarantined; reset it first",
-				 u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				 sids[i] & 7);
+			log_warn(
+				"vtd",
+				"unit %u: sid %02x:%02x.%u is quarantined; reset it first",
+				u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
+				sids[i] & 7);
 			return -EIO;
 		}
 	}
 	if (u->qi.degraded) {
-		log_warn("vtd", "unit %u: degraded (an invalidation is late); no new attachments",
-			 u->index);
+		log_warn(
+			"vtd",
+			"unit %u: degraded (an invalidation is late); no new attachments",
+			u->index);
 		return -ETIMEDOUT;
 	}
 	return 0;
@@ -730,9 +738,11 @@ static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
 			return -ENOMEM;
 		}
 		if (!context_free(u, source_ids[i])) {
-			log_warn("vtd", "unit %u: sid %02x:%02x.%u is attached; detach it first",
-				 u->index, source_ids[i] >> 8,
-				 (source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
+			log_warn(
+				"vtd",
+				"unit %u: sid %02x:%02x.%u is attached; detach it first",
+				u->index, source_ids[i] >> 8,
+				(source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
 			return -EBUSY;
 		}
 	}
@@ -842,9 +852,9 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	}
 	/* Inherited entries carry other domain ids: never mixed with d's. */
 	if (inherited) {
-		return inherited == count ?
-			       vtd_inherit_release(u, source_ids, count) :
-			       -EINVAL;
+		return inherited == count
+			       ? vtd_inherit_release(u, source_ids, count)
+			       : -EINVAL;
 	}
 	for (i = 0; i < count; i++) {
 		ce = vtd_context_get(u, source_ids[i], false);
@@ -853,7 +863,8 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 		}
 	}
 	if (u->live) {
-		err = vtd_invalidate_devices(u, du->did, source_ids, count, du->did);
+		err = vtd_invalidate_devices(u, du->did, source_ids, count,
+					     du->did);
 		if (err) {
 			return err;
 		}
@@ -867,4 +878,3 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	du->attached -= count;
 	return 0;
 }
-

@@ -8,16 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 /* At most FAULT_LOG_BURST log lines per requester per window. */
 #define FAULT_LOG_WINDOW_NS UINT64_C(1000000000)
-#define FAULT_LOG_BURST 5u
+#define FAULT_LOG_BURST	    5U
 
 /*
  * Fault reasons (VT-d spec 7.1.3): the legacy-mode ones, the interrupt-
@@ -117,7 +117,8 @@ static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, uint16_t sid,
 			return r;
 		}
 		if (victim->used &&
-		    (!r->used || r->window_start_ns < victim->window_start_ns)) {
+		    (!r->used ||
+		     r->window_start_ns < victim->window_start_ns)) {
 			victim = r;
 		}
 	}
@@ -135,9 +136,11 @@ static bool rate_allow(struct vtd_unit *u, uint16_t sid)
 
 	if (now - r->window_start_ns >= FAULT_LOG_WINDOW_NS) {
 		if (r->suppressed) {
-			log_warn("vtd", "unit %u: %u more faults from sid %02x:%02x.%u not logged",
-				 u->index, r->suppressed, sid >> 8,
-				 (sid >> 3) & 0x1f, sid & 7);
+			log_warn(
+				"vtd",
+				"unit %u: %u more faults from sid %02x:%02x.%u not logged",
+				u->index, r->suppressed, sid >> 8,
+				(sid >> 3) & 0x1f, sid & 7);
 		}
 		r->window_start_ns = now;
 		r->count = 0;
@@ -191,27 +194,35 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 		}
 		/* Records are 128-bit; FRI names the first pending one. */
 		for (i = 0; i < nfr; i++) {
-			off = (uint32_t)(vtd_cap_fro(u->cap) + idx * VTD_FRCD_SIZE);
+			off = (uint32_t)(vtd_cap_fro(u->cap) +
+					 idx * VTD_FRCD_SIZE);
 			hi = vtd_read64(u, off + 8);
 			if (!(hi & VTD_FRCD_F)) {
 				break;
 			}
 			lo = vtd_read64(u, off);
-			/* F is RW1C in the top dword: a 32-bit write, nothing else. */
-			vtd_write32(u, off + VTD_FRCD_F_DWORD_OFF, VTD_FRCD_F_DWORD);
+			/* F is RW1C in the top dword: a 32-bit write, nothing
+			 * else. */
+			vtd_write32(u, off + VTD_FRCD_F_DWORD_OFF,
+				    VTD_FRCD_F_DWORD);
 			decode(u, lo, hi, &f);
 			u->stats.faults++;
 			handled++;
 			if (f.irq && rate_allow(u, f.sid)) {
-				log_warn("vtd", "unit %u: irq fault sid %02x:%02x.%u index 0x%x reason 0x%02x %s",
-					 u->index, f.sid >> 8, (f.sid >> 3) & 0x1f,
-					 f.sid & 7, f.index, f.reason, f.text);
+				log_warn(
+					"vtd",
+					"unit %u: irq fault sid %02x:%02x.%u index 0x%x reason 0x%02x %s",
+					u->index, f.sid >> 8,
+					(f.sid >> 3) & 0x1f, f.sid & 7, f.index,
+					f.reason, f.text);
 			} else if (rate_allow(u, f.sid)) {
-				log_warn("vtd", "unit %u: fault sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s",
-					 u->index, f.sid >> 8, (f.sid >> 3) & 0x1f,
-					 f.sid & 7, (unsigned long long)f.addr,
-					 f.reason, f.write ? "write" : "read",
-					 f.text);
+				log_warn(
+					"vtd",
+					"unit %u: fault sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s",
+					u->index, f.sid >> 8,
+					(f.sid >> 3) & 0x1f, f.sid & 7,
+					(unsigned long long)f.addr, f.reason,
+					f.write ? "write" : "read", f.text);
 			}
 			if (fn) {
 				fn(ctx, &f);
@@ -222,8 +233,10 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 	/* Overflow is cleared only after the records that caused it. */
 	if (fsts & VTD_FSTS_PFO) {
 		vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_PFO);
-		log_warn("vtd", "unit %u: fault records overflowed; later faults were lost",
-			 u->index);
+		log_warn(
+			"vtd",
+			"unit %u: fault records overflowed; later faults were lost",
+			u->index);
 	}
 	return handled;
 }
@@ -239,11 +252,12 @@ void vtd_fault_clear_stale(struct vtd_unit *u)
 	uint32_t errors;
 
 	if (vtd_fault_poll(u, NULL, NULL)) {
-		log_warn("vtd", "unit %u: cleared fault records left by firmware",
+		log_warn("vtd",
+			 "unit %u: cleared fault records left by firmware",
 			 u->index);
 	}
-	errors = vtd_read32(u, VTD_FSTS_REG) &
-		 (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
+	errors =
+		vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
 	if (errors) {
 		log_warn("vtd", "unit %u: clearing stale fault status 0x%x",
 			 u->index, errors);

@@ -32,25 +32,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
-#define SID_COUNT 65536u
+#define SID_COUNT 65536U
 
 bool vtd_inherited(const struct vtd_unit *u, uint16_t sid)
 {
 	return u->inherited && vtd_bit_test(u->inherited, sid);
 }
 
-static void skip_entry(const struct vtd_unit *u, uint16_t sid,
-		       const char *why)
+static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
 {
-	log_warn("vtd", "unit %u: sid %02x:%02x.%u: old context entry not inherited (%s); denied",
-		 u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
+	log_warn(
+		"vtd",
+		"unit %u: sid %02x:%02x.%u: old context entry not inherited (%s); denied",
+		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
 }
 
 /*
@@ -71,7 +72,7 @@ static const char *entry_problem(const struct vtd_unit *u, uint64_t lo,
 	if (field_get64(VTD_CTX_LO_TT, lo) != VTD_CTX_TT_UNTRANSLATED) {
 		return "translation type other than 00";
 	}
-	if (aw < 1 || aw > 3 || !(vtd_cap_sagaw(u->cap) & (1u << aw))) {
+	if (aw < 1 || aw > 3 || !(vtd_cap_sagaw(u->cap) & (1U << aw))) {
 		return "address width the unit does not walk";
 	}
 	if (did >= u->did_count || vtd_bit_test(taken, did)) {
@@ -112,7 +113,8 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 			continue;
 		}
 		vtd_context_write(u, ce, lo, hi);
-		vtd_bit_set(u->did_map, (uint32_t)field_get64(VTD_CTX_HI_DID, hi));
+		vtd_bit_set(u->did_map,
+			    (uint32_t)field_get64(VTD_CTX_HI_DID, hi));
 		vtd_bit_set(u->inherited, sid);
 		u->inherited_count++;
 	}
@@ -133,10 +135,12 @@ static void copy_tables(struct vtd_unit *u, const struct vtd_root_entry *old,
 		}
 		table = hw_phys_to_virt(lo & VTD_ROOT_LO_CTP);
 		if ((lo & VTD_ROOT_LO_RSVD) || hi || !table) {
-			log_warn("vtd", "unit %u: bus %02x: old root entry %s; its requesters are denied",
-				 u->index, bus,
-				 table ? "has reserved bits set" :
-					 "points to unreachable memory");
+			log_warn(
+				"vtd",
+				"unit %u: bus %02x: old root entry %s; its requesters are denied",
+				u->index, bus,
+				table ? "has reserved bits set"
+				      : "points to unreachable memory");
 			continue;
 		}
 		copy_bus(u, bus, table, taken);
@@ -191,15 +195,18 @@ void vtd_inherit_tables(struct vtd_unit *u)
 		why = "no memory";
 	}
 	if (why) {
-		log_warn("vtd", "unit %u: cannot inherit translation: %s; taking over with default deny",
-			 u->index, why);
+		log_warn(
+			"vtd",
+			"unit %u: cannot inherit translation: %s; taking over with default deny",
+			u->index, why);
 		hw_free(taken);
 		return;
 	}
 	memcpy(taken, u->did_map, did_bytes);
 	copy_tables(u, old, taken);
 	hw_free(taken);
-	log_info("vtd", "unit %u: inherited %u requester ids from the running tables",
+	log_info("vtd",
+		 "unit %u: inherited %u requester ids from the running tables",
 		 u->index, u->inherited_count);
 }
 

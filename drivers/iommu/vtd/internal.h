@@ -152,8 +152,7 @@ bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
 struct vtd_qi_desc vtd_qi_cc_global(void);
 struct vtd_qi_desc vtd_qi_cc_device(uint16_t did, uint16_t sid);
 struct vtd_qi_desc vtd_qi_iotlb_global(const struct vtd_unit *u);
-struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u,
-				       uint16_t did);
+struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u, uint16_t did);
 struct vtd_qi_desc vtd_qi_devtlb(const struct vtd_unit *u, uint16_t sid,
 				 uint16_t pfsid, unsigned int qdepth,
 				 uint64_t addr, unsigned int order);
@@ -181,8 +180,7 @@ int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 /* device.c */
 int vtd_devices_init(struct vtd_unit *u);
 void vtd_devices_fini(struct vtd_unit *u);
-void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid,
-			   const char *why);
+void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why);
 void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid);
 unsigned int vtd_quarantine_count(const struct vtd_unit *u);
 bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid);
@@ -217,7 +215,7 @@ uint16_t vtd_context_did(const struct vtd_context_entry *ce);
 
 /* pasid.c: scalable-mode context entries, PASID directories and tables */
 struct vtd_nest {
-	uint64_t fl_table;	/* in the parent domain's IOVA space */
+	uint64_t fl_table; /* in the parent domain's IOVA space */
 	unsigned int fl_levels;
 };
 

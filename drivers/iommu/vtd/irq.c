@@ -10,24 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/bits.h"
-#include "lib/errno.h"
-#include "kernel/log.h"
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
 
 _Static_assert(VTD_IRTE_COUNT * sizeof(struct vtd_irte) == VTD_PAGE_SIZE,
 	       "the interrupt remapping table is one page");
 _Static_assert(VTD_IRTE_COUNT % 64 == 0, "whole bitmap words");
 
 /* IRTA.S encodes 2^(S + 1) entries. */
-#define IRTA_S_VALUE 7u
-_Static_assert((2u << IRTA_S_VALUE) == VTD_IRTE_COUNT, "IRTA.S matches");
+#define IRTA_S_VALUE 7U
+_Static_assert((2U << IRTA_S_VALUE) == VTD_IRTE_COUNT, "IRTA.S matches");
 
-#define XAPIC_ID_MAX 0xffu
+#define XAPIC_ID_MAX 0xffU
 /* Requester id bits SQ can leave out of the comparison: the function. */
-#define SID_FUNCTION_BITS 0x7u
-#define SID_BUS_SHIFT 8u
+#define SID_FUNCTION_BITS 0x7U
+#define SID_BUS_SHIFT	  8U
 
 /*
  * x2APIC mode only when the caller runs x2APIC, the unit can address
@@ -40,13 +40,17 @@ static bool choose_x2apic(struct vtd_unit *u)
 		return false;
 	}
 	if (!vtd_ecap_eim(u->ecap)) {
-		log_warn("vtd", "unit %u: no ECAP.EIM; interrupt remapping in xAPIC mode (8-bit destinations)",
-			 u->index);
+		log_warn(
+			"vtd",
+			"unit %u: no ECAP.EIM; interrupt remapping in xAPIC mode (8-bit destinations)",
+			u->index);
 		return false;
 	}
 	if (u->cfg.x2apic_opt_out) {
-		log_warn("vtd", "unit %u: DMAR X2APIC_OPT_OUT; interrupt remapping in xAPIC mode (8-bit destinations)",
-			 u->index);
+		log_warn(
+			"vtd",
+			"unit %u: DMAR X2APIC_OPT_OUT; interrupt remapping in xAPIC mode (8-bit destinations)",
+			u->index);
 		return false;
 	}
 	return true;
@@ -122,8 +126,10 @@ int vtd_ir_enable(struct vtd_unit *u)
 	if (err) {
 		return err;
 	}
-	log_info("vtd", "unit %u: interrupt remapping on, %u entries, %s mode, compatibility format blocked",
-		 u->index, VTD_IRTE_COUNT, u->ir_x2apic ? "x2APIC" : "xAPIC");
+	log_info(
+		"vtd",
+		"unit %u: interrupt remapping on, %u entries, %s mode, compatibility format blocked",
+		u->index, VTD_IRTE_COUNT, u->ir_x2apic ? "x2APIC" : "xAPIC");
 	return 0;
 }
 
@@ -265,8 +271,7 @@ int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
 		return err;
 	}
 	/* Fixed delivery, edge, physical destination (DM, TM, RH zero). */
-	lo = VTD_IRTE_LO_P |
-	     field_prep64(VTD_IRTE_LO_DLM, VTD_IRTE_DLM_FIXED) |
+	lo = VTD_IRTE_LO_P | field_prep64(VTD_IRTE_LO_DLM, VTD_IRTE_DLM_FIXED) |
 	     field_prep64(VTD_IRTE_LO_V, vector);
 	if (u->ir_x2apic) {
 		lo |= field_prep64(VTD_IRTE_LO_DST, dest);
@@ -318,9 +323,10 @@ int vtd_irte_free(struct vtd_unit *u, unsigned int index)
 struct vtd_msi vtd_irte_msi(unsigned int index)
 {
 	struct vtd_msi msg = {
-		.address = field_prep64(VTD_MSI_ADDR_FEE, VTD_MSI_ADDR_FEE_VAL) |
-			   field_prep64(VTD_MSI_ADDR_HANDLE, index) |
-			   VTD_MSI_ADDR_IF,
+		.address =
+			field_prep64(VTD_MSI_ADDR_FEE, VTD_MSI_ADDR_FEE_VAL) |
+			field_prep64(VTD_MSI_ADDR_HANDLE, index) |
+			VTD_MSI_ADDR_IF,
 		.data = 0,
 	};
 

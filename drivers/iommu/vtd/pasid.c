@@ -23,16 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 /* What one directory page covers: 512 tables of 64 PASIDs. */
-#define PASID_BITS_MAX 15u
-_Static_assert((1u << PASID_BITS_MAX) ==
+#define PASID_BITS_MAX 15U
+_Static_assert((1U << PASID_BITS_MAX) ==
 		       VTD_PASID_DIR_ENTRIES * VTD_PASID_TABLE_ENTRIES,
 	       "a PASID directory is one page");
 _Static_assert(VTD_SM_ROOT_LO_LP == VTD_SM_ROOT_HI_UP &&
@@ -42,7 +42,7 @@ _Static_assert(VTD_SM_ROOT_LO_LP == VTD_SM_ROOT_HI_UP &&
 	       "root-entry halves and PASID directory entries point alike");
 
 /* devfn 128-255 use the upper context table. */
-#define DEVFN_UPPER 0x80u
+#define DEVFN_UPPER 0x80U
 
 /*
  * PASIDs the tables hold.  Without ECAP.PASID there are only requests
@@ -174,8 +174,8 @@ static void context_set_present(struct vtd_unit *u,
 {
 	uint64_t val0 = vtd_entry_read(&ce->val[0]);
 
-	vtd_entry_write(&ce->val[0], on ? val0 | VTD_SM_CTX_0_P :
-					  val0 & ~VTD_SM_CTX_0_P);
+	vtd_entry_write(&ce->val[0],
+			on ? val0 | VTD_SM_CTX_0_P : val0 & ~VTD_SM_CTX_0_P);
 	vtd_flush_table(vtd_unit_coherent(u), ce, sizeof(*ce));
 }
 
@@ -335,8 +335,8 @@ static unsigned int smallest_depth(const struct vtd_unit *u)
 
 static uint64_t flpm(unsigned int levels)
 {
-	return field_prep64(VTD_PE_2_FLPM, levels == 5 ? VTD_FLPM_5LEVEL :
-							 VTD_FLPM_4LEVEL);
+	return field_prep64(VTD_PE_2_FLPM,
+			    levels == 5 ? VTD_FLPM_5LEVEL : VTD_FLPM_4LEVEL);
 }
 
 /*
@@ -374,8 +374,8 @@ static void build_entry(const struct vtd_unit *u, const struct vtd_domain *d,
 		pe->val[1] |= VTD_PE_1_PWSNP;
 	}
 	if (pgtt == VTD_PGTT_FL) {
-		pe->val[2] = (d->pt.root_pa & VTD_PE_2_FLPTR) |
-			     flpm(d->pt.levels);
+		pe->val[2] =
+			(d->pt.root_pa & VTD_PE_2_FLPTR) | flpm(d->pt.levels);
 	} else if (nest) {
 		pe->val[2] = (nest->fl_table & VTD_PE_2_FLPTR) |
 			     flpm(nest->fl_levels);
@@ -403,8 +403,7 @@ static void entry_set(struct vtd_unit *u, struct vtd_pasid_entry *pe,
 /* One store drops present; the body stays for the invalidation. */
 static void entry_clear_present(struct vtd_unit *u, struct vtd_pasid_entry *pe)
 {
-	vtd_entry_write(&pe->val[0],
-			vtd_entry_read(&pe->val[0]) & ~VTD_PE_0_P);
+	vtd_entry_write(&pe->val[0], vtd_entry_read(&pe->val[0]) & ~VTD_PE_0_P);
 	vtd_flush_table(vtd_unit_coherent(u), pe, sizeof(*pe));
 }
 
@@ -497,9 +496,11 @@ int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 			return -ENOMEM;
 		}
 		if (!entry_empty(pe)) {
-			log_warn("vtd", "unit %u: sid %02x:%02x.%u PASID %u is attached; detach it first",
-				 u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				 sids[i] & 7, pasid);
+			log_warn(
+				"vtd",
+				"unit %u: sid %02x:%02x.%u PASID %u is attached; detach it first",
+				u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
+				sids[i] & 7, pasid);
 			return -EBUSY;
 		}
 	}
@@ -555,9 +556,8 @@ static int check_attached(struct vtd_domain_unit *du, const uint16_t *sids,
  * and the IOTLB as the entries' types need it, after the context cache of
  * each requester id (whose context entry may have been taken down too).
  */
-static int forget(struct vtd_unit *u, const uint16_t *sids,
-		  unsigned int count, uint16_t did, uint32_t pasid,
-		  unsigned int iotlb)
+static int forget(struct vtd_unit *u, const uint16_t *sids, unsigned int count,
+		  uint16_t did, uint32_t pasid, unsigned int iotlb)
 {
 	struct vtd_qi_desc tail[3];
 	unsigned int n = 0;
@@ -697,7 +697,7 @@ int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
 		      unsigned int fl_levels)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(parent, u);
-	struct vtd_nest nest = { .fl_table = fl_table, .fl_levels = fl_levels };
+	struct vtd_nest nest = {.fl_table = fl_table, .fl_levels = fl_levels};
 
 	if (!du || parent->pt.format != VTD_FORMAT_SECOND_LEVEL ||
 	    !bits_is_aligned(fl_table, VTD_PAGE_SIZE) ||

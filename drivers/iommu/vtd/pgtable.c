@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 _Static_assert(VTD_PT_ENTRIES * sizeof(uint64_t) == 4096,
 	       "a page table is one page");
@@ -36,7 +36,8 @@ void vtd_freelist_add(struct vtd_freelist *fl, uint64_t pa)
 		c = hw_zalloc(sizeof(*c));
 		if (!c) {
 			/* Leaking is safe; freeing early would not be. */
-			log_err("vtd", "no memory to track table page 0x%llx; leaking it",
+			log_err("vtd",
+				"no memory to track table page 0x%llx; leaking it",
 				(unsigned long long)pa);
 			return;
 		}
@@ -72,7 +73,7 @@ static uint64_t level_size(unsigned int level)
 static unsigned int level_index(unsigned int level, uint64_t iova)
 {
 	return (unsigned int)(iova >> (VTD_PAGE_SHIFT +
-				      VTD_LEVEL_SHIFT * (level - 1))) &
+				       VTD_LEVEL_SHIFT * (level - 1))) &
 	       (VTD_PT_ENTRIES - 1);
 }
 
@@ -273,7 +274,8 @@ static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
 				return -EEXIST;
 			}
 			set_entry(pt, p,
-				  s->hpa | s->bits | (level > 1 ? VTD_SL_PS : 0));
+				  s->hpa | s->bits |
+					  (level > 1 ? VTD_SL_PS : 0));
 			s->iova += size;
 			s->hpa += size;
 			s->left -= size;
@@ -508,7 +510,7 @@ static void walk_level(uint64_t table_pa, unsigned int level, uint64_t base,
 
 void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx)
 {
-	struct walk_state w = { .pt = pt, .fn = fn, .ctx = ctx };
+	struct walk_state w = {.pt = pt, .fn = fn, .ctx = ctx};
 
 	if (!pt->root_pa) {
 		return;

@@ -39,41 +39,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 /* FSTS, deadlines and recovery once per this many status-word polls. */
-#define QI_SLOW_EVERY 64u
+#define QI_SLOW_EVERY 64U
 /* Not a slot: the batch is not in the ring. */
 #define QI_NO_SLOT VTD_QI_SLOTS
 
 /* struct vtd_qi_batch.state */
 enum qi_state {
-	QI_FREE,	/* no batch ends at this slot */
-	QI_LIVE,	/* in flight, its work pending */
-	QI_STALE,	/* aborted by an ITE; its work is on the redo list */
-	QI_DONE,	/* passed; kept until the slot is reused */
+	QI_FREE,  /* no batch ends at this slot */
+	QI_LIVE,  /* in flight, its work pending */
+	QI_STALE, /* aborted by an ITE; its work is on the redo list */
+	QI_DONE,  /* passed; kept until the slot is reused */
 };
 
 /* struct vtd_qi_batch.flags */
-#define QI_F_SID 0x01u		/* sid names its only device-TLB target */
-#define QI_F_LATE 0x02u		/* missed its deadline at the head */
-#define QI_F_FAILED 0x04u	/* an IQE replaced one of its descriptors */
-#define QI_F_DROPPED 0x08u	/* work for a lost device was dropped */
-#define QI_F_SYNC 0x10u		/* a lone wait, only proving progress */
-#define QI_F_SKIPPED 0x20u	/* stale, before IQH at an ITE: not run again */
+#define QI_F_SID     0x01U /* sid names its only device-TLB target */
+#define QI_F_LATE    0x02U /* missed its deadline at the head */
+#define QI_F_FAILED  0x04U /* an IQE replaced one of its descriptors */
+#define QI_F_DROPPED 0x08U /* work for a lost device was dropped */
+#define QI_F_SYNC    0x10U /* a lone wait, only proving progress */
+#define QI_F_SKIPPED 0x20U /* stale, before IQH at an ITE: not run again */
 
 _Static_assert(VTD_QI_SLOTS * sizeof(struct vtd_qi_desc) == 4096,
 	       "the ring is one page (IQA.QS = 0), whatever the width");
 _Static_assert(VTD_QI_SLOTS * sizeof(uint32_t) <= 4096,
 	       "status words fit one page");
 _Static_assert(VTD_QI_SLOTS == 256, "slot numbers fit struct vtd_qi_batch");
-_Static_assert(VTD_QI_BATCH_MAX + 1 < VTD_QI_WORK_MAX / 2,
-	       "a batch and its wait fit the work allowed in flight, also in a ring of 256-bit descriptors");
+_Static_assert(
+	VTD_QI_BATCH_MAX + 1 < VTD_QI_WORK_MAX / 2,
+	"a batch and its wait fit the work allowed in flight, also in a ring of 256-bit descriptors");
 
 static const char *const iqe_reasons[] = {
 	[VTD_IQEI_UNKNOWN] = "no detail given",
@@ -157,8 +158,7 @@ static bool in_flight(const struct vtd_qi *qi, unsigned int slot)
  * descriptors the other half stays zero, reserved in every descriptor
  * the driver builds (VT-d spec 6.5.2).
  */
-static struct vtd_qi_desc *slot_desc(const struct vtd_qi *qi,
-				     unsigned int slot)
+static struct vtd_qi_desc *slot_desc(const struct vtd_qi *qi, unsigned int slot)
 {
 	return &qi->ring[slot << qi->shift];
 }
@@ -184,7 +184,7 @@ static uint32_t next_seq(struct vtd_qi *qi)
 {
 	qi->seq++;
 	if (!qi->seq) {
-		qi->seq = 1;	/* 0 marks a slot without a wait */
+		qi->seq = 1; /* 0 marks a slot without a wait */
 	}
 	return qi->seq;
 }
@@ -347,7 +347,8 @@ static void recovered(struct vtd_unit *u, const struct vtd_qi_batch *b)
 		return;
 	}
 	qi->degraded = false;
-	log_info("vtd", "unit %u: late invalidations finished; unit healthy again",
+	log_info("vtd",
+		 "unit %u: late invalidations finished; unit healthy again",
 		 u->index);
 }
 
@@ -378,7 +379,8 @@ static void retire(struct vtd_unit *u)
 	struct vtd_qi_batch *b;
 
 	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
-		if (qi->slot_seq[slot] && qi->status[slot] == qi->slot_seq[slot]) {
+		if (qi->slot_seq[slot] &&
+		    qi->status[slot] == qi->slot_seq[slot]) {
 			passed = slot;
 		}
 	}
@@ -464,8 +466,8 @@ static unsigned int read_head(struct vtd_unit *u)
 int vtd_qi_start(struct vtd_unit *u)
 {
 	struct vtd_qi *qi = &u->qi;
-	uint64_t iqa = (qi->ring_pa & VTD_IQA_IQA) |
-		       field_prep64(VTD_IQA_QS, 0);
+	uint64_t iqa =
+		(qi->ring_pa & VTD_IQA_IQA) | field_prep64(VTD_IQA_QS, 0);
 
 	if (qi->shift) {
 		iqa |= VTD_IQA_DW;
@@ -498,14 +500,14 @@ static void redo_push_front(struct vtd_qi *qi, const struct vtd_qi_batch *b)
 	struct vtd_qi_redo *r;
 
 	/* Backwards, so the descriptors keep their order at the front. */
-	for (i = 0, slot = wrap(qi, b->first + b->count); i < b->count;
-	     i++) {
+	for (i = 0, slot = wrap(qi, b->first + b->count); i < b->count; i++) {
 		slot = prev_slot(qi, slot);
 		if (qi->slot_seq[slot]) {
 			continue;
 		}
-		qi->redo_desc_head = (qi->redo_desc_head + VTD_QI_WORK_MAX - 1) %
-				     VTD_QI_WORK_MAX;
+		qi->redo_desc_head =
+			(qi->redo_desc_head + VTD_QI_WORK_MAX - 1) %
+			VTD_QI_WORK_MAX;
 		qi->redo_desc[qi->redo_desc_head] = *slot_desc(qi, slot);
 		count++;
 	}
@@ -661,11 +663,13 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 
 	u->stats.iqe++;
 	if (iqei == VTD_IQEI_TAIL || !in_flight(qi, head)) {
-		log_err("vtd", "unit %u: invalidation queue error (IQEI %u, %s) at slot %u; restarting the queue",
+		log_err("vtd",
+			"unit %u: invalidation queue error (IQEI %u, %s) at slot %u; restarting the queue",
 			u->index, iqei, iqe_reason(iqei), head);
 	} else {
 		b = batch_holding(qi, head);
-		log_err("vtd", "unit %u: invalidation queue error (IQEI %u, %s): descriptor %016llx:%016llx in slot %u of batch %u replaced by a wait; the batch fails",
+		log_err("vtd",
+			"unit %u: invalidation queue error (IQEI %u, %s): descriptor %016llx:%016llx in slot %u of batch %u replaced by a wait; the batch fails",
 			u->index, iqei, iqe_reason(iqei),
 			(unsigned long long)slot_desc(qi, head)->hi,
 			(unsigned long long)slot_desc(qi, head)->lo, head,
@@ -732,12 +736,14 @@ static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 
 	u->stats.ite++;
 	if (sid || devtlb_in_flight(qi, sid)) {
-		log_err("vtd", "unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
+		log_err("vtd",
+			"unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
 			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
 		vtd_device_quarantine(u, sid,
 				      "invalidation time-out error (ITE)");
 	} else {
-		log_err("vtd", "unit %u: invalidation time-out error (ITE), device not reported; recovering the queue",
+		log_err("vtd",
+			"unit %u: invalidation time-out error (ITE), device not reported; recovering the queue",
 			u->index);
 	}
 	abort_in_flight(u);
@@ -792,10 +798,12 @@ static void late(struct vtd_unit *u, struct vtd_qi_batch *b)
 	u->stats.deadline[b->cls].misses++;
 	if (b->cls == VTD_DEADLINE_DEVTLB) {
 		if (b->flags & QI_F_SID) {
-			vtd_device_quarantine(u, b->sid,
-					      "device-TLB invalidation missed its deadline");
+			vtd_device_quarantine(
+				u, b->sid,
+				"device-TLB invalidation missed its deadline");
 		} else {
-			log_err("vtd", "unit %u: device-TLB invalidation batch %u missed its deadline",
+			log_err("vtd",
+				"unit %u: device-TLB invalidation batch %u missed its deadline",
 				u->index, b->seq);
 		}
 		return;
@@ -804,7 +812,8 @@ static void late(struct vtd_unit *u, struct vtd_qi_batch *b)
 		return;
 	}
 	qi->degraded = true;
-	log_err("vtd", "unit %u: invalidation batch %u not complete %llu us after reaching the head of the queue; unit degraded until it completes",
+	log_err("vtd",
+		"unit %u: invalidation batch %u not complete %llu us after reaching the head of the queue; unit degraded until it completes",
 		u->index, b->seq,
 		(unsigned long long)(u->cfg.deadline_ns[b->cls] / 1000));
 }
@@ -849,7 +858,8 @@ int vtd_qi_stop(struct vtd_unit *u)
 {
 	progress(u);
 	if (!idle(&u->qi)) {
-		log_err("vtd", "unit %u: invalidations still in flight; queue kept on",
+		log_err("vtd",
+			"unit %u: invalidations still in flight; queue kept on",
 			u->index);
 		return -EBUSY;
 	}
@@ -871,7 +881,7 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	uint32_t s;
 
 	if (seq) {
-		*seq = 0;	/* never queued */
+		*seq = 0; /* never queued */
 	}
 	if (count > VTD_QI_BATCH_MAX) {
 		return -EINVAL;
@@ -883,9 +893,9 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	}
 	/* Only with work outstanding: the success path reads no register. */
 	progress(u);
-	if (qi->redo_count ||
-	    slots_in_flight(qi) + count + 1 > qi->slots / 2) {
-		log_err("vtd", "unit %u: invalidation queue full of unfinished batches",
+	if (qi->redo_count || slots_in_flight(qi) + count + 1 > qi->slots / 2) {
+		log_err("vtd",
+			"unit %u: invalidation queue full of unfinished batches",
 			u->index);
 		return -EBUSY;
 	}
@@ -998,9 +1008,11 @@ int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 			}
 			u->stats.timeouts++;
 			vtd_wait_done(u, cls, start);
-			log_err("vtd", "unit %u: invalidation batch %u not complete within %llu us",
+			log_err("vtd",
+				"unit %u: invalidation batch %u not complete within %llu us",
 				u->index, seq,
-				(unsigned long long)u->cfg.deadline_ns[cls] / 1000);
+				(unsigned long long)u->cfg.deadline_ns[cls] /
+					1000);
 			return -ETIMEDOUT;
 		}
 		/* An ITE may have moved it. */
@@ -1047,7 +1059,8 @@ int vtd_qi_selftest_iqe(struct vtd_unit *u)
 	d.lo |= IOTLB_RSVD_BIT;
 	err = vtd_qi_submit(u, &d, 1, NULL);
 	if (err != -EIO || u->stats.iqe == iqe) {
-		log_err("vtd", "unit %u: a reserved bit in an invalidation raised no queue error (%d)",
+		log_err("vtd",
+			"unit %u: a reserved bit in an invalidation raised no queue error (%d)",
 			u->index, err);
 		return -EIO;
 	}

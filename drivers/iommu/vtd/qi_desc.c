@@ -10,11 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/bits.h"
 #include "drivers/iommu/vtd/internal.h"
+#include "lib/bits.h"
 
 /* Device-TLB invalidate queue depth: MIP 0 stands for 32 (PCIe ATS). */
-#define DEVTLB_QDEPTH_MAX 32u
+#define DEVTLB_QDEPTH_MAX 32U
 
 /* Drain in-flight DMA with the invalidation where the unit can. */
 static uint64_t iotlb_drain(const struct vtd_unit *u)

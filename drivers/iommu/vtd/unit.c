@@ -7,12 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/string.h"
-#include "kernel/log.h"
-#include "drivers/hw.h"
-#include "drivers/iommu/vtd/internal.h"
 
 #define NS_PER_US UINT64_C(1000)
 #define NS_PER_MS UINT64_C(1000000)
@@ -159,7 +159,7 @@ static bool reg_reached(struct vtd_unit *u, const void *arg)
 static int wait_reg32(struct vtd_unit *u, uint32_t off, uint32_t mask,
 		      uint32_t want, const char *what)
 {
-	struct reg_wait w = { .off = off, .mask = mask, .want = want };
+	struct reg_wait w = {.off = off, .mask = mask, .want = want};
 
 	return poll_until(u, VTD_DEADLINE_REG, reg_reached, &w, what);
 }
@@ -177,7 +177,8 @@ int vtd_gcmd_set(struct vtd_unit *u, uint32_t bit, bool on)
 	u->gcmd = on ? u->gcmd | bit : u->gcmd & ~bit;
 	vtd_write32(u, VTD_GCMD_REG, u->gcmd);
 	/* GSTS reports each state at the position of its command. */
-	return wait_reg32(u, VTD_GSTS_REG, bit, on ? bit : 0, "GCMD state change");
+	return wait_reg32(u, VTD_GSTS_REG, bit, on ? bit : 0,
+			  "GCMD state change");
 }
 
 /* A one-shot command (SRTP, WBF) on top of the persistent states. */
@@ -293,7 +294,8 @@ static uint64_t mode_ttm(enum vtd_mode mode)
 
 static bool has_supported_depth(uint64_t cap)
 {
-	return vtd_cap_sagaw(cap) & (VTD_SAGAW_39 | VTD_SAGAW_48 | VTD_SAGAW_57);
+	return vtd_cap_sagaw(cap) &
+	       (VTD_SAGAW_39 | VTD_SAGAW_48 | VTD_SAGAW_57);
 }
 
 /* Refuse what cannot be driven safely, saying why (invariant 9). */
@@ -301,23 +303,27 @@ static int validate(struct vtd_unit *u)
 {
 	if (u->ver == UINT32_MAX || u->cap == UINT64_MAX ||
 	    u->ecap == UINT64_MAX) {
-		log_err("vtd", "unit %u at 0x%llx: registers read all-ones; no remapping hardware answers there",
+		log_err("vtd",
+			"unit %u at 0x%llx: registers read all-ones; no remapping hardware answers there",
 			u->index, (unsigned long long)u->reg_base);
 		return -ENODEV;
 	}
 	if (field_get32(VTD_VER_MAX, u->ver) == 0 || u->cap == 0 ||
 	    u->ecap == 0) {
-		log_err("vtd", "unit %u at 0x%llx: registers read zero; no remapping hardware answers there",
+		log_err("vtd",
+			"unit %u at 0x%llx: registers read zero; no remapping hardware answers there",
 			u->index, (unsigned long long)u->reg_base);
 		return -ENODEV;
 	}
 	if (!vtd_ecap_qi(u->ecap)) {
-		log_err("vtd", "unit %u: no queued invalidation; moat does not use register-based invalidation (gone from VT-d 6), so this unit cannot be invalidated safely",
+		log_err("vtd",
+			"unit %u: no queued invalidation; moat does not use register-based invalidation (gone from VT-d 6), so this unit cannot be invalidated safely",
 			u->index);
 		return -ENOTSUP;
 	}
 	if (!has_supported_depth(u->cap)) {
-		log_err("vtd", "unit %u: SAGAW 0x%x offers no 3-, 4- or 5-level tables; DMA remapping unusable",
+		log_err("vtd",
+			"unit %u: SAGAW 0x%x offers no 3-, 4- or 5-level tables; DMA remapping unusable",
 			u->index, vtd_cap_sagaw(u->cap));
 		return -ENOTSUP;
 	}
@@ -377,7 +383,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	}
 	err = map_registers(u);
 	if (err) {
-		log_err("vtd", "unit %u: fault/IOTLB registers beyond the first page cannot be mapped",
+		log_err("vtd",
+			"unit %u: fault/IOTLB registers beyond the first page cannot be mapped",
 			index);
 		return err;
 	}
@@ -414,12 +421,14 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		goto out_free_devices;
 	}
 
-	log_info("vtd", "unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
-		 index, (unsigned long long)reg_base,
-		 field_get32(VTD_VER_MAX, u->ver),
-		 field_get32(VTD_VER_MIN, u->ver), (unsigned long long)u->cap,
-		 (unsigned long long)u->ecap, mode_name(u->mode),
-		 u->mode_reason);
+	log_info(
+		"vtd",
+		"unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
+		index, (unsigned long long)reg_base,
+		field_get32(VTD_VER_MAX, u->ver),
+		field_get32(VTD_VER_MIN, u->ver), (unsigned long long)u->cap,
+		(unsigned long long)u->ecap, mode_name(u->mode),
+		u->mode_reason);
 	return 0;
 
 out_free_devices:
@@ -501,8 +510,10 @@ static int pmr_off(struct vtd_unit *u)
 	if (!(pmen & VTD_PMEN_EPM)) {
 		return 0;
 	}
-	log_warn("vtd", "unit %u: firmware left protected memory regions on; disabling",
-		 u->index);
+	log_warn(
+		"vtd",
+		"unit %u: firmware left protected memory regions on; disabling",
+		u->index);
 	vtd_write32(u, VTD_PMEN_REG, pmen & ~VTD_PMEN_EPM);
 	return wait_reg32(u, VTD_PMEN_REG, VTD_PMEN_PRS, 0,
 			  "protected memory disable");
@@ -572,8 +583,10 @@ int vtd_unit_enable(struct vtd_unit *u)
 	}
 	u->enabled = true;
 	if (u->inherited_count) {
-		log_info("vtd", "unit %u: translation on, default deny except %u inherited requester ids",
-			 u->index, u->inherited_count);
+		log_info(
+			"vtd",
+			"unit %u: translation on, default deny except %u inherited requester ids",
+			u->index, u->inherited_count);
 	} else {
 		log_info("vtd", "unit %u: translation on, default deny",
 			 u->index);
@@ -615,7 +628,8 @@ void vtd_unit_fini(struct vtd_unit *u)
 {
 	/* The hardware may still use this memory: leaking beats corrupting. */
 	if (u->live) {
-		log_err("vtd", "unit %u: still in use by the hardware; its memory is kept",
+		log_err("vtd",
+			"unit %u: still in use by the hardware; its memory is kept",
 			u->index);
 		return;
 	}
@@ -650,7 +664,7 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	info->ir = gsts & VTD_GSTS_IRES;
 	for (levels = 3; levels <= 5; levels++) {
 		if (vtd_cap_sagaw(u->cap) & vtd_sagaw_bit(levels)) {
-			info->levels_mask |= 1u << levels;
+			info->levels_mask |= 1U << levels;
 		}
 	}
 	info->page_sizes = VTD_PAGE_4K;

@@ -14,10 +14,11 @@
  * outlasts its deadline (design.md, invariant 3).
  *
  * Typical bring-up of one unit:
- *	vtd_unit_init(u, ...);			registers validated, tables built
- *	vtd_domain_map(d, base, base, len, rw);	RMRR identity maps,
+ *	vtd_unit_init(u, ...);			registers validated, tables
+ *built vtd_domain_map(d, base, base, len, rw);	RMRR identity maps,
  *	vtd_attach(d, u, sids, n);		before TE
- *	vtd_unit_enable(u);			QI, root table, IR, TE: default deny
+ *	vtd_unit_enable(u);			QI, root table, IR, TE: default
+ *deny
  *
  * The structures below are visible so that callers can embed them; their
  * fields belong to the driver.  Nothing here is thread-safe: callers
@@ -30,9 +31,9 @@
  * queue; the CPU never waits longer than the deadline in any case.
  */
 enum vtd_deadline_class {
-	VTD_DEADLINE_REG,	/* register handshakes: GCMD/GSTS, PMEN */
-	VTD_DEADLINE_IOTLB,	/* IOMMU-internal: context, IOTLB, PASID, IEC */
-	VTD_DEADLINE_DEVTLB,	/* device-TLB invalidations (ATS) */
+	VTD_DEADLINE_REG,    /* register handshakes: GCMD/GSTS, PMEN */
+	VTD_DEADLINE_IOTLB,  /* IOMMU-internal: context, IOTLB, PASID, IEC */
+	VTD_DEADLINE_DEVTLB, /* device-TLB invalidations (ATS) */
 	VTD_DEADLINE_COUNT,
 };
 
@@ -48,21 +49,21 @@ enum vtd_mode {
 
 /* vtd.mode on the command line: which mode units may choose. */
 enum vtd_mode_choice {
-	VTD_MODE_CHOICE_AUTO,		/* scalable where the unit supports it */
+	VTD_MODE_CHOICE_AUTO, /* scalable where the unit supports it */
 	VTD_MODE_CHOICE_LEGACY,
-	VTD_MODE_CHOICE_SCALABLE,	/* refused, with a reason, where not */
+	VTD_MODE_CHOICE_SCALABLE, /* refused, with a reason, where not */
 };
 
 struct vtd_config {
 	uint64_t deadline_ns[VTD_DEADLINE_COUNT];
 	enum vtd_mode_choice mode;
 	/*
-	 * Interrupt remapping in x2APIC mode (32-bit destination ids, IRTA.EIME)
-	 * where the caller runs its APICs in x2APIC mode, the unit has
-	 * ECAP.EIM and the DMAR table does not set X2APIC_OPT_OUT.
+	 * Interrupt remapping in x2APIC mode (32-bit destination ids,
+	 * IRTA.EIME) where the caller runs its APICs in x2APIC mode, the unit
+	 * has ECAP.EIM and the DMAR table does not set X2APIC_OPT_OUT.
 	 */
 	bool x2apic;
-	bool x2apic_opt_out;	/* DMAR flags bit 1, as firmware asks */
+	bool x2apic_opt_out; /* DMAR flags bit 1, as firmware asks */
 	/*
 	 * A unit found translating in legacy mode keeps the previous life's
 	 * context entries (moat restarted with the IOMMU running, its old
@@ -97,26 +98,26 @@ int vtd_config_set_str(struct vtd_config *cfg, const char *key,
 
 /* Waits of one deadline class. */
 struct vtd_deadline_stats {
-	uint64_t misses;	/* deadlines missed (queue: at its head) */
-	uint64_t recoveries;	/* ...and later completed or reported */
-	uint64_t max_wait_ns;	/* longest time a CPU waited */
+	uint64_t misses;      /* deadlines missed (queue: at its head) */
+	uint64_t recoveries;  /* ...and later completed or reported */
+	uint64_t max_wait_ns; /* longest time a CPU waited */
 };
 
 struct vtd_stats {
-	uint64_t descriptors;	/* invalidation descriptors, waits included */
-	uint64_t batches;	/* batches, each ended by a wait descriptor */
-	uint64_t doorbells;	/* IQT writes */
-	uint64_t waits;		/* polled completion waits */
-	uint64_t timeouts;	/* waits that returned -ETIMEDOUT */
+	uint64_t descriptors; /* invalidation descriptors, waits included */
+	uint64_t batches;     /* batches, each ended by a wait descriptor */
+	uint64_t doorbells;   /* IQT writes */
+	uint64_t waits;	      /* polled completion waits */
+	uint64_t timeouts;    /* waits that returned -ETIMEDOUT */
 	uint64_t mmio_reads;
 	uint64_t mmio_writes;
-	uint64_t faults;	/* fault records read */
-	uint64_t iqe;		/* invalidation queue errors recovered */
-	uint64_t ite;		/* invalidation time-out errors recovered */
-	uint64_t ice;		/* invalidation completion errors cleared */
-	uint64_t aborted;	/* batches an ITE aborted */
-	uint64_t resubmitted;	/* aborted batches queued again */
-	uint64_t quarantines;	/* devices quarantined */
+	uint64_t faults;      /* fault records read */
+	uint64_t iqe;	      /* invalidation queue errors recovered */
+	uint64_t ite;	      /* invalidation time-out errors recovered */
+	uint64_t ice;	      /* invalidation completion errors cleared */
+	uint64_t aborted;     /* batches an ITE aborted */
+	uint64_t resubmitted; /* aborted batches queued again */
+	uint64_t quarantines; /* devices quarantined */
 	struct vtd_deadline_stats deadline[VTD_DEADLINE_COUNT];
 };
 
@@ -131,8 +132,8 @@ struct vtd_stats {
  * an invalidation time-out (ITE) keeps its sequence number and is queued
  * again from the redo list.
  */
-#define VTD_QI_SLOTS 256u	/* one 4 KiB page of 16-byte descriptors */
-#define VTD_QI_BATCH_MAX 16u	/* descriptors per batch before the wait */
+#define VTD_QI_SLOTS	 256U /* one 4 KiB page of 16-byte descriptors */
+#define VTD_QI_BATCH_MAX 16U  /* descriptors per batch before the wait */
 /*
  * New work may fill only half the ring, so that every batch an ITE aborts
  * fits again behind the aborted ones, with a slot to spare for a lone
@@ -144,13 +145,13 @@ struct vtd_stats {
 
 /* One batch, recorded at the slot of the wait that ends it. */
 struct vtd_qi_batch {
-	uint64_t queued_ns;	/* doorbell rung for it; 0: not yet */
-	uint64_t head_ns;	/* reached the head of the queue; 0: not yet */
+	uint64_t queued_ns; /* doorbell rung for it; 0: not yet */
+	uint64_t head_ns;   /* reached the head of the queue; 0: not yet */
 	uint32_t seq;
-	uint16_t sid;		/* its device-TLB target, if only one */
-	uint8_t first;		/* slot of its first descriptor */
-	uint8_t count;		/* descriptors before the wait */
-	uint8_t cls;		/* enum vtd_deadline_class */
+	uint16_t sid;  /* its device-TLB target, if only one */
+	uint8_t first; /* slot of its first descriptor */
+	uint8_t count; /* descriptors before the wait */
+	uint8_t cls;   /* enum vtd_deadline_class */
 	uint8_t state;
 	uint8_t flags;
 };
@@ -158,16 +159,16 @@ struct vtd_qi_batch {
 /* An aborted batch waiting to be queued again. */
 struct vtd_qi_redo {
 	uint32_t seq;
-	uint8_t count;		/* its descriptors, in order, in redo_desc */
+	uint8_t count; /* its descriptors, in order, in redo_desc */
 	uint8_t cls;
 	uint8_t flags;
 };
 
 struct vtd_qi {
-	struct vtd_qi_desc *ring;	/* slot s at ring[s << shift] */
+	struct vtd_qi_desc *ring; /* slot s at ring[s << shift] */
 	uint64_t ring_pa;
-	unsigned int slots;	/* VTD_QI_SLOTS >> shift: one page */
-	unsigned int shift;	/* 1 with 256-bit descriptors (IQA.DW) */
+	unsigned int slots; /* VTD_QI_SLOTS >> shift: one page */
+	unsigned int shift; /* 1 with 256-bit descriptors (IQA.DW) */
 	volatile uint32_t *status;
 	uint64_t status_pa;
 	uint32_t slot_seq[VTD_QI_SLOTS]; /* status its wait writes; 0: none */
@@ -176,17 +177,17 @@ struct vtd_qi {
 	struct vtd_qi_desc redo_desc[VTD_QI_WORK_MAX];
 	unsigned int redo_head, redo_count;
 	unsigned int redo_desc_head;
-	unsigned int tail;	/* next slot to fill */
-	unsigned int rung;	/* tail as last written to IQT */
-	unsigned int oldest;	/* first slot not yet passed by hardware */
-	uint32_t seq;		/* last sequence number issued */
-	uint64_t failures;	/* batches an IQE failed, ever */
-	uint32_t wait_seq;	/* the batch the CPU is waiting for */
+	unsigned int tail;   /* next slot to fill */
+	unsigned int rung;   /* tail as last written to IQT */
+	unsigned int oldest; /* first slot not yet passed by hardware */
+	uint32_t seq;	     /* last sequence number issued */
+	uint64_t failures;   /* batches an IQE failed, ever */
+	uint32_t wait_seq;   /* the batch the CPU is waiting for */
 	int wait_result;
 	bool wait_done;
-	bool restart;		/* IQT must be written again (after IQE) */
-	unsigned int late;	/* IOMMU-internal batches past their deadline */
-	bool degraded;		/* late > 0: no new attachments */
+	bool restart;	   /* IQT must be written again (after IQE) */
+	unsigned int late; /* IOMMU-internal batches past their deadline */
+	bool degraded;	   /* late > 0: no new attachments */
 };
 
 /*
@@ -195,10 +196,10 @@ struct vtd_qi {
  * hands out single 4 KiB pages, so one page of 16-byte entries: plenty
  * for MSI and MSI-X vectors of the devices one unit serves here.
  */
-#define VTD_IRTE_COUNT 256u
+#define VTD_IRTE_COUNT 256U
 
 /* Per-requester fault log rate limit (faults from one SID per window). */
-#define VTD_FAULT_RATE_SLOTS 16u
+#define VTD_FAULT_RATE_SLOTS 16U
 
 struct vtd_fault_rate {
 	uint64_t window_start_ns;
@@ -229,27 +230,27 @@ struct vtd_unit {
 	uint64_t ecap;
 	enum vtd_mode mode;
 	const char *mode_reason; /* why this mode, for `iommu` */
-	uint32_t pasids;	/* scalable mode: PASIDs the tables hold */
-	uint32_t gcmd;		/* software copy of the persistent GCMD bits */
-	bool live;		/* our queue is on: hardware may use our memory */
-	bool enabled;		/* taken over: root switched, TE on */
+	uint32_t pasids;	 /* scalable mode: PASIDs the tables hold */
+	uint32_t gcmd;		 /* software copy of the persistent GCMD bits */
+	bool live;    /* our queue is on: hardware may use our memory */
+	bool enabled; /* taken over: root switched, TE on */
 	struct vtd_root_entry *root;
 	uint64_t root_pa;
-	uint32_t *did_map;	/* bitmap of allocated domain ids */
+	uint32_t *did_map; /* bitmap of allocated domain ids */
 	uint32_t did_count;
 	struct vtd_qi qi;
 	struct vtd_devices *devices;
-	vtd_present_fn present;	/* NULL: every device counts as present */
+	vtd_present_fn present; /* NULL: every device counts as present */
 	void *present_ctx;
-	bool reg_late;		/* a register handshake missed its deadline */
-	struct vtd_irte *irt;	/* interrupt remapping table; NULL without IR */
+	bool reg_late;	      /* a register handshake missed its deadline */
+	struct vtd_irte *irt; /* interrupt remapping table; NULL without IR */
 	uint64_t irt_pa;
-	bool ir_x2apic;		/* IRTA.EIME: 32-bit destination ids */
+	bool ir_x2apic; /* IRTA.EIME: 32-bit destination ids */
 	uint32_t irtes_used;
 	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
-	uint32_t *inherited;	/* bitmap by requester id; NULL: none ever */
+	uint32_t *inherited; /* bitmap by requester id; NULL: none ever */
 	uint32_t inherited_count;
 };
 
@@ -296,20 +297,20 @@ struct vtd_unit_info {
 	unsigned int ver_minor;
 	uint64_t cap;
 	uint64_t ecap;
-	const char *mode;	/* "legacy" or "scalable" */
+	const char *mode;	 /* "legacy" or "scalable" */
 	const char *mode_reason; /* e.g. "auto: no SMTS" */
-	uint32_t pasids;	/* PASIDs usable (scalable mode), else 0 */
-	bool te;		/* from GSTS */
+	uint32_t pasids;	 /* PASIDs usable (scalable mode), else 0 */
+	bool te;		 /* from GSTS */
 	bool qi;
 	bool ir;
 	unsigned int levels_mask; /* BIT(n): n-level tables supported */
-	uint64_t page_sizes;	/* VTD_PAGE_* sizes the unit can map */
-	uint32_t domains;	/* domain ids */
+	uint64_t page_sizes;	  /* VTD_PAGE_* sizes the unit can map */
+	uint32_t domains;	  /* domain ids */
 	bool caching_mode;
 	bool coherent;
-	bool ir_x2apic;		/* remapped destinations are x2APIC ids */
-	uint32_t irtes;		/* interrupt remapping entries in use */
-	uint32_t inherited;	/* requester ids still on inherited entries */
+	bool ir_x2apic;	    /* remapped destinations are x2APIC ids */
+	uint32_t irtes;	    /* interrupt remapping entries in use */
+	uint32_t inherited; /* requester ids still on inherited entries */
 };
 
 void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
@@ -355,7 +356,7 @@ typedef void (*vtd_sid_fn)(void *ctx, uint16_t sid);
 void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
 
 /* Order for vtd_devtlb_flush(): the whole address space. */
-#define VTD_DEVTLB_ALL 52u
+#define VTD_DEVTLB_ALL 52U
 
 /*
  * Invalidate the device-TLB (ATS translation cache) of the device at sid:
@@ -399,12 +400,12 @@ struct vtd_qi_info {
 	unsigned int head;	/* IQH: the next slot the hardware fetches */
 	unsigned int tail;	/* IQT: the next slot software fills */
 	unsigned int oldest;	/* first slot the hardware has not passed */
-	unsigned int in_flight;	/* slots from oldest to tail */
+	unsigned int in_flight; /* slots from oldest to tail */
 	unsigned int batches;	/* batches in flight or to be queued again */
 	uint32_t seq;		/* last sequence number issued */
 	uint32_t done_seq;	/* every batch up to this one finished */
 	uint32_t errors;	/* FSTS.IQE, ICE, ITE as read now */
-	bool degraded;		/* an internal invalidation is past its deadline */
+	bool degraded; /* an internal invalidation is past its deadline */
 	unsigned int quarantined; /* devices */
 };
 
@@ -413,16 +414,16 @@ void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info);
 /* One batch in flight or waiting to be queued again after an ITE. */
 struct vtd_qi_batch_info {
 	uint32_t seq;
-	unsigned int first;	/* slots; both VTD_QI_SLOTS while not queued */
+	unsigned int first; /* slots; both VTD_QI_SLOTS while not queued */
 	unsigned int wait;
-	unsigned int count;	/* descriptors before the wait */
+	unsigned int count; /* descriptors before the wait */
 	enum vtd_deadline_class cls;
 	bool has_sid;
-	uint16_t sid;		/* its device-TLB target */
-	uint64_t age_ns;	/* since its doorbell; 0 before */
-	uint64_t head_ns;	/* time at the head of the queue; 0 before */
-	const char *state;	/* "queued", "at head", "late", "failed",
-				 * "aborted", "redo" */
+	uint16_t sid;	   /* its device-TLB target */
+	uint64_t age_ns;   /* since its doorbell; 0 before */
+	uint64_t head_ns;  /* time at the head of the queue; 0 before */
+	const char *state; /* "queued", "at head", "late", "failed",
+			    * "aborted", "redo" */
 };
 
 typedef void (*vtd_qi_batch_fn)(void *ctx, const struct vtd_qi_batch_info *b);
@@ -436,11 +437,11 @@ void vtd_qi_for_each_batch(struct vtd_unit *u, vtd_qi_batch_fn fn, void *ctx);
 #define VTD_PAGE_1G (UINT64_C(1) << 30)
 
 /* Access rights of a mapping. */
-#define VTD_PROT_READ 1u
-#define VTD_PROT_WRITE 2u
+#define VTD_PROT_READ  1U
+#define VTD_PROT_WRITE 2U
 
 /* Page-table pages whose release waits for an invalidation to complete. */
-#define VTD_FREELIST_CHUNK 62u
+#define VTD_FREELIST_CHUNK 62U
 
 struct vtd_freelist_chunk {
 	struct vtd_freelist_chunk *next;
@@ -471,12 +472,12 @@ struct vtd_pgtable {
 	enum vtd_format format;
 	uint64_t root_pa;
 	unsigned int levels;
-	uint64_t page_sizes;	/* leaf sizes allowed (VTD_PAGE_*) */
-	bool coherent;		/* every unit walks tables coherently */
-	uint64_t table_pages;	/* pages in use, root included */
+	uint64_t page_sizes;  /* leaf sizes allowed (VTD_PAGE_*) */
+	bool coherent;	      /* every unit walks tables coherently */
+	uint64_t table_pages; /* pages in use, root included */
 };
 
-#define VTD_DOMAIN_MAX_UNITS 8u
+#define VTD_DOMAIN_MAX_UNITS 8U
 
 struct vtd_ats_dev;
 
@@ -489,7 +490,7 @@ struct vtd_pasid_ref {
 struct vtd_domain_unit {
 	struct vtd_unit *unit;
 	uint16_t did;
-	unsigned int attached;	/* requester ids (with a PASID) attached */
+	unsigned int attached; /* requester ids (with a PASID) attached */
 	/*
 	 * Scalable mode: the PASIDs behind those attachments, which
 	 * PASID-based invalidations of first-level tables must name.
@@ -506,9 +507,9 @@ struct vtd_deferred;
 struct vtd_domain {
 	struct vtd_domain_unit units[VTD_DOMAIN_MAX_UNITS];
 	unsigned int unit_count;
-	unsigned int addr_width;	/* IOVAs are below 2^addr_width */
+	unsigned int addr_width; /* IOVAs are below 2^addr_width */
 	struct vtd_pgtable pt;
-	struct vtd_deferred *deferred;	/* pages waiting for invalidations */
+	struct vtd_deferred *deferred; /* pages waiting for invalidations */
 };
 
 /*
@@ -589,8 +590,9 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
  * the context entry and PASID directory are set up with the first PASID
  * of an id and torn down with its last).  Each id must
  * be detached or inherited (see vtd_inherited()): a present context entry
- * is never rewritten (invariant 5), -EBUSY otherwise.  -EIO for a quarantined device; -ETIMEDOUT while the
- * unit is degraded (an internal invalidation missed its deadline).
+ * is never rewritten (invariant 5), -EBUSY otherwise.  -EIO for a quarantined
+ * device; -ETIMEDOUT while the unit is degraded (an internal invalidation
+ * missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
@@ -626,7 +628,7 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * (-EBUSY), detach leaves it empty, and a switch blocks it in between.
  * Errors as for vtd_attach() and vtd_detach().
  */
-#define VTD_RID_PASID 0u
+#define VTD_RID_PASID 0U
 
 int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 		     uint32_t pasid);
@@ -665,13 +667,13 @@ struct vtd_fault {
 	unsigned int unit;
 	uint16_t sid;
 	bool irq;
-	uint64_t addr;		/* faulting page */
-	uint16_t index;		/* interrupt index */
+	uint64_t addr;	/* faulting page */
+	uint16_t index; /* interrupt index */
 	uint8_t reason;
 	bool write;
 	bool pasid_present;
 	uint32_t pasid;
-	const char *text;	/* the reason, decoded */
+	const char *text; /* the reason, decoded */
 };
 
 typedef void (*vtd_fault_fn)(void *ctx, const struct vtd_fault *f);
@@ -718,7 +720,8 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index);
  * present yet; set it again or clear it).
  */
 int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
-		 uint8_t vector, const uint16_t *source_ids, unsigned int count);
+		 uint8_t vector, const uint16_t *source_ids,
+		 unsigned int count);
 
 /*
  * Block entry index: not present, its cached copies invalidated.  On
