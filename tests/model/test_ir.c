@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "drivers/hw.h"
-#include "drivers/iommu/vtd/vtd.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 

@@ -130,8 +130,8 @@ static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 			suspect = -EIO;
 			continue;
 		}
-		desc = vtd_qi_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
-				     order);
+		desc = vtd_desc_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
+				       order);
 		err = vtd_qi_queue(u, &desc, 1, &seqs[n]);
 		if (!err) {
 			n++;

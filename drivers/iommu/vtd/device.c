@@ -204,7 +204,7 @@ int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 	if (err) {
 		return err;
 	}
-	d = vtd_qi_devtlb(u, sid, pfsid, qdepth, addr, order);
+	d = vtd_desc_devtlb(u, sid, pfsid, qdepth, addr, order);
 	return vtd_qi_submit(u, &d, 1, NULL);
 }
 
@@ -226,6 +226,6 @@ int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 	if (err) {
 		return err;
 	}
-	d = vtd_qi_pdevtlb(u, sid, pfsid, qdepth, pasid, addr, order);
+	d = vtd_desc_pdevtlb(u, sid, pfsid, qdepth, pasid, addr, order);
 	return vtd_qi_submit(u, &d, 1, NULL);
 }

@@ -490,11 +490,11 @@ static int switch_root(struct vtd_unit *u)
 	if (err) {
 		return err;
 	}
-	inv[n++] = vtd_qi_cc_global();
+	inv[n++] = vtd_desc_cc_global();
 	if (u->mode == VTD_MODE_SCALABLE) {
-		inv[n++] = vtd_qi_pc_global();
+		inv[n++] = vtd_desc_pc_global();
 	}
-	inv[n++] = vtd_qi_iotlb_global(u);
+	inv[n++] = vtd_desc_iotlb_global(u);
 	return vtd_qi_submit(u, inv, n, NULL);
 }
 
@@ -640,6 +640,51 @@ void vtd_unit_fini(struct vtd_unit *u)
 	vtd_inherit_fini(u);
 	hw_free(u->did_map);
 	u->did_map = NULL;
+}
+
+struct vtd_unit *vtd_unit_alloc(void)
+{
+	return hw_zalloc(sizeof(struct vtd_unit));
+}
+
+void vtd_unit_free(struct vtd_unit *u)
+{
+	hw_free(u);
+}
+
+uint16_t vtd_unit_segment(const struct vtd_unit *u)
+{
+	return u->segment;
+}
+
+unsigned int vtd_unit_index(const struct vtd_unit *u)
+{
+	return u->index;
+}
+
+uint64_t vtd_unit_cap(const struct vtd_unit *u)
+{
+	return u->cap;
+}
+
+uint64_t vtd_unit_ecap(const struct vtd_unit *u)
+{
+	return u->ecap;
+}
+
+enum vtd_mode vtd_unit_mode(const struct vtd_unit *u)
+{
+	return u->mode;
+}
+
+bool vtd_unit_degraded(const struct vtd_unit *u)
+{
+	return u->qi.degraded;
+}
+
+const struct vtd_stats *vtd_unit_stats(const struct vtd_unit *u)
+{
+	return &u->stats;
 }
 
 void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)

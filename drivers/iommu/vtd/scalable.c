@@ -432,9 +432,9 @@ static struct vtd_qi_desc entry_iotlb(const struct vtd_unit *u,
 				      uint32_t pasid)
 {
 	if (iotlb_by_domain(pgtt)) {
-		return vtd_qi_iotlb_domain(u, did);
+		return vtd_desc_iotlb_domain(u, did);
 	}
-	return vtd_qi_piotlb_pasid(did, pasid);
+	return vtd_desc_piotlb_pasid(did, pasid);
 }
 
 /*
@@ -455,8 +455,8 @@ static int published(struct vtd_unit *u, const uint16_t *sids,
 	if (!vtd_cap_cm(u->cap)) {
 		return vtd_unit_flush_write_buffer(u);
 	}
-	tail[0] = vtd_qi_pc_pasid(0, pasid);
-	tail[1] = vtd_qi_pc_pasid(did, pasid);
+	tail[0] = vtd_desc_pc_pasid(0, pasid);
+	tail[1] = vtd_desc_pc_pasid(did, pasid);
 	tail[2] = entry_iotlb(u, pgtt, did, pasid);
 	return vtd_qi_submit_cc(u, 0, sids, count, tail, ARRAY_SIZE(tail));
 }
@@ -565,12 +565,12 @@ static int forget(struct vtd_unit *u, const uint16_t *sids, unsigned int count,
 	if (!u->live) {
 		return 0;
 	}
-	tail[n++] = vtd_qi_pc_pasid(did, pasid);
+	tail[n++] = vtd_desc_pc_pasid(did, pasid);
 	if (iotlb & 1) {
-		tail[n++] = vtd_qi_iotlb_domain(u, did);
+		tail[n++] = vtd_desc_iotlb_domain(u, did);
 	}
 	if (iotlb & 2) {
-		tail[n++] = vtd_qi_piotlb_pasid(did, pasid);
+		tail[n++] = vtd_desc_piotlb_pasid(did, pasid);
 	}
 	return vtd_qi_submit_cc(u, 0, sids, count, tail, n);
 }

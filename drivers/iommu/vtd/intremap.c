@@ -95,7 +95,7 @@ void vtd_ir_fini(struct vtd_unit *u)
  */
 int vtd_ir_enable(struct vtd_unit *u)
 {
-	struct vtd_qi_desc iec = vtd_qi_iec_global();
+	struct vtd_qi_desc iec = vtd_desc_iec_global();
 	uint64_t irta;
 	int err;
 
@@ -166,7 +166,7 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index)
  */
 static int iec_flush(struct vtd_unit *u, unsigned int index)
 {
-	struct vtd_qi_desc iec = vtd_qi_iec_index((uint16_t)index);
+	struct vtd_qi_desc iec = vtd_desc_iec_index((uint16_t)index);
 
 	if (!u->live) {
 		return 0;
