@@ -85,7 +85,7 @@ static unsigned int dids_in_use(const struct vtd_unit *u)
 static bool queue_idle(const struct vtd_unit *u)
 {
 	return u->qi.oldest == u->qi.tail && !u->qi.redo_count &&
-	       !u->qi.degraded;
+	       !vtd_unit_degraded(u);
 }
 
 /*

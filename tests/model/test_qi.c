@@ -190,7 +190,7 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	/* The deadline blames a device only when it was the sole target. */
 	assert_int_equal(vtd_device_quarantined(&r->u, DEAD), live == n);
 	assert_false(vtd_device_quarantined(&r->u, LIVE));
-	assert_false(r->u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r->u));
 
 	/* The hardware gives up a minute later: ITE. */
 	model_advance(ITE_NS);
@@ -201,7 +201,7 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	assert_true(vtd_device_quarantined(&r->u, DEAD));
 	assert_false(vtd_device_quarantined(&r->u, LIVE));
 	assert_true(vtd_qi_passed(&r->u, seq));
-	assert_false(r->u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r->u));
 	for (i = 0; i < n; i++) {
 		if (i != p && i != live)
 			expect_gone(r, i);
@@ -271,7 +271,7 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 		assert_int_equal(vtd_domain_flush(r->d), 0);
 		expect_gone(r, i);
 	}
-	assert_false(r->u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r->u));
 	assert_int_equal(model_violations(), 0);
 }
 
@@ -402,7 +402,7 @@ static void test_devtlb_to_vanished_device(void **state)
 		model_advance(400 * MS);
 	}
 	/* Stuck behind the device, not late themselves: the unit is fine. */
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 0);
 	assert_non_null(other[0]->deferred);
 
@@ -744,7 +744,7 @@ static void test_late_status_write(void **state)
 		assert_within(&r.u, t0, VTD_DEADLINE_IOTLB);
 	}
 	/* Only the first was at the head: one miss, the unit degraded. */
-	assert_true(r.u.qi.degraded);
+	assert_true(vtd_unit_degraded(&r.u));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 1);
 	assert_int_equal(vtd_attach(d2, &r.u, &sid, 1), -ETIMEDOUT);
 	/* Queue more while the writes are on their way, then ring for it. */
@@ -768,7 +768,7 @@ static void test_late_status_write(void **state)
 			 0);
 	vtd_qi_poll(&r.u);
 	drain(&r.u);
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].recoveries, 1);
 	assert_true(vtd_qi_passed(&r.u, seq[0]));
 	assert_true(vtd_qi_passed(&r.u, r.u.qi.seq));
@@ -830,7 +830,7 @@ static void test_deadline_per_class(void **state)
 	model_qi_stall(idx, false);
 	model_advance(10000);
 	vtd_qi_poll(&u);
-	assert_false(u.qi.degraded);
+	assert_false(vtd_unit_degraded(&u));
 
 	desc = vtd_desc_devtlb(&u, DEAD, DEAD, 0, 0, 0);
 	t0 = model_now();
@@ -877,14 +877,14 @@ static void test_degraded_unit_recovers(void **state)
 	d2 = new_domain(&r.u, 39);
 	model_qi_stall(r.idx, true);
 	assert_int_equal(vtd_domain_unmap(r.d, KEEP, SZ_4K), -ETIMEDOUT);
-	assert_true(r.u.qi.degraded);
+	assert_true(vtd_unit_degraded(&r.u));
 	assert_int_equal(model_log_count("unit degraded until it completes"),
 			 1);
 	assert_int_equal(vtd_attach(d2, &r.u, &sid, 1), -ETIMEDOUT);
 	model_qi_stall(r.idx, false);
 	model_advance(10000);
 	vtd_qi_poll(&r.u);
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(model_log_count("unit healthy again"), 1);
 	model_expect_unmap(r.d, KEEP, SZ_4K);
 	t_attach(d2, &r.u, sid);
@@ -1034,7 +1034,7 @@ static void test_ite_without_sid(void **state)
 	assert_true(vtd_qi_passed(&r.u, seq[2]));
 	assert_int_equal(vtd_qi_wait(&r.u, seq[2]), 0);
 	expect_gone(&r, 0);
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	rig_down(&r);
 }
 

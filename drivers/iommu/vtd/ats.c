@@ -154,7 +154,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 	uint64_t start = hw_now_ns();
 	int err = 0, e;
 
-	if (!du->unit->live) {
+	if (!vtd_unit_live(du->unit)) {
 		return 0;
 	}
 	/* A quarantined device (-EIO) does not hold back the others. */

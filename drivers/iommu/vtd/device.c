@@ -183,7 +183,7 @@ int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid)
 	if (!vtd_ecap_dt(u->ecap)) {
 		return -ENOTSUP;
 	}
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return -EINVAL;
 	}
 	if (vtd_device_quarantined(u, sid)) {

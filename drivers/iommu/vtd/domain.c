@@ -202,7 +202,7 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 
 	for (i = 0; i < d->unit_count; i++) {
 		du = &d->units[i];
-		if (!du->attached || !du->unit->live) {
+		if (!du->attached || !vtd_unit_live(du->unit)) {
 			continue;
 		}
 		if (cm_only && !vtd_cap_cm(du->unit->cap)) {
@@ -684,7 +684,7 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 			return -EIO;
 		}
 	}
-	if (u->qi.degraded) {
+	if (vtd_unit_degraded(u)) {
 		log_warn(
 			"vtd",
 			"unit %u: degraded (an invalidation is late); no new attachments",

@@ -249,7 +249,7 @@ int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 			vtd_context_clear_present(u, ce);
 		}
 	}
-	for (i = 0; i < count && u->live; i++) {
+	for (i = 0; i < count && vtd_unit_live(u); i++) {
 		if (!vtd_inherited(u, sids[i])) {
 			continue;
 		}

@@ -57,6 +57,18 @@ struct vtd_pgtable {
 	uint64_t table_pages; /* pages in use, root included */
 };
 
+/*
+ * A unit's life: vtd_unit_enable() takes it from OFF through LIVE (from
+ * starting our queue on, the hardware may use our memory) to ON; a failed
+ * enable stops in LIVE, and vtd_unit_disable() goes back to OFF, staying
+ * in LIVE if a step fails.  Memory is freed only in OFF.
+ */
+enum vtd_unit_state {
+	VTD_UNIT_OFF,
+	VTD_UNIT_LIVE,
+	VTD_UNIT_ON, /* taken over: root switched, TE on */
+};
+
 /* Per-requester state (quarantine, removal, completion errors). */
 struct vtd_devices;
 
@@ -72,8 +84,7 @@ struct vtd_unit {
 	const char *mode_reason; /* why this mode, for `iommu` */
 	uint32_t pasids;	 /* scalable mode: PASIDs the tables hold */
 	uint32_t gcmd;		 /* software copy of the persistent GCMD bits */
-	bool live;    /* our queue is on: hardware may use our memory */
-	bool enabled; /* taken over: root switched, TE on */
+	enum vtd_unit_state state;
 	struct vtd_root_entry *root;
 	uint64_t root_pa;
 	uint32_t *did_map; /* bitmap of allocated domain ids */
@@ -150,6 +161,12 @@ static inline void vtd_write64(struct vtd_unit *u, uint32_t off, uint64_t val)
 {
 	u->stats.mmio_writes++;
 	hw_mmio_write64(u->reg_base + off, val);
+}
+
+/* The hardware may use our memory: our queue is on (enabled or not). */
+static inline bool vtd_unit_live(const struct vtd_unit *u)
+{
+	return u->state != VTD_UNIT_OFF;
 }
 
 /* Absolute deadline for a wait of class cls starting at start_ns. */

@@ -168,7 +168,7 @@ static int iec_flush(struct vtd_unit *u, unsigned int index)
 {
 	struct vtd_qi_desc iec = vtd_desc_iec_index((uint16_t)index);
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
 	return vtd_qi_submit(u, &iec, 1, NULL);

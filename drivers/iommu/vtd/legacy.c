@@ -201,7 +201,7 @@ int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 	}
 	du->attached += count;
 	/* Before enable, the global invalidation after SRTP covers this. */
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
 	if (!vtd_cap_cm(u->cap)) {
@@ -281,7 +281,7 @@ int vtd_legacy_detach(struct vtd_domain_unit *du, const uint16_t *source_ids,
 			vtd_context_clear_present(u, ce);
 		}
 	}
-	if (u->live) {
+	if (vtd_unit_live(u)) {
 		err = vtd_invalidate_devices(u, du->did, source_ids, count,
 					     du->did);
 		if (err) {

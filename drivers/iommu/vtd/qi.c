@@ -263,7 +263,6 @@ void vtd_qi_recovered(struct vtd_unit *u, const struct vtd_qi_batch *b)
 	if (b->cls != VTD_DEADLINE_IOTLB || --qi->late) {
 		return;
 	}
-	qi->degraded = false;
 	log_info("vtd",
 		 "unit %u: late invalidations finished; unit healthy again",
 		 u->index);
@@ -399,7 +398,6 @@ int vtd_qi_start(struct vtd_unit *u)
 	qi->oldest = 0;
 	qi->restart = false;
 	qi->late = 0;
-	qi->degraded = false;
 	vtd_write64(u, VTD_IQT_REG, 0);
 	vtd_write64(u, VTD_IQA_REG, iqa);
 	return vtd_gcmd_set(u, VTD_GCMD_QIE, true);
@@ -417,7 +415,7 @@ static void advance(struct vtd_unit *u)
 /* The slow path of queueing and waiting: nothing to do without work out. */
 static void progress(struct vtd_unit *u)
 {
-	if (u->live && outstanding(&u->qi)) {
+	if (vtd_unit_live(u) && outstanding(&u->qi)) {
 		advance(u);
 	}
 }
@@ -425,7 +423,7 @@ static void progress(struct vtd_unit *u)
 /* Periodic: also an idle queue may have an ICE to acknowledge. */
 void vtd_qi_poll(struct vtd_unit *u)
 {
-	if (u->live) {
+	if (vtd_unit_live(u)) {
 		advance(u);
 	}
 }

@@ -99,9 +99,9 @@ struct vtd_qi {
 	uint32_t wait_seq;   /* the batch the CPU is waiting for */
 	int wait_result;
 	bool wait_done;
-	bool restart;	   /* IQT must be written again (after IQE) */
-	unsigned int late; /* IOMMU-internal batches past their deadline */
-	bool degraded;	   /* late > 0: no new attachments */
+	bool restart; /* IQT must be written again (after IQE) */
+	/* IOMMU-internal batches past their deadline; while any: degraded */
+	unsigned int late;
 };
 
 /* Slot counts are powers of two: 256, or 128 of 256-bit descriptors. */

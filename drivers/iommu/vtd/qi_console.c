@@ -41,7 +41,7 @@ void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info)
 	unsigned int slot;
 
 	memset(info, 0, sizeof(*info));
-	if (u->live) {
+	if (vtd_unit_live(u)) {
 		info->head = vtd_qi_read_head(u);
 		info->errors = vtd_read32(u, VTD_FSTS_REG) &
 			       (VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
@@ -57,7 +57,7 @@ void vtd_qi_info(struct vtd_unit *u, struct vtd_qi_info *info)
 	info->batches += qi->redo_count;
 	info->seq = qi->seq;
 	info->done_seq = vtd_qi_first_pending(qi) - 1;
-	info->degraded = qi->degraded;
+	info->degraded = qi->late > 0;
 	info->quarantined = vtd_quarantine_count(u);
 }
 

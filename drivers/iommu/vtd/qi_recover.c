@@ -367,7 +367,6 @@ static void late(struct vtd_unit *u, struct vtd_qi_batch *b)
 	if (qi->late++) {
 		return;
 	}
-	qi->degraded = true;
 	log_err("vtd",
 		"unit %u: invalidation batch %u not complete %llu us after reaching the head of the queue; unit degraded until it completes",
 		u->index, b->seq,

@@ -449,7 +449,7 @@ static int published(struct vtd_unit *u, const uint16_t *sids,
 {
 	struct vtd_qi_desc tail[3];
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
 	if (!vtd_cap_cm(u->cap)) {
@@ -562,7 +562,7 @@ static int forget(struct vtd_unit *u, const uint16_t *sids, unsigned int count,
 	struct vtd_qi_desc tail[3];
 	unsigned int n = 0;
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
 	tail[n++] = vtd_desc_pc_pasid(did, pasid);

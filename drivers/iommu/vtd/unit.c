@@ -525,8 +525,8 @@ int vtd_unit_enable(struct vtd_unit *u)
 	int err;
 
 	/* After a failed enable, vtd_unit_disable() comes first. */
-	if (u->live) {
-		return u->enabled ? 0 : -EBUSY;
+	if (vtd_unit_live(u)) {
+		return u->state == VTD_UNIT_ON ? 0 : -EBUSY;
 	}
 	gsts = vtd_read32(u, VTD_GSTS_REG);
 	u->gcmd = gsts & VTD_GCMD_PERSISTENT;
@@ -557,7 +557,7 @@ int vtd_unit_enable(struct vtd_unit *u)
 	vtd_fault_clear_stale(u);
 
 	/* From here on the unit may use our memory: disable undoes it. */
-	u->live = true;
+	u->state = VTD_UNIT_LIVE;
 	err = vtd_qi_start(u);
 	if (err) {
 		return err;
@@ -581,7 +581,7 @@ int vtd_unit_enable(struct vtd_unit *u)
 	if (err) {
 		return err;
 	}
-	u->enabled = true;
+	u->state = VTD_UNIT_ON;
 	if (u->inherited_count) {
 		log_info(
 			"vtd",
@@ -598,10 +598,10 @@ int vtd_unit_disable(struct vtd_unit *u)
 {
 	int err;
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
-	u->enabled = false;
+	u->state = VTD_UNIT_LIVE;
 	if (u->gcmd & VTD_GCMD_TE) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, false);
 		if (err) {
@@ -620,14 +620,14 @@ int vtd_unit_disable(struct vtd_unit *u)
 			return err;
 		}
 	}
-	u->live = false;
+	u->state = VTD_UNIT_OFF;
 	return 0;
 }
 
 void vtd_unit_fini(struct vtd_unit *u)
 {
 	/* The hardware may still use this memory: leaking beats corrupting. */
-	if (u->live) {
+	if (vtd_unit_live(u)) {
 		log_err("vtd",
 			"unit %u: still in use by the hardware; its memory is kept",
 			u->index);
@@ -679,7 +679,7 @@ enum vtd_mode vtd_unit_mode(const struct vtd_unit *u)
 
 bool vtd_unit_degraded(const struct vtd_unit *u)
 {
-	return u->qi.degraded;
+	return u->qi.late > 0;
 }
 
 const struct vtd_stats *vtd_unit_stats(const struct vtd_unit *u)
