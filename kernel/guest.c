@@ -3,10 +3,10 @@
 #include "drivers/edu/edu.h"
 #include "drivers/hw.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #include "arch/x86_64/arch.h"

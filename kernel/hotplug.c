@@ -3,7 +3,7 @@
 #include <stdbool.h>
 
 #include "drivers/pci/hotplug.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 /*
  * Removal blocks the device's DMA first (design.md invariant 6): on an

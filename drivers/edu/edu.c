@@ -3,9 +3,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
 #include "drivers/pci/reset.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /* Registers in BAR0 (QEMU 7.2 hw/misc/edu.c;
  * ../shared/research/qemu-peer.md 2.1). */

@@ -5,9 +5,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/ats.h"
 #include "drivers/pci/reset.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /*

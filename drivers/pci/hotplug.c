@@ -6,9 +6,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/pci/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * PCIe native hot-plug, polled (hotplug.h).  QEMU 7.2 departs from the

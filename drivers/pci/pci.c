@@ -7,9 +7,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/hotplug.h"
 #include "drivers/pci/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * The state of enumerating one segment, dropped when it is done.

@@ -6,7 +6,7 @@
 #include "drivers/acpi/dmar.h"
 #include "drivers/iommu/iommu.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 /*
  * One machine for the isolation layer's host tests: the real layer, PCI

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 
 #include "drivers/hw.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 #include "tests/model/model_ir.h"
 

@@ -23,8 +23,8 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 struct vtd_ats_dev {
 	struct vtd_ats_dev *next;

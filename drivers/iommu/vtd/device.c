@@ -17,9 +17,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U

@@ -10,9 +10,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /* At most FAULT_LOG_BURST log lines per requester per window. */

@@ -12,9 +12,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 _Static_assert(VTD_IRTE_COUNT * sizeof(struct vtd_irte) == VTD_PAGE_SIZE,
 	       "the interrupt remapping table is one page");

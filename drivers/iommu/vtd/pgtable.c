@@ -18,9 +18,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 _Static_assert(VTD_PT_ENTRIES * sizeof(uint64_t) == 4096,

@@ -29,9 +29,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /* FSTS, deadlines and recovery once per this many status-word polls. */

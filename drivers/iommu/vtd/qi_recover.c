@@ -23,9 +23,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 static const char *const iqe_reasons[] = {
