@@ -8,6 +8,7 @@
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -346,19 +347,17 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 
 	/* Not a DMA fault: it must not fail the requester's next DMA. */
 	if (f->irq) {
-		con_printf(
-			"irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
-			f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-			f->index, f->reason, f->text, owner ? " owner " : "",
-			owner ? owner : "");
+		con_printf("irq fault unit %u sid " RID_FMT
+			   " index 0x%x reason 0x%02x %s%s%s\n",
+			   f->unit, RID_ARGS(f->sid), f->index, f->reason,
+			   f->text, owner ? " owner " : "", owner ? owner : "");
 		return;
 	}
-	con_printf(
-		"fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
-		f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-		(unsigned long long)f->addr, f->reason,
-		f->write ? "write" : "read", f->text, owner ? " owner " : "",
-		owner ? owner : "");
+	con_printf("fault unit %u sid " RID_FMT
+		   " addr 0x%llx reason 0x%02x %s %s%s%s\n",
+		   f->unit, RID_ARGS(f->sid), (unsigned long long)f->addr,
+		   f->reason, f->write ? "write" : "read", f->text,
+		   owner ? " owner " : "", owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
 		if (m->sids[i] == f->sid) {
 			m->matched++;

@@ -8,6 +8,7 @@
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -617,27 +618,24 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 
 		/* Only iommu_poll() retries: group records stay put here. */
 		if (s && s->releasing) {
-			log_warn(
-				"iommu",
-				PCI_BDF_FMT
-				": requester id %02x:%02x.%u is still being released",
-				PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				sids[i] & 7);
+			log_warn("iommu",
+				 PCI_BDF_FMT ": requester id " RID_FMT
+					     " is still being released",
+				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+				 RID_ARGS(sids[i]));
 			return -EBUSY;
 		}
 		for (h = s ? s->atts : NULL; h;
 		     h = h->sid_next[sid_index(h, sids[i])]) {
 			if (h != a && h->dom != dom && h->gid != gid) {
-				log_warn(
-					"iommu",
-					PCI_BDF_FMT
-					": requester id %02x:%02x.%u is in use by " PCI_BDF_FMT,
-					PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-					sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-					sids[i] & 7,
-					PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
-						     h->dev->devfn));
+				log_warn("iommu",
+					 PCI_BDF_FMT
+					 ": requester id " RID_FMT
+					 " is in use by " PCI_BDF_FMT,
+					 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+					 RID_ARGS(sids[i]),
+					 PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
+						      h->dev->devfn));
 				return -EBUSY;
 			}
 		}
@@ -1887,7 +1885,7 @@ static bool present(void *ctx, uint16_t segment, uint16_t sid)
 			return pci_dev_present(s->atts->dev);
 		}
 	}
-	d = pci_find_dev(im->pci, segment, (uint8_t)(sid >> 8), (uint8_t)sid);
+	d = pci_find_dev(im->pci, segment, rid_bus(sid), rid_devfn(sid));
 	return d && pci_dev_present(d);
 }
 
@@ -1907,7 +1905,7 @@ static void quarantine_sid(void *ctx, uint16_t sid)
 	d = s ? s->atts->dev
 	      : pci_find_dev(q->im->pci,
 			     iommu_be_unit_segment(q->im->units[q->unit]),
-			     (uint8_t)(sid >> 8), (uint8_t)sid);
+			     rid_bus(sid), rid_devfn(sid));
 	if (!d || pci_dev_is_gone(d)) {
 		return;
 	}

@@ -16,6 +16,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /* Widest IOVA space a domain gets: 4-level tables, enough for any guest here.
@@ -418,8 +419,7 @@ static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
 		 b->seq, b->first, b->wait, b->count,
 		 vtd_deadline_name(b->cls));
 	if (b->has_sid) {
-		line_add(&l, " sid %02x:%02x.%u", b->sid >> 8,
-			 (b->sid >> 3) & 0x1f, b->sid & 7);
+		line_add(&l, " sid " RID_FMT, RID_ARGS(b->sid));
 	}
 	line_add(&l, " age %llu us state %s",
 		 (unsigned long long)(b->age_ns / 1000), b->state);

@@ -20,6 +20,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U
@@ -73,8 +74,9 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 	dev->quarantined_count++;
 	u->stats.quarantines++;
 	log_err("vtd",
-		"unit %u: device %02x:%02x.%u quarantined (%s); it cannot be attached again before a reset",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
+		"unit %u: device " RID_FMT
+		" quarantined (%s); it cannot be attached again before a reset",
+		u->index, RID_ARGS(sid), why);
 }
 
 bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid)
@@ -133,10 +135,10 @@ void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
 	struct ice_count *c = ice_slot(u->devices, sid);
 
 	c->count++;
-	log_warn(
-		"vtd",
-		"unit %u: invalidation completion error (ICE) from %02x:%02x.%u (%u so far)",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, c->count);
+	log_warn("vtd",
+		 "unit %u: invalidation completion error (ICE) from " RID_FMT
+		 " (%u so far)",
+		 u->index, RID_ARGS(sid), c->count);
 	if (c->count >= ICE_QUARANTINE) {
 		vtd_device_quarantine(
 			u, sid, "repeated invalidation completion errors");
@@ -151,10 +153,9 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 	if (vtd_bit_test(dev->quarantined, sid)) {
 		vtd_bit_clear(dev->quarantined, sid);
 		dev->quarantined_count--;
-		log_info(
-			"vtd",
-			"unit %u: device %02x:%02x.%u reset; out of quarantine",
-			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+		log_info("vtd",
+			 "unit %u: device " RID_FMT " reset; out of quarantine",
+			 u->index, RID_ARGS(sid));
 	}
 	vtd_bit_clear(dev->gone, sid);
 	for (i = 0; i < ICE_SLOTS; i++) {

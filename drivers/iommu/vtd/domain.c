@@ -21,6 +21,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -676,11 +677,10 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 
 	for (i = 0; i < count; i++) {
 		if (vtd_device_quarantined(u, sids[i])) {
-			log_warn(
-				"vtd",
-				"unit %u: sid %02x:%02x.%u is quarantined; reset it first",
-				u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				sids[i] & 7);
+			log_warn("vtd",
+				 "unit %u: sid " RID_FMT
+				 " is quarantined; reset it first",
+				 u->index, RID_ARGS(sids[i]));
 			return -EIO;
 		}
 	}

@@ -37,6 +37,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U
@@ -48,10 +49,10 @@ bool vtd_inherited(const struct vtd_unit *u, uint16_t sid)
 
 static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
 {
-	log_warn(
-		"vtd",
-		"unit %u: sid %02x:%02x.%u: old context entry not inherited (%s); denied",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
+	log_warn("vtd",
+		 "unit %u: sid " RID_FMT
+		 ": old context entry not inherited (%s); denied",
+		 u->index, RID_ARGS(sid), why);
 }
 
 /*
@@ -95,7 +96,7 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 	uint16_t sid;
 
 	for (devfn = 0; devfn < VTD_CONTEXT_ENTRIES; devfn++) {
-		sid = (uint16_t)(bus << 8 | devfn);
+		sid = rid_make((uint8_t)bus, (uint8_t)devfn);
 		lo = vtd_entry_read(&old[devfn].lo);
 		hi = vtd_entry_read(&old[devfn].hi);
 		if (!(lo & VTD_CTX_LO_P)) {
