@@ -34,5 +34,5 @@ static inline unsigned int rid_function(uint16_t rid)
 
 /* "BB:DD.F", as in every log line that names a requester id. */
 #define RID_FMT "%02x:%02x.%u"
-#define RID_ARGS(rid)                                             \
+#define RID_ARGS(rid) \
 	(unsigned int)rid_bus(rid), rid_device(rid), rid_function(rid)

@@ -1,5 +1,6 @@
 # The VT-d hardware model and the driver's tests against it.
-MODEL_SRCS := tests/model/model.c tests/model/model_ir.c $(VTD_SRCS)
+MODEL_SRCS := tests/model/model.c tests/model/model_ir.c $(VTD_SRCS) \
+	lib/format.c
 
 UNIT_TESTS += vtd_model vtd_qi vtd_sm vtd_lifecycle
 vtd_model_SRCS := tests/model/test_vtd.c tests/model/harness.c $(MODEL_SRCS)

@@ -188,6 +188,13 @@ static inline void vtd_wait_done(struct vtd_unit *u,
 }
 
 /*
+ * A CPU wait of class cls that began at start_ns gave up at its deadline:
+ * counted, and logged as "<what> did not complete within <deadline>".
+ */
+void vtd_wait_missed(struct vtd_unit *u, enum vtd_deadline_class cls,
+		     uint64_t start_ns, const char *what);
+
+/*
  * The unit snoops its reads of root, context, PASID directory and PASID
  * tables (ECAP.C, VT-d spec 11.4.3).
  */

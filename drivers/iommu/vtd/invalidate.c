@@ -108,41 +108,48 @@ int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
 	return vtd_qi_submit(u, descs, n, seq);
 }
 
+struct cc_batches {
+	uint16_t cc_did;
+	const uint16_t *sids;
+	unsigned int count;
+	const struct vtd_qi_desc *tail;
+	unsigned int total; /* count + the tail's length */
+	unsigned int next;  /* of those, the first not yet in a batch */
+};
+
+static unsigned int cc_fill(void *ctx, struct vtd_qi_desc *descs)
+{
+	struct cc_batches *c = ctx;
+	unsigned int k = 0;
+
+	for (; k < VTD_QI_BATCH_MAX && c->next < c->count; k++, c->next++) {
+		descs[k] = vtd_desc_cc_device(c->cc_did, c->sids[c->next]);
+	}
+	for (; k < VTD_QI_BATCH_MAX && c->next < c->total; k++, c->next++) {
+		descs[k] = c->tail[c->next - c->count];
+	}
+	return k;
+}
+
 /*
  * Device-selective context-cache invalidations (with cc_did) for count
- * requester ids, then tail: batches of up to VTD_QI_BATCH_MAX descriptors,
- * as many as the ring takes published by one doorbell, waited for in
- * order.  The context cache goes first: later fills of the PASID cache
- * and IOTLB read context entries.
+ * requester ids, then tail, in batches of up to VTD_QI_BATCH_MAX
+ * descriptors (vtd_qi_submit_batches()).  The context cache goes first:
+ * later fills of the PASID cache and IOTLB read context entries.
  */
 int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 		     unsigned int count, const struct vtd_qi_desc *tail,
 		     unsigned int tail_count)
 {
-	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
-	unsigned int total = count + tail_count, i = 0, k, n, w;
-	unsigned int at_once = u->qi.slots / 2 / (VTD_QI_BATCH_MAX + 1);
-	uint64_t start = hw_now_ns();
-	int err = 0, qerr = 0;
+	struct cc_batches c = {
+		.cc_did = cc_did,
+		.sids = sids,
+		.count = count,
+		.tail = tail,
+		.total = count + tail_count,
+	};
 
-	while (i < total && !err && !qerr) {
-		for (n = 0; n < at_once && i < total && !qerr; n++) {
-			k = 0;
-			for (; k < VTD_QI_BATCH_MAX && i < count; k++, i++) {
-				descs[k] = vtd_desc_cc_device(cc_did, sids[i]);
-			}
-			for (; k < VTD_QI_BATCH_MAX && i < total; k++, i++) {
-				descs[k] = tail[i - count];
-			}
-			qerr = vtd_qi_queue(u, descs, k, &seqs[n]);
-		}
-		/* Wait for what was queued, up to the first failure. */
-		for (w = 0; w < n && seqs[w] && !err; w++) {
-			err = vtd_qi_wait_since(u, seqs[w], start);
-		}
-	}
-	return err ? err : qerr;
+	return vtd_qi_submit_batches(u, cc_fill, &c);
 }
 
 /*

@@ -104,6 +104,15 @@ int vtd_config_set_str(struct vtd_config *cfg, const char *key,
 	return -EINVAL;
 }
 
+void vtd_wait_missed(struct vtd_unit *u, enum vtd_deadline_class cls,
+		     uint64_t start_ns, const char *what)
+{
+	u->stats.timeouts++;
+	vtd_wait_done(u, cls, start_ns);
+	log_err("vtd", "unit %u: %s did not complete within %llu us", u->index,
+		what, (unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
+}
+
 /*
  * The one bounded wait for register state: poll until done() or the
  * deadline of cls passes, then look once more before declaring it missed.
@@ -127,20 +136,19 @@ static int poll_until(struct vtd_unit *u, enum vtd_deadline_class cls,
 		}
 		hw_relax();
 	}
-	vtd_wait_done(u, cls, start);
 	if (err) {
-		u->stats.timeouts++;
 		u->stats.deadline[cls].misses++;
 		u->reg_late = true;
-		log_err("vtd", "unit %u: %s did not complete within %llu us",
-			u->index, what,
-			(unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
-	} else if (u->reg_late) {
+		vtd_wait_missed(u, cls, start, what);
+		return err;
+	}
+	vtd_wait_done(u, cls, start);
+	if (u->reg_late) {
 		/* The unit answers handshakes again. */
 		u->stats.deadline[cls].recoveries++;
 		u->reg_late = false;
 	}
-	return err;
+	return 0;
 }
 
 struct reg_wait {
