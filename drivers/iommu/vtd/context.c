@@ -3,8 +3,8 @@
  * 9.1, 9.3): one root table per unit, a context table per bus allocated
  * on first use (scalable mode: pasid.c).  Entries are written word by
  * word with the present bit last; a present context entry is never
- * rewritten in place (invariant 5): callers clear present, invalidate,
- * and only then write it again.
+ * rewritten in place (docs/design.md, invariant 5): callers clear
+ * present, invalidate, and only then write it again.
  */
 #include <stdbool.h>
 #include <stddef.h>

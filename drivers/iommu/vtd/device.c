@@ -28,7 +28,7 @@
 /*
  * Invalidation completion errors from one device before it is
  * quarantined: one can be a stray completion after a reset; repeated ones
- * mean its ATS state is broken (ICE/ITE storms, pain-points 7).
+ * mean its ATS state is broken (docs/scenarios.md, completion-error-storm).
  */
 #define ICE_QUARANTINE 3U
 

@@ -10,7 +10,8 @@
  *   in caching mode, which may cache not-present entries (VT-d spec 6.1);
  *   elsewhere a write-buffer flush is enough (6.8);
  * - table pages unlinked by a map or unmap are freed only once the
- *   invalidation covering them completed on every unit (invariant 2).
+ *   invalidation covering them completed on every unit (docs/design.md,
+ *   invariant 2).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -367,8 +368,8 @@ static int first_level(struct vtd_domain *d, unsigned int addr_width,
 }
 
 /*
- * Tables every unit can walk (invariant 8), flushed from the CPU cache
- * unless every unit snoops its walks.
+ * Tables every unit can walk (docs/design.md, invariant 8), flushed from
+ * the CPU cache unless every unit snoops its walks.
  */
 static int choose_format(struct vtd_domain *d, unsigned int addr_width,
 			 enum vtd_format format)
@@ -820,9 +821,10 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 
 /*
  * Clear present, invalidate with the old domain id, and only after that
- * completed clear the body (invariant 5).  If the invalidation fails the
- * entries stay blocked with their body kept, still counted as attached, so
- * the domain cannot be destroyed and the same detach can be retried.
+ * completed clear the body (docs/design.md, invariant 5).  If the
+ * invalidation fails the entries stay blocked with their body kept, still
+ * counted as attached, so the domain cannot be destroyed and the same detach
+ * can be retried.
  */
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count)

@@ -10,7 +10,8 @@
  * Entries are written with single 64-bit stores, flushed from the CPU
  * cache when a unit does not snoop table walks.  A table page unlinked
  * here is not freed: it goes on a freelist that the caller releases only
- * after the invalidation covering it completed (invariant 2).
+ * after the invalidation covering it completed (docs/design.md,
+ * invariant 2).
  */
 #include <stdbool.h>
 #include <stddef.h>
