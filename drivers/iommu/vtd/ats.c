@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Attachments with ATS (PCIe Address Translation Services): devices that
  * keep translations of a domain in their own device-TLB.  Whatever the

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * The root table (both modes) and legacy-mode context tables (VT-d spec
  * 9.1, 9.3): one root table per unit, a context table per bus allocated

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Devices behind a unit, by requester id: which are quarantined, which are
  * known to be gone, and how many bad device-TLB completions each sent.

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Domains: an IOVA space with its own page tables (second- or first-level,
  * none for pass-through) and a domain id on every unit it spans; map/unmap

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Inherited translation ("deferred attach"): moat restarted itself with a
  * unit still translating, and every page its previous life allocated is

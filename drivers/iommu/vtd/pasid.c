@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Scalable-mode translation structures (VT-d spec 3.4 and 9.2 to 9.6): a
  * root entry per bus with one context table for devfn 0-127 and one for

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Page tables in either format: second-level (VT-d spec 9.8) or
  * first-level (9.7, the IA-32e format).  Map and unmap IOVA ranges with

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Queued invalidation (VT-d spec 6.5.2), polled, with hard deadlines and
  * recovery from every queue error.

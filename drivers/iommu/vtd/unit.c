@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * One DMA-remapping hardware unit (DRHD): validation, capabilities, mode
  * choice, the software copy of GCMD and every register handshake, the
