@@ -13,7 +13,7 @@
  * devfn), errors are negative errnos, and what a console shows of a unit
  * arrives as finished text lines.
  *
- * Every call returns within the back end's deadlines (design.md,
+ * Every call returns within the back end's deadlines (docs/design.md,
  * invariant 3) and leaves a failed operation retryable: a detach that
  * returns an error left the requester ids blocked and can be called again.
  */

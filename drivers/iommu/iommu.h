@@ -15,18 +15,19 @@
  * isolation group, quarantine, removal, reset and guests' devices.  The
  * same file builds into the kernel and into host tests.
  *
- * Ownership (design.md, invariant 7): every isolation group belongs to the
- * kernel, to one named owner (a guest, or a console claim), or to
+ * Ownership (docs/design.md, invariant 7): every isolation group belongs
+ * to the kernel, to one named owner (a guest, or a console claim), or to
  * quarantine.  A claim blocks the whole group first.  A group's DMA may
  * reach only the owner that last attached it; before it is attached for
  * anyone else it must be proven quiet: blocked, bus mastering off, then
  * reset or quiesced (pci_dev_quiesce()).  A group is never assumed quiet:
  * at boot, after kexec, and after any attach it is not.
  *
- * Lifecycle (invariant 6): detach, removal and quarantine complete in
- * software.  What the hardware cannot confirm yet (an invalidation behind
- * a dead device, a domain whose last detach is pending) waits on a retry
- * list that iommu_poll() drains, holding its references until then.
+ * Lifecycle (docs/design.md, invariant 6): detach, removal and
+ * quarantine complete in software.  What the hardware cannot confirm yet (an
+ * invalidation behind a dead device, a domain whose last detach is pending)
+ * waits on a retry list that iommu_poll() drains, holding its references until
+ * then.
  *
  * Every table grows with what exists: domains, attachments, requester ids
  * and groups are hashed, so attach and fault attribution cost the same for
@@ -204,12 +205,12 @@ int iommu_irq_setup(struct iommu *im, struct pci_dev *d, uint32_t dest,
 void iommu_irq_teardown(struct iommu_irq *irq);
 
 /*
- * Hot-plug (invariant 6).  removing: orderly, d still answers: its DMA is
- * blocked and ATS turned off; false when nothing was attached to block.
- * removed: d is gone; its requester ids are released (inherited ones too)
- * without touching it or waiting on it. added: a fresh device: no failure of
- * its predecessor held against it, and blocked if it joins a group someone
- * owns.
+ * Hot-plug (docs/design.md, invariant 6).  removing: orderly, d still
+ * answers: its DMA is blocked and ATS turned off; false when nothing was
+ * attached to block. removed: d is gone; its requester ids are released
+ * (inherited ones too) without touching it or waiting on it. added: a fresh
+ * device: no failure of its predecessor held against it, and blocked if it
+ * joins a group someone owns.
  */
 bool iommu_device_removing(struct iommu *im, struct pci_dev *d);
 void iommu_device_removed(struct iommu *im, struct pci_dev *d);

@@ -731,9 +731,9 @@ static void test_model_stale_pasid_caches(void **state)
 }
 
 /*
- * Invariant 5 as the model checks it for PASID entries: the update
- * protocol without its PASID-cache invalidation.  The device keeps using
- * the old domain, and once the unit looks at the entry again it finds it
+ * docs/design.md, invariant 5, as the model checks it for PASID entries:
+ * the update protocol without its PASID-cache invalidation.  The device keeps
+ * using the old domain, and once the unit looks at the entry again it finds it
  * changed without ever having been not present.
  */
 static void test_model_catches_missing_pasid_cache_invalidation(void **state)

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * The VT-d driver behind the isolation layer's back end interface
  * (drivers/iommu/backend.h): units, domains, attach and detach, faults,

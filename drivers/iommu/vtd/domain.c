@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Domains: an IOVA space with its own page tables (second- or first-level,
  * none for pass-through) and a domain id on every unit it spans; map/unmap
@@ -10,7 +11,8 @@
  *   in caching mode, which may cache not-present entries (VT-d spec 6.1);
  *   elsewhere a write-buffer flush is enough (6.8);
  * - table pages unlinked by a map or unmap are freed only once the
- *   invalidation covering them completed on every unit (invariant 2).
+ *   invalidation covering them completed on every unit (docs/design.md,
+ * invariant 2).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -367,8 +369,8 @@ static int first_level(struct vtd_domain *d, unsigned int addr_width,
 }
 
 /*
- * Tables every unit can walk (invariant 8), flushed from the CPU cache
- * unless every unit snoops its walks.
+ * Tables every unit can walk (docs/design.md, invariant 8), flushed from the
+ * CPU cache unless every unit snoops its walks.
  */
 static int choose_format(struct vtd_domain *d, unsigned int addr_width,
 			 enum vtd_format format)

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * One DMA-remapping hardware unit (DRHD): validation, capabilities, mode
  * choice, the software copy of GCMD and every register handshake, the
@@ -26,8 +27,8 @@
  * room for emulation and vCPU preemption, yet keeps a dead unit or device
  * from stalling boot or a console command noticeably:
  * - register handshakes 10 ms: GCMD/GSTS and PMEN take microseconds; a
- *   1 ms bound (ACRN) trips under QEMU TCG (pain-points 4), ten times that
- *   does not;
+ *   1 ms bound (ACRN) trips under QEMU TCG (docs/scenarios.md,
+ *   deadline-jitter), ten times that does not;
  * - IOMMU-internal invalidations 100 ms: context, IOTLB, PASID and
  *   interrupt-entry caches, with read/write draining of in-flight DMA
  *   included.  Missing it degrades the whole unit, so it is generous;
@@ -245,9 +246,10 @@ static void force_scalable(struct vtd_unit *u)
 
 /*
  * The one place the translation mode is chosen, per unit from its own
- * capabilities (invariant 8).  Left to itself (auto), a unit runs in
- * scalable mode when it has it and can walk the second-level tables that
- * domains use unless they ask otherwise (VT-d spec 11.4.3: SMTS, SLTS).
+ * capabilities (docs/design.md, invariant 8).  Left to itself (auto), a
+ * unit runs in scalable mode when it has it and can walk the second-level
+ * tables that domains use unless they ask otherwise (VT-d spec 11.4.3: SMTS,
+ * SLTS).
  */
 static void choose_mode(struct vtd_unit *u)
 {
@@ -298,7 +300,10 @@ static bool has_supported_depth(uint64_t cap)
 	       (VTD_SAGAW_39 | VTD_SAGAW_48 | VTD_SAGAW_57);
 }
 
-/* Refuse what cannot be driven safely, saying why (invariant 9). */
+/*
+ * Refuse what cannot be driven safely, saying why (docs/design.md,
+ * invariant 9).
+ */
 static int validate(struct vtd_unit *u)
 {
 	if (u->ver == UINT32_MAX || u->cap == UINT64_MAX ||

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>
@@ -11,7 +12,7 @@
  * (I/O address spaces with their own second-level page tables), attach and
  * detach of requester ids, polled fault records.  Every function that
  * touches hardware returns 0 or a negative errno; no wait on hardware
- * outlasts its deadline (design.md, invariant 3).
+ * outlasts its deadline (docs/design.md, invariant 3).
  *
  * Typical bring-up of one unit:
  *	vtd_unit_init(u, ...);			registers validated, tables
@@ -29,9 +30,9 @@ struct vtd_unit;
 struct vtd_domain;
 
 /*
- * Classes of hardware wait, each with its own deadline (invariant 3).  A
- * queued invalidation's time counts from when it reaches the head of the
- * queue; the CPU never waits longer than the deadline in any case.
+ * Classes of hardware wait, each with its own deadline (docs/design.md,
+ * invariant 3).  A queued invalidation's time counts from when it reaches the
+ * head of the queue; the CPU never waits longer than the deadline in any case.
  */
 enum vtd_deadline_class {
 	VTD_DEADLINE_REG,    /* register handshakes: GCMD/GSTS, PMEN */
@@ -226,9 +227,9 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
  *
  * An inherited requester id keeps that entry until vtd_attach() or
  * vtd_detach() names it: its entry is made not present and invalidated
- * under the old domain id first (invariant 5), then attach proceeds as
- * for any detached id; detach leaves it blocked.  An old domain id is
- * released when its last inherited requester id was.
+ * under the old domain id first (docs/design.md, invariant 5), then attach
+ * proceeds as for any detached id; detach leaves it blocked.  An old domain id
+ * is released when its last inherited requester id was.
  */
 bool vtd_inherited(const struct vtd_unit *u, uint16_t sid);
 
@@ -431,9 +432,9 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
  * the context entry and PASID directory are set up with the first PASID
  * of an id and torn down with its last).  Each id must
  * be detached or inherited (see vtd_inherited()): a present context entry
- * is never rewritten (invariant 5), -EBUSY otherwise.  -EIO for a quarantined
- * device; -ETIMEDOUT while the unit is degraded (an internal invalidation
- * missed its deadline).
+ * is never rewritten (docs/design.md, invariant 5), -EBUSY otherwise.  -EIO for
+ * a quarantined device; -ETIMEDOUT while the unit is degraded (an internal
+ * invalidation missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
@@ -465,7 +466,8 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * without PASID translate through the entry of VTD_RID_PASID, the one
  * vtd_attach() and vtd_detach() use there.  Other PASIDs need ECAP.PASID
  * and must be below the unit's vtd_unit_info.pasids (-ERANGE).  An entry
- * is never rewritten while present (invariant 5): attach needs it empty
+ * is never rewritten while present (docs/design.md, invariant 5): attach needs
+ * it empty
  * (-EBUSY), detach leaves it empty, and a switch blocks it in between.
  * Errors as for vtd_attach() and vtd_detach().
  */
