@@ -472,6 +472,51 @@ static void test_claim_remove_cycles_do_not_leak(void **state)
 	assert_int_equal(iommu_release(&W.im, w_dev(W_CARD)), 0);
 }
 
+/*
+ * Bug 6: groups recomputed while a link is down (another slot's card
+ * pulled) neither merge the silent functions of a multi-function device
+ * that isolate themselves with ACS, nor split them apart again once the
+ * link is back: the function a guest has stays the guest's and reaches
+ * its memory, its sibling stays the kernel's.
+ */
+static void test_silent_functions_keep_their_groups(void **state)
+{
+	uint64_t hg, hc;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h = w_assign(g, W_ACS0);
+	const struct pci_group *g0 = pci_group_of(w_dev(W_ACS0));
+	const struct pci_group *g1 = pci_group_of(w_dev(W_ACS1));
+	unsigned int id = w_domain(&hc);
+	const char *name;
+
+	assert_ptr_not_equal(g0, g1);
+	pci_fake_link(W.port_acs, false);
+	pull(W.slot_card);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS0)), g0);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)), g1);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS1), &name),
+			 IOMMU_OWNER_KERNEL);
+	pci_fake_link(W.port_acs, true);
+	insert(W.slot_card);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS0)), g0);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)), g1);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS0), &name),
+			 IOMMU_OWNER_NAMED);
+	assert_string_equal(name, "g");
+	w_dma(W_ACS0, W_GPA, 0x5a, DMA_LEN, W_MS);
+	w_run(3 * W_MS);
+	assert_int_equal(bytes_of(hg, 0x5a), DMA_LEN);
+	w_attach(W_ACS1, id);
+	w_dma(W_ACS1, W_GPA, 0x5b, DMA_LEN, W_MS);
+	w_run(3 * W_MS);
+	assert_int_equal(bytes_of(hc, 0x5b), DMA_LEN);
+	assert_int_equal(bytes_of(hg, 0x5b), 0);
+	assert_int_equal(iommu_detach(&W.im, w_dev(W_ACS1)), 0);
+	model_expect_detach(0, W_ACS1);
+	w_unassign(h);
+	w_guest_del(g);
+}
+
 /* ---- presence, quarantine, reset ---- */
 
 /*
@@ -781,6 +826,7 @@ int main(int argc, char **argv)
 		T(test_replug_gets_fresh_state_while_detach_pending),
 		T(test_gone_handle_does_not_reach_replugged),
 		T(test_claim_remove_cycles_do_not_leak),
+		T(test_silent_functions_keep_their_groups),
 		T(test_presence_follows_link),
 		T(test_quarantined_device_poll_is_quiet),
 		T(test_reset_blocks_first),
