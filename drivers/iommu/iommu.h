@@ -156,6 +156,14 @@ int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id);
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,
 			   iommu_mapping_fn fn, void *ctx);
+/*
+ * Whether some domain (*id, the first found) may still reach part of
+ * memory [hpa, hpa + len): it maps it, or one of its unmaps failed and
+ * was not flushed since (what it unmapped may still be cached).  Memory
+ * is given back only when no domain can: mem free asks.
+ */
+bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+			 unsigned int *id);
 
 /*
  * The console's device operations.  attach: d's group must be the
@@ -175,6 +183,12 @@ int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method);
 int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why);
 enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
 				     const char **name);
+/*
+ * Whether the kernel itself (the console's edu dma) may program d's DMA:
+ * -ENODEV when d is gone or does not answer, -EPERM when quarantined,
+ * -EBUSY when its group is a guest's, claimed, or in transit.
+ */
+int iommu_kernel_may_drive(struct iommu *im, struct pci_dev *d);
 
 /*
  * Guests.  owner_new: a named owner with its own domain.  assign: claims

@@ -1363,10 +1363,48 @@ static void bind_all(void)
 	}
 }
 
+/*
+ * Positions i and j are one isolation group by the topology: one
+ * requester id, or functions of one device without ACS.
+ */
+static bool one_group(unsigned int i, unsigned int j)
+{
+	const struct pos *a = &positions[i], *b = &positions[j];
+
+	return a->rid == b->rid ||
+	       (a->bus == b->bus && a->mf && b->mf && !a->acs && !b->acs);
+}
+
+/*
+ * Groups are what the topology makes them, whatever link is down: a
+ * function that does not answer is no reason to merge it with its
+ * siblings, nor (once back) to split it off (bug 6).
+ */
+static void check_groups(void)
+{
+	struct pci_dev *d, *e;
+	unsigned int i, j;
+
+	for (i = 0; i < NPOS; i++) {
+		d = dev_at(i);
+		for (j = i + 1; j < NPOS && d; j++) {
+			e = dev_at(j);
+			if (e && (pci_group_of(d) == pci_group_of(e)) !=
+					 one_group(i, j)) {
+				fail("groups", "%s and %s are %s",
+				     positions[i].name, positions[j].name,
+				     one_group(i, j) ? "one group, yet apart"
+						     : "apart, yet one group");
+			}
+		}
+	}
+}
+
 static void check_step(void)
 {
 	pci_fake_tick();
 	W.rep->checks++;
+	check_groups();
 	if (model_violations()) {
 		fail("model",
 		     "the VT-d model saw an invariant broken (see its message above)");
@@ -1471,6 +1509,25 @@ static void check_baseline(void)
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* --verbose: each position's group and owner after a step. */
+static void dump_groups(void)
+{
+	const struct pci_group *g;
+	unsigned int i;
+
+	for (i = 0; i < NPOS; i++) {
+		struct pci_dev *d = dev_at(i);
+		const char *name = "-";
+
+		g = d ? pci_group_of(d) : NULL;
+		if (d) {
+			iommu_owner_of(&W.im, d, &name);
+		}
+		fprintf(stderr, "  %s group %u owner %s%s", positions[i].name,
+			g ? g->id : 0, name, i + 1 < NPOS ? ";" : "\n");
+	}
+}
+
 void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	       struct sys_report *rep)
 {
@@ -1518,6 +1575,9 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 		}
 		if (step(op)) {
 			rep->took[op->kind]++;
+		}
+		if (verbose) {
+			dump_groups();
 		}
 		bind_all();
 		check_step();
