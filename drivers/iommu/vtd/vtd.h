@@ -536,6 +536,14 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 			  unsigned int unit_count, unsigned int addr_width,
 			  enum vtd_format format, struct vtd_domain **out);
 
+/*
+ * What u lacks to walk tables of format (VT-d spec 11.4.3: SLTS, FLTS,
+ * PT in scalable mode; legacy mode walks second-level tables only), as
+ * "scalable mode" or "first-level translation (FLTS)"; NULL if nothing.
+ */
+const char *vtd_unit_no_format(const struct vtd_unit *u,
+			       enum vtd_format format);
+
 /* -EBUSY while requester ids are attached. */
 int vtd_domain_destroy(struct vtd_domain *d);
 
