@@ -378,6 +378,14 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 			  unsigned int unit_count, unsigned int addr_width,
 			  enum vtd_format format, struct vtd_domain **out);
 
+/*
+ * What u lacks to walk tables of format (VT-d spec 11.4.3: SLTS, FLTS,
+ * PT in scalable mode; legacy mode walks second-level tables only), as
+ * "scalable mode" or "first-level translation (FLTS)"; NULL if nothing.
+ */
+const char *vtd_unit_no_format(const struct vtd_unit *u,
+			       enum vtd_format format);
+
 /* -EBUSY while requester ids are attached. */
 int vtd_domain_destroy(struct vtd_domain *d);
 
@@ -424,6 +432,9 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 
 /* Domain id of d on u, or -ENOENT if d does not span u. */
 int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
+
+/* The table format d's page tables use. */
+enum vtd_format vtd_domain_format(const struct vtd_domain *d);
 
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
