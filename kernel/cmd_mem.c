@@ -18,7 +18,7 @@
  * Filling a buffer of up to 1 TiB can take seconds: it gives the
  * scheduler a turn (sched_yield()) between chunks of this size.
  */
-#define MEM_FILL_CHUNK (UINT64_C(1) << 20)
+#define MEM_FILL_CHUNK (UINT64_C(1) << 18)
 #define MEM_READ_MAX   4096U
 #define MEM_ALIGN_MAX  (UINT64_C(1) << 30)
 
