@@ -102,7 +102,7 @@ static int back_region(struct guest_region *r)
 /*
  * Unmaps what is mapped and frees the backing, but only memory no device
  * can reach any more: after an unmap that failed, a flush of the domain
- * must succeed first (design.md, invariant 2); otherwise the memory is
+ * must succeed first (docs/design.md, invariant 2); otherwise the memory is
  * never handed out again.
  */
 static void release_memory(struct guest *g, unsigned int mapped)

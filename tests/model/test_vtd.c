@@ -838,7 +838,7 @@ static void test_model_stale_until_invalidated(void **state)
 	shut_down(&u);
 }
 
-/* Invariant 5 as the model checks it. */
+/* docs/design.md, invariant 5, as the model checks it. */
 static void test_model_catches_in_place_context_rewrite(void **state)
 {
 	struct model_unit_config cfg = default_cfg();

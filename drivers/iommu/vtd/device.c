@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Devices behind a unit, by requester id: which are quarantined, which are
  * known to be gone, and how many bad device-TLB completions each sent.
@@ -29,7 +30,7 @@
 /*
  * Invalidation completion errors from one device before it is
  * quarantined: one can be a stray completion after a reset; repeated ones
- * mean its ATS state is broken (ICE/ITE storms, pain-points 7).
+ * mean its ATS state is broken (docs/scenarios.md, completion-error-storm).
  */
 #define ICE_QUARANTINE 3U
 

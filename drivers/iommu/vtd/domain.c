@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Domains: an IOVA space with its own page tables (second- or first-level,
  * none for pass-through) and a domain id on every unit it spans; map/unmap
@@ -10,7 +11,8 @@
  *   in caching mode, which may cache not-present entries (VT-d spec 6.1);
  *   elsewhere a write-buffer flush is enough (6.8);
  * - table pages unlinked by a map or unmap are freed only once the
- *   invalidation covering them completed on every unit (invariant 2).
+ *   invalidation covering them completed on every unit (docs/design.md,
+ * invariant 2).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -115,6 +117,11 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
 		}
 	}
 	return -ENOENT;
+}
+
+enum vtd_format vtd_domain_format(const struct vtd_domain *d)
+{
+	return d->pt.format;
 }
 
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
@@ -247,31 +254,39 @@ static unsigned int levels_for_width(unsigned int addr_width)
 	return levels;
 }
 
+const char *vtd_unit_no_format(const struct vtd_unit *u, enum vtd_format format)
+{
+	bool scalable = u->mode == VTD_MODE_SCALABLE;
+
+	if (format == VTD_FORMAT_SECOND_LEVEL) {
+		return scalable && !vtd_ecap_slts(u->ecap)
+			       ? "second-level translation (SLTS)"
+			       : NULL;
+	}
+	if (!scalable) {
+		return vtd_ecap_smts(u->ecap)
+			       ? "scalable mode (the unit runs in legacy mode)"
+			       : "scalable mode (SMTS)";
+	}
+	if (format == VTD_FORMAT_FIRST_LEVEL && !vtd_ecap_flts(u->ecap)) {
+		return "first-level translation (FLTS)";
+	}
+	if (format == VTD_FORMAT_PASSTHROUGH && !vtd_ecap_pt(u->ecap)) {
+		return "pass-through (ECAP.PT)";
+	}
+	return NULL;
+}
+
 /* Every unit can walk tables of this format, or which cannot and why. */
 static int check_units(const struct vtd_domain *d, enum vtd_format format)
 {
 	const struct vtd_unit *u;
 	const char *missing;
 	unsigned int i;
-	bool scalable;
 
 	for (i = 0; i < d->unit_count; i++) {
 		u = d->units[i].unit;
-		scalable = u->mode == VTD_MODE_SCALABLE;
-		missing = NULL;
-		if (format == VTD_FORMAT_SECOND_LEVEL) {
-			if (scalable && !vtd_ecap_slts(u->ecap)) {
-				missing = "second-level translation (SLTS)";
-			}
-		} else if (!scalable) {
-			missing = "scalable mode";
-		} else if (format == VTD_FORMAT_FIRST_LEVEL &&
-			   !vtd_ecap_flts(u->ecap)) {
-			missing = "first-level translation (FLTS)";
-		} else if (format == VTD_FORMAT_PASSTHROUGH &&
-			   !vtd_ecap_pt(u->ecap)) {
-			missing = "pass-through (ECAP.PT)";
-		}
+		missing = vtd_unit_no_format(u, format);
 		if (missing) {
 			log_err("vtd", "unit %u: no %s for this domain",
 				u->index, missing);
@@ -368,8 +383,8 @@ static int first_level(struct vtd_domain *d, unsigned int addr_width,
 }
 
 /*
- * Tables every unit can walk (invariant 8), flushed from the CPU cache
- * unless every unit snoops its walks.
+ * Tables every unit can walk (docs/design.md, invariant 8), flushed from the
+ * CPU cache unless every unit snoops its walks.
  */
 static int choose_format(struct vtd_domain *d, unsigned int addr_width,
 			 enum vtd_format format)

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Interrupt remapping (VT-d spec chapter 5): one table of VTD_IRTE_COUNT
  * entries per unit with ECAP.IR, its hand-over to the unit (IRTA, SIRTP,

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * What a change needs invalidated, built from the descriptors of qi_desc.c
  * and submitted through qi.c: a domain's IOVA range (page-selective where

@@ -1,11 +1,12 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * The root table (both modes) and legacy-mode context tables (VT-d spec
  * 9.1, 9.3): one root table per unit, a context table per bus allocated
  * on first use (scalable mode: scalable.c).  Entries are written word by
  * word with the present bit last; a present context entry is never
- * rewritten in place (invariant 5): detach clears present, invalidates,
- * and only then clears the rest.  Also attach and detach of requester ids
- * in legacy mode, with or without ATS.
+ * rewritten in place (docs/design.md, invariant 5): detach clears present,
+ * invalidates, and only then clears the rest.  Also attach and detach of
+ * requester ids in legacy mode, with or without ATS.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -245,9 +246,10 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 
 /*
  * Clear present, invalidate with the old domain id, and only after that
- * completed clear the body (invariant 5).  If the invalidation fails the
- * entries stay blocked with their body kept, still counted as attached, so
- * the domain cannot be destroyed and the same detach can be retried.
+ * completed clear the body (docs/design.md, invariant 5).  If the invalidation
+ * fails the entries stay blocked with their body kept, still counted as
+ * attached, so the domain cannot be destroyed and the same detach can be
+ * retried.
  */
 int vtd_legacy_detach(struct vtd_domain_unit *du, const uint16_t *source_ids,
 		      unsigned int count)

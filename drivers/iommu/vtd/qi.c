@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Queued invalidation (VT-d spec 6.5.2), polled, with hard deadlines and
  * recovery from every queue error.
@@ -10,7 +11,7 @@
  * at slot s proves the hardware passed every slot up to s.  Nothing else
  * does ("head reached tail" is fetching, not completion), and a slot is
  * reused only once passed: a late status write lands on its own word and
- * is never taken for a newer batch's completion (invariant 4).
+ * is never taken for a newer batch's completion (docs/design.md, invariant 4).
  *
  * Deadlines.  A batch's deadline counts from when it reaches the head of
  * the queue, that is when every slot before it was passed; missing it

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>
@@ -23,9 +24,9 @@ struct vtd_pasid_ref;
  * number into status[slot of that wait], a word in a driver-owned page
  * that is never freed while the unit lives.  Slots from oldest to tail are
  * in flight: none is reused before the hardware has passed it, which only
- * a status write at or after it proves (invariant 4).  A batch aborted by
- * an invalidation time-out (ITE) keeps its sequence number and is queued
- * again from the redo list.
+ * a status write at or after it proves (docs/design.md, invariant 4).  A batch
+ * aborted by an invalidation time-out (ITE) keeps its sequence number and is
+ * queued again from the redo list.
  */
 #define VTD_QI_SLOTS	 256U /* one 4 KiB page of 16-byte descriptors */
 #define VTD_QI_BATCH_MAX 16U  /* descriptors per batch before the wait */

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * What the console reads of the invalidation queue (`qi`), and the IQE
  * self-test it runs: the driver's side of the reports the back end

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Invalidation descriptors (VT-d spec 6.5.2), the first 128 bits of each:
  * in scalable mode the queue holds 256-bit descriptors whose upper half

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Recovery of the invalidation queue (VT-d spec 6.5.2.10), on the slow
  * path of qi.c: queue errors, the redo list of batches an ITE aborted,

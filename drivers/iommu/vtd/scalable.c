@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Scalable-mode translation structures (VT-d spec 3.4 and 9.2 to 9.6): a
  * root entry per bus with one context table for devfn 0-127 and one for
@@ -10,12 +11,12 @@
  * A requester id's context entry and PASID directory live while one of
  * its PASIDs is attached: set up with the first, torn down with the last,
  * their memory freed only once the invalidation that makes the unit
- * forget them completed (invariant 2).
+ * forget them completed (docs/design.md, invariant 2).
  *
- * Invariant 5 for PASID entries: one is written only while not present,
- * body words first, then the word with the present bit, each step flushed
- * if the unit does not snoop; it is taken down by clearing present (the
- * body stays, naming the domain for the invalidation and a retry), then
+ * docs/design.md, invariant 5, for PASID entries: one is written only
+ * while not present, body words first, then the word with the present bit, each
+ * step flushed if the unit does not snoop; it is taken down by clearing present
+ * (the body stays, naming the domain for the invalidation and a retry), then
  * the PASID cache and IOTLB are invalidated and waited for, and only then
  * is the body cleared or replaced.
  */
@@ -344,9 +345,9 @@ static uint64_t flpm(unsigned int levels)
  * The body of a PASID entry for domain d (nested on it when nest is set),
  * present bit clear.  AW is the second-level depth; entries without
  * second-level tables get the smallest depth SAGAW offers, as QEMU 7.2
- * faults an entry whose AW is not in SAGAW whatever its PGTT (qemu-peer
- * 1.4).  Page walks are snooped where the unit can (PWSNP with SMPWC), as
- * the domain's tables assumed when it was created.
+ * faults an entry whose AW is not in SAGAW whatever its PGTT
+ * (docs/scenarios.md, qemu-pasid-aw).  Page walks are snooped where the unit
+ * can (PWSNP with SMPWC), as the domain's tables assumed when it was created.
  */
 static void build_entry(const struct vtd_unit *u, const struct vtd_domain *d,
 			uint16_t did, const struct vtd_nest *nest,

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * One DMA-remapping hardware unit (DRHD): validation, capabilities, mode
  * choice, the software copy of GCMD and every register handshake, the
@@ -26,8 +27,8 @@
  * room for emulation and vCPU preemption, yet keeps a dead unit or device
  * from stalling boot or a console command noticeably:
  * - register handshakes 10 ms: GCMD/GSTS and PMEN take microseconds; a
- *   1 ms bound (ACRN) trips under QEMU TCG (pain-points 4), ten times that
- *   does not;
+ *   1 ms bound (ACRN) trips under QEMU TCG (docs/scenarios.md,
+ *   deadline-jitter), ten times that does not;
  * - IOMMU-internal invalidations 100 ms: context, IOTLB, PASID and
  *   interrupt-entry caches, with read/write draining of in-flight DMA
  *   included.  Missing it degrades the whole unit, so it is generous;
@@ -253,9 +254,12 @@ static void force_scalable(struct vtd_unit *u)
 
 /*
  * The one place the translation mode is chosen, per unit from its own
- * capabilities (invariant 8).  Left to itself (auto), a unit runs in
- * scalable mode when it has it and can walk the second-level tables that
- * domains use unless they ask otherwise (VT-d spec 11.4.3: SMTS, SLTS).
+ * capabilities (docs/design.md, invariant 8).  Left to itself (auto), a unit
+ * runs in scalable mode when it has it and can walk some page-table format
+ * there (VT-d spec 11.4.3: SMTS, with SLTS or FLTS): domains then use
+ * second-level tables, or first-level ones on a unit without SLTS.  A
+ * unit offering first-level tables only is run as offered, not held back
+ * in legacy mode, so that its scalable-mode features (PASIDs) are usable.
  */
 static void choose_mode(struct vtd_unit *u)
 {
@@ -271,8 +275,10 @@ static void choose_mode(struct vtd_unit *u)
 	}
 	if (!vtd_ecap_smts(u->ecap)) {
 		set_mode(u, VTD_MODE_LEGACY, "auto: no SMTS");
+	} else if (!vtd_ecap_slts(u->ecap) && !vtd_ecap_flts(u->ecap)) {
+		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS or FLTS");
 	} else if (!vtd_ecap_slts(u->ecap)) {
-		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS");
+		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and FLTS, no SLTS");
 	} else {
 		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and SLTS");
 	}
@@ -306,7 +312,10 @@ static bool has_supported_depth(uint64_t cap)
 	       (VTD_SAGAW_39 | VTD_SAGAW_48 | VTD_SAGAW_57);
 }
 
-/* Refuse what cannot be driven safely, saying why (invariant 9). */
+/*
+ * Refuse what cannot be driven safely, saying why (docs/design.md,
+ * invariant 9).
+ */
 static int validate(struct vtd_unit *u)
 {
 	if (u->ver == UINT32_MAX || u->cap == UINT64_MAX ||

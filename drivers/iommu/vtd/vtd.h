@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>
@@ -11,7 +12,7 @@
  * (I/O address spaces with their own second-level page tables), attach and
  * detach of requester ids, polled fault records.  Every function that
  * touches hardware returns 0 or a negative errno; no wait on hardware
- * outlasts its deadline (design.md, invariant 3).
+ * outlasts its deadline (docs/design.md, invariant 3).
  *
  * Typical bring-up of one unit:
  *	vtd_unit_init(u, ...);			registers validated, tables
@@ -29,9 +30,9 @@ struct vtd_unit;
 struct vtd_domain;
 
 /*
- * Classes of hardware wait, each with its own deadline (invariant 3).  A
- * queued invalidation's time counts from when it reaches the head of the
- * queue; the CPU never waits longer than the deadline in any case.
+ * Classes of hardware wait, each with its own deadline (docs/design.md,
+ * invariant 3).  A queued invalidation's time counts from when it reaches the
+ * head of the queue; the CPU never waits longer than the deadline in any case.
  */
 enum vtd_deadline_class {
 	VTD_DEADLINE_REG,    /* register handshakes: GCMD/GSTS, PMEN */
@@ -67,6 +68,12 @@ struct vtd_config {
 	 */
 	bool x2apic;
 	bool x2apic_opt_out; /* DMAR flags bit 1, as firmware asks */
+	/*
+	 * The fault event interrupt: vector (0: none, faults are only
+	 * polled) sent to the local APIC with id fault_apic.
+	 */
+	uint8_t fault_vector;
+	uint32_t fault_apic;
 	/*
 	 * A unit found translating in legacy mode keeps the previous life's
 	 * context entries (moat restarted with the IOMMU running, its old
@@ -226,9 +233,9 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
  *
  * An inherited requester id keeps that entry until vtd_attach() or
  * vtd_detach() names it: its entry is made not present and invalidated
- * under the old domain id first (invariant 5), then attach proceeds as
- * for any detached id; detach leaves it blocked.  An old domain id is
- * released when its last inherited requester id was.
+ * under the old domain id first (docs/design.md, invariant 5), then attach
+ * proceeds as for any detached id; detach leaves it blocked.  An old domain id
+ * is released when its last inherited requester id was.
  */
 bool vtd_inherited(const struct vtd_unit *u, uint16_t sid);
 
@@ -377,6 +384,14 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 			  unsigned int unit_count, unsigned int addr_width,
 			  enum vtd_format format, struct vtd_domain **out);
 
+/*
+ * What u lacks to walk tables of format (VT-d spec 11.4.3: SLTS, FLTS,
+ * PT in scalable mode; legacy mode walks second-level tables only), as
+ * "scalable mode" or "first-level translation (FLTS)"; NULL if nothing.
+ */
+const char *vtd_unit_no_format(const struct vtd_unit *u,
+			       enum vtd_format format);
+
 /* -EBUSY while requester ids are attached. */
 int vtd_domain_destroy(struct vtd_domain *d);
 
@@ -424,6 +439,9 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 /* Domain id of d on u, or -ENOENT if d does not span u. */
 int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
 
+/* The table format d's page tables use. */
+enum vtd_format vtd_domain_format(const struct vtd_domain *d);
+
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
  * bridge also needs the bridge's alias) to d through unit u: their context
@@ -431,9 +449,9 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
  * the context entry and PASID directory are set up with the first PASID
  * of an id and torn down with its last).  Each id must
  * be detached or inherited (see vtd_inherited()): a present context entry
- * is never rewritten (invariant 5), -EBUSY otherwise.  -EIO for a quarantined
- * device; -ETIMEDOUT while the unit is degraded (an internal invalidation
- * missed its deadline).
+ * is never rewritten (docs/design.md, invariant 5), -EBUSY otherwise.  -EIO for
+ * a quarantined device; -ETIMEDOUT while the unit is degraded (an internal
+ * invalidation missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
@@ -465,7 +483,8 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * without PASID translate through the entry of VTD_RID_PASID, the one
  * vtd_attach() and vtd_detach() use there.  Other PASIDs need ECAP.PASID
  * and must be below the unit's vtd_unit_info.pasids (-ERANGE).  An entry
- * is never rewritten while present (invariant 5): attach needs it empty
+ * is never rewritten while present (docs/design.md, invariant 5): attach needs
+ * it empty
  * (-EBUSY), detach leaves it empty, and a switch blocks it in between.
  * Errors as for vtd_attach() and vtd_detach().
  */
@@ -525,6 +544,13 @@ typedef void (*vtd_fault_fn)(void *ctx, const struct vtd_fault *f);
  * rate-limited per requester.  Returns the number of records read.
  */
 int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
+
+/*
+ * Unmasks the fault event interrupt at cfg.fault_vector (nothing when it
+ * is 0): a new fault record then sends it, so the caller learns of faults
+ * without waiting for its next vtd_fault_poll().
+ */
+void vtd_fault_event_enable(struct vtd_unit *u);
 
 const char *vtd_fault_reason_text(uint8_t reason);
 
