@@ -17,6 +17,8 @@ vtd_ir_SRCS := tests/model/test_ir.c tests/model/harness.c $(MODEL_SRCS)
 
 # make bench: built without sanitizers at -O2 (see the lead's bench target).
 BENCH_SRCS := tests/model/bench.c $(MODEL_SRCS)
+# Driver instructions under callgrind (tests/model/bench_ir.py).
+BENCH_IR_SRCS := tests/model/bench_ir.c $(MODEL_SRCS)
 
 # Inherited translation: a previous life's tables kept until first attach.
 UNIT_TESTS += vtd_inherit
