@@ -433,7 +433,7 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 	}
 	d->addr_width = addr_width;
 	for (i = 0; i < unit_count; i++) {
-		if (!units[i]->did_map) {
+		if (!units[i]->dids.map) {
 			err = -EINVAL;
 			goto out_free_dids;
 		}

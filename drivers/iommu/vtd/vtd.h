@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "drivers/iommu/vtd/regs.h"
+#include "lib/bitmap.h"
 
 /*
  * The VT-d driver's public interface: one struct vtd_unit per DRHD, domains
@@ -236,8 +237,7 @@ struct vtd_unit {
 	bool enabled; /* taken over: root switched, TE on */
 	struct vtd_root_entry *root;
 	uint64_t root_pa;
-	uint32_t *did_map; /* bitmap of allocated domain ids */
-	uint32_t did_count;
+	struct bitmap_ids dids; /* domain ids */
 	struct vtd_qi qi;
 	struct vtd_devices *devices;
 	vtd_present_fn present; /* NULL: every device counts as present */
@@ -245,9 +245,9 @@ struct vtd_unit {
 	bool reg_late;	      /* a register handshake missed its deadline */
 	struct vtd_irte *irt; /* interrupt remapping table; NULL without IR */
 	uint64_t irt_pa;
-	bool ir_x2apic; /* IRTA.EIME: 32-bit destination ids */
-	uint32_t irtes_used;
-	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
+	bool ir_x2apic;		 /* IRTA.EIME: 32-bit destination ids */
+	struct bitmap_ids irtes; /* entry indexes, in irte_map */
+	uint64_t irte_map[BITMAP_WORDS(VTD_IRTE_COUNT)];
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
 	uint32_t *inherited; /* bitmap by requester id; NULL: none ever */
