@@ -262,11 +262,13 @@ $(foreach f,$(FUZZERS),$(eval $(call fuzz_rule,$(f))))
 
 # Each fuzzer gets its share of FUZZ_SECONDS, starting from its seeds and
 # what earlier runs found; any crash or sanitizer report fails the run.
+# Seconds per fuzzer, at least 1: libFuzzer reads 0 as "no limit".
+FUZZ_EACH = $(shell n=$$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) )); echo $$(( n > 0 ? n : 1 )))
 fuzz: $(FUZZERS:%=$(B)/fuzz/%)
 	@set -e; $(foreach f,$(FUZZERS), \
 		mkdir -p $(B)/fuzz/corpus-$(f); \
-		echo "== fuzz $(f) for $$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) ))s"; \
-		$(B)/fuzz/$(f) -max_total_time=$$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) )) \
+		echo "== fuzz $(f) for $(FUZZ_EACH)s"; \
+		$(B)/fuzz/$(f) -max_total_time=$(FUZZ_EACH) \
 			-artifact_prefix=$(B)/fuzz/$(f)- -print_final_stats=1 \
 			$(B)/fuzz/corpus-$(f) $($(f)_FUZZ_CORPUS) 2>&1 | tail -n 12; \
 		test $${PIPESTATUS[0]} -eq 0;)
