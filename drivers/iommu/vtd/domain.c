@@ -195,10 +195,13 @@ static int flush_range(struct vtd_domain *d, struct vtd_domain_unit *du,
 static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 		      bool cm_only, struct vtd_freelist *fl)
 {
-	struct vtd_deferred pending = {0};
+	struct vtd_deferred pending;
 	struct vtd_domain_unit *du;
 	unsigned int i;
 	int err = 0, e;
+
+	/* The rest is read only where pending (deferred_passed()). */
+	memset(pending.pending, 0, sizeof(pending.pending));
 
 	for (i = 0; i < d->unit_count; i++) {
 		du = &d->units[i];
@@ -443,6 +446,8 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 		}
 		d->units[i].unit = units[i];
 		d->unit_count = i + 1;
+		d->map_sync = d->map_sync || vtd_cap_cm(units[i]->cap) ||
+			      vtd_cap_rwbf(units[i]->cap);
 	}
 	err = choose_format(d, addr_width, format);
 	if (err) {
@@ -521,7 +526,8 @@ static int check_range(const struct vtd_domain *d, uint64_t iova, uint64_t len)
 {
 	uint64_t limit = UINT64_C(1) << d->addr_width;
 
-	if (!d->pt.root_pa || !len || !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
+	if (d->pt.format == VTD_FORMAT_PASSTHROUGH || !len ||
+	    !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
 	    !bits_is_aligned(len, VTD_PAGE_SIZE) || iova >= limit ||
 	    len > limit - iova) {
 		return -EINVAL;
@@ -575,11 +581,13 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 	    hpa + len - 1 < hpa || !prot_valid(d, prot)) {
 		return -EINVAL;
 	}
-	reap(d);
+	if (d->deferred) {
+		reap(d);
+	}
 	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped);
-	if (!err) {
+	if (!err && d->map_sync) {
 		err = sync_range(d, iova, len, true, &fl);
-	} else {
+	} else if (err) {
 		len = mapped;
 	}
 	if (err) {
@@ -613,7 +621,9 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
 	if (err) {
 		return err;
 	}
-	reap(d);
+	if (d->deferred) {
+		reap(d);
+	}
 	err = vtd_pgtable_unmap(&d->pt, iova, len, &unmapped, &fl);
 	if (!err && !unmapped && !fl.count) {
 		return -ENOENT;
@@ -728,7 +738,11 @@ static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
 	unsigned int i;
 	int err;
 
-	/* Check everything and allocate context tables before any change. */
+	/* Check everything and allocate tables before any change. */
+	err = vtd_pgtable_root(&d->pt);
+	if (err) {
+		return err;
+	}
 	for (i = 0; i < count; i++) {
 		if (vtd_listed_before(source_ids, i)) {
 			return -EINVAL;

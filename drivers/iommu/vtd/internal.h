@@ -248,6 +248,7 @@ void vtd_freelist_add(struct vtd_freelist *fl, uint64_t pa);
 void vtd_freelist_release(struct vtd_freelist *fl);
 int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 		     unsigned int levels, uint64_t page_sizes, bool coherent);
+int vtd_pgtable_root(struct vtd_pgtable *pt);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped);

@@ -467,10 +467,20 @@ enum vtd_format {
 	VTD_FORMAT_PASSTHROUGH,
 };
 
-/* Page tables of one domain (none for pass-through: root_pa 0). */
+struct vtd_pt_node;
+
+/*
+ * Page tables of one domain (none for pass-through: root_pa 0), the top
+ * level allocated on first map or attach.
+ */
 struct vtd_pgtable {
 	enum vtd_format format;
 	uint64_t root_pa;
+	struct vtd_pt_node *root; /* driver-private counts of each table */
+	bool merge_pending;	  /* a table became one run of 512 leaves */
+	/* The last level-1 table walked to, and the IOVA of its entry 0. */
+	struct vtd_pt_node *hot;
+	uint64_t hot_iova;
 	unsigned int levels;
 	uint64_t page_sizes;  /* leaf sizes allowed (VTD_PAGE_*) */
 	bool coherent;	      /* every unit walks tables coherently */
@@ -510,6 +520,7 @@ struct vtd_domain {
 	unsigned int addr_width; /* IOVAs are below 2^addr_width */
 	struct vtd_pgtable pt;
 	struct vtd_deferred *deferred; /* pages waiting for invalidations */
+	bool map_sync; /* a unit needs more than the store after a map */
 };
 
 /*
