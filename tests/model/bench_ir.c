@@ -15,7 +15,7 @@
 #include <string.h>
 #include <valgrind/callgrind.h>
 
-#include "drivers/iommu/vtd/vtd.h"
+#include "drivers/iommu/vtd/internal.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 
