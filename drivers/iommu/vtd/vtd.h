@@ -414,6 +414,24 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
  */
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
 
+/* One IOVA range, 4 KiB aligned. */
+struct vtd_range {
+	uint64_t iova;
+	uint64_t len;
+};
+
+/*
+ * Unmap count ranges as vtd_domain_unmap() does one, with one
+ * invalidation batch per unit for all of them: page-selective
+ * descriptors (one per range, fewer where ranges touch and align, or one
+ * domain-selective when they do not fit a batch), one wait, one
+ * doorbell.  When it returns 0 nothing in any range is reachable.
+ * -EINVAL before any change if a range is invalid; -ENOENT if nothing
+ * was mapped in any of them.
+ */
+int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			    unsigned int count);
+
 /*
  * Invalidate everything the units cache for d and wait.  After 0, nothing
  * unmapped earlier is reachable, even after an unmap that failed, and the
