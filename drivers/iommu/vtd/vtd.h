@@ -477,7 +477,7 @@ struct vtd_pgtable {
 	uint64_t table_pages; /* pages in use, root included */
 };
 
-#define VTD_DOMAIN_MAX_UNITS 8U
+#define VTD_DOMAIN_MAX_UNITS 16U
 
 struct vtd_ats_dev;
 
