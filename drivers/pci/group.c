@@ -5,9 +5,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/internal.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * Access Control Services and the isolation groups derived from them

@@ -803,12 +803,12 @@ static void test_unmap_four_ats_one_dead_waits_one_deadline(void **state)
 	model_add_endpoint(0, W_ATS7, 0);
 }
 
-/* ---- found by the whole-system test (BUGS-iso.md) ---- */
+/* ---- found by the whole-system test (docs/scenarios.md, iso-*) ---- */
 
 /*
  * A group given back to the kernel is no longer proven quiet: DMA the
  * kernel starts on it (edu dma from the console) must not reach the next
- * guest (BUGS-iso.md 1).
+ * guest (docs/scenarios.md, iso-release-not-quiet).
  */
 static void test_kernel_dma_after_release_is_not_trusted(void **state)
 {
@@ -828,7 +828,8 @@ static void test_kernel_dma_after_release_is_not_trusted(void **state)
 
 /*
  * A domain whose unmap failed is flushed before its tables go: nothing
- * waits for an invalidation when it is destroyed (BUGS-iso.md 2).
+ * waits for an invalidation when it is destroyed (docs/scenarios.md,
+ * iso-destroy-after-failed-unmap).
  */
 static void test_domain_del_after_failed_unmap_flushes_first(void **state)
 {
@@ -888,7 +889,8 @@ static void test_mapped_memory_stays_reachable(void **state)
 /*
  * Unassign while the hardware has not confirmed the detach: the old
  * translation may still be cached, so the group stays in transit (nobody
- * may take it) until the poll confirms it (BUGS-iso.md 3).
+ * may take it) until the poll confirms it (docs/scenarios.md,
+ * iso-unconfirmed-detach).
  */
 static void test_unconfirmed_detach_keeps_group_in_transit(void **state)
 {
@@ -913,7 +915,7 @@ static void test_unconfirmed_detach_keeps_group_in_transit(void **state)
 
 /*
  * Detaching one member of an alias group detaches the requester id it
- * shares: no sibling keeps it attached (BUGS-iso.md 4).
+ * shares: no sibling keeps it attached (docs/scenarios.md, iso-alias-detach).
  */
 static void test_detach_of_alias_member_detaches_shared_id(void **state)
 {

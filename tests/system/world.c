@@ -25,7 +25,8 @@
  * hot-plug events into the layer's removal hooks.  Every DMA started
  * remembers the owner it was started under; where it lands must be that
  * owner's memory, and the model checks each translation against the
- * memory its requester id's owner has now (design.md invariants 1, 2, 7).
+ * memory its requester id's owner has now (docs/design.md, invariants 1,
+ * 2 and 7).
  */
 #include "tests/system/world.h"
 
@@ -245,9 +246,9 @@ static const struct {
 };
 
 /*
- * One call waits at most one deadline per class (design.md, invariant 3),
- * plus one quiesce (its 1 s deadline on top of the 100 ms + 1 ms the
- * specifications require), plus a hot-plug command's deadline.
+ * One call waits at most one deadline per class (docs/design.md,
+ * invariant 3), plus one quiesce (its 1 s deadline on top of the 100 ms + 1 ms
+ * the specifications require), plus a hot-plug command's deadline.
  */
 static uint64_t budget(void)
 {
@@ -706,8 +707,8 @@ static const struct pci_quiesce_hook hook = {
 };
 
 /*
- * An orderly removal blocks the device's DMA first (design.md, invariant
- * 6): while it still answers, a write it makes reaches nothing.
+ * An orderly removal blocks the device's DMA first (docs/design.md,
+ * invariant 6): while it still answers, a write it makes reaches nothing.
  */
 static void hp_removing(void *ctx, struct pci_dev *d)
 {
@@ -1329,7 +1330,7 @@ static bool op_kexec(uint32_t b)
 	/*
 	 * kexec from the console: the old kernel's idle polls ran until the
 	 * user typed it.  (b == KEXEC_AT_ONCE restarts with invalidations
-	 * still in flight: see /work/BUGS-core.md, not generated.)
+	 * still in flight: docs/scenarios.md, kexec-in-flight; not generated.)
 	 */
 	for (n = 0; b != KEXEC_AT_ONCE && n < 3; n++) {
 		op_time(3);
