@@ -358,7 +358,7 @@ enum vtd_format {
 	VTD_FORMAT_PASSTHROUGH,
 };
 
-#define VTD_DOMAIN_MAX_UNITS 8U
+#define VTD_DOMAIN_MAX_UNITS 16U
 
 /*
  * A domain usable on every unit in units[] (capabilities intersected:
