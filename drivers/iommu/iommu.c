@@ -1170,6 +1170,13 @@ bool iommu_domain_exists(struct iommu *im, unsigned int id)
 	return domain_find(im, id) != NULL;
 }
 
+enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id)
+{
+	struct iommu_domain *dom = domain_find(im, id);
+
+	return dom ? iommu_be_domain_format(dom->be) : IOMMU_FORMAT_AUTO;
+}
+
 /* owner's own domain id, or an error. */
 static struct iommu_domain *domain_of(struct iommu *im,
 				      const struct iommu_owner *owner,
@@ -1181,8 +1188,9 @@ static struct iommu_domain *domain_of(struct iommu *im,
 	return *err ? NULL : dom;
 }
 
-/* A domain spanning every live unit. */
-static int domain_create(struct iommu *im, struct iommu_be_domain **out)
+/* A domain spanning every live unit that can walk its format. */
+static int domain_create(struct iommu *im, enum iommu_format format,
+			 struct iommu_be_domain **out)
 {
 	struct iommu_be_unit **units;
 	unsigned int i, n = 0;
@@ -1200,7 +1208,7 @@ static int domain_create(struct iommu *im, struct iommu_be_domain **out)
 			units[n++] = im->units[i];
 		}
 	}
-	ret = iommu_be_domain_create(units, n, out);
+	ret = iommu_be_domain_create(units, n, format, out);
 	hw_free(units);
 	return ret;
 }
@@ -1229,6 +1237,34 @@ static void id_free(struct iommu *im, unsigned int id)
 int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int *id)
 {
+	return iommu_domain_new_format(im, owner, IOMMU_FORMAT_AUTO, id, NULL);
+}
+
+/* Why no live unit can walk format, logged per unit. */
+static const char *no_format(struct iommu *im, enum iommu_format format)
+{
+	const char *why = NULL, *missing;
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		missing = im->units[i] ? iommu_be_unit_no_format(im->units[i],
+								 format)
+				       : NULL;
+		if (missing) {
+			log_warn(
+				"iommu",
+				"unit %u cannot walk the tables asked for: no %s",
+				i, missing);
+			why = why ? why : missing;
+		}
+	}
+	return why;
+}
+
+int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
+			    enum iommu_format format, unsigned int *id,
+			    const char **why)
+{
 	struct iommu_domain *dom;
 	int ret;
 
@@ -1243,7 +1279,10 @@ int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 	if (ret) {
 		goto out_free;
 	}
-	ret = domain_create(im, &dom->be);
+	ret = domain_create(im, format, &dom->be);
+	if (ret == -ENOTSUP && why) {
+		*why = no_format(im, format);
+	}
 	if (ret) {
 		goto out_id;
 	}
@@ -1430,6 +1469,7 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 	int err;
 	struct iommu_domain *dom = domain_of(im, NULL, id, &err);
 	struct iommu_grp *r;
+	int unit;
 
 	if (!dom) {
 		return err;
@@ -1440,6 +1480,12 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 	err = check_owner(im, d, NULL);
 	if (err) {
 		return err;
+	}
+	unit = unit_index(im, d, why);
+	*why = unit < 0 ? NULL
+			: iommu_be_domain_no_unit(dom->be, im->units[unit]);
+	if (*why) {
+		return -ENOTSUP;
 	}
 	r = grp_get(im, gid_of(d));
 	if (!r) {
@@ -2018,8 +2064,8 @@ static struct iommu_domain *internal_domain(struct iommu *im,
 	if (!dom) {
 		return NULL;
 	}
-	ret = u ? iommu_be_domain_create(&u, 1, &dom->be)
-		: domain_create(im, &dom->be);
+	ret = u ? iommu_be_domain_create(&u, 1, IOMMU_FORMAT_AUTO, &dom->be)
+		: domain_create(im, IOMMU_FORMAT_AUTO, &dom->be);
 	if (ret) {
 		hw_free(dom);
 		return NULL;

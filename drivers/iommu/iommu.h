@@ -146,6 +146,17 @@ struct iommu_be_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
  */
 int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int *id);
+/*
+ * The same with tables of format (iommu_domain_new(): automatic).  A
+ * format asked for spans the units that can walk it: attaching a device
+ * behind another is refused.  -ENOTSUP when no unit can; *why says what
+ * they lack.
+ */
+int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
+			    enum iommu_format format, unsigned int *id,
+			    const char **why);
+/* The format of domain id's tables (automatic for no such domain). */
+enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id);
 int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int id);
 bool iommu_domain_exists(struct iommu *im, unsigned int id);
@@ -168,7 +179,8 @@ bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
 /*
  * The console's device operations.  attach: d's group must be the
  * kernel's, and proven quiet if anyone else's DMA may be in flight
- * (-EAGAIN, *why says what is missing).  detach: blocked again.
+ * (-EAGAIN, *why says what is missing); d's unit must be able to walk the
+ * domain's tables (-ENOTSUP, *why says what it lacks).  detach: blocked again.
  * claim: the whole group to a named owner, blocked.  release: back to the
  * kernel, blocked.  reset: d blocked, ATS off, bus mastering off, reset or
  * quiesced (method in *method); ends a quarantine of its group.

@@ -179,14 +179,15 @@ static void old_life(void)
 	model_set_firmware_state(0, &fw);
 }
 
-static int bring_up(bool inherit, unsigned int units)
+/* The unit has the default capabilities, device-TLBs and ecap on top. */
+static int bring_up(bool inherit, unsigned int units, uint64_t ecap)
 {
 	struct model_unit_config cfg;
 	struct iommu_be_platform plat = {.inherit = inherit};
 	struct iommu_be_config *bc;
 
 	model_unit_config_default(&cfg);
-	cfg.ecap |= VTD_ECAP_DT;
+	cfg.ecap |= VTD_ECAP_DT | ecap;
 	/* An unanswered device-TLB invalidation times out in 2 s, not 60. */
 	cfg.ite_timeout_ns = 2000 * W_MS;
 	model_add_unit(UNIT_BASE, &cfg);
@@ -216,7 +217,7 @@ static int bring_up(bool inherit, unsigned int units)
 	return 0;
 }
 
-int w_setup(void **state)
+static int setup_with(uint64_t ecap)
 {
 	memset(&W, 0, sizeof(W));
 	W.baseline = pci_alloc_live;
@@ -225,7 +226,22 @@ int w_setup(void **state)
 	pci_cfg_reset();
 	pci_log_reset();
 	pci_alloc_fail_after = -1;
-	return bring_up(false, 1);
+	return bring_up(false, 1, ecap);
+}
+
+int w_setup(void **state)
+{
+	return setup_with(0);
+}
+
+int w_setup_scalable(void **state)
+{
+	return setup_with(VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_FLTS);
+}
+
+int w_setup_fl_only(void **state)
+{
+	return setup_with(VTD_ECAP_SMTS | VTD_ECAP_FLTS);
 }
 
 int w_setup_absent(void **state)
@@ -236,7 +252,7 @@ int w_setup_absent(void **state)
 	pci_cfg_reset();
 	pci_log_reset();
 	pci_alloc_fail_after = -1;
-	return bring_up(false, 0);
+	return bring_up(false, 0, 0);
 }
 
 int w_setup_kexec(void **state)
@@ -248,7 +264,7 @@ int w_setup_kexec(void **state)
 	pci_cfg_reset();
 	pci_log_reset();
 	pci_alloc_fail_after = -1;
-	return bring_up(true, 1);
+	return bring_up(true, 1, 0);
 }
 
 int w_teardown(void **state)

@@ -76,6 +76,12 @@ extern struct world W;
 /* cmocka setup and teardown: a fresh machine; teardown checks leaks. */
 int w_setup(void **state);
 int w_teardown(void **state);
+/*
+ * The same machine whose unit runs in scalable mode, with second- and
+ * first-level tables, or with first-level tables only (no SLTS).
+ */
+int w_setup_scalable(void **state);
+int w_setup_fl_only(void **state);
 /* The same machine whose image has the absent back end: no unit. */
 int w_setup_absent(void **state);
 /* The same machine after a kexec: the previous life's tables kept. */

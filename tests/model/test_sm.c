@@ -87,10 +87,10 @@ static void assert_mode(struct vtd_unit *u, const char *mode, const char *why)
 static void test_mode_choice(void **state)
 {
 	struct model_unit_config legacy = default_cfg(), fl_only = sm_cfg(19),
-				 sm = sm_cfg(19);
+				 sm = sm_cfg(19), neither = sm_cfg(19);
 	struct vtd_config cfg;
-	struct vtd_unit u[5];
-	unsigned int i, idx[5];
+	struct vtd_unit u[6];
+	unsigned int i, idx[6];
 
 	vtd_config_default(&cfg);
 	assert_int_equal(cfg.mode, VTD_MODE_CHOICE_AUTO);
@@ -104,11 +104,13 @@ static void test_mode_choice(void **state)
 	assert_int_equal(cfg.mode, VTD_MODE_CHOICE_AUTO);
 
 	fl_only.ecap &= ~VTD_ECAP_SLTS;
+	neither.ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_FLTS);
 	idx[0] = add_unit(&legacy);
 	idx[1] = add_unit(&fl_only);
 	idx[2] = add_unit(&sm);
 	idx[3] = add_unit(&sm);
 	idx[4] = add_unit(&legacy);
+	idx[5] = add_unit(&neither);
 
 	/* Auto: per unit, from its own capabilities. */
 	for (i = 0; i < 3; i++) {
@@ -116,8 +118,12 @@ static void test_mode_choice(void **state)
 			vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]), &cfg), 0);
 	}
 	assert_mode(&u[0], "legacy", "auto: no SMTS");
-	assert_mode(&u[1], "legacy", "auto: SMTS without SLTS");
+	/* First-level tables only: scalable mode, as offered (issue 13). */
+	assert_mode(&u[1], "scalable", "auto: SMTS and FLTS, no SLTS");
 	assert_mode(&u[2], "scalable", "auto: SMTS and SLTS");
+	assert_int_equal(vtd_unit_init(&u[5], idx[5], 0, BASE(idx[5]), &cfg),
+			 0);
+	assert_mode(&u[5], "legacy", "auto: SMTS without SLTS or FLTS");
 
 	/* Forced: obeyed where the unit can, refused with a reason else. */
 	assert_int_equal(vtd_config_set_str(&cfg, "vtd.mode", "legacy"), 0);
@@ -137,7 +143,7 @@ static void test_mode_choice(void **state)
 		model_log_count("refused: no SMTS; staying in legacy mode"), 1);
 
 	/* What each mode programs: TTM, descriptor width. */
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		bool sm_mode = u[i].mode == VTD_MODE_SCALABLE;
 
 		assert_int_equal(vtd_unit_enable(&u[i]), 0);

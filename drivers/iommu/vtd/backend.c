@@ -98,6 +98,8 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 	c.inherit = plat->inherit;
 	c.x2apic = plat->x2apic;
 	c.x2apic_opt_out = plat->x2apic_opt_out;
+	c.fault_vector = plat->fault_vector;
+	c.fault_apic = plat->fault_apic;
 	ret = vtd_unit_init(bu->u, index, segment, base, &c);
 	if (ret) {
 		vtd_unit_free(bu->u);
@@ -111,7 +113,12 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 
 int iommu_be_unit_enable(struct iommu_be_unit *u)
 {
-	return vtd_unit_enable(u->u);
+	int ret = vtd_unit_enable(u->u);
+
+	if (ret == 0) {
+		vtd_fault_event_enable(u->u);
+	}
+	return ret;
 }
 
 void iommu_be_unit_fini(struct iommu_be_unit *u)
@@ -143,11 +150,26 @@ const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
 		       : "it needs legacy mode (vtd.mode=legacy)";
 }
 
+static enum vtd_format vtd_format(enum iommu_format format)
+{
+	return format == IOMMU_FORMAT_FIRST_LEVEL ? VTD_FORMAT_FIRST_LEVEL
+						  : VTD_FORMAT_SECOND_LEVEL;
+}
+
+const char *iommu_be_unit_no_format(const struct iommu_be_unit *u,
+				    enum iommu_format format)
+{
+	return format == IOMMU_FORMAT_AUTO
+		       ? NULL
+		       : vtd_unit_no_format(u->u, vtd_format(format));
+}
+
 int iommu_be_domain_create(struct iommu_be_unit *const *units,
-			   unsigned int count, struct iommu_be_domain **out)
+			   unsigned int count, enum iommu_format format,
+			   struct iommu_be_domain **out)
 {
 	struct vtd_unit *vu[VTD_DOMAIN_MAX_UNITS];
-	unsigned int i, width = VTD_BE_ADDR_WIDTH_MAX;
+	unsigned int i, n = 0, width = VTD_BE_ADDR_WIDTH_MAX;
 	struct iommu_be_domain *bd;
 	int ret;
 
@@ -155,22 +177,55 @@ int iommu_be_domain_create(struct iommu_be_unit *const *units,
 		return count ? -ENOSPC : -ENODEV;
 	}
 	for (i = 0; i < count; i++) {
-		vu[i] = units[i]->u;
-		if (vtd_cap_mgaw(vtd_unit_cap(vu[i])) < width) {
-			width = vtd_cap_mgaw(vtd_unit_cap(vu[i]));
+		if (iommu_be_unit_no_format(units[i], format)) {
+			continue;
 		}
+		vu[n] = units[i]->u;
+		if (vtd_cap_mgaw(vtd_unit_cap(vu[n])) < width) {
+			width = vtd_cap_mgaw(vtd_unit_cap(vu[n]));
+		}
+		n++;
+	}
+	if (n == 0) {
+		return -ENOTSUP;
+	}
+	/* 4-level first-level tables cover 47 bits (VT-d spec 3.6). */
+	if (format == IOMMU_FORMAT_FIRST_LEVEL && width > 47) {
+		width = 47;
 	}
 	bd = hw_zalloc(sizeof(*bd));
 	if (!bd) {
 		return -ENOMEM;
 	}
-	ret = vtd_domain_create(vu, count, width, &bd->d);
+	ret = format == IOMMU_FORMAT_AUTO
+		      ? vtd_domain_create(vu, n, width, &bd->d)
+		      : vtd_domain_create_fmt(vu, n, width, vtd_format(format),
+					      &bd->d);
 	if (ret) {
 		hw_free(bd);
 		return ret;
 	}
 	*out = bd;
 	return 0;
+}
+
+enum iommu_format iommu_be_domain_format(const struct iommu_be_domain *d)
+{
+	return vtd_domain_format(d->d) == VTD_FORMAT_FIRST_LEVEL
+		       ? IOMMU_FORMAT_FIRST_LEVEL
+		       : IOMMU_FORMAT_SECOND_LEVEL;
+}
+
+const char *iommu_be_domain_no_unit(const struct iommu_be_domain *d,
+				    const struct iommu_be_unit *u)
+{
+	const char *missing;
+
+	if (vtd_domain_did(d->d, u->u) >= 0) {
+		return NULL;
+	}
+	missing = iommu_be_unit_no_format(u, iommu_be_domain_format(d));
+	return missing ? missing : "the domain was made without its unit";
 }
 
 int iommu_be_domain_destroy(struct iommu_be_domain *d)

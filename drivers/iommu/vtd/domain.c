@@ -118,6 +118,11 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
 	return -ENOENT;
 }
 
+enum vtd_format vtd_domain_format(const struct vtd_domain *d)
+{
+	return d->pt.format;
+}
+
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 {
 	struct vtd_unit *u;
@@ -248,31 +253,39 @@ static unsigned int levels_for_width(unsigned int addr_width)
 	return levels;
 }
 
+const char *vtd_unit_no_format(const struct vtd_unit *u, enum vtd_format format)
+{
+	bool scalable = u->mode == VTD_MODE_SCALABLE;
+
+	if (format == VTD_FORMAT_SECOND_LEVEL) {
+		return scalable && !vtd_ecap_slts(u->ecap)
+			       ? "second-level translation (SLTS)"
+			       : NULL;
+	}
+	if (!scalable) {
+		return vtd_ecap_smts(u->ecap)
+			       ? "scalable mode (the unit runs in legacy mode)"
+			       : "scalable mode (SMTS)";
+	}
+	if (format == VTD_FORMAT_FIRST_LEVEL && !vtd_ecap_flts(u->ecap)) {
+		return "first-level translation (FLTS)";
+	}
+	if (format == VTD_FORMAT_PASSTHROUGH && !vtd_ecap_pt(u->ecap)) {
+		return "pass-through (ECAP.PT)";
+	}
+	return NULL;
+}
+
 /* Every unit can walk tables of this format, or which cannot and why. */
 static int check_units(const struct vtd_domain *d, enum vtd_format format)
 {
 	const struct vtd_unit *u;
 	const char *missing;
 	unsigned int i;
-	bool scalable;
 
 	for (i = 0; i < d->unit_count; i++) {
 		u = d->units[i].unit;
-		scalable = u->mode == VTD_MODE_SCALABLE;
-		missing = NULL;
-		if (format == VTD_FORMAT_SECOND_LEVEL) {
-			if (scalable && !vtd_ecap_slts(u->ecap)) {
-				missing = "second-level translation (SLTS)";
-			}
-		} else if (!scalable) {
-			missing = "scalable mode";
-		} else if (format == VTD_FORMAT_FIRST_LEVEL &&
-			   !vtd_ecap_flts(u->ecap)) {
-			missing = "first-level translation (FLTS)";
-		} else if (format == VTD_FORMAT_PASSTHROUGH &&
-			   !vtd_ecap_pt(u->ecap)) {
-			missing = "pass-through (ECAP.PT)";
-		}
+		missing = vtd_unit_no_format(u, format);
 		if (missing) {
 			log_err("vtd", "unit %u: no %s for this domain",
 				u->index, missing);

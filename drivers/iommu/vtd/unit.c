@@ -246,10 +246,12 @@ static void force_scalable(struct vtd_unit *u)
 
 /*
  * The one place the translation mode is chosen, per unit from its own
- * capabilities (docs/design.md, invariant 8).  Left to itself (auto), a
- * unit runs in scalable mode when it has it and can walk the second-level
- * tables that domains use unless they ask otherwise (VT-d spec 11.4.3: SMTS,
- * SLTS).
+ * capabilities (docs/design.md, invariant 8).  Left to itself (auto), a unit
+ * runs in scalable mode when it has it and can walk some page-table format
+ * there (VT-d spec 11.4.3: SMTS, with SLTS or FLTS): domains then use
+ * second-level tables, or first-level ones on a unit without SLTS.  A
+ * unit offering first-level tables only is run as offered, not held back
+ * in legacy mode, so that its scalable-mode features (PASIDs) are usable.
  */
 static void choose_mode(struct vtd_unit *u)
 {
@@ -265,8 +267,10 @@ static void choose_mode(struct vtd_unit *u)
 	}
 	if (!vtd_ecap_smts(u->ecap)) {
 		set_mode(u, VTD_MODE_LEGACY, "auto: no SMTS");
+	} else if (!vtd_ecap_slts(u->ecap) && !vtd_ecap_flts(u->ecap)) {
+		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS or FLTS");
 	} else if (!vtd_ecap_slts(u->ecap)) {
-		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS");
+		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and FLTS, no SLTS");
 	} else {
 		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and SLTS");
 	}

@@ -70,6 +70,12 @@ struct vtd_config {
 	bool x2apic;
 	bool x2apic_opt_out; /* DMAR flags bit 1, as firmware asks */
 	/*
+	 * The fault event interrupt: vector (0: none, faults are only
+	 * polled) sent to the local APIC with id fault_apic.
+	 */
+	uint8_t fault_vector;
+	uint32_t fault_apic;
+	/*
 	 * A unit found translating in legacy mode keeps the previous life's
 	 * context entries (moat restarted with the IOMMU running, its old
 	 * tables reserved) until each requester's first attach or detach,
@@ -379,6 +385,14 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 			  unsigned int unit_count, unsigned int addr_width,
 			  enum vtd_format format, struct vtd_domain **out);
 
+/*
+ * What u lacks to walk tables of format (VT-d spec 11.4.3: SLTS, FLTS,
+ * PT in scalable mode; legacy mode walks second-level tables only), as
+ * "scalable mode" or "first-level translation (FLTS)"; NULL if nothing.
+ */
+const char *vtd_unit_no_format(const struct vtd_unit *u,
+			       enum vtd_format format);
+
 /* -EBUSY while requester ids are attached. */
 int vtd_domain_destroy(struct vtd_domain *d);
 
@@ -425,6 +439,9 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 
 /* Domain id of d on u, or -ENOENT if d does not span u. */
 int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
+
+/* The table format d's page tables use. */
+enum vtd_format vtd_domain_format(const struct vtd_domain *d);
 
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
@@ -528,6 +545,13 @@ typedef void (*vtd_fault_fn)(void *ctx, const struct vtd_fault *f);
  * rate-limited per requester.  Returns the number of records read.
  */
 int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
+
+/*
+ * Unmasks the fault event interrupt at cfg.fault_vector (nothing when it
+ * is 0): a new fault record then sends it, so the caller learns of faults
+ * without waiting for its next vtd_fault_poll().
+ */
+void vtd_fault_event_enable(struct vtd_unit *u);
 
 const char *vtd_fault_reason_text(uint8_t reason);
 
