@@ -14,12 +14,13 @@
  * touches hardware returns 0 or a negative errno; no wait on hardware
  * outlasts its deadline (docs/design.md, invariant 3).
  *
- * Typical bring-up of one unit:
- *	vtd_unit_init(u, ...);			registers validated, tables
- *built vtd_domain_map(d, base, base, len, rw);	RMRR identity maps,
- *	vtd_attach(d, u, sids, n);		before TE
- *	vtd_unit_enable(u);			QI, root table, IR, TE: default
- *deny
+ * Typical bring-up of one unit, RMRR identity maps before TE:
+ *	u = vtd_unit_alloc();
+ *	vtd_unit_init(u, ...);		registers checked, tables built
+ *	vtd_domain_create(&u, 1, aw, &d);
+ *	vtd_domain_map(d, base, base, len, rw);
+ *	vtd_attach(d, u, sids, n);
+ *	vtd_unit_enable(u);		QI, root table, IR, TE: default deny
  *
  * Units and domains are opaque: their layout is the driver's
  * (internal.h).  Nothing here is thread-safe: callers serialise all calls
