@@ -44,9 +44,9 @@ static void pair_up(struct pair *p, const struct model_unit_config *a,
 	p->idx[0] = add_unit(a);
 	p->idx[1] = add_unit(b);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(iommu_be_unit_init(p->cfg, &plat, p->idx[i],
-						    0, BASE(p->idx[i]), NULL,
-						    NULL, &p->u[i]),
+		assert_int_equal(iommu_be_unit_init(p->cfg, &plat, p->idx[i], 0,
+						    BASE(p->idx[i]), NULL, NULL,
+						    &p->u[i]),
 				 0);
 		assert_int_equal(iommu_be_unit_enable(p->u[i]), 0);
 	}
@@ -138,7 +138,8 @@ static void test_mixed_units_share_no_format(void **state)
 	assert_int_equal(iommu_be_domain_format(d), IOMMU_FORMAT_SECOND_LEVEL);
 	spans_one(&p, d, 0, 1, SLTS);
 	assert_int_equal(
-		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_FIRST_LEVEL, &d), 0);
+		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_FIRST_LEVEL, &d),
+		0);
 	assert_int_equal(iommu_be_domain_format(d), IOMMU_FORMAT_FIRST_LEVEL);
 	spans_one(&p, d, 1, 0, FLTS);
 	pair_down(&p);
@@ -161,7 +162,8 @@ static void test_legacy_and_fl_only_units(void **state)
 	assert_int_equal(iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_AUTO, &d),
 			 -ENOTSUP);
 	assert_int_equal(
-		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_FIRST_LEVEL, &d), 0);
+		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_FIRST_LEVEL, &d),
+		0);
 	spans_one(&p, d, 1, 0, "scalable mode (SMTS)");
 	assert_int_equal(
 		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_SECOND_LEVEL, &d),
@@ -189,7 +191,8 @@ static void test_units_walking_both_share(void **state)
 	assert_null(iommu_be_domain_no_unit(d, p.u[1]));
 	assert_int_equal(iommu_be_domain_destroy(d), 0);
 	assert_int_equal(
-		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_FIRST_LEVEL, &d), 0);
+		iommu_be_domain_create(p.u, 2, IOMMU_FORMAT_FIRST_LEVEL, &d),
+		0);
 	assert_int_equal(iommu_be_domain_format(d), IOMMU_FORMAT_FIRST_LEVEL);
 	assert_null(iommu_be_domain_no_unit(d, p.u[0]));
 	assert_null(iommu_be_domain_no_unit(d, p.u[1]));
