@@ -13,7 +13,7 @@
  * devfn), errors are negative errnos, and what a console shows of a unit
  * arrives as finished text lines.
  *
- * Every call returns within the back end's deadlines (design.md,
+ * Every call returns within the back end's deadlines (docs/design.md,
  * invariant 3) and leaves a failed operation retryable: a detach that
  * returns an error left the requester ids blocked and can be called again.
  */
@@ -43,6 +43,9 @@ struct iommu_be_platform {
 	bool inherit;	     /* a previous life's translation may be running */
 	bool x2apic;	     /* the CPUs use x2APIC ids */
 	bool x2apic_opt_out; /* firmware asks for xAPIC interrupt format */
+	/* Fault events interrupt this vector at this APIC (0: polled only). */
+	uint8_t fault_vector;
+	uint32_t fault_apic;
 };
 
 /*

@@ -5,9 +5,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/ats.h"
 #include "drivers/pci/reset.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /*
@@ -35,6 +35,8 @@ struct iommu_domain {
 	unsigned int records; /* attachments, PASIDs and nested domains in it */
 	struct iommu_domain *parent; /* a nested domain's (referenced) */
 	bool dying; /* destruction failed: retried by iommu_poll() */
+	/* An unmap failed: what it unmapped may be cached until a flush. */
+	bool unflushed;
 	struct iommu_domain *dying_next;
 };
 
@@ -1040,6 +1042,14 @@ static int check_owner(struct iommu *im, const struct pci_dev *d,
 	return owner == r->owner ? 0 : -EBUSY;
 }
 
+int iommu_kernel_may_drive(struct iommu *im, struct pci_dev *d)
+{
+	if (!pci_dev_present(d)) {
+		return -ENODEV;
+	}
+	return check_owner(im, d, NULL);
+}
+
 /* The group of d to owner o, blocked first.  Already o's: nothing. */
 static int claim(struct iommu *im, struct pci_dev *d, struct iommu_owner *o,
 		 bool rmrr_override)
@@ -1450,7 +1460,14 @@ int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
-	return dom ? iommu_be_unmap(dom->be, iova, len) : err;
+	if (!dom) {
+		return err;
+	}
+	err = iommu_be_unmap(dom->be, iova, len);
+	if (err && err != -ENOENT && err != -EINVAL) {
+		dom->unflushed = true;
+	}
+	return err;
 }
 
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id)
@@ -1458,7 +1475,52 @@ int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id)
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
-	return dom ? iommu_be_flush(dom->be) : err;
+	if (!dom) {
+		return err;
+	}
+	err = iommu_be_flush(dom->be);
+	if (err == 0) {
+		dom->unflushed = false;
+	}
+	return err;
+}
+
+struct hpa_range {
+	uint64_t hpa;
+	uint64_t len;
+	bool hit;
+};
+
+static void hpa_overlap(void *ctx, const struct iommu_mapping *m)
+{
+	struct hpa_range *r = ctx;
+
+	r->hit |= m->hpa < r->hpa + r->len && r->hpa < m->hpa + m->len;
+}
+
+bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+			 unsigned int *id)
+{
+	struct hpa_range r = {hpa, len, false};
+	struct iommu_domain *dom;
+	struct iommu_hnode *n;
+	unsigned int i;
+
+	/* Dying domains too: their tables still translate until destroyed. */
+	for (i = 0; i < im->domains.size; i++) {
+		for (n = im->domains.buckets[i]; n; n = n->next) {
+			dom = entry_of(n, struct iommu_domain);
+			if (!dom->unflushed) {
+				iommu_be_for_each_mapping(dom->be, hpa_overlap,
+							  &r);
+			}
+			if (dom->unflushed || r.hit) {
+				*id = dom->id;
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,

@@ -83,6 +83,7 @@ static uint8_t *root_port(unsigned int dev, uint8_t sec)
 static void topology(void)
 {
 	uint8_t *alias[2], *mf[2], *cfg, *port;
+	unsigned int i;
 
 	pci_fake_alias_group(0, pci_devfn(1, 0), 4, 2, alias);
 	W.cfg[W_ALIAS0] = alias[0];
@@ -103,6 +104,13 @@ static void topology(void)
 	endpoint(6, 0, true, true);
 	root_port(0x19, 7);
 	endpoint(7, 0, true, true);
+	W.port_acs = root_port(0x18, 5);
+	pci_fake_multifunction(5, 0, 2, mf);
+	for (i = 0; i < 2; i++) {
+		pci_fake_flr(mf[i]);
+		pci_cfg_acs(mf[i], ATS_POS, 0, PCI_ACS_RR | PCI_ACS_CR, 0);
+		W.cfg[W_ACS0 + i] = mf[i];
+	}
 	port = root_port(0x1d, 2);
 	W.slot_card = pci_fake_slot(port, PCI_CFG_PORT_EXP, SLOT_CAPS, 1);
 	pci_fake_slot_card(W.slot_card, endpoint(2, 0, true, false));

@@ -713,10 +713,10 @@ static void test_model_stale_pasid_caches(void **state)
 	poke(&pe->val[0], val0 & ~VTD_PE_0_P);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x55, 8), 0);
 	/* ...until the PASID-cache invalidation naming domain and PASID. */
-	submit(&u, vtd_qi_pc_pasid(did + 1, 5));
-	submit(&u, vtd_qi_pc_pasid(did, 6));
+	submit(&u, vtd_desc_pc_pasid(did + 1, 5));
+	submit(&u, vtd_desc_pc_pasid(did, 6));
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x66, 8), 0);
-	submit(&u, vtd_qi_pc_pasid(did, 5));
+	submit(&u, vtd_desc_pc_pasid(did, 5));
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x77, 8), -EFAULT);
 	sm_fault_expect(&u, sid, 5, SM_PE_NP);
 	poke(&pe->val[0], val0);
@@ -737,9 +737,9 @@ static void test_model_stale_pasid_caches(void **state)
 }
 
 /*
- * Invariant 5 as the model checks it for PASID entries: the update
- * protocol without its PASID-cache invalidation.  The device keeps using
- * the old domain, and once the unit looks at the entry again it finds it
+ * docs/design.md, invariant 5, as the model checks it for PASID entries:
+ * the update protocol without its PASID-cache invalidation.  The device keeps
+ * using the old domain, and once the unit looks at the entry again it finds it
  * changed without ever having been not present.
  */
 static void test_model_catches_missing_pasid_cache_invalidation(void **state)
@@ -776,7 +776,7 @@ static void test_model_catches_missing_pasid_cache_invalidation(void **state)
 	assert_int_equal(ram_byte(pa), 2);
 	assert_true(model_violation_seen("isolation broken"));
 	model_clear_violations();
-	submit(&u, vtd_qi_pc_pasid(did_a, 9));
+	submit(&u, vtd_desc_pc_pasid(did_a, 9));
 	assert_true(model_violation_seen("PASID entry at"));
 	assert_true(model_violation_seen("changed while present"));
 	model_clear_violations();
@@ -791,8 +791,8 @@ static void test_model_catches_missing_pasid_cache_invalidation(void **state)
 
 	/* Back the proper way: not present, invalidate, rewrite, present. */
 	poke(&pe->val[0], pe->val[0] & ~VTD_PE_0_P);
-	submit(&u, vtd_qi_pc_pasid(did_b, 9));
-	submit(&u, vtd_qi_iotlb_domain(&u, did_b));
+	submit(&u, vtd_desc_pc_pasid(did_b, 9));
+	submit(&u, vtd_desc_iotlb_domain(&u, did_b));
 	poke(&pe->val[1], saved[1]);
 	poke(&pe->val[0], saved[0]);
 	model_expect_attach_pasid(idx, sid, 9, a);
@@ -1017,7 +1017,7 @@ static void test_sm_queue(void **state)
 	before = model_now();
 	assert_int_equal(
 		vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 5, 0x40000, 2), 0);
-	d = vtd_qi_pdevtlb(&u, LIVE, LIVE, 0, 5, 0x40000, 2);
+	d = vtd_desc_pdevtlb(&u, LIVE, LIVE, 0, 5, 0x40000, 2);
 	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_PDEVTLB);
 	assert_int_equal(field_get64(VTD_QI_PDEVTLB_SID, d.lo), LIVE);
 	assert_int_equal(field_get64(VTD_QI_PDEVTLB_PASID, d.lo), 5);
