@@ -164,6 +164,17 @@ int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
 			    enum iommu_format format, unsigned int *id,
 			    const char **why);
+/*
+ * A nested domain over owner's domain parent_id, which must have
+ * second-level tables (-ENOTSUP): PASIDs attached to it walk the
+ * first-level tables of levels (4 or 5) at table, an address in the
+ * parent's IOVA space, and the parent translates every address of that
+ * walk.  It maps nothing itself and takes PASIDs only; the parent cannot
+ * be deleted before it.
+ */
+int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
+			    unsigned int parent_id, uint64_t table,
+			    unsigned int levels, unsigned int *id);
 /* The format of domain id's tables (automatic for no such domain). */
 enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id);
 int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
@@ -199,6 +210,22 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 int iommu_detach(struct iommu *im, struct pci_dev *d);
 int iommu_claim(struct iommu *im, struct pci_dev *d, const char *name,
 		bool rmrr_override);
+/*
+ * PASIDs of a device the console attached (iommu_attach(), with a
+ * requester id of its own: -E2BIG otherwise; -ENOENT when not attached):
+ * requests it tags with pasid translate through console domain id.  An
+ * attached PASID moves to id, blocked in between.  Every PASID is blocked
+ * before the device's requester id is detached, moved or removed.
+ * Errors of the back end's (iommu_be_pasid_attach()).
+ */
+int iommu_pasid_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
+		       uint32_t pasid);
+int iommu_pasid_detach(struct iommu *im, struct pci_dev *d, uint32_t pasid);
+typedef void (*iommu_pasid_fn)(void *ctx, const struct pci_dev *d,
+			       uint32_t pasid);
+/* Each PASID attached to domain id (for `domain show`). */
+void iommu_for_each_pasid(struct iommu *im, unsigned int id, iommu_pasid_fn fn,
+			  void *ctx);
 int iommu_release(struct iommu *im, struct pci_dev *d);
 int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method);
 int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why);
