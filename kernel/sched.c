@@ -310,31 +310,70 @@ static void collect_irqs(struct guest_run *r)
 	}
 }
 
+/* Takes the BARs listed for device i out of the guest's address space. */
+static void unmap_bars(struct guest_run *r, unsigned int i)
+{
+	const struct moat_dev *md = &r->devs[i];
+	unsigned int b;
+
+	for (b = 0; b < MOAT_BARS; b++) {
+		if (md->bar_len[b]) {
+			vcpu_unmap(&r->vcpu, md->bar_gpa[b], md->bar_len[b]);
+		}
+	}
+}
+
+/* A device assigned while the guest runs: listed and mapped at once. */
+static void map_assigned(struct guest_run *r, unsigned int i)
+{
+	struct pci_dev *d = held_dev(r->g, i);
+	struct moat_dev *md = &r->devs[i];
+	unsigned int b, n = 0;
+	int ret;
+
+	if (!d || pci_dev_is_gone(d)) {
+		return;
+	}
+	memset(md, 0, sizeof(*md));
+	ret = map_bars(r, i, d);
+	if (ret) {
+		log_err("guest", "%s: " PCI_BDF_FMT " BARs not mapped: %s",
+			r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			errno_name(ret));
+		/* Held with none mapped, so it is not tried every round. */
+		unmap_bars(r, i);
+		memset(md, 0, sizeof(*md));
+		r->mapped[i] = pci_dev_get(d);
+		return;
+	}
+	for (b = 0; b < MOAT_BARS; b++) {
+		n += md->bar_len[b] != 0;
+	}
+	log_info("guest", "%s: " PCI_BDF_FMT " assigned: %u BARs mapped",
+		 r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn), n);
+}
+
 /*
  * A device the guest no longer has (unassigned, or removed: its DMA is
- * blocked by then) loses its BAR mappings before the guest runs again.
- * A quarantined one stops the guest.
+ * blocked by then) loses its BAR mappings before the guest runs again;
+ * one assigned meanwhile gains them.  A quarantined one stops the guest.
  */
 static void check_devices(struct guest_run *r)
 {
 	struct iommu *im = &kernel_get()->iommu;
 	const char *owner;
-	unsigned int i, b;
+	unsigned int i;
 
 	for (i = 0; i < MOAT_DEVS_MAX && is_active(r); i++) {
 		struct pci_dev *d = r->mapped[i];
 		struct moat_dev *md = &r->devs[i];
 
 		if (!d) {
+			map_assigned(r, i);
 			continue;
 		}
 		if (held_dev(r->g, i) != d || pci_dev_is_gone(d)) {
-			for (b = 0; b < MOAT_BARS; b++) {
-				if (md->bar_len[b]) {
-					vcpu_unmap(&r->vcpu, md->bar_gpa[b],
-						   md->bar_len[b]);
-				}
-			}
+			unmap_bars(r, i);
 			md->flags |= MOAT_DEV_REVOKED;
 			r->pending &= ~(1U << i);
 			log_warn("guest",
