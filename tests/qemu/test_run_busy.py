@@ -149,7 +149,7 @@ def test_assigned_while_running_mapped_small_bar_refused(vm):
     again: edu's 1 MiB BAR is mapped (and revoked again by unassign); the
     watchdog's 16-byte BAR would share its 4 KiB page with other
     registers and is refused."""
-    vm.ok("guest del s")  # frees A_DEV
+    vm.run("guest del s")  # frees A_DEV if the test before ran
     new_guest(vm, "w")
     start = len(vm.lines)
     vm.ok("guest run w spin")
