@@ -47,7 +47,7 @@ deps: $(DEPS_STAMP)
 
 # ---------------------------------------------------------------------------
 # The kernel: a GNU-EFI application.  The EFI image is the kernel itself; it
-# keeps running in place after ExitBootServices (see boot/README).
+# keeps running in place after ExitBootServices (docs/design.md, "boot").
 KERNEL_SRCS := \
 	boot/efi_main.c \
 	arch/x86_64/cpu.c arch/x86_64/exceptions.c arch/x86_64/paging.c \

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "drivers/edu/edu.h"
+#include "drivers/iommu/iommu.h"
 #include "drivers/pci/pci.h"
 #include "kernel/cmd.h"
 #include "kernel/console.h"
@@ -69,6 +70,7 @@ int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
 static int cmd_edu(int argc, char **argv)
 {
 	unsigned long long iova;
+	const char *owner;
 	struct pci_dev *d;
 	int ret;
 
@@ -86,7 +88,17 @@ static int cmd_edu(int argc, char **argv)
 	if (!d) {
 		return -EINVAL;
 	}
-	ret = cmd_edu_dma(d, argv[3], iova, argv[5], wait);
+	/* Only the kernel's own devices: a guest's DMA is the guest's. */
+	ret = iommu_kernel_may_drive(&kernel_get()->iommu, d);
+	if (ret == -ENODEV) {
+		ret = con_error("%s is gone", argv[2]);
+	} else if (ret) {
+		iommu_owner_of(&kernel_get()->iommu, d, &owner);
+		ret = con_error("%s is not the kernel's (owner %s)", argv[2],
+				owner);
+	} else {
+		ret = cmd_edu_dma(d, argv[3], iova, argv[5], wait);
+	}
 	pci_dev_put(d);
 	return ret;
 }

@@ -5,8 +5,8 @@
 #include "kernel/console.h"
 #include "kernel/guest.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #include "arch/x86_64/arch.h"

@@ -6,8 +6,8 @@
 #include "kernel/console.h"
 #include "kernel/guest.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /*
@@ -147,25 +147,60 @@ static int domain_unmap(int argc, char **argv, unsigned int id)
 	return ret;
 }
 
+/* The console's names of table formats: sl, fl, or none (automatic). */
+static const char *const format_names[] = {
+	[IOMMU_FORMAT_AUTO] = "auto",
+	[IOMMU_FORMAT_FIRST_LEVEL] = "fl",
+	[IOMMU_FORMAT_SECOND_LEVEL] = "sl",
+};
+
+static int domain_new(int argc, char **argv)
+{
+	enum iommu_format format = IOMMU_FORMAT_AUTO;
+	const char *why = NULL;
+	unsigned int id;
+	int ret;
+
+	if (argc == 3) {
+		for (format = IOMMU_FORMAT_FIRST_LEVEL;
+		     format <= IOMMU_FORMAT_SECOND_LEVEL &&
+		     strcmp(argv[2], format_names[format]) != 0;
+		     format++) {
+		}
+		if (format > IOMMU_FORMAT_SECOND_LEVEL) {
+			return con_error("usage: domain new [sl|fl]");
+		}
+	}
+	ret = iommu_domain_new_format(&kernel_get()->iommu, NULL, format, &id,
+				      &why);
+	if (ret == -ENODEV) {
+		return con_error("no VT-d unit is enabled");
+	}
+	if (ret == -ENOTSUP && !why) {
+		return con_error("the units share no table format (see log)");
+	}
+	if (ret == -ENOTSUP) {
+		return con_error("no unit can walk %s tables: no %s",
+				 format_names[format], why);
+	}
+	if (ret == 0) {
+		con_printf("domain %u\n", id);
+	}
+	return ret;
+}
+
 static int cmd_domain(int argc, char **argv)
 {
 	struct iommu *im = &kernel_get()->iommu;
 	unsigned int id;
 	int ret;
 
-	if (argc == 2 && strcmp(argv[1], "new") == 0) {
-		ret = iommu_domain_new(im, NULL, &id);
-		if (ret == -ENODEV) {
-			return con_error("no VT-d unit is enabled");
-		}
-		if (ret == 0) {
-			con_printf("domain %u\n", id);
-		}
-		return ret;
+	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "new") == 0) {
+		return domain_new(argc, argv);
 	}
 	if (argc < 3) {
 		return con_error(
-			"usage: domain new | map|unmap|show|del D ...");
+			"usage: domain new [sl|fl] | map|unmap|show|del D ...");
 	}
 	if (parse_domain(argv[2], &id)) {
 		return -EINVAL;
@@ -177,6 +212,8 @@ static int cmd_domain(int argc, char **argv)
 		return domain_unmap(argc, argv, id);
 	}
 	if (strcmp(argv[1], "show") == 0 && argc == 3) {
+		con_printf("domain %u tables %s\n", id,
+			   format_names[iommu_domain_format(im, id)]);
 		return iommu_for_each_mapping(im, id, show_mapping, NULL);
 	}
 	if (strcmp(argv[1], "del") == 0 && argc == 3) {
@@ -190,11 +227,12 @@ static int cmd_domain(int argc, char **argv)
 		}
 		return ret;
 	}
-	return con_error("usage: domain new | map|unmap|show|del D ...");
+	return con_error(
+		"usage: domain new [sl|fl] | map|unmap|show|del D ...");
 }
 CONSOLE_CMD(
 	domain, "domain",
-	"domain new|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
+	"domain new [sl|fl]|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
 	"I/O address spaces", cmd_domain);
 
 /* Says why owner checks refused a device. */
@@ -250,6 +288,11 @@ static int cmd_attach(int argc, char **argv)
 	if (ret == -EAGAIN) {
 		return con_error("%s: its DMA cannot be proven stopped: %s",
 				 argv[1], why);
+	}
+	if (ret == -ENOTSUP) {
+		return con_error(
+			"%s: its unit cannot walk domain %u's tables: no %s",
+			argv[1], id, why);
 	}
 	return owner_error(argv[1], ret);
 }

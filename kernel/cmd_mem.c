@@ -1,6 +1,7 @@
 #include <stdint.h>
 
 #include "drivers/hw.h"
+#include "drivers/iommu/iommu.h"
 #include "kernel/console.h"
 #include "kernel/kernel.h"
 #include "lib/bits.h"
@@ -162,6 +163,7 @@ static int mem_free(const char *arg)
 {
 	unsigned long long hpa;
 	struct mem_buffer *b;
+	unsigned int id;
 	int ret;
 
 	if (con_parse_u64("address", arg, &hpa)) {
@@ -172,6 +174,12 @@ static int mem_free(const char *arg)
 		return con_error(
 			"0x%llx is not the start of a buffer from mem alloc",
 			hpa);
+	}
+	/* Pages a device can still reach are never handed out again. */
+	if (iommu_hpa_reachable(&kernel_get()->iommu, b->hpa, b->len, &id)) {
+		return con_error(
+			"0x%llx is still reachable through domain %u (mapped there, or unmapped without a confirmed invalidation): not freed",
+			hpa, id);
 	}
 	ret = page_free_range(&kernel_get()->pages, b->hpa, b->len / PAGE_SIZE);
 	b->len = 0;

@@ -9,10 +9,10 @@
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /*

@@ -3,10 +3,10 @@
 #include "drivers/edu/edu.h"
 #include "drivers/hw.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #include "arch/x86_64/arch.h"
@@ -102,7 +102,7 @@ static int back_region(struct guest_region *r)
 /*
  * Unmaps what is mapped and frees the backing, but only memory no device
  * can reach any more: after an unmap that failed, a flush of the domain
- * must succeed first (design.md, invariant 2); otherwise the memory is
+ * must succeed first (docs/design.md, invariant 2); otherwise the memory is
  * never handed out again.
  */
 static void release_memory(struct guest *g, unsigned int mapped)

@@ -2,8 +2,8 @@
 
 #include "drivers/hw.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "kernel/page_alloc.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define PAGE_SIZE      4096U

@@ -3,10 +3,10 @@
 #include <stdbool.h>
 
 #include "drivers/pci/hotplug.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 /*
- * Removal blocks the device's DMA first (design.md invariant 6): on an
+ * Removal blocks the device's DMA first (docs/design.md, invariant 6): on an
  * orderly removal while it still answers, before its slot loses power;
  * after a surprise (surprise is then true), as soon as it is found gone.
  */

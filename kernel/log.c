@@ -1,4 +1,4 @@
-#include "kernel/log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 #include <stdint.h>

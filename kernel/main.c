@@ -11,10 +11,10 @@
 #include "kernel/console.h"
 #include "kernel/hotplug.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
-#include "kernel/panic.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
+#include "lib/panic.h"
 #include "lib/string.h"
 
 #include "arch/x86_64/arch.h"

@@ -3,9 +3,9 @@
 #include "boot/boot_info.h"
 #include "drivers/hw.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define PAGE_SIZE UINT64_C(4096)

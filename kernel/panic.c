@@ -1,4 +1,4 @@
-#include "kernel/panic.h"
+#include "lib/panic.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

@@ -5,9 +5,9 @@
 #include "kernel/cmdline.h"
 #include "kernel/hypercall.h"
 #include "kernel/kernel.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #include "arch/x86_64/arch.h"

@@ -1,7 +1,7 @@
 #include <stdint.h>
 
-#include "kernel/log.h"
-#include "kernel/panic.h"
+#include "lib/log.h"
+#include "lib/panic.h"
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"

@@ -2,9 +2,9 @@
 #include <stdint.h>
 
 #include "boot/boot_info.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #include "arch/x86_64/arch.h"

@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 #include "drivers/hw.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /* ACPI 6.4, 5.2.5.3: Root System Description Pointer. */

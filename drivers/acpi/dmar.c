@@ -7,10 +7,10 @@
 
 #include "drivers/acpi/acpi.h"
 #include "drivers/hw.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /* VT-d spec 8.1: the DMAR header that follows the ACPI header. */

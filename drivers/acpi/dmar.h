@@ -287,7 +287,7 @@ int dmar_enum_scope(const struct dmar *d, uint8_t type, uint8_t enum_id,
 		    unsigned int *unit, const struct dmar_scope **scope);
 
 /*
- * The parsed table for the console (see docs/console-dmar.md): the header,
+ * The parsed table for the console (docs/console.md, `dmar`): the header,
  * the table verdict, each structure in table order with its scopes indented
  * below it, then a verdict line per unit, RMRR, ATSR, SATC and SIDP.
  */

@@ -3,12 +3,11 @@
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
 #include "drivers/pci/reset.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
-/* Registers in BAR0 (QEMU 7.2 hw/misc/edu.c;
- * ../shared/research/qemu-peer.md 2.1). */
+/* Registers in BAR0 (QEMU 7.2 hw/misc/edu.c; docs/scenarios.md, qemu-edu). */
 #define EDU_ID		   0x00
 #define EDU_ID_VALUE	   0x010000edU
 #define EDU_IRQ_STATUS	   0x24

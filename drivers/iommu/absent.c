@@ -68,10 +68,28 @@ const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
 	return "no IOMMU";
 }
 
+const char *iommu_be_unit_no_format(const struct iommu_be_unit *u,
+				    enum iommu_format format)
+{
+	return "no IOMMU";
+}
+
 int iommu_be_domain_create(struct iommu_be_unit *const *units,
-			   unsigned int count, struct iommu_be_domain **out)
+			   unsigned int count, enum iommu_format format,
+			   struct iommu_be_domain **out)
 {
 	return -ENODEV;
+}
+
+enum iommu_format iommu_be_domain_format(const struct iommu_be_domain *d)
+{
+	return IOMMU_FORMAT_AUTO;
+}
+
+const char *iommu_be_domain_no_unit(const struct iommu_be_domain *d,
+				    const struct iommu_be_unit *u)
+{
+	return "no IOMMU";
 }
 
 int iommu_be_domain_destroy(struct iommu_be_domain *d)

@@ -13,7 +13,7 @@
  * devfn), errors are negative errnos, and what a console shows of a unit
  * arrives as finished text lines.
  *
- * Every call returns within the back end's deadlines (design.md,
+ * Every call returns within the back end's deadlines (docs/design.md,
  * invariant 3) and leaves a failed operation retryable: a detach that
  * returns an error left the requester ids blocked and can be called again.
  */
@@ -74,11 +74,35 @@ bool iommu_be_unit_degraded(const struct iommu_be_unit *u);
 const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u);
 
 /*
- * An I/O address space usable on every unit given (capabilities
- * intersected).  destroy: -EBUSY while requester ids are attached.
+ * Page-table formats of a domain.  An IOMMU may walk two: first-level
+ * tables (stage 1, in the CPU's page-table format) and second-level ones
+ * (stage 2, its own).  Automatic: the back end's choice.
+ */
+enum iommu_format {
+	IOMMU_FORMAT_AUTO,
+	IOMMU_FORMAT_FIRST_LEVEL,
+	IOMMU_FORMAT_SECOND_LEVEL,
+};
+
+/* NULL if u can walk tables of format, or what it lacks for them. */
+const char *iommu_be_unit_no_format(const struct iommu_be_unit *u,
+				    enum iommu_format format);
+
+/*
+ * An I/O address space with tables of format.  Automatic: usable on every
+ * unit given (capabilities intersected), -ENOTSUP if no format is.  A
+ * format asked for: usable on the units given that can walk it (-ENOTSUP
+ * if none can), and attaching through another is refused.  destroy:
+ * -EBUSY while requester ids are attached.
  */
 int iommu_be_domain_create(struct iommu_be_unit *const *units,
-			   unsigned int count, struct iommu_be_domain **out);
+			   unsigned int count, enum iommu_format format,
+			   struct iommu_be_domain **out);
+/* The format of d's tables, never automatic. */
+enum iommu_format iommu_be_domain_format(const struct iommu_be_domain *d);
+/* NULL if requester ids behind u can be attached to d, or why not. */
+const char *iommu_be_domain_no_unit(const struct iommu_be_domain *d,
+				    const struct iommu_be_unit *u);
 int iommu_be_domain_destroy(struct iommu_be_domain *d);
 
 #define IOMMU_PROT_READ	 1U

@@ -5,9 +5,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/ats.h"
 #include "drivers/pci/reset.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /*
@@ -34,6 +34,8 @@ struct iommu_domain {
 	unsigned int id;	   /* 0: internal (blocking, RMRR) */
 	unsigned int records;	   /* attachments in it */
 	bool dying; /* destruction failed: retried by iommu_poll() */
+	/* An unmap failed: what it unmapped may be cached until a flush. */
+	bool unflushed;
 	struct iommu_domain *dying_next;
 };
 
@@ -998,6 +1000,14 @@ static int check_owner(struct iommu *im, const struct pci_dev *d,
 	return owner == r->owner ? 0 : -EBUSY;
 }
 
+int iommu_kernel_may_drive(struct iommu *im, struct pci_dev *d)
+{
+	if (!pci_dev_present(d)) {
+		return -ENODEV;
+	}
+	return check_owner(im, d, NULL);
+}
+
 /* The group of d to owner o, blocked first.  Already o's: nothing. */
 static int claim(struct iommu *im, struct pci_dev *d, struct iommu_owner *o,
 		 bool rmrr_override)
@@ -1160,6 +1170,13 @@ bool iommu_domain_exists(struct iommu *im, unsigned int id)
 	return domain_find(im, id) != NULL;
 }
 
+enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id)
+{
+	struct iommu_domain *dom = domain_find(im, id);
+
+	return dom ? iommu_be_domain_format(dom->be) : IOMMU_FORMAT_AUTO;
+}
+
 /* owner's own domain id, or an error. */
 static struct iommu_domain *domain_of(struct iommu *im,
 				      const struct iommu_owner *owner,
@@ -1171,8 +1188,9 @@ static struct iommu_domain *domain_of(struct iommu *im,
 	return *err ? NULL : dom;
 }
 
-/* A domain spanning every live unit. */
-static int domain_create(struct iommu *im, struct iommu_be_domain **out)
+/* A domain spanning every live unit that can walk its format. */
+static int domain_create(struct iommu *im, enum iommu_format format,
+			 struct iommu_be_domain **out)
 {
 	struct iommu_be_unit **units;
 	unsigned int i, n = 0;
@@ -1190,7 +1208,7 @@ static int domain_create(struct iommu *im, struct iommu_be_domain **out)
 			units[n++] = im->units[i];
 		}
 	}
-	ret = iommu_be_domain_create(units, n, out);
+	ret = iommu_be_domain_create(units, n, format, out);
 	hw_free(units);
 	return ret;
 }
@@ -1219,6 +1237,34 @@ static void id_free(struct iommu *im, unsigned int id)
 int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int *id)
 {
+	return iommu_domain_new_format(im, owner, IOMMU_FORMAT_AUTO, id, NULL);
+}
+
+/* Why no live unit can walk format, logged per unit. */
+static const char *no_format(struct iommu *im, enum iommu_format format)
+{
+	const char *why = NULL, *missing;
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		missing = im->units[i] ? iommu_be_unit_no_format(im->units[i],
+								 format)
+				       : NULL;
+		if (missing) {
+			log_warn(
+				"iommu",
+				"unit %u cannot walk the tables asked for: no %s",
+				i, missing);
+			why = why ? why : missing;
+		}
+	}
+	return why;
+}
+
+int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
+			    enum iommu_format format, unsigned int *id,
+			    const char **why)
+{
 	struct iommu_domain *dom;
 	int ret;
 
@@ -1233,7 +1279,10 @@ int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 	if (ret) {
 		goto out_free;
 	}
-	ret = domain_create(im, &dom->be);
+	ret = domain_create(im, format, &dom->be);
+	if (ret == -ENOTSUP && why) {
+		*why = no_format(im, format);
+	}
 	if (ret) {
 		goto out_id;
 	}
@@ -1337,7 +1386,14 @@ int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
-	return dom ? iommu_be_unmap(dom->be, iova, len) : err;
+	if (!dom) {
+		return err;
+	}
+	err = iommu_be_unmap(dom->be, iova, len);
+	if (err && err != -ENOENT && err != -EINVAL) {
+		dom->unflushed = true;
+	}
+	return err;
 }
 
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id)
@@ -1345,7 +1401,52 @@ int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id)
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
-	return dom ? iommu_be_flush(dom->be) : err;
+	if (!dom) {
+		return err;
+	}
+	err = iommu_be_flush(dom->be);
+	if (err == 0) {
+		dom->unflushed = false;
+	}
+	return err;
+}
+
+struct hpa_range {
+	uint64_t hpa;
+	uint64_t len;
+	bool hit;
+};
+
+static void hpa_overlap(void *ctx, const struct iommu_mapping *m)
+{
+	struct hpa_range *r = ctx;
+
+	r->hit |= m->hpa < r->hpa + r->len && r->hpa < m->hpa + m->len;
+}
+
+bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+			 unsigned int *id)
+{
+	struct hpa_range r = {hpa, len, false};
+	struct iommu_domain *dom;
+	struct iommu_hnode *n;
+	unsigned int i;
+
+	/* Dying domains too: their tables still translate until destroyed. */
+	for (i = 0; i < im->domains.size; i++) {
+		for (n = im->domains.buckets[i]; n; n = n->next) {
+			dom = entry_of(n, struct iommu_domain);
+			if (!dom->unflushed) {
+				iommu_be_for_each_mapping(dom->be, hpa_overlap,
+							  &r);
+			}
+			if (dom->unflushed || r.hit) {
+				*id = dom->id;
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,
@@ -1368,6 +1469,7 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 	int err;
 	struct iommu_domain *dom = domain_of(im, NULL, id, &err);
 	struct iommu_grp *r;
+	int unit;
 
 	if (!dom) {
 		return err;
@@ -1378,6 +1480,12 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 	err = check_owner(im, d, NULL);
 	if (err) {
 		return err;
+	}
+	unit = unit_index(im, d, why);
+	*why = unit < 0 ? NULL
+			: iommu_be_domain_no_unit(dom->be, im->units[unit]);
+	if (*why) {
+		return -ENOTSUP;
 	}
 	r = grp_get(im, gid_of(d));
 	if (!r) {
@@ -1956,8 +2064,8 @@ static struct iommu_domain *internal_domain(struct iommu *im,
 	if (!dom) {
 		return NULL;
 	}
-	ret = u ? iommu_be_domain_create(&u, 1, &dom->be)
-		: domain_create(im, &dom->be);
+	ret = u ? iommu_be_domain_create(&u, 1, IOMMU_FORMAT_AUTO, &dom->be)
+		: domain_create(im, IOMMU_FORMAT_AUTO, &dom->be);
 	if (ret) {
 		hw_free(dom);
 		return NULL;

@@ -15,18 +15,19 @@
  * isolation group, quarantine, removal, reset and guests' devices.  The
  * same file builds into the kernel and into host tests.
  *
- * Ownership (design.md, invariant 7): every isolation group belongs to the
- * kernel, to one named owner (a guest, or a console claim), or to
+ * Ownership (docs/design.md, invariant 7): every isolation group belongs
+ * to the kernel, to one named owner (a guest, or a console claim), or to
  * quarantine.  A claim blocks the whole group first.  A group's DMA may
  * reach only the owner that last attached it; before it is attached for
  * anyone else it must be proven quiet: blocked, bus mastering off, then
  * reset or quiesced (pci_dev_quiesce()).  A group is never assumed quiet:
  * at boot, after kexec, and after any attach it is not.
  *
- * Lifecycle (invariant 6): detach, removal and quarantine complete in
- * software.  What the hardware cannot confirm yet (an invalidation behind
- * a dead device, a domain whose last detach is pending) waits on a retry
- * list that iommu_poll() drains, holding its references until then.
+ * Lifecycle (docs/design.md, invariant 6): detach, removal and
+ * quarantine complete in software.  What the hardware cannot confirm yet (an
+ * invalidation behind a dead device, a domain whose last detach is pending)
+ * waits on a retry list that iommu_poll() drains, holding its references until
+ * then.
  *
  * Every table grows with what exists: domains, attachments, requester ids
  * and groups are hashed, so attach and fault attribution cost the same for
@@ -145,6 +146,17 @@ struct iommu_be_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
  */
 int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int *id);
+/*
+ * The same with tables of format (iommu_domain_new(): automatic).  A
+ * format asked for spans the units that can walk it: attaching a device
+ * behind another is refused.  -ENOTSUP when no unit can; *why says what
+ * they lack.
+ */
+int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
+			    enum iommu_format format, unsigned int *id,
+			    const char **why);
+/* The format of domain id's tables (automatic for no such domain). */
+enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id);
 int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int id);
 bool iommu_domain_exists(struct iommu *im, unsigned int id);
@@ -155,11 +167,20 @@ int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id);
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,
 			   iommu_mapping_fn fn, void *ctx);
+/*
+ * Whether some domain (*id, the first found) may still reach part of
+ * memory [hpa, hpa + len): it maps it, or one of its unmaps failed and
+ * was not flushed since (what it unmapped may still be cached).  Memory
+ * is given back only when no domain can: mem free asks.
+ */
+bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+			 unsigned int *id);
 
 /*
  * The console's device operations.  attach: d's group must be the
  * kernel's, and proven quiet if anyone else's DMA may be in flight
- * (-EAGAIN, *why says what is missing).  detach: blocked again.
+ * (-EAGAIN, *why says what is missing); d's unit must be able to walk the
+ * domain's tables (-ENOTSUP, *why says what it lacks).  detach: blocked again.
  * claim: the whole group to a named owner, blocked.  release: back to the
  * kernel, blocked.  reset: d blocked, ATS off, bus mastering off, reset or
  * quiesced (method in *method); ends a quarantine of its group.
@@ -174,6 +195,12 @@ int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method);
 int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why);
 enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
 				     const char **name);
+/*
+ * Whether the kernel itself (the console's edu dma) may program d's DMA:
+ * -ENODEV when d is gone or does not answer, -EPERM when quarantined,
+ * -EBUSY when its group is a guest's, claimed, or in transit.
+ */
+int iommu_kernel_may_drive(struct iommu *im, struct pci_dev *d);
 
 /*
  * Guests.  owner_new: a named owner with its own domain.  assign: claims
@@ -204,12 +231,12 @@ int iommu_irq_setup(struct iommu *im, struct pci_dev *d, uint32_t dest,
 void iommu_irq_teardown(struct iommu_irq *irq);
 
 /*
- * Hot-plug (invariant 6).  removing: orderly, d still answers: its DMA is
- * blocked and ATS turned off; false when nothing was attached to block.
- * removed: d is gone; its requester ids are released (inherited ones too)
- * without touching it or waiting on it. added: a fresh device: no failure of
- * its predecessor held against it, and blocked if it joins a group someone
- * owns.
+ * Hot-plug (docs/design.md, invariant 6).  removing: orderly, d still
+ * answers: its DMA is blocked and ATS turned off; false when nothing was
+ * attached to block. removed: d is gone; its requester ids are released
+ * (inherited ones too) without touching it or waiting on it. added: a fresh
+ * device: no failure of its predecessor held against it, and blocked if it
+ * joins a group someone owns.
  */
 bool iommu_device_removing(struct iommu *im, struct pci_dev *d);
 void iommu_device_removed(struct iommu *im, struct pci_dev *d);

@@ -3,7 +3,8 @@
  * disable are plain read-modify-writes of the control register: the IOMMU
  * layer orders them against its own tables and invalidations (enable
  * after the context entry accepts translation requests, disable before
- * the last device-TLB invalidation at an orderly removal, seed 002).
+ * the last device-TLB invalidation at an orderly removal,
+ * docs/scenarios.md, orderly-ats-shutdown).
  */
 #include "drivers/pci/ats.h"
 

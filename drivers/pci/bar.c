@@ -5,9 +5,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/internal.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * Base Address Registers (PCI Local Bus 3.0 §6.2.5.1): reading them, and

@@ -4,9 +4,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * Capability lists come from the device and are not trusted: a pointer may

@@ -4,9 +4,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * The Enhanced Configuration Access Mechanism (PCIe §7.2.2): each

@@ -5,9 +5,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/internal.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * Access Control Services and the isolation groups derived from them
@@ -109,6 +109,7 @@ struct member {
 	struct pci_dev **tail; /* at a root: where the next member goes */
 	uint16_t ids[GROUP_ALIASES_MAX];
 	unsigned int id_count;
+	bool keep; /* not present now: stays with its old group's members */
 };
 
 static unsigned int find_root(struct member *m, unsigned int i)
@@ -169,6 +170,28 @@ static bool same_device(const struct pci_dev *a, const struct pci_dev *b)
 	       pci_slot(a->devfn) == pci_slot(b->devfn);
 }
 
+/*
+ * Whether the ACS rules may join a and b: both answer.  A function that
+ * does not answer (its link down, with or without an event) reads no ACS
+ * at all; judged by all-ones it would merge with its siblings and, once
+ * its link is back, split off again into a group of its own, in both
+ * directions moving a function between owners without their consent.
+ */
+static bool both_answer(const struct member *a, const struct member *b)
+{
+	return !a->keep && !b->keep;
+}
+
+/*
+ * Whether a and b were one group and either cannot be judged now: they
+ * stay one until both answer again.
+ */
+static bool kept_together(const struct member *a, const struct member *b)
+{
+	return (a->keep || b->keep) && a->d->group &&
+	       a->d->group == b->d->group;
+}
+
 /* The classes: every pair the rules of pci.h put together is joined. */
 static void classify(struct member *m, unsigned int n)
 {
@@ -183,12 +206,15 @@ static void classify(struct member *m, unsigned int n)
 				top = b;
 			}
 		}
-		if (top && index_of(m, n, top, &at)) {
+		if (top && index_of(m, n, top, &at) &&
+		    both_answer(&m[i], &m[at])) {
 			join(m, i, at);
 		}
 		for (j = i + 1; j < n; j++) {
 			if (share_id(&m[i], &m[j]) ||
-			    (same_device(m[i].d, m[j].d) && !isolates(m[i].d) &&
+			    kept_together(&m[i], &m[j]) ||
+			    (both_answer(&m[i], &m[j]) &&
+			     same_device(m[i].d, m[j].d) && !isolates(m[i].d) &&
 			     !isolates(m[j].d))) {
 				join(m, i, j);
 			}
@@ -328,6 +354,7 @@ int pci_groups_update(struct pci_host *host)
 		m[i].d = d;
 		m[i].up = i;
 		m[i].id_count = pci_dma_aliases(d, m[i].ids, GROUP_ALIASES_MAX);
+		m[i].keep = d->group && !pci_dev_present(d);
 		i++;
 	}
 	classify(m, n);

@@ -6,14 +6,14 @@
 
 #include "drivers/hw.h"
 #include "drivers/pci/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * PCIe native hot-plug, polled (hotplug.h).  QEMU 7.2 departs from the
  * specification in ways this file relies on not mattering
- * (../shared/research/qemu-peer.md §3): it never sets Data Link Layer State
+ * (docs/scenarios.md, qemu-native-hotplug): it never sets Data Link Layer State
  * Changed, so the link is watched as a level, never as an event; and it
  * removes the device the moment Slot Control is written with the power off
  * and the Power Indicator off.
@@ -237,8 +237,8 @@ static struct pci_dev *first_below(const struct pci_host *host,
 /*
  * The card is still there: present, link up (when reported), and every
  * function right below the port answering.  Any of these failing with no
- * button pressed is a surprise removal (seed 004: a link can go down with
- * no event at all).
+ * button pressed is a surprise removal (docs/scenarios.md,
+ * silent-link-loss: a link can go down with no event at all).
  */
 static bool slot_alive(const struct pci_host *host, const struct pci_slot *s,
 		       uint16_t sta)
@@ -271,12 +271,12 @@ static bool all_answer(const struct pci_host *host, const struct pci_slot *s)
 
 /*
  * Orderly removal (attention button; QEMU's device_del), in the order of
- * seed 002: each function's Bus Master Enable off (PCI 3.0 §6.2.2: it may
- * issue no more requests) and its owner told while it still answers; then
- * the power off; then each is gone.  A function that no longer answers
- * turns this into a surprise removal: its owner must not touch it.
- * Surprise removal: each function gone at once, its owner told to block
- * it blind, and the slot powered off after.
+ * docs/scenarios.md, orderly-ats-shutdown: each function's Bus Master Enable
+ * off (PCI 3.0 §6.2.2: it may issue no more requests) and its owner told while
+ * it still answers; then the power off; then each is gone.  A function that no
+ * longer answers turns this into a surprise removal: its owner must not touch
+ * it. Surprise removal: each function gone at once, its owner told to block it
+ * blind, and the slot powered off after.
  */
 static void slot_remove(struct pci_host *host, struct pci_slot *s,
 			const struct pci_hotplug_ops *ops, void *ctx,

@@ -7,9 +7,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/hotplug.h"
 #include "drivers/pci/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * The state of enumerating one segment, dropped when it is done.
@@ -539,7 +539,8 @@ struct pci_dev *pci_get_dev(const struct pci_host *host, uint16_t seg,
  * link is the one its parent port reports.  A slot whose Presence Detect
  * State reads empty although a function below it is listed has registers
  * that do not describe it (QEMU 7.2's ACPI hot-plug leaves Presence Detect
- * and Link Active clear under a working device, qemu-peer.md §3.1): its
+ * and Link Active clear under a working device, docs/scenarios.md,
+ * qemu-acpi-hotplug-slot): its
  * link state says nothing, and whether the function answers decides.
  */
 static bool port_link_down(const struct pci_dev *b)

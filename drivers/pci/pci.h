@@ -51,8 +51,8 @@ struct pci_cap {
 };
 
 /*
- * The life of a device object (design.md invariant 6).  Whether a device is
- * assigned is its owner's business, not PCI's.
+ * The life of a device object (docs/design.md, invariant 6).  Whether a
+ * device is assigned is its owner's business, not PCI's.
  */
 enum pci_dev_state {
 	PCI_DEV_PRESENT,  /* listed in its host, answering */

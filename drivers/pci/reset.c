@@ -7,9 +7,9 @@
 #include "drivers/hw.h"
 #include "drivers/pci/internal.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 /*
  * Resets and quiescence (reset.h).  Every wait on the device ends at a

@@ -6,7 +6,7 @@
 
 /*
  * Making sure a function's DMA is over before it changes owner
- * (design.md invariant 7).
+ * (docs/design.md, invariant 7).
  *
  * The contract with the caller (the isolation layer):
  * - Before: the caller has moved the function's whole isolation group to

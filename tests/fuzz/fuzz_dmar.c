@@ -12,8 +12,8 @@
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/dmar.h"
 #include "drivers/hw.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

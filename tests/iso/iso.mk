@@ -29,6 +29,11 @@ UNIT_TESTS += iso
 iso_SRCS := tests/iso/test_iso.c $(ISO_SRCS) drivers/iommu/vtd/backend.c \
 	$(VTD_SRCS)
 $(B)/host/bin/iso: $(ISO_RENAMED)
+# Table formats asked for and chosen, ATS falling back in scalable mode.
+UNIT_TESTS += iso_format
+iso_format_SRCS := tests/iso/test_format.c $(ISO_SRCS) \
+	drivers/iommu/vtd/backend.c $(VTD_SRCS)
+$(B)/host/bin/iso_format: $(ISO_RENAMED)
 # The same layer over the absent back end: every assignment refused.
 UNIT_TESTS += iso_absent
 iso_absent_SRCS := tests/iso/test_absent.c $(ISO_SRCS) drivers/iommu/absent.c

@@ -472,6 +472,85 @@ static void test_claim_remove_cycles_do_not_leak(void **state)
 	assert_int_equal(iommu_release(&W.im, w_dev(W_CARD)), 0);
 }
 
+/*
+ * Bug 6: groups recomputed while a link is down (another slot's card
+ * pulled) neither merge the silent functions of a multi-function device
+ * that isolate themselves with ACS, nor split them apart again once the
+ * link is back: the function a guest has stays the guest's and reaches
+ * its memory, its sibling stays the kernel's.
+ */
+static void test_silent_functions_keep_their_groups(void **state)
+{
+	uint64_t hg, hc;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h = w_assign(g, W_ACS0);
+	const struct pci_group *g0 = pci_group_of(w_dev(W_ACS0));
+	const struct pci_group *g1 = pci_group_of(w_dev(W_ACS1));
+	unsigned int id = w_domain(&hc);
+	const char *name;
+
+	assert_ptr_not_equal(g0, g1);
+	pci_fake_link(W.port_acs, false);
+	pull(W.slot_card);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS0)), g0);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)), g1);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS1), &name),
+			 IOMMU_OWNER_KERNEL);
+	pci_fake_link(W.port_acs, true);
+	insert(W.slot_card);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS0)), g0);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)), g1);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS0), &name),
+			 IOMMU_OWNER_NAMED);
+	assert_string_equal(name, "g");
+	w_dma(W_ACS0, W_GPA, 0x5a, DMA_LEN, W_MS);
+	w_run(3 * W_MS);
+	assert_int_equal(bytes_of(hg, 0x5a), DMA_LEN);
+	w_attach(W_ACS1, id);
+	w_dma(W_ACS1, W_GPA, 0x5b, DMA_LEN, W_MS);
+	w_run(3 * W_MS);
+	assert_int_equal(bytes_of(hc, 0x5b), DMA_LEN);
+	assert_int_equal(bytes_of(hg, 0x5b), 0);
+	assert_int_equal(iommu_detach(&W.im, w_dev(W_ACS1)), 0);
+	model_expect_detach(0, W_ACS1);
+	w_unassign(h);
+	w_guest_del(g);
+}
+
+/*
+ * The console's edu dma drives only what the kernel owns: not a guest's
+ * device, not a claimed or quarantined group, not a device that stopped
+ * answering (pulled, no event yet) or is gone.
+ */
+static void test_kernel_drives_only_its_own_devices(void **state)
+{
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h;
+	struct pci_dev *card = pci_dev_get(w_dev(W_CARD));
+
+	assert_int_equal(iommu_kernel_may_drive(&W.im, w_dev(W_FLR)), 0);
+	h = w_assign(g, W_FLR);
+	assert_int_equal(iommu_kernel_may_drive(&W.im, w_dev(W_FLR)), -EBUSY);
+	w_unassign(h);
+	assert_int_equal(iommu_kernel_may_drive(&W.im, w_dev(W_FLR)), 0);
+	assert_int_equal(iommu_claim(&W.im, w_dev(W_MF0), "x", false), 0);
+	assert_int_equal(iommu_kernel_may_drive(&W.im, w_dev(W_MF1)), -EBUSY);
+	assert_int_equal(iommu_release(&W.im, w_dev(W_MF0)), 0);
+	assert_int_equal(iommu_quarantine(&W.im, w_dev(W_ATS6), "test"), 0);
+	assert_int_equal(iommu_kernel_may_drive(&W.im, w_dev(W_ATS6)), -EPERM);
+	/* Pulled: listed until hot-plug notices, but silent already. */
+	pci_fake_slot_pull(W.slot_card);
+	assert_int_equal(iommu_kernel_may_drive(&W.im, card), -ENODEV);
+	w_run(W_MS);
+	assert_true(pci_dev_is_gone(card));
+	assert_int_equal(iommu_kernel_may_drive(&W.im, card), -ENODEV);
+	pci_dev_put(card);
+	insert(W.slot_card);
+	assert_int_equal(iommu_kernel_may_drive(&W.im, w_dev(W_CARD)), 0);
+	w_guest_del(g);
+}
+
 /* ---- presence, quarantine, reset ---- */
 
 /*
@@ -670,12 +749,12 @@ static void test_unmap_four_ats_one_dead_waits_one_deadline(void **state)
 	model_add_endpoint(0, W_ATS7, 0);
 }
 
-/* ---- found by the whole-system test (BUGS-iso.md) ---- */
+/* ---- found by the whole-system test (docs/scenarios.md, iso-*) ---- */
 
 /*
  * A group given back to the kernel is no longer proven quiet: DMA the
  * kernel starts on it (edu dma from the console) must not reach the next
- * guest (BUGS-iso.md 1).
+ * guest (docs/scenarios.md, iso-release-not-quiet).
  */
 static void test_kernel_dma_after_release_is_not_trusted(void **state)
 {
@@ -695,7 +774,8 @@ static void test_kernel_dma_after_release_is_not_trusted(void **state)
 
 /*
  * A domain whose unmap failed is flushed before its tables go: nothing
- * waits for an invalidation when it is destroyed (BUGS-iso.md 2).
+ * waits for an invalidation when it is destroyed (docs/scenarios.md,
+ * iso-destroy-after-failed-unmap).
  */
 static void test_domain_del_after_failed_unmap_flushes_first(void **state)
 {
@@ -716,9 +796,47 @@ static void test_domain_del_after_failed_unmap_flushes_first(void **state)
 }
 
 /*
+ * mem free asks whether any domain may still reach a buffer: a console
+ * domain or a guest's that maps part of it, or one whose unmap failed
+ * until a flush confirms it.  Memory next to a mapping is free to go.
+ */
+static void test_mapped_memory_stays_reachable(void **state)
+{
+	uint64_t hc, hg;
+	unsigned int id = w_domain(&hc), got = 0;
+	struct iommu_owner *g = w_guest("g", &hg);
+
+	assert_true(
+		iommu_hpa_reachable(&W.im, hc + W_LEN - 0x1000, 0x2000, &got));
+	assert_int_equal(got, id);
+	assert_true(iommu_hpa_reachable(&W.im, hg, 1, &got));
+	assert_int_equal(got, g->dom_id);
+	assert_false(iommu_hpa_reachable(&W.im, hc + W_LEN, 0x1000, &got));
+	assert_int_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
+	assert_false(iommu_hpa_reachable(&W.im, hc, W_LEN, &got));
+	/* An unmap the hardware did not confirm: reachable until flushed. */
+	assert_int_equal(iommu_map(&W.im, NULL, id, W_GPA, hc, W_LEN,
+				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
+			 0);
+	w_attach(W_ATS, id);
+	model_remove_endpoint(0, W_ATS);
+	assert_int_not_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
+	assert_true(iommu_hpa_reachable(&W.im, hc, 0x1000, &got));
+	assert_int_equal(got, id);
+	w_run(3000 * W_MS);
+	model_expect_detach(0, W_ATS);
+	assert_int_equal(iommu_flush(&W.im, NULL, id), 0);
+	assert_false(iommu_hpa_reachable(&W.im, hc, W_LEN, &got));
+	model_add_endpoint(0, W_ATS, 0);
+	w_guest_del(g);
+	assert_false(iommu_hpa_reachable(&W.im, hg, W_LEN, &got));
+}
+
+/*
  * Unassign while the hardware has not confirmed the detach: the old
  * translation may still be cached, so the group stays in transit (nobody
- * may take it) until the poll confirms it (BUGS-iso.md 3).
+ * may take it) until the poll confirms it (docs/scenarios.md,
+ * iso-unconfirmed-detach).
  */
 static void test_unconfirmed_detach_keeps_group_in_transit(void **state)
 {
@@ -743,7 +861,7 @@ static void test_unconfirmed_detach_keeps_group_in_transit(void **state)
 
 /*
  * Detaching one member of an alias group detaches the requester id it
- * shares: no sibling keeps it attached (BUGS-iso.md 4).
+ * shares: no sibling keeps it attached (docs/scenarios.md, iso-alias-detach).
  */
 static void test_detach_of_alias_member_detaches_shared_id(void **state)
 {
@@ -781,6 +899,8 @@ int main(int argc, char **argv)
 		T(test_replug_gets_fresh_state_while_detach_pending),
 		T(test_gone_handle_does_not_reach_replugged),
 		T(test_claim_remove_cycles_do_not_leak),
+		T(test_silent_functions_keep_their_groups),
+		T(test_kernel_drives_only_its_own_devices),
 		T(test_presence_follows_link),
 		T(test_quarantined_device_poll_is_quiet),
 		T(test_reset_blocks_first),
@@ -789,6 +909,7 @@ int main(int argc, char **argv)
 		T(test_unmap_four_ats_one_dead_waits_one_deadline),
 		T(test_kernel_dma_after_release_is_not_trusted),
 		T(test_domain_del_after_failed_unmap_flushes_first),
+		T(test_mapped_memory_stays_reachable),
 		T(test_unconfirmed_detach_keeps_group_in_transit),
 		T(test_detach_of_alias_member_detaches_shared_id),
 #undef T

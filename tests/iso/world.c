@@ -82,6 +82,7 @@ static uint8_t *root_port(unsigned int dev, uint8_t sec)
 static void topology(void)
 {
 	uint8_t *alias[2], *mf[2], *cfg, *port;
+	unsigned int i;
 
 	pci_fake_alias_group(0, pci_devfn(1, 0), 4, 2, alias);
 	W.cfg[W_ALIAS0] = alias[0];
@@ -102,6 +103,13 @@ static void topology(void)
 	endpoint(6, 0, true, true);
 	root_port(0x19, 7);
 	endpoint(7, 0, true, true);
+	W.port_acs = root_port(0x18, 5);
+	pci_fake_multifunction(5, 0, 2, mf);
+	for (i = 0; i < 2; i++) {
+		pci_fake_flr(mf[i]);
+		pci_cfg_acs(mf[i], ATS_POS, 0, PCI_ACS_RR | PCI_ACS_CR, 0);
+		W.cfg[W_ACS0 + i] = mf[i];
+	}
 	port = root_port(0x1d, 2);
 	W.slot_card = pci_fake_slot(port, PCI_CFG_PORT_EXP, SLOT_CAPS, 1);
 	pci_fake_slot_card(W.slot_card, endpoint(2, 0, true, false));
@@ -171,14 +179,15 @@ static void old_life(void)
 	model_set_firmware_state(0, &fw);
 }
 
-static int bring_up(bool inherit, unsigned int units)
+/* The unit has the default capabilities, device-TLBs and ecap on top. */
+static int bring_up(bool inherit, unsigned int units, uint64_t ecap)
 {
 	struct model_unit_config cfg;
 	struct iommu_be_platform plat = {.inherit = inherit};
 	struct iommu_be_config *bc;
 
 	model_unit_config_default(&cfg);
-	cfg.ecap |= VTD_ECAP_DT;
+	cfg.ecap |= VTD_ECAP_DT | ecap;
 	/* An unanswered device-TLB invalidation times out in 2 s, not 60. */
 	cfg.ite_timeout_ns = 2000 * W_MS;
 	model_add_unit(UNIT_BASE, &cfg);
@@ -208,7 +217,7 @@ static int bring_up(bool inherit, unsigned int units)
 	return 0;
 }
 
-int w_setup(void **state)
+static int setup_with(uint64_t ecap)
 {
 	memset(&W, 0, sizeof(W));
 	W.baseline = pci_alloc_live;
@@ -217,7 +226,22 @@ int w_setup(void **state)
 	pci_cfg_reset();
 	pci_log_reset();
 	pci_alloc_fail_after = -1;
-	return bring_up(false, 1);
+	return bring_up(false, 1, ecap);
+}
+
+int w_setup(void **state)
+{
+	return setup_with(0);
+}
+
+int w_setup_scalable(void **state)
+{
+	return setup_with(VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_FLTS);
+}
+
+int w_setup_fl_only(void **state)
+{
+	return setup_with(VTD_ECAP_SMTS | VTD_ECAP_FLTS);
 }
 
 int w_setup_absent(void **state)
@@ -228,7 +252,7 @@ int w_setup_absent(void **state)
 	pci_cfg_reset();
 	pci_log_reset();
 	pci_alloc_fail_after = -1;
-	return bring_up(false, 0);
+	return bring_up(false, 0, 0);
 }
 
 int w_setup_kexec(void **state)
@@ -240,7 +264,7 @@ int w_setup_kexec(void **state)
 	pci_cfg_reset();
 	pci_log_reset();
 	pci_alloc_fail_after = -1;
-	return bring_up(true, 1);
+	return bring_up(true, 1, 0);
 }
 
 int w_teardown(void **state)

@@ -6,7 +6,7 @@
 #include "drivers/acpi/dmar.h"
 #include "drivers/iommu/iommu.h"
 #include "drivers/pci/pci.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 /*
  * One machine for the isolation layer's host tests: the real layer, PCI
@@ -27,6 +27,8 @@
  *   00:1d.0 hot-plug slot to bus 2: card 02:00.0, PCIe endpoint with FLR
  *   00:1e.0 hot-plug slot to bus 3: card 03:00.0, like 01:00.0 (ATS)
  *   00:1a.0, 00:19.0 root ports to buses 6 and 7: 06:00.0, 07:00.0, ATS
+ *   00:18.0 root port to bus 5: 05:00.0-1, multi-function endpoint with FLR
+ *           whose functions isolate themselves with ACS (two groups)
  *
  * After a kexec (w_setup_kexec) 00:03.0 and 02:00.0 still translate W_OLD
  * to W.old_ram through the previous life's tables.
@@ -43,6 +45,8 @@
 #define W_CARD_ATS 0x0300U
 #define W_ATS6	   0x0600U
 #define W_ATS7	   0x0700U
+#define W_ACS0	   0x0500U
+#define W_ACS1	   0x0501U
 #define W_OLD	   UINT64_C(0x10000)
 
 #define W_MS UINT64_C(1000000)
@@ -56,6 +60,7 @@ struct world {
 	struct iommu im;
 	uint8_t *cfg[0x800];   /* by requester id, for the functions above */
 	uint8_t *port_ats;     /* 00:1c.0 */
+	uint8_t *port_acs;     /* 00:18.0 */
 	uint64_t old_pages[6]; /* the previous life's tables */
 	uint64_t old_ram;
 	int slot_card;
@@ -71,6 +76,12 @@ extern struct world W;
 /* cmocka setup and teardown: a fresh machine; teardown checks leaks. */
 int w_setup(void **state);
 int w_teardown(void **state);
+/*
+ * The same machine whose unit runs in scalable mode, with second- and
+ * first-level tables, or with first-level tables only (no SLTS).
+ */
+int w_setup_scalable(void **state);
+int w_setup_fl_only(void **state);
 /* The same machine whose image has the absent back end: no unit. */
 int w_setup_absent(void **state);
 /* The same machine after a kexec: the previous life's tables kept. */

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "drivers/hw.h"
-#include "drivers/iommu/vtd/vtd.h"
+#include "drivers/iommu/vtd/internal.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "drivers/iommu/vtd/vtd.h"
+#include "drivers/iommu/vtd/internal.h"
 
 #include "tests/model/model.h"
 

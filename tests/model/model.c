@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 
 #include "drivers/hw.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 #include "tests/model/model_ir.h"
 
@@ -578,10 +578,10 @@ static bool path_uses(const struct tlb_entry *e, uint64_t page)
 }
 
 /*
- * Invariant 2: a page must not be freed while a unit can still reach it
- * through what it has latched or cached.  With TE off nothing is used, and
- * software must invalidate globally before turning it on again, so the
- * cached copies are simply dropped.
+ * docs/design.md, invariant 2: a page must not be freed while a unit can
+ * still reach it through what it has latched or cached.  With TE off nothing is
+ * used, and software must invalidate globally before turning it on again, so
+ * the cached copies are simply dropped.
  */
 static void check_free(struct munit *mu, uint64_t pa)
 {
@@ -817,9 +817,9 @@ void model_advance(uint64_t ns)
 /* ---- context cache, IOTLB, shadow of context entries ---- */
 
 /*
- * Invariant 5: a context entry seen present must be seen not present (at
- * an invalidation or a walk) before it is seen present with other
- * contents.
+ * docs/design.md, invariant 5: a context entry seen present must be seen
+ * not present (at an invalidation or a walk) before it is seen present with
+ * other contents.
  */
 static void ctx_observe(struct munit *mu, uint16_t sid, uint64_t lo,
 			uint64_t hi)
@@ -945,7 +945,8 @@ static bool ctx_entry_at(struct munit *mu, uint64_t pa, uint16_t *sid,
 /*
  * Every store the driver makes to a structure a unit reads.  The unit may
  * read between any two: a context entry is observed at each store
- * (invariant 5, whatever flushes come later), and watching devices walk.
+ * (docs/design.md, invariant 5, whatever flushes come later), and
+ * watching devices walk.
  */
 void hw_table_write(uint64_t *p, uint64_t val)
 {
@@ -1038,10 +1039,10 @@ static struct pe_shadow *pe_shadow_of(struct munit *mu, uint64_t pa)
 }
 
 /*
- * Invariant 5 for PASID entries: one seen present must be seen not present
- * before it is seen present with other contents.  With stores in order and
- * the unit free to read at any moment, a driver that writes a present
- * entry in place is seen here sooner or later.
+ * docs/design.md, invariant 5, for PASID entries: one seen present must
+ * be seen not present before it is seen present with other contents.  With
+ * stores in order and the unit free to read at any moment, a driver that writes
+ * a present entry in place is seen here sooner or later.
  */
 static void pe_observe(struct munit *mu, uint64_t pa, const uint64_t *val)
 {
@@ -1094,10 +1095,10 @@ static unsigned int levels_of_aw(uint64_t aw)
 
 /*
  * What a present PASID entry must be (9.6): a PGTT the unit supports, AW a
- * depth in SAGAW (QEMU 7.2 requires it whatever the PGTT, qemu-peer 1.4,
- * and so does the model), FLPM a depth the unit walks, reserved fields
- * clear.  Stricter than hardware where moat sets nothing: every field the
- * driver does not use counts as reserved.
+ * depth in SAGAW (QEMU 7.2 requires it whatever the PGTT,
+ * docs/scenarios.md, qemu-pasid-aw, and so does the model), FLPM a depth the
+ * unit walks, reserved fields clear.  Stricter than hardware where moat sets
+ * nothing: every field the driver does not use counts as reserved.
  */
 static unsigned int pe_check(const struct munit *mu, const uint64_t *val)
 {
@@ -1755,7 +1756,7 @@ void model_ir_fault(unsigned int unit, uint16_t sid, unsigned int index,
 	record_fault(&M.units[unit], &rq, reason);
 }
 
-/* ---- expectations (invariants 1 and 2) ---- */
+/* ---- expectations (docs/design.md, invariants 1 and 2) ---- */
 
 static const void *owner_of(unsigned int unit, uint16_t sid, uint32_t pasid)
 {
@@ -2408,8 +2409,8 @@ static void wait_apply(struct munit *mu, uint64_t lo, uint64_t hi,
 }
 
 /*
- * Invariant 4, from the hardware's side: a wait must not target a status
- * word that a write is still on its way to.
+ * docs/design.md, invariant 4, from the hardware's side: a wait must not
+ * target a status word that a write is still on its way to.
  */
 static void check_status_target(struct munit *mu, uint64_t lo, uint64_t hi)
 {

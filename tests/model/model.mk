@@ -11,6 +11,11 @@ vtd_sm_SRCS := tests/model/test_sm.c tests/model/harness.c $(MODEL_SRCS)
 vtd_lifecycle_SRCS := tests/model/test_lifecycle.c tests/model/harness.c \
 	$(MODEL_SRCS)
 
+# The back end: table formats asked for on units that walk different ones.
+UNIT_TESTS += vtd_backend
+vtd_backend_SRCS := tests/model/test_backend.c tests/model/harness.c \
+	drivers/iommu/vtd/backend.c lib/format.c $(MODEL_SRCS)
+
 # Interrupt remapping: entries, source ids, the IEC, x2APIC, both modes.
 UNIT_TESTS += vtd_ir
 vtd_ir_SRCS := tests/model/test_ir.c tests/model/harness.c $(MODEL_SRCS)

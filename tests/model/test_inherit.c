@@ -153,7 +153,10 @@ static void test_inherit_keeps_dma(void **state)
 	assert_int_not_equal(vtd_domain_did(d, &u), OLD_DID);
 	t_map(d, IOVA, ram2, SZ_4K, RW);
 
-	/* First attach: blocked, invalidated, then written (invariant 5). */
+	/*
+	 * First attach: blocked, invalidated, then written (docs/design.md,
+	 * invariant 5).
+	 */
 	model_reset_stats(idx);
 	t_attach(d, &u, SID_A);
 	assert_int_equal(model_unit_stats(idx)->cc_device, 1);

@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "drivers/hw.h"
-#include "drivers/iommu/vtd/vtd.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 
@@ -466,14 +465,14 @@ static void test_iec_deadline(void **state)
 		    u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 2 * RELAX_NS);
 	/* The batch stays at the head of the queue: the poll sees it late. */
 	vtd_qi_poll(&u);
-	assert_true(u.qi.degraded);
+	assert_true(vtd_unit_degraded(&u));
 	assert_int_equal(u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 1);
 	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC, &sid, 1),
 			 -ETIMEDOUT);
 	model_qi_stall(idx, false);
 	model_advance(10000);
 	vtd_qi_poll(&u);
-	assert_false(u.qi.degraded);
+	assert_false(vtd_unit_degraded(&u));
 	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC, &sid, 1), 0);
 	expect_delivered(idx, DEV, index, APIC, VEC);
 	shut_down(&u);

@@ -3,9 +3,9 @@
  * with ATS, map, unmap, removal and release in every order (120
  * permutations of five steps), with ATS endpoints that go away in three
  * ways: removed and reported (vtd_device_gone, presence lost), removed
- * with no event at all (seed 004: the link went down, presence still
- * reads true), and still there but answering after the deadline.  What
- * every cycle checks:
+ * with no event at all (docs/scenarios.md, silent-link-loss: the link
+ * went down, presence still reads true), and still there but answering after
+ * the deadline.  What every cycle checks:
  * - no call waits past the sum of its deadlines (plus a poll step);
  * - a device known gone gets no device-TLB invalidation, one gone
  *   unseen at most the one that finds out (then it is quarantined);
@@ -85,7 +85,7 @@ static unsigned int dids_in_use(const struct vtd_unit *u)
 static bool queue_idle(const struct vtd_unit *u)
 {
 	return u->qi.oldest == u->qi.tail && !u->qi.redo_count &&
-	       !u->qi.degraded;
+	       !vtd_unit_degraded(u);
 }
 
 /*

@@ -176,11 +176,11 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	arm(r, n, 1U << p | 1U << live);
 	for (i = 0; i < n; i++) {
 		if (i == p)
-			descs[i] = vtd_qi_devtlb(&r->u, DEAD, DEAD, 0, 0,
-						 VTD_DEVTLB_ALL);
+			descs[i] = vtd_desc_devtlb(&r->u, DEAD, DEAD, 0, 0,
+						   VTD_DEVTLB_ALL);
 		else if (i == live)
-			descs[i] =
-				vtd_qi_devtlb(&r->u, LIVE, LIVE, 0, IOVA(i), 0);
+			descs[i] = vtd_desc_devtlb(&r->u, LIVE, LIVE, 0,
+						   IOVA(i), 0);
 		else
 			descs[i] = psi(r, i);
 	}
@@ -190,7 +190,7 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	/* The deadline blames a device only when it was the sole target. */
 	assert_int_equal(vtd_device_quarantined(&r->u, DEAD), live == n);
 	assert_false(vtd_device_quarantined(&r->u, LIVE));
-	assert_false(r->u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r->u));
 
 	/* The hardware gives up a minute later: ITE. */
 	model_advance(ITE_NS);
@@ -201,7 +201,7 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	assert_true(vtd_device_quarantined(&r->u, DEAD));
 	assert_false(vtd_device_quarantined(&r->u, LIVE));
 	assert_true(vtd_qi_passed(&r->u, seq));
-	assert_false(r->u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r->u));
 	for (i = 0; i < n; i++) {
 		if (i != p && i != live)
 			expect_gone(r, i);
@@ -271,7 +271,7 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 		assert_int_equal(vtd_domain_flush(r->d), 0);
 		expect_gone(r, i);
 	}
-	assert_false(r->u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r->u));
 	assert_int_equal(model_violations(), 0);
 }
 
@@ -312,7 +312,7 @@ static void ice_case(struct rig *r, unsigned int n, unsigned int p,
 	arm(r, n, n > 1 ? 1U : 0);
 	for (i = 0; i < n; i++)
 		descs[i] = i == 0 && n > 1
-				   ? vtd_qi_devtlb(&r->u, LIVE, LIVE, 0, 0, 0)
+				   ? vtd_desc_devtlb(&r->u, LIVE, LIVE, 0, 0, 0)
 				   : psi(r, i);
 	model_inject_ice(r->idx, p, culprit);
 	t0 = model_now();
@@ -402,7 +402,7 @@ static void test_devtlb_to_vanished_device(void **state)
 		model_advance(400 * MS);
 	}
 	/* Stuck behind the device, not late themselves: the unit is fine. */
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 0);
 	assert_non_null(other[0]->deferred);
 
@@ -604,7 +604,7 @@ static void test_disable_refused_while_busy(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 	assert_int_equal(vtd_unit_disable(&r.u), -EBUSY);
 	assert_true(model_unit_gsts(r.idx) & VTD_GSTS_QIES);
@@ -690,7 +690,7 @@ static void test_ite_during_wait(void **state)
 	cfg.ite_timeout_ns = 50 * MS;
 	rig_up(&r, &cfg);
 	arm(&r, 1, 0);
-	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[0]), 0);
 	desc = psi(&r, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[1]), 0);
@@ -744,7 +744,7 @@ static void test_late_status_write(void **state)
 		assert_within(&r.u, t0, VTD_DEADLINE_IOTLB);
 	}
 	/* Only the first was at the head: one miss, the unit degraded. */
-	assert_true(r.u.qi.degraded);
+	assert_true(vtd_unit_degraded(&r.u));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 1);
 	assert_int_equal(vtd_attach(d2, &r.u, &sid, 1), -ETIMEDOUT);
 	/* Queue more while the writes are on their way, then ring for it. */
@@ -768,7 +768,7 @@ static void test_late_status_write(void **state)
 			 0);
 	vtd_qi_poll(&r.u);
 	drain(&r.u);
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].recoveries, 1);
 	assert_true(vtd_qi_passed(&r.u, seq[0]));
 	assert_true(vtd_qi_passed(&r.u, r.u.qi.seq));
@@ -822,7 +822,7 @@ static void test_deadline_per_class(void **state)
 	assert_int_equal(vtd_unit_enable(&u), 0);
 
 	model_qi_stall(idx, true);
-	desc = vtd_qi_iotlb_global(&u);
+	desc = vtd_desc_iotlb_global(&u);
 	t0 = model_now();
 	assert_int_equal(vtd_qi_submit(&u, &desc, 1, NULL), -ETIMEDOUT);
 	assert_true(model_now() - t0 >= 5 * MS);
@@ -830,9 +830,9 @@ static void test_deadline_per_class(void **state)
 	model_qi_stall(idx, false);
 	model_advance(10000);
 	vtd_qi_poll(&u);
-	assert_false(u.qi.degraded);
+	assert_false(vtd_unit_degraded(&u));
 
-	desc = vtd_qi_devtlb(&u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&u, DEAD, DEAD, 0, 0, 0);
 	t0 = model_now();
 	assert_int_equal(vtd_qi_submit(&u, &desc, 1, NULL), -ETIMEDOUT);
 	assert_true(model_now() - t0 >= 20 * MS);
@@ -877,14 +877,14 @@ static void test_degraded_unit_recovers(void **state)
 	d2 = new_domain(&r.u, 39);
 	model_qi_stall(r.idx, true);
 	assert_int_equal(vtd_domain_unmap(r.d, KEEP, SZ_4K), -ETIMEDOUT);
-	assert_true(r.u.qi.degraded);
+	assert_true(vtd_unit_degraded(&r.u));
 	assert_int_equal(model_log_count("unit degraded until it completes"),
 			 1);
 	assert_int_equal(vtd_attach(d2, &r.u, &sid, 1), -ETIMEDOUT);
 	model_qi_stall(r.idx, false);
 	model_advance(10000);
 	vtd_qi_poll(&r.u);
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(model_log_count("unit healthy again"), 1);
 	model_expect_unmap(r.d, KEEP, SZ_4K);
 	t_attach(d2, &r.u, sid);
@@ -912,11 +912,11 @@ static void test_two_dead_devices_full_ring(void **state)
 
 	rig_up(&r, &cfg);
 	model_add_endpoint(r.idx, dead2, MODEL_ATS_NEVER);
-	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 	arm(&r, PAGES, 0);
 	do {
-		desc = n == 10 ? vtd_qi_devtlb(&r.u, dead2, dead2, 0, 0, 0)
+		desc = n == 10 ? vtd_desc_devtlb(&r.u, dead2, dead2, 0, 0, 0)
 			       : psi(&r, n % PAGES);
 		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
 	} while (!err && ++n < VTD_QI_WORK_MAX);
@@ -961,8 +961,8 @@ static void test_ite_chain(void **state)
 		model_add_endpoint(r.idx, SID(4, i, 0), MODEL_ATS_NEVER);
 	arm(&r, PAGES, 0);
 	do {
-		desc = n < 6 ? vtd_qi_devtlb(&r.u, SID(4, n, 0), SID(4, n, 0),
-					     0, 0, 0)
+		desc = n < 6 ? vtd_desc_devtlb(&r.u, SID(4, n, 0), SID(4, n, 0),
+					       0, 0, 0)
 			     : psi(&r, n % PAGES);
 		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
 	} while (!err && ++n < VTD_QI_WORK_MAX);
@@ -1004,9 +1004,9 @@ static void test_ite_without_sid(void **state)
 	rig_up(&r, &cfg);
 	model_add_endpoint(r.idx, dead2, MODEL_ATS_NEVER);
 	arm(&r, 1, 0);
-	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[0]), 0);
-	desc = vtd_qi_devtlb(&r.u, dead2, dead2, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, dead2, dead2, 0, 0, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[1]), 0);
 	desc = psi(&r, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[2]), 0);
@@ -1034,7 +1034,7 @@ static void test_ite_without_sid(void **state)
 	assert_true(vtd_qi_passed(&r.u, seq[2]));
 	assert_int_equal(vtd_qi_wait(&r.u, seq[2]), 0);
 	expect_gone(&r, 0);
-	assert_false(r.u.qi.degraded);
+	assert_false(vtd_unit_degraded(&r.u));
 	rig_down(&r);
 }
 
@@ -1069,9 +1069,9 @@ static void test_qi_info(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	desc = vtd_qi_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
-	desc = vtd_qi_iotlb_global(&r.u);
+	desc = vtd_desc_iotlb_global(&r.u);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 
 	vtd_qi_info(&r.u, &info);
@@ -1267,19 +1267,19 @@ static void test_devtlb_descriptor(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 8, 0x7654321000, 0);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 8, 0x7654321000, 0);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400080003));
 	assert_int_equal(d.hi, UINT64_C(0x7654321000));
 	/* 2^4 pages: S, and the size in the low address bits. */
-	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 32, 0x7654321000, 4);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 32, 0x7654321000, 4);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400000003));
 	assert_int_equal(d.hi, UINT64_C(0x7654327001));
-	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 0, 0x7654321000,
-			  VTD_DEVTLB_ALL);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, 0x7654321000,
+			    VTD_DEVTLB_ALL);
 	assert_int_equal(d.hi, UINT64_C(0x7ffffffffffff001));
 	/* PFSID only with ECAP.DIT. */
 	r.u.ecap |= VTD_ECAP_DIT;
-	d = vtd_qi_devtlb(&r.u, 0x1234, 0xabcd, 0, 0, 0);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, 0, 0);
 	assert_int_equal(d.lo, UINT64_C(0xabc012340000d003));
 	r.u.ecap &= ~VTD_ECAP_DIT;
 	/* Accepted by the hardware, and without device-TLBs refused early. */

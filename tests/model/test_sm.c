@@ -87,10 +87,10 @@ static void assert_mode(struct vtd_unit *u, const char *mode, const char *why)
 static void test_mode_choice(void **state)
 {
 	struct model_unit_config legacy = default_cfg(), fl_only = sm_cfg(19),
-				 sm = sm_cfg(19);
+				 sm = sm_cfg(19), neither = sm_cfg(19);
 	struct vtd_config cfg;
-	struct vtd_unit u[5];
-	unsigned int i, idx[5];
+	struct vtd_unit u[6];
+	unsigned int i, idx[6];
 
 	vtd_config_default(&cfg);
 	assert_int_equal(cfg.mode, VTD_MODE_CHOICE_AUTO);
@@ -104,11 +104,13 @@ static void test_mode_choice(void **state)
 	assert_int_equal(cfg.mode, VTD_MODE_CHOICE_AUTO);
 
 	fl_only.ecap &= ~VTD_ECAP_SLTS;
+	neither.ecap &= ~(VTD_ECAP_SLTS | VTD_ECAP_FLTS);
 	idx[0] = add_unit(&legacy);
 	idx[1] = add_unit(&fl_only);
 	idx[2] = add_unit(&sm);
 	idx[3] = add_unit(&sm);
 	idx[4] = add_unit(&legacy);
+	idx[5] = add_unit(&neither);
 
 	/* Auto: per unit, from its own capabilities. */
 	for (i = 0; i < 3; i++) {
@@ -116,8 +118,12 @@ static void test_mode_choice(void **state)
 			vtd_unit_init(&u[i], idx[i], 0, BASE(idx[i]), &cfg), 0);
 	}
 	assert_mode(&u[0], "legacy", "auto: no SMTS");
-	assert_mode(&u[1], "legacy", "auto: SMTS without SLTS");
+	/* First-level tables only: scalable mode, as offered (issue 13). */
+	assert_mode(&u[1], "scalable", "auto: SMTS and FLTS, no SLTS");
 	assert_mode(&u[2], "scalable", "auto: SMTS and SLTS");
+	assert_int_equal(vtd_unit_init(&u[5], idx[5], 0, BASE(idx[5]), &cfg),
+			 0);
+	assert_mode(&u[5], "legacy", "auto: SMTS without SLTS or FLTS");
 
 	/* Forced: obeyed where the unit can, refused with a reason else. */
 	assert_int_equal(vtd_config_set_str(&cfg, "vtd.mode", "legacy"), 0);
@@ -137,7 +143,7 @@ static void test_mode_choice(void **state)
 		model_log_count("refused: no SMTS; staying in legacy mode"), 1);
 
 	/* What each mode programs: TTM, descriptor width. */
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		bool sm_mode = u[i].mode == VTD_MODE_SCALABLE;
 
 		assert_int_equal(vtd_unit_enable(&u[i]), 0);
@@ -707,10 +713,10 @@ static void test_model_stale_pasid_caches(void **state)
 	poke(&pe->val[0], val0 & ~VTD_PE_0_P);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x55, 8), 0);
 	/* ...until the PASID-cache invalidation naming domain and PASID. */
-	submit(&u, vtd_qi_pc_pasid(did + 1, 5));
-	submit(&u, vtd_qi_pc_pasid(did, 6));
+	submit(&u, vtd_desc_pc_pasid(did + 1, 5));
+	submit(&u, vtd_desc_pc_pasid(did, 6));
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x66, 8), 0);
-	submit(&u, vtd_qi_pc_pasid(did, 5));
+	submit(&u, vtd_desc_pc_pasid(did, 5));
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x77, 8), -EFAULT);
 	sm_fault_expect(&u, sid, 5, SM_PE_NP);
 	poke(&pe->val[0], val0);
@@ -731,9 +737,9 @@ static void test_model_stale_pasid_caches(void **state)
 }
 
 /*
- * Invariant 5 as the model checks it for PASID entries: the update
- * protocol without its PASID-cache invalidation.  The device keeps using
- * the old domain, and once the unit looks at the entry again it finds it
+ * docs/design.md, invariant 5, as the model checks it for PASID entries:
+ * the update protocol without its PASID-cache invalidation.  The device keeps
+ * using the old domain, and once the unit looks at the entry again it finds it
  * changed without ever having been not present.
  */
 static void test_model_catches_missing_pasid_cache_invalidation(void **state)
@@ -770,7 +776,7 @@ static void test_model_catches_missing_pasid_cache_invalidation(void **state)
 	assert_int_equal(ram_byte(pa), 2);
 	assert_true(model_violation_seen("isolation broken"));
 	model_clear_violations();
-	submit(&u, vtd_qi_pc_pasid(did_a, 9));
+	submit(&u, vtd_desc_pc_pasid(did_a, 9));
 	assert_true(model_violation_seen("PASID entry at"));
 	assert_true(model_violation_seen("changed while present"));
 	model_clear_violations();
@@ -785,8 +791,8 @@ static void test_model_catches_missing_pasid_cache_invalidation(void **state)
 
 	/* Back the proper way: not present, invalidate, rewrite, present. */
 	poke(&pe->val[0], pe->val[0] & ~VTD_PE_0_P);
-	submit(&u, vtd_qi_pc_pasid(did_b, 9));
-	submit(&u, vtd_qi_iotlb_domain(&u, did_b));
+	submit(&u, vtd_desc_pc_pasid(did_b, 9));
+	submit(&u, vtd_desc_iotlb_domain(&u, did_b));
 	poke(&pe->val[1], saved[1]);
 	poke(&pe->val[0], saved[0]);
 	model_expect_attach_pasid(idx, sid, 9, a);
@@ -1011,7 +1017,7 @@ static void test_sm_queue(void **state)
 	before = model_now();
 	assert_int_equal(
 		vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 5, 0x40000, 2), 0);
-	d = vtd_qi_pdevtlb(&u, LIVE, LIVE, 0, 5, 0x40000, 2);
+	d = vtd_desc_pdevtlb(&u, LIVE, LIVE, 0, 5, 0x40000, 2);
 	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_PDEVTLB);
 	assert_int_equal(field_get64(VTD_QI_PDEVTLB_SID, d.lo), LIVE);
 	assert_int_equal(field_get64(VTD_QI_PDEVTLB_PASID, d.lo), 5);

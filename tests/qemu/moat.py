@@ -42,7 +42,8 @@ START_TIMEOUT = 120
 BOOT_TIMEOUT = 60  # OVMF alone takes ~3 s; TCG on a loaded 2-core host is slower
 CMD_TIMEOUT = 30
 
-# isa-debug-exit: QEMU exits with (code << 1) | 1 (qemu-peer.md section 4).
+# isa-debug-exit: QEMU exits with (code << 1) | 1 (docs/scenarios.md,
+# qemu-debug-exit).
 PANIC_STATUS = (0x7F << 1) | 1
 
 ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")

@@ -3,7 +3,7 @@ re-plug at the same address with a new object and a working DMA path, 20
 del/add cycles, surprise removal by slot poweroff, and isolation groups.
 
 QEMU's ACPI hot-plug is turned off so that each pcie-root-port is the slot's
-own hot-plug controller (../shared/research/qemu-peer.md section 3)."""
+own hot-plug controller (docs/scenarios.md, qemu-native-hotplug)."""
 import queue
 import re
 import socket
@@ -281,7 +281,7 @@ def test_groups_follow_topology():
 
 
 def test_claims_take_whole_groups():
-    """One owner per isolation group (design.md invariant 7)."""
+    """One owner per isolation group (docs/design.md, invariant 7)."""
     with moat.Machine(devices=GROUP_DEVICES) as m:
         m.wait_ready()
 

@@ -112,3 +112,30 @@ def test_guest_command_on_gone_device():
         _, end = m.run("guest dma h %s to-dev 0x1000 16" % DEV2[5:])
         assert end == "error: %s is gone" % DEV2[5:]
         m.ok("guest unassign h %s" % DEV2[5:])
+
+
+def test_mapped_buffer_not_freed_guest_device_not_driven():
+    """mem free of a buffer a domain still maps is refused and frees
+    nothing; the console's edu dma refuses a guest's device."""
+    with machine() as m:
+        m.wait_ready()
+        buf = alloc(m, 0x1000)
+        d = new_domain(m)
+        m.ok("domain map %d 0x10000 0x%x 0x1000 rw" % (d, buf))
+        _, end = m.run("mem free 0x%x" % buf)
+        assert end.startswith(
+            "error: 0x%x is still reachable through domain %d" % (buf, d)), end
+        # Still the buffer: the device writes it through the domain.
+        m.ok("attach %s %d" % (A_DEV, d))
+        m.ok("mem fill 0x%x 64 0x5a" % buf)
+        assert dma(m, A_DEV, "to-dev", 0x10000, 64)[0]
+        m.ok("detach %s" % A_DEV)
+        m.ok("domain unmap %d 0x10000 0x1000" % d)
+        m.ok("mem free 0x%x" % buf)
+        new_guest(m, "a", "0x200000")
+        m.ok("guest assign a %s" % A_DEV)
+        _, end = m.run("edu dma %s to-dev 0x1000 16" % A_DEV)
+        assert end == "error: %s is not the kernel's (owner a)" % A_DEV, end
+        m.ok("guest unassign a %s" % A_DEV)
+        # Back to the kernel: driven again (blocked, so it faults).
+        assert dma(m, A_DEV, "to-dev", 0x1000, 16)[2] == "error: dma fault"

@@ -25,7 +25,8 @@
  * hot-plug events into the layer's removal hooks.  Every DMA started
  * remembers the owner it was started under; where it lands must be that
  * owner's memory, and the model checks each translation against the
- * memory its requester id's owner has now (design.md invariants 1, 2, 7).
+ * memory its requester id's owner has now (docs/design.md, invariants 1,
+ * 2 and 7).
  */
 #include "tests/system/world.h"
 
@@ -231,9 +232,9 @@ static const struct {
 };
 
 /*
- * One call waits at most one deadline per class (design.md, invariant 3),
- * plus one quiesce (its 1 s deadline on top of the 100 ms + 1 ms the
- * specifications require), plus a hot-plug command's deadline.
+ * One call waits at most one deadline per class (docs/design.md,
+ * invariant 3), plus one quiesce (its 1 s deadline on top of the 100 ms + 1 ms
+ * the specifications require), plus a hot-plug command's deadline.
  */
 static uint64_t budget(void)
 {
@@ -630,8 +631,8 @@ static const struct pci_quiesce_hook hook = {
 };
 
 /*
- * An orderly removal blocks the device's DMA first (design.md, invariant
- * 6): while it still answers, a write it makes reaches nothing.
+ * An orderly removal blocks the device's DMA first (docs/design.md,
+ * invariant 6): while it still answers, a write it makes reaches nothing.
  */
 static void hp_removing(void *ctx, struct pci_dev *d)
 {
@@ -1203,7 +1204,7 @@ static bool op_kexec(uint32_t b)
 	/*
 	 * kexec from the console: the old kernel's idle polls ran until the
 	 * user typed it.  (b == KEXEC_AT_ONCE restarts with invalidations
-	 * still in flight: see /work/BUGS-core.md, not generated.)
+	 * still in flight: docs/scenarios.md, kexec-in-flight; not generated.)
 	 */
 	for (n = 0; b != KEXEC_AT_ONCE && n < 3; n++) {
 		op_time(3);
@@ -1362,10 +1363,48 @@ static void bind_all(void)
 	}
 }
 
+/*
+ * Positions i and j are one isolation group by the topology: one
+ * requester id, or functions of one device without ACS.
+ */
+static bool one_group(unsigned int i, unsigned int j)
+{
+	const struct pos *a = &positions[i], *b = &positions[j];
+
+	return a->rid == b->rid ||
+	       (a->bus == b->bus && a->mf && b->mf && !a->acs && !b->acs);
+}
+
+/*
+ * Groups are what the topology makes them, whatever link is down: a
+ * function that does not answer is no reason to merge it with its
+ * siblings, nor (once back) to split it off (bug 6).
+ */
+static void check_groups(void)
+{
+	struct pci_dev *d, *e;
+	unsigned int i, j;
+
+	for (i = 0; i < NPOS; i++) {
+		d = dev_at(i);
+		for (j = i + 1; j < NPOS && d; j++) {
+			e = dev_at(j);
+			if (e && (pci_group_of(d) == pci_group_of(e)) !=
+					 one_group(i, j)) {
+				fail("groups", "%s and %s are %s",
+				     positions[i].name, positions[j].name,
+				     one_group(i, j) ? "one group, yet apart"
+						     : "apart, yet one group");
+			}
+		}
+	}
+}
+
 static void check_step(void)
 {
 	pci_fake_tick();
 	W.rep->checks++;
+	check_groups();
 	if (model_violations()) {
 		fail("model",
 		     "the VT-d model saw an invariant broken (see its message above)");
@@ -1470,6 +1509,25 @@ static void check_baseline(void)
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* --verbose: each position's group and owner after a step. */
+static void dump_groups(void)
+{
+	const struct pci_group *g;
+	unsigned int i;
+
+	for (i = 0; i < NPOS; i++) {
+		struct pci_dev *d = dev_at(i);
+		const char *name = "-";
+
+		g = d ? pci_group_of(d) : NULL;
+		if (d) {
+			iommu_owner_of(&W.im, d, &name);
+		}
+		fprintf(stderr, "  %s group %u owner %s%s", positions[i].name,
+			g ? g->id : 0, name, i + 1 < NPOS ? ";" : "\n");
+	}
+}
+
 void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	       struct sys_report *rep)
 {
@@ -1517,6 +1575,9 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 		}
 		if (step(op)) {
 			rep->took[op->kind]++;
+		}
+		if (verbose) {
+			dump_groups();
 		}
 		bind_all();
 		check_step();

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "drivers/hw.h"
-#include "kernel/log.h"
+#include "lib/log.h"
 
 #define LOG_LINES    512
 #define LOG_LINE_LEN 256

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/log.h"
 #include "lib/bits.h"
+#include "lib/log.h"
 
 /*
  * Stand-ins for the PCI tests.

@@ -7,7 +7,7 @@
 
 /*
  * QEMU 7.2's edu (hw/misc/edu.c) as far as moat uses it: the ID register
- * and the DMA engine (../shared/research/qemu-peer.md §2.1), over the fake
+ * and the DMA engine (docs/scenarios.md, qemu-edu), over the fake
  * function's DMA engine.  MMIO to anything else reads all-ones.
  */
 

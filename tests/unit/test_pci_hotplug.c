@@ -401,7 +401,10 @@ static void test_surprise_card_pulled(void **state)
 	assert_int_equal(slot_of(0, 4)->state, PCI_SLOT_EMPTY);
 }
 
-/* Seed 004: the link drops, presence stays, no event at all. */
+/*
+ * docs/scenarios.md, silent-link-loss: the link drops, presence stays, no
+ * event at all.
+ */
 static void test_surprise_link_down_without_event(void **state)
 {
 	surprise_case(link_down);

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Attachments with ATS (PCIe Address Translation Services): devices that
  * keep translations of a domain in their own device-TLB.  Whatever the
@@ -7,15 +8,15 @@
  * IOTLB, or the device could refill from a stale IOTLB entry).
  *
  * One batch per device, all published by one doorbell and waited for
- * under one deadline, however many devices (invariant 3): a device that
- * misses it is then the only target of its batch and is quarantined by
- * name (qi.c), and the batches behind it do not each wait again.  A device
- * known gone or absent gets nothing: an invalidation that cannot complete would
- * hold the in-order queue until the hardware's own time-out, up to minutes
- * (seed 004). Only a device known gone (its DMA blocked, vtd_device_gone())
- * counts as flushed; one that merely does not answer now may answer again with
- * its cache intact (a link retrain), so its flush fails and the caller keeps
- * what the cache may still point to.
+ * under one deadline, however many devices (docs/design.md, invariant 3):
+ * a device that misses it is then the only target of its batch and is
+ * quarantined by name (qi.c), and the batches behind it do not each wait again.
+ * A device known gone or absent gets nothing: an invalidation that cannot
+ * complete would hold the in-order queue until the hardware's own time-out, up
+ * to minutes (docs/scenarios.md, unreachable-devtlb). Only a device known gone
+ * (its DMA blocked, vtd_device_gone()) counts as flushed; one that merely does
+ * not answer now may answer again with its cache intact (a link retrain), so
+ * its flush fails and the caller keeps what the cache may still point to.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,8 +24,8 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 struct vtd_ats_dev {
 	struct vtd_ats_dev *next;
@@ -130,8 +131,8 @@ static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 			suspect = -EIO;
 			continue;
 		}
-		desc = vtd_qi_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
-				     order);
+		desc = vtd_desc_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
+				       order);
 		err = vtd_qi_queue(u, &desc, 1, &seqs[n]);
 		if (!err) {
 			n++;
@@ -154,7 +155,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 	uint64_t start = hw_now_ns();
 	int err = 0, e;
 
-	if (!du->unit->live) {
+	if (!vtd_unit_live(du->unit)) {
 		return 0;
 	}
 	/* A quarantined device (-EIO) does not hold back the others. */

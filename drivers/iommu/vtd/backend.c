@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * The VT-d driver behind the isolation layer's back end interface
  * (drivers/iommu/backend.h): units, domains, attach and detach, faults,
@@ -28,7 +29,7 @@ struct iommu_be_config {
 };
 
 struct iommu_be_unit {
-	struct vtd_unit u;
+	struct vtd_unit *u;
 };
 
 struct iommu_be_domain {
@@ -87,7 +88,11 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 	struct vtd_config c = cfg->cfg;
 	int ret;
 
-	if (!bu) {
+	if (bu) {
+		bu->u = vtd_unit_alloc();
+	}
+	if (!bu || !bu->u) {
+		hw_free(bu);
 		return -ENOMEM;
 	}
 	c.inherit = plat->inherit;
@@ -95,61 +100,76 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 	c.x2apic_opt_out = plat->x2apic_opt_out;
 	c.fault_vector = plat->fault_vector;
 	c.fault_apic = plat->fault_apic;
-	ret = vtd_unit_init(&bu->u, index, segment, base, &c);
+	ret = vtd_unit_init(bu->u, index, segment, base, &c);
 	if (ret) {
+		vtd_unit_free(bu->u);
 		hw_free(bu);
 		return ret;
 	}
-	vtd_unit_set_presence(&bu->u, present, present_ctx);
+	vtd_unit_set_presence(bu->u, present, present_ctx);
 	*out = bu;
 	return 0;
 }
 
 int iommu_be_unit_enable(struct iommu_be_unit *u)
 {
-	int ret = vtd_unit_enable(&u->u);
+	int ret = vtd_unit_enable(u->u);
 
 	if (ret == 0) {
-		vtd_fault_event_enable(&u->u);
+		vtd_fault_event_enable(u->u);
 	}
 	return ret;
 }
 
 void iommu_be_unit_fini(struct iommu_be_unit *u)
 {
-	if (u->u.enabled || u->u.live) {
-		vtd_unit_disable(&u->u);
-	}
-	vtd_unit_fini(&u->u);
+	vtd_unit_disable(u->u);
+	vtd_unit_fini(u->u);
+	vtd_unit_free(u->u);
 	hw_free(u);
 }
 
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u)
 {
-	return u->u.segment;
+	return vtd_unit_segment(u->u);
 }
 
 bool iommu_be_unit_degraded(const struct iommu_be_unit *u)
 {
-	return u->u.qi.degraded;
+	return vtd_unit_degraded(u->u);
 }
 
 const char *iommu_be_unit_no_ats(const struct iommu_be_unit *u)
 {
-	if (!vtd_ecap_dt(u->u.ecap)) {
+	if (!vtd_ecap_dt(vtd_unit_ecap(u->u))) {
 		return "its unit has no device-TLB support";
 	}
 	/* vtd_attach_ats() programs legacy context entries only. */
-	return u->u.mode == VTD_MODE_LEGACY
+	return vtd_unit_mode(u->u) == VTD_MODE_LEGACY
 		       ? NULL
 		       : "it needs legacy mode (vtd.mode=legacy)";
 }
 
+static enum vtd_format vtd_format(enum iommu_format format)
+{
+	return format == IOMMU_FORMAT_FIRST_LEVEL ? VTD_FORMAT_FIRST_LEVEL
+						  : VTD_FORMAT_SECOND_LEVEL;
+}
+
+const char *iommu_be_unit_no_format(const struct iommu_be_unit *u,
+				    enum iommu_format format)
+{
+	return format == IOMMU_FORMAT_AUTO
+		       ? NULL
+		       : vtd_unit_no_format(u->u, vtd_format(format));
+}
+
 int iommu_be_domain_create(struct iommu_be_unit *const *units,
-			   unsigned int count, struct iommu_be_domain **out)
+			   unsigned int count, enum iommu_format format,
+			   struct iommu_be_domain **out)
 {
 	struct vtd_unit *vu[VTD_DOMAIN_MAX_UNITS];
-	unsigned int i, width = VTD_BE_ADDR_WIDTH_MAX;
+	unsigned int i, n = 0, width = VTD_BE_ADDR_WIDTH_MAX;
 	struct iommu_be_domain *bd;
 	int ret;
 
@@ -157,22 +177,55 @@ int iommu_be_domain_create(struct iommu_be_unit *const *units,
 		return count ? -ENOSPC : -ENODEV;
 	}
 	for (i = 0; i < count; i++) {
-		vu[i] = &units[i]->u;
-		if (vtd_cap_mgaw(vu[i]->cap) < width) {
-			width = vtd_cap_mgaw(vu[i]->cap);
+		if (iommu_be_unit_no_format(units[i], format)) {
+			continue;
 		}
+		vu[n] = units[i]->u;
+		if (vtd_cap_mgaw(vtd_unit_cap(vu[n])) < width) {
+			width = vtd_cap_mgaw(vtd_unit_cap(vu[n]));
+		}
+		n++;
+	}
+	if (n == 0) {
+		return -ENOTSUP;
+	}
+	/* 4-level first-level tables cover 47 bits (VT-d spec 3.6). */
+	if (format == IOMMU_FORMAT_FIRST_LEVEL && width > 47) {
+		width = 47;
 	}
 	bd = hw_zalloc(sizeof(*bd));
 	if (!bd) {
 		return -ENOMEM;
 	}
-	ret = vtd_domain_create(vu, count, width, &bd->d);
+	ret = format == IOMMU_FORMAT_AUTO
+		      ? vtd_domain_create(vu, n, width, &bd->d)
+		      : vtd_domain_create_fmt(vu, n, width, vtd_format(format),
+					      &bd->d);
 	if (ret) {
 		hw_free(bd);
 		return ret;
 	}
 	*out = bd;
 	return 0;
+}
+
+enum iommu_format iommu_be_domain_format(const struct iommu_be_domain *d)
+{
+	return vtd_domain_format(d->d) == VTD_FORMAT_FIRST_LEVEL
+		       ? IOMMU_FORMAT_FIRST_LEVEL
+		       : IOMMU_FORMAT_SECOND_LEVEL;
+}
+
+const char *iommu_be_domain_no_unit(const struct iommu_be_domain *d,
+				    const struct iommu_be_unit *u)
+{
+	const char *missing;
+
+	if (vtd_domain_did(d->d, u->u) >= 0) {
+		return NULL;
+	}
+	missing = iommu_be_unit_no_format(u, iommu_be_domain_format(d));
+	return missing ? missing : "the domain was made without its unit";
 }
 
 int iommu_be_domain_destroy(struct iommu_be_domain *d)
@@ -231,51 +284,51 @@ void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
 int iommu_be_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 		    const uint16_t *sids, unsigned int count)
 {
-	return vtd_attach(d->d, &u->u, sids, count);
+	return vtd_attach(d->d, u->u, sids, count);
 }
 
 int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
 			uint16_t sid, unsigned int qdepth)
 {
-	return vtd_attach_ats(d->d, &u->u, sid, sid, qdepth);
+	return vtd_attach_ats(d->d, u->u, sid, sid, qdepth);
 }
 
 int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 		    const uint16_t *sids, unsigned int count)
 {
-	return vtd_detach(d->d, &u->u, sids, count);
+	return vtd_detach(d->d, u->u, sids, count);
 }
 
 int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
 			  unsigned int qdepth)
 {
-	return vtd_devtlb_flush(&u->u, sid, sid, qdepth, 0, VTD_DEVTLB_ALL);
+	return vtd_devtlb_flush(u->u, sid, sid, qdepth, 0, VTD_DEVTLB_ALL);
 }
 
 bool iommu_be_inherited(const struct iommu_be_unit *u, uint16_t sid)
 {
-	return vtd_inherited(&u->u, sid);
+	return vtd_inherited(u->u, sid);
 }
 
 void iommu_be_device_gone(struct iommu_be_unit *u, uint16_t sid)
 {
-	vtd_device_gone(&u->u, sid);
+	vtd_device_gone(u->u, sid);
 }
 
 void iommu_be_device_reset(struct iommu_be_unit *u, uint16_t sid)
 {
-	vtd_device_reset_done(&u->u, sid);
+	vtd_device_reset_done(u->u, sid);
 }
 
 bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid)
 {
-	return vtd_device_quarantined(&u->u, sid);
+	return vtd_device_quarantined(u->u, sid);
 }
 
 void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined, void *ctx)
 {
-	vtd_qi_poll(&u->u);
-	vtd_for_each_quarantined(&u->u, quarantined, ctx);
+	vtd_qi_poll(u->u);
+	vtd_for_each_quarantined(u->u, quarantined, ctx);
 }
 
 struct fault_ctx {
@@ -304,23 +357,23 @@ int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn, void *ctx)
 {
 	struct fault_ctx fc = {fn, ctx};
 
-	return vtd_fault_poll(&u->u, fn ? each_fault : NULL, &fc);
+	return vtd_fault_poll(u->u, fn ? each_fault : NULL, &fc);
 }
 
 int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index)
 {
-	return vtd_irte_alloc(&u->u, index);
+	return vtd_irte_alloc(u->u, index);
 }
 
 int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
 		     uint8_t vector, const uint16_t *sids, unsigned int count)
 {
-	return vtd_irte_set(&u->u, index, dest, vector, sids, count);
+	return vtd_irte_set(u->u, index, dest, vector, sids, count);
 }
 
 void iommu_be_irq_free(struct iommu_be_unit *u, unsigned int index)
 {
-	vtd_irte_free(&u->u, index);
+	vtd_irte_free(u->u, index);
 }
 
 void iommu_be_irq_msi(unsigned int index, uint64_t *address, uint32_t *data)
@@ -378,7 +431,7 @@ void iommu_be_report_unit(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx)
 	const char *sep = "";
 	unsigned int lv;
 
-	vtd_unit_info(&u->u, &info);
+	vtd_unit_info(u->u, &info);
 	line_add(
 		&l,
 		"unit %u base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s te %s qi %s ir %s",
@@ -435,29 +488,29 @@ void iommu_be_report_qi(struct iommu_be_unit *u, iommu_line_fn fn, void *ctx)
 	struct line l = {.len = 0};
 	struct vtd_qi_info q;
 
-	vtd_qi_info(&u->u, &q);
+	vtd_qi_info(u->u, &q);
 	line_add(
 		&l,
 		"unit %u head %u tail %u oldest %u in-flight %u batches %u seq %u done %u errors 0x%x degraded %s quarantined %u",
-		u->u.index, q.head, q.tail, q.oldest, q.in_flight, q.batches,
-		q.seq, q.done_seq, q.errors, q.degraded ? "yes" : "no",
-		q.quarantined);
+		vtd_unit_index(u->u), q.head, q.tail, q.oldest, q.in_flight,
+		q.batches, q.seq, q.done_seq, q.errors,
+		q.degraded ? "yes" : "no", q.quarantined);
 	line_send(&l, fn, ctx);
-	vtd_qi_for_each_batch(&u->u, print_batch, &bc);
+	vtd_qi_for_each_batch(u->u, print_batch, &bc);
 }
 
 void iommu_be_report_stats(struct iommu_be_unit *u,
 			   const struct iommu_be_config *cfg, iommu_line_fn fn,
 			   void *ctx)
 {
-	const struct vtd_stats *s = &u->u.stats;
+	const struct vtd_stats *s = vtd_unit_stats(u->u);
 	struct line l = {.len = 0};
 	unsigned int c;
 
 	line_add(
 		&l,
 		"unit %u descriptors %llu batches %llu doorbells %llu waits %llu timeouts %llu mmio-reads %llu mmio-writes %llu faults %llu",
-		u->u.index, (unsigned long long)s->descriptors,
+		vtd_unit_index(u->u), (unsigned long long)s->descriptors,
 		(unsigned long long)s->batches,
 		(unsigned long long)s->doorbells, (unsigned long long)s->waits,
 		(unsigned long long)s->timeouts,
@@ -490,5 +543,5 @@ void iommu_be_report_stats(struct iommu_be_unit *u,
 
 int iommu_be_selftest(struct iommu_be_unit *u)
 {
-	return vtd_qi_selftest_iqe(&u->u);
+	return vtd_qi_selftest_iqe(u->u);
 }

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Devices behind a unit, by requester id: which are quarantined, which are
  * known to be gone, and how many bad device-TLB completions each sent.
@@ -17,9 +18,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U
@@ -28,7 +29,7 @@
 /*
  * Invalidation completion errors from one device before it is
  * quarantined: one can be a stray completion after a reset; repeated ones
- * mean its ATS state is broken (ICE/ITE storms, pain-points 7).
+ * mean its ATS state is broken (docs/scenarios.md, completion-error-storm).
  */
 #define ICE_QUARANTINE 3U
 
@@ -183,7 +184,7 @@ int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid)
 	if (!vtd_ecap_dt(u->ecap)) {
 		return -ENOTSUP;
 	}
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return -EINVAL;
 	}
 	if (vtd_device_quarantined(u, sid)) {
@@ -204,7 +205,7 @@ int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 	if (err) {
 		return err;
 	}
-	d = vtd_qi_devtlb(u, sid, pfsid, qdepth, addr, order);
+	d = vtd_desc_devtlb(u, sid, pfsid, qdepth, addr, order);
 	return vtd_qi_submit(u, &d, 1, NULL);
 }
 
@@ -226,6 +227,6 @@ int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 	if (err) {
 		return err;
 	}
-	d = vtd_qi_pdevtlb(u, sid, pfsid, qdepth, pasid, addr, order);
+	d = vtd_desc_pdevtlb(u, sid, pfsid, qdepth, pasid, addr, order);
 	return vtd_qi_submit(u, &d, 1, NULL);
 }

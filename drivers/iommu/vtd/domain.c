@@ -1,8 +1,9 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Domains: an IOVA space with its own page tables (second- or first-level,
  * none for pass-through) and a domain id on every unit it spans; map/unmap
- * with the invalidations they need; attach/detach of requester ids
- * through context entries in legacy mode (scalable mode: pasid.c).
+ * with the invalidations they need; attach/detach of requester ids, done
+ * by legacy.c or scalable.c after the unit's mode.
  *
  * Invalidation rules applied here:
  * - unmap (present -> not present) always invalidates the range and waits;
@@ -10,7 +11,8 @@
  *   in caching mode, which may cache not-present entries (VT-d spec 6.1);
  *   elsewhere a write-buffer flush is enough (6.8);
  * - table pages unlinked by a map or unmap are freed only once the
- *   invalidation covering them completed on every unit (invariant 2).
+ *   invalidation covering them completed on every unit (docs/design.md,
+ * invariant 2).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,9 +20,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /*
@@ -116,6 +118,11 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u)
 	return -ENOENT;
 }
 
+enum vtd_format vtd_domain_format(const struct vtd_domain *d)
+{
+	return d->pt.format;
+}
+
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 {
 	struct vtd_unit *u;
@@ -202,7 +209,7 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 
 	for (i = 0; i < d->unit_count; i++) {
 		du = &d->units[i];
-		if (!du->attached || !du->unit->live) {
+		if (!du->attached || !vtd_unit_live(du->unit)) {
 			continue;
 		}
 		if (cm_only && !vtd_cap_cm(du->unit->cap)) {
@@ -246,31 +253,39 @@ static unsigned int levels_for_width(unsigned int addr_width)
 	return levels;
 }
 
+const char *vtd_unit_no_format(const struct vtd_unit *u, enum vtd_format format)
+{
+	bool scalable = u->mode == VTD_MODE_SCALABLE;
+
+	if (format == VTD_FORMAT_SECOND_LEVEL) {
+		return scalable && !vtd_ecap_slts(u->ecap)
+			       ? "second-level translation (SLTS)"
+			       : NULL;
+	}
+	if (!scalable) {
+		return vtd_ecap_smts(u->ecap)
+			       ? "scalable mode (the unit runs in legacy mode)"
+			       : "scalable mode (SMTS)";
+	}
+	if (format == VTD_FORMAT_FIRST_LEVEL && !vtd_ecap_flts(u->ecap)) {
+		return "first-level translation (FLTS)";
+	}
+	if (format == VTD_FORMAT_PASSTHROUGH && !vtd_ecap_pt(u->ecap)) {
+		return "pass-through (ECAP.PT)";
+	}
+	return NULL;
+}
+
 /* Every unit can walk tables of this format, or which cannot and why. */
 static int check_units(const struct vtd_domain *d, enum vtd_format format)
 {
 	const struct vtd_unit *u;
 	const char *missing;
 	unsigned int i;
-	bool scalable;
 
 	for (i = 0; i < d->unit_count; i++) {
 		u = d->units[i].unit;
-		scalable = u->mode == VTD_MODE_SCALABLE;
-		missing = NULL;
-		if (format == VTD_FORMAT_SECOND_LEVEL) {
-			if (scalable && !vtd_ecap_slts(u->ecap)) {
-				missing = "second-level translation (SLTS)";
-			}
-		} else if (!scalable) {
-			missing = "scalable mode";
-		} else if (format == VTD_FORMAT_FIRST_LEVEL &&
-			   !vtd_ecap_flts(u->ecap)) {
-			missing = "first-level translation (FLTS)";
-		} else if (format == VTD_FORMAT_PASSTHROUGH &&
-			   !vtd_ecap_pt(u->ecap)) {
-			missing = "pass-through (ECAP.PT)";
-		}
+		missing = vtd_unit_no_format(u, format);
 		if (missing) {
 			log_err("vtd", "unit %u: no %s for this domain",
 				u->index, missing);
@@ -367,8 +382,8 @@ static int first_level(struct vtd_domain *d, unsigned int addr_width,
 }
 
 /*
- * Tables every unit can walk (invariant 8), flushed from the CPU cache
- * unless every unit snoops its walks.
+ * Tables every unit can walk (docs/design.md, invariant 8), flushed from the
+ * CPU cache unless every unit snoops its walks.
  */
 static int choose_format(struct vtd_domain *d, unsigned int addr_width,
 			 enum vtd_format format)
@@ -653,19 +668,6 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 	vtd_pgtable_walk(&d->pt, fn, ctx);
 }
 
-/*
- * Device-selective context-cache invalidation for each requester id (with
- * cc_did), then the domain's IOTLB.
- */
-int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
-			   const uint16_t *sids, unsigned int count,
-			   uint16_t did)
-{
-	struct vtd_qi_desc iotlb = vtd_qi_iotlb_domain(u, did);
-
-	return vtd_qi_submit_cc(u, cc_did, sids, count, &iotlb, 1);
-}
-
 bool vtd_listed_before(const uint16_t *sids, unsigned int i)
 {
 	unsigned int j;
@@ -697,7 +699,7 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 			return -EIO;
 		}
 	}
-	if (u->qi.degraded) {
+	if (vtd_unit_degraded(u)) {
 		log_warn(
 			"vtd",
 			"unit %u: degraded (an invalidation is late); no new attachments",
@@ -705,70 +707,6 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 		return -ETIMEDOUT;
 	}
 	return 0;
-}
-
-/* No entry of ours for sid: none, empty, or only an inherited one. */
-static bool context_free(struct vtd_unit *u, uint16_t sid)
-{
-	struct vtd_context_entry *ce = vtd_context_get(u, sid, false);
-
-	return !ce || vtd_context_empty(ce) || vtd_inherited(u, sid);
-}
-
-/*
- * Legacy context entries for source_ids; devtlb: with ATS (TT 01).
- * Inherited entries are blocked and invalidated first (inherit.c).
- */
-static int attach_legacy(struct vtd_domain *d, struct vtd_domain_unit *du,
-			 const uint16_t *source_ids, unsigned int count,
-			 bool devtlb)
-{
-	struct vtd_unit *u = du->unit;
-	struct vtd_context_entry *ce;
-	unsigned int i;
-	int err;
-
-	/* Check everything and allocate context tables before any change. */
-	for (i = 0; i < count; i++) {
-		if (vtd_listed_before(source_ids, i)) {
-			return -EINVAL;
-		}
-		ce = vtd_context_get(u, source_ids[i], true);
-		if (!ce) {
-			return -ENOMEM;
-		}
-		if (!context_free(u, source_ids[i])) {
-			log_warn(
-				"vtd",
-				"unit %u: sid %02x:%02x.%u is attached; detach it first",
-				u->index, source_ids[i] >> 8,
-				(source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
-			return -EBUSY;
-		}
-	}
-	err = vtd_attach_allowed(u, source_ids, count);
-	if (err) {
-		return err;
-	}
-	err = vtd_inherit_release(u, source_ids, count);
-	if (err) {
-		return err;
-	}
-	for (i = 0; i < count; i++) {
-		ce = vtd_context_get(u, source_ids[i], false);
-		vtd_context_set(u, ce, d->pt.root_pa, d->pt.levels, du->did,
-				devtlb);
-	}
-	du->attached += count;
-	/* Before enable, the global invalidation after SRTP covers this. */
-	if (!u->live) {
-		return 0;
-	}
-	if (!vtd_cap_cm(u->cap)) {
-		return vtd_unit_flush_write_buffer(u);
-	}
-	/* CM: not-present entries may be cached, tagged with domain id 0. */
-	return vtd_invalidate_devices(u, 0, source_ids, count, du->did);
 }
 
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
@@ -783,54 +721,13 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 		return vtd_sm_attach(d, du, source_ids, count, VTD_RID_PASID,
 				     NULL);
 	}
-	return attach_legacy(d, du, source_ids, count, false);
+	return vtd_legacy_attach(d, du, source_ids, count, false);
 }
 
-/*
- * The record goes first so that no invalidation after the context entry
- * became present can miss the device-TLB; it goes again if the entry was
- * not written.  An attach whose invalidation failed leaves the entry
- * present (as vtd_attach() does), so the record stays with it.
- */
-int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
-		   uint16_t pfsid, unsigned int qdepth)
-{
-	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
-	int err;
-
-	if (!du) {
-		return -EINVAL;
-	}
-	if (!vtd_ecap_dt(u->ecap) || u->mode != VTD_MODE_LEGACY) {
-		return -ENOTSUP;
-	}
-	if (!context_free(u, sid)) {
-		return -EBUSY;
-	}
-	err = vtd_ats_add(du, sid, pfsid, qdepth);
-	if (err) {
-		return err;
-	}
-	err = attach_legacy(d, du, &sid, 1, true);
-	if (err && context_free(u, sid)) {
-		vtd_ats_del(du, sid);
-	}
-	return err;
-}
-
-/*
- * Clear present, invalidate with the old domain id, and only after that
- * completed clear the body (invariant 5).  If the invalidation fails the
- * entries stay blocked with their body kept, still counted as attached, so
- * the domain cannot be destroyed and the same detach can be retried.
- */
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
-	struct vtd_context_entry *ce;
-	unsigned int i, inherited = 0;
-	int err;
 
 	if (!du || !count) {
 		return -EINVAL;
@@ -838,43 +735,5 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
 	if (u->mode == VTD_MODE_SCALABLE) {
 		return vtd_sm_detach(du, source_ids, count, VTD_RID_PASID);
 	}
-	for (i = 0; i < count; i++) {
-		ce = vtd_context_get(u, source_ids[i], false);
-		inherited += vtd_inherited(u, source_ids[i]);
-		if (vtd_listed_before(source_ids, i)) {
-			return -EINVAL;
-		}
-		if (!vtd_inherited(u, source_ids[i]) &&
-		    (!ce || vtd_context_empty(ce) ||
-		     vtd_context_did(ce) != du->did)) {
-			return -EINVAL;
-		}
-	}
-	/* Inherited entries carry other domain ids: never mixed with d's. */
-	if (inherited) {
-		return inherited == count
-			       ? vtd_inherit_release(u, source_ids, count)
-			       : -EINVAL;
-	}
-	for (i = 0; i < count; i++) {
-		ce = vtd_context_get(u, source_ids[i], false);
-		if (vtd_context_present(ce)) {
-			vtd_context_clear_present(u, ce);
-		}
-	}
-	if (u->live) {
-		err = vtd_invalidate_devices(u, du->did, source_ids, count,
-					     du->did);
-		if (err) {
-			return err;
-		}
-	}
-	if (du->ats) {
-		vtd_ats_detach(du, source_ids, count);
-	}
-	for (i = 0; i < count; i++) {
-		vtd_context_clear(u, vtd_context_get(u, source_ids[i], false));
-	}
-	du->attached -= count;
-	return 0;
+	return vtd_legacy_detach(du, source_ids, count);
 }

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Primary fault recording (VT-d spec 7.2 and 11.4.14): walk the fault
  * records from FSTS.FRI with wrap-around, decode and clear each, then
@@ -12,9 +13,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /* At most FAULT_LOG_BURST log lines per requester per window. */

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Inherited translation ("deferred attach"): moat restarted itself with a
  * unit still translating, and every page its previous life allocated is
@@ -17,7 +18,8 @@
  * writes in legacy mode and reachable: anything else (reserved bits, a
  * translation type other than 00, a depth the unit does not walk, a
  * domain id out of range or already ours, a table that hw_phys_to_virt()
- * cannot reach) leaves that requester not present, logged (invariant 9).
+ * cannot reach) leaves that requester not present, logged
+ * (docs/design.md, invariant 9).
  * Device-TLB entries (TT 01) are not inherited: what the device cached
  * could not be invalidated without its ATS parameters, which the new life
  * does not know yet.
@@ -34,9 +36,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U
@@ -229,8 +231,9 @@ static bool did_inherited(struct vtd_unit *u, uint16_t did)
  * Block the inherited ids among sids: present cleared, then per id a
  * device-selective context-cache and a domain-selective IOTLB
  * invalidation under its old domain id (6.5.2.1, 6.5.2.3), and only then
- * the body cleared (invariant 5).  On an invalidation error the entries
- * stay blocked and inherited, so the same attach or detach can be retried.
+ * the body cleared (docs/design.md, invariant 5).  On an invalidation
+ * error the entries stay blocked and inherited, so the same attach or detach
+ * can be retried.
  */
 int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 			unsigned int count)
@@ -249,7 +252,7 @@ int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 			vtd_context_clear_present(u, ce);
 		}
 	}
-	for (i = 0; i < count && u->live; i++) {
+	for (i = 0; i < count && vtd_unit_live(u); i++) {
 		if (!vtd_inherited(u, sids[i])) {
 			continue;
 		}

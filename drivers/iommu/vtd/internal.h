@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>
@@ -5,10 +6,138 @@
 #include <stdint.h>
 
 #include "drivers/hw.h"
+#include "drivers/iommu/vtd/qi.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
 
-/* Shared between the driver's files; not for callers of vtd.h. */
+/*
+ * Shared between the driver's files; not for callers of vtd.h: the layout
+ * of units and domains, and the functions the files call in each other.
+ */
+
+/*
+ * Interrupt remapping table entries per unit.  The table must be one
+ * physically contiguous power-of-two run (IRTA.S) and hw_page_alloc()
+ * hands out single 4 KiB pages, so one page of 16-byte entries: plenty
+ * for MSI and MSI-X vectors of the devices one unit serves here.
+ */
+#define VTD_IRTE_COUNT 256U
+
+/* Per-requester fault log rate limit (faults from one SID per window). */
+#define VTD_FAULT_RATE_SLOTS 16U
+
+struct vtd_fault_rate {
+	uint64_t window_start_ns;
+	uint32_t count;
+	uint32_t suppressed;
+	uint16_t sid;
+	bool used;
+};
+
+/* Page-table pages whose release waits for an invalidation to complete. */
+#define VTD_FREELIST_CHUNK 62U
+
+struct vtd_freelist_chunk {
+	struct vtd_freelist_chunk *next;
+	unsigned int count;
+	uint64_t pa[VTD_FREELIST_CHUNK];
+};
+
+struct vtd_freelist {
+	struct vtd_freelist_chunk *head;
+	uint64_t count;
+};
+
+/* Page tables of one domain (none for pass-through: root_pa 0). */
+struct vtd_pgtable {
+	enum vtd_format format;
+	uint64_t root_pa;
+	unsigned int levels;
+	uint64_t page_sizes;  /* leaf sizes allowed (VTD_PAGE_*) */
+	bool coherent;	      /* every unit walks tables coherently */
+	uint64_t table_pages; /* pages in use, root included */
+};
+
+/*
+ * A unit's life: vtd_unit_enable() takes it from OFF through LIVE (from
+ * starting our queue on, the hardware may use our memory) to ON; a failed
+ * enable stops in LIVE, and vtd_unit_disable() goes back to OFF, staying
+ * in LIVE if a step fails.  Memory is freed only in OFF.
+ */
+enum vtd_unit_state {
+	VTD_UNIT_OFF,
+	VTD_UNIT_LIVE,
+	VTD_UNIT_ON, /* taken over: root switched, TE on */
+};
+
+/* Per-requester state (quarantine, removal, completion errors). */
+struct vtd_devices;
+
+struct vtd_unit {
+	unsigned int index;
+	uint16_t segment;
+	uint64_t reg_base;
+	struct vtd_config cfg;
+	uint32_t ver;
+	uint64_t cap;
+	uint64_t ecap;
+	enum vtd_mode mode;
+	const char *mode_reason; /* why this mode, for `iommu` */
+	uint32_t pasids;	 /* scalable mode: PASIDs the tables hold */
+	uint32_t gcmd;		 /* software copy of the persistent GCMD bits */
+	enum vtd_unit_state state;
+	struct vtd_root_entry *root;
+	uint64_t root_pa;
+	uint32_t *did_map; /* bitmap of allocated domain ids */
+	uint32_t did_count;
+	struct vtd_qi qi;
+	struct vtd_devices *devices;
+	vtd_present_fn present; /* NULL: every device counts as present */
+	void *present_ctx;
+	bool reg_late;	      /* a register handshake missed its deadline */
+	struct vtd_irte *irt; /* interrupt remapping table; NULL without IR */
+	uint64_t irt_pa;
+	bool ir_x2apic; /* IRTA.EIME: 32-bit destination ids */
+	uint32_t irtes_used;
+	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
+	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
+	struct vtd_stats stats;
+	uint32_t *inherited; /* bitmap by requester id; NULL: none ever */
+	uint32_t inherited_count;
+};
+
+struct vtd_ats_dev;
+
+/* A PASID that attachments through one unit use, and how many do. */
+struct vtd_pasid_ref {
+	uint32_t pasid;
+	uint32_t refs;
+};
+
+struct vtd_domain_unit {
+	struct vtd_unit *unit;
+	uint16_t did;
+	unsigned int attached; /* requester ids (with a PASID) attached */
+	/*
+	 * Scalable mode: the PASIDs behind those attachments, which
+	 * PASID-based invalidations of first-level tables must name.
+	 */
+	struct vtd_pasid_ref *pasids;
+	unsigned int pasid_count;
+	unsigned int pasid_cap;
+	/* Attachments with ATS, whose device-TLBs follow the IOTLB. */
+	struct vtd_ats_dev *ats;
+};
+
+struct vtd_deferred;
+
+struct vtd_domain {
+	struct vtd_domain_unit units[VTD_DOMAIN_MAX_UNITS];
+	unsigned int unit_count;
+	unsigned int addr_width; /* IOVAs are below 2^addr_width */
+	struct vtd_pgtable pt;
+	struct vtd_deferred *deferred; /* pages waiting for invalidations */
+};
 
 /* Register access, counted for `stats`. */
 static inline uint32_t vtd_read32(struct vtd_unit *u, uint32_t off)
@@ -33,6 +162,12 @@ static inline void vtd_write64(struct vtd_unit *u, uint32_t off, uint64_t val)
 {
 	u->stats.mmio_writes++;
 	hw_mmio_write64(u->reg_base + off, val);
+}
+
+/* The hardware may use our memory: our queue is on (enabled or not). */
+static inline bool vtd_unit_live(const struct vtd_unit *u)
+{
+	return u->state != VTD_UNIT_OFF;
 }
 
 /* Absolute deadline for a wait of class cls starting at start_ns. */
@@ -130,53 +265,6 @@ int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 			unsigned int count);
 void vtd_inherit_fini(struct vtd_unit *u);
 
-/*
- * qi.c: a batch is queued (descriptors written, doorbell not yet rung),
- * then waited for (the doorbell rings for everything queued so far).  Its
- * deadline class follows from its contents: device-TLB if it holds a
- * device-TLB invalidation, IOMMU-internal otherwise.
- */
-int vtd_qi_init(struct vtd_unit *u);
-void vtd_qi_fini(struct vtd_qi *qi);
-int vtd_qi_start(struct vtd_unit *u);
-int vtd_qi_stop(struct vtd_unit *u);
-int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
-		 unsigned int count, uint32_t *seq);
-int vtd_qi_wait(struct vtd_unit *u, uint32_t seq);
-int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start);
-int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
-		  unsigned int count, uint32_t *seq);
-bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
-
-/* qi_desc.c: descriptor builders; reserved fields are always zero. */
-struct vtd_qi_desc vtd_qi_cc_global(void);
-struct vtd_qi_desc vtd_qi_cc_device(uint16_t did, uint16_t sid);
-struct vtd_qi_desc vtd_qi_iotlb_global(const struct vtd_unit *u);
-struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u, uint16_t did);
-struct vtd_qi_desc vtd_qi_devtlb(const struct vtd_unit *u, uint16_t sid,
-				 uint16_t pfsid, unsigned int qdepth,
-				 uint64_t addr, unsigned int order);
-struct vtd_qi_desc vtd_qi_pdevtlb(const struct vtd_unit *u, uint16_t sid,
-				  uint16_t pfsid, unsigned int qdepth,
-				  uint32_t pasid, uint64_t addr,
-				  unsigned int order);
-struct vtd_qi_desc vtd_qi_pc_global(void);
-struct vtd_qi_desc vtd_qi_pc_pasid(uint16_t did, uint32_t pasid);
-struct vtd_qi_desc vtd_qi_piotlb_pasid(uint16_t did, uint32_t pasid);
-struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq);
-struct vtd_qi_desc vtd_qi_iec_global(void);
-struct vtd_qi_desc vtd_qi_iec_index(uint16_t index);
-bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
-int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
-		       uint64_t len, uint32_t *seq);
-int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
-			      const struct vtd_pasid_ref *refs,
-			      unsigned int count, uint64_t iova, uint64_t len,
-			      uint32_t *seq);
-int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
-		     unsigned int count, const struct vtd_qi_desc *tail,
-		     unsigned int tail_count);
-
 /* device.c */
 int vtd_devices_init(struct vtd_unit *u);
 void vtd_devices_fini(struct vtd_unit *u);
@@ -196,7 +284,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 		    unsigned int count);
 
-/* context.c */
+/* legacy.c: the root table, legacy context entries, legacy attach */
 int vtd_root_init(struct vtd_unit *u);
 void vtd_root_fini(struct vtd_unit *u);
 struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
@@ -212,8 +300,13 @@ void vtd_context_clear(struct vtd_unit *u, struct vtd_context_entry *ce);
 bool vtd_context_present(const struct vtd_context_entry *ce);
 bool vtd_context_empty(const struct vtd_context_entry *ce);
 uint16_t vtd_context_did(const struct vtd_context_entry *ce);
+int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
+		      const uint16_t *source_ids, unsigned int count,
+		      bool devtlb);
+int vtd_legacy_detach(struct vtd_domain_unit *du, const uint16_t *source_ids,
+		      unsigned int count);
 
-/* pasid.c: scalable-mode context entries, PASID directories and tables */
+/* scalable.c: scalable-mode context entries, PASID directories and tables */
 struct vtd_nest {
 	uint64_t fl_table; /* in the parent domain's IOVA space */
 	unsigned int fl_levels;
@@ -237,9 +330,6 @@ int vtd_domain_pasid_get(struct vtd_domain_unit *du, uint32_t pasid,
 void vtd_domain_pasid_put(struct vtd_domain_unit *du, uint32_t pasid,
 			  unsigned int n);
 bool vtd_listed_before(const uint16_t *sids, unsigned int i);
-int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
-			   const uint16_t *sids, unsigned int count,
-			   uint16_t did);
 int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 		       unsigned int count);
 
@@ -260,7 +350,7 @@ void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
 /* fault.c */
 void vtd_fault_clear_stale(struct vtd_unit *u);
 
-/* irq.c: interrupt remapping table */
+/* intremap.c: interrupt remapping table */
 int vtd_ir_init(struct vtd_unit *u);
 void vtd_ir_fini(struct vtd_unit *u);
 int vtd_ir_enable(struct vtd_unit *u);

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Page tables in either format: second-level (VT-d spec 9.8) or
  * first-level (9.7, the IA-32e format).  Map and unmap IOVA ranges with
@@ -10,7 +11,8 @@
  * Entries are written with single 64-bit stores, flushed from the CPU
  * cache when a unit does not snoop table walks.  A table page unlinked
  * here is not freed: it goes on a freelist that the caller releases only
- * after the invalidation covering it completed (invariant 2).
+ * after the invalidation covering it completed (docs/design.md,
+ * invariant 2).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,9 +20,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 _Static_assert(VTD_PT_ENTRIES * sizeof(uint64_t) == 4096,

@@ -1,10 +1,11 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Invalidation descriptors (VT-d spec 6.5.2), the first 128 bits of each:
  * in scalable mode the queue holds 256-bit descriptors whose upper half
  * is reserved for every type built here.  Every builder starts from zero
  * and sets only the fields it names, so reserved fields are always zero:
  * a descriptor built here never raises an invalidation queue error for a
- * reserved bit (6.5.2.10).  Also the recipes that combine them.
+ * reserved bit (6.5.2.10).  What to invalidate when: invalidate.c.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,7 +31,7 @@ static uint64_t iotlb_drain(const struct vtd_unit *u)
 	return bits;
 }
 
-struct vtd_qi_desc vtd_qi_cc_global(void)
+struct vtd_qi_desc vtd_desc_cc_global(void)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_CC) |
@@ -40,7 +41,7 @@ struct vtd_qi_desc vtd_qi_cc_global(void)
 	return d;
 }
 
-struct vtd_qi_desc vtd_qi_cc_device(uint16_t did, uint16_t sid)
+struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, uint16_t sid)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_CC) |
@@ -52,7 +53,7 @@ struct vtd_qi_desc vtd_qi_cc_device(uint16_t did, uint16_t sid)
 	return d;
 }
 
-struct vtd_qi_desc vtd_qi_iotlb_global(const struct vtd_unit *u)
+struct vtd_qi_desc vtd_desc_iotlb_global(const struct vtd_unit *u)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IOTLB) |
@@ -63,7 +64,7 @@ struct vtd_qi_desc vtd_qi_iotlb_global(const struct vtd_unit *u)
 	return d;
 }
 
-struct vtd_qi_desc vtd_qi_iotlb_domain(const struct vtd_unit *u, uint16_t did)
+struct vtd_qi_desc vtd_desc_iotlb_domain(const struct vtd_unit *u, uint16_t did)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IOTLB) |
@@ -121,9 +122,9 @@ _Static_assert(VTD_QI_DEVTLB_PFSID_LO == VTD_QI_PDEVTLB_PFSID_LO &&
 		       VTD_QI_DEVTLB_PFSID_HI == VTD_QI_PDEVTLB_PFSID_HI,
 	       "PFSID sits at the same place in both device-TLB descriptors");
 
-struct vtd_qi_desc vtd_qi_devtlb(const struct vtd_unit *u, uint16_t sid,
-				 uint16_t pfsid, unsigned int qdepth,
-				 uint64_t addr, unsigned int order)
+struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
+				   uint16_t pfsid, unsigned int qdepth,
+				   uint64_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_DEVTLB) |
@@ -137,10 +138,10 @@ struct vtd_qi_desc vtd_qi_devtlb(const struct vtd_unit *u, uint16_t sid,
 }
 
 /* What the device cached for one PASID (scalable mode, 6.5.2.6). */
-struct vtd_qi_desc vtd_qi_pdevtlb(const struct vtd_unit *u, uint16_t sid,
-				  uint16_t pfsid, unsigned int qdepth,
-				  uint32_t pasid, uint64_t addr,
-				  unsigned int order)
+struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, uint16_t sid,
+				    uint16_t pfsid, unsigned int qdepth,
+				    uint32_t pasid, uint64_t addr,
+				    unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PDEVTLB) |
@@ -155,7 +156,7 @@ struct vtd_qi_desc vtd_qi_pdevtlb(const struct vtd_unit *u, uint16_t sid,
 }
 
 /* Every PASID-cache entry (6.5.2.2): after the root table switched. */
-struct vtd_qi_desc vtd_qi_pc_global(void)
+struct vtd_qi_desc vtd_desc_pc_global(void)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PC) |
@@ -166,7 +167,7 @@ struct vtd_qi_desc vtd_qi_pc_global(void)
 }
 
 /* The PASID-cache entries of one PASID tagged with domain id did. */
-struct vtd_qi_desc vtd_qi_pc_pasid(uint16_t did, uint32_t pasid)
+struct vtd_qi_desc vtd_desc_pc_pasid(uint16_t did, uint32_t pasid)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PC) |
@@ -182,7 +183,7 @@ struct vtd_qi_desc vtd_qi_pc_pasid(uint16_t did, uint32_t pasid)
  * Everything the IOTLB and paging-structure caches hold for one PASID of a
  * domain, whatever its translation type (6.5.2.4).
  */
-struct vtd_qi_desc vtd_qi_piotlb_pasid(uint16_t did, uint32_t pasid)
+struct vtd_qi_desc vtd_desc_piotlb_pasid(uint16_t did, uint32_t pasid)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PIOTLB) |
@@ -199,7 +200,7 @@ struct vtd_qi_desc vtd_qi_piotlb_pasid(uint16_t did, uint32_t pasid)
  * passing it (6.5.2.8).  IF stays clear: the queue is polled, and QEMU
  * aborts on SW and IF together.
  */
-struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq)
+struct vtd_qi_desc vtd_desc_wait(uint64_t status_pa, uint32_t seq)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_WAIT) |
@@ -212,7 +213,7 @@ struct vtd_qi_desc vtd_qi_wait_desc(uint64_t status_pa, uint32_t seq)
 }
 
 /* Every interrupt entry cache entry (6.5.2.7): after SIRTP. */
-struct vtd_qi_desc vtd_qi_iec_global(void)
+struct vtd_qi_desc vtd_desc_iec_global(void)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IEC),
@@ -222,7 +223,7 @@ struct vtd_qi_desc vtd_qi_iec_global(void)
 }
 
 /* The cached copies of one entry (index-selective, IM = 0). */
-struct vtd_qi_desc vtd_qi_iec_index(uint16_t index)
+struct vtd_qi_desc vtd_desc_iec_index(uint16_t index)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IEC) |
@@ -233,7 +234,7 @@ struct vtd_qi_desc vtd_qi_iec_index(uint16_t index)
 }
 
 /* A device-TLB invalidation (PASID-based or not), and its target in *sid. */
-bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
+bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
 {
 	switch (field_get64(VTD_QI_TYPE, d->lo)) {
 	case VTD_QI_TYPE_DEVTLB:
@@ -251,8 +252,8 @@ bool vtd_qi_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
  * (VT-d spec 6.5.2.3).  IH stays 0: page-table pages may have been freed,
  * so paging-structure caches must go too.
  */
-static struct vtd_qi_desc iotlb_page(const struct vtd_unit *u, uint16_t did,
-				     uint64_t addr, unsigned int am)
+struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
+				       uint64_t addr, unsigned int am)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IOTLB) |
@@ -266,8 +267,8 @@ static struct vtd_qi_desc iotlb_page(const struct vtd_unit *u, uint16_t did,
 }
 
 /* The first-level and nested counterpart, for one PASID (6.5.2.4). */
-static struct vtd_qi_desc piotlb_page(uint16_t did, uint32_t pasid,
-				      uint64_t addr, unsigned int am)
+struct vtd_qi_desc vtd_desc_piotlb_page(uint16_t did, uint32_t pasid,
+					uint64_t addr, unsigned int am)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PIOTLB) |
@@ -279,137 +280,4 @@ static struct vtd_qi_desc piotlb_page(uint16_t did, uint32_t pasid,
 	};
 
 	return d;
-}
-
-/* 2^am pages at addr, aligned to that size. */
-struct chunk {
-	uint64_t addr;
-	unsigned int am;
-};
-
-/*
- * Split [iova, iova + len) into naturally aligned power-of-two chunks no
- * larger than 2^MAMV pages.  Returns their count, or 0 when it takes more
- * than max.
- */
-static unsigned int page_chunks(const struct vtd_unit *u, uint64_t iova,
-				uint64_t len, struct chunk *out,
-				unsigned int max)
-{
-	uint64_t page = iova >> VTD_PAGE_SHIFT;
-	uint64_t pages = len >> VTD_PAGE_SHIFT;
-	unsigned int mamv = vtd_cap_mamv(u->cap);
-	unsigned int n = 0, am;
-
-	while (pages) {
-		if (n == max) {
-			return 0;
-		}
-		am = page ? bits_lowest_set(page) : 63;
-		if (am > mamv) {
-			am = mamv;
-		}
-		while ((UINT64_C(1) << am) > pages) {
-			am--;
-		}
-		out[n].addr = page << VTD_PAGE_SHIFT;
-		out[n++].am = am;
-		page += UINT64_C(1) << am;
-		pages -= UINT64_C(1) << am;
-	}
-	return n;
-}
-
-/*
- * Invalidate a domain's IOVA range on one unit: page-selective chunks when
- * the unit has PSI and the range fits one batch, else the whole domain.
- * In scalable mode this covers second-level mappings in the range and
- * every first-level and nested one of the domain (VT-d spec 6.5.2.3).
- */
-int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
-		       uint64_t len, uint32_t *seq)
-{
-	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	struct chunk c[VTD_QI_BATCH_MAX];
-	unsigned int n = 0, i;
-
-	if (vtd_cap_psi(u->cap)) {
-		n = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX);
-	}
-	for (i = 0; i < n; i++) {
-		descs[i] = iotlb_page(u, did, c[i].addr, c[i].am);
-	}
-	if (!n) {
-		descs[0] = vtd_qi_iotlb_domain(u, did);
-		n = 1;
-	}
-	return vtd_qi_submit(u, descs, n, seq);
-}
-
-/*
- * The same for first-level tables, whose precise invalidation names the
- * PASID (6.5.2.4): the range once for each PASID in use.  When that takes
- * more than a batch, the domain-selective IOTLB invalidation covers them
- * all (6.5.2.3).
- */
-int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
-			      const struct vtd_pasid_ref *refs,
-			      unsigned int count, uint64_t iova, uint64_t len,
-			      uint32_t *seq)
-{
-	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	struct chunk c[VTD_QI_BATCH_MAX];
-	unsigned int n = 0, chunks = 0, i, p;
-
-	if (count && count <= VTD_QI_BATCH_MAX && vtd_cap_psi(u->cap)) {
-		chunks = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX / count);
-	}
-	for (p = 0; chunks && p < count; p++) {
-		for (i = 0; i < chunks; i++) {
-			descs[n++] = piotlb_page(did, refs[p].pasid, c[i].addr,
-						 c[i].am);
-		}
-	}
-	if (!n) {
-		descs[0] = vtd_qi_iotlb_domain(u, did);
-		n = 1;
-	}
-	return vtd_qi_submit(u, descs, n, seq);
-}
-
-/*
- * Device-selective context-cache invalidations (with cc_did) for count
- * requester ids, then tail: batches of up to VTD_QI_BATCH_MAX descriptors,
- * as many as the ring takes published by one doorbell, waited for in
- * order.  The context cache goes first: later fills of the PASID cache
- * and IOTLB read context entries.
- */
-int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
-		     unsigned int count, const struct vtd_qi_desc *tail,
-		     unsigned int tail_count)
-{
-	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
-	unsigned int total = count + tail_count, i = 0, k, n, w;
-	unsigned int at_once = u->qi.slots / 2 / (VTD_QI_BATCH_MAX + 1);
-	uint64_t start = hw_now_ns();
-	int err = 0, qerr = 0;
-
-	while (i < total && !err && !qerr) {
-		for (n = 0; n < at_once && i < total && !qerr; n++) {
-			k = 0;
-			for (; k < VTD_QI_BATCH_MAX && i < count; k++, i++) {
-				descs[k] = vtd_qi_cc_device(cc_did, sids[i]);
-			}
-			for (; k < VTD_QI_BATCH_MAX && i < total; k++, i++) {
-				descs[k] = tail[i - count];
-			}
-			qerr = vtd_qi_queue(u, descs, k, &seqs[n]);
-		}
-		/* Wait for what was queued, up to the first failure. */
-		for (w = 0; w < n && seqs[w] && !err; w++) {
-			err = vtd_qi_wait_since(u, seqs[w], start);
-		}
-	}
-	return err ? err : qerr;
 }

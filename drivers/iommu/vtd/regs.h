@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>
@@ -7,7 +8,7 @@
 
 /*
  * VT-d remapping registers and in-memory structure fields, named as in the
- * Intel VT-d specification (register descriptions, chapter 11 of rev 4.x;
+ * Intel VT-d specification (register descriptions, chapter 11;
  * translation structure formats, chapter 9).  Fields are (msb, lsb) masks;
  * 64-bit registers and 128-bit entries are handled as 64-bit words.  Widths
  * matter: a 32-bit register is only ever accessed with 32 bits.

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * One DMA-remapping hardware unit (DRHD): validation, capabilities, mode
  * choice, the software copy of GCMD and every register handshake, the
@@ -9,9 +10,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 #define NS_PER_US UINT64_C(1000)
@@ -26,8 +27,8 @@
  * room for emulation and vCPU preemption, yet keeps a dead unit or device
  * from stalling boot or a console command noticeably:
  * - register handshakes 10 ms: GCMD/GSTS and PMEN take microseconds; a
- *   1 ms bound (ACRN) trips under QEMU TCG (pain-points 4), ten times that
- *   does not;
+ *   1 ms bound (ACRN) trips under QEMU TCG (docs/scenarios.md,
+ *   deadline-jitter), ten times that does not;
  * - IOMMU-internal invalidations 100 ms: context, IOTLB, PASID and
  *   interrupt-entry caches, with read/write draining of in-flight DMA
  *   included.  Missing it degrades the whole unit, so it is generous;
@@ -245,9 +246,12 @@ static void force_scalable(struct vtd_unit *u)
 
 /*
  * The one place the translation mode is chosen, per unit from its own
- * capabilities (invariant 8).  Left to itself (auto), a unit runs in
- * scalable mode when it has it and can walk the second-level tables that
- * domains use unless they ask otherwise (VT-d spec 11.4.3: SMTS, SLTS).
+ * capabilities (docs/design.md, invariant 8).  Left to itself (auto), a unit
+ * runs in scalable mode when it has it and can walk some page-table format
+ * there (VT-d spec 11.4.3: SMTS, with SLTS or FLTS): domains then use
+ * second-level tables, or first-level ones on a unit without SLTS.  A
+ * unit offering first-level tables only is run as offered, not held back
+ * in legacy mode, so that its scalable-mode features (PASIDs) are usable.
  */
 static void choose_mode(struct vtd_unit *u)
 {
@@ -263,8 +267,10 @@ static void choose_mode(struct vtd_unit *u)
 	}
 	if (!vtd_ecap_smts(u->ecap)) {
 		set_mode(u, VTD_MODE_LEGACY, "auto: no SMTS");
+	} else if (!vtd_ecap_slts(u->ecap) && !vtd_ecap_flts(u->ecap)) {
+		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS or FLTS");
 	} else if (!vtd_ecap_slts(u->ecap)) {
-		set_mode(u, VTD_MODE_LEGACY, "auto: SMTS without SLTS");
+		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and FLTS, no SLTS");
 	} else {
 		set_mode(u, VTD_MODE_SCALABLE, "auto: SMTS and SLTS");
 	}
@@ -298,7 +304,10 @@ static bool has_supported_depth(uint64_t cap)
 	       (VTD_SAGAW_39 | VTD_SAGAW_48 | VTD_SAGAW_57);
 }
 
-/* Refuse what cannot be driven safely, saying why (invariant 9). */
+/*
+ * Refuse what cannot be driven safely, saying why (docs/design.md,
+ * invariant 9).
+ */
 static int validate(struct vtd_unit *u)
 {
 	if (u->ver == UINT32_MAX || u->cap == UINT64_MAX ||
@@ -490,11 +499,11 @@ static int switch_root(struct vtd_unit *u)
 	if (err) {
 		return err;
 	}
-	inv[n++] = vtd_qi_cc_global();
+	inv[n++] = vtd_desc_cc_global();
 	if (u->mode == VTD_MODE_SCALABLE) {
-		inv[n++] = vtd_qi_pc_global();
+		inv[n++] = vtd_desc_pc_global();
 	}
-	inv[n++] = vtd_qi_iotlb_global(u);
+	inv[n++] = vtd_desc_iotlb_global(u);
 	return vtd_qi_submit(u, inv, n, NULL);
 }
 
@@ -525,8 +534,8 @@ int vtd_unit_enable(struct vtd_unit *u)
 	int err;
 
 	/* After a failed enable, vtd_unit_disable() comes first. */
-	if (u->live) {
-		return u->enabled ? 0 : -EBUSY;
+	if (vtd_unit_live(u)) {
+		return u->state == VTD_UNIT_ON ? 0 : -EBUSY;
 	}
 	gsts = vtd_read32(u, VTD_GSTS_REG);
 	u->gcmd = gsts & VTD_GCMD_PERSISTENT;
@@ -557,7 +566,7 @@ int vtd_unit_enable(struct vtd_unit *u)
 	vtd_fault_clear_stale(u);
 
 	/* From here on the unit may use our memory: disable undoes it. */
-	u->live = true;
+	u->state = VTD_UNIT_LIVE;
 	err = vtd_qi_start(u);
 	if (err) {
 		return err;
@@ -581,7 +590,7 @@ int vtd_unit_enable(struct vtd_unit *u)
 	if (err) {
 		return err;
 	}
-	u->enabled = true;
+	u->state = VTD_UNIT_ON;
 	if (u->inherited_count) {
 		log_info(
 			"vtd",
@@ -598,10 +607,10 @@ int vtd_unit_disable(struct vtd_unit *u)
 {
 	int err;
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
-	u->enabled = false;
+	u->state = VTD_UNIT_LIVE;
 	if (u->gcmd & VTD_GCMD_TE) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, false);
 		if (err) {
@@ -620,14 +629,14 @@ int vtd_unit_disable(struct vtd_unit *u)
 			return err;
 		}
 	}
-	u->live = false;
+	u->state = VTD_UNIT_OFF;
 	return 0;
 }
 
 void vtd_unit_fini(struct vtd_unit *u)
 {
 	/* The hardware may still use this memory: leaking beats corrupting. */
-	if (u->live) {
+	if (vtd_unit_live(u)) {
 		log_err("vtd",
 			"unit %u: still in use by the hardware; its memory is kept",
 			u->index);
@@ -640,6 +649,51 @@ void vtd_unit_fini(struct vtd_unit *u)
 	vtd_inherit_fini(u);
 	hw_free(u->did_map);
 	u->did_map = NULL;
+}
+
+struct vtd_unit *vtd_unit_alloc(void)
+{
+	return hw_zalloc(sizeof(struct vtd_unit));
+}
+
+void vtd_unit_free(struct vtd_unit *u)
+{
+	hw_free(u);
+}
+
+uint16_t vtd_unit_segment(const struct vtd_unit *u)
+{
+	return u->segment;
+}
+
+unsigned int vtd_unit_index(const struct vtd_unit *u)
+{
+	return u->index;
+}
+
+uint64_t vtd_unit_cap(const struct vtd_unit *u)
+{
+	return u->cap;
+}
+
+uint64_t vtd_unit_ecap(const struct vtd_unit *u)
+{
+	return u->ecap;
+}
+
+enum vtd_mode vtd_unit_mode(const struct vtd_unit *u)
+{
+	return u->mode;
+}
+
+bool vtd_unit_degraded(const struct vtd_unit *u)
+{
+	return u->qi.late > 0;
+}
+
+const struct vtd_stats *vtd_unit_stats(const struct vtd_unit *u)
+{
+	return &u->stats;
 }
 
 void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 #pragma once
 
 #include <stdbool.h>
@@ -11,7 +12,7 @@
  * (I/O address spaces with their own second-level page tables), attach and
  * detach of requester ids, polled fault records.  Every function that
  * touches hardware returns 0 or a negative errno; no wait on hardware
- * outlasts its deadline (design.md, invariant 3).
+ * outlasts its deadline (docs/design.md, invariant 3).
  *
  * Typical bring-up of one unit:
  *	vtd_unit_init(u, ...);			registers validated, tables
@@ -20,15 +21,18 @@
  *	vtd_unit_enable(u);			QI, root table, IR, TE: default
  *deny
  *
- * The structures below are visible so that callers can embed them; their
- * fields belong to the driver.  Nothing here is thread-safe: callers
- * serialise all calls per unit.
+ * Units and domains are opaque: their layout is the driver's
+ * (internal.h).  Nothing here is thread-safe: callers serialise all calls
+ * per unit.
  */
 
+struct vtd_unit;
+struct vtd_domain;
+
 /*
- * Classes of hardware wait, each with its own deadline (invariant 3).  A
- * queued invalidation's time counts from when it reaches the head of the
- * queue; the CPU never waits longer than the deadline in any case.
+ * Classes of hardware wait, each with its own deadline (docs/design.md,
+ * invariant 3).  A queued invalidation's time counts from when it reaches the
+ * head of the queue; the CPU never waits longer than the deadline in any case.
  */
 enum vtd_deadline_class {
 	VTD_DEADLINE_REG,    /* register handshakes: GCMD/GSTS, PMEN */
@@ -128,137 +132,12 @@ struct vtd_stats {
 };
 
 /*
- * Invalidation queue: a ring of 128-bit descriptor slots (256-bit in
- * scalable mode, VT-d spec 6.5.2: one page either way).  Every batch ends
- * with a wait descriptor whose status write carries the batch's sequence
- * number into status[slot of that wait], a word in a driver-owned page
- * that is never freed while the unit lives.  Slots from oldest to tail are
- * in flight: none is reused before the hardware has passed it, which only
- * a status write at or after it proves (invariant 4).  A batch aborted by
- * an invalidation time-out (ITE) keeps its sequence number and is queued
- * again from the redo list.
- */
-#define VTD_QI_SLOTS	 256U /* one 4 KiB page of 16-byte descriptors */
-#define VTD_QI_BATCH_MAX 16U  /* descriptors per batch before the wait */
-/*
- * New work may fill only half the ring, so that every batch an ITE aborts
- * fits again behind the aborted ones, with a slot to spare for a lone
- * wait that proves the hardware passed them.  A ring of 256-bit
- * descriptors (scalable mode) has half the slots and half the work; the
- * arrays are sized for the larger one.
- */
-#define VTD_QI_WORK_MAX (VTD_QI_SLOTS / 2)
-
-/* One batch, recorded at the slot of the wait that ends it. */
-struct vtd_qi_batch {
-	uint64_t queued_ns; /* doorbell rung for it; 0: not yet */
-	uint64_t head_ns;   /* reached the head of the queue; 0: not yet */
-	uint32_t seq;
-	uint16_t sid;  /* its device-TLB target, if only one */
-	uint8_t first; /* slot of its first descriptor */
-	uint8_t count; /* descriptors before the wait */
-	uint8_t cls;   /* enum vtd_deadline_class */
-	uint8_t state;
-	uint8_t flags;
-};
-
-/* An aborted batch waiting to be queued again. */
-struct vtd_qi_redo {
-	uint32_t seq;
-	uint8_t count; /* its descriptors, in order, in redo_desc */
-	uint8_t cls;
-	uint8_t flags;
-};
-
-struct vtd_qi {
-	struct vtd_qi_desc *ring; /* slot s at ring[s << shift] */
-	uint64_t ring_pa;
-	unsigned int slots; /* VTD_QI_SLOTS >> shift: one page */
-	unsigned int shift; /* 1 with 256-bit descriptors (IQA.DW) */
-	volatile uint32_t *status;
-	uint64_t status_pa;
-	uint32_t slot_seq[VTD_QI_SLOTS]; /* status its wait writes; 0: none */
-	struct vtd_qi_batch batch[VTD_QI_SLOTS];
-	struct vtd_qi_redo redo[VTD_QI_WORK_MAX];
-	struct vtd_qi_desc redo_desc[VTD_QI_WORK_MAX];
-	unsigned int redo_head, redo_count;
-	unsigned int redo_desc_head;
-	unsigned int tail;   /* next slot to fill */
-	unsigned int rung;   /* tail as last written to IQT */
-	unsigned int oldest; /* first slot not yet passed by hardware */
-	uint32_t seq;	     /* last sequence number issued */
-	uint64_t failures;   /* batches an IQE failed, ever */
-	uint32_t wait_seq;   /* the batch the CPU is waiting for */
-	int wait_result;
-	bool wait_done;
-	bool restart;	   /* IQT must be written again (after IQE) */
-	unsigned int late; /* IOMMU-internal batches past their deadline */
-	bool degraded;	   /* late > 0: no new attachments */
-};
-
-/*
- * Interrupt remapping table entries per unit.  The table must be one
- * physically contiguous power-of-two run (IRTA.S) and hw_page_alloc()
- * hands out single 4 KiB pages, so one page of 16-byte entries: plenty
- * for MSI and MSI-X vectors of the devices one unit serves here.
- */
-#define VTD_IRTE_COUNT 256U
-
-/* Per-requester fault log rate limit (faults from one SID per window). */
-#define VTD_FAULT_RATE_SLOTS 16U
-
-struct vtd_fault_rate {
-	uint64_t window_start_ns;
-	uint32_t count;
-	uint32_t suppressed;
-	uint16_t sid;
-	bool used;
-};
-
-/*
  * Whether the device at sid answers now (config space not all-ones, link
  * up).  The kernel's PCI layer provides it.  Presence checks race with
  * removal: this only avoids sending invalidations that cannot complete;
  * the deadline is the defence.
  */
 typedef bool (*vtd_present_fn)(void *ctx, uint16_t segment, uint16_t sid);
-
-/* Per-requester state (quarantine, removal, completion errors). */
-struct vtd_devices;
-
-struct vtd_unit {
-	unsigned int index;
-	uint16_t segment;
-	uint64_t reg_base;
-	struct vtd_config cfg;
-	uint32_t ver;
-	uint64_t cap;
-	uint64_t ecap;
-	enum vtd_mode mode;
-	const char *mode_reason; /* why this mode, for `iommu` */
-	uint32_t pasids;	 /* scalable mode: PASIDs the tables hold */
-	uint32_t gcmd;		 /* software copy of the persistent GCMD bits */
-	bool live;    /* our queue is on: hardware may use our memory */
-	bool enabled; /* taken over: root switched, TE on */
-	struct vtd_root_entry *root;
-	uint64_t root_pa;
-	uint32_t *did_map; /* bitmap of allocated domain ids */
-	uint32_t did_count;
-	struct vtd_qi qi;
-	struct vtd_devices *devices;
-	vtd_present_fn present; /* NULL: every device counts as present */
-	void *present_ctx;
-	bool reg_late;	      /* a register handshake missed its deadline */
-	struct vtd_irte *irt; /* interrupt remapping table; NULL without IR */
-	uint64_t irt_pa;
-	bool ir_x2apic; /* IRTA.EIME: 32-bit destination ids */
-	uint32_t irtes_used;
-	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
-	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
-	struct vtd_stats stats;
-	uint32_t *inherited; /* bitmap by requester id; NULL: none ever */
-	uint32_t inherited_count;
-};
 
 /*
  * Map the unit's registers, read VER/CAP/ECAP once, refuse units that
@@ -293,6 +172,26 @@ int vtd_unit_disable(struct vtd_unit *u);
  * started, disable not done) it is kept instead, with an error logged.
  */
 void vtd_unit_fini(struct vtd_unit *u);
+
+/* A zeroed unit for vtd_unit_init(), NULL without memory; freed after fini. */
+struct vtd_unit *vtd_unit_alloc(void);
+void vtd_unit_free(struct vtd_unit *u);
+
+uint16_t vtd_unit_segment(const struct vtd_unit *u);
+unsigned int vtd_unit_index(const struct vtd_unit *u);
+
+/* CAP and ECAP as read at vtd_unit_init() (decoders in regs.h). */
+uint64_t vtd_unit_cap(const struct vtd_unit *u);
+uint64_t vtd_unit_ecap(const struct vtd_unit *u);
+enum vtd_mode vtd_unit_mode(const struct vtd_unit *u);
+
+/*
+ * An IOMMU-internal invalidation missed its deadline and has not completed
+ * yet: the unit takes no new attachments.
+ */
+bool vtd_unit_degraded(const struct vtd_unit *u);
+
+const struct vtd_stats *vtd_unit_stats(const struct vtd_unit *u);
 
 /* What the console's `iommu` command prints. */
 struct vtd_unit_info {
@@ -334,9 +233,9 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
  *
  * An inherited requester id keeps that entry until vtd_attach() or
  * vtd_detach() names it: its entry is made not present and invalidated
- * under the old domain id first (invariant 5), then attach proceeds as
- * for any detached id; detach leaves it blocked.  An old domain id is
- * released when its last inherited requester id was.
+ * under the old domain id first (docs/design.md, invariant 5), then attach
+ * proceeds as for any detached id; detach leaves it blocked.  An old domain id
+ * is released when its last inherited requester id was.
  */
 bool vtd_inherited(const struct vtd_unit *u, uint16_t sid);
 
@@ -446,20 +345,6 @@ void vtd_qi_for_each_batch(struct vtd_unit *u, vtd_qi_batch_fn fn, void *ctx);
 #define VTD_PROT_READ  1U
 #define VTD_PROT_WRITE 2U
 
-/* Page-table pages whose release waits for an invalidation to complete. */
-#define VTD_FREELIST_CHUNK 62U
-
-struct vtd_freelist_chunk {
-	struct vtd_freelist_chunk *next;
-	unsigned int count;
-	uint64_t pa[VTD_FREELIST_CHUNK];
-};
-
-struct vtd_freelist {
-	struct vtd_freelist_chunk *head;
-	uint64_t count;
-};
-
 /*
  * How a domain translates, its choice at creation (VT-d spec 3.6 to 3.8).
  * Second-level tables work in both modes.  First-level tables (the IA-32e
@@ -473,50 +358,7 @@ enum vtd_format {
 	VTD_FORMAT_PASSTHROUGH,
 };
 
-/* Page tables of one domain (none for pass-through: root_pa 0). */
-struct vtd_pgtable {
-	enum vtd_format format;
-	uint64_t root_pa;
-	unsigned int levels;
-	uint64_t page_sizes;  /* leaf sizes allowed (VTD_PAGE_*) */
-	bool coherent;	      /* every unit walks tables coherently */
-	uint64_t table_pages; /* pages in use, root included */
-};
-
 #define VTD_DOMAIN_MAX_UNITS 8U
-
-struct vtd_ats_dev;
-
-/* A PASID that attachments through one unit use, and how many do. */
-struct vtd_pasid_ref {
-	uint32_t pasid;
-	uint32_t refs;
-};
-
-struct vtd_domain_unit {
-	struct vtd_unit *unit;
-	uint16_t did;
-	unsigned int attached; /* requester ids (with a PASID) attached */
-	/*
-	 * Scalable mode: the PASIDs behind those attachments, which
-	 * PASID-based invalidations of first-level tables must name.
-	 */
-	struct vtd_pasid_ref *pasids;
-	unsigned int pasid_count;
-	unsigned int pasid_cap;
-	/* Attachments with ATS, whose device-TLBs follow the IOTLB. */
-	struct vtd_ats_dev *ats;
-};
-
-struct vtd_deferred;
-
-struct vtd_domain {
-	struct vtd_domain_unit units[VTD_DOMAIN_MAX_UNITS];
-	unsigned int unit_count;
-	unsigned int addr_width; /* IOVAs are below 2^addr_width */
-	struct vtd_pgtable pt;
-	struct vtd_deferred *deferred; /* pages waiting for invalidations */
-};
 
 /*
  * A domain usable on every unit in units[] (capabilities intersected:
@@ -541,6 +383,14 @@ int vtd_domain_create(struct vtd_unit *const *units, unsigned int unit_count,
 int vtd_domain_create_fmt(struct vtd_unit *const *units,
 			  unsigned int unit_count, unsigned int addr_width,
 			  enum vtd_format format, struct vtd_domain **out);
+
+/*
+ * What u lacks to walk tables of format (VT-d spec 11.4.3: SLTS, FLTS,
+ * PT in scalable mode; legacy mode walks second-level tables only), as
+ * "scalable mode" or "first-level translation (FLTS)"; NULL if nothing.
+ */
+const char *vtd_unit_no_format(const struct vtd_unit *u,
+			       enum vtd_format format);
 
 /* -EBUSY while requester ids are attached. */
 int vtd_domain_destroy(struct vtd_domain *d);
@@ -589,6 +439,9 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 /* Domain id of d on u, or -ENOENT if d does not span u. */
 int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
 
+/* The table format d's page tables use. */
+enum vtd_format vtd_domain_format(const struct vtd_domain *d);
+
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
  * bridge also needs the bridge's alias) to d through unit u: their context
@@ -596,9 +449,9 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
  * the context entry and PASID directory are set up with the first PASID
  * of an id and torn down with its last).  Each id must
  * be detached or inherited (see vtd_inherited()): a present context entry
- * is never rewritten (invariant 5), -EBUSY otherwise.  -EIO for a quarantined
- * device; -ETIMEDOUT while the unit is degraded (an internal invalidation
- * missed its deadline).
+ * is never rewritten (docs/design.md, invariant 5), -EBUSY otherwise.  -EIO for
+ * a quarantined device; -ETIMEDOUT while the unit is degraded (an internal
+ * invalidation missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	       const uint16_t *source_ids, unsigned int count);
@@ -630,7 +483,8 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * without PASID translate through the entry of VTD_RID_PASID, the one
  * vtd_attach() and vtd_detach() use there.  Other PASIDs need ECAP.PASID
  * and must be below the unit's vtd_unit_info.pasids (-ERANGE).  An entry
- * is never rewritten while present (invariant 5): attach needs it empty
+ * is never rewritten while present (docs/design.md, invariant 5): attach needs
+ * it empty
  * (-EBUSY), detach leaves it empty, and a switch blocks it in between.
  * Errors as for vtd_attach() and vtd_detach().
  */

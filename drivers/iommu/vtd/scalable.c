@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Scalable-mode translation structures (VT-d spec 3.4 and 9.2 to 9.6): a
  * root entry per bus with one context table for devfn 0-127 and one for
@@ -10,12 +11,12 @@
  * A requester id's context entry and PASID directory live while one of
  * its PASIDs is attached: set up with the first, torn down with the last,
  * their memory freed only once the invalidation that makes the unit
- * forget them completed (invariant 2).
+ * forget them completed (docs/design.md, invariant 2).
  *
- * Invariant 5 for PASID entries: one is written only while not present,
- * body words first, then the word with the present bit, each step flushed
- * if the unit does not snoop; it is taken down by clearing present (the
- * body stays, naming the domain for the invalidation and a retry), then
+ * docs/design.md, invariant 5, for PASID entries: one is written only
+ * while not present, body words first, then the word with the present bit, each
+ * step flushed if the unit does not snoop; it is taken down by clearing present
+ * (the body stays, naming the domain for the invalidation and a retry), then
  * the PASID cache and IOTLB are invalidated and waited for, and only then
  * is the body cleared or replaced.
  */
@@ -25,9 +26,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 #include "lib/string.h"
 
 /* What one directory page covers: 512 tables of 64 PASIDs. */
@@ -343,9 +344,9 @@ static uint64_t flpm(unsigned int levels)
  * The body of a PASID entry for domain d (nested on it when nest is set),
  * present bit clear.  AW is the second-level depth; entries without
  * second-level tables get the smallest depth SAGAW offers, as QEMU 7.2
- * faults an entry whose AW is not in SAGAW whatever its PGTT (qemu-peer
- * 1.4).  Page walks are snooped where the unit can (PWSNP with SMPWC), as
- * the domain's tables assumed when it was created.
+ * faults an entry whose AW is not in SAGAW whatever its PGTT
+ * (docs/scenarios.md, qemu-pasid-aw).  Page walks are snooped where the unit
+ * can (PWSNP with SMPWC), as the domain's tables assumed when it was created.
  */
 static void build_entry(const struct vtd_unit *u, const struct vtd_domain *d,
 			uint16_t did, const struct vtd_nest *nest,
@@ -432,9 +433,9 @@ static struct vtd_qi_desc entry_iotlb(const struct vtd_unit *u,
 				      uint32_t pasid)
 {
 	if (iotlb_by_domain(pgtt)) {
-		return vtd_qi_iotlb_domain(u, did);
+		return vtd_desc_iotlb_domain(u, did);
 	}
-	return vtd_qi_piotlb_pasid(did, pasid);
+	return vtd_desc_piotlb_pasid(did, pasid);
 }
 
 /*
@@ -449,14 +450,14 @@ static int published(struct vtd_unit *u, const uint16_t *sids,
 {
 	struct vtd_qi_desc tail[3];
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
 	if (!vtd_cap_cm(u->cap)) {
 		return vtd_unit_flush_write_buffer(u);
 	}
-	tail[0] = vtd_qi_pc_pasid(0, pasid);
-	tail[1] = vtd_qi_pc_pasid(did, pasid);
+	tail[0] = vtd_desc_pc_pasid(0, pasid);
+	tail[1] = vtd_desc_pc_pasid(did, pasid);
 	tail[2] = entry_iotlb(u, pgtt, did, pasid);
 	return vtd_qi_submit_cc(u, 0, sids, count, tail, ARRAY_SIZE(tail));
 }
@@ -562,15 +563,15 @@ static int forget(struct vtd_unit *u, const uint16_t *sids, unsigned int count,
 	struct vtd_qi_desc tail[3];
 	unsigned int n = 0;
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
-	tail[n++] = vtd_qi_pc_pasid(did, pasid);
+	tail[n++] = vtd_desc_pc_pasid(did, pasid);
 	if (iotlb & 1) {
-		tail[n++] = vtd_qi_iotlb_domain(u, did);
+		tail[n++] = vtd_desc_iotlb_domain(u, did);
 	}
 	if (iotlb & 2) {
-		tail[n++] = vtd_qi_piotlb_pasid(did, pasid);
+		tail[n++] = vtd_desc_piotlb_pasid(did, pasid);
 	}
 	return vtd_qi_submit_cc(u, 0, sids, count, tail, n);
 }

@@ -1,3 +1,4 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
  * Interrupt remapping (VT-d spec chapter 5): one table of VTD_IRTE_COUNT
  * entries per unit with ECAP.IR, its hand-over to the unit (IRTA, SIRTP,
@@ -12,9 +13,9 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
-#include "kernel/log.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/log.h"
 
 _Static_assert(VTD_IRTE_COUNT * sizeof(struct vtd_irte) == VTD_PAGE_SIZE,
 	       "the interrupt remapping table is one page");
@@ -95,7 +96,7 @@ void vtd_ir_fini(struct vtd_unit *u)
  */
 int vtd_ir_enable(struct vtd_unit *u)
 {
-	struct vtd_qi_desc iec = vtd_qi_iec_global();
+	struct vtd_qi_desc iec = vtd_desc_iec_global();
 	uint64_t irta;
 	int err;
 
@@ -166,9 +167,9 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index)
  */
 static int iec_flush(struct vtd_unit *u, unsigned int index)
 {
-	struct vtd_qi_desc iec = vtd_qi_iec_index((uint16_t)index);
+	struct vtd_qi_desc iec = vtd_desc_iec_index((uint16_t)index);
 
-	if (!u->live) {
+	if (!vtd_unit_live(u)) {
 		return 0;
 	}
 	return vtd_qi_submit(u, &iec, 1, NULL);

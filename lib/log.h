@@ -3,11 +3,13 @@
 #include <stdbool.h>
 
 /*
- * Kernel log.  Every line carries the time since boot and the subsystem:
+ * The log, declared here so that every layer may write to it without
+ * reaching up into the kernel, which provides the sink (kernel/log.c);
+ * host tests link their own log_printf to capture messages.  Every line
+ * carries the time since boot and the subsystem:
  * "[    1.234567] vtd: unit 0 enabled".  Warnings and errors say so after
  * the subsystem ("vtd: warning: ..."), so a log line can never be taken for
- * a console command's closing "error: " line.  Host tests link their own
- * log_printf to capture messages.
+ * a console command's closing "error: " line.
  */
 enum log_level {
 	LOG_ERR,

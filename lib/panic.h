@@ -3,9 +3,11 @@
 #include <stdint.h>
 
 /*
- * Fatal errors: print and stop the machine.  Only for broken invariants and
- * for boot failures the kernel cannot continue from; never for bad input.
- * With isa-debug-exit present QEMU exits with status 255 (PANIC_EXIT_CODE).
+ * Fatal errors: print and stop the machine (kernel/panic.c; declared here
+ * so that arch's exception handler reaches it without including kernel/).  Only
+ * for broken invariants and for boot failures the kernel cannot continue from;
+ * never for bad input. With isa-debug-exit present QEMU exits with status 255
+ * (PANIC_EXIT_CODE).
  */
 #define PANIC_EXIT_CODE 0x7f
 

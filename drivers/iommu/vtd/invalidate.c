@@ -1,0 +1,160 @@
+/* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
+/*
+ * What a change needs invalidated, built from the descriptors of qi_desc.c
+ * and submitted through qi.c: a domain's IOVA range (page-selective where
+ * the unit can), and the context entries of requester ids followed by
+ * whatever caches were filled through them (VT-d spec 6.5.2).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/hw.h"
+#include "drivers/iommu/vtd/internal.h"
+#include "lib/bits.h"
+
+/* 2^am pages at addr, aligned to that size. */
+struct chunk {
+	uint64_t addr;
+	unsigned int am;
+};
+
+/*
+ * Split [iova, iova + len) into naturally aligned power-of-two chunks no
+ * larger than 2^MAMV pages.  Returns their count, or 0 when it takes more
+ * than max.
+ */
+static unsigned int page_chunks(const struct vtd_unit *u, uint64_t iova,
+				uint64_t len, struct chunk *out,
+				unsigned int max)
+{
+	uint64_t page = iova >> VTD_PAGE_SHIFT;
+	uint64_t pages = len >> VTD_PAGE_SHIFT;
+	unsigned int mamv = vtd_cap_mamv(u->cap);
+	unsigned int n = 0, am;
+
+	while (pages) {
+		if (n == max) {
+			return 0;
+		}
+		am = page ? bits_lowest_set(page) : 63;
+		if (am > mamv) {
+			am = mamv;
+		}
+		while ((UINT64_C(1) << am) > pages) {
+			am--;
+		}
+		out[n].addr = page << VTD_PAGE_SHIFT;
+		out[n++].am = am;
+		page += UINT64_C(1) << am;
+		pages -= UINT64_C(1) << am;
+	}
+	return n;
+}
+
+/*
+ * Invalidate a domain's IOVA range on one unit: page-selective chunks when
+ * the unit has PSI and the range fits one batch, else the whole domain.
+ * In scalable mode this covers second-level mappings in the range and
+ * every first-level and nested one of the domain (VT-d spec 6.5.2.3).
+ */
+int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
+		       uint64_t len, uint32_t *seq)
+{
+	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
+	struct chunk c[VTD_QI_BATCH_MAX];
+	unsigned int n = 0, i;
+
+	if (vtd_cap_psi(u->cap)) {
+		n = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX);
+	}
+	for (i = 0; i < n; i++) {
+		descs[i] = vtd_desc_iotlb_page(u, did, c[i].addr, c[i].am);
+	}
+	if (!n) {
+		descs[0] = vtd_desc_iotlb_domain(u, did);
+		n = 1;
+	}
+	return vtd_qi_submit(u, descs, n, seq);
+}
+
+/*
+ * The same for first-level tables, whose precise invalidation names the
+ * PASID (6.5.2.4): the range once for each PASID in use.  When that takes
+ * more than a batch, the domain-selective IOTLB invalidation covers them
+ * all (6.5.2.3).
+ */
+int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
+			      const struct vtd_pasid_ref *refs,
+			      unsigned int count, uint64_t iova, uint64_t len,
+			      uint32_t *seq)
+{
+	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
+	struct chunk c[VTD_QI_BATCH_MAX];
+	unsigned int n = 0, chunks = 0, i, p;
+
+	if (count && count <= VTD_QI_BATCH_MAX && vtd_cap_psi(u->cap)) {
+		chunks = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX / count);
+	}
+	for (p = 0; chunks && p < count; p++) {
+		for (i = 0; i < chunks; i++) {
+			descs[n++] = vtd_desc_piotlb_page(did, refs[p].pasid,
+							  c[i].addr, c[i].am);
+		}
+	}
+	if (!n) {
+		descs[0] = vtd_desc_iotlb_domain(u, did);
+		n = 1;
+	}
+	return vtd_qi_submit(u, descs, n, seq);
+}
+
+/*
+ * Device-selective context-cache invalidations (with cc_did) for count
+ * requester ids, then tail: batches of up to VTD_QI_BATCH_MAX descriptors,
+ * as many as the ring takes published by one doorbell, waited for in
+ * order.  The context cache goes first: later fills of the PASID cache
+ * and IOTLB read context entries.
+ */
+int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
+		     unsigned int count, const struct vtd_qi_desc *tail,
+		     unsigned int tail_count)
+{
+	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
+	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
+	unsigned int total = count + tail_count, i = 0, k, n, w;
+	unsigned int at_once = u->qi.slots / 2 / (VTD_QI_BATCH_MAX + 1);
+	uint64_t start = hw_now_ns();
+	int err = 0, qerr = 0;
+
+	while (i < total && !err && !qerr) {
+		for (n = 0; n < at_once && i < total && !qerr; n++) {
+			k = 0;
+			for (; k < VTD_QI_BATCH_MAX && i < count; k++, i++) {
+				descs[k] = vtd_desc_cc_device(cc_did, sids[i]);
+			}
+			for (; k < VTD_QI_BATCH_MAX && i < total; k++, i++) {
+				descs[k] = tail[i - count];
+			}
+			qerr = vtd_qi_queue(u, descs, k, &seqs[n]);
+		}
+		/* Wait for what was queued, up to the first failure. */
+		for (w = 0; w < n && seqs[w] && !err; w++) {
+			err = vtd_qi_wait_since(u, seqs[w], start);
+		}
+	}
+	return err ? err : qerr;
+}
+
+/*
+ * Device-selective context-cache invalidation for each requester id (with
+ * cc_did), then the domain's IOTLB.
+ */
+int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
+			   const uint16_t *sids, unsigned int count,
+			   uint16_t did)
+{
+	struct vtd_qi_desc iotlb = vtd_desc_iotlb_domain(u, did);
+
+	return vtd_qi_submit_cc(u, cc_did, sids, count, &iotlb, 1);
+}
