@@ -122,12 +122,14 @@ def test_long_command_guests_go_on_and_removal_blocked(vm):
     start = len(vm.lines)
     vm.ok("guest run d edu-dma 1000")
     wait_log_line(vm, start, "[d] edu-dma: msi latency")
-    vm.ok("guest run s edu-dma 2")
+    vm.ok("guest run s edu-dma 4")
+    # Its next line comes after a round trip: none lands in the typed line.
+    wait_log_line(vm, start, "[s] edu-dma: msi latency")
     out, end = run_busy(vm, "mem fill 0x%x 0x%x 0x5a" % (hpa, FILL_LEN),
                         lambda: power_off_slot_behind_kernel(vm, RP1_DEVFN))
     assert end == "ok"
     text = "\n".join(out)
-    for seen in ("[s] edu-dma: 2 round-trips, 2 ok",
+    for seen in ("[s] edu-dma: 4 round-trips, 4 ok",
                  "pci: 0000:00:04.0: surprise removal",
                  "pci: 0000:%s: gone by surprise" % B_DEV,
                  "hotplug: 0000:%s: DMA blocked" % B_DEV,
