@@ -521,14 +521,16 @@ static bool fault_event(struct sched *s)
 }
 
 /*
- * Housekeeping while guests run or a long command works: hot-plug and the
- * invalidation queue once a tick; the fault records, which charge each
- * DMA fault to the guest whose device caused it (and quarantine it at
- * guest.fault_limit), once a tick and at once on a fault event.
+ * Housekeeping while guests run or a long command works (ticking): hot-
+ * plug and the invalidation queue once a tick; the fault records, which
+ * charge each DMA fault to the guest whose device caused it (and
+ * quarantine it at guest.fault_limit), once a tick and at once on a fault
+ * event, also at the idle console.
  */
-static void housekeep(struct sched *s, uint64_t now)
+static void housekeep(struct sched *s, bool ticking)
 {
-	bool event = fault_event(s), due = now >= s->next_poll_ns;
+	uint64_t now = arch_now_ns();
+	bool event = fault_event(s), due = ticking && now >= s->next_poll_ns;
 
 	if (due) {
 		kernel_poll();
@@ -548,10 +550,7 @@ void sched_idle(struct kernel *k)
 	struct sched *s = &k->sched;
 
 	arch_irq_window(0);
-	if (fault_event(s)) {
-		s->fault_drains++;
-		cmd_print_faults(NULL, 0);
-	}
+	housekeep(s, false);
 }
 
 static bool any_active(const struct sched *s)
@@ -578,7 +577,7 @@ void sched_yield(struct kernel *k)
 	s->yields++;
 	if (!any_active(s)) {
 		arch_irq_window(0);
-		housekeep(s, now);
+		housekeep(s, true);
 	}
 	while (arch_now_ns() < end && sched_poll(k)) {
 	}
@@ -604,7 +603,7 @@ bool sched_poll(struct kernel *k)
 		s->in_slice = false;
 		s->ticks++;
 	}
-	housekeep(s, now);
+	housekeep(s, true);
 	for (i = 0; i < GUESTS_MAX; i++) {
 		r = &s->runs[i];
 		if (is_active(r)) {
