@@ -6,6 +6,7 @@
 #                 (bounded), QEMU tests
 #   make mutate   every catalogued mutation (tests/mutate/), minutes
 #   make bench    figures from the model
+#   make bench-qemu  figures of running guests, measured in QEMU 7.2
 #   make image    build/moat.img, a FAT disk image for a USB stick
 #   make fuzz     the fuzzers, longer than in make test
 #   make format   reformat every C file with .clang-format; check-format
@@ -286,6 +287,11 @@ test-qemu10: all $(B)/moat.img $(QEMU10)
 test-qemu: all $(B)/moat.img $(QEMU10)
 	$(MAKE) -j2 -Otarget test-qemu7 test-qemu10
 .PHONY: test-qemu test-qemu7 test-qemu10
+# Printed, never asserted, not part of make test (tests/qemu/bench_guests.py).
+bench-qemu: all $(B)/moat.img
+	$(QEMU_TEST_ENV) MOAT_QEMU=qemu-system-x86_64 \
+		/usr/bin/python3 tests/qemu/bench_guests.py
+.PHONY: bench-qemu
 
 # Mechanical style: .clang-format decides layout and include order; literal
 # suffixes are upper case (0x1U, 36ULL), which the formatter cannot check.

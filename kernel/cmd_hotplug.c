@@ -81,6 +81,8 @@ static int slot_poweron(struct kernel *k, struct pci_slot *s, const char *bdf)
 	while (slot_busy(s) && !hw_time_after(deadline)) {
 		hotplug_poll(k);
 		hw_relax();
+		/* Up to seconds: other slots and guests go on meanwhile. */
+		sched_yield(k);
 	}
 	if (s->state != PCI_SLOT_ACTIVE) {
 		return con_error("slot %s: no device came up (%s)", bdf,

@@ -14,9 +14,14 @@
  * scribble over page tables, the kernel or firmware memory.
  */
 
-#define PAGE_SIZE     UINT64_C(4096)
-#define MEM_READ_MAX  4096U
-#define MEM_ALIGN_MAX (UINT64_C(1) << 30)
+#define PAGE_SIZE UINT64_C(4096)
+/*
+ * Filling a buffer of up to 1 TiB can take seconds: it gives the
+ * scheduler a turn (sched_yield()) between chunks of this size.
+ */
+#define MEM_FILL_CHUNK (UINT64_C(1) << 18)
+#define MEM_READ_MAX   4096U
+#define MEM_ALIGN_MAX  (UINT64_C(1) << 30)
 
 static const char *mem_type_name(uint32_t type)
 {
@@ -73,6 +78,17 @@ static int mem_summary(void)
 		   (unsigned long long)k->heap.live_objects,
 		   (unsigned long long)k->heap.pages);
 	return 0;
+}
+
+static void fill(uint64_t hpa, uint64_t len, uint8_t byte)
+{
+	uint64_t n;
+
+	for (; len; hpa += n, len -= n) {
+		n = len < MEM_FILL_CHUNK ? len : MEM_FILL_CHUNK;
+		memset((void *)hpa, byte, n);
+		sched_yield(kernel_get());
+	}
 }
 
 /* The mem alloc buffer holding all of [hpa, hpa + len), or NULL. */
@@ -137,7 +153,7 @@ static int mem_alloc(const char *arg)
 	}
 	b->hpa = hpa;
 	b->len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	memset((void *)hpa, 0, b->len);
+	fill(hpa, b->len, 0);
 	con_printf("hpa 0x%llx\n", hpa);
 	return 0;
 }
@@ -182,7 +198,7 @@ static int mem_fill(char **argv)
 	if (byte > 0xff) {
 		return con_error("byte out of range: 0x%llx", byte);
 	}
-	memset((void *)hpa, (int)byte, len);
+	fill(hpa, len, (uint8_t)byte);
 	return 0;
 }
 

@@ -84,11 +84,13 @@ static int cmd_sched(int argc, char **argv)
 		return con_error("usage: sched");
 	}
 	con_printf(
-		"sched tick_us %llu for_ms %llu switches %llu entries %llu ticks %llu polls %llu\n",
+		"sched tick_us %llu for_ms %llu switches %llu entries %llu ticks %llu polls %llu yields %llu fault_events %llu\n",
 		(unsigned long long)(s->tick_ns / 1000),
 		(unsigned long long)((now - s->since_ns) / 1000000),
 		(unsigned long long)s->switches, (unsigned long long)s->entries,
-		(unsigned long long)s->ticks, (unsigned long long)s->polls);
+		(unsigned long long)s->ticks, (unsigned long long)s->polls,
+		(unsigned long long)s->yields,
+		(unsigned long long)s->fault_drains);
 	for (i = 0; i < GUESTS_MAX; i++) {
 		const struct guest_run *r = &s->runs[i];
 

@@ -144,10 +144,15 @@ void console_loop(void)
 	for (;;) {
 		ch = uart_getc(&kernel_get()->uart);
 		if (ch < 0) {
-			/* Guests run between looks at the line. */
-			if (arch_now_ns() >= burst_end &&
-			    sched_poll(kernel_get())) {
-				continue;
+			/*
+			 * Guests run, and fault events are answered, between
+			 * looks at the line; never inside a line being typed.
+			 */
+			if (arch_now_ns() >= burst_end) {
+				if (sched_poll(kernel_get())) {
+					continue;
+				}
+				sched_idle(kernel_get());
 			}
 			if (arch_now_ns() >= next_poll) {
 				kernel_poll();

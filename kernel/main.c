@@ -222,12 +222,15 @@ static void iommu_ats_options(struct iommu *im, const char *cmdline)
  * usable unit.  After kexec the old tables are intact: devices keep them
  * until their first attach.
  */
-static void iommu_setup(struct kernel *k, const struct boot_info *bi)
+static void iommu_setup(struct kernel *k, const struct boot_info *bi,
+			bool apic_ok)
 {
 	struct iommu_be_platform plat = {
 		.inherit = bi->restarts > 0,
 		.x2apic = arch_apic_x2apic(),
 		.x2apic_opt_out = k->dmar.flags & DMAR_FLAG_X2APIC_OPT_OUT,
+		.fault_vector = apic_ok ? SCHED_FAULT_VECTOR : 0,
+		.fault_apic = apic_ok ? arch_apic_id() : 0,
 	};
 	struct iommu_be_config *cfg = iommu_be_config_new();
 	const char *const *key;
@@ -290,6 +293,7 @@ static void run_boot_commands(const char *cmdline)
 void kernel_main(struct boot_info *bi)
 {
 	struct kernel *k = &the_kernel;
+	bool apic_ok;
 	int ret;
 
 	k->boot = bi;
@@ -316,6 +320,7 @@ void kernel_main(struct boot_info *bi)
 		panic("cannot build page tables: %s", errno_name(ret));
 	}
 	ret = arch_apic_init();
+	apic_ok = ret == 0;
 	if (ret) {
 		log_err("boot", "no local APIC: no interrupts: %s",
 			errno_name(ret));
@@ -341,7 +346,7 @@ void kernel_main(struct boot_info *bi)
 	dmar_init(k);
 	set_fault_limit(k, bi->cmdline);
 	if (k->dmar_present && k->dmar.usable) {
-		iommu_setup(k, bi);
+		iommu_setup(k, bi, apic_ok);
 	}
 
 	sched_init(&k->sched, bi->cmdline);

@@ -469,6 +469,84 @@ static void handle_exit(struct sched *s, struct guest_run *r,
 	}
 }
 
+/* Whether a unit's fault event interrupt came since the last look. */
+static bool fault_event(struct sched *s)
+{
+	uint64_t n = arch_irq_count(SCHED_FAULT_VECTOR);
+
+	if (n == s->fault_events) {
+		return false;
+	}
+	s->fault_events = n;
+	return true;
+}
+
+/*
+ * Housekeeping while guests run or a long command works: hot-plug and the
+ * invalidation queue once a tick; the fault records, which charge each
+ * DMA fault to the guest whose device caused it (and quarantine it at
+ * guest.fault_limit), once a tick and at once on a fault event.
+ */
+static void housekeep(struct sched *s, uint64_t now)
+{
+	bool event = fault_event(s), due = now >= s->next_poll_ns;
+
+	if (due) {
+		kernel_poll();
+		s->polls++;
+		s->next_poll_ns = now + s->tick_ns;
+	}
+	if (event) {
+		s->fault_drains++;
+	}
+	if (event || due) {
+		cmd_print_faults(NULL, 0);
+	}
+}
+
+void sched_idle(struct kernel *k)
+{
+	struct sched *s = &k->sched;
+
+	arch_irq_window(0);
+	if (fault_event(s)) {
+		s->fault_drains++;
+		cmd_print_faults(NULL, 0);
+	}
+}
+
+static bool any_active(const struct sched *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < GUESTS_MAX; i++) {
+		if (is_active(&s->runs[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void sched_yield(struct kernel *k)
+{
+	struct sched *s = &k->sched;
+	uint64_t now = arch_now_ns(), end = now + s->tick_ns;
+
+	if (s->yielding || now < s->yield_due_ns) {
+		return;
+	}
+	s->yielding = true;
+	s->yields++;
+	if (!any_active(s)) {
+		arch_irq_window(0);
+		housekeep(s, now);
+	}
+	while (arch_now_ns() < end && sched_poll(k)) {
+	}
+	s->yielding = false;
+	s->yield_due_ns = arch_now_ns() + s->tick_ns;
+}
+
 bool sched_poll(struct kernel *k)
 {
 	struct sched *s = &k->sched;
@@ -476,13 +554,9 @@ bool sched_poll(struct kernel *k)
 	struct guest_run *r;
 	uint64_t now, t0;
 	unsigned int i;
-	bool any = false;
 	int next;
 
-	for (i = 0; i < GUESTS_MAX; i++) {
-		any |= is_active(&s->runs[i]);
-	}
-	if (!any) {
+	if (!any_active(s)) {
 		return false;
 	}
 	arch_irq_window(SCHED_IRQ_WINDOW_NS);
@@ -491,18 +565,7 @@ bool sched_poll(struct kernel *k)
 		s->in_slice = false;
 		s->ticks++;
 	}
-	if (now >= s->next_poll_ns) {
-		/*
-		 * Housekeeping while guests run: hot-plug, the invalidation
-		 * queue, and the fault records, which charge each DMA fault
-		 * to the guest whose device caused it (and quarantine it at
-		 * guest.fault_limit).
-		 */
-		kernel_poll();
-		cmd_print_faults(NULL, 0);
-		s->polls++;
-		s->next_poll_ns = now + s->tick_ns;
-	}
+	housekeep(s, now);
 	for (i = 0; i < GUESTS_MAX; i++) {
 		r = &s->runs[i];
 		if (is_active(r)) {

@@ -46,6 +46,9 @@ struct guest_run {
 	uint64_t entries;
 };
 
+/* The IOMMU units' fault event interrupt (VT-d spec 7.3). */
+#define SCHED_FAULT_VECTOR 0x21
+
 #define SCHED_TICK_US_DEFAULT 2000
 #define SCHED_TICK_US_MIN     100
 #define SCHED_TICK_US_MAX     10000
@@ -62,7 +65,12 @@ struct sched {
 	uint64_t ticks;
 	uint64_t polls; /* housekeeping rounds done while guests ran */
 	uint64_t next_poll_ns;
-	uint64_t since_ns; /* when these counters started */
+	uint64_t since_ns;     /* when these counters started */
+	uint64_t fault_events; /* SCHED_FAULT_VECTOR's count last looked at */
+	uint64_t fault_drains; /* fault records drained on a fault event */
+	bool yielding;	       /* inside sched_yield() */
+	uint64_t yields;       /* long console commands' turns given away */
+	uint64_t yield_due_ns; /* the busy command's next turn to give */
 };
 
 struct kernel;
@@ -75,6 +83,18 @@ void sched_init(struct sched *s, const char *cmdline);
  * is running, so the caller idles as before.
  */
 bool sched_poll(struct kernel *k);
+/*
+ * A long console command's safe point, where it holds no driver state:
+ * once a tick it gives one tick away, to the kernel's housekeeping and to
+ * the running guests, so a removal or a fault storm is handled and guests
+ * go on while it works.  Nested calls do nothing.
+ */
+void sched_yield(struct kernel *k);
+/*
+ * The idle console's look at interrupts: fault records are drained at
+ * once when a unit's fault event came.
+ */
+void sched_idle(struct kernel *k);
 /* Starts program (argv[0]) with its arguments in g; its old run ends. */
 int sched_start(struct sched *s, struct guest *g, int argc, char **argv);
 /* Stops g if it runs and forgets it: before the guest is destroyed. */

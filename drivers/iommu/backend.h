@@ -43,6 +43,9 @@ struct iommu_be_platform {
 	bool inherit;	     /* a previous life's translation may be running */
 	bool x2apic;	     /* the CPUs use x2APIC ids */
 	bool x2apic_opt_out; /* firmware asks for xAPIC interrupt format */
+	/* Fault events interrupt this vector at this APIC (0: polled only). */
+	uint8_t fault_vector;
+	uint32_t fault_apic;
 };
 
 /*

@@ -98,6 +98,8 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 	c.inherit = plat->inherit;
 	c.x2apic = plat->x2apic;
 	c.x2apic_opt_out = plat->x2apic_opt_out;
+	c.fault_vector = plat->fault_vector;
+	c.fault_apic = plat->fault_apic;
 	ret = vtd_unit_init(bu->u, index, segment, base, &c);
 	if (ret) {
 		vtd_unit_free(bu->u);
@@ -111,7 +113,12 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 
 int iommu_be_unit_enable(struct iommu_be_unit *u)
 {
-	return vtd_unit_enable(u->u);
+	int ret = vtd_unit_enable(u->u);
+
+	if (ret == 0) {
+		vtd_fault_event_enable(u->u);
+	}
+	return ret;
 }
 
 void iommu_be_unit_fini(struct iommu_be_unit *u)

@@ -1,9 +1,11 @@
 /* Section numbers: Intel VT-d specification, revision 4.1 (March 2023). */
 /*
- * Primary fault recording, polled (VT-d spec 7.2 and 11.4.14): walk the
- * fault records from FSTS.FRI with wrap-around, decode and clear each,
- * then clear an overflow.  Logging is rate-limited per requester so a
- * device hammering an unmapped address cannot flood the console.
+ * Primary fault recording (VT-d spec 7.2 and 11.4.14): walk the fault
+ * records from FSTS.FRI with wrap-around, decode and clear each, then
+ * clear an overflow.  The fault event interrupt says when to look; the
+ * caller's periodic poll stays the fallback.  Logging is rate-limited per
+ * requester so a device hammering an unmapped address cannot flood the
+ * console.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -243,14 +245,17 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 }
 
 /*
- * Before taking a unit over: drain whatever firmware left in the fault
- * records, and clear stale error bits that would otherwise stop our queue
- * or be blamed on us.  Writing exactly the bits read acknowledges only
- * those (RW1C).
+ * Before taking a unit over: mask the fault event a previous owner may
+ * have left aimed at its own vector, drain whatever firmware left in the
+ * fault records, and clear stale error bits that would otherwise stop our
+ * queue or be blamed on us.  Writing exactly the bits read acknowledges
+ * only those (RW1C).
  */
 void vtd_fault_clear_stale(struct vtd_unit *u)
 {
 	uint32_t errors;
+
+	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
 
 	if (vtd_fault_poll(u, NULL, NULL)) {
 		log_warn("vtd",
@@ -264,4 +269,27 @@ void vtd_fault_clear_stale(struct vtd_unit *u)
 			 u->index, errors);
 		vtd_write32(u, VTD_FSTS_REG, errors);
 	}
+}
+
+/*
+ * The fault event (VT-d spec 7.3; FECTL, FEDATA, FEADDR and FEUADDR in
+ * 10.4.9-10.4.12): an MSI the unit sends itself, outside interrupt
+ * remapping, when a fault is recorded while none was pending.  Clearing
+ * every record (vtd_fault_poll()) clears FECTL.IP, so the next fault
+ * interrupts again.  FEUADDR carries the x2APIC id's upper bits (EIM).
+ */
+void vtd_fault_event_enable(struct vtd_unit *u)
+{
+	uint32_t apic = u->cfg.fault_apic;
+
+	if (!u->cfg.fault_vector) {
+		return;
+	}
+	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	vtd_write32(u, VTD_FEDATA_REG, u->cfg.fault_vector);
+	vtd_write32(u, VTD_FEADDR_REG,
+		    VTD_FEADDR_BASE |
+			    field_prep32(VTD_FEADDR_DEST, apic & 0xffU));
+	vtd_write32(u, VTD_FEUADDR_REG, apic & ~0xffU);
+	vtd_write32(u, VTD_FECTL_REG, 0);
 }

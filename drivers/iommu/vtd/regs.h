@@ -15,18 +15,22 @@
  */
 
 /* Register offsets (32 = 32-bit register, 64 = 64-bit register). */
-#define VTD_VER_REG    0x000 /* 32 Version */
-#define VTD_CAP_REG    0x008 /* 64 Capability */
-#define VTD_ECAP_REG   0x010 /* 64 Extended Capability */
-#define VTD_GCMD_REG   0x018 /* 32 Global Command (write-only) */
-#define VTD_GSTS_REG   0x01c /* 32 Global Status */
-#define VTD_RTADDR_REG 0x020 /* 64 Root Table Address */
-#define VTD_FSTS_REG   0x034 /* 32 Fault Status */
-#define VTD_PMEN_REG   0x064 /* 32 Protected Memory Enable */
-#define VTD_IQH_REG    0x080 /* 64 Invalidation Queue Head */
-#define VTD_IQT_REG    0x088 /* 64 Invalidation Queue Tail */
-#define VTD_IQA_REG    0x090 /* 64 Invalidation Queue Address */
-#define VTD_IQERCD_REG 0x0b0 /* 64 Invalidation Queue Error Record */
+#define VTD_VER_REG	0x000 /* 32 Version */
+#define VTD_CAP_REG	0x008 /* 64 Capability */
+#define VTD_ECAP_REG	0x010 /* 64 Extended Capability */
+#define VTD_GCMD_REG	0x018 /* 32 Global Command (write-only) */
+#define VTD_GSTS_REG	0x01c /* 32 Global Status */
+#define VTD_RTADDR_REG	0x020 /* 64 Root Table Address */
+#define VTD_FSTS_REG	0x034 /* 32 Fault Status */
+#define VTD_FECTL_REG	0x038 /* 32 Fault Event Control */
+#define VTD_FEDATA_REG	0x03c /* 32 Fault Event Data */
+#define VTD_FEADDR_REG	0x040 /* 32 Fault Event Address */
+#define VTD_FEUADDR_REG 0x044 /* 32 Fault Event Upper Address */
+#define VTD_PMEN_REG	0x064 /* 32 Protected Memory Enable */
+#define VTD_IQH_REG	0x080 /* 64 Invalidation Queue Head */
+#define VTD_IQT_REG	0x088 /* 64 Invalidation Queue Tail */
+#define VTD_IQA_REG	0x090 /* 64 Invalidation Queue Address */
+#define VTD_IQERCD_REG	0x0b0 /* 64 Invalidation Queue Error Record */
 
 /* One register page; FRO and IRO may place registers beyond it. */
 #define VTD_REG_PAGE 0x1000U
@@ -125,6 +129,14 @@
 #define VTD_FSTS_ERRORS                                              \
 	(VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE | \
 	 VTD_FSTS_ICE | VTD_FSTS_ITE)
+
+/* FECTL_REG */
+#define VTD_FECTL_IM BIT32(31) /* interrupt mask */
+#define VTD_FECTL_IP BIT32(30) /* interrupt pending (RO) */
+
+/* FEADDR_REG: an MSI address to one local APIC (SDM vol. 3, 10.11.1). */
+#define VTD_FEADDR_BASE UINT32_C(0xfee00000)
+#define VTD_FEADDR_DEST GENMASK32(19, 12) /* xAPIC id, or x2APIC id's low 8 */
 
 /* PMEN_REG */
 #define VTD_PMEN_EPM BIT32(31) /* enable protected memory */

@@ -69,6 +69,12 @@ struct vtd_config {
 	bool x2apic;
 	bool x2apic_opt_out; /* DMAR flags bit 1, as firmware asks */
 	/*
+	 * The fault event interrupt: vector (0: none, faults are only
+	 * polled) sent to the local APIC with id fault_apic.
+	 */
+	uint8_t fault_vector;
+	uint32_t fault_apic;
+	/*
 	 * A unit found translating in legacy mode keeps the previous life's
 	 * context entries (moat restarted with the IOMMU running, its old
 	 * tables reserved) until each requester's first attach or detach,
@@ -538,6 +544,13 @@ typedef void (*vtd_fault_fn)(void *ctx, const struct vtd_fault *f);
  * rate-limited per requester.  Returns the number of records read.
  */
 int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
+
+/*
+ * Unmasks the fault event interrupt at cfg.fault_vector (nothing when it
+ * is 0): a new fault record then sends it, so the caller learns of faults
+ * without waiting for its next vtd_fault_poll().
+ */
+void vtd_fault_event_enable(struct vtd_unit *u);
 
 const char *vtd_fault_reason_text(uint8_t reason);
 

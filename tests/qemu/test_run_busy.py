@@ -1,0 +1,142 @@
+"""The kernel watches while it is busy (issue 15): a DMA fault raised
+while the console waits for input wakes the kernel through the unit's
+fault event interrupt and is printed without a command; a long console
+command (mem fill of 256 MiB) gives ticks away, so guests go on and a
+surprise removal that happens under it is blocked and its BARs revoked
+before the command ends."""
+import re
+import threading
+import time
+
+import pytest
+
+import moat
+from test_hotplug import NATIVE, drain
+from test_run import new_guest, state, wait_log_line
+from vtd import FAULT
+
+EDU = "edu,dma_mask=0xffffffffffffffff"
+DEVICES = [
+    EDU + ",addr=3.0",
+    "pcie-root-port,id=rp1,slot=1,chassis=1,addr=4.0",
+    EDU + ",bus=rp1,id=dev1",
+]
+A_DEV, B_DEV = "00:03.0", "01:00.0"
+RP1_DEVFN = 4 << 3
+FILL_LEN = 0x10000000
+CMD_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def vm():
+    with moat.Machine(devices=DEVICES, extra=NATIVE, memory="1G") as m:
+        m.wait_ready()
+        yield m
+
+
+def sched_field(m, name):
+    line = [l for l in m.ok("sched") if l.startswith("sched ")][0]
+    return int(re.search(r" %s (\d+)" % name, line).group(1))
+
+
+def wait_fault_line(m, start, timeout=20):
+    # The prompt may sit in front of it: nothing was typed.
+    rx = re.compile(FAULT.pattern.lstrip("^"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in m.lines[start:]:
+            g = rx.search(line)
+            if g:
+                return g
+        time.sleep(0.02)
+    raise TimeoutError("no fault line; last lines:\n%s" % "\n".join(m.lines[-20:]))
+
+
+def test_fault_event_wakes_idle_kernel(vm):
+    """edu writes through a device the kernel never attached while nobody
+    types: the fault shows up on its own, counted as a fault event, and
+    the records are empty afterwards."""
+    drain(vm)
+    events = sched_field(vm, "fault_events")
+    assert vm.ok("edu dma %s from-dev 0x100000 16 nowait" % A_DEV) == ["dma started"]
+    start = len(vm.lines)
+    f = wait_fault_line(vm, start)
+    assert f.group(2) == A_DEV and int(f.group(3), 16) == 0x100000
+    assert sched_field(vm, "fault_events") > events
+    assert vm.ok("faults") == []
+
+
+def hmp(m, command):
+    return m.qmp_cmd("human-monitor-command", **{"command-line": command})
+
+
+def cfg_select(m, devfn, off):
+    hmp(m, "o /w 0xcf8 0x%x" % (0x80000000 | devfn << 8 | (off & 0xfc)))
+
+
+def cfg_read32(m, devfn, off):
+    cfg_select(m, devfn, off)
+    return int(re.search(r"= 0x([0-9a-f]+)", hmp(m, "i /w 0xcfc")).group(1), 16)
+
+
+def power_off_slot_behind_kernel(m, devfn):
+    """Slot Control.PCC set through the legacy configuration ports (moat
+    uses ECAM only): power lost with no one told, as if pulled."""
+    cap = cfg_read32(m, devfn, 0x34) & 0xff
+    while cfg_read32(m, devfn, cap) & 0xff != 0x10:  # PCI Express
+        cap = cfg_read32(m, devfn, cap) >> 8 & 0xff
+        assert cap, "no PCI Express capability"
+    ctl = cfg_read32(m, devfn, cap + 0x18) & 0xffff
+    cfg_select(m, devfn, cap + 0x18)
+    hmp(m, "o /h 0xcfc 0x%x" % (ctl | 0x400))
+
+
+def run_busy(m, line, during):
+    """Types a long command and, once its echo shows, calls during();
+    returns the command's output lines and closing line."""
+    result = {}
+    start = len(m.lines)
+    t = threading.Thread(target=lambda: result.update(r=m.run(line, CMD_TIMEOUT)))
+    t.start()
+    deadline = time.monotonic() + CMD_TIMEOUT
+    while not any(l.endswith(line) for l in m.lines[start:]):
+        assert time.monotonic() < deadline, "no echo of %r" % line
+        time.sleep(0.01)
+    during()
+    t.join(CMD_TIMEOUT)
+    return result["r"]
+
+
+def test_long_command_guests_go_on_and_removal_blocked(vm):
+    """While mem fill works for seconds: guest s completes DMA round trips
+    with their interrupts, and the slot of guest d's edu loses power: the
+    device is found gone, its DMA blocked and d's BARs revoked, all before
+    the command's ok; d stops at its next access."""
+    new_guest(vm, "s")
+    new_guest(vm, "d")
+    vm.ok("guest assign s %s" % A_DEV)
+    vm.ok("guest assign d %s" % B_DEV)
+    hpa = int(vm.ok("mem alloc 0x%x" % FILL_LEN)[-1].split()[1], 16)
+    start = len(vm.lines)
+    vm.ok("guest run d edu-dma 1000")
+    wait_log_line(vm, start, "[d] edu-dma: msi latency")
+    vm.ok("guest run s edu-dma 2")
+    out, end = run_busy(vm, "mem fill 0x%x 0x%x 0x5a" % (hpa, FILL_LEN),
+                        lambda: power_off_slot_behind_kernel(vm, RP1_DEVFN))
+    assert end == "ok"
+    text = "\n".join(out)
+    for seen in ("[s] edu-dma: 2 round-trips, 2 ok",
+                 "pci: 0000:00:04.0: surprise removal",
+                 "pci: 0000:%s: gone by surprise" % B_DEV,
+                 "hotplug: 0000:%s: DMA blocked" % B_DEV,
+                 "guest: warning: d: 0000:%s removed: its BARs are revoked" % B_DEV):
+        assert seen in text, (seen, out)
+    wait_log_line(vm, start, "d faulted")
+    assert state(vm, "d")[0] == "faulted"
+    assert state(vm, "s")[0] == "exited 0"
+    assert vm.ok("hotplug")[0].endswith("device none")
+    assert not any(B_DEV in l for l in vm.ok("pci"))
+    # The command did all of its work.
+    last = vm.ok("mem read 0x%x 16" % (hpa + FILL_LEN - 16))
+    assert last == ["0x%x: %s" % (hpa + FILL_LEN - 16, " ".join(["5a"] * 16))]
+    assert sched_field(vm, "yields") > 0
