@@ -1462,13 +1462,22 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 		uint64_t iova, uint64_t len)
 {
+	struct iommu_range r = {.iova = iova, .len = len};
+
+	return iommu_unmap_ranges(im, owner, id, &r, 1);
+}
+
+int iommu_unmap_ranges(struct iommu *im, struct iommu_owner *owner,
+		       unsigned int id, const struct iommu_range *r,
+		       unsigned int count)
+{
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
 	if (!dom) {
 		return err;
 	}
-	err = iommu_be_unmap(dom->be, iova, len);
+	err = iommu_be_unmap(dom->be, r, count);
 	if (err && err != -ENOENT && err != -EINVAL) {
 		dom->unflushed = true;
 	}

@@ -184,6 +184,13 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot);
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 		uint64_t iova, uint64_t len);
+/*
+ * count ranges (at most IOMMU_RANGES_MAX) in one batch: one wait per unit,
+ * and when it returns 0 no device reaches any of them.
+ */
+int iommu_unmap_ranges(struct iommu *im, struct iommu_owner *owner,
+		       unsigned int id, const struct iommu_range *r,
+		       unsigned int count);
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id);
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,
 			   iommu_mapping_fn fn, void *ctx);

@@ -135,6 +135,33 @@ static void map_unmap(const char *name, uint64_t pages, uint64_t per_call,
 	end(&p, what, dom, pages, pages / per_call);
 }
 
+/*
+ * 256 pages two pages apart (mapped unmeasured), unmapped n ranges a call
+ * with vtd_domain_unmap_ranges().
+ */
+static void batch(unsigned int n)
+{
+	static struct vtd_range r[256];
+	uint64_t hpa = model_ram_alloc(256 * SZ_4K, SZ_4K);
+	unsigned int i;
+	struct phase p;
+	char what[64];
+	int err;
+
+	for (i = 0; i < 256; i++) {
+		r[i] = (struct vtd_range){SZ_1G + 2 * i * SZ_4K, SZ_4K};
+		map(r[i].iova, hpa + i * SZ_4K, SZ_4K);
+	}
+	begin(&p, dom);
+	for (i = 0; i < 256; i += n) {
+		err = vtd_domain_unmap_ranges(dom, &r[i], n);
+		if (err)
+			fail("batched unmap", err);
+	}
+	snprintf(what, sizeof(what), "batch-of-%u-pages/unmap", n);
+	end(&p, what, dom, 256, 256 / n);
+}
+
 static void map_unmap_phases(void)
 {
 	bring_up();
@@ -142,6 +169,9 @@ static void map_unmap_phases(void)
 	map_unmap("4K-x262144-call/page", 262144, 1, false);
 	map_unmap("2M-as-4K-one-call", 512, 512, false);
 	map_unmap("4K-x512-call/page-2M-aligned-HPA", 512, 1, true);
+	batch(1);
+	batch(16);
+	batch(256);
 	down();
 }
 

@@ -21,7 +21,7 @@ import tempfile
 
 DRIVER = re.compile(r"^(drivers|lib)/")
 # The invalidation path: building, queueing, doorbell, polling.
-QUEUE = re.compile(r"^drivers/iommu/vtd/qi")
+QUEUE = re.compile(r"^drivers/iommu/vtd/(qi|invalidate)")
 STORE = "hw_table_write"
 FLUSH = "hw_cache_flush"
 INSTR_PER_STORE = 3

@@ -98,27 +98,37 @@ static void unmap_batch(struct rig *r, const struct vtd_range *ranges,
 }
 
 /*
- * 16 pages apart from each other: 16 page-selective IOTLB invalidations,
- * one wait, one doorbell, and all 16 unreachable on return.
+ * count pages apart from each other, cached, unmapped in one call: the
+ * IOTLB invalidations the unit saw, one wait, one doorbell, and every
+ * page unreachable on return; the table pages went with the last entry.
  */
-static void test_batch_unmap_one_wait(void **state)
+static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
 {
 	struct model_unit_config cfg = default_cfg();
-	struct vtd_range ranges[16];
+	static struct vtd_range ranges[256];
 	struct vtd_stats s0;
+	uint64_t base;
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	map_pages(&r, ranges, 16);
+	base = r.d->pt.table_pages;
+	map_pages(&r, ranges, count);
 	model_reset_stats(r.idx);
 	s0 = r.u.stats;
-	unmap_batch(&r, ranges, 16);
-	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, 16);
-	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, 0);
+	unmap_batch(&r, ranges, count);
+	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, psi);
+	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, dsi);
 	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
 	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
-	unreachable(&r, ranges, 16);
+	unreachable(&r, ranges, count);
+	assert_int_equal(r.d->pt.table_pages, base);
 	rig_down(&r);
+}
+
+/* 16 ranges: 16 page-selective invalidations in the batch. */
+static void test_batch_unmap_one_wait(void **state)
+{
+	one_batch(16, 16, 0);
 }
 
 /*
@@ -153,23 +163,7 @@ static void test_batch_unmap_adjacent_ranges_merge(void **state)
  */
 static void test_batch_unmap_256_pages(void **state)
 {
-	struct model_unit_config cfg = default_cfg();
-	static struct vtd_range ranges[256];
-	struct vtd_stats s0;
-	struct rig r;
-
-	rig_up(&r, &cfg);
-	map_pages(&r, ranges, 256);
-	model_reset_stats(r.idx);
-	s0 = r.u.stats;
-	unmap_batch(&r, ranges, 256);
-	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, 1);
-	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
-	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
-	unreachable(&r, ranges, 256);
-	/* Every table page went with the last entry. */
-	assert_int_equal(r.d->pt.table_pages, 1);
-	rig_down(&r);
+	one_batch(256, 0, 1);
 }
 
 /* A bad range anywhere: nothing unmapped; nothing mapped: -ENOENT. */

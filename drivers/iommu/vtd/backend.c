@@ -275,9 +275,23 @@ int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 			 : vtd_domain_map(d->d, iova, hpa, len, prot);
 }
 
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len)
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count)
 {
-	return d->parent ? -ENOTSUP : vtd_domain_unmap(d->d, iova, len);
+	struct vtd_range ranges[IOMMU_RANGES_MAX];
+	unsigned int i;
+
+	if (d->parent) {
+		return -ENOTSUP;
+	}
+	if (count > IOMMU_RANGES_MAX) {
+		return -EINVAL;
+	}
+	for (i = 0; i < count; i++) {
+		ranges[i] =
+			(struct vtd_range){.iova = r[i].iova, .len = r[i].len};
+	}
+	return vtd_domain_unmap_ranges(d->d, ranges, count);
 }
 
 int iommu_be_flush(struct iommu_be_domain *d)

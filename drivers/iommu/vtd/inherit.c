@@ -46,7 +46,7 @@
 
 bool vtd_inherited(const struct vtd_unit *u, uint16_t sid)
 {
-	return u->inherited && vtd_bit_test(u->inherited, sid);
+	return u->inherited && bitmap_test(u->inherited, sid);
 }
 
 static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
@@ -118,7 +118,7 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 		vtd_context_write(u, ce, lo, hi);
 		bitmap_id_reserve(&u->dids,
 				  (uint32_t)field_get64(VTD_CTX_HI_DID, hi));
-		vtd_bit_set(u->inherited, sid);
+		bitmap_set(u->inherited, sid);
 		u->inherited_count++;
 	}
 }
@@ -219,7 +219,7 @@ static bool did_inherited(struct vtd_unit *u, uint16_t did)
 	uint32_t sid;
 
 	for (sid = 0; sid < SID_COUNT && u->inherited_count; sid++) {
-		if (vtd_bit_test(u->inherited, sid) &&
+		if (bitmap_test(u->inherited, sid) &&
 		    vtd_context_did(vtd_context_get(u, (uint16_t)sid, false)) ==
 			    did) {
 			return true;
@@ -270,7 +270,7 @@ int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 		ce = vtd_context_get(u, sids[i], false);
 		did = vtd_context_did(ce);
 		vtd_context_clear(u, ce);
-		vtd_bit_clear(u->inherited, sids[i]);
+		bitmap_clear(u->inherited, sids[i]);
 		u->inherited_count--;
 		if (!did_inherited(u, did)) {
 			vtd_did_free(u, did);

@@ -112,7 +112,7 @@ struct vtd_unit {
 	uint64_t irte_map[BITMAP_WORDS(VTD_IRTE_COUNT)];
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
-	uint32_t *inherited; /* bitmap by requester id; NULL: none ever */
+	uint64_t *inherited; /* bitmap by requester id; NULL: none ever */
 	uint32_t inherited_count;
 };
 
@@ -249,22 +249,6 @@ static inline uint64_t vtd_entry_read(const uint64_t *p)
 static inline void vtd_entry_write(uint64_t *p, uint64_t val)
 {
 	hw_table_write(p, val);
-}
-
-/* Bitmaps of 32-bit words, indexed by requester or domain id. */
-static inline bool vtd_bit_test(const uint32_t *map, uint32_t n)
-{
-	return map[n / 32] & (UINT32_C(1) << (n % 32));
-}
-
-static inline void vtd_bit_set(uint32_t *map, uint32_t n)
-{
-	map[n / 32] |= UINT32_C(1) << (n % 32);
-}
-
-static inline void vtd_bit_clear(uint32_t *map, uint32_t n)
-{
-	map[n / 32] &= ~(UINT32_C(1) << (n % 32));
 }
 
 /* unit.c */

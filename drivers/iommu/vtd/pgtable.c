@@ -154,6 +154,7 @@ static unsigned int entry_prot(const struct vtd_pgtable *pt, uint64_t e)
  */
 struct vtd_pt_node {
 	uint64_t pa;
+	uint64_t *table; /* its entries, as the CPU reaches them */
 	uint64_t base;
 	uint16_t present;
 	uint16_t run;
@@ -205,7 +206,8 @@ static struct vtd_pt_node *node_alloc(struct vtd_pgtable *pt,
 	if (!n->pa) {
 		goto out_free_child;
 	}
-	vtd_flush_table(pt->coherent, table_va(n->pa), VTD_PAGE_SIZE);
+	n->table = table_va(n->pa);
+	vtd_flush_table(pt->coherent, n->table, VTD_PAGE_SIZE);
 	pt->table_pages++;
 	return n;
 
@@ -363,7 +365,7 @@ struct map_state {
 
 /*
  * Leaves from *idx on, as many as fit in the table and the range; stops
- * at a present entry (-EEXIST).  A fresh table has none to look for.
+ * at a present entry (-EEXIST).
  */
 static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 		      uint64_t *table, unsigned int level, unsigned int *idx,
@@ -373,25 +375,21 @@ static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	uint64_t e = s->hpa | s->bits | (level > 1 ? VTD_SL_PS : 0);
 	uint64_t avail = s->left / size;
 	unsigned int first = *idx, i, end = VTD_PT_ENTRIES;
+	bool check = n->present; /* a fresh table has nothing to meet */
 	int err = 0;
 
 	if (avail < end - first) {
 		end = first + (unsigned int)avail;
 	}
-	if (n->present) {
-		for (i = first; i < end; i++) {
-			if (present(pt, vtd_entry_read(&table[i]))) {
-				end = i;
-				err = -EEXIST;
-				break;
-			}
+	for (i = first; i < end; i++, e += size) {
+		if (check && present(pt, vtd_entry_read(&table[i]))) {
+			err = -EEXIST;
+			break;
 		}
+		vtd_entry_write(&table[i], e);
 	}
-	/* The seam's store is a call: unrolled, each costs 3 instructions. */
-#pragma GCC unroll 4
-	for (i = first; i < end; i++) {
-		vtd_entry_write(&table[i], e + (i - first) * size);
-	}
+	e -= (i - first) * size;
+	end = i;
 	note_leaves(pt, n, level, first, e, end - first);
 	s->iova += (end - first) * size;
 	s->hpa += (end - first) * size;
@@ -403,7 +401,7 @@ static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 static int map_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 		     unsigned int level, struct map_state *s)
 {
-	uint64_t *table = table_va(n->pa);
+	uint64_t *table = n->table;
 	unsigned int idx = level_index(level, s->iova);
 	struct vtd_pt_node *child;
 	struct span w = {0};
@@ -460,10 +458,14 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 		.left = len,
 		.bits = prot_bits(pt, prot),
 	};
+	unsigned int idx = level_index(1, iova), first = idx;
 	int err = 0;
 
+	/* In the hot table the range fits: straight to its leaves. */
 	if (in_hot(pt, iova, len)) {
-		err = map_level(pt, pt->hot, 1, &s);
+		err = map_leaves(pt, pt->hot, pt->hot->table, 1, &idx, &s);
+		vtd_flush_table(pt->coherent, &pt->hot->table[first],
+				(idx - first) * sizeof(uint64_t));
 		pt->merge_pending |= mergeable(pt, pt->hot, 2);
 	} else {
 		err = vtd_pgtable_root(pt);
@@ -482,7 +484,7 @@ static void merge_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 			unsigned int level, uint64_t iova, uint64_t end,
 			struct vtd_freelist *freed)
 {
-	uint64_t *table = table_va(n->pa);
+	uint64_t *table = n->table;
 	uint64_t size = level_size(level);
 	struct vtd_pt_node *child;
 	struct span w = {0};
@@ -543,7 +545,7 @@ static int split(struct vtd_pgtable *pt, struct vtd_pt_node *n, uint64_t *table,
 	if (!child) {
 		return -ENOMEM;
 	}
-	ct = table_va(child->pa);
+	ct = child->table;
 	for (i = 0; i < VTD_PT_ENTRIES; i++) {
 		vtd_entry_write(&ct[i], leaf + i * step);
 	}
@@ -601,10 +603,20 @@ static void unmap_leaves(const struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	*idx = i;
 }
 
+/* The range lies in the hot table, whose entries are all leaves. */
+static void unmap_hot(struct vtd_pgtable *pt, struct unmap_state *s)
+{
+	unsigned int idx = level_index(1, s->iova), first = idx;
+
+	unmap_leaves(pt, pt->hot, pt->hot->table, 1, &idx, s);
+	vtd_flush_table(pt->coherent, &pt->hot->table[first],
+			(idx - first) * sizeof(uint64_t));
+}
+
 static int unmap_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 		       unsigned int level, struct unmap_state *s)
 {
-	uint64_t *table = table_va(n->pa);
+	uint64_t *table = n->table;
 	uint64_t size = level_size(level);
 	unsigned int idx = level_index(level, s->iova), first;
 	uint64_t e, start, next;
@@ -673,7 +685,7 @@ int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
 	int err = 0;
 
 	if (in_hot(pt, iova, len)) {
-		err = unmap_level(pt, pt->hot, 1, &s);
+		unmap_hot(pt, &s);
 		if (pt->hot->present) {
 			*unmapped = s.unmapped;
 			return err;
