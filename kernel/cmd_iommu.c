@@ -8,6 +8,7 @@
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -128,27 +129,38 @@ static int domain_map(int argc, char **argv, unsigned int id)
 	return ret;
 }
 
+/* Every range in one batch: one wait, then none of them is reachable. */
 static int domain_unmap(int argc, char **argv, unsigned int id)
 {
+	struct iommu_range r[(CON_MAX_ARGS - 3) / 2];
 	unsigned long long iova, len;
+	unsigned int n;
 	int ret;
 
-	if (argc != 5) {
-		return con_error("usage: domain unmap D IOVA LEN");
+	if (argc < 5 || (argc - 3) % 2) {
+		return con_error(
+			"usage: domain unmap D IOVA LEN [IOVA LEN ...]");
 	}
-	if (con_parse_u64("iova", argv[3], &iova) ||
-	    con_parse_u64("length", argv[4], &len)) {
-		return -EINVAL;
+	for (n = 0; 3 + 2 * n < (unsigned int)argc; n++) {
+		if (con_parse_u64("iova", argv[3 + 2 * n], &iova) ||
+		    con_parse_u64("length", argv[4 + 2 * n], &len)) {
+			return -EINVAL;
+		}
+		if (!page_aligned(iova) || !page_aligned(len) || len == 0) {
+			return con_error(
+				"iova and length must be 4 KiB multiples");
+		}
+		r[n] = (struct iommu_range){.iova = iova, .len = len};
 	}
-	if (!page_aligned(iova) || !page_aligned(len) || len == 0) {
-		return con_error("iova and length must be 4 KiB multiples");
-	}
-	ret = iommu_unmap(&kernel_get()->iommu, NULL, id, iova, len);
+	ret = iommu_unmap_ranges(&kernel_get()->iommu, NULL, id, r, n);
 	if (ret == -EPERM) {
 		return con_error("domain %u belongs to a guest", id);
 	}
-	if (ret == -ENOENT) {
+	if (ret == -ENOENT && n == 1) {
 		return con_error("nothing mapped at 0x%llx+0x%llx", iova, len);
+	}
+	if (ret == -ENOENT) {
+		return con_error("nothing mapped in any of the %u ranges", n);
 	}
 	return ret;
 }
@@ -278,7 +290,7 @@ static int cmd_domain(int argc, char **argv)
 }
 CONSOLE_CMD(
 	domain, "domain",
-	"domain new [sl|fl|nested D TABLE [4|5]]|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
+	"domain new [sl|fl|nested D TABLE [4|5]]|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN [IOVA LEN ...]|show D|del D",
 	"I/O address spaces", cmd_domain);
 
 /* Says why owner checks refused a device. */
@@ -498,19 +510,17 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 
 	/* Not a DMA fault: it must not fail the requester's next DMA. */
 	if (f->irq) {
-		con_printf(
-			"irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
-			f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-			f->index, f->reason, f->text, owner ? " owner " : "",
-			owner ? owner : "");
+		con_printf("irq fault unit %u sid " RID_FMT
+			   " index 0x%x reason 0x%02x %s%s%s\n",
+			   f->unit, RID_ARGS(f->sid), f->index, f->reason,
+			   f->text, owner ? " owner " : "", owner ? owner : "");
 		return;
 	}
-	con_printf(
-		"fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
-		f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-		(unsigned long long)f->addr, f->reason,
-		f->write ? "write" : "read", f->text, owner ? " owner " : "",
-		owner ? owner : "");
+	con_printf("fault unit %u sid " RID_FMT
+		   " addr 0x%llx reason 0x%02x %s %s%s%s\n",
+		   f->unit, RID_ARGS(f->sid), (unsigned long long)f->addr,
+		   f->reason, f->write ? "write" : "read", f->text,
+		   owner ? " owner " : "", owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
 		if (m->sids[i] == f->sid) {
 			m->matched++;

@@ -128,7 +128,8 @@ int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 	return -ENODEV;
 }
 
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len)
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count)
 {
 	return -ENODEV;
 }

@@ -112,14 +112,25 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d);
 #define IOMMU_PAGE_2M	 (UINT64_C(1) << 21)
 #define IOMMU_PAGE_1G	 (UINT64_C(1) << 30)
 
+/* One IOVA range of an unmap, 4 KiB aligned. */
+struct iommu_range {
+	uint64_t iova;
+	uint64_t len;
+};
+
+/* Ranges one unmap takes at most. */
+#define IOMMU_RANGES_MAX 16U
+
 /*
- * map: -EEXIST when part of the range is mapped.  unmap returns once no
- * device can reach the range; on an error it may still be reachable until
- * a flush succeeds.  flush: everything unmapped before is unreachable.
+ * map: -EEXIST when part of the range is mapped.  unmap takes count
+ * ranges out in one batch of invalidations and returns once no device
+ * can reach any of them; on an error they may still be reachable until a
+ * flush succeeds.  flush: everything unmapped before is unreachable.
  */
 int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 		 uint64_t len, unsigned int prot);
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len);
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count);
 int iommu_be_flush(struct iommu_be_domain *d);
 
 struct iommu_mapping {

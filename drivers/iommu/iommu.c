@@ -8,6 +8,7 @@
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -90,6 +91,8 @@ static struct iommu_grp *grp_get(struct iommu *im, unsigned int gid);
 static void grp_confirmed(struct iommu *im, unsigned int gid);
 
 /* ---- hash tables ---- */
+
+static void hold_faults(struct iommu *im);
 
 static unsigned int hash_slot(unsigned int size, uint64_t key)
 {
@@ -280,11 +283,15 @@ static unsigned int sole_sids(const struct iommu *im, const struct iommu_att *a,
 	return n;
 }
 
-/* Takes a out of the holders of each of its requester ids. */
+/*
+ * Takes a out of the holders of each of its requester ids (faults so far
+ * charged to their owner first).
+ */
 static void sids_leave(struct iommu *im, struct iommu_att *a)
 {
 	unsigned int i;
 
+	hold_faults(im);
 	for (i = 0; i < a->sid_count; i++) {
 		struct iommu_sid *s = sid_find(im, a->unit, a->sids[i]);
 		struct iommu_att **p;
@@ -661,27 +668,24 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 
 		/* Only iommu_poll() retries: group records stay put here. */
 		if (s && s->releasing) {
-			log_warn(
-				"iommu",
-				PCI_BDF_FMT
-				": requester id %02x:%02x.%u is still being released",
-				PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				sids[i] & 7);
+			log_warn("iommu",
+				 PCI_BDF_FMT ": requester id " RID_FMT
+					     " is still being released",
+				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+				 RID_ARGS(sids[i]));
 			return -EBUSY;
 		}
 		for (h = s ? s->atts : NULL; h;
 		     h = h->sid_next[sid_index(h, sids[i])]) {
 			if (h != a && h->dom != dom && h->gid != gid) {
-				log_warn(
-					"iommu",
-					PCI_BDF_FMT
-					": requester id %02x:%02x.%u is in use by " PCI_BDF_FMT,
-					PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-					sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-					sids[i] & 7,
-					PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
-						     h->dev->devfn));
+				log_warn("iommu",
+					 PCI_BDF_FMT
+					 ": requester id " RID_FMT
+					 " is in use by " PCI_BDF_FMT,
+					 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+					 RID_ARGS(sids[i]),
+					 PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
+						      h->dev->devfn));
 				return -EBUSY;
 			}
 		}
@@ -874,6 +878,7 @@ static void grp_set_owner(struct iommu *im, struct iommu_grp *r,
 {
 	struct iommu_owner *old = r->owner;
 
+	hold_faults(im);
 	if (old) {
 		old->groups--;
 	}
@@ -1457,13 +1462,22 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 		uint64_t iova, uint64_t len)
 {
+	struct iommu_range r = {.iova = iova, .len = len};
+
+	return iommu_unmap_ranges(im, owner, id, &r, 1);
+}
+
+int iommu_unmap_ranges(struct iommu *im, struct iommu_owner *owner,
+		       unsigned int id, const struct iommu_range *r,
+		       unsigned int count)
+{
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
 	if (!dom) {
 		return err;
 	}
-	err = iommu_be_unmap(dom->be, iova, len);
+	err = iommu_be_unmap(dom->be, r, count);
 	if (err && err != -ENOENT && err != -EINVAL) {
 		dom->unflushed = true;
 	}
@@ -2115,55 +2129,136 @@ void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx)
 
 /* ---- faults ---- */
 
+/*
+ * The device a fault of (unit, sid) came from and its group id: the one
+ * attached with sid, else the present function at that address (a member
+ * of an owned group need not be attached).  NULL: none.
+ */
+static struct pci_dev *fault_dev(struct iommu *im, unsigned int unit,
+				 uint16_t sid, unsigned int *gid)
+{
+	const struct iommu_sid *s = sid_find(im, unit, sid);
+	struct pci_dev *d;
+
+	if (s) {
+		*gid = s->atts->gid;
+		return s->atts->dev;
+	}
+	d = pci_find_dev(im->pci, im->dmar->units[unit].segment,
+			 (uint8_t)(sid >> 8), (uint8_t)sid);
+	*gid = d ? gid_of(d) : 0;
+	return d;
+}
+
 struct iommu_owner *iommu_fault_owner(struct iommu *im, unsigned int unit,
 				      uint16_t sid)
 {
-	const struct iommu_sid *s = sid_find(im, unit, sid);
-	const struct iommu_grp *r = s ? grp_find(im, s->atts->gid) : NULL;
+	unsigned int gid;
+	const struct iommu_grp *r =
+		fault_dev(im, unit, sid, &gid) ? grp_find(im, gid) : NULL;
 
 	return r && r->kind == IOMMU_OWNER_NAMED ? r->owner : NULL;
 }
 
-struct fault_ctx {
-	struct iommu *im;
-	iommu_owned_fault_fn fn;
-	void *ctx;
+/*
+ * A fault record read from a unit, charged to the owner its requester id
+ * had then, until iommu_faults() reports it.
+ */
+struct iommu_held_fault {
+	struct iommu_held_fault *next;
+	struct iommu_fault f;
+	uint64_t serial; /* the owner's; 0: the kernel */
+	char owner[IOMMU_OWNER_NAME_MAX];
+	bool limit; /* the owner's fault_limit-th fault */
 };
 
-static void charge_fault(void *ctx, const struct iommu_fault *f)
+static void hold_one(void *ctx, const struct iommu_fault *f)
 {
-	struct fault_ctx *fc = ctx;
-	struct iommu_owner *o = iommu_fault_owner(fc->im, f->unit, f->sid);
-	const struct iommu_sid *s;
+	struct iommu *im = ctx;
+	struct iommu_owner *o = iommu_fault_owner(im, f->unit, f->sid);
+	struct iommu_held_fault *h;
+	bool limit = false;
 
-	fc->fn(fc->ctx, f, o ? o->name : NULL);
 	/* A blocked interrupt is counted apart: it never quarantines. */
 	if (o && f->irq) {
 		o->irq_faults++;
+	} else if (o && o->guest) {
+		limit = ++o->faults == im->fault_limit;
+	}
+	h = im->held_count < IOMMU_HELD_FAULTS_MAX ? hw_zalloc(sizeof(*h))
+						   : NULL;
+	if (!h) {
+		im->held_lost++;
 		return;
 	}
-	if (!o || !o->guest || ++o->faults != fc->im->fault_limit) {
+	h->f = *f;
+	h->limit = limit;
+	if (o) {
+		h->serial = o->serial;
+		memcpy(h->owner, o->name, sizeof(h->owner));
+	}
+	*im->held_tail = h;
+	im->held_tail = &h->next;
+	im->held_count++;
+}
+
+/*
+ * Reads every unit's fault records and charges each to the owner of its
+ * requester id now: called before any requester id changes owner or
+ * leaves, so that a fault is never charged to whoever comes next.
+ */
+static void hold_faults(struct iommu *im)
+{
+	unsigned int i;
+
+	if (!im->held_tail) {
+		im->held_tail = &im->held;
+	}
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			iommu_be_fault_poll(im->units[i], hold_one, im);
+		}
+	}
+}
+
+/* A guest's device past its fault limit, if it is still that guest's. */
+static void quarantine_faulty(struct iommu *im,
+			      const struct iommu_held_fault *h)
+{
+	struct iommu_owner *o = iommu_fault_owner(im, h->f.unit, h->f.sid);
+	unsigned int gid;
+	struct pci_dev *d = fault_dev(im, h->f.unit, h->f.sid, &gid);
+
+	if (!o || o->serial != h->serial) {
 		return;
 	}
-	s = sid_find(fc->im, f->unit, f->sid);
 	log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %u faults",
-		o->name,
-		PCI_BDF_ARGS(s->atts->dev->seg, s->atts->dev->bus,
-			     s->atts->dev->devfn),
-		fc->im->fault_limit);
-	iommu_quarantine(fc->im, s->atts->dev, "too many DMA faults");
+		o->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+		im->fault_limit);
+	iommu_quarantine(im, d, "too many DMA faults");
 }
 
 void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx)
 {
-	struct fault_ctx fc = {im, fn, ctx};
-	unsigned int i;
+	struct iommu_held_fault *h;
 
-	for (i = 0; i < im->unit_count; i++) {
-		if (im->units[i]) {
-			iommu_be_fault_poll(im->units[i], charge_fault, &fc);
-		}
+	hold_faults(im);
+	if (im->held_lost) {
+		log_warn("iommu",
+			 "%llu fault records charged but not kept for report",
+			 (unsigned long long)im->held_lost);
+		im->held_lost = 0;
 	}
+	while ((h = im->held)) {
+		im->held = h->next;
+		im->held_count--;
+		fn(ctx, &h->f, h->serial ? h->owner : NULL);
+		if (h->limit) {
+			quarantine_faulty(im, h);
+		}
+		hw_free(h);
+	}
+	im->held_tail = &im->held;
 }
 
 /* ---- bring-up, poll, fini ---- */
@@ -2189,7 +2284,7 @@ static bool present(void *ctx, uint16_t segment, uint16_t sid)
 			return pci_dev_present(s->atts->dev);
 		}
 	}
-	d = pci_find_dev(im->pci, segment, (uint8_t)(sid >> 8), (uint8_t)sid);
+	d = pci_find_dev(im->pci, segment, rid_bus(sid), rid_devfn(sid));
 	return d && pci_dev_present(d);
 }
 
@@ -2209,7 +2304,7 @@ static void quarantine_sid(void *ctx, uint16_t sid)
 	d = s ? s->atts->dev
 	      : pci_find_dev(q->im->pci,
 			     iommu_be_unit_segment(q->im->units[q->unit]),
-			     (uint8_t)(sid >> 8), (uint8_t)sid);
+			     rid_bus(sid), rid_devfn(sid));
 	if (!d || pci_dev_is_gone(d)) {
 		return;
 	}
@@ -2443,6 +2538,13 @@ void iommu_fini(struct iommu *im)
 
 		im->owners = o->next;
 		hw_free(o);
+	}
+	/* Faults nobody asked for any more. */
+	while (im->held) {
+		struct iommu_held_fault *h = im->held;
+
+		im->held = h->next;
+		hw_free(h);
 	}
 	if (im->blocking) {
 		iommu_be_domain_destroy(im->blocking->be);

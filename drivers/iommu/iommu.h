@@ -80,6 +80,10 @@ struct iommu_hold {
 struct iommu_domain;
 struct iommu_grp;
 struct iommu_att;
+struct iommu_held_fault;
+
+/* Fault records read but not reported yet, at most. */
+#define IOMMU_HELD_FAULTS_MAX 1024U
 
 struct iommu_bdf {
 	uint16_t seg;
@@ -112,6 +116,11 @@ struct iommu {
 	struct iommu_domain *dying; /* domains whose destruction failed */
 	unsigned int
 		fault_limit; /* faults before a guest's device is quarantined */
+	/* Faults charged when read, until iommu_faults() reports them. */
+	struct iommu_held_fault *held;
+	struct iommu_held_fault **held_tail;
+	unsigned int held_count;
+	uint64_t held_lost;
 	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
 	unsigned int ats_allow_count;
 };
@@ -175,6 +184,13 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot);
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 		uint64_t iova, uint64_t len);
+/*
+ * count ranges (at most IOMMU_RANGES_MAX) in one batch: one wait per unit,
+ * and when it returns 0 no device reaches any of them.
+ */
+int iommu_unmap_ranges(struct iommu *im, struct iommu_owner *owner,
+		       unsigned int id, const struct iommu_range *r,
+		       unsigned int count);
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id);
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,
 			   iommu_mapping_fn fn, void *ctx);
@@ -275,8 +291,10 @@ typedef void (*iommu_ats_fn)(void *ctx, const struct pci_dev *d,
 void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx);
 
 /*
- * Faults: each record with the owner it is charged to (NULL: the kernel).
- * Past fault_limit faults a guest's device is quarantined.
+ * Faults: each record with the owner it is charged to (NULL: the kernel):
+ * its requester id's owner when it was read, and records are read before
+ * any requester id changes owner or leaves.  Past fault_limit faults a
+ * guest's device is quarantined (if it is still the guest's).
  */
 typedef void (*iommu_owned_fault_fn)(void *ctx, const struct iommu_fault *f,
 				     const char *owner);

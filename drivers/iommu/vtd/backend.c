@@ -17,6 +17,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /* Widest IOVA space a domain gets: 4-level tables, enough for any guest here.
@@ -274,9 +275,23 @@ int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 			 : vtd_domain_map(d->d, iova, hpa, len, prot);
 }
 
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len)
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count)
 {
-	return d->parent ? -ENOTSUP : vtd_domain_unmap(d->d, iova, len);
+	struct vtd_range ranges[IOMMU_RANGES_MAX];
+	unsigned int i;
+
+	if (d->parent) {
+		return -ENOTSUP;
+	}
+	if (count > IOMMU_RANGES_MAX) {
+		return -EINVAL;
+	}
+	for (i = 0; i < count; i++) {
+		ranges[i] =
+			(struct vtd_range){.iova = r[i].iova, .len = r[i].len};
+	}
+	return vtd_domain_unmap_ranges(d->d, ranges, count);
 }
 
 int iommu_be_flush(struct iommu_be_domain *d)
@@ -539,8 +554,7 @@ static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
 		 b->seq, b->first, b->wait, b->count,
 		 vtd_deadline_name(b->cls));
 	if (b->has_sid) {
-		line_add(&l, " sid %02x:%02x.%u", b->sid >> 8,
-			 (b->sid >> 3) & 0x1f, b->sid & 7);
+		line_add(&l, " sid " RID_FMT, RID_ARGS(b->sid));
 	}
 	line_add(&l, " age %llu us state %s",
 		 (unsigned long long)(b->age_ns / 1000), b->state);
