@@ -1408,10 +1408,46 @@ static void test_fault_log_rate_limited(void **state)
 	shut_down(&u);
 }
 
+/*
+ * The fault event (VT-d spec 7.3): masked at takeover even where a
+ * previous owner left it on, then aimed at the kernel's vector and APIC (x2APIC
+ * id: its upper bits in FEUADDR) and unmasked; with no vector it stays masked.
+ */
+static void test_fault_event_programmed(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_config vc;
+	struct vtd_unit u;
+	unsigned int idx;
+	uint64_t base;
+
+	idx = add_unit(&cfg);
+	base = BASE(idx);
+	vtd_config_default(&vc);
+	assert_int_equal(vtd_unit_init(&u, idx, 0, base, &vc), 0);
+	assert_int_equal(vtd_unit_enable(&u), 0);
+	hw_mmio_write32(base + VTD_FECTL_REG,
+			0); /* as a previous owner left it */
+	vtd_fault_clear_stale(&u);
+	vtd_fault_event_enable(&u);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), VTD_FECTL_IM);
+
+	u.cfg.fault_vector = 0x21;
+	u.cfg.fault_apic = 0x1234;
+	vtd_fault_event_enable(&u);
+	assert_int_equal(hw_mmio_read32(base + VTD_FEDATA_REG), 0x21);
+	assert_int_equal(hw_mmio_read32(base + VTD_FEADDR_REG), 0xfee34000U);
+	assert_int_equal(hw_mmio_read32(base + VTD_FEUADDR_REG), 0x1200U);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), 0);
+	shut_down(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bringup_default_deny,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_event_programmed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bringup_heterogeneous,
 						setup, teardown),
