@@ -75,9 +75,7 @@ static void rig_up(struct rig *r, const struct model_unit_config *cfg)
 {
 	model_set_relax(RELAX_NS);
 	r->idx = add_unit(cfg);
-	bring_up(&r->u, r->idx);
-	r->d = new_domain(&r->u, 39);
-	t_attach(r->d, &r->u, MASTER);
+	r->d = up_attached(&r->u, r->idx, 39, MASTER);
 	r->ram = model_ram_alloc((PAGES + 1) * SZ_4K, SZ_4K);
 	t_map(r->d, KEEP, r->ram + PAGES * SZ_4K, SZ_4K, RW);
 	model_add_endpoint(r->idx, DEAD, MODEL_ATS_NEVER);
@@ -86,9 +84,7 @@ static void rig_up(struct rig *r, const struct model_unit_config *cfg)
 
 static void rig_down(struct rig *r)
 {
-	t_detach(r->d, &r->u, MASTER);
-	assert_int_equal(vtd_domain_destroy(r->d), 0);
-	shut_down(&r->u);
+	down_attached(r->d, &r->u, MASTER);
 }
 
 /*

@@ -315,9 +315,7 @@ static void test_pasid_table_sizes(void **state)
 	assert_int_equal(dma_fill_pasid(idx, SID(1, 0, 0), 1, IOVA, 0, 8),
 			 -EFAULT);
 	sm_fault_expect(&u, SID(1, 0, 0), 1, SM_PASIDE);
-	t_detach(d, &u, SID(1, 0, 0));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(1, 0, 0));
 }
 
 /* ---- every PASID translation type ---- */
