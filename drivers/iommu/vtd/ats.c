@@ -156,10 +156,8 @@ void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 
 	err = vtd_ats_flush(du, sids, count, 0, UINT64_MAX);
 	if (err) {
-		log_warn(
-			"vtd",
-			"unit %u: device-TLB invalidation at detach failed (%d)",
-			du->unit->index, err);
+		vtd_warn(du->unit,
+			 "device-TLB invalidation at detach failed (%d)", err);
 	}
 	for (i = 0; i < count; i++) {
 		vtd_ats_del(du, sids[i]);
