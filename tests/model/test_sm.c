@@ -1009,7 +1009,7 @@ static void test_sm_queue(void **state)
 	model_inject_iqe(idx, 0, VTD_IQEI_RSVD);
 	assert_int_equal(vtd_domain_flush(dom), -EIO);
 	assert_int_equal(vtd_domain_flush(dom), 0);
-	assert_int_equal(u.stats.iqe, 1);
+	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
 
 	/* PASID-based device-TLB invalidation: its fields, its endpoint. */
 	before = model_now();
@@ -1030,7 +1030,7 @@ static void test_sm_queue(void **state)
 	assert_true(vtd_device_quarantined(&u, DEAD));
 	model_advance(UINT64_C(61000000000));
 	vtd_qi_poll(&u);
-	assert_int_equal(u.stats.ite, 1);
+	assert_int_equal(vtd_unit_stats(&u)->ite, 1);
 	assert_int_equal(vtd_devtlb_flush_pasid(&u, DEAD, DEAD, 0, 5, 0, 0),
 			 -EIO);
 	assert_int_equal(vtd_domain_flush(dom), 0);

@@ -347,9 +347,9 @@ static void test_map_unmap_4k(void **state)
 	assert_int_equal(st->iotlb_page, 1);
 	assert_int_equal(st->iotlb_domain, 0);
 	assert_int_equal(st->iotlb_global, 0);
-	assert_int_equal(u.stats.doorbells, 1);
-	assert_int_equal(u.stats.descriptors, 2);
-	assert_int_equal(u.stats.waits, 1);
+	assert_int_equal(vtd_unit_stats(&u)->doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&u)->descriptors, 2);
+	assert_int_equal(vtd_unit_stats(&u)->waits, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10000, 0xcc, 8),
 			 -EFAULT);
 	assert_int_equal(ram_byte(ram), 0);
@@ -964,7 +964,7 @@ static void test_gcmd_handshake_deadline(void **state)
 	spent = model_now() - t0;
 	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_REG]);
 	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_REG] + 100000);
-	assert_int_equal(u.stats.timeouts, 1);
+	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	assert_int_equal(model_log_count("did not complete within 10000 us"),
 			 1);
 	assert_int_not_equal(u.state, VTD_UNIT_ON);
@@ -995,7 +995,7 @@ static void test_qi_deadline(void **state)
 	spent = model_now() - t0;
 	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_IOTLB]);
 	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 100000);
-	assert_int_equal(u.stats.timeouts, 1);
+	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	/* Not complete: the device may still reach the page. */
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 2, 8), 0);
 
@@ -1036,7 +1036,7 @@ static void test_iqe_returns_error(void **state)
 		model_log_count(
 			"invalidation queue error (IQEI 4, reserved field set)"),
 		1);
-	assert_int_equal(u.stats.iqe, 1);
+	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
 	assert_int_equal(u.qi.oldest, u.qi.tail);
 	/* The invalidation never ran: the stale translation still serves. */
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 2, 8), 0);
@@ -1318,7 +1318,7 @@ static void test_faults_wrap_and_overflow(void **state)
 				 (VTD_FSTS_PFO | VTD_FSTS_PPF),
 			 0);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 0);
-	assert_int_equal(u.stats.faults, 10);
+	assert_int_equal(vtd_unit_stats(&u)->faults, 10);
 	shut_down(&u);
 }
 
