@@ -310,31 +310,70 @@ static void collect_irqs(struct guest_run *r)
 	}
 }
 
+/* Takes the BARs listed for device i out of the guest's address space. */
+static void unmap_bars(struct guest_run *r, unsigned int i)
+{
+	const struct moat_dev *md = &r->devs[i];
+	unsigned int b;
+
+	for (b = 0; b < MOAT_BARS; b++) {
+		if (md->bar_len[b]) {
+			vcpu_unmap(&r->vcpu, md->bar_gpa[b], md->bar_len[b]);
+		}
+	}
+}
+
+/* A device assigned while the guest runs: listed and mapped at once. */
+static void map_assigned(struct guest_run *r, unsigned int i)
+{
+	struct pci_dev *d = held_dev(r->g, i);
+	struct moat_dev *md = &r->devs[i];
+	unsigned int b, n = 0;
+	int ret;
+
+	if (!d || pci_dev_is_gone(d)) {
+		return;
+	}
+	memset(md, 0, sizeof(*md));
+	ret = map_bars(r, i, d);
+	if (ret) {
+		log_err("guest", "%s: " PCI_BDF_FMT " BARs not mapped: %s",
+			r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			errno_name(ret));
+		/* Held with none mapped, so it is not tried every round. */
+		unmap_bars(r, i);
+		memset(md, 0, sizeof(*md));
+		r->mapped[i] = pci_dev_get(d);
+		return;
+	}
+	for (b = 0; b < MOAT_BARS; b++) {
+		n += md->bar_len[b] != 0;
+	}
+	log_info("guest", "%s: " PCI_BDF_FMT " assigned: %u BARs mapped",
+		 r->g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn), n);
+}
+
 /*
  * A device the guest no longer has (unassigned, or removed: its DMA is
- * blocked by then) loses its BAR mappings before the guest runs again.
- * A quarantined one stops the guest.
+ * blocked by then) loses its BAR mappings before the guest runs again;
+ * one assigned meanwhile gains them.  A quarantined one stops the guest.
  */
 static void check_devices(struct guest_run *r)
 {
 	struct iommu *im = &kernel_get()->iommu;
 	const char *owner;
-	unsigned int i, b;
+	unsigned int i;
 
 	for (i = 0; i < MOAT_DEVS_MAX && is_active(r); i++) {
 		struct pci_dev *d = r->mapped[i];
 		struct moat_dev *md = &r->devs[i];
 
 		if (!d) {
+			map_assigned(r, i);
 			continue;
 		}
 		if (held_dev(r->g, i) != d || pci_dev_is_gone(d)) {
-			for (b = 0; b < MOAT_BARS; b++) {
-				if (md->bar_len[b]) {
-					vcpu_unmap(&r->vcpu, md->bar_gpa[b],
-						   md->bar_len[b]);
-				}
-			}
+			unmap_bars(r, i);
 			md->flags |= MOAT_DEV_REVOKED;
 			r->pending &= ~(1U << i);
 			log_warn("guest",
@@ -482,14 +521,16 @@ static bool fault_event(struct sched *s)
 }
 
 /*
- * Housekeeping while guests run or a long command works: hot-plug and the
- * invalidation queue once a tick; the fault records, which charge each
- * DMA fault to the guest whose device caused it (and quarantine it at
- * guest.fault_limit), once a tick and at once on a fault event.
+ * Housekeeping while guests run or a long command works (ticking): hot-
+ * plug and the invalidation queue once a tick; the fault records, which
+ * charge each DMA fault to the guest whose device caused it (and
+ * quarantine it at guest.fault_limit), once a tick and at once on a fault
+ * event, also at the idle console.
  */
-static void housekeep(struct sched *s, uint64_t now)
+static void housekeep(struct sched *s, bool ticking)
 {
-	bool event = fault_event(s), due = now >= s->next_poll_ns;
+	uint64_t now = arch_now_ns();
+	bool event = fault_event(s), due = ticking && now >= s->next_poll_ns;
 
 	if (due) {
 		kernel_poll();
@@ -509,10 +550,7 @@ void sched_idle(struct kernel *k)
 	struct sched *s = &k->sched;
 
 	arch_irq_window(0);
-	if (fault_event(s)) {
-		s->fault_drains++;
-		cmd_print_faults(NULL, 0);
-	}
+	housekeep(s, false);
 }
 
 static bool any_active(const struct sched *s)
@@ -539,7 +577,7 @@ void sched_yield(struct kernel *k)
 	s->yields++;
 	if (!any_active(s)) {
 		arch_irq_window(0);
-		housekeep(s, now);
+		housekeep(s, true);
 	}
 	while (arch_now_ns() < end && sched_poll(k)) {
 	}
@@ -565,7 +603,7 @@ bool sched_poll(struct kernel *k)
 		s->in_slice = false;
 		s->ticks++;
 	}
-	housekeep(s, now);
+	housekeep(s, true);
 	for (i = 0; i < GUESTS_MAX; i++) {
 		r = &s->runs[i];
 		if (is_active(r)) {

@@ -25,8 +25,14 @@ vtd_backend_SRCS := tests/model/test_backend.c tests/model/harness.c \
 UNIT_TESTS += vtd_ir
 vtd_ir_SRCS := tests/model/test_ir.c tests/model/harness.c $(MODEL_SRCS)
 
+# Map and unmap at the floor: batched unmap, counts, merges, lazy roots.
+UNIT_TESTS += vtd_batch
+vtd_batch_SRCS := tests/model/test_batch.c tests/model/harness.c $(MODEL_SRCS)
+
 # make bench: built without sanitizers at -O2 (see the lead's bench target).
 BENCH_SRCS := tests/model/bench.c $(MODEL_SRCS)
+# Driver instructions under callgrind (tests/model/bench_ir.py).
+BENCH_IR_SRCS := tests/model/bench_ir.c $(MODEL_SRCS)
 
 # Inherited translation: a previous life's tables kept until first attach.
 UNIT_TESTS += vtd_inherit

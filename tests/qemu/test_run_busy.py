@@ -3,7 +3,8 @@ while the console waits for input wakes the kernel through the unit's
 fault event interrupt and is printed without a command; a long console
 command (mem fill of 256 MiB) gives ticks away, so guests go on and a
 surprise removal that happens under it is blocked and its BARs revoked
-before the command ends."""
+before the command ends.  A device assigned to a running guest has its
+BARs mapped at once, except one smaller than a page."""
 import re
 import threading
 import time
@@ -20,8 +21,9 @@ DEVICES = [
     EDU + ",addr=3.0",
     "pcie-root-port,id=rp1,slot=1,chassis=1,addr=4.0",
     EDU + ",bus=rp1,id=dev1",
+    "i6300esb,addr=6.0",
 ]
-A_DEV, B_DEV = "00:03.0", "01:00.0"
+A_DEV, B_DEV, WDT = "00:03.0", "01:00.0", "00:06.0"
 RP1_DEVFN = 4 << 3
 FILL_LEN = 0x10000000
 CMD_TIMEOUT = 120
@@ -120,12 +122,14 @@ def test_long_command_guests_go_on_and_removal_blocked(vm):
     start = len(vm.lines)
     vm.ok("guest run d edu-dma 1000")
     wait_log_line(vm, start, "[d] edu-dma: msi latency")
-    vm.ok("guest run s edu-dma 2")
+    vm.ok("guest run s edu-dma 4")
+    # Its next line comes after a round trip: none lands in the typed line.
+    wait_log_line(vm, start, "[s] edu-dma: msi latency")
     out, end = run_busy(vm, "mem fill 0x%x 0x%x 0x5a" % (hpa, FILL_LEN),
                         lambda: power_off_slot_behind_kernel(vm, RP1_DEVFN))
     assert end == "ok"
     text = "\n".join(out)
-    for seen in ("[s] edu-dma: 2 round-trips, 2 ok",
+    for seen in ("[s] edu-dma: 4 round-trips, 4 ok",
                  "pci: 0000:00:04.0: surprise removal",
                  "pci: 0000:%s: gone by surprise" % B_DEV,
                  "hotplug: 0000:%s: DMA blocked" % B_DEV,
@@ -140,3 +144,24 @@ def test_long_command_guests_go_on_and_removal_blocked(vm):
     last = vm.ok("mem read 0x%x 16" % (hpa + FILL_LEN - 16))
     assert last == ["0x%x: %s" % (hpa + FILL_LEN - 16, " ".join(["5a"] * 16))]
     assert sched_field(vm, "yields") > 0
+
+
+def test_assigned_while_running_mapped_small_bar_refused(vm):
+    """Devices assigned to a running guest get their BARs before it runs
+    again: edu's 1 MiB BAR is mapped (and revoked again by unassign); the
+    watchdog's 16-byte BAR would share its 4 KiB page with other
+    registers and is refused."""
+    vm.run("guest del s")  # frees A_DEV if the test before ran
+    new_guest(vm, "w")
+    start = len(vm.lines)
+    vm.ok("guest run w spin")
+    vm.ok("guest assign w %s" % A_DEV)
+    wait_log_line(vm, start, "guest: w: 0000:%s assigned: 1 BARs mapped" % A_DEV)
+    # It has no way to prove its (absent) DMA stopped: force.
+    vm.ok("guest assign w %s force" % WDT)
+    wait_log_line(vm, start, "w: 0000:%s BAR 0 (0x10 bytes) shares a page: not mapped" % WDT)
+    wait_log_line(vm, start, "guest: w: 0000:%s assigned: 0 BARs mapped" % WDT)
+    vm.ok("guest unassign w %s" % A_DEV)
+    wait_log_line(vm, start, "w: 0000:%s unassigned: its BARs are revoked" % A_DEV)
+    assert state(vm, "w")[0] == "running"
+    vm.ok("guest stop w")

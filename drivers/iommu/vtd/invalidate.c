@@ -20,20 +20,28 @@ struct chunk {
 };
 
 /*
- * Split [iova, iova + len) into naturally aligned power-of-two chunks no
- * larger than 2^MAMV pages.  Returns their count, or 0 when it takes more
+ * Split ranges into naturally aligned power-of-two chunks no larger than
+ * 2^MAMV pages; ranges that touch are split as one, so that their chunks
+ * can be larger and fewer.  Returns the count, or 0 when it takes more
  * than max.
  */
-static unsigned int page_chunks(const struct vtd_unit *u, uint64_t iova,
-				uint64_t len, struct chunk *out,
-				unsigned int max)
+static unsigned int page_chunks(const struct vtd_unit *u,
+				const struct vtd_range *r, unsigned int count,
+				struct chunk *out, unsigned int max)
 {
-	uint64_t page = iova >> VTD_PAGE_SHIFT;
-	uint64_t pages = len >> VTD_PAGE_SHIFT;
 	unsigned int mamv = vtd_cap_mamv(u->cap);
-	unsigned int n = 0, am;
+	unsigned int n = 0, am, k = 0;
+	uint64_t page = 0, pages = 0;
 
-	while (pages) {
+	while (pages || k < count) {
+		if (!pages) {
+			page = r[k].iova >> VTD_PAGE_SHIFT;
+			pages = r[k++].len >> VTD_PAGE_SHIFT;
+		}
+		while (k < count && r[k].iova == (page + pages)
+							 << VTD_PAGE_SHIFT) {
+			pages += r[k++].len >> VTD_PAGE_SHIFT;
+		}
 		if (n == max) {
 			return 0;
 		}
@@ -70,20 +78,22 @@ unsigned int vtd_range_order(uint64_t iova, uint64_t len)
 }
 
 /*
- * Invalidate a domain's IOVA range on one unit: page-selective chunks when
- * the unit has PSI and the range fits one batch, else the whole domain.
- * In scalable mode this covers second-level mappings in the range and
- * every first-level and nested one of the domain (VT-d spec 6.5.2.3).
+ * Invalidate a domain's IOVA ranges on one unit in one batch, one wait:
+ * page-selective chunks when the unit has PSI and they fit the batch,
+ * else the whole domain.  In scalable mode this covers second-level
+ * mappings in the ranges and every first-level and nested one of the
+ * domain (VT-d spec 6.5.2.3).
  */
-int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
-		       uint64_t len, uint32_t *seq)
+int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
+			const struct vtd_range *r, unsigned int count,
+			uint32_t *seq)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	struct chunk c[VTD_QI_BATCH_MAX];
 	unsigned int n = 0, i;
 
 	if (vtd_cap_psi(u->cap)) {
-		n = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX);
+		n = page_chunks(u, r, count, c, VTD_QI_BATCH_MAX);
 	}
 	for (i = 0; i < n; i++) {
 		descs[i] = vtd_desc_iotlb_page(u, did, c[i].addr, c[i].am);
@@ -101,17 +111,17 @@ int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
  * more than a batch, the domain-selective IOTLB invalidation covers them
  * all (6.5.2.3).
  */
-int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
-			      const struct vtd_pasid_ref *refs,
-			      unsigned int count, uint64_t iova, uint64_t len,
-			      uint32_t *seq)
+int vtd_qi_flush_ranges_pasids(struct vtd_unit *u, uint16_t did,
+			       const struct vtd_pasid_ref *refs,
+			       unsigned int count, const struct vtd_range *r,
+			       unsigned int ranges, uint32_t *seq)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	struct chunk c[VTD_QI_BATCH_MAX];
 	unsigned int n = 0, chunks = 0, i, p;
 
 	if (count && count <= VTD_QI_BATCH_MAX && vtd_cap_psi(u->cap)) {
-		chunks = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX / count);
+		chunks = page_chunks(u, r, ranges, c, VTD_QI_BATCH_MAX / count);
 	}
 	for (p = 0; chunks && p < count; p++) {
 		for (i = 0; i < chunks; i++) {

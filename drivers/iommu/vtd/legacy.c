@@ -170,7 +170,11 @@ int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 	unsigned int i;
 	int err;
 
-	/* Check everything and allocate context tables before any change. */
+	/* Check everything and allocate tables before any change. */
+	err = vtd_pgtable_root(&d->pt);
+	if (err) {
+		return err;
+	}
 	for (i = 0; i < count; i++) {
 		if (vtd_listed_before(source_ids, i)) {
 			return -EINVAL;

@@ -619,9 +619,9 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
  * Submit the batches fill() produces: as many at once as the work allowed
  * in flight takes (half the ring), published by one doorbell and waited
  * for in order, every wait under one deadline counted from this call
- * (invariant 3).  Every wait of a round runs, so a late batch does not
- * hide the others' results (each late one is named); the first error ends
- * the submission after its round.
+ * (docs/design.md, invariant 3).  Every wait of a round runs, so a late batch
+ * does not hide the others' results (each late one is named); the first error
+ * ends the submission after its round.
  */
 int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx)
 {

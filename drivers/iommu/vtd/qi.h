@@ -212,12 +212,13 @@ bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
  * (IOTLB, page-selective) or covered by one block (device-TLB).
  */
 unsigned int vtd_range_order(uint64_t iova, uint64_t len);
-int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
-		       uint64_t len, uint32_t *seq);
-int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
-			      const struct vtd_pasid_ref *refs,
-			      unsigned int count, uint64_t iova, uint64_t len,
-			      uint32_t *seq);
+int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
+			const struct vtd_range *r, unsigned int count,
+			uint32_t *seq);
+int vtd_qi_flush_ranges_pasids(struct vtd_unit *u, uint16_t did,
+			       const struct vtd_pasid_ref *refs,
+			       unsigned int count, const struct vtd_range *r,
+			       unsigned int ranges, uint32_t *seq);
 int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 		     unsigned int count, const struct vtd_qi_desc *tail,
 		     unsigned int tail_count);

@@ -489,6 +489,10 @@ int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 		return err;
 	}
 	/* Check everything and allocate tables before any change. */
+	err = vtd_pgtable_root(&d->pt);
+	if (err) {
+		return err;
+	}
 	for (i = 0; i < count; i++) {
 		if (vtd_listed_before(sids, i)) {
 			return -EINVAL;
@@ -664,6 +668,10 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
 		return err;
 	}
 	err = check_attached(dfrom, &sid, 1, pasid, &iotlb);
+	if (err) {
+		return err;
+	}
+	err = vtd_pgtable_root(&to->pt);
 	if (err) {
 		return err;
 	}

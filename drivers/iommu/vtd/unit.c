@@ -369,7 +369,6 @@ static int map_registers(struct vtd_unit *u)
 int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		  uint64_t reg_base, const struct vtd_config *cfg)
 {
-	size_t map_words;
 	int err;
 
 	memset(u, 0, sizeof(*u));
@@ -407,15 +406,14 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		u->pasids = vtd_pasid_limit(u);
 	}
 
-	u->did_count = vtd_cap_domains(u->cap);
-	map_words = (u->did_count + 31) / 32;
-	u->did_map = hw_zalloc(map_words * sizeof(*u->did_map));
-	if (!u->did_map) {
+	u->dids.bits = vtd_cap_domains(u->cap);
+	u->dids.map = hw_zalloc(BITMAP_WORDS(u->dids.bits) * sizeof(uint64_t));
+	if (!u->dids.map) {
 		return -ENOMEM;
 	}
 	/* With CM, hardware tags cached not-present entries with id 0 (6.1). */
 	if (vtd_cap_cm(u->cap)) {
-		u->did_map[0] |= 1;
+		bitmap_id_reserve(&u->dids, 0);
 	}
 
 	err = vtd_root_init(u);
@@ -452,8 +450,8 @@ out_free_qi:
 out_free_root:
 	vtd_root_fini(u);
 out_free_did_map:
-	hw_free(u->did_map);
-	u->did_map = NULL;
+	hw_free(u->dids.map);
+	memset(&u->dids, 0, sizeof(u->dids));
 	return err;
 }
 
@@ -646,8 +644,8 @@ void vtd_unit_fini(struct vtd_unit *u)
 	vtd_qi_fini(&u->qi);
 	vtd_root_fini(u);
 	vtd_inherit_fini(u);
-	hw_free(u->did_map);
-	u->did_map = NULL;
+	hw_free(u->dids.map);
+	memset(&u->dids, 0, sizeof(u->dids));
 }
 
 struct vtd_unit *vtd_unit_alloc(void)
@@ -727,11 +725,11 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	if (sllps & VTD_SLLPS_1G) {
 		info->page_sizes |= VTD_PAGE_1G;
 	}
-	info->domains = u->did_count;
+	info->domains = u->dids.bits;
 	info->caching_mode = vtd_cap_cm(u->cap);
 	info->coherent = vtd_unit_coherent(u);
 	info->ir_x2apic = u->ir_x2apic;
-	info->irtes = u->irtes_used;
+	info->irtes = u->irtes.used;
 	info->inherited = u->inherited_count;
 }
 
@@ -739,18 +737,15 @@ int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
 {
 	uint32_t id;
 
-	for (id = 0; id < u->did_count; id++) {
-		if (!vtd_bit_test(u->did_map, id)) {
-			vtd_bit_set(u->did_map, id);
-			*did = (uint16_t)id;
-			return 0;
-		}
+	if (bitmap_id_alloc(&u->dids, &id)) {
+		vtd_err(u, "all %u domain ids in use", u->dids.bits);
+		return -ENOSPC;
 	}
-	vtd_err(u, "all %u domain ids in use", u->did_count);
-	return -ENOSPC;
+	*did = (uint16_t)id;
+	return 0;
 }
 
 void vtd_did_free(struct vtd_unit *u, uint16_t did)
 {
-	vtd_bit_clear(u->did_map, did);
+	bitmap_id_free(&u->dids, did);
 }
