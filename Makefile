@@ -24,7 +24,7 @@ Q := $(if $(V),,@)
 PKGS_BUILD := gcc binutils make nasm gnu-efi mtools dosfstools
 PKGS_RUN := qemu-system-x86 ovmf
 PKGS_TEST := python3-pytest libcmocka-dev clang libclang-rt-14-dev acpica-tools \
-	clang-format
+	clang-format valgrind
 DEPS_STAMP := $(B)/.deps-$(shell echo $(PKGS_BUILD) $(PKGS_RUN) $(PKGS_TEST) | md5sum | cut -c1-8)
 
 $(DEPS_STAMP):
@@ -228,8 +228,17 @@ $(B)/host/bench: $(BENCH_SRCS) | $(DEPS_STAMP)
 	$(Q)gcc -std=c11 -O2 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 		-Wno-unused-parameter -I. $(BENCH_SRCS) -o $@
 
-bench: $(B)/host/bench $(BENCH_EXTRA)
+# The driver's instructions per page and per call, counted by callgrind
+# (tests/model/bench_ir.py); -g for the source file of each function.
+$(B)/host/bench_ir: $(BENCH_IR_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTLD  $@"
+	$(Q)gcc -std=c11 -O2 -g -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+		-Wno-unused-parameter -I. $(BENCH_IR_SRCS) -o $@
+
+bench: $(B)/host/bench $(B)/host/bench_ir $(BENCH_EXTRA)
 	$(B)/host/bench
+	/usr/bin/python3 tests/model/bench_ir.py $(B)/host/bench_ir
 	@set -e; for b in $(BENCH_EXTRA); do $$b; done
 .PHONY: bench
 

@@ -8,6 +8,7 @@
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -91,6 +92,12 @@ static void show_mapping(void *ctx, const struct iommu_mapping *m)
 		   m->prot & IOMMU_PROT_WRITE ? "w" : "");
 }
 
+static void show_pasid(void *ctx, const struct pci_dev *d, uint32_t pasid)
+{
+	con_printf("pasid %02x:%02x.%u %u\n", d->bus, d->devfn >> 3,
+		   d->devfn & 7, pasid);
+}
+
 static int domain_map(int argc, char **argv, unsigned int id)
 {
 	unsigned long long iova, hpa, len;
@@ -122,27 +129,38 @@ static int domain_map(int argc, char **argv, unsigned int id)
 	return ret;
 }
 
+/* Every range in one batch: one wait, then none of them is reachable. */
 static int domain_unmap(int argc, char **argv, unsigned int id)
 {
+	struct iommu_range r[(CON_MAX_ARGS - 3) / 2];
 	unsigned long long iova, len;
+	unsigned int n;
 	int ret;
 
-	if (argc != 5) {
-		return con_error("usage: domain unmap D IOVA LEN");
+	if (argc < 5 || (argc - 3) % 2) {
+		return con_error(
+			"usage: domain unmap D IOVA LEN [IOVA LEN ...]");
 	}
-	if (con_parse_u64("iova", argv[3], &iova) ||
-	    con_parse_u64("length", argv[4], &len)) {
-		return -EINVAL;
+	for (n = 0; 3 + 2 * n < (unsigned int)argc; n++) {
+		if (con_parse_u64("iova", argv[3 + 2 * n], &iova) ||
+		    con_parse_u64("length", argv[4 + 2 * n], &len)) {
+			return -EINVAL;
+		}
+		if (!page_aligned(iova) || !page_aligned(len) || len == 0) {
+			return con_error(
+				"iova and length must be 4 KiB multiples");
+		}
+		r[n] = (struct iommu_range){.iova = iova, .len = len};
 	}
-	if (!page_aligned(iova) || !page_aligned(len) || len == 0) {
-		return con_error("iova and length must be 4 KiB multiples");
-	}
-	ret = iommu_unmap(&kernel_get()->iommu, NULL, id, iova, len);
+	ret = iommu_unmap_ranges(&kernel_get()->iommu, NULL, id, r, n);
 	if (ret == -EPERM) {
 		return con_error("domain %u belongs to a guest", id);
 	}
-	if (ret == -ENOENT) {
+	if (ret == -ENOENT && n == 1) {
 		return con_error("nothing mapped at 0x%llx+0x%llx", iova, len);
+	}
+	if (ret == -ENOENT) {
+		return con_error("nothing mapped in any of the %u ranges", n);
 	}
 	return ret;
 }
@@ -152,7 +170,43 @@ static const char *const format_names[] = {
 	[IOMMU_FORMAT_AUTO] = "auto",
 	[IOMMU_FORMAT_FIRST_LEVEL] = "fl",
 	[IOMMU_FORMAT_SECOND_LEVEL] = "sl",
+	[IOMMU_FORMAT_NESTED] = "nested",
 };
+
+/* domain new nested P TABLE [4|5]: first-level tables a user keeps. */
+static int domain_new_nested(int argc, char **argv)
+{
+	unsigned long long table, levels = 4;
+	unsigned int parent, id;
+	int ret;
+
+	if (argc < 5 || argc > 6) {
+		return con_error("usage: domain new nested D TABLE [4|5]");
+	}
+	if (parse_domain(argv[3], &parent) ||
+	    con_parse_u64("table", argv[4], &table) ||
+	    (argc == 6 && con_parse_u64("levels", argv[5], &levels))) {
+		return -EINVAL;
+	}
+	if (!page_aligned(table) || (levels != 4 && levels != 5)) {
+		return con_error(
+			"table must be a 4 KiB multiple, levels 4 or 5");
+	}
+	ret = iommu_domain_new_nested(&kernel_get()->iommu, NULL, parent, table,
+				      (unsigned int)levels, &id);
+	if (ret == -EPERM) {
+		return con_error("domain %u belongs to a guest", parent);
+	}
+	if (ret == -ENOTSUP) {
+		return con_error(
+			"domain %u has no sl tables to nest first-level ones in",
+			parent);
+	}
+	if (ret == 0) {
+		con_printf("domain %u\n", id);
+	}
+	return ret;
+}
 
 static int domain_new(int argc, char **argv)
 {
@@ -161,6 +215,9 @@ static int domain_new(int argc, char **argv)
 	unsigned int id;
 	int ret;
 
+	if (argc >= 3 && strcmp(argv[2], "nested") == 0) {
+		return domain_new_nested(argc, argv);
+	}
 	if (argc == 3) {
 		for (format = IOMMU_FORMAT_FIRST_LEVEL;
 		     format <= IOMMU_FORMAT_SECOND_LEVEL &&
@@ -195,12 +252,12 @@ static int cmd_domain(int argc, char **argv)
 	unsigned int id;
 	int ret;
 
-	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "new") == 0) {
+	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
 		return domain_new(argc, argv);
 	}
 	if (argc < 3) {
 		return con_error(
-			"usage: domain new [sl|fl] | map|unmap|show|del D ...");
+			"usage: domain new [sl|fl|nested D TABLE [4|5]] | map|unmap|show|del D ...");
 	}
 	if (parse_domain(argv[2], &id)) {
 		return -EINVAL;
@@ -214,6 +271,7 @@ static int cmd_domain(int argc, char **argv)
 	if (strcmp(argv[1], "show") == 0 && argc == 3) {
 		con_printf("domain %u tables %s\n", id,
 			   format_names[iommu_domain_format(im, id)]);
+		iommu_for_each_pasid(im, id, show_pasid, NULL);
 		return iommu_for_each_mapping(im, id, show_mapping, NULL);
 	}
 	if (strcmp(argv[1], "del") == 0 && argc == 3) {
@@ -228,11 +286,11 @@ static int cmd_domain(int argc, char **argv)
 		return ret;
 	}
 	return con_error(
-		"usage: domain new [sl|fl] | map|unmap|show|del D ...");
+		"usage: domain new [sl|fl|nested D TABLE [4|5]] | map|unmap|show|del D ...");
 }
 CONSOLE_CMD(
 	domain, "domain",
-	"domain new [sl|fl]|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN|show D|del D",
+	"domain new [sl|fl|nested D TABLE [4|5]]|map D IOVA HPA LEN r|w|rw|unmap D IOVA LEN [IOVA LEN ...]|show D|del D",
 	"I/O address spaces", cmd_domain);
 
 /* Says why owner checks refused a device. */
@@ -261,16 +319,57 @@ static int owner_error(const char *bdf, int ret)
 	return ret;
 }
 
+/* PASID P of a device the console attached, or why not. */
+static int pasid_error(const char *bdf, unsigned long long pasid, bool nested,
+		       int ret)
+{
+	switch (ret) {
+	case -ENOENT:
+		return con_error(
+			"%s or its pasid %llu is not attached (attach BDF D first)",
+			bdf, pasid);
+	case -E2BIG:
+		return con_error(
+			"%s shares its requester id: PASIDs need one of its own",
+			bdf);
+	case -ENOTSUP:
+		return con_error("%s: its unit does no %s", bdf,
+				 nested ? "nested translation" : "PASIDs");
+	case -ERANGE:
+		return con_error("pasid %llu is beyond what %s's unit holds",
+				 pasid, bdf);
+	default:
+		return owner_error(bdf, ret);
+	}
+}
+
+static int parse_pasid(int argc, char **argv, int at, unsigned long long *pasid)
+{
+	if (argc != at + 2 || strcmp(argv[at], "pasid") != 0) {
+		return con_error(
+			"usage: attach BDF D [pasid P] | detach BDF [pasid P]");
+	}
+	if (con_parse_u64("pasid", argv[at + 1], pasid)) {
+		return -EINVAL;
+	}
+	if (*pasid == 0 || *pasid > UINT32_MAX) {
+		return con_error(
+			"pasid must be 1 or more (0 is the device's own)");
+	}
+	return 0;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	struct kernel *k = kernel_get();
+	unsigned long long pasid = 0;
 	const char *why;
 	struct pci_dev *d;
 	unsigned int id;
 	int ret;
 
-	if (argc != 3) {
-		return con_error("usage: attach BDF D");
+	if (argc != 3 && parse_pasid(argc, argv, 3, &pasid)) {
+		return -EINVAL;
 	}
 	if (parse_domain(argv[2], &id)) {
 		return -EINVAL;
@@ -278,6 +377,19 @@ static int cmd_attach(int argc, char **argv)
 	d = cmd_get_dev(argv[1]);
 	if (!d) {
 		return -EINVAL;
+	}
+	if (pasid) {
+		ret = iommu_pasid_attach(&k->iommu, d, id, (uint32_t)pasid);
+		pci_dev_put(d);
+		return pasid_error(argv[1], pasid,
+				   iommu_domain_format(&k->iommu, id) ==
+					   IOMMU_FORMAT_NESTED,
+				   ret);
+	}
+	if (iommu_domain_format(&k->iommu, id) == IOMMU_FORMAT_NESTED) {
+		pci_dev_put(d);
+		return con_error("domain %u is nested: it takes PASIDs only",
+				 id);
 	}
 	ret = iommu_attach(&k->iommu, d, id, &why);
 	pci_dev_put(d);
@@ -296,29 +408,38 @@ static int cmd_attach(int argc, char **argv)
 	}
 	return owner_error(argv[1], ret);
 }
-CONSOLE_CMD(attach, "attach", "attach BDF D",
-	    "attach a device (all its requester ids) to domain D", cmd_attach);
+CONSOLE_CMD(
+	attach, "attach", "attach BDF D [pasid P]",
+	"attach a device (all its requester ids), or one PASID of it, to domain D",
+	cmd_attach);
 
 static int cmd_detach(int argc, char **argv)
 {
+	unsigned long long pasid = 0;
 	struct pci_dev *d;
 	int ret;
 
-	if (argc != 2) {
-		return con_error("usage: detach BDF");
+	if (argc != 2 && parse_pasid(argc, argv, 2, &pasid)) {
+		return -EINVAL;
 	}
 	d = cmd_get_dev(argv[1]);
 	if (!d) {
 		return -EINVAL;
 	}
-	ret = iommu_detach(&kernel_get()->iommu, d);
+	ret = pasid ? iommu_pasid_detach(&kernel_get()->iommu, d,
+					 (uint32_t)pasid)
+		    : iommu_detach(&kernel_get()->iommu, d);
 	pci_dev_put(d);
+	if (pasid) {
+		return pasid_error(argv[1], pasid, false, ret);
+	}
 	if (ret == -ENOENT) {
 		return con_error("%s is not attached", argv[1]);
 	}
 	return owner_error(argv[1], ret);
 }
-CONSOLE_CMD(detach, "detach", "detach BDF", "block a device's DMA again",
+CONSOLE_CMD(detach, "detach", "detach BDF [pasid P]",
+	    "block a device's DMA, or that of one PASID of it, again",
 	    cmd_detach);
 
 static int cmd_claim(int argc, char **argv)
@@ -389,19 +510,17 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 
 	/* Not a DMA fault: it must not fail the requester's next DMA. */
 	if (f->irq) {
-		con_printf(
-			"irq fault unit %u sid %02x:%02x.%u index 0x%x reason 0x%02x %s%s%s\n",
-			f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-			f->index, f->reason, f->text, owner ? " owner " : "",
-			owner ? owner : "");
+		con_printf("irq fault unit %u sid " RID_FMT
+			   " index 0x%x reason 0x%02x %s%s%s\n",
+			   f->unit, RID_ARGS(f->sid), f->index, f->reason,
+			   f->text, owner ? " owner " : "", owner ? owner : "");
 		return;
 	}
-	con_printf(
-		"fault unit %u sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s%s%s\n",
-		f->unit, f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7,
-		(unsigned long long)f->addr, f->reason,
-		f->write ? "write" : "read", f->text, owner ? " owner " : "",
-		owner ? owner : "");
+	con_printf("fault unit %u sid " RID_FMT
+		   " addr 0x%llx reason 0x%02x %s %s%s%s\n",
+		   f->unit, RID_ARGS(f->sid), (unsigned long long)f->addr,
+		   f->reason, f->write ? "write" : "read", f->text,
+		   owner ? " owner " : "", owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
 		if (m->sids[i] == f->sid) {
 			m->matched++;

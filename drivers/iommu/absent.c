@@ -81,6 +81,31 @@ int iommu_be_domain_create(struct iommu_be_unit *const *units,
 	return -ENODEV;
 }
 
+int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+			   unsigned int levels, struct iommu_be_domain **out)
+{
+	return -ENODEV;
+}
+
+int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid)
+{
+	return -ENODEV;
+}
+
+int iommu_be_pasid_switch(struct iommu_be_domain *from,
+			  struct iommu_be_domain *to, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid)
+{
+	return -ENODEV;
+}
+
+int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid)
+{
+	return -ENODEV;
+}
+
 enum iommu_format iommu_be_domain_format(const struct iommu_be_domain *d)
 {
 	return IOMMU_FORMAT_AUTO;
@@ -103,7 +128,8 @@ int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 	return -ENODEV;
 }
 
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len)
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count)
 {
 	return -ENODEV;
 }

@@ -82,6 +82,7 @@ enum iommu_format {
 	IOMMU_FORMAT_AUTO,
 	IOMMU_FORMAT_FIRST_LEVEL,
 	IOMMU_FORMAT_SECOND_LEVEL,
+	IOMMU_FORMAT_NESTED, /* iommu_be_domain_nested() only */
 };
 
 /* NULL if u can walk tables of format, or what it lacks for them. */
@@ -111,14 +112,25 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d);
 #define IOMMU_PAGE_2M	 (UINT64_C(1) << 21)
 #define IOMMU_PAGE_1G	 (UINT64_C(1) << 30)
 
+/* One IOVA range of an unmap, 4 KiB aligned. */
+struct iommu_range {
+	uint64_t iova;
+	uint64_t len;
+};
+
+/* Ranges one unmap takes at most. */
+#define IOMMU_RANGES_MAX 16U
+
 /*
- * map: -EEXIST when part of the range is mapped.  unmap returns once no
- * device can reach the range; on an error it may still be reachable until
- * a flush succeeds.  flush: everything unmapped before is unreachable.
+ * map: -EEXIST when part of the range is mapped.  unmap takes count
+ * ranges out in one batch of invalidations and returns once no device
+ * can reach any of them; on an error they may still be reachable until a
+ * flush succeeds.  flush: everything unmapped before is unreachable.
  */
 int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 		 uint64_t len, unsigned int prot);
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len);
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count);
 int iommu_be_flush(struct iommu_be_domain *d);
 
 struct iommu_mapping {
@@ -146,6 +158,35 @@ int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
 			uint16_t sid, unsigned int qdepth);
 int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 		    const uint16_t *sids, unsigned int count);
+/*
+ * PASIDs (PCIe process address space ids) of one requester id: requests
+ * sid tags with pasid translate through d.  Requests without a PASID stay
+ * with iommu_be_attach().  -ENOTSUP where u has no PASIDs, -ERANGE for a
+ * PASID beyond what it holds (or the one untagged requests use), -EBUSY
+ * when pasid is attached already.  switch: from one domain to another,
+ * blocked in between, never a mix of the two (not for nested domains:
+ * -EINVAL).  A failed detach or switch leaves the PASID blocked, still in
+ * from, and may be retried.
+ */
+int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid);
+int iommu_be_pasid_switch(struct iommu_be_domain *from,
+			  struct iommu_be_domain *to, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid);
+int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid);
+/*
+ * A nested domain: PASIDs attached to it walk first-level tables of
+ * levels (4 or 5) at table, which belong to their user (a guest) and lie
+ * in parent's IOVA space; every address that walk reads or produces is
+ * translated by parent (second-level tables).  It maps nothing itself
+ * (map, unmap: -ENOTSUP) and takes PASIDs only; after the user changed
+ * its tables, iommu_be_flush(parent).  -ENOTSUP for a parent without
+ * second-level tables.
+ */
+int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+			   unsigned int levels, struct iommu_be_domain **out);
+
 /* Everything the device at sid cached, after its ATS was turned off. */
 int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
 			  unsigned int qdepth);

@@ -8,6 +8,7 @@
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -32,7 +33,8 @@ struct iommu_domain {
 	struct iommu_be_domain *be;
 	struct iommu_owner *owner; /* NULL: the console's, or internal */
 	unsigned int id;	   /* 0: internal (blocking, RMRR) */
-	unsigned int records;	   /* attachments in it */
+	unsigned int records; /* attachments, PASIDs and nested domains in it */
+	struct iommu_domain *parent; /* a nested domain's (referenced) */
 	bool dying; /* destruction failed: retried by iommu_poll() */
 	/* An unmap failed: what it unmapped may be cached until a flush. */
 	bool unflushed;
@@ -53,6 +55,13 @@ struct iommu_grp {
 	bool dead;	 /* its PCI group is gone; freed with its last hold */
 };
 
+/* A PASID of an attached device, translating through dom. */
+struct iommu_pasid {
+	struct iommu_pasid *next;
+	struct iommu_domain *dom;
+	uint32_t pasid;
+};
+
 /* One device object attached to one domain, holding a reference. */
 struct iommu_att {
 	struct iommu_hnode node; /* key: the device object */
@@ -64,8 +73,10 @@ struct iommu_att {
 	unsigned int sid_count;
 	uint16_t sids[IOMMU_SIDS_MAX];
 	struct iommu_att *sid_next[IOMMU_SIDS_MAX]; /* other holders */
-	unsigned int ats_qdepth; /* ATS on with this depth; 0: off */
-	bool retrying;		 /* its detach waits on the hardware */
+	unsigned int ats_qdepth;    /* ATS on with this depth; 0: off */
+	bool retrying;		    /* its detach waits on the hardware */
+	struct iommu_pasid *pasids; /* go before its requester id does */
+	bool blocked; /* requester ids detached, PASIDs not all yet */
 };
 
 /* A requester id attached through a unit, and the records that use it. */
@@ -80,6 +91,8 @@ static struct iommu_grp *grp_get(struct iommu *im, unsigned int gid);
 static void grp_confirmed(struct iommu *im, unsigned int gid);
 
 /* ---- hash tables ---- */
+
+static void hold_faults(struct iommu *im);
 
 static unsigned int hash_slot(unsigned int size, uint64_t key)
 {
@@ -270,11 +283,15 @@ static unsigned int sole_sids(const struct iommu *im, const struct iommu_att *a,
 	return n;
 }
 
-/* Takes a out of the holders of each of its requester ids. */
+/*
+ * Takes a out of the holders of each of its requester ids (faults so far
+ * charged to their owner first).
+ */
 static void sids_leave(struct iommu *im, struct iommu_att *a)
 {
 	unsigned int i;
 
+	hold_faults(im);
 	for (i = 0; i < a->sid_count; i++) {
 		struct iommu_sid *s = sid_find(im, a->unit, a->sids[i]);
 		struct iommu_att **p;
@@ -348,10 +365,37 @@ static void att_retry(struct iommu *im, struct iommu_att *a,
 	}
 }
 
+/* pasid of a's device out of the domain its record p names. */
+static int pasid_drop(struct iommu *im, struct iommu_att *a,
+		      struct iommu_pasid **pp)
+{
+	struct iommu_pasid *p = *pp;
+	int err = iommu_be_pasid_detach(p->dom->be, im->units[a->unit],
+					a->sids[0], p->pasid);
+
+	if (err == 0) {
+		*pp = p->next;
+		p->dom->records--;
+		hw_free(p);
+	}
+	return err;
+}
+
+/* Blocks a's PASIDs, as many as the hardware confirms. */
+static int pasids_release(struct iommu *im, struct iommu_att *a)
+{
+	int ret = 0;
+
+	while (a->pasids && ret == 0) {
+		ret = pasid_drop(im, a, &a->pasids);
+	}
+	return ret;
+}
+
 /*
- * Detaches a and frees the record, in software at once: requester ids no
- * other record uses go back to not present (blocked).  When the hardware
- * cannot confirm that now, the record waits on the retry list and
+ * Detaches a and frees the record, in software at once: its PASIDs and
+ * the requester ids no other record uses go back to not present (blocked). When
+ * the hardware cannot confirm that now, the record waits on the retry list and
  * iommu_poll() finishes the job.  gone: the device is never touched nor
  * waited on.
  */
@@ -360,15 +404,18 @@ static void att_release(struct iommu *im, struct iommu_att *a, bool gone)
 	struct iommu_be_unit *u = im->units[a->unit];
 	uint16_t ids[IOMMU_SIDS_MAX];
 	unsigned int i, n;
-	int ret;
+	int ret, err;
 
 	if (gone) {
 		for (i = 0; i < a->sid_count; i++) {
 			iommu_be_device_gone(u, a->sids[i]);
 		}
 	}
+	err = pasids_release(im, a);
 	n = sole_sids(im, a, ids);
 	ret = n ? iommu_be_detach(a->dom->be, u, ids, n) : 0;
+	a->blocked = ret == 0;
+	ret = ret ? ret : err;
 	if (a->ats_qdepth && !gone && !pci_dev_is_gone(a->dev)) {
 		ats_off(im, a);
 	}
@@ -396,8 +443,10 @@ static void retry_detaches(struct iommu *im)
 
 		/* A queue that is still late is not waited on again. */
 		n = sole_sids(im, a, ids);
-		if (n && (iommu_be_unit_degraded(u) ||
-			  iommu_be_detach(a->dom->be, u, ids, n))) {
+		if (pasids_release(im, a) ||
+		    (n && !a->blocked &&
+		     (iommu_be_unit_degraded(u) ||
+		      iommu_be_detach(a->dom->be, u, ids, n)))) {
 			p = &a->retry_next;
 			continue;
 		}
@@ -619,27 +668,24 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 
 		/* Only iommu_poll() retries: group records stay put here. */
 		if (s && s->releasing) {
-			log_warn(
-				"iommu",
-				PCI_BDF_FMT
-				": requester id %02x:%02x.%u is still being released",
-				PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-				sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				sids[i] & 7);
+			log_warn("iommu",
+				 PCI_BDF_FMT ": requester id " RID_FMT
+					     " is still being released",
+				 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+				 RID_ARGS(sids[i]));
 			return -EBUSY;
 		}
 		for (h = s ? s->atts : NULL; h;
 		     h = h->sid_next[sid_index(h, sids[i])]) {
 			if (h != a && h->dom != dom && h->gid != gid) {
-				log_warn(
-					"iommu",
-					PCI_BDF_FMT
-					": requester id %02x:%02x.%u is in use by " PCI_BDF_FMT,
-					PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-					sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-					sids[i] & 7,
-					PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
-						     h->dev->devfn));
+				log_warn("iommu",
+					 PCI_BDF_FMT
+					 ": requester id " RID_FMT
+					 " is in use by " PCI_BDF_FMT,
+					 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+					 RID_ARGS(sids[i]),
+					 PCI_BDF_ARGS(h->dev->seg, h->dev->bus,
+						      h->dev->devfn));
 				return -EBUSY;
 			}
 		}
@@ -832,6 +878,7 @@ static void grp_set_owner(struct iommu *im, struct iommu_grp *r,
 {
 	struct iommu_owner *old = r->owner;
 
+	hold_faults(im);
 	if (old) {
 		old->groups--;
 	}
@@ -1261,9 +1308,11 @@ static const char *no_format(struct iommu *im, enum iommu_format format)
 	return why;
 }
 
-int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
-			    enum iommu_format format, unsigned int *id,
-			    const char **why)
+/* A listed domain: of format, or nested over parent (table, levels). */
+static int domain_new(struct iommu *im, struct iommu_owner *owner,
+		      enum iommu_format format, struct iommu_domain *parent,
+		      uint64_t table, unsigned int levels, unsigned int *id,
+		      const char **why)
 {
 	struct iommu_domain *dom;
 	int ret;
@@ -1279,7 +1328,9 @@ int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
 	if (ret) {
 		goto out_free;
 	}
-	ret = domain_create(im, format, &dom->be);
+	ret = parent ? iommu_be_domain_nested(parent->be, table, levels,
+					      &dom->be)
+		     : domain_create(im, format, &dom->be);
 	if (ret == -ENOTSUP && why) {
 		*why = no_format(im, format);
 	}
@@ -1291,6 +1342,10 @@ int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
 	ret = hash_add(&im->domains, &dom->node);
 	if (ret) {
 		goto out_be;
+	}
+	dom->parent = parent;
+	if (parent) {
+		parent->records++;
 	}
 	*id = dom->id;
 	return 0;
@@ -1304,8 +1359,32 @@ out_free:
 	return ret;
 }
 
+int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
+			    enum iommu_format format, unsigned int *id,
+			    const char **why)
+{
+	return domain_new(im, owner, format, NULL, 0, 0, id, why);
+}
+
+int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
+			    unsigned int parent_id, uint64_t table,
+			    unsigned int levels, unsigned int *id)
+{
+	int err;
+	struct iommu_domain *parent = domain_of(im, owner, parent_id, &err);
+
+	if (!parent) {
+		return err;
+	}
+	return domain_new(im, owner, IOMMU_FORMAT_NESTED, parent, table, levels,
+			  id, NULL);
+}
+
 static void domain_free(struct iommu *im, struct iommu_domain *dom)
 {
+	if (dom->parent) {
+		dom->parent->records--;
+	}
 	hash_del(&im->domains, &dom->node);
 	id_free(im, dom->id);
 	hw_free(dom);
@@ -1383,13 +1462,22 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 		uint64_t iova, uint64_t len)
 {
+	struct iommu_range r = {.iova = iova, .len = len};
+
+	return iommu_unmap_ranges(im, owner, id, &r, 1);
+}
+
+int iommu_unmap_ranges(struct iommu *im, struct iommu_owner *owner,
+		       unsigned int id, const struct iommu_range *r,
+		       unsigned int count)
+{
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
 
 	if (!dom) {
 		return err;
 	}
-	err = iommu_be_unmap(dom->be, iova, len);
+	err = iommu_be_unmap(dom->be, r, count);
 	if (err && err != -ENOENT && err != -EINVAL) {
 		dom->unflushed = true;
 	}
@@ -1481,6 +1569,9 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 	if (err) {
 		return err;
 	}
+	if (dom->parent) {
+		return -EINVAL;
+	}
 	unit = unit_index(im, d, why);
 	*why = unit < 0 ? NULL
 			: iommu_be_domain_no_unit(dom->be, im->units[unit]);
@@ -1530,6 +1621,123 @@ int iommu_detach(struct iommu *im, struct pci_dev *d)
 	}
 	release_inherited(im, d);
 	return 0;
+}
+
+/* The console's own attachment of d, with a requester id of its own. */
+static struct iommu_att *pasid_att(struct iommu *im, struct pci_dev *d,
+				   int *err)
+{
+	struct iommu_att *a = att_find(im, d);
+	struct iommu_sid *s;
+
+	*err = check_owner(im, d, NULL);
+	if (*err) {
+		return NULL;
+	}
+	if (!a || a->retrying || a->dom->owner || a->dom == im->blocking) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	s = sid_find(im, a->unit, a->sids[0]);
+	if (a->sid_count != 1 || s->atts != a || a->sid_next[0]) {
+		*err = -E2BIG;
+		return NULL;
+	}
+	return a;
+}
+
+static struct iommu_pasid **pasid_find(struct iommu_att *a, uint32_t pasid)
+{
+	struct iommu_pasid **p = &a->pasids;
+
+	while (*p && (*p)->pasid != pasid) {
+		p = &(*p)->next;
+	}
+	return p;
+}
+
+int iommu_pasid_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
+		       uint32_t pasid)
+{
+	int err;
+	struct iommu_domain *dom = domain_of(im, NULL, id, &err);
+	struct iommu_att *a = dom ? pasid_att(im, d, &err) : NULL;
+	struct iommu_pasid **pp, *p;
+	struct iommu_be_unit *u;
+
+	if (!a) {
+		return err;
+	}
+	u = im->units[a->unit];
+	pp = pasid_find(a, pasid);
+	p = *pp;
+	if (p && p->dom == dom) {
+		return 0;
+	}
+	/* Moved without a mix where it can be, else blocked in between. */
+	if (p && !p->dom->parent && !dom->parent) {
+		err = iommu_be_pasid_switch(p->dom->be, dom->be, u, a->sids[0],
+					    pasid);
+		if (err == 0) {
+			p->dom->records--;
+			p->dom = dom;
+			dom->records++;
+		}
+		return err;
+	}
+	err = p ? pasid_drop(im, a, pp) : 0;
+	if (err) {
+		return err;
+	}
+	p = hw_zalloc(sizeof(*p));
+	if (!p) {
+		return -ENOMEM;
+	}
+	err = iommu_be_pasid_attach(dom->be, u, a->sids[0], pasid);
+	if (err) {
+		hw_free(p);
+		return err;
+	}
+	p->pasid = pasid;
+	p->dom = dom;
+	p->next = a->pasids;
+	a->pasids = p;
+	dom->records++;
+	return 0;
+}
+
+int iommu_pasid_detach(struct iommu *im, struct pci_dev *d, uint32_t pasid)
+{
+	int err;
+	struct iommu_att *a = pasid_att(im, d, &err);
+	struct iommu_pasid **pp;
+
+	if (!a) {
+		return err;
+	}
+	pp = pasid_find(a, pasid);
+	return *pp ? pasid_drop(im, a, pp) : -ENOENT;
+}
+
+void iommu_for_each_pasid(struct iommu *im, unsigned int id, iommu_pasid_fn fn,
+			  void *ctx)
+{
+	struct iommu_domain *dom = domain_find(im, id);
+	struct iommu_hnode *n;
+	struct iommu_pasid *p;
+	unsigned int b;
+
+	for (b = 0; dom && b < im->atts.size; b++) {
+		for (n = im->atts.buckets[b]; n; n = n->next) {
+			struct iommu_att *a = entry_of(n, struct iommu_att);
+
+			for (p = a->pasids; p; p = p->next) {
+				if (p->dom == dom) {
+					fn(ctx, a->dev, p->pasid);
+				}
+			}
+		}
+	}
 }
 
 int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method)
@@ -1921,55 +2129,136 @@ void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx)
 
 /* ---- faults ---- */
 
+/*
+ * The device a fault of (unit, sid) came from and its group id: the one
+ * attached with sid, else the present function at that address (a member
+ * of an owned group need not be attached).  NULL: none.
+ */
+static struct pci_dev *fault_dev(struct iommu *im, unsigned int unit,
+				 uint16_t sid, unsigned int *gid)
+{
+	const struct iommu_sid *s = sid_find(im, unit, sid);
+	struct pci_dev *d;
+
+	if (s) {
+		*gid = s->atts->gid;
+		return s->atts->dev;
+	}
+	d = pci_find_dev(im->pci, im->dmar->units[unit].segment,
+			 (uint8_t)(sid >> 8), (uint8_t)sid);
+	*gid = d ? gid_of(d) : 0;
+	return d;
+}
+
 struct iommu_owner *iommu_fault_owner(struct iommu *im, unsigned int unit,
 				      uint16_t sid)
 {
-	const struct iommu_sid *s = sid_find(im, unit, sid);
-	const struct iommu_grp *r = s ? grp_find(im, s->atts->gid) : NULL;
+	unsigned int gid;
+	const struct iommu_grp *r =
+		fault_dev(im, unit, sid, &gid) ? grp_find(im, gid) : NULL;
 
 	return r && r->kind == IOMMU_OWNER_NAMED ? r->owner : NULL;
 }
 
-struct fault_ctx {
-	struct iommu *im;
-	iommu_owned_fault_fn fn;
-	void *ctx;
+/*
+ * A fault record read from a unit, charged to the owner its requester id
+ * had then, until iommu_faults() reports it.
+ */
+struct iommu_held_fault {
+	struct iommu_held_fault *next;
+	struct iommu_fault f;
+	uint64_t serial; /* the owner's; 0: the kernel */
+	char owner[IOMMU_OWNER_NAME_MAX];
+	bool limit; /* the owner's fault_limit-th fault */
 };
 
-static void charge_fault(void *ctx, const struct iommu_fault *f)
+static void hold_one(void *ctx, const struct iommu_fault *f)
 {
-	struct fault_ctx *fc = ctx;
-	struct iommu_owner *o = iommu_fault_owner(fc->im, f->unit, f->sid);
-	const struct iommu_sid *s;
+	struct iommu *im = ctx;
+	struct iommu_owner *o = iommu_fault_owner(im, f->unit, f->sid);
+	struct iommu_held_fault *h;
+	bool limit = false;
 
-	fc->fn(fc->ctx, f, o ? o->name : NULL);
 	/* A blocked interrupt is counted apart: it never quarantines. */
 	if (o && f->irq) {
 		o->irq_faults++;
+	} else if (o && o->guest) {
+		limit = ++o->faults == im->fault_limit;
+	}
+	h = im->held_count < IOMMU_HELD_FAULTS_MAX ? hw_zalloc(sizeof(*h))
+						   : NULL;
+	if (!h) {
+		im->held_lost++;
 		return;
 	}
-	if (!o || !o->guest || ++o->faults != fc->im->fault_limit) {
+	h->f = *f;
+	h->limit = limit;
+	if (o) {
+		h->serial = o->serial;
+		memcpy(h->owner, o->name, sizeof(h->owner));
+	}
+	*im->held_tail = h;
+	im->held_tail = &h->next;
+	im->held_count++;
+}
+
+/*
+ * Reads every unit's fault records and charges each to the owner of its
+ * requester id now: called before any requester id changes owner or
+ * leaves, so that a fault is never charged to whoever comes next.
+ */
+static void hold_faults(struct iommu *im)
+{
+	unsigned int i;
+
+	if (!im->held_tail) {
+		im->held_tail = &im->held;
+	}
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			iommu_be_fault_poll(im->units[i], hold_one, im);
+		}
+	}
+}
+
+/* A guest's device past its fault limit, if it is still that guest's. */
+static void quarantine_faulty(struct iommu *im,
+			      const struct iommu_held_fault *h)
+{
+	struct iommu_owner *o = iommu_fault_owner(im, h->f.unit, h->f.sid);
+	unsigned int gid;
+	struct pci_dev *d = fault_dev(im, h->f.unit, h->f.sid, &gid);
+
+	if (!o || o->serial != h->serial) {
 		return;
 	}
-	s = sid_find(fc->im, f->unit, f->sid);
 	log_err("guest", "%s: " PCI_BDF_FMT " quarantined after %u faults",
-		o->name,
-		PCI_BDF_ARGS(s->atts->dev->seg, s->atts->dev->bus,
-			     s->atts->dev->devfn),
-		fc->im->fault_limit);
-	iommu_quarantine(fc->im, s->atts->dev, "too many DMA faults");
+		o->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+		im->fault_limit);
+	iommu_quarantine(im, d, "too many DMA faults");
 }
 
 void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx)
 {
-	struct fault_ctx fc = {im, fn, ctx};
-	unsigned int i;
+	struct iommu_held_fault *h;
 
-	for (i = 0; i < im->unit_count; i++) {
-		if (im->units[i]) {
-			iommu_be_fault_poll(im->units[i], charge_fault, &fc);
-		}
+	hold_faults(im);
+	if (im->held_lost) {
+		log_warn("iommu",
+			 "%llu fault records charged but not kept for report",
+			 (unsigned long long)im->held_lost);
+		im->held_lost = 0;
 	}
+	while ((h = im->held)) {
+		im->held = h->next;
+		im->held_count--;
+		fn(ctx, &h->f, h->serial ? h->owner : NULL);
+		if (h->limit) {
+			quarantine_faulty(im, h);
+		}
+		hw_free(h);
+	}
+	im->held_tail = &im->held;
 }
 
 /* ---- bring-up, poll, fini ---- */
@@ -1995,7 +2284,7 @@ static bool present(void *ctx, uint16_t segment, uint16_t sid)
 			return pci_dev_present(s->atts->dev);
 		}
 	}
-	d = pci_find_dev(im->pci, segment, (uint8_t)(sid >> 8), (uint8_t)sid);
+	d = pci_find_dev(im->pci, segment, rid_bus(sid), rid_devfn(sid));
 	return d && pci_dev_present(d);
 }
 
@@ -2015,7 +2304,7 @@ static void quarantine_sid(void *ctx, uint16_t sid)
 	d = s ? s->atts->dev
 	      : pci_find_dev(q->im->pci,
 			     iommu_be_unit_segment(q->im->units[q->unit]),
-			     (uint8_t)(sid >> 8), (uint8_t)sid);
+			     rid_bus(sid), rid_devfn(sid));
 	if (!d || pci_dev_is_gone(d)) {
 		return;
 	}
@@ -2225,6 +2514,12 @@ void iommu_fini(struct iommu *im)
 		log_err("iommu", "teardown still pending: units kept");
 		return;
 	}
+	/* Every domain goes: nested ones hold their parents no more. */
+	for (i = 0; i < im->domains.size; i++) {
+		for (n = im->domains.buckets[i]; n; n = n->next) {
+			entry_of(n, struct iommu_domain)->parent = NULL;
+		}
+	}
 	while ((n = hash_any(&im->domains))) {
 		struct iommu_domain *dom = entry_of(n, struct iommu_domain);
 
@@ -2243,6 +2538,13 @@ void iommu_fini(struct iommu *im)
 
 		im->owners = o->next;
 		hw_free(o);
+	}
+	/* Faults nobody asked for any more. */
+	while (im->held) {
+		struct iommu_held_fault *h = im->held;
+
+		im->held = h->next;
+		hw_free(h);
 	}
 	if (im->blocking) {
 		iommu_be_domain_destroy(im->blocking->be);

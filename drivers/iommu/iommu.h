@@ -80,6 +80,10 @@ struct iommu_hold {
 struct iommu_domain;
 struct iommu_grp;
 struct iommu_att;
+struct iommu_held_fault;
+
+/* Fault records read but not reported yet, at most. */
+#define IOMMU_HELD_FAULTS_MAX 1024U
 
 struct iommu_bdf {
 	uint16_t seg;
@@ -112,6 +116,11 @@ struct iommu {
 	struct iommu_domain *dying; /* domains whose destruction failed */
 	unsigned int
 		fault_limit; /* faults before a guest's device is quarantined */
+	/* Faults charged when read, until iommu_faults() reports them. */
+	struct iommu_held_fault *held;
+	struct iommu_held_fault **held_tail;
+	unsigned int held_count;
+	uint64_t held_lost;
 	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
 	unsigned int ats_allow_count;
 };
@@ -155,6 +164,17 @@ int iommu_domain_new(struct iommu *im, struct iommu_owner *owner,
 int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
 			    enum iommu_format format, unsigned int *id,
 			    const char **why);
+/*
+ * A nested domain over owner's domain parent_id, which must have
+ * second-level tables (-ENOTSUP): PASIDs attached to it walk the
+ * first-level tables of levels (4 or 5) at table, an address in the
+ * parent's IOVA space, and the parent translates every address of that
+ * walk.  It maps nothing itself and takes PASIDs only; the parent cannot
+ * be deleted before it.
+ */
+int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
+			    unsigned int parent_id, uint64_t table,
+			    unsigned int levels, unsigned int *id);
 /* The format of domain id's tables (automatic for no such domain). */
 enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id);
 int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
@@ -164,6 +184,13 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot);
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 		uint64_t iova, uint64_t len);
+/*
+ * count ranges (at most IOMMU_RANGES_MAX) in one batch: one wait per unit,
+ * and when it returns 0 no device reaches any of them.
+ */
+int iommu_unmap_ranges(struct iommu *im, struct iommu_owner *owner,
+		       unsigned int id, const struct iommu_range *r,
+		       unsigned int count);
 int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id);
 int iommu_for_each_mapping(struct iommu *im, unsigned int id,
 			   iommu_mapping_fn fn, void *ctx);
@@ -190,6 +217,22 @@ int iommu_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
 int iommu_detach(struct iommu *im, struct pci_dev *d);
 int iommu_claim(struct iommu *im, struct pci_dev *d, const char *name,
 		bool rmrr_override);
+/*
+ * PASIDs of a device the console attached (iommu_attach(), with a
+ * requester id of its own: -E2BIG otherwise; -ENOENT when not attached):
+ * requests it tags with pasid translate through console domain id.  An
+ * attached PASID moves to id, blocked in between.  Every PASID is blocked
+ * before the device's requester id is detached, moved or removed.
+ * Errors of the back end's (iommu_be_pasid_attach()).
+ */
+int iommu_pasid_attach(struct iommu *im, struct pci_dev *d, unsigned int id,
+		       uint32_t pasid);
+int iommu_pasid_detach(struct iommu *im, struct pci_dev *d, uint32_t pasid);
+typedef void (*iommu_pasid_fn)(void *ctx, const struct pci_dev *d,
+			       uint32_t pasid);
+/* Each PASID attached to domain id (for `domain show`). */
+void iommu_for_each_pasid(struct iommu *im, unsigned int id, iommu_pasid_fn fn,
+			  void *ctx);
 int iommu_release(struct iommu *im, struct pci_dev *d);
 int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method);
 int iommu_quarantine(struct iommu *im, struct pci_dev *d, const char *why);
@@ -248,8 +291,10 @@ typedef void (*iommu_ats_fn)(void *ctx, const struct pci_dev *d,
 void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx);
 
 /*
- * Faults: each record with the owner it is charged to (NULL: the kernel).
- * Past fault_limit faults a guest's device is quarantined.
+ * Faults: each record with the owner it is charged to (NULL: the kernel):
+ * its requester id's owner when it was read, and records are read before
+ * any requester id changes owner or leaves.  Past fault_limit faults a
+ * guest's device is quarantined (if it is still the guest's).
  */
 typedef void (*iommu_owned_fault_fn)(void *ctx, const struct iommu_fault *f,
 				     const char *owner);

@@ -10,6 +10,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 
 /*
  * The state of enumerating one segment, dropped when it is done.
@@ -613,15 +614,13 @@ unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 			     unsigned int max)
 {
 	const struct pci_dev *b;
-	unsigned int n =
-		add_id(ids, 0, max, (uint16_t)(d->bus << 8 | d->devfn));
+	unsigned int n = add_id(ids, 0, max, rid_make(d->bus, d->devfn));
 
 	for (b = d->parent; b; b = b->parent) {
 		if (!pci_is_pcie(b)) {
 			/* A conventional bridge re-issues requests as its own.
 			 */
-			n = add_id(ids, n, max,
-				   (uint16_t)(b->bus << 8 | b->devfn));
+			n = add_id(ids, n, max, rid_make(b->bus, b->devfn));
 			continue;
 		}
 		if (b->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE) {

@@ -8,7 +8,8 @@ ISO_SRCS := tests/iso/world.c tests/model/model_ir.c \
 	drivers/pci/bar.c drivers/pci/group.c drivers/pci/hotplug.c \
 	drivers/pci/ats.c drivers/pci/reset.c drivers/acpi/dmar.c \
 	drivers/iommu/iommu.c lib/errno.c lib/format.c
-ISO_RENAMED := $(B)/host/iso/model.o $(B)/host/iso/pci_fake_hw.o
+ISO_RENAMED := $(MODEL_CORE:tests/model/%.c=$(B)/host/iso/model/%.o) \
+	$(B)/host/iso/pci_fake_hw.o
 
 $(B)/host/iso/pci_fake_hw.o: tests/unit/pci_fake_hw.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -19,7 +20,7 @@ $(B)/host/iso/pci_fake_hw.o: tests/unit/pci_fake_hw.c | $(DEPS_STAMP)
 ISO_MODEL_AWAY := $(foreach f,hw_pci_read8 hw_pci_read16 hw_pci_read32 \
 	hw_pci_write8 hw_pci_write16 hw_pci_write32 log_printf log_set_level \
 	hw_zalloc hw_free,-D$(f)=model_$(f))
-$(B)/host/iso/model.o: tests/model/model.c | $(DEPS_STAMP)
+$(B)/host/iso/model/%.o: tests/model/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $< (model without PCI, log, objects)"
 	$(Q)gcc $(HOST_CFLAGS) $(ISO_MODEL_AWAY) -c $< -o $@
@@ -49,12 +50,20 @@ ISO_BENCH_SRCS := tests/iso/bench_iso.c tests/model/model_ir.c \
 	drivers/pci/group.c drivers/pci/hotplug.c drivers/pci/ats.c \
 	drivers/pci/reset.c drivers/acpi/dmar.c drivers/iommu/iommu.c \
 	drivers/iommu/vtd/backend.c $(VTD_SRCS) lib/errno.c lib/format.c
-$(B)/host/iso-bench/model.o: tests/model/model.c | $(DEPS_STAMP)
+$(B)/host/iso-bench/model/%.o: tests/model/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(Q)gcc $(ISO_BENCH_CFLAGS) $(foreach f,hw_pci_read8 hw_pci_read16 \
 		hw_pci_read32 hw_pci_write8 hw_pci_write16 hw_pci_write32,-D$(f)=model_$(f)) \
 		-c $< -o $@
-$(B)/host/iso-bench/bench: $(ISO_BENCH_SRCS) $(B)/host/iso-bench/model.o | $(DEPS_STAMP)
+$(B)/host/iso-bench/bench: $(ISO_BENCH_SRCS) \
+	$(MODEL_CORE:tests/model/%.c=$(B)/host/iso-bench/model/%.o) | $(DEPS_STAMP)
 	@echo "  HOSTLD  $@"
 	$(Q)gcc $(ISO_BENCH_CFLAGS) $^ -o $@
 BENCH_EXTRA += $(B)/host/iso-bench/bench
+
+# The layer at its size limits: 16 units (its own machine, not world.c's).
+UNIT_TESTS += iso_units
+iso_units_SRCS := tests/iso/test_units.c \
+	$(filter-out tests/iso/world.c,$(ISO_SRCS)) \
+	drivers/iommu/vtd/backend.c $(VTD_SRCS)
+$(B)/host/bin/iso_units: $(ISO_RENAMED)

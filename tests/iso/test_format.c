@@ -1,10 +1,11 @@
 /*
- * Table formats through the isolation layer (issue 13), over the VT-d
- * driver and its model: what a console `domain new [sl|fl]` gets on a
- * unit in legacy mode, in scalable mode, and on one that walks
- * first-level tables only; and attach with ATS asked for in scalable
- * mode, which goes on without ATS.  Each test checks where DMA lands,
- * what the calls return and what the log says.
+ * Table formats through the isolation layer (issues 13 and 14), over
+ * the VT-d driver and its model: what a console `domain new [sl|fl]` gets
+ * on a unit in legacy mode, in scalable mode, and on one that walks
+ * first-level tables only; attach with ATS asked for in scalable mode,
+ * which goes on without ATS; PASIDs of an attached device and nested
+ * domains (`attach BDF D pasid P`, `domain new nested`).  Each test checks
+ * where DMA lands, what the calls return and what the log says.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "drivers/hw.h"
+#include "drivers/iommu/vtd/regs.h"
 #include "drivers/pci/ats.h"
 #include "lib/errno.h"
 
@@ -26,8 +28,8 @@
 /* VT-d spec 7.1.3: a first-level entry not present (scalable mode). */
 #define FL_NOT_PRESENT 0x71U
 
-/* The owner of the test's domain in the model's checks. */
-static const char owner;
+/* Owners of the test's domains in the model's checks. */
+static const char owner, other, nested;
 
 static unsigned int bytes_of(uint64_t hpa, uint8_t byte)
 {
@@ -39,9 +41,9 @@ static unsigned int bytes_of(uint64_t hpa, uint8_t byte)
 	return n;
 }
 
-/* A console domain of format with 2 MiB at W_GPA, rid attached to it. */
-static unsigned int domain_with(enum iommu_format format, uint16_t rid,
-				uint64_t *hpa)
+/* A console domain of format with 2 MiB at W_GPA, owned by o. */
+static unsigned int domain_of(enum iommu_format format, const void *o,
+			      uint64_t *hpa)
 {
 	const char *why = NULL;
 	unsigned int id;
@@ -53,8 +55,18 @@ static unsigned int domain_with(enum iommu_format format, uint16_t rid,
 	assert_int_equal(iommu_map(&W.im, NULL, id, W_GPA, *hpa, W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
-	model_expect_map(&owner, W_GPA, *hpa, W_LEN,
+	model_expect_map(o, W_GPA, *hpa, W_LEN,
 			 IOMMU_PROT_READ | IOMMU_PROT_WRITE);
+	return id;
+}
+
+/* The same, rid attached to it. */
+static unsigned int domain_with(enum iommu_format format, uint16_t rid,
+				uint64_t *hpa)
+{
+	unsigned int id = domain_of(format, &owner, hpa);
+	const char *why = NULL;
+
 	assert_int_equal(iommu_attach(&W.im, w_dev(rid), id, &why), 0);
 	model_expect_attach(0, rid, &owner);
 	return id;
@@ -210,6 +222,189 @@ static void test_scalable_attach_falls_back_without_ats(void **state)
 	dma_expect(W_ATS, hpa, 0x60, 0);
 }
 
+/* ---- PASIDs and nested domains (issue 14) ---- */
+
+/* A DMA write tagged with pasid by rid at iova: 0 or -EFAULT. */
+static int pasid_dma(uint16_t rid, uint32_t pasid, uint64_t iova, uint8_t byte)
+{
+	uint8_t buf[DMA_LEN];
+
+	memset(buf, byte, sizeof(buf));
+	return model_dma_write_pasid(0, rid, pasid, iova, buf, DMA_LEN);
+}
+
+/*
+ * The same, blocked for reason (VT-d spec 7.1.3): its PASID entry (0x59)
+ * or the whole context entry (0x41) not present.
+ */
+static void pasid_dma_blocked(uint16_t rid, uint32_t pasid, uint64_t iova,
+			      uint8_t reason)
+{
+	struct iommu_fault f = {.reason = 0};
+
+	assert_int_equal(pasid_dma(rid, pasid, iova, 0xee), -EFAULT);
+	iommu_faults(&W.im, last_fault, &f);
+	assert_int_equal(f.sid, rid);
+	assert_int_equal(f.reason, reason);
+}
+
+static void count_pasid(void *ctx, const struct pci_dev *d, uint32_t pasid)
+{
+	(*(unsigned int *)ctx)++;
+}
+
+static unsigned int pasids_in(unsigned int id)
+{
+	unsigned int n = 0;
+
+	iommu_for_each_pasid(&W.im, id, count_pasid, &n);
+	return n;
+}
+
+/*
+ * A PASID of a device the console attached translates through its own
+ * domain, moves to another without a mix, and is blocked by its detach,
+ * while the device's untagged requests stay where they were.
+ */
+static void test_pasid_attach_switch_detach(void **state)
+{
+	uint64_t ha, hb;
+	unsigned int a = domain_with(IOMMU_FORMAT_AUTO, W_FLR, &ha);
+	unsigned int b = domain_of(IOMMU_FORMAT_FIRST_LEVEL, &other, &hb);
+
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), b, 5), 0);
+	model_expect_attach_pasid(0, W_FLR, 5, &other);
+	assert_int_equal(pasids_in(b), 1);
+	assert_int_equal(pasid_dma(W_FLR, 5, W_GPA, 0x71), 0);
+	assert_int_equal(bytes_of(hb, 0x71), DMA_LEN);
+	assert_int_equal(bytes_of(ha, 0x71), 0);
+	dma_expect(W_FLR, ha, 0x72, 0);
+	assert_int_equal(iommu_domain_del(&W.im, NULL, b), -EBUSY);
+
+	/* Switched to a: tagged requests land there now. */
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), a, 5), 0);
+	model_expect_attach_pasid(0, W_FLR, 5, &owner);
+	assert_int_equal(pasids_in(b), 0);
+	assert_int_equal(pasids_in(a), 1);
+	assert_int_equal(pasid_dma(W_FLR, 5, W_GPA, 0x73), 0);
+	assert_int_equal(bytes_of(ha, 0x73), DMA_LEN);
+	assert_int_equal(bytes_of(hb, 0x73), 0);
+
+	assert_int_equal(iommu_pasid_detach(&W.im, w_dev(W_FLR), 5), 0);
+	model_expect_detach_pasid(0, W_FLR, 5);
+	assert_int_equal(iommu_pasid_detach(&W.im, w_dev(W_FLR), 5), -ENOENT);
+	pasid_dma_blocked(W_FLR, 5, W_GPA, 0x59);
+	assert_int_equal(bytes_of(ha, 0xee), 0);
+	dma_expect(W_FLR, ha, 0x75, 0);
+	assert_int_equal(iommu_domain_del(&W.im, NULL, b), 0);
+}
+
+/* Detaching the device blocks its PASIDs first: none outlives it. */
+static void test_detach_blocks_pasids(void **state)
+{
+	uint64_t ha, hb;
+	unsigned int a = domain_with(IOMMU_FORMAT_AUTO, W_FLR, &ha);
+	unsigned int b = domain_of(IOMMU_FORMAT_SECOND_LEVEL, &other, &hb);
+
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), b, 7), 0);
+	model_expect_attach_pasid(0, W_FLR, 7, &other);
+	assert_int_equal(iommu_detach(&W.im, w_dev(W_FLR)), 0);
+	model_expect_detach_pasid(0, W_FLR, 7);
+	model_expect_detach(0, W_FLR);
+	pasid_dma_blocked(W_FLR, 7, W_GPA, 0x41);
+	assert_int_equal(bytes_of(hb, 0xee), 0);
+	assert_int_equal(pasids_in(b), 0);
+	assert_int_equal(iommu_domain_del(&W.im, NULL, b), 0);
+	assert_int_equal(iommu_domain_del(&W.im, NULL, a), 0);
+}
+
+/*
+ * PASIDs only of a device the console attached, with a requester id of
+ * its own, on a unit that has them.
+ */
+static void test_pasid_refusals(void **state)
+{
+	uint64_t ha;
+	unsigned int a = domain_with(IOMMU_FORMAT_AUTO, W_FLR, &ha);
+	const char *why;
+
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_TP), a, 1), -ENOENT);
+	assert_int_equal(iommu_attach(&W.im, w_dev(W_ALIAS1), a, &why), 0);
+	model_expect_attach(0, W_ALIAS0, &owner);
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_ALIAS1), a, 1),
+			 -E2BIG);
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), a, 1U << 20),
+			 -ERANGE);
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), a, 0),
+			 -ERANGE);
+	assert_int_equal(pasids_in(a), 0);
+}
+
+/* A unit in legacy mode takes no PASIDs. */
+static void test_legacy_unit_takes_no_pasid(void **state)
+{
+	uint64_t ha;
+	unsigned int a = domain_with(IOMMU_FORMAT_AUTO, W_FLR, &ha);
+
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), a, 1),
+			 -ENOTSUP);
+	assert_int_equal(pasids_in(a), 0);
+}
+
+/* First-level leaf and table entries of a user's tables (VT-d spec 9.7). */
+#define FL_ENTRY    (VTD_FL_P | VTD_FL_RW | VTD_FL_US | VTD_FL_A | VTD_FL_D)
+#define NEST_IOVA   UINT64_C(0x40000000)
+#define NEST_TABLES UINT64_C(0x100000) /* in the parent's memory */
+
+/*
+ * A nested domain: the user's 4-level tables, in the parent's memory at
+ * W_GPA + NEST_TABLES, map NEST_IOVA to the parent's first page; a PASID
+ * attached to it walks them, every address translated by the parent.
+ */
+static void test_nested_domain_translates_through_parent(void **state)
+{
+	uint64_t hp, *e;
+	unsigned int p = domain_with(IOMMU_FORMAT_SECOND_LEVEL, W_FLR, &hp);
+	unsigned int n, fl, level;
+	const char *why;
+
+	for (level = 4; level >= 1; level--) {
+		e = (uint64_t *)hw_phys_to_virt(hp + NEST_TABLES +
+						(4 - level) * 0x1000) +
+		    ((NEST_IOVA >> (12 + 9 * (level - 1))) & 511);
+		*e = (level > 1 ? W_GPA + NEST_TABLES + (5 - level) * 0x1000
+				: W_GPA) |
+		     FL_ENTRY;
+		hw_cache_flush(e, sizeof(*e));
+	}
+	assert_int_equal(iommu_domain_new_nested(&W.im, NULL, p,
+						 W_GPA + NEST_TABLES, 4, &n),
+			 0);
+	assert_int_equal(iommu_domain_format(&W.im, n), IOMMU_FORMAT_NESTED);
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), n, 3), 0);
+	model_expect_attach_pasid(0, W_FLR, 3, &nested);
+	model_expect_map(&nested, NEST_IOVA, hp, 0x1000,
+			 IOMMU_PROT_READ | IOMMU_PROT_WRITE);
+	assert_int_equal(pasid_dma(W_FLR, 3, NEST_IOVA, 0x77), 0);
+	assert_int_equal(bytes_of(hp, 0x77), DMA_LEN);
+
+	/* It maps nothing itself and takes no requester id. */
+	assert_int_equal(
+		iommu_map(&W.im, NULL, n, 0, hp, 0x1000, IOMMU_PROT_READ),
+		-ENOTSUP);
+	assert_int_equal(iommu_attach(&W.im, w_dev(W_TP), n, &why), -EINVAL);
+	/* Nested in first-level tables: refused. */
+	fl = domain_of(IOMMU_FORMAT_FIRST_LEVEL, &other, &hp);
+	assert_int_equal(iommu_domain_new_nested(&W.im, NULL, fl,
+						 W_GPA + NEST_TABLES, 4, &n),
+			 -ENOTSUP);
+	/* The parent outlives it. */
+	assert_int_equal(iommu_pasid_detach(&W.im, w_dev(W_FLR), 3), 0);
+	model_expect_detach_pasid(0, W_FLR, 3);
+	pasid_dma_blocked(W_FLR, 3, NEST_IOVA, 0x59);
+	assert_int_equal(iommu_domain_del(&W.im, NULL, p), -EBUSY);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +419,17 @@ int main(int argc, char **argv)
 						w_setup_scalable, w_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_scalable_attach_falls_back_without_ats,
+			w_setup_scalable, w_teardown),
+		cmocka_unit_test_setup_teardown(test_pasid_attach_switch_detach,
+						w_setup_scalable, w_teardown),
+		cmocka_unit_test_setup_teardown(test_detach_blocks_pasids,
+						w_setup_scalable, w_teardown),
+		cmocka_unit_test_setup_teardown(test_pasid_refusals,
+						w_setup_scalable, w_teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_unit_takes_no_pasid,
+						w_setup, w_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_nested_domain_translates_through_parent,
 			w_setup_scalable, w_teardown),
 	};
 

@@ -551,6 +551,60 @@ static void test_kernel_drives_only_its_own_devices(void **state)
 	w_guest_del(g);
 }
 
+/* iommu_faults() callback: the owner of each fault, by requester id. */
+struct charged {
+	unsigned int n;
+	uint16_t sid[8];
+	char owner[8][IOMMU_OWNER_NAME_MAX];
+};
+
+static void charge(void *ctx, const struct iommu_fault *f, const char *owner)
+{
+	struct charged *c = ctx;
+
+	if (c->n < 8) {
+		c->sid[c->n] = f->sid;
+		strcpy(c->owner[c->n++], owner ? owner : "kernel");
+	}
+}
+
+/*
+ * A fault is charged to the owner its requester id had when it faulted,
+ * even if the device changed hands before anyone read the fault records;
+ * a member of a guest's group that is not assigned is the guest's too.
+ */
+static void test_fault_charged_to_owner_at_fault_time(void **state)
+{
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h = w_assign(g, W_FLR), *hm;
+	struct charged c = {0};
+	uint8_t buf[DMA_LEN] = {0};
+
+	/* Outside g's memory: a fault, not read yet. */
+	assert_int_equal(model_dma_write(0, W_FLR, 0, buf, DMA_LEN), -EFAULT);
+	w_unassign(h);
+	assert_int_equal(model_dma_write(0, W_FLR, 0, buf, DMA_LEN), -EFAULT);
+	iommu_faults(&W.im, charge, &c);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.owner[0], "g");
+	assert_string_equal(c.owner[1], "kernel");
+	assert_int_equal(g->faults, 1);
+	/* 00:05.1 is in g's group, not assigned (blocked): its faults are g's.
+	 */
+	hm = w_assign_force(g, W_MF0, true);
+	assert_int_equal(model_dma_write(0, W_MF1, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	memset(&c, 0, sizeof(c));
+	iommu_faults(&W.im, charge, &c);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.sid[0], W_MF1);
+	assert_string_equal(c.owner[0], "g");
+	assert_int_equal(g->faults, 2);
+	w_unassign(hm);
+	w_guest_del(g);
+}
+
 /* ---- presence, quarantine, reset ---- */
 
 /*
@@ -901,6 +955,7 @@ int main(int argc, char **argv)
 		T(test_claim_remove_cycles_do_not_leak),
 		T(test_silent_functions_keep_their_groups),
 		T(test_kernel_drives_only_its_own_devices),
+		T(test_fault_charged_to_owner_at_fault_time),
 		T(test_presence_follows_link),
 		T(test_quarantined_device_poll_is_quiet),
 		T(test_reset_blocks_first),

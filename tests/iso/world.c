@@ -13,6 +13,7 @@
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/pci/ats.h"
 #include "drivers/pci/hotplug.h"
+#include "lib/bits.h"
 #include "lib/errno.h"
 
 #include "tests/model/model.h"
@@ -236,7 +237,9 @@ int w_setup(void **state)
 
 int w_setup_scalable(void **state)
 {
-	return setup_with(VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_FLTS);
+	return setup_with(VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_FLTS |
+			  VTD_ECAP_NEST | VTD_ECAP_PASID |
+			  field_set64(VTD_ECAP_PSS, 0, 19));
 }
 
 int w_setup_fl_only(void **state)

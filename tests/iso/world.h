@@ -78,7 +78,8 @@ int w_setup(void **state);
 int w_teardown(void **state);
 /*
  * The same machine whose unit runs in scalable mode, with second- and
- * first-level tables, or with first-level tables only (no SLTS).
+ * first-level tables, nesting and 2^20 PASIDs, or with first-level tables
+ * only (no SLTS, no PASIDs).
  */
 int w_setup_scalable(void **state);
 int w_setup_fl_only(void **state);

@@ -52,7 +52,7 @@
  * other.
  */
 
-#define MODEL_MAX_UNITS 8U
+#define MODEL_MAX_UNITS 16U
 
 struct model_unit_config {
 	uint32_t ver;

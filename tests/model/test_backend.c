@@ -100,7 +100,8 @@ static void spans_one(struct pair *p, struct iommu_be_domain *d,
 	assert_int_equal(ram_byte(ram), 0x42);
 	assert_int_equal(iommu_be_detach(d, p->u[in], &sid, 1), 0);
 	model_expect_detach(p->idx[in], sid);
-	assert_int_equal(iommu_be_unmap(d, IOVA, SZ_4K), 0);
+	assert_int_equal(
+		iommu_be_unmap(d, &(struct iommu_range){IOVA, SZ_4K}, 1), 0);
 	model_expect_unmap(d, IOVA, SZ_4K);
 	assert_int_equal(iommu_be_domain_destroy(d), 0);
 	iommu_be_fault_poll(p->u[out], NULL, NULL);

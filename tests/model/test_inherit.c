@@ -146,7 +146,7 @@ static void test_inherit_keeps_dma(void **state)
 	assert_int_equal(dma_fill(idx, SID_A, IOVA, 0x22, 8), 0);
 	assert_int_equal(ram_byte(o.ram), 0x22);
 	assert_denied(&u, idx, SID_B, 2);
-	assert_true(vtd_bit_test(u.did_map, OLD_DID));
+	assert_true(bitmap_test(u.dids.map, OLD_DID));
 
 	/* A new domain never takes the old id. */
 	d = new_domain(&u, 39);
@@ -163,7 +163,7 @@ static void test_inherit_keeps_dma(void **state)
 	assert_int_equal(model_unit_stats(idx)->iotlb_domain, 1);
 	assert_false(vtd_inherited(&u, SID_A));
 	assert_int_equal(inherited_count(&u), 0);
-	assert_false(vtd_bit_test(u.did_map, OLD_DID));
+	assert_false(bitmap_test(u.dids.map, OLD_DID));
 	assert_int_equal(dma_fill(idx, SID_A, IOVA, 0x33, 8), 0);
 	assert_int_equal(ram_byte(ram2), 0x33);
 	assert_int_equal(ram_byte(o.ram), 0x22);
@@ -199,7 +199,7 @@ static void test_inherit_detach_never_attached(void **state)
 
 	t_detach(d, &u, SID_A);
 	assert_false(vtd_inherited(&u, SID_A));
-	assert_false(vtd_bit_test(u.did_map, OLD_DID));
+	assert_false(bitmap_test(u.dids.map, OLD_DID));
 	assert_denied(&u, idx, SID_A, 2);
 	assert_int_equal(ram_byte(o.ram), 0x44);
 	/* Only once: it is neither inherited nor attached now. */

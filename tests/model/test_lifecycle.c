@@ -76,8 +76,8 @@ static unsigned int dids_in_use(const struct vtd_unit *u)
 {
 	unsigned int id, n = 0;
 
-	for (id = 0; id < u->did_count; id++) {
-		n += !!(u->did_map[id / 32] & (UINT32_C(1) << (id % 32)));
+	for (id = 0; id < u->dids.bits; id++) {
+		n += bitmap_test(u->dids.map, id);
 	}
 	return n;
 }

@@ -693,16 +693,21 @@ static void test_model_stale_pasid_caches(void **state)
 	assert_true(model_violation_seen("isolation broken"));
 	model_clear_violations();
 	/* Another PASID, another domain: still the old page. */
-	assert_int_equal(vtd_qi_flush_range_pasids(&u, did, &wrong, 1, IOVA,
-						   SZ_4K, NULL),
+	assert_int_equal(vtd_qi_flush_ranges_pasids(
+				 &u, did, &wrong, 1,
+				 &(struct vtd_range){IOVA, SZ_4K}, 1, NULL),
 			 0);
-	assert_int_equal(vtd_qi_flush_range(&u, did + 1, IOVA, SZ_4K, NULL), 0);
+	assert_int_equal(vtd_qi_flush_ranges(&u, did + 1,
+					     &(struct vtd_range){IOVA, SZ_4K},
+					     1, NULL),
+			 0);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x33, 8), 0);
 	assert_int_equal(ram_byte(a), 0x33);
 	model_clear_violations();
 	/* The PASID-based invalidation naming it. */
-	assert_int_equal(vtd_qi_flush_range_pasids(&u, did, &right, 1, IOVA,
-						   SZ_4K, NULL),
+	assert_int_equal(vtd_qi_flush_ranges_pasids(
+				 &u, did, &right, 1,
+				 &(struct vtd_range){IOVA, SZ_4K}, 1, NULL),
 			 0);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x44, 8), 0);
 	assert_int_equal(ram_byte(b), 0x44);

@@ -804,13 +804,18 @@ static void test_model_stale_until_invalidated(void **state)
 	assert_true(model_violation_seen("isolation broken"));
 	model_clear_violations();
 	/* A wrong invalidation (another domain id) changes nothing. */
-	assert_int_equal(vtd_qi_flush_range(&u, did + 1, 0x7000, SZ_4K, NULL),
+	assert_int_equal(vtd_qi_flush_ranges(&u, did + 1,
+					     &(struct vtd_range){0x7000, SZ_4K},
+					     1, NULL),
 			 0);
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x33, 8), 0);
 	assert_int_equal(ram_byte(a), 0x33);
 	model_clear_violations();
 	/* The right one does. */
-	assert_int_equal(vtd_qi_flush_range(&u, did, 0x7000, SZ_4K, NULL), 0);
+	assert_int_equal(vtd_qi_flush_ranges(&u, did,
+					     &(struct vtd_range){0x7000, SZ_4K},
+					     1, NULL),
+			 0);
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x44, 8), 0);
 	assert_int_equal(ram_byte(b), 0x44);
 	assert_int_equal(ram_byte(a), 0x33);
@@ -1304,7 +1309,10 @@ static void test_qi_sequence_wraps(void **state)
 	bring_up(&u, idx);
 	u.qi.seq = UINT32_MAX - 2;
 	for (i = 0; i < 5; i++) {
-		assert_int_equal(vtd_qi_flush_range(&u, 0, 0, SZ_4K, &seq), 0);
+		assert_int_equal(
+			vtd_qi_flush_ranges(
+				&u, 0, &(struct vtd_range){0, SZ_4K}, 1, &seq),
+			0);
 		assert_int_not_equal(seq, 0);
 	}
 	assert_int_equal(seq, 3); /* MAX-1, MAX, then 1, 2, 3 */
@@ -1313,7 +1321,10 @@ static void test_qi_sequence_wraps(void **state)
 	assert_false(vtd_qi_passed(&u, 4));
 	/* Many batches: slots are reused only after they passed. */
 	for (i = 0; i < 300; i++)
-		assert_int_equal(vtd_qi_flush_range(&u, 0, 0, SZ_4K, NULL), 0);
+		assert_int_equal(
+			vtd_qi_flush_ranges(
+				&u, 0, &(struct vtd_range){0, SZ_4K}, 1, NULL),
+			0);
 	assert_int_equal(u.qi.oldest, u.qi.tail);
 	shut_down(&u);
 }

@@ -239,3 +239,25 @@ def test_one_page_unmap_is_page_selective(opts):
     assert iotlb[-1].endswith("addr 0x7200000 mask 0x9"), iotlb
     if "caching-mode=on" not in opts:
         assert len(iotlb) == 3, iotlb
+
+
+def test_batched_unmap_has_one_wait():
+    """domain unmap with three ranges: three page-selective invalidations
+    and a single wait descriptor after them (that no range is reachable
+    afterwards, the model tests check: vtd_batch)."""
+    cmds = ("domain new; attach 00:01.0 1; domain map 1 0x7000000 0x1000000 0x1000 rw; "
+            "domain map 1 0x7200000 0x1200000 0x1000 rw; domain map 1 0x7400000 0x1400000 0x1000 rw; "
+            "domain unmap 1 0x7000000 0x1000 0x7200000 0x1000 0x7400000 0x1000; exit 1")
+    with moat.Machine(devices=[EDU + ",addr=1.0"], iommu="intel-iommu,intremap=on,aw-bits=39",
+                      trace=["vtd_inv_desc*"], cmdline='run="%s"' % cmds) as m:
+        assert m.wait_exit() == moat.exit_status(1)
+        assert not any(l.startswith("error:") for l in m.lines), m.lines
+        trace = m.trace().splitlines()
+    # One line per descriptor by type (vtd_inv_desc_*), not the raw ones.
+    descs = [l for l in trace if l.startswith("vtd_inv_desc_")]
+    last = max(i for i, l in enumerate(descs) if "_pages " in l)
+    tail = descs[last - 2:]
+    assert [l.split()[-3:] for l in tail[:3]] == [
+        ["0x7000000", "mask", "0x0"], ["0x7200000", "mask", "0x0"],
+        ["0x7400000", "mask", "0x0"]], descs
+    assert len(tail) == 4 and "wait" in tail[3], descs

@@ -16,7 +16,7 @@ SYSTEM_SRCS := tests/system/main.c tests/system/script.c tests/system/world.c \
 MODEL_AWAY := $(foreach f,hw_pci_read8 hw_pci_read16 hw_pci_read32 \
 	hw_pci_write8 hw_pci_write16 hw_pci_write32 log_printf log_set_level \
 	hw_zalloc hw_free,-D$(f)=model_$(f))
-$(B)/host/system/model.o: tests/model/model.c | $(DEPS_STAMP)
+$(B)/host/system/model/%.o: tests/model/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $< (model without PCI, log, objects)"
 	$(Q)gcc $(HOST_CFLAGS) $(MODEL_AWAY) -c $< -o $@
@@ -25,7 +25,9 @@ $(B)/host/system/model.o: tests/model/model.c | $(DEPS_STAMP)
 # 50 seeds of 2000 steps.
 UNIT_TESTS += system
 system_SRCS := $(SYSTEM_SRCS)
-$(B)/host/bin/system: $(B)/host/system/model.o $(B)/host/iso/pci_fake_hw.o
+$(B)/host/bin/system: \
+	$(MODEL_CORE:tests/model/%.c=$(B)/host/system/model/%.o) \
+	$(B)/host/iso/pci_fake_hw.o
 
 test-system: $(B)/host/bin/system
 	$(B)/host/bin/system --seeds $(or $(SEEDS),50) --steps $(or $(STEPS),2000)

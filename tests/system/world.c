@@ -149,10 +149,23 @@ struct region {
 
 struct guest {
 	struct iommu_owner *o; /* NULL: slot free */
+	uint64_t faults;       /* DMA faults charged to it, as reported */
 	uint64_t id;
 	char name[IOMMU_OWNER_NAME_MAX];
 	uint64_t hpa;
 	struct iommu_hold *hold[NPOS];
+};
+
+/*
+ * The owners (by the layer's name, "kernel" for none) a requester id had
+ * when its DMA faulted since the last fault poll.
+ */
+#define FAULT_OWNERS 4U
+
+struct fault_window {
+	unsigned int n;
+	bool unknown; /* more owners than kept, or a previous life's faults */
+	char name[FAULT_OWNERS][IOMMU_OWNER_NAME_MAX];
 };
 
 struct cdom {
@@ -187,6 +200,7 @@ static struct world {
 	uint64_t buf[NBUFS];
 	struct region region[NREGIONS];
 	unsigned int regions;
+	struct fault_window fw[NPOS]; /* by the first position of the rid */
 	uint64_t next_owner;
 	uint64_t next_key;
 	uint64_t tag;
@@ -351,6 +365,18 @@ static uint64_t owner_now(unsigned int i)
 	}
 }
 
+static struct guest *guest_with_id(uint64_t id)
+{
+	unsigned int g;
+
+	for (g = 0; g < NGUESTS; g++) {
+		if (W.guest[g].o && W.guest[g].id == id) {
+			return &W.guest[g];
+		}
+	}
+	return NULL;
+}
+
 /*
  * The memory position i's DMA may reach now (a key for the model), 0 for
  * none: its guest's, its console domain's, or a previous life's.
@@ -358,15 +384,12 @@ static uint64_t owner_now(unsigned int i)
 static uint64_t reach_now(unsigned int i)
 {
 	uint64_t owner = owner_now(i);
-	unsigned int g;
 
 	if (W.inherited[i]) {
 		return W.inherited[i];
 	}
-	for (g = 0; g < NGUESTS; g++) {
-		if (W.guest[g].o && W.guest[g].id == owner) {
-			return owner;
-		}
+	if (guest_with_id(owner)) {
+		return owner;
 	}
 	if (owner == OWNER_KERNEL && W.att[i] >= 0) {
 		return W.dom[W.att[i]].key;
@@ -407,6 +430,58 @@ static void forget(unsigned int i, bool whole_group)
 
 /* ---- DMA ---------------------------------------------------------------- */
 
+/* The first position whose DMA carries rid, or NPOS. */
+static unsigned int rid_pos(uint16_t rid)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPOS && positions[i].rid != rid; i++) {
+	}
+	return i;
+}
+
+/*
+ * A DMA of rid faulted now: whom the layer would charge must be its
+ * owner now (a guest's fault is the guest's, the kernel's or quarantine's
+ * nobody's), and is remembered for the next fault poll.
+ */
+static void fault_seen(uint16_t rid)
+{
+	unsigned int i = rid_pos(rid), k;
+	struct fault_window *fw = &W.fw[i];
+	struct iommu_owner *o;
+	const char *name;
+	uint64_t own;
+	struct guest *g;
+
+	/* A kernel that is still starting: whoever it charges, it decides. */
+	if (!W.im.dmar) {
+		fw->unknown = true;
+		return;
+	}
+	o = iommu_fault_owner(&W.im, 0, rid);
+	name = o ? o->name : "kernel";
+	own = owner_now(i);
+	g = guest_with_id(own);
+	if (!W.inherited[i] &&
+	    ((g && o != g->o) ||
+	     ((own == OWNER_KERNEL || own == OWNER_QUARANTINE) && o))) {
+		fail("faults",
+		     "a fault of %04x now would be charged to %s, yet it is owner %llu's",
+		     rid, name, (unsigned long long)own);
+	}
+	for (k = 0; k < fw->n && strcmp(fw->name[k], name) != 0; k++) {
+	}
+	if (k < fw->n) {
+		return;
+	}
+	if (fw->n == FAULT_OWNERS) {
+		fw->unknown = true;
+		return;
+	}
+	snprintf(fw->name[fw->n++], IOMMU_OWNER_NAME_MAX, "%s", name);
+}
+
 /*
  * A transfer lands: through the IOMMU (the model checks the translation
  * against the requester id's owner now), then where it landed must be
@@ -442,6 +517,7 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 	W.rep->checks++;
 	if (ret) {
 		W.rep->dma_faulted++;
+		fault_seen(rid);
 		return;
 	}
 	W.rep->dma_landed++;
@@ -645,7 +721,17 @@ static void hp_removing(void *ctx, struct pci_dev *d)
 	}
 	W.rep->checks++;
 	if (model_dma_write(0, positions[i].rid, W.xfer[i].addr, &probe,
-			    sizeof(probe)) == 0) {
+			    sizeof(probe))) {
+		fault_seen(positions[i].rid);
+		return;
+	}
+	/*
+	 * Unless the hardware has not confirmed the detach yet (its queue is
+	 * stuck behind a dead device-TLB): until it does, the old translation
+	 * may still be cached, and the model checks that it reaches only the
+	 * memory of the owner it had (invariant 4: retried until confirmed).
+	 */
+	if (!iommu_pending(&W.im)) {
 		fail("removal",
 		     "%s's DMA still reaches memory (iova 0x%llx) after its removal began",
 		     positions[i].name, (unsigned long long)W.xfer[i].addr);
@@ -674,8 +760,55 @@ static const struct pci_hotplug_ops hp_ops = {
 	.added = hp_added,
 };
 
+/*
+ * Each fault is charged to an owner its requester id had when the DMA
+ * faulted, whatever changed hands before the poll read it.
+ */
 static void on_fault(void *ctx, const struct iommu_fault *f, const char *owner)
 {
+	unsigned int i = rid_pos(f->sid), k;
+	const char *name = owner ? owner : "kernel";
+	const struct fault_window *fw;
+	struct guest *g;
+
+	W.rep->checks++;
+	if (f->irq) {
+		return;
+	}
+	if (i == NPOS) {
+		fail("faults", "a fault of %04x, which started no DMA", f->sid);
+		return;
+	}
+	fw = &W.fw[i];
+	for (k = 0; k < fw->n && strcmp(fw->name[k], name) != 0; k++) {
+	}
+	if (k == fw->n && !fw->unknown) {
+		fail("faults",
+		     "a fault of %s charged to %s, not to an owner it had when it faulted (%s%s)",
+		     positions[i].name, name, fw->n ? fw->name[0] : "none",
+		     fw->n > 1 ? ", ..." : "");
+	}
+	g = owner ? guest_named(owner) : NULL;
+	if (g) {
+		g->faults++;
+	}
+}
+
+/* Every fault read: each guest's count is what was charged to it. */
+static void faults_polled(void)
+{
+	unsigned int g;
+
+	memset(W.fw, 0, sizeof(W.fw));
+	for (g = 0; g < NGUESTS; g++) {
+		if (W.guest[g].o && W.guest[g].o->faults != W.guest[g].faults) {
+			fail("faults",
+			     "%s counts %llu faults, %llu were charged to it",
+			     W.guest[g].name,
+			     (unsigned long long)W.guest[g].o->faults,
+			     (unsigned long long)W.guest[g].faults);
+		}
+	}
 }
 
 static void poll_all(void)
@@ -687,6 +820,7 @@ static void poll_all(void)
 	iommu_poll(&W.im);
 	iommu_faults(&W.im, on_fault, NULL);
 	call_end("iommu_poll");
+	faults_polled();
 }
 
 /* A fresh kernel: enumeration, the layer, translation on. */
@@ -1226,6 +1360,10 @@ static bool op_kexec(uint32_t b)
 	}
 	memset(W.dom, 0, sizeof(W.dom));
 	W.old_live = pci_alloc_live;
+	/* The new kernel may read faults the old one never did. */
+	for (i = 0; i < NPOS; i++) {
+		W.fw[i].unknown = true;
+	}
 	W.old_pages = model_table_pages();
 	/* A restart takes seconds: the hardware's time-outs run meanwhile. */
 	model_advance(5 * SEC);

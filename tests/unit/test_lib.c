@@ -10,6 +10,7 @@
 
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
+#include "lib/bitmap.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/format.h"
@@ -125,6 +126,38 @@ static void test_bits(void **state)
 	assert_false(bits_is_aligned(0x201000, 0x200000));
 }
 
+/*
+ * Ids come lowest free first, never at or past bits (here not a whole
+ * number of words), never reserved ones; a freed id is the next one given.
+ */
+static void test_bitmap_ids(void **state)
+{
+	uint64_t map[BITMAP_WORDS(130)] = {0};
+	struct bitmap_ids ids = {.map = map, .bits = 130};
+	uint32_t id, n;
+
+	assert_true(bitmap_id_reserve(&ids, 3));
+	assert_false(bitmap_id_reserve(&ids, 3));
+	for (n = 0; n < 129; n++) {
+		assert_int_equal(bitmap_id_alloc(&ids, &id), 0);
+		assert_int_equal(id, n < 3 ? n : n + 1);
+	}
+	assert_int_equal(ids.used, 130);
+	assert_int_equal(bitmap_id_alloc(&ids, &id), -ENOSPC);
+	bitmap_id_free(&ids, 70);
+	bitmap_id_free(&ids, 5);
+	assert_false(bitmap_test(map, 5));
+	assert_int_equal(bitmap_id_alloc(&ids, &id), 0);
+	assert_int_equal(id, 5);
+	assert_int_equal(bitmap_id_alloc(&ids, &id), 0);
+	assert_int_equal(id, 70);
+	assert_int_equal(bitmap_id_alloc(&ids, &id), -ENOSPC);
+	bitmap_id_free(&ids, 129);
+	assert_int_equal(bitmap_id_alloc(&ids, &id), 0);
+	assert_int_equal(id, 129);
+	assert_int_equal(ids.used, 130);
+}
+
 static void test_string(void **state)
 {
 	char a[32], b[32];
@@ -237,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_format_truncates_and_counts),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_bits),
+		cmocka_unit_test(test_bitmap_ids),
 		cmocka_unit_test(test_string),
 		cmocka_unit_test(test_errno_names),
 		cmocka_unit_test(test_cmdline),

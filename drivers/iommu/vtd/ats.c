@@ -96,29 +96,30 @@ static unsigned int range_order(uint64_t iova, uint64_t len)
 	return order;
 }
 
-/*
- * Queue the invalidations of the devices in [*from, end) matching sids
- * (every device with sids NULL), as many as fit at once; wait for them in
- * order, all under the deadline counted from start.  *from moves past the
- * ones handled.
- */
-static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
-		      const uint16_t *sids, unsigned int count, uint64_t iova,
-		      uint64_t len, uint64_t start)
-{
-	uint32_t seqs[VTD_QI_WORK_MAX / 2];
-	unsigned int at_once = u->qi.slots / 8, n = 0, w;
-	unsigned int order = range_order(iova, len);
-	struct vtd_ats_dev *a;
-	struct vtd_qi_desc desc;
-	int err = 0, suspect = 0, e;
+struct ats_batches {
+	struct vtd_unit *u;
+	struct vtd_ats_dev *next; /* the first device not yet considered */
+	const uint16_t *sids;
+	unsigned int count;
+	uint64_t iova;
+	unsigned int order;
+	int suspect; /* -EIO once a device's cache stays suspect */
+};
 
-	for (a = *from; a && n < at_once && !err; a = a->next) {
-		if (!named(sids, count, a->sid)) {
+/* One device's invalidation a batch, for the devices matching sids. */
+static unsigned int ats_fill(void *ctx, struct vtd_qi_desc *descs)
+{
+	struct ats_batches *b = ctx;
+	struct vtd_ats_dev *a;
+	int e;
+
+	while ((a = b->next)) {
+		b->next = a->next;
+		if (!named(b->sids, b->count, a->sid)) {
 			continue;
 		}
-		e = vtd_devtlb_allowed(u, a->sid);
-		if (e == -ENODEV && vtd_device_known_gone(u, a->sid)) {
+		e = vtd_devtlb_allowed(b->u, a->sid);
+		if (e == -ENODEV && vtd_device_known_gone(b->u, a->sid)) {
 			/* Its DMA is blocked: nothing of it reaches memory. */
 			continue;
 		}
@@ -128,44 +129,34 @@ static int flush_some(struct vtd_unit *u, struct vtd_ats_dev **from,
 			 * cache is suspect until it is detached or known
 			 * gone; the others still get theirs.
 			 */
-			suspect = -EIO;
+			b->suspect = -EIO;
 			continue;
 		}
-		desc = vtd_desc_devtlb(u, a->sid, a->pfsid, a->qdepth, iova,
-				       order);
-		err = vtd_qi_queue(u, &desc, 1, &seqs[n]);
-		if (!err) {
-			n++;
-		}
+		descs[0] = vtd_desc_devtlb(b->u, a->sid, a->pfsid, a->qdepth,
+					   b->iova, b->order);
+		return 1;
 	}
-	*from = a;
-	for (w = 0; w < n; w++) {
-		e = vtd_qi_wait_since(u, seqs[w], start);
-		if (e && !err) {
-			err = e;
-		}
-	}
-	return err ? err : suspect;
+	return 0;
 }
 
 int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 		  unsigned int count, uint64_t iova, uint64_t len)
 {
-	struct vtd_ats_dev *from = du->ats;
-	uint64_t start = hw_now_ns();
-	int err = 0, e;
+	struct ats_batches b = {
+		.u = du->unit,
+		.next = du->ats,
+		.sids = sids,
+		.count = count,
+		.iova = iova,
+		.order = range_order(iova, len),
+	};
+	int err;
 
 	if (!vtd_unit_live(du->unit)) {
 		return 0;
 	}
-	/* A quarantined device (-EIO) does not hold back the others. */
-	while (from && (!err || err == -EIO)) {
-		e = flush_some(du->unit, &from, sids, count, iova, len, start);
-		if (e && (!err || err == -EIO)) {
-			err = e;
-		}
-	}
-	return err;
+	err = vtd_qi_submit_batches(du->unit, ats_fill, &b);
+	return err ? err : b.suspect;
 }
 
 /*

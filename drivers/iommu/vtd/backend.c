@@ -17,6 +17,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /* Widest IOVA space a domain gets: 4-level tables, enough for any guest here.
@@ -32,8 +33,12 @@ struct iommu_be_unit {
 	struct vtd_unit *u;
 };
 
+/* A nested domain shares its parent's d and has a parent. */
 struct iommu_be_domain {
 	struct vtd_domain *d;
+	struct iommu_be_domain *parent;
+	uint64_t table;
+	unsigned int levels;
 };
 
 _Static_assert(VTD_PROT_READ == IOMMU_PROT_READ &&
@@ -211,6 +216,9 @@ int iommu_be_domain_create(struct iommu_be_unit *const *units,
 
 enum iommu_format iommu_be_domain_format(const struct iommu_be_domain *d)
 {
+	if (d->parent) {
+		return IOMMU_FORMAT_NESTED;
+	}
 	return vtd_domain_format(d->d) == VTD_FORMAT_FIRST_LEVEL
 		       ? IOMMU_FORMAT_FIRST_LEVEL
 		       : IOMMU_FORMAT_SECOND_LEVEL;
@@ -224,13 +232,35 @@ const char *iommu_be_domain_no_unit(const struct iommu_be_domain *d,
 	if (vtd_domain_did(d->d, u->u) >= 0) {
 		return NULL;
 	}
-	missing = iommu_be_unit_no_format(u, iommu_be_domain_format(d));
+	missing = iommu_be_unit_no_format(
+		u, iommu_be_domain_format(d->parent ? d->parent : d));
 	return missing ? missing : "the domain was made without its unit";
+}
+
+int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+			   unsigned int levels, struct iommu_be_domain **out)
+{
+	struct iommu_be_domain *bd;
+
+	if (parent->parent ||
+	    iommu_be_domain_format(parent) != IOMMU_FORMAT_SECOND_LEVEL) {
+		return -ENOTSUP;
+	}
+	bd = hw_zalloc(sizeof(*bd));
+	if (!bd) {
+		return -ENOMEM;
+	}
+	bd->d = parent->d;
+	bd->parent = parent;
+	bd->table = table;
+	bd->levels = levels;
+	*out = bd;
+	return 0;
 }
 
 int iommu_be_domain_destroy(struct iommu_be_domain *d)
 {
-	int ret = vtd_domain_destroy(d->d);
+	int ret = d->parent ? 0 : vtd_domain_destroy(d->d);
 
 	if (ret == 0) {
 		hw_free(d);
@@ -241,12 +271,27 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d)
 int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
 		 uint64_t len, unsigned int prot)
 {
-	return vtd_domain_map(d->d, iova, hpa, len, prot);
+	return d->parent ? -ENOTSUP
+			 : vtd_domain_map(d->d, iova, hpa, len, prot);
 }
 
-int iommu_be_unmap(struct iommu_be_domain *d, uint64_t iova, uint64_t len)
+int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
+		   unsigned int count)
 {
-	return vtd_domain_unmap(d->d, iova, len);
+	struct vtd_range ranges[IOMMU_RANGES_MAX];
+	unsigned int i;
+
+	if (d->parent) {
+		return -ENOTSUP;
+	}
+	if (count > IOMMU_RANGES_MAX) {
+		return -EINVAL;
+	}
+	for (i = 0; i < count; i++) {
+		ranges[i] =
+			(struct vtd_range){.iova = r[i].iova, .len = r[i].len};
+	}
+	return vtd_domain_unmap_ranges(d->d, ranges, count);
 }
 
 int iommu_be_flush(struct iommu_be_domain *d)
@@ -278,25 +323,60 @@ void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
 {
 	struct mapping_ctx mc = {fn, ctx};
 
-	vtd_domain_for_each_mapping(d->d, each_mapping, &mc);
+	/* A nested domain's mappings are its user's, in its tables. */
+	if (!d->parent) {
+		vtd_domain_for_each_mapping(d->d, each_mapping, &mc);
+	}
 }
 
 int iommu_be_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 		    const uint16_t *sids, unsigned int count)
 {
-	return vtd_attach(d->d, u->u, sids, count);
+	return d->parent ? -ENOTSUP : vtd_attach(d->d, u->u, sids, count);
 }
 
 int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
 			uint16_t sid, unsigned int qdepth)
 {
-	return vtd_attach_ats(d->d, u->u, sid, sid, qdepth);
+	return d->parent ? -ENOTSUP
+			 : vtd_attach_ats(d->d, u->u, sid, sid, qdepth);
 }
 
 int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 		    const uint16_t *sids, unsigned int count)
 {
-	return vtd_detach(d->d, u->u, sids, count);
+	return d->parent ? -EINVAL : vtd_detach(d->d, u->u, sids, count);
+}
+
+int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid)
+{
+	if (pasid == VTD_RID_PASID) {
+		return -ERANGE;
+	}
+	return d->parent ? vtd_attach_nested(d->d, u->u, sid, pasid, d->table,
+					     d->levels)
+			 : vtd_attach_pasid(d->d, u->u, sid, pasid);
+}
+
+int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid)
+{
+	return pasid == VTD_RID_PASID
+		       ? -ERANGE
+		       : vtd_detach_pasid(d->d, u->u, sid, pasid);
+}
+
+int iommu_be_pasid_switch(struct iommu_be_domain *from,
+			  struct iommu_be_domain *to, struct iommu_be_unit *u,
+			  uint16_t sid, uint32_t pasid)
+{
+	if (pasid == VTD_RID_PASID) {
+		return -ERANGE;
+	}
+	return from->parent || to->parent
+		       ? -EINVAL
+		       : vtd_switch_pasid(from->d, to->d, u->u, sid, pasid);
 }
 
 int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
@@ -474,8 +554,7 @@ static void print_batch(void *ctx, const struct vtd_qi_batch_info *b)
 		 b->seq, b->first, b->wait, b->count,
 		 vtd_deadline_name(b->cls));
 	if (b->has_sid) {
-		line_add(&l, " sid %02x:%02x.%u", b->sid >> 8,
-			 (b->sid >> 3) & 0x1f, b->sid & 7);
+		line_add(&l, " sid " RID_FMT, RID_ARGS(b->sid));
 	}
 	line_add(&l, " age %llu us state %s",
 		 (unsigned long long)(b->age_ns / 1000), b->state);

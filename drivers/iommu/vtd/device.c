@@ -21,6 +21,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U
@@ -39,8 +40,8 @@ struct ice_count {
 };
 
 struct vtd_devices {
-	uint32_t quarantined[SID_COUNT / 32];
-	uint32_t gone[SID_COUNT / 32];
+	uint64_t quarantined[BITMAP_WORDS(SID_COUNT)];
+	uint64_t gone[BITMAP_WORDS(SID_COUNT)];
 	unsigned int quarantined_count;
 	struct ice_count ice[ICE_SLOTS];
 };
@@ -67,20 +68,21 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 {
 	struct vtd_devices *dev = u->devices;
 
-	if (vtd_bit_test(dev->quarantined, sid)) {
+	if (bitmap_test(dev->quarantined, sid)) {
 		return;
 	}
-	vtd_bit_set(dev->quarantined, sid);
+	bitmap_set(dev->quarantined, sid);
 	dev->quarantined_count++;
 	u->stats.quarantines++;
 	log_err("vtd",
-		"unit %u: device %02x:%02x.%u quarantined (%s); it cannot be attached again before a reset",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
+		"unit %u: device " RID_FMT
+		" quarantined (%s); it cannot be attached again before a reset",
+		u->index, RID_ARGS(sid), why);
 }
 
 bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid)
 {
-	return vtd_bit_test(u->devices->quarantined, sid);
+	return bitmap_test(u->devices->quarantined, sid);
 }
 
 unsigned int vtd_quarantine_count(const struct vtd_unit *u)
@@ -93,7 +95,7 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
 	unsigned int sid;
 
 	for (sid = 0; sid < SID_COUNT; sid++) {
-		if (vtd_bit_test(u->devices->quarantined, (uint16_t)sid)) {
+		if (bitmap_test(u->devices->quarantined, (uint16_t)sid)) {
 			fn(ctx, (uint16_t)sid);
 		}
 	}
@@ -101,12 +103,12 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
 
 void vtd_device_gone(struct vtd_unit *u, uint16_t sid)
 {
-	vtd_bit_set(u->devices->gone, sid);
+	bitmap_set(u->devices->gone, sid);
 }
 
 bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid)
 {
-	return vtd_bit_test(u->devices->gone, sid);
+	return bitmap_test(u->devices->gone, sid);
 }
 
 static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
@@ -134,10 +136,10 @@ void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
 	struct ice_count *c = ice_slot(u->devices, sid);
 
 	c->count++;
-	log_warn(
-		"vtd",
-		"unit %u: invalidation completion error (ICE) from %02x:%02x.%u (%u so far)",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, c->count);
+	log_warn("vtd",
+		 "unit %u: invalidation completion error (ICE) from " RID_FMT
+		 " (%u so far)",
+		 u->index, RID_ARGS(sid), c->count);
 	if (c->count >= ICE_QUARANTINE) {
 		vtd_device_quarantine(
 			u, sid, "repeated invalidation completion errors");
@@ -149,15 +151,14 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 	struct vtd_devices *dev = u->devices;
 	unsigned int i;
 
-	if (vtd_bit_test(dev->quarantined, sid)) {
-		vtd_bit_clear(dev->quarantined, sid);
+	if (bitmap_test(dev->quarantined, sid)) {
+		bitmap_clear(dev->quarantined, sid);
 		dev->quarantined_count--;
-		log_info(
-			"vtd",
-			"unit %u: device %02x:%02x.%u reset; out of quarantine",
-			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+		log_info("vtd",
+			 "unit %u: device " RID_FMT " reset; out of quarantine",
+			 u->index, RID_ARGS(sid));
 	}
-	vtd_bit_clear(dev->gone, sid);
+	bitmap_clear(dev->gone, sid);
 	for (i = 0; i < ICE_SLOTS; i++) {
 		if (dev->ice[i].sid == sid) {
 			dev->ice[i].count = 0;
@@ -168,7 +169,7 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 /* May a device-TLB invalidation be sent to sid: not lost, and answering? */
 bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
 {
-	if (vtd_bit_test(u->devices->quarantined, sid) ||
+	if (bitmap_test(u->devices->quarantined, sid) ||
 	    vtd_device_known_gone(u, sid)) {
 		return false;
 	}

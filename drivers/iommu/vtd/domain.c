@@ -23,6 +23,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /*
@@ -178,20 +179,35 @@ static void defer(struct vtd_domain *d, struct vtd_freelist *fl,
  * second-level ones by domain id, which covers every PASID (VT-d spec
  * 6.5.2.3 and 6.5.2.4).
  */
-static int flush_range(struct vtd_domain *d, struct vtd_domain_unit *du,
-		       uint64_t iova, uint64_t len, uint32_t *seq)
+static int flush_ranges(struct vtd_domain *d, struct vtd_domain_unit *du,
+			const struct vtd_range *r, unsigned int count,
+			uint32_t *seq)
 {
 	if (d->pt.format == VTD_FORMAT_FIRST_LEVEL) {
-		return vtd_qi_flush_range_pasids(du->unit, du->did, du->pasids,
-						 du->pasid_count, iova, len,
-						 seq);
+		return vtd_qi_flush_ranges_pasids(du->unit, du->did, du->pasids,
+						  du->pasid_count, r, count,
+						  seq);
 	}
-	return vtd_qi_flush_range(du->unit, du->did, iova, len, seq);
+	return vtd_qi_flush_ranges(du->unit, du->did, r, count, seq);
+}
+
+/* From the lowest IOVA of the ranges to the highest end. */
+static struct vtd_range span_of(const struct vtd_range *r, unsigned int count)
+{
+	uint64_t lo = r[0].iova, hi = r[0].iova + r[0].len;
+	unsigned int i;
+
+	for (i = 1; i < count; i++) {
+		lo = r[i].iova < lo ? r[i].iova : lo;
+		hi = r[i].iova + r[i].len > hi ? r[i].iova + r[i].len : hi;
+	}
+	return (struct vtd_range){.iova = lo, .len = hi - lo};
 }
 
 /*
- * Invalidate [iova, iova + len) on every unit where d is in use, the
- * IOTLB first and then the device-TLBs of attachments with ATS (ats.c).
+ * Invalidate the ranges on every unit where d is in use, the IOTLB first
+ * (one batch) and then the device-TLBs of attachments with ATS (ats.c,
+ * the span of the ranges).
  * With cm_only, only units in caching mode need it (a not-present ->
  * present change, which no device-TLB holds); the others flush their
  * write buffer.  The pages in fl are released once all invalidations
@@ -199,13 +215,18 @@ static int flush_range(struct vtd_domain *d, struct vtd_domain_unit *du,
  * failed (seq 0), since only vtd_domain_flush() proves that device can
  * no longer use them.
  */
-static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
-		      bool cm_only, struct vtd_freelist *fl)
+static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
+		       unsigned int count, bool cm_only,
+		       struct vtd_freelist *fl)
 {
-	struct vtd_deferred pending = {0};
+	struct vtd_deferred pending;
+	struct vtd_range span;
 	struct vtd_domain_unit *du;
 	unsigned int i;
 	int err = 0, e;
+
+	/* The rest is read only where pending (deferred_passed()). */
+	memset(pending.pending, 0, sizeof(pending.pending));
 
 	for (i = 0; i < d->unit_count; i++) {
 		du = &d->units[i];
@@ -215,9 +236,11 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 		if (cm_only && !vtd_cap_cm(du->unit->cap)) {
 			e = vtd_unit_flush_write_buffer(du->unit);
 		} else {
-			e = flush_range(d, du, iova, len, &pending.seq[i]);
+			e = flush_ranges(d, du, r, count, &pending.seq[i]);
 			if (!e && du->ats) {
-				e = vtd_ats_flush(du, NULL, 0, iova, len);
+				span = span_of(r, count);
+				e = vtd_ats_flush(du, NULL, 0, span.iova,
+						  span.len);
 				pending.seq[i] = e ? 0 : pending.seq[i];
 			}
 		}
@@ -240,6 +263,14 @@ static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
 		defer(d, fl, &pending);
 	}
 	return err;
+}
+
+static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
+		      bool cm_only, struct vtd_freelist *fl)
+{
+	struct vtd_range r = {.iova = iova, .len = len};
+
+	return sync_ranges(d, &r, 1, cm_only, fl);
 }
 
 /* Smallest depth covering addr_width: 39 bits -> 3 levels, 48 -> 4. */
@@ -448,7 +479,7 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 	}
 	d->addr_width = addr_width;
 	for (i = 0; i < unit_count; i++) {
-		if (!units[i]->did_map) {
+		if (!units[i]->dids.map) {
 			err = -EINVAL;
 			goto out_free_dids;
 		}
@@ -458,6 +489,8 @@ int vtd_domain_create_fmt(struct vtd_unit *const *units,
 		}
 		d->units[i].unit = units[i];
 		d->unit_count = i + 1;
+		d->map_sync = d->map_sync || vtd_cap_cm(units[i]->cap) ||
+			      vtd_cap_rwbf(units[i]->cap);
 	}
 	err = choose_format(d, addr_width, format);
 	if (err) {
@@ -536,7 +569,8 @@ static int check_range(const struct vtd_domain *d, uint64_t iova, uint64_t len)
 {
 	uint64_t limit = UINT64_C(1) << d->addr_width;
 
-	if (!d->pt.root_pa || !len || !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
+	if (d->pt.format == VTD_FORMAT_PASSTHROUGH || !len ||
+	    !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
 	    !bits_is_aligned(len, VTD_PAGE_SIZE) || iova >= limit ||
 	    len > limit - iova) {
 		return -EINVAL;
@@ -590,11 +624,13 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 	    hpa + len - 1 < hpa || !prot_valid(d, prot)) {
 		return -EINVAL;
 	}
-	reap(d);
+	if (d->deferred) {
+		reap(d);
+	}
 	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped);
-	if (!err) {
+	if (!err && d->map_sync) {
 		err = sync_range(d, iova, len, true, &fl);
-	} else {
+	} else if (err) {
 		len = mapped;
 	}
 	if (err) {
@@ -620,20 +656,45 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
 {
-	struct vtd_freelist fl = {0};
-	uint64_t unmapped;
-	int err, serr;
+	struct vtd_range r = {.iova = iova, .len = len};
 
-	err = check_range(d, iova, len);
-	if (err) {
-		return err;
+	return vtd_domain_unmap_ranges(d, &r, 1);
+}
+
+/*
+ * Every range is taken out of the tables first, then invalidated in one
+ * batch: nothing is reachable once that batch completed.  After a split
+ * failed (-ENOMEM), the ranges are still invalidated, all of them.
+ */
+int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			    unsigned int count)
+{
+	struct vtd_freelist fl = {0};
+	uint64_t unmapped, any = 0;
+	unsigned int i;
+	int err = 0, serr;
+
+	if (!count) {
+		return -EINVAL;
 	}
-	reap(d);
-	err = vtd_pgtable_unmap(&d->pt, iova, len, &unmapped, &fl);
-	if (!err && !unmapped && !fl.count) {
+	for (i = 0; i < count; i++) {
+		err = check_range(d, r[i].iova, r[i].len);
+		if (err) {
+			return err;
+		}
+	}
+	if (d->deferred) {
+		reap(d);
+	}
+	for (i = 0; i < count && !err; i++) {
+		err = vtd_pgtable_unmap(&d->pt, r[i].iova, r[i].len, &unmapped,
+					&fl);
+		any |= unmapped;
+	}
+	if (!err && !any && !fl.count) {
 		return -ENOENT;
 	}
-	serr = sync_range(d, iova, len, false, &fl);
+	serr = sync_ranges(d, r, count, false, &fl);
 	return err ? err : serr;
 }
 
@@ -691,11 +752,10 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 
 	for (i = 0; i < count; i++) {
 		if (vtd_device_quarantined(u, sids[i])) {
-			log_warn(
-				"vtd",
-				"unit %u: sid %02x:%02x.%u is quarantined; reset it first",
-				u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				sids[i] & 7);
+			log_warn("vtd",
+				 "unit %u: sid " RID_FMT
+				 " is quarantined; reset it first",
+				 u->index, RID_ARGS(sids[i]));
 			return -EIO;
 		}
 	}

@@ -16,6 +16,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /* At most FAULT_LOG_BURST log lines per requester per window. */
@@ -139,11 +140,10 @@ static bool rate_allow(struct vtd_unit *u, uint16_t sid)
 
 	if (now - r->window_start_ns >= FAULT_LOG_WINDOW_NS) {
 		if (r->suppressed) {
-			log_warn(
-				"vtd",
-				"unit %u: %u more faults from sid %02x:%02x.%u not logged",
-				u->index, r->suppressed, sid >> 8,
-				(sid >> 3) & 0x1f, sid & 7);
+			log_warn("vtd",
+				 "unit %u: %u more faults from sid " RID_FMT
+				 " not logged",
+				 u->index, r->suppressed, RID_ARGS(sid));
 		}
 		r->window_start_ns = now;
 		r->count = 0;
@@ -212,20 +212,18 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 			u->stats.faults++;
 			handled++;
 			if (f.irq && rate_allow(u, f.sid)) {
-				log_warn(
-					"vtd",
-					"unit %u: irq fault sid %02x:%02x.%u index 0x%x reason 0x%02x %s",
-					u->index, f.sid >> 8,
-					(f.sid >> 3) & 0x1f, f.sid & 7, f.index,
-					f.reason, f.text);
+				log_warn("vtd",
+					 "unit %u: irq fault sid " RID_FMT
+					 " index 0x%x reason 0x%02x %s",
+					 u->index, RID_ARGS(f.sid), f.index,
+					 f.reason, f.text);
 			} else if (rate_allow(u, f.sid)) {
-				log_warn(
-					"vtd",
-					"unit %u: fault sid %02x:%02x.%u addr 0x%llx reason 0x%02x %s %s",
-					u->index, f.sid >> 8,
-					(f.sid >> 3) & 0x1f, f.sid & 7,
-					(unsigned long long)f.addr, f.reason,
-					f.write ? "write" : "read", f.text);
+				log_warn("vtd",
+					 "unit %u: fault sid " RID_FMT
+					 " addr 0x%llx reason 0x%02x %s %s",
+					 u->index, RID_ARGS(f.sid),
+					 (unsigned long long)f.addr, f.reason,
+					 f.write ? "write" : "read", f.text);
 			}
 			if (fn) {
 				fn(ctx, &f);

@@ -39,21 +39,22 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 #define SID_COUNT 65536U
 
 bool vtd_inherited(const struct vtd_unit *u, uint16_t sid)
 {
-	return u->inherited && vtd_bit_test(u->inherited, sid);
+	return u->inherited && bitmap_test(u->inherited, sid);
 }
 
 static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
 {
-	log_warn(
-		"vtd",
-		"unit %u: sid %02x:%02x.%u: old context entry not inherited (%s); denied",
-		u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7, why);
+	log_warn("vtd",
+		 "unit %u: sid " RID_FMT
+		 ": old context entry not inherited (%s); denied",
+		 u->index, RID_ARGS(sid), why);
 }
 
 /*
@@ -63,7 +64,7 @@ static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
  * must not share with new tables.
  */
 static const char *entry_problem(const struct vtd_unit *u, uint64_t lo,
-				 uint64_t hi, const uint32_t *taken)
+				 uint64_t hi, const uint64_t *taken)
 {
 	unsigned int aw = (unsigned int)field_get64(VTD_CTX_HI_AW, hi);
 	uint16_t did = (uint16_t)field_get64(VTD_CTX_HI_DID, hi);
@@ -77,7 +78,7 @@ static const char *entry_problem(const struct vtd_unit *u, uint64_t lo,
 	if (aw < 1 || aw > 3 || !(vtd_cap_sagaw(u->cap) & (1U << aw))) {
 		return "address width the unit does not walk";
 	}
-	if (did >= u->did_count || vtd_bit_test(taken, did)) {
+	if (did >= u->dids.bits || bitmap_test(taken, did)) {
 		return "domain id out of range or in use";
 	}
 	if (!hw_phys_to_virt(lo & VTD_CTX_LO_SLPTPTR)) {
@@ -88,7 +89,7 @@ static const char *entry_problem(const struct vtd_unit *u, uint64_t lo,
 
 /* Copy the old bus's valid present entries into our tables. */
 static void copy_bus(struct vtd_unit *u, unsigned int bus,
-		     const struct vtd_context_entry *old, const uint32_t *taken)
+		     const struct vtd_context_entry *old, const uint64_t *taken)
 {
 	struct vtd_context_entry *ce;
 	const char *why;
@@ -97,7 +98,7 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 	uint16_t sid;
 
 	for (devfn = 0; devfn < VTD_CONTEXT_ENTRIES; devfn++) {
-		sid = (uint16_t)(bus << 8 | devfn);
+		sid = rid_make((uint8_t)bus, (uint8_t)devfn);
 		lo = vtd_entry_read(&old[devfn].lo);
 		hi = vtd_entry_read(&old[devfn].hi);
 		if (!(lo & VTD_CTX_LO_P)) {
@@ -115,15 +116,15 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 			continue;
 		}
 		vtd_context_write(u, ce, lo, hi);
-		vtd_bit_set(u->did_map,
-			    (uint32_t)field_get64(VTD_CTX_HI_DID, hi));
-		vtd_bit_set(u->inherited, sid);
+		bitmap_id_reserve(&u->dids,
+				  (uint32_t)field_get64(VTD_CTX_HI_DID, hi));
+		bitmap_set(u->inherited, sid);
 		u->inherited_count++;
 	}
 }
 
 static void copy_tables(struct vtd_unit *u, const struct vtd_root_entry *old,
-			const uint32_t *taken)
+			const uint64_t *taken)
 {
 	const struct vtd_context_entry *table;
 	unsigned int bus;
@@ -180,10 +181,10 @@ static const char *root_problem(struct vtd_unit *u,
  */
 void vtd_inherit_tables(struct vtd_unit *u)
 {
-	size_t did_bytes = (u->did_count + 31) / 32 * sizeof(uint32_t);
+	size_t did_bytes = BITMAP_WORDS(u->dids.bits) * sizeof(uint64_t);
 	const struct vtd_root_entry *old = NULL;
 	const char *why;
-	uint32_t *taken;
+	uint64_t *taken;
 
 	if (!u->cfg.inherit) {
 		return;
@@ -204,7 +205,7 @@ void vtd_inherit_tables(struct vtd_unit *u)
 		hw_free(taken);
 		return;
 	}
-	memcpy(taken, u->did_map, did_bytes);
+	memcpy(taken, u->dids.map, did_bytes);
 	copy_tables(u, old, taken);
 	hw_free(taken);
 	log_info("vtd",
@@ -218,7 +219,7 @@ static bool did_inherited(struct vtd_unit *u, uint16_t did)
 	uint32_t sid;
 
 	for (sid = 0; sid < SID_COUNT && u->inherited_count; sid++) {
-		if (vtd_bit_test(u->inherited, sid) &&
+		if (bitmap_test(u->inherited, sid) &&
 		    vtd_context_did(vtd_context_get(u, (uint16_t)sid, false)) ==
 			    did) {
 			return true;
@@ -269,7 +270,7 @@ int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 		ce = vtd_context_get(u, sids[i], false);
 		did = vtd_context_did(ce);
 		vtd_context_clear(u, ce);
-		vtd_bit_clear(u->inherited, sids[i]);
+		bitmap_clear(u->inherited, sids[i]);
 		u->inherited_count--;
 		if (!did_inherited(u, did)) {
 			vtd_did_free(u, did);

@@ -9,6 +9,7 @@
 #include "drivers/iommu/vtd/qi.h"
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bitmap.h"
 
 /*
  * Shared between the driver's files; not for callers of vtd.h: the layout
@@ -48,10 +49,20 @@ struct vtd_freelist {
 	uint64_t count;
 };
 
-/* Page tables of one domain (none for pass-through: root_pa 0). */
+struct vtd_pt_node;
+
+/*
+ * Page tables of one domain (none for pass-through: root_pa 0), the top
+ * level allocated on first map or attach.
+ */
 struct vtd_pgtable {
 	enum vtd_format format;
 	uint64_t root_pa;
+	struct vtd_pt_node *root; /* driver-private counts of each table */
+	bool merge_pending;	  /* a table became one run of 512 leaves */
+	/* The last level-1 table walked to, and the IOVA of its entry 0. */
+	struct vtd_pt_node *hot;
+	uint64_t hot_iova;
 	unsigned int levels;
 	uint64_t page_sizes;  /* leaf sizes allowed (VTD_PAGE_*) */
 	bool coherent;	      /* every unit walks tables coherently */
@@ -88,8 +99,7 @@ struct vtd_unit {
 	enum vtd_unit_state state;
 	struct vtd_root_entry *root;
 	uint64_t root_pa;
-	uint32_t *did_map; /* bitmap of allocated domain ids */
-	uint32_t did_count;
+	struct bitmap_ids dids; /* domain ids */
 	struct vtd_qi qi;
 	struct vtd_devices *devices;
 	vtd_present_fn present; /* NULL: every device counts as present */
@@ -97,12 +107,12 @@ struct vtd_unit {
 	bool reg_late;	      /* a register handshake missed its deadline */
 	struct vtd_irte *irt; /* interrupt remapping table; NULL without IR */
 	uint64_t irt_pa;
-	bool ir_x2apic; /* IRTA.EIME: 32-bit destination ids */
-	uint32_t irtes_used;
-	uint64_t irte_map[VTD_IRTE_COUNT / 64]; /* allocated indexes */
+	bool ir_x2apic;		 /* IRTA.EIME: 32-bit destination ids */
+	struct bitmap_ids irtes; /* entry indexes, in irte_map */
+	uint64_t irte_map[BITMAP_WORDS(VTD_IRTE_COUNT)];
 	struct vtd_fault_rate fault_rate[VTD_FAULT_RATE_SLOTS];
 	struct vtd_stats stats;
-	uint32_t *inherited; /* bitmap by requester id; NULL: none ever */
+	uint64_t *inherited; /* bitmap by requester id; NULL: none ever */
 	uint32_t inherited_count;
 };
 
@@ -137,6 +147,7 @@ struct vtd_domain {
 	unsigned int addr_width; /* IOVAs are below 2^addr_width */
 	struct vtd_pgtable pt;
 	struct vtd_deferred *deferred; /* pages waiting for invalidations */
+	bool map_sync; /* a unit needs more than the store after a map */
 };
 
 /* Register access, counted for `stats`. */
@@ -189,6 +200,13 @@ static inline void vtd_wait_done(struct vtd_unit *u,
 }
 
 /*
+ * A CPU wait of class cls that began at start_ns gave up at its deadline:
+ * counted, and logged as "<what> did not complete within <deadline>".
+ */
+void vtd_wait_missed(struct vtd_unit *u, enum vtd_deadline_class cls,
+		     uint64_t start_ns, const char *what);
+
+/*
  * The unit snoops its reads of root, context, PASID directory and PASID
  * tables (ECAP.C, VT-d spec 11.4.3).
  */
@@ -231,22 +249,6 @@ static inline uint64_t vtd_entry_read(const uint64_t *p)
 static inline void vtd_entry_write(uint64_t *p, uint64_t val)
 {
 	hw_table_write(p, val);
-}
-
-/* Bitmaps of 32-bit words, indexed by requester or domain id. */
-static inline bool vtd_bit_test(const uint32_t *map, uint32_t n)
-{
-	return map[n / 32] & (UINT32_C(1) << (n % 32));
-}
-
-static inline void vtd_bit_set(uint32_t *map, uint32_t n)
-{
-	map[n / 32] |= UINT32_C(1) << (n % 32);
-}
-
-static inline void vtd_bit_clear(uint32_t *map, uint32_t n)
-{
-	map[n / 32] &= ~(UINT32_C(1) << (n % 32));
 }
 
 /* unit.c */
@@ -338,6 +340,8 @@ void vtd_freelist_add(struct vtd_freelist *fl, uint64_t pa);
 void vtd_freelist_release(struct vtd_freelist *fl);
 int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 		     unsigned int levels, uint64_t page_sizes, bool coherent);
+int vtd_pgtable_root(struct vtd_pgtable *pt);
+int vtd_pgtable_root(struct vtd_pgtable *pt);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped);

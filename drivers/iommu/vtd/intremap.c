@@ -73,6 +73,8 @@ int vtd_ir_init(struct vtd_unit *u)
 	/* A unit that does not snoop must find the zeroes: not present. */
 	vtd_flush_table(vtd_unit_coherent(u), u->irt, VTD_PAGE_SIZE);
 	u->ir_x2apic = choose_x2apic(u);
+	u->irtes =
+		(struct bitmap_ids){.map = u->irte_map, .bits = VTD_IRTE_COUNT};
 	return 0;
 }
 
@@ -136,28 +138,24 @@ int vtd_ir_enable(struct vtd_unit *u)
 
 static bool irte_allocated(const struct vtd_unit *u, unsigned int index)
 {
-	return index < VTD_IRTE_COUNT &&
-	       (u->irte_map[index / 64] & BIT64(index % 64));
+	return index < VTD_IRTE_COUNT && bitmap_test(u->irte_map, index);
 }
 
 int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index)
 {
-	unsigned int i;
+	uint32_t i;
 
 	if (!u->irt) {
 		return -ENOTSUP;
 	}
-	for (i = 0; i < VTD_IRTE_COUNT; i++) {
-		if (!irte_allocated(u, i)) {
-			u->irte_map[i / 64] |= BIT64(i % 64);
-			u->irtes_used++;
-			*index = i;
-			return 0;
-		}
+	if (bitmap_id_alloc(&u->irtes, &i)) {
+		log_err("vtd",
+			"unit %u: all %u interrupt remapping entries in use",
+			u->index, VTD_IRTE_COUNT);
+		return -ENOSPC;
 	}
-	log_err("vtd", "unit %u: all %u interrupt remapping entries in use",
-		u->index, VTD_IRTE_COUNT);
-	return -ENOSPC;
+	*index = i;
+	return 0;
 }
 
 /*
@@ -315,8 +313,7 @@ int vtd_irte_free(struct vtd_unit *u, unsigned int index)
 	if (err == -EINVAL) {
 		return err;
 	}
-	u->irte_map[index / 64] &= ~BIT64(index % 64);
-	u->irtes_used--;
+	bitmap_id_free(&u->irtes, index);
 	return err;
 }
 

@@ -20,20 +20,28 @@ struct chunk {
 };
 
 /*
- * Split [iova, iova + len) into naturally aligned power-of-two chunks no
- * larger than 2^MAMV pages.  Returns their count, or 0 when it takes more
+ * Split ranges into naturally aligned power-of-two chunks no larger than
+ * 2^MAMV pages; ranges that touch are split as one, so that their chunks
+ * can be larger and fewer.  Returns the count, or 0 when it takes more
  * than max.
  */
-static unsigned int page_chunks(const struct vtd_unit *u, uint64_t iova,
-				uint64_t len, struct chunk *out,
-				unsigned int max)
+static unsigned int page_chunks(const struct vtd_unit *u,
+				const struct vtd_range *r, unsigned int count,
+				struct chunk *out, unsigned int max)
 {
-	uint64_t page = iova >> VTD_PAGE_SHIFT;
-	uint64_t pages = len >> VTD_PAGE_SHIFT;
 	unsigned int mamv = vtd_cap_mamv(u->cap);
-	unsigned int n = 0, am;
+	unsigned int n = 0, am, k = 0;
+	uint64_t page = 0, pages = 0;
 
-	while (pages) {
+	while (pages || k < count) {
+		if (!pages) {
+			page = r[k].iova >> VTD_PAGE_SHIFT;
+			pages = r[k++].len >> VTD_PAGE_SHIFT;
+		}
+		while (k < count && r[k].iova == (page + pages)
+							 << VTD_PAGE_SHIFT) {
+			pages += r[k++].len >> VTD_PAGE_SHIFT;
+		}
 		if (n == max) {
 			return 0;
 		}
@@ -53,20 +61,22 @@ static unsigned int page_chunks(const struct vtd_unit *u, uint64_t iova,
 }
 
 /*
- * Invalidate a domain's IOVA range on one unit: page-selective chunks when
- * the unit has PSI and the range fits one batch, else the whole domain.
- * In scalable mode this covers second-level mappings in the range and
- * every first-level and nested one of the domain (VT-d spec 6.5.2.3).
+ * Invalidate a domain's IOVA ranges on one unit in one batch, one wait:
+ * page-selective chunks when the unit has PSI and they fit the batch,
+ * else the whole domain.  In scalable mode this covers second-level
+ * mappings in the ranges and every first-level and nested one of the
+ * domain (VT-d spec 6.5.2.3).
  */
-int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
-		       uint64_t len, uint32_t *seq)
+int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
+			const struct vtd_range *r, unsigned int count,
+			uint32_t *seq)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	struct chunk c[VTD_QI_BATCH_MAX];
 	unsigned int n = 0, i;
 
 	if (vtd_cap_psi(u->cap)) {
-		n = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX);
+		n = page_chunks(u, r, count, c, VTD_QI_BATCH_MAX);
 	}
 	for (i = 0; i < n; i++) {
 		descs[i] = vtd_desc_iotlb_page(u, did, c[i].addr, c[i].am);
@@ -84,17 +94,17 @@ int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
  * more than a batch, the domain-selective IOTLB invalidation covers them
  * all (6.5.2.3).
  */
-int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
-			      const struct vtd_pasid_ref *refs,
-			      unsigned int count, uint64_t iova, uint64_t len,
-			      uint32_t *seq)
+int vtd_qi_flush_ranges_pasids(struct vtd_unit *u, uint16_t did,
+			       const struct vtd_pasid_ref *refs,
+			       unsigned int count, const struct vtd_range *r,
+			       unsigned int ranges, uint32_t *seq)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	struct chunk c[VTD_QI_BATCH_MAX];
 	unsigned int n = 0, chunks = 0, i, p;
 
 	if (count && count <= VTD_QI_BATCH_MAX && vtd_cap_psi(u->cap)) {
-		chunks = page_chunks(u, iova, len, c, VTD_QI_BATCH_MAX / count);
+		chunks = page_chunks(u, r, ranges, c, VTD_QI_BATCH_MAX / count);
 	}
 	for (p = 0; chunks && p < count; p++) {
 		for (i = 0; i < chunks; i++) {
@@ -109,41 +119,48 @@ int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
 	return vtd_qi_submit(u, descs, n, seq);
 }
 
+struct cc_batches {
+	uint16_t cc_did;
+	const uint16_t *sids;
+	unsigned int count;
+	const struct vtd_qi_desc *tail;
+	unsigned int total; /* count + the tail's length */
+	unsigned int next;  /* of those, the first not yet in a batch */
+};
+
+static unsigned int cc_fill(void *ctx, struct vtd_qi_desc *descs)
+{
+	struct cc_batches *c = ctx;
+	unsigned int k = 0;
+
+	for (; k < VTD_QI_BATCH_MAX && c->next < c->count; k++, c->next++) {
+		descs[k] = vtd_desc_cc_device(c->cc_did, c->sids[c->next]);
+	}
+	for (; k < VTD_QI_BATCH_MAX && c->next < c->total; k++, c->next++) {
+		descs[k] = c->tail[c->next - c->count];
+	}
+	return k;
+}
+
 /*
  * Device-selective context-cache invalidations (with cc_did) for count
- * requester ids, then tail: batches of up to VTD_QI_BATCH_MAX descriptors,
- * as many as the ring takes published by one doorbell, waited for in
- * order.  The context cache goes first: later fills of the PASID cache
- * and IOTLB read context entries.
+ * requester ids, then tail, in batches of up to VTD_QI_BATCH_MAX
+ * descriptors (vtd_qi_submit_batches()).  The context cache goes first:
+ * later fills of the PASID cache and IOTLB read context entries.
  */
 int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 		     unsigned int count, const struct vtd_qi_desc *tail,
 		     unsigned int tail_count)
 {
-	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	uint32_t seqs[VTD_QI_WORK_MAX / (VTD_QI_BATCH_MAX + 1)];
-	unsigned int total = count + tail_count, i = 0, k, n, w;
-	unsigned int at_once = u->qi.slots / 2 / (VTD_QI_BATCH_MAX + 1);
-	uint64_t start = hw_now_ns();
-	int err = 0, qerr = 0;
+	struct cc_batches c = {
+		.cc_did = cc_did,
+		.sids = sids,
+		.count = count,
+		.tail = tail,
+		.total = count + tail_count,
+	};
 
-	while (i < total && !err && !qerr) {
-		for (n = 0; n < at_once && i < total && !qerr; n++) {
-			k = 0;
-			for (; k < VTD_QI_BATCH_MAX && i < count; k++, i++) {
-				descs[k] = vtd_desc_cc_device(cc_did, sids[i]);
-			}
-			for (; k < VTD_QI_BATCH_MAX && i < total; k++, i++) {
-				descs[k] = tail[i - count];
-			}
-			qerr = vtd_qi_queue(u, descs, k, &seqs[n]);
-		}
-		/* Wait for what was queued, up to the first failure. */
-		for (w = 0; w < n && seqs[w] && !err; w++) {
-			err = vtd_qi_wait_since(u, seqs[w], start);
-		}
-	}
-	return err ? err : qerr;
+	return vtd_qi_submit_batches(u, cc_fill, &c);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /* The root table starts all not-present: every requester is blocked. */
@@ -62,7 +63,7 @@ void vtd_root_fini(struct vtd_unit *u)
 struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
 					  bool create)
 {
-	struct vtd_root_entry *re = &u->root[sid >> 8];
+	struct vtd_root_entry *re = &u->root[rid_bus(sid)];
 	bool coherent = vtd_unit_coherent(u);
 	struct vtd_context_entry *table;
 	uint64_t lo = vtd_entry_read(&re->lo);
@@ -70,7 +71,7 @@ struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
 
 	if (lo & VTD_ROOT_LO_P) {
 		table = hw_phys_to_virt(lo & VTD_ROOT_LO_CTP);
-		return &table[sid & 0xff];
+		return &table[rid_devfn(sid)];
 	}
 	if (!create) {
 		return NULL;
@@ -84,7 +85,7 @@ struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
 	vtd_entry_write(&re->hi, 0);
 	vtd_entry_write(&re->lo, pa | VTD_ROOT_LO_P);
 	vtd_flush_table(coherent, re, sizeof(*re));
-	return &table[sid & 0xff];
+	return &table[rid_devfn(sid)];
 }
 
 bool vtd_context_present(const struct vtd_context_entry *ce)
@@ -169,7 +170,11 @@ int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 	unsigned int i;
 	int err;
 
-	/* Check everything and allocate context tables before any change. */
+	/* Check everything and allocate tables before any change. */
+	err = vtd_pgtable_root(&d->pt);
+	if (err) {
+		return err;
+	}
 	for (i = 0; i < count; i++) {
 		if (vtd_listed_before(source_ids, i)) {
 			return -EINVAL;
@@ -179,11 +184,10 @@ int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 			return -ENOMEM;
 		}
 		if (!context_free(u, source_ids[i])) {
-			log_warn(
-				"vtd",
-				"unit %u: sid %02x:%02x.%u is attached; detach it first",
-				u->index, source_ids[i] >> 8,
-				(source_ids[i] >> 3) & 0x1f, source_ids[i] & 7);
+			log_warn("vtd",
+				 "unit %u: sid " RID_FMT
+				 " is attached; detach it first",
+				 u->index, RID_ARGS(source_ids[i]));
 			return -EBUSY;
 		}
 	}

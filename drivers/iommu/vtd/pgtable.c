@@ -8,11 +8,19 @@
  * formats keep the address in bits 51:12 and mark large leaves with bit 7,
  * so only the rights and the meaning of "present" differ.
  *
- * Entries are written with single 64-bit stores, flushed from the CPU
- * cache when a unit does not snoop table walks.  A table page unlinked
- * here is not freed: it goes on a freelist that the caller releases only
- * after the invalidation covering it completed (docs/design.md,
- * invariant 2).
+ * Entries are written with single 64-bit stores; when a unit does not
+ * snoop table walks, the cache lines a call wrote in a table are flushed
+ * once, with one call per table, before the entry linking that table is.
+ * A table page unlinked here is not freed: it goes on a freelist that the
+ * caller releases only after the invalidation covering it completed
+ * (docs/design.md, invariant 2).
+ *
+ * Each table page has a node, driver-private memory the hardware never
+ * reads, that counts the page's present entries and its leaves that
+ * continue one aligned contiguous run with equal rights.  So a map or
+ * unmap never scans a table: a table is unlinked when its count reaches
+ * 0, and 512 leaves that one leaf of the level above could replace are
+ * known when the last of them is written.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -138,29 +146,124 @@ static unsigned int entry_prot(const struct vtd_pgtable *pt, uint64_t e)
 	       (e & VTD_SL_W ? VTD_PROT_WRITE : 0);
 }
 
-static void set_entry(struct vtd_pgtable *pt, uint64_t *p, uint64_t val)
-{
-	vtd_entry_write(p, val);
-	vtd_flush_table(pt->coherent, p, sizeof(*p));
-}
+/*
+ * A table page's bookkeeping.  run counts the leaves equal to
+ * base + index * (the level's leaf size): base, fixed by the first leaf
+ * written while run was 0, is entry 0 of a range aligned to the leaf size
+ * of the level above, so a table with run 512 is that one leaf.
+ */
+struct vtd_pt_node {
+	uint64_t pa;
+	uint64_t *table; /* its entries, as the CPU reaches them */
+	uint64_t base;
+	uint16_t present;
+	uint16_t run;
+	struct vtd_pt_node **child; /* above level 1: the node behind entry i */
+};
 
-/* A zeroed table, flushed so a non-coherent walker never sees garbage. */
-static uint64_t alloc_table(struct vtd_pgtable *pt)
-{
-	uint64_t pa = hw_page_alloc();
+/* The entries [lo, hi) of a table a call wrote, flushed together. */
+struct span {
+	unsigned int lo;
+	unsigned int hi;
+};
 
-	if (pa) {
-		vtd_flush_table(pt->coherent, table_va(pa), VTD_PAGE_SIZE);
-		pt->table_pages++;
+static void span_add(struct span *w, unsigned int idx)
+{
+	if (w->lo >= w->hi) {
+		w->lo = idx;
 	}
-	return pa;
+	w->hi = idx + 1;
 }
 
-static void release_table(struct vtd_pgtable *pt, uint64_t pa,
-			  struct vtd_freelist *freed)
+static void span_flush(const struct vtd_pgtable *pt, const uint64_t *table,
+		       const struct span *w)
 {
-	vtd_freelist_add(freed, pa);
+	if (w->lo < w->hi) {
+		vtd_flush_table(pt->coherent, &table[w->lo],
+				(w->hi - w->lo) * sizeof(*table));
+	}
+}
+
+/*
+ * A zeroed table page and its node, the page flushed so a non-coherent
+ * walker never sees garbage.
+ */
+static struct vtd_pt_node *node_alloc(struct vtd_pgtable *pt,
+				      unsigned int level)
+{
+	struct vtd_pt_node *n = hw_zalloc(sizeof(*n));
+
+	if (!n) {
+		return NULL;
+	}
+	if (level > 1) {
+		n->child = hw_zalloc(VTD_PT_ENTRIES * sizeof(*n->child));
+		if (!n->child) {
+			goto out_free_node;
+		}
+	}
+	n->pa = hw_page_alloc();
+	if (!n->pa) {
+		goto out_free_child;
+	}
+	n->table = table_va(n->pa);
+	vtd_flush_table(pt->coherent, n->table, VTD_PAGE_SIZE);
+	pt->table_pages++;
+	return n;
+
+out_free_child:
+	hw_free(n->child);
+out_free_node:
+	hw_free(n);
+	return NULL;
+}
+
+/* An unlinked table: its page waits on freed for the invalidation. */
+static void node_release(struct vtd_pgtable *pt, struct vtd_pt_node *n,
+			 struct vtd_freelist *freed)
+{
+	if (pt->hot == n) {
+		pt->hot = NULL;
+	}
+	vtd_freelist_add(freed, n->pa);
 	pt->table_pages--;
+	hw_free(n->child);
+	hw_free(n);
+}
+
+/*
+ * count leaves were written at first.. in a table of this level, the
+ * first being e: the run continues if they are where base puts them, or
+ * starts with them if none is left and they fit an aligned range.
+ */
+static void note_leaves(const struct vtd_pgtable *pt, struct vtd_pt_node *n,
+			unsigned int level, unsigned int first, uint64_t e,
+			unsigned int count)
+{
+	uint64_t off = first * level_size(level);
+	uint64_t addr = e & VTD_SL_ADDR;
+
+	n->present += count;
+	if (n->run) {
+		if (e - off == n->base) {
+			n->run += count;
+		}
+		return;
+	}
+	if (level < pt->levels && addr >= off &&
+	    bits_is_aligned(addr - off, level_size(level + 1))) {
+		n->base = e - off;
+		n->run = count;
+	}
+}
+
+/* The leaf or link e at idx is cleared or replaced by a link. */
+static void note_gone(struct vtd_pt_node *n, unsigned int level,
+		      unsigned int idx, uint64_t e, bool leaf)
+{
+	if (leaf && n->run && e == n->base + idx * level_size(level)) {
+		n->run--;
+	}
 }
 
 /* Non-leaf entries grant everything; the leaf decides (rights are ANDed). */
@@ -180,31 +283,42 @@ int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 	pt->levels = levels;
 	pt->page_sizes = page_sizes;
 	pt->coherent = coherent;
-	pt->root_pa = alloc_table(pt);
-	return pt->root_pa ? 0 : -ENOMEM;
+	return 0;
 }
 
-static void free_level(const struct vtd_pgtable *pt, uint64_t table_pa,
-		       unsigned int level)
+/* The top-level table, allocated on first use; pass-through has none. */
+int vtd_pgtable_root(struct vtd_pgtable *pt)
 {
-	uint64_t *table = table_va(table_pa);
+	if (pt->root || pt->format == VTD_FORMAT_PASSTHROUGH) {
+		return 0;
+	}
+	pt->root = node_alloc(pt, pt->levels);
+	if (!pt->root) {
+		return -ENOMEM;
+	}
+	pt->root_pa = pt->root->pa;
+	return 0;
+}
+
+static void free_node(struct vtd_pt_node *n, unsigned int level)
+{
 	unsigned int i;
-	uint64_t e;
 
 	for (i = 0; level > 1 && i < VTD_PT_ENTRIES; i++) {
-		e = vtd_entry_read(&table[i]);
-		if (present(pt, e) && !is_leaf(e, level)) {
-			free_level(pt, e & VTD_SL_ADDR, level - 1);
+		if (n->child[i]) {
+			free_node(n->child[i], level - 1);
 		}
 	}
-	hw_page_free(table_pa);
+	hw_page_free(n->pa);
+	hw_free(n->child);
+	hw_free(n);
 }
 
 /* Only once no unit can reach the tables any more (detached, flushed). */
 void vtd_pgtable_fini(struct vtd_pgtable *pt)
 {
-	if (pt->root_pa) {
-		free_level(pt, pt->root_pa, pt->levels);
+	if (pt->root) {
+		free_node(pt->root, pt->levels);
 	}
 	memset(pt, 0, sizeof(*pt));
 }
@@ -222,33 +336,24 @@ static bool leaf_fits(const struct vtd_pgtable *pt, unsigned int level,
 	       bits_is_aligned(hpa, size) && left >= size;
 }
 
-/*
- * A table whose 512 leaves map one aligned contiguous range with equal
- * rights becomes a single leaf of the level above.  The translation of
- * every address stays the same, so the 64-bit swap is safe while present;
- * the old table is freed only after the caller's invalidation.
- */
-static void try_merge(struct vtd_pgtable *pt, uint64_t *p, unsigned int level,
-		      struct vtd_freelist *freed)
+/* The table of n, 512 leaves of one run, can become one leaf here. */
+static bool mergeable(const struct vtd_pgtable *pt, const struct vtd_pt_node *n,
+		      unsigned int level)
 {
-	uint64_t child_pa = vtd_entry_read(p) & VTD_SL_ADDR;
-	uint64_t *child = table_va(child_pa);
-	uint64_t first = vtd_entry_read(&child[0]);
-	uint64_t step = level_size(level - 1);
-	unsigned int i;
+	return n->run == VTD_PT_ENTRIES && (pt->page_sizes & level_size(level));
+}
 
-	if (!(pt->page_sizes & level_size(level)) || !present(pt, first) ||
-	    !is_leaf(first, level - 1) ||
-	    !bits_is_aligned(first & VTD_SL_ADDR, level_size(level))) {
-		return;
-	}
-	for (i = 1; i < VTD_PT_ENTRIES; i++) {
-		if (vtd_entry_read(&child[i]) != first + i * step) {
-			return;
-		}
-	}
-	set_entry(pt, p, first | VTD_SL_PS);
-	release_table(pt, child_pa, freed);
+/*
+ * [iova, iova + len) lies in the last level-1 table walked to, and is
+ * smaller than a leaf of the level above: the walk down to that table
+ * would meet only links, so it can be skipped.
+ */
+static bool in_hot(const struct vtd_pgtable *pt, uint64_t iova, uint64_t len)
+{
+	uint64_t off = iova - pt->hot_iova;
+
+	return pt->hot && off < level_size(2) && len < level_size(2) &&
+	       len <= level_size(2) - off;
 }
 
 struct map_state {
@@ -258,47 +363,85 @@ struct map_state {
 	uint64_t bits;
 };
 
-static int map_level(struct vtd_pgtable *pt, uint64_t table_pa,
+/*
+ * Leaves from *idx on, as many as fit in the table and the range; stops
+ * at a present entry (-EEXIST).
+ */
+static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
+		      uint64_t *table, unsigned int level, unsigned int *idx,
+		      struct map_state *s)
+{
+	uint64_t size = level_size(level);
+	uint64_t e = s->hpa | s->bits | (level > 1 ? VTD_SL_PS : 0);
+	uint64_t avail = s->left / size;
+	unsigned int first = *idx, i, end = VTD_PT_ENTRIES;
+	bool check = n->present; /* a fresh table has nothing to meet */
+	int err = 0;
+
+	if (avail < end - first) {
+		end = first + (unsigned int)avail;
+	}
+	for (i = first; i < end; i++, e += size) {
+		if (check && present(pt, vtd_entry_read(&table[i]))) {
+			err = -EEXIST;
+			break;
+		}
+		vtd_entry_write(&table[i], e);
+	}
+	e -= (i - first) * size;
+	end = i;
+	note_leaves(pt, n, level, first, e, end - first);
+	s->iova += (end - first) * size;
+	s->hpa += (end - first) * size;
+	s->left -= (end - first) * size;
+	*idx = end;
+	return err;
+}
+
+static int map_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 		     unsigned int level, struct map_state *s)
 {
-	uint64_t *table = table_va(table_pa);
-	uint64_t size = level_size(level);
-	uint64_t *p, e, child;
-	unsigned int idx;
-	int err;
+	uint64_t *table = n->table;
+	unsigned int idx = level_index(level, s->iova);
+	struct vtd_pt_node *child;
+	struct span w = {0};
+	int err = 0;
+	uint64_t e;
 
-	for (idx = level_index(level, s->iova); idx < VTD_PT_ENTRIES && s->left;
-	     idx++) {
-		p = &table[idx];
-		e = vtd_entry_read(p);
+	while (idx < VTD_PT_ENTRIES && s->left && !err) {
 		if (leaf_fits(pt, level, s->iova, s->hpa, s->left)) {
-			if (present(pt, e)) {
-				return -EEXIST;
-			}
-			set_entry(pt, p,
-				  s->hpa | s->bits |
-					  (level > 1 ? VTD_SL_PS : 0));
-			s->iova += size;
-			s->hpa += size;
-			s->left -= size;
+			span_add(&w, idx);
+			err = map_leaves(pt, n, table, level, &idx, s);
+			w.hi = idx;
 			continue;
 		}
+		e = vtd_entry_read(&table[idx]);
+		child = n->child[idx];
 		if (!present(pt, e)) {
-			child = alloc_table(pt);
+			child = node_alloc(pt, level - 1);
 			if (!child) {
-				return -ENOMEM;
+				err = -ENOMEM;
+				break;
 			}
-			e = table_entry(pt, child);
-			set_entry(pt, p, e);
+			vtd_entry_write(&table[idx],
+					table_entry(pt, child->pa));
+			span_add(&w, idx);
+			n->child[idx] = child;
+			n->present++;
 		} else if (is_leaf(e, level)) {
-			return -EEXIST;
+			err = -EEXIST;
+			break;
 		}
-		err = map_level(pt, e & VTD_SL_ADDR, level - 1, s);
-		if (err) {
-			return err;
+		if (level == 2) {
+			pt->hot = child;
+			pt->hot_iova = s->iova & ~(level_size(2) - 1);
 		}
+		err = map_level(pt, child, level - 1, s);
+		pt->merge_pending |= mergeable(pt, child, level);
+		idx++;
 	}
-	return 0;
+	span_flush(pt, table, &w);
+	return err;
 }
 
 /*
@@ -315,76 +458,104 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
 		.left = len,
 		.bits = prot_bits(pt, prot),
 	};
-	int err = map_level(pt, pt->root_pa, pt->levels, &s);
+	unsigned int idx = level_index(1, iova), first = idx;
+	int err = 0;
 
+	/* In the hot table the range fits: straight to its leaves. */
+	if (in_hot(pt, iova, len)) {
+		err = map_leaves(pt, pt->hot, pt->hot->table, 1, &idx, &s);
+		vtd_flush_table(pt->coherent, &pt->hot->table[first],
+				(idx - first) * sizeof(uint64_t));
+		pt->merge_pending |= mergeable(pt, pt->hot, 2);
+	} else {
+		err = vtd_pgtable_root(pt);
+		err = err ? err : map_level(pt, pt->root, pt->levels, &s);
+	}
 	*mapped = len - s.left;
 	return err;
 }
 
-/* Bottom up: tables below first, so that merges can cascade. */
-static void merge_level(struct vtd_pgtable *pt, uint64_t table_pa,
+/*
+ * Bottom up: tables below first, so that merges can cascade.  The new
+ * leaf changes no translation, so the 64-bit swap is safe while present;
+ * the old table is freed only after the caller's invalidation.
+ */
+static void merge_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 			unsigned int level, uint64_t iova, uint64_t end,
 			struct vtd_freelist *freed)
 {
-	uint64_t *table = table_va(table_pa);
-	uint64_t size = level_size(level), e;
+	uint64_t *table = n->table;
+	uint64_t size = level_size(level);
+	struct vtd_pt_node *child;
+	struct span w = {0};
 	unsigned int idx;
 
+	if (level == 1) {
+		return;
+	}
 	for (idx = level_index(level, iova); idx < VTD_PT_ENTRIES && iova < end;
 	     idx++, iova = (iova & ~(size - 1)) + size) {
-		e = vtd_entry_read(&table[idx]);
-		if (!present(pt, e) || is_leaf(e, level)) {
+		child = n->child[idx];
+		if (!child) {
 			continue;
 		}
-		merge_level(pt, e & VTD_SL_ADDR, level - 1, iova, end, freed);
-		try_merge(pt, &table[idx], level, freed);
+		merge_level(pt, child, level - 1, iova, end, freed);
+		if (!mergeable(pt, child, level)) {
+			continue;
+		}
+		vtd_entry_write(&table[idx], child->base | VTD_SL_PS);
+		span_add(&w, idx);
+		n->child[idx] = NULL;
+		n->present--;
+		note_leaves(pt, n, level, idx, child->base | VTD_SL_PS, 1);
+		node_release(pt, child, freed);
 	}
+	span_flush(pt, table, &w);
 }
 
 /*
- * Fold the tables covering [iova, iova + len) whose leaves map one aligned
- * contiguous range into larger leaves; the tables land on freed.
+ * Fold the tables covering [iova, iova + len) whose 512 leaves became one
+ * run (since the last merge) into larger leaves; the tables land on freed.
  */
 void vtd_pgtable_merge(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
 		       struct vtd_freelist *freed)
 {
-	merge_level(pt, pt->root_pa, pt->levels, iova, iova + len, freed);
-}
-
-static bool table_empty(const struct vtd_pgtable *pt, const uint64_t *table)
-{
-	unsigned int i;
-
-	for (i = 0; i < VTD_PT_ENTRIES; i++) {
-		if (present(pt, vtd_entry_read(&table[i]))) {
-			return false;
-		}
+	if (!pt->merge_pending) {
+		return;
 	}
-	return true;
+	pt->merge_pending = false;
+	merge_level(pt, pt->root, pt->levels, iova, iova + len, freed);
 }
 
 /*
- * Replace a leaf by a table of 512 leaves one level down that map the same
- * range, built and flushed completely before the one store publishing it.
+ * Replace the leaf at idx by a table of 512 leaves one level down that
+ * map the same range, built and flushed completely before the one store
+ * publishing it.
  */
-static int split(struct vtd_pgtable *pt, uint64_t *p, unsigned int level)
+static int split(struct vtd_pgtable *pt, struct vtd_pt_node *n, uint64_t *table,
+		 unsigned int idx, unsigned int level)
 {
-	uint64_t e = vtd_entry_read(p);
+	uint64_t e = vtd_entry_read(&table[idx]);
 	uint64_t step = level_size(level - 1);
 	uint64_t leaf = (e & ~VTD_SL_PS) | (level - 1 > 1 ? VTD_SL_PS : 0);
-	uint64_t child_pa = alloc_table(pt);
-	uint64_t *child;
+	struct vtd_pt_node *child = node_alloc(pt, level - 1);
+	uint64_t *ct;
 	unsigned int i;
 
-	if (!child_pa) {
+	if (!child) {
 		return -ENOMEM;
 	}
-	child = table_va(child_pa);
+	ct = child->table;
 	for (i = 0; i < VTD_PT_ENTRIES; i++) {
-		vtd_entry_write(&child[i], leaf + i * step);
+		vtd_entry_write(&ct[i], leaf + i * step);
 	}
-	vtd_flush_table(pt->coherent, child, VTD_PAGE_SIZE);
-	set_entry(pt, p, table_entry(pt, child_pa));
+	vtd_flush_table(pt->coherent, ct, VTD_PAGE_SIZE);
+	child->present = VTD_PT_ENTRIES;
+	child->run = VTD_PT_ENTRIES;
+	child->base = leaf;
+	note_gone(n, level, idx, e, true);
+	vtd_entry_write(&table[idx], table_entry(pt, child->pa));
+	n->child[idx] = child;
 	return 0;
 }
 
@@ -395,49 +566,107 @@ struct unmap_state {
 	struct vtd_freelist *freed;
 };
 
-static int unmap_level(struct vtd_pgtable *pt, uint64_t table_pa,
+/*
+ * Clear the leaves from *idx on that [s->iova, s->end) covers whole (it
+ * starts at *idx), up to a link or a leaf the range ends inside.
+ */
+static void unmap_leaves(const struct vtd_pgtable *pt, struct vtd_pt_node *n,
+			 uint64_t *table, unsigned int level, unsigned int *idx,
+			 struct unmap_state *s)
+{
+	uint64_t size = level_size(level);
+	uint64_t whole = (s->end - s->iova) / size;
+	unsigned int i = *idx, end = VTD_PT_ENTRIES, cleared = 0, in_run = 0;
+	uint64_t want = n->base + i * size, e;
+
+	if (whole < end - i) {
+		end = i + (unsigned int)whole;
+	}
+	for (; i < end; i++, want += size) {
+		e = vtd_entry_read(&table[i]);
+		if (!present(pt, e)) {
+			continue;
+		}
+		if (!is_leaf(e, level)) {
+			break;
+		}
+		vtd_entry_write(&table[i], 0);
+		cleared++;
+		in_run += e == want;
+	}
+	n->present -= cleared;
+	if (n->run) {
+		n->run -= in_run;
+	}
+	s->unmapped += cleared * size;
+	s->iova += (i - *idx) * size;
+	*idx = i;
+}
+
+/* The range lies in the hot table, whose entries are all leaves. */
+static void unmap_hot(struct vtd_pgtable *pt, struct unmap_state *s)
+{
+	unsigned int idx = level_index(1, s->iova), first = idx;
+
+	unmap_leaves(pt, pt->hot, pt->hot->table, 1, &idx, s);
+	vtd_flush_table(pt->coherent, &pt->hot->table[first],
+			(idx - first) * sizeof(uint64_t));
+}
+
+static int unmap_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 		       unsigned int level, struct unmap_state *s)
 {
-	uint64_t *table = table_va(table_pa);
+	uint64_t *table = n->table;
 	uint64_t size = level_size(level);
-	uint64_t *p, e, start, next, child_pa;
-	unsigned int idx;
-	int err;
+	unsigned int idx = level_index(level, s->iova), first;
+	uint64_t e, start, next;
+	struct vtd_pt_node *child;
+	struct span w = {0};
+	int err = 0;
 
-	for (idx = level_index(level, s->iova);
-	     idx < VTD_PT_ENTRIES && s->iova < s->end; idx++) {
-		p = &table[idx];
-		e = vtd_entry_read(p);
+	while (idx < VTD_PT_ENTRIES && s->iova < s->end) {
+		e = vtd_entry_read(&table[idx]);
 		start = s->iova & ~(size - 1);
 		next = start + size;
 		if (!present(pt, e)) {
 			s->iova = next < s->end ? next : s->end;
+			idx++;
 			continue;
 		}
 		if (is_leaf(e, level)) {
 			if (s->iova == start && s->end >= next) {
-				set_entry(pt, p, 0);
-				s->unmapped += size;
-				s->iova = next;
+				first = idx;
+				unmap_leaves(pt, n, table, level, &idx, s);
+				span_add(&w, first);
+				w.hi = idx;
 				continue;
 			}
-			err = split(pt, p, level);
+			err = split(pt, n, table, idx, level);
 			if (err) {
-				return err;
+				break;
 			}
-			e = vtd_entry_read(p);
+			span_add(&w, idx);
 		}
-		child_pa = e & VTD_SL_ADDR;
-		err = unmap_level(pt, child_pa, level - 1, s);
-		if (table_empty(pt, table_va(child_pa))) {
-			set_entry(pt, p, 0);
-			release_table(pt, child_pa, s->freed);
+		child = n->child[idx];
+		if (level == 2) {
+			pt->hot = child;
+			pt->hot_iova = start;
+		}
+		err = unmap_level(pt, child, level - 1, s);
+		if (!child->present) {
+			vtd_entry_write(&table[idx], 0);
+			span_add(&w, idx);
+			n->child[idx] = NULL;
+			n->present--;
+			node_release(pt, child, s->freed);
 		}
 		if (err) {
-			return err;
+			break;
 		}
+		idx++;
 	}
-	return 0;
+	span_flush(pt, table, &w);
+	return err;
 }
 
 /*
@@ -453,8 +682,20 @@ int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
 		.end = iova + len,
 		.freed = freed,
 	};
-	int err = unmap_level(pt, pt->root_pa, pt->levels, &s);
+	int err = 0;
 
+	if (in_hot(pt, iova, len)) {
+		unmap_hot(pt, &s);
+		if (pt->hot->present) {
+			*unmapped = s.unmapped;
+			return err;
+		}
+		/* Emptied: the walk from the top unlinks it, and above. */
+		s.iova = iova;
+	}
+	if (pt->root) {
+		err = unmap_level(pt, pt->root, pt->levels, &s);
+	}
 	*unmapped = s.unmapped;
 	return err;
 }

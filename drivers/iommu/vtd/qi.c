@@ -32,6 +32,7 @@
 #include "drivers/iommu/vtd/internal.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "lib/format.h"
 #include "lib/log.h"
 #include "lib/string.h"
 
@@ -558,6 +559,7 @@ int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 	enum vtd_deadline_class cls;
 	uint64_t deadline;
 	unsigned int polls, slot;
+	char what[32];
 
 	vtd_qi_doorbell(u);
 	qi->wait_seq = seq;
@@ -582,13 +584,9 @@ int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 			if (qi->wait_done) {
 				break;
 			}
-			u->stats.timeouts++;
-			vtd_wait_done(u, cls, start);
-			log_err("vtd",
-				"unit %u: invalidation batch %u not complete within %llu us",
-				u->index, seq,
-				(unsigned long long)u->cfg.deadline_ns[cls] /
-					1000);
+			fmt_snprintf(what, sizeof(what),
+				     "invalidation batch %u", seq);
+			vtd_wait_missed(u, cls, start, what);
 			return -ETIMEDOUT;
 		}
 		/* An ITE may have moved it. */
@@ -621,4 +619,43 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		return err;
 	}
 	return vtd_qi_wait(u, s);
+}
+
+/*
+ * Submit the batches fill() produces: as many at once as the work allowed
+ * in flight takes (half the ring), published by one doorbell and waited
+ * for in order, every wait under one deadline counted from this call
+ * (docs/design.md, invariant 3).  Every wait of a round runs, so a late batch
+ * does not hide the others' results (each late one is named); the first error
+ * ends the submission after its round.
+ */
+int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx)
+{
+	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
+	uint32_t seqs[VTD_QI_WORK_MAX / 2];
+	struct vtd_qi *qi = &u->qi;
+	uint64_t start = hw_now_ns();
+	unsigned int k = fill(ctx, descs), n, w;
+	int err = 0, e;
+
+	while (k && !err) {
+		/* The first batch of a round is queued even without room. */
+		for (n = 0; k && n < ARRAY_SIZE(seqs); n++) {
+			if (n && slots_in_flight(qi) + k + 1 > qi->slots / 2) {
+				break;
+			}
+			err = vtd_qi_queue(u, descs, k, &seqs[n]);
+			if (err) {
+				break;
+			}
+			k = fill(ctx, descs);
+		}
+		for (w = 0; w < n; w++) {
+			e = vtd_qi_wait_since(u, seqs[w], start);
+			if (e && !err) {
+				err = e;
+			}
+		}
+	}
+	return err;
 }

@@ -158,6 +158,9 @@ int vtd_qi_wait(struct vtd_unit *u, uint32_t seq);
 int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start);
 int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		  unsigned int count, uint32_t *seq);
+/* Fills descs with the next batch (at most VTD_QI_BATCH_MAX); 0: no more. */
+typedef unsigned int (*vtd_qi_fill_fn)(void *ctx, struct vtd_qi_desc *descs);
+int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
 
 /* qi.c: the ring, for recovery and the console. */
@@ -204,12 +207,13 @@ struct vtd_qi_desc vtd_desc_iec_index(uint16_t index);
 bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
 
 /* invalidate.c: what a change of tables or entries needs invalidated. */
-int vtd_qi_flush_range(struct vtd_unit *u, uint16_t did, uint64_t iova,
-		       uint64_t len, uint32_t *seq);
-int vtd_qi_flush_range_pasids(struct vtd_unit *u, uint16_t did,
-			      const struct vtd_pasid_ref *refs,
-			      unsigned int count, uint64_t iova, uint64_t len,
-			      uint32_t *seq);
+int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
+			const struct vtd_range *r, unsigned int count,
+			uint32_t *seq);
+int vtd_qi_flush_ranges_pasids(struct vtd_unit *u, uint16_t did,
+			       const struct vtd_pasid_ref *refs,
+			       unsigned int count, const struct vtd_range *r,
+			       unsigned int ranges, uint32_t *seq);
 int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 		     unsigned int count, const struct vtd_qi_desc *tail,
 		     unsigned int tail_count);

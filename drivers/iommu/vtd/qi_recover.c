@@ -27,6 +27,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 static const char *const iqe_reasons[] = {
@@ -294,8 +295,9 @@ static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 	u->stats.ite++;
 	if (sid || devtlb_in_flight(qi, sid)) {
 		log_err("vtd",
-			"unit %u: invalidation time-out error (ITE): device %02x:%02x.%u did not answer a device-TLB invalidation; recovering the queue",
-			u->index, sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+			"unit %u: invalidation time-out error (ITE): device " RID_FMT
+			" did not answer a device-TLB invalidation; recovering the queue",
+			u->index, RID_ARGS(sid));
 		vtd_device_quarantine(u, sid,
 				      "invalidation time-out error (ITE)");
 	} else {

@@ -29,6 +29,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 /* What one directory page covers: 512 tables of 64 PASIDs. */
@@ -92,7 +93,7 @@ static uint64_t alloc_table(const struct vtd_unit *u)
 /* The root-entry word that points to sid's context table. */
 static uint64_t *root_half(struct vtd_unit *u, uint16_t sid)
 {
-	struct vtd_root_entry *re = &u->root[sid >> 8];
+	struct vtd_root_entry *re = &u->root[rid_bus(sid)];
 
 	return (sid & DEVFN_UPPER) ? &re->hi : &re->lo;
 }
@@ -488,6 +489,10 @@ int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 		return err;
 	}
 	/* Check everything and allocate tables before any change. */
+	err = vtd_pgtable_root(&d->pt);
+	if (err) {
+		return err;
+	}
 	for (i = 0; i < count; i++) {
 		if (vtd_listed_before(sids, i)) {
 			return -EINVAL;
@@ -497,11 +502,10 @@ int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 			return -ENOMEM;
 		}
 		if (!entry_empty(pe)) {
-			log_warn(
-				"vtd",
-				"unit %u: sid %02x:%02x.%u PASID %u is attached; detach it first",
-				u->index, sids[i] >> 8, (sids[i] >> 3) & 0x1f,
-				sids[i] & 7, pasid);
+			log_warn("vtd",
+				 "unit %u: sid " RID_FMT
+				 " PASID %u is attached; detach it first",
+				 u->index, RID_ARGS(sids[i]), pasid);
 			return -EBUSY;
 		}
 	}
@@ -664,6 +668,10 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
 		return err;
 	}
 	err = check_attached(dfrom, &sid, 1, pasid, &iotlb);
+	if (err) {
+		return err;
+	}
+	err = vtd_pgtable_root(&to->pt);
 	if (err) {
 		return err;
 	}

@@ -105,6 +105,15 @@ int vtd_config_set_str(struct vtd_config *cfg, const char *key,
 	return -EINVAL;
 }
 
+void vtd_wait_missed(struct vtd_unit *u, enum vtd_deadline_class cls,
+		     uint64_t start_ns, const char *what)
+{
+	u->stats.timeouts++;
+	vtd_wait_done(u, cls, start_ns);
+	log_err("vtd", "unit %u: %s did not complete within %llu us", u->index,
+		what, (unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
+}
+
 /*
  * The one bounded wait for register state: poll until done() or the
  * deadline of cls passes, then look once more before declaring it missed.
@@ -128,20 +137,19 @@ static int poll_until(struct vtd_unit *u, enum vtd_deadline_class cls,
 		}
 		hw_relax();
 	}
-	vtd_wait_done(u, cls, start);
 	if (err) {
-		u->stats.timeouts++;
 		u->stats.deadline[cls].misses++;
 		u->reg_late = true;
-		log_err("vtd", "unit %u: %s did not complete within %llu us",
-			u->index, what,
-			(unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
-	} else if (u->reg_late) {
+		vtd_wait_missed(u, cls, start, what);
+		return err;
+	}
+	vtd_wait_done(u, cls, start);
+	if (u->reg_late) {
 		/* The unit answers handshakes again. */
 		u->stats.deadline[cls].recoveries++;
 		u->reg_late = false;
 	}
-	return err;
+	return 0;
 }
 
 struct reg_wait {
@@ -364,7 +372,6 @@ static int map_registers(struct vtd_unit *u)
 int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		  uint64_t reg_base, const struct vtd_config *cfg)
 {
-	size_t map_words;
 	int err;
 
 	memset(u, 0, sizeof(*u));
@@ -402,15 +409,14 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		u->pasids = vtd_pasid_limit(u);
 	}
 
-	u->did_count = vtd_cap_domains(u->cap);
-	map_words = (u->did_count + 31) / 32;
-	u->did_map = hw_zalloc(map_words * sizeof(*u->did_map));
-	if (!u->did_map) {
+	u->dids.bits = vtd_cap_domains(u->cap);
+	u->dids.map = hw_zalloc(BITMAP_WORDS(u->dids.bits) * sizeof(uint64_t));
+	if (!u->dids.map) {
 		return -ENOMEM;
 	}
 	/* With CM, hardware tags cached not-present entries with id 0 (6.1). */
 	if (vtd_cap_cm(u->cap)) {
-		u->did_map[0] |= 1;
+		bitmap_id_reserve(&u->dids, 0);
 	}
 
 	err = vtd_root_init(u);
@@ -447,8 +453,8 @@ out_free_qi:
 out_free_root:
 	vtd_root_fini(u);
 out_free_did_map:
-	hw_free(u->did_map);
-	u->did_map = NULL;
+	hw_free(u->dids.map);
+	memset(&u->dids, 0, sizeof(u->dids));
 	return err;
 }
 
@@ -647,8 +653,8 @@ void vtd_unit_fini(struct vtd_unit *u)
 	vtd_qi_fini(&u->qi);
 	vtd_root_fini(u);
 	vtd_inherit_fini(u);
-	hw_free(u->did_map);
-	u->did_map = NULL;
+	hw_free(u->dids.map);
+	memset(&u->dids, 0, sizeof(u->dids));
 }
 
 struct vtd_unit *vtd_unit_alloc(void)
@@ -728,11 +734,11 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 	if (sllps & VTD_SLLPS_1G) {
 		info->page_sizes |= VTD_PAGE_1G;
 	}
-	info->domains = u->did_count;
+	info->domains = u->dids.bits;
 	info->caching_mode = vtd_cap_cm(u->cap);
 	info->coherent = vtd_unit_coherent(u);
 	info->ir_x2apic = u->ir_x2apic;
-	info->irtes = u->irtes_used;
+	info->irtes = u->irtes.used;
 	info->inherited = u->inherited_count;
 }
 
@@ -740,19 +746,16 @@ int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
 {
 	uint32_t id;
 
-	for (id = 0; id < u->did_count; id++) {
-		if (!vtd_bit_test(u->did_map, id)) {
-			vtd_bit_set(u->did_map, id);
-			*did = (uint16_t)id;
-			return 0;
-		}
+	if (bitmap_id_alloc(&u->dids, &id)) {
+		log_err("vtd", "unit %u: all %u domain ids in use", u->index,
+			u->dids.bits);
+		return -ENOSPC;
 	}
-	log_err("vtd", "unit %u: all %u domain ids in use", u->index,
-		u->did_count);
-	return -ENOSPC;
+	*did = (uint16_t)id;
+	return 0;
 }
 
 void vtd_did_free(struct vtd_unit *u, uint16_t did)
 {
-	vtd_bit_clear(u->did_map, did);
+	bitmap_id_free(&u->dids, did);
 }

@@ -14,12 +14,13 @@
  * touches hardware returns 0 or a negative errno; no wait on hardware
  * outlasts its deadline (docs/design.md, invariant 3).
  *
- * Typical bring-up of one unit:
- *	vtd_unit_init(u, ...);			registers validated, tables
- *built vtd_domain_map(d, base, base, len, rw);	RMRR identity maps,
- *	vtd_attach(d, u, sids, n);		before TE
- *	vtd_unit_enable(u);			QI, root table, IR, TE: default
- *deny
+ * Typical bring-up of one unit, RMRR identity maps before TE:
+ *	u = vtd_unit_alloc();
+ *	vtd_unit_init(u, ...);		registers checked, tables built
+ *	vtd_domain_create(&u, 1, aw, &d);
+ *	vtd_domain_map(d, base, base, len, rw);
+ *	vtd_attach(d, u, sids, n);
+ *	vtd_unit_enable(u);		QI, root table, IR, TE: default deny
  *
  * Units and domains are opaque: their layout is the driver's
  * (internal.h).  Nothing here is thread-safe: callers serialise all calls
@@ -358,7 +359,7 @@ enum vtd_format {
 	VTD_FORMAT_PASSTHROUGH,
 };
 
-#define VTD_DOMAIN_MAX_UNITS 8U
+#define VTD_DOMAIN_MAX_UNITS 16U
 
 /*
  * A domain usable on every unit in units[] (capabilities intersected:
@@ -413,6 +414,24 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
  * succeeds.
  */
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
+
+/* One IOVA range, 4 KiB aligned. */
+struct vtd_range {
+	uint64_t iova;
+	uint64_t len;
+};
+
+/*
+ * Unmap count ranges as vtd_domain_unmap() does one, with one
+ * invalidation batch per unit for all of them: page-selective
+ * descriptors (one per range, fewer where ranges touch and align, or one
+ * domain-selective when they do not fit a batch), one wait, one
+ * doorbell.  When it returns 0 nothing in any range is reachable.
+ * -EINVAL before any change if a range is invalid; -ENOENT if nothing
+ * was mapped in any of them.
+ */
+int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			    unsigned int count);
 
 /*
  * Invalidate everything the units cache for d and wait.  After 0, nothing

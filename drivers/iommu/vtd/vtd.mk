@@ -9,7 +9,7 @@ VTD_SRCS := \
 	drivers/iommu/vtd/pgtable.c \
 	drivers/iommu/vtd/domain.c drivers/iommu/vtd/ats.c \
 	drivers/iommu/vtd/fault.c drivers/iommu/vtd/intremap.c \
-	drivers/iommu/vtd/inherit.c
+	drivers/iommu/vtd/inherit.c lib/bitmap.c
 
 ifeq ($(IOMMU),vtd)
 KERNEL_SRCS += $(VTD_SRCS) drivers/iommu/vtd/backend.c

@@ -1,0 +1,287 @@
+/*
+ * Map and unmap at the floor (issue 17): a batched strict unmap (one
+ * batch of invalidations, one wait, one doorbell, every range unreachable
+ * when it returns), table pages freed when their count of present entries
+ * reaches 0, merges found when the 512th leaf of a run is written, lazy
+ * top-level tables, and a unit that does not snoop its walks seeing every
+ * entry a call wrote.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "drivers/iommu/vtd/vtd.h"
+#include "lib/errno.h"
+
+#include "tests/model/harness.h"
+#include "tests/model/model.h"
+
+#define DEV SID(0, 4, 0)
+#define X   (64 * SZ_2M) /* IOVAs used here, away from any other */
+
+struct rig {
+	struct vtd_unit u;
+	struct vtd_domain *d;
+	unsigned int idx;
+	uint64_t ram;
+};
+
+static void rig_up(struct rig *r, const struct model_unit_config *cfg)
+{
+	r->idx = add_unit(cfg);
+	bring_up(&r->u, r->idx);
+	r->d = new_domain(&r->u, 39);
+	t_attach(r->d, &r->u, DEV);
+	r->ram = model_ram_alloc(2 * SZ_2M, SZ_2M);
+}
+
+static void rig_down(struct rig *r)
+{
+	t_detach(r->d, &r->u, DEV);
+	assert_int_equal(vtd_domain_destroy(r->d), 0);
+	shut_down(&r->u);
+}
+
+/* Each page of the ranges was cached by a DMA that reached it. */
+static void touch(struct rig *r, const struct vtd_range *ranges,
+		  unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		assert_int_equal(dma_fill(r->idx, DEV, ranges[i].iova, 1, 8),
+				 0);
+	}
+}
+
+/* No page of the ranges is reachable: each DMA faults. */
+static void unreachable(struct rig *r, const struct vtd_range *ranges,
+			unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		assert_int_equal(dma_fill(r->idx, DEV, ranges[i].iova, 2, 8),
+				 -EFAULT);
+		assert_int_equal(vtd_fault_poll(&r->u, NULL, NULL), 1);
+	}
+}
+
+/* count single pages two pages apart, mapped and cached. */
+static void map_pages(struct rig *r, struct vtd_range *ranges,
+		      unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		ranges[i].iova = X + 2 * i * SZ_4K;
+		ranges[i].len = SZ_4K;
+		t_map(r->d, ranges[i].iova, r->ram + i * SZ_4K, SZ_4K, RW);
+	}
+	touch(r, ranges, count);
+}
+
+static void unmap_batch(struct rig *r, const struct vtd_range *ranges,
+			unsigned int count)
+{
+	unsigned int i;
+
+	assert_int_equal(vtd_domain_unmap_ranges(r->d, ranges, count), 0);
+	for (i = 0; i < count; i++) {
+		model_expect_unmap(r->d, ranges[i].iova, ranges[i].len);
+	}
+}
+
+/*
+ * count pages apart from each other, cached, unmapped in one call: the
+ * IOTLB invalidations the unit saw, one wait, one doorbell, and every
+ * page unreachable on return; the table pages went with the last entry.
+ */
+static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
+{
+	struct model_unit_config cfg = default_cfg();
+	static struct vtd_range ranges[256];
+	struct vtd_stats s0;
+	uint64_t base;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	base = r.d->pt.table_pages;
+	map_pages(&r, ranges, count);
+	model_reset_stats(r.idx);
+	s0 = r.u.stats;
+	unmap_batch(&r, ranges, count);
+	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, psi);
+	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, dsi);
+	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
+	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
+	unreachable(&r, ranges, count);
+	assert_int_equal(r.d->pt.table_pages, base);
+	rig_down(&r);
+}
+
+/* 16 ranges: 16 page-selective invalidations in the batch. */
+static void test_batch_unmap_one_wait(void **state)
+{
+	one_batch(16, 16, 0);
+}
+
+/*
+ * Ranges that touch and align are invalidated together: four pages from
+ * an aligned start, given as four ranges, take one descriptor.
+ */
+static void test_batch_unmap_adjacent_ranges_merge(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_range ranges[4];
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	t_map(r.d, X, r.ram, 4 * SZ_4K, RW);
+	for (i = 0; i < 4; i++) {
+		ranges[i] = (struct vtd_range){X + i * SZ_4K, SZ_4K};
+	}
+	touch(&r, ranges, 4);
+	model_reset_stats(r.idx);
+	unmap_batch(&r, ranges, 4);
+	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, 1);
+	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
+	unreachable(&r, ranges, 4);
+	rig_down(&r);
+}
+
+/*
+ * 256 ranges are more than one batch of page-selective descriptors holds:
+ * one domain-selective invalidation instead, still one wait and one
+ * doorbell, still nothing reachable.
+ */
+static void test_batch_unmap_256_pages(void **state)
+{
+	one_batch(256, 0, 1);
+}
+
+/* A bad range anywhere: nothing unmapped; nothing mapped: -ENOENT. */
+static void test_batch_unmap_refuses_bad_ranges(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_range ranges[2];
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	map_pages(&r, ranges, 2);
+	ranges[1].len = 0x800;
+	assert_int_equal(vtd_domain_unmap_ranges(r.d, ranges, 2), -EINVAL);
+	assert_int_equal(vtd_domain_unmap_ranges(r.d, ranges, 0), -EINVAL);
+	touch(&r, ranges, 1);
+	ranges[1].len = SZ_4K;
+	unmap_batch(&r, ranges, 2);
+	assert_int_equal(vtd_domain_unmap_ranges(r.d, ranges, 2), -ENOENT);
+	rig_down(&r);
+}
+
+/*
+ * A table page is freed when its last entry goes, whatever the order, and
+ * not before: pages mapped one call each and unmapped from the middle out.
+ */
+static void test_table_freed_at_zero(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	uint64_t base;
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	base = r.d->pt.table_pages;
+	for (i = 0; i < 8; i++) {
+		t_map(r.d, X + i * SZ_4K, r.ram + SZ_4K + i * SZ_4K, SZ_4K, RW);
+	}
+	assert_int_equal(r.d->pt.table_pages, base + 2);
+	for (i = 0; i < 8; i++) {
+		t_unmap(r.d, X + ((i + 4) % 8) * SZ_4K, SZ_4K);
+		assert_int_equal(r.d->pt.table_pages, i < 7 ? base + 2 : base);
+	}
+	rig_down(&r);
+}
+
+/*
+ * 512 pages mapped one call each to one aligned 2 MiB become one leaf when
+ * the last is written, in any order; a unit that does not snoop its walks
+ * (the default) sees each entry.
+ */
+static void test_merge_when_last_written(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	uint64_t base;
+	unsigned int i, p;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	base = r.d->pt.table_pages;
+	for (i = 0; i < 512; i++) {
+		p = (i * 7) % 512;
+		t_map(r.d, X + p * SZ_4K, r.ram + p * SZ_4K, SZ_4K, RW);
+		assert_int_equal(r.d->pt.table_pages,
+				 i < 511 ? base + 2 : base + 1);
+	}
+	assert_int_equal(dma_fill(r.idx, DEV, X + 300 * SZ_4K, 3, 8), 0);
+	assert_int_equal(ram_byte(r.ram + 300 * SZ_4K), 3);
+	t_unmap(r.d, X, SZ_2M);
+	assert_int_equal(r.d->pt.table_pages, base);
+	rig_down(&r);
+}
+
+/* A domain has no table page before its first map or attach. */
+static void test_root_on_first_use(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg);
+	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+
+	bring_up(&u, idx);
+	d = new_domain(&u, 39);
+	assert_int_equal(d->pt.table_pages, 0);
+	assert_int_equal(vtd_domain_unmap(d, X, SZ_4K), -ENOENT);
+	t_map(d, X, ram, SZ_4K, RW);
+	assert_int_equal(d->pt.table_pages, 3);
+	t_unmap(d, X, SZ_4K);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	d = new_domain(&u, 39);
+	t_attach(d, &u, DEV);
+	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dma_fill(idx, DEV, X, 1, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	t_detach(d, &u, DEV);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(&u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_batch_unmap_one_wait,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_batch_unmap_adjacent_ranges_merge, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_batch_unmap_256_pages,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_batch_unmap_refuses_bad_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_freed_at_zero, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_merge_when_last_written,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_on_first_use, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
