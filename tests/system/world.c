@@ -729,7 +729,8 @@ static void hp_removing(void *ctx, struct pci_dev *d)
 	 * Unless the hardware has not confirmed the detach yet (its queue is
 	 * stuck behind a dead device-TLB): until it does, the old translation
 	 * may still be cached, and the model checks that it reaches only the
-	 * memory of the owner it had (invariant 4: retried until confirmed).
+	 * memory of the owner it had (docs/design.md, invariant 4: retried
+	 * until confirmed).
 	 */
 	if (!iommu_pending(&W.im)) {
 		fail("removal",
