@@ -248,6 +248,14 @@ static void pasid_dma_blocked(uint16_t rid, uint32_t pasid, uint64_t iova,
 	assert_int_equal(f.reason, reason);
 }
 
+/* rid's pasid attached to console domain id, whose model owner is o. */
+static void attach_pasid(uint16_t rid, unsigned int id, uint32_t pasid,
+			 const void *o)
+{
+	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(rid), id, pasid), 0);
+	model_expect_attach_pasid(0, rid, pasid, o);
+}
+
 static void count_pasid(void *ctx, const struct pci_dev *d, uint32_t pasid)
 {
 	(*(unsigned int *)ctx)++;
@@ -272,8 +280,7 @@ static void test_pasid_attach_switch_detach(void **state)
 	unsigned int a = domain_with(IOMMU_FORMAT_AUTO, W_FLR, &ha);
 	unsigned int b = domain_of(IOMMU_FORMAT_FIRST_LEVEL, &other, &hb);
 
-	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), b, 5), 0);
-	model_expect_attach_pasid(0, W_FLR, 5, &other);
+	attach_pasid(W_FLR, b, 5, &other);
 	assert_int_equal(pasids_in(b), 1);
 	assert_int_equal(pasid_dma(W_FLR, 5, W_GPA, 0x71), 0);
 	assert_int_equal(bytes_of(hb, 0x71), DMA_LEN);
@@ -282,8 +289,7 @@ static void test_pasid_attach_switch_detach(void **state)
 	assert_int_equal(iommu_domain_del(&W.im, NULL, b), -EBUSY);
 
 	/* Switched to a: tagged requests land there now. */
-	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), a, 5), 0);
-	model_expect_attach_pasid(0, W_FLR, 5, &owner);
+	attach_pasid(W_FLR, a, 5, &owner);
 	assert_int_equal(pasids_in(b), 0);
 	assert_int_equal(pasids_in(a), 1);
 	assert_int_equal(pasid_dma(W_FLR, 5, W_GPA, 0x73), 0);
@@ -306,8 +312,7 @@ static void test_detach_blocks_pasids(void **state)
 	unsigned int a = domain_with(IOMMU_FORMAT_AUTO, W_FLR, &ha);
 	unsigned int b = domain_of(IOMMU_FORMAT_SECOND_LEVEL, &other, &hb);
 
-	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), b, 7), 0);
-	model_expect_attach_pasid(0, W_FLR, 7, &other);
+	attach_pasid(W_FLR, b, 7, &other);
 	assert_int_equal(iommu_detach(&W.im, w_dev(W_FLR)), 0);
 	model_expect_detach_pasid(0, W_FLR, 7);
 	model_expect_detach(0, W_FLR);
@@ -381,8 +386,7 @@ static void test_nested_domain_translates_through_parent(void **state)
 						 W_GPA + NEST_TABLES, 4, &n),
 			 0);
 	assert_int_equal(iommu_domain_format(&W.im, n), IOMMU_FORMAT_NESTED);
-	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(W_FLR), n, 3), 0);
-	model_expect_attach_pasid(0, W_FLR, 3, &nested);
+	attach_pasid(W_FLR, n, 3, &nested);
 	model_expect_map(&nested, NEST_IOVA, hp, 0x1000,
 			 IOMMU_PROT_READ | IOMMU_PROT_WRITE);
 	assert_int_equal(pasid_dma(W_FLR, 3, NEST_IOVA, 0x77), 0);

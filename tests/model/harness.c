@@ -81,6 +81,24 @@ void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
 	model_expect_detach(u->index, sid);
 }
 
+struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
+			       unsigned int aw, uint16_t sid)
+{
+	struct vtd_domain *d;
+
+	bring_up(u, idx);
+	d = new_domain(u, aw);
+	t_attach(d, u, sid);
+	return d;
+}
+
+void down_attached(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
+{
+	t_detach(d, u, sid);
+	assert_int_equal(vtd_domain_destroy(d), 0);
+	shut_down(u);
+}
+
 void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 		    uint32_t pasid)
 {

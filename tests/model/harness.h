@@ -35,6 +35,15 @@ void bring_up(struct vtd_unit *u, unsigned int idx);
 void shut_down(struct vtd_unit *u);
 struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw);
 
+/*
+ * The prelude most tests share: unit idx brought up, a domain of aw bits
+ * on it, sid attached.  down_attached() ends it: sid detached, the domain
+ * destroyed, the unit shut down, each step asserted.
+ */
+struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
+			       unsigned int aw, uint16_t sid);
+void down_attached(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
+
 void t_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa, uint64_t len,
 	   unsigned int prot);
 void t_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);

@@ -168,9 +168,7 @@ static void test_inherit_keeps_dma(void **state)
 	assert_int_equal(ram_byte(ram2), 0x33);
 	assert_int_equal(ram_byte(o.ram), 0x22);
 
-	t_detach(d, &u, SID_A);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID_A);
 	assert_int_equal(model_table_pages(), pages);
 	old_life_free(&o);
 }
@@ -205,9 +203,7 @@ static void test_inherit_detach_never_attached(void **state)
 	/* Only once: it is neither inherited nor attached now. */
 	assert_int_equal(vtd_detach(d, &u, mixed, 1), -EINVAL);
 
-	t_detach(d, &u, SID_B);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID_B);
 	old_life_free(&o);
 }
 

@@ -466,7 +466,8 @@ static void test_iec_deadline(void **state)
 	/* The batch stays at the head of the queue: the poll sees it late. */
 	vtd_qi_poll(&u);
 	assert_true(vtd_unit_degraded(&u));
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 1);
+	assert_int_equal(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_IOTLB].misses, 1);
 	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC, &sid, 1),
 			 -ETIMEDOUT);
 	model_qi_stall(idx, false);

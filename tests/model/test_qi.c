@@ -75,9 +75,7 @@ static void rig_up(struct rig *r, const struct model_unit_config *cfg)
 {
 	model_set_relax(RELAX_NS);
 	r->idx = add_unit(cfg);
-	bring_up(&r->u, r->idx);
-	r->d = new_domain(&r->u, 39);
-	t_attach(r->d, &r->u, MASTER);
+	r->d = up_attached(&r->u, r->idx, 39, MASTER);
 	r->ram = model_ram_alloc((PAGES + 1) * SZ_4K, SZ_4K);
 	t_map(r->d, KEEP, r->ram + PAGES * SZ_4K, SZ_4K, RW);
 	model_add_endpoint(r->idx, DEAD, MODEL_ATS_NEVER);
@@ -86,9 +84,7 @@ static void rig_up(struct rig *r, const struct model_unit_config *cfg)
 
 static void rig_down(struct rig *r)
 {
-	t_detach(r->d, &r->u, MASTER);
-	assert_int_equal(vtd_domain_destroy(r->d), 0);
-	shut_down(&r->u);
+	down_attached(r->d, &r->u, MASTER);
 }
 
 /*
@@ -170,7 +166,7 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	unsigned int i, live = n > 2 ? (p + 1) % n : n;
-	uint64_t ite = r->u.stats.ite, t0, live_at_ite;
+	uint64_t ite = vtd_unit_stats(&r->u)->ite, t0, live_at_ite;
 	uint32_t seq;
 
 	arm(r, n, 1U << p | 1U << live);
@@ -197,7 +193,7 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	live_at_ite = model_endpoint_stats(r->idx, LIVE)->invalidations;
 	vtd_qi_poll(&r->u);
 	drain(&r->u);
-	assert_int_equal(r->u.stats.ite, ite + 1);
+	assert_int_equal(vtd_unit_stats(&r->u)->ite, ite + 1);
 	assert_true(vtd_device_quarantined(&r->u, DEAD));
 	assert_false(vtd_device_quarantined(&r->u, LIVE));
 	assert_true(vtd_qi_passed(&r->u, seq));
@@ -225,10 +221,12 @@ static void test_ite_every_slot(void **state)
 		for (p = 0; p < n; p++)
 			ite_case(&r, n, p);
 	}
-	assert_int_equal(r.u.stats.ite,
+	assert_int_equal(vtd_unit_stats(&r.u)->ite,
 			 VTD_QI_BATCH_MAX * (VTD_QI_BATCH_MAX + 1) / 2);
-	assert_int_equal(model_unit_stats(r.idx)->ite, r.u.stats.ite);
-	assert_int_equal(r.u.stats.quarantines, r.u.stats.ite);
+	assert_int_equal(model_unit_stats(r.idx)->ite,
+			 vtd_unit_stats(&r.u)->ite);
+	assert_int_equal(vtd_unit_stats(&r.u)->quarantines,
+			 vtd_unit_stats(&r.u)->ite);
 	rig_down(&r);
 }
 
@@ -241,7 +239,7 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	bool fails = iqei != VTD_IQEI_TAIL;
-	uint64_t iqe = r->u.stats.iqe, t0;
+	uint64_t iqe = vtd_unit_stats(&r->u)->iqe, t0;
 	unsigned int i;
 	uint32_t seq;
 
@@ -253,7 +251,7 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 	assert_int_equal(vtd_qi_submit(&r->u, descs, n, &seq),
 			 fails ? -EIO : 0);
 	assert_within(&r->u, t0, VTD_DEADLINE_IOTLB);
-	assert_int_equal(r->u.stats.iqe, iqe + 1);
+	assert_int_equal(vtd_unit_stats(&r->u)->iqe, iqe + 1);
 	assert_true(queue_empty(&r->u));
 	/* Passed by the hardware; its result stays with it. */
 	assert_true(vtd_qi_passed(&r->u, seq));
@@ -288,7 +286,8 @@ static void test_iqe_every_slot(void **state)
 				iqe_case(&r, n, p, iqei);
 		}
 	}
-	assert_int_equal(model_unit_stats(r.idx)->iqe, r.u.stats.iqe);
+	assert_int_equal(model_unit_stats(r.idx)->iqe,
+			 vtd_unit_stats(&r.u)->iqe);
 	rig_down(&r);
 }
 
@@ -345,9 +344,9 @@ static void test_ice_every_slot(void **state)
 			ice_case(&r, n, p, culprits[k % ARRAY_SIZE(culprits)],
 				 &errors[k % ARRAY_SIZE(culprits)]);
 	}
-	assert_int_equal(r.u.stats.ice, k);
+	assert_int_equal(vtd_unit_stats(&r.u)->ice, k);
 	assert_int_equal(model_unit_stats(r.idx)->ice, k);
-	assert_int_equal(r.u.stats.quarantines, k / 3);
+	assert_int_equal(vtd_unit_stats(&r.u)->quarantines, k / 3);
 	rig_down(&r);
 }
 
@@ -387,7 +386,8 @@ static void test_devtlb_to_vanished_device(void **state)
 		-ETIMEDOUT);
 	assert_within(&r.u, t0, VTD_DEADLINE_DEVTLB);
 	assert_true(vtd_device_quarantined(&r.u, LIVE));
-	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].misses, 1);
+	assert_int_equal(
+		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_DEVTLB].misses, 1);
 
 	/* Other domains, for 20 more seconds: map, use, unmap. */
 	for (i = 0; i < 40; i++) {
@@ -403,14 +403,17 @@ static void test_devtlb_to_vanished_device(void **state)
 	}
 	/* Stuck behind the device, not late themselves: the unit is fine. */
 	assert_false(vtd_unit_degraded(&r.u));
-	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 0);
+	assert_int_equal(
+		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_IOTLB].misses, 0);
 	assert_non_null(other[0]->deferred);
 
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
 	drain(&r.u);
-	assert_int_equal(r.u.stats.ite, 1);
-	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].recoveries, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 1);
+	assert_int_equal(
+		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_DEVTLB].recoveries,
+		1);
 	assert_int_equal(vtd_quarantine_count(&r.u), 1);
 	for (i = 0; i < 40; i++) {
 		k = i % 2;
@@ -537,7 +540,9 @@ static void test_devtlb_one_deadline(void **state)
 		    r.u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
 			    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] +
 			    2 * RELAX_NS);
-	assert_true(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].max_wait_ns <=
+	assert_true(vtd_unit_stats(&r.u)
+			    ->deadline[VTD_DEADLINE_DEVTLB]
+			    .max_wait_ns <=
 		    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + RELAX_NS);
 	assert_true(vtd_device_quarantined(&r.u, DEAD));
 
@@ -659,8 +664,10 @@ static void test_devtlb_late_completion(void **state)
 	model_advance(2000 * MS);
 	vtd_qi_poll(&r.u);
 	assert_true(queue_empty(&r.u));
-	assert_int_equal(r.u.stats.ite, 0);
-	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_DEVTLB].recoveries, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 0);
+	assert_int_equal(
+		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_DEVTLB].recoveries,
+		1);
 
 	/* Quarantined until reset: no attachment, no more invalidations. */
 	d2 = new_domain(&r.u, 39);
@@ -697,13 +704,13 @@ static void test_ite_during_wait(void **state)
 	t0 = model_now();
 	assert_int_equal(vtd_qi_wait(&r.u, seq[0]), -ETIMEDOUT);
 	assert_true(model_now() - t0 < 60 * MS);
-	assert_int_equal(r.u.stats.ite, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 1);
 	assert_true(vtd_device_quarantined(&r.u, DEAD));
 	assert_int_equal(vtd_qi_wait(&r.u, seq[1]), 0);
 	expect_gone(&r, 0);
 	assert_true(queue_empty(&r.u));
-	assert_int_equal(r.u.stats.aborted, 2);
-	assert_int_equal(r.u.stats.resubmitted, 2);
+	assert_int_equal(vtd_unit_stats(&r.u)->aborted, 2);
+	assert_int_equal(vtd_unit_stats(&r.u)->resubmitted, 2);
 	rig_down(&r);
 }
 
@@ -745,7 +752,8 @@ static void test_late_status_write(void **state)
 	}
 	/* Only the first was at the head: one miss, the unit degraded. */
 	assert_true(vtd_unit_degraded(&r.u));
-	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 1);
+	assert_int_equal(
+		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_IOTLB].misses, 1);
 	assert_int_equal(vtd_attach(d2, &r.u, &sid, 1), -ETIMEDOUT);
 	/* Queue more while the writes are on their way, then ring for it. */
 	do {
@@ -769,7 +777,9 @@ static void test_late_status_write(void **state)
 	vtd_qi_poll(&r.u);
 	drain(&r.u);
 	assert_false(vtd_unit_degraded(&r.u));
-	assert_int_equal(r.u.stats.deadline[VTD_DEADLINE_IOTLB].recoveries, 1);
+	assert_int_equal(
+		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_IOTLB].recoveries,
+		1);
 	assert_true(vtd_qi_passed(&r.u, seq[0]));
 	assert_true(vtd_qi_passed(&r.u, r.u.qi.seq));
 	expect_gone(&r, 0);
@@ -841,12 +851,18 @@ static void test_deadline_per_class(void **state)
 	model_advance(ITE_NS);
 	vtd_qi_poll(&u);
 	drain(&u);
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_IOTLB].misses, 1);
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_IOTLB].recoveries, 1);
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_DEVTLB].misses, 1);
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_DEVTLB].recoveries, 1);
-	assert_true(u.stats.deadline[VTD_DEADLINE_DEVTLB].max_wait_ns <=
-		    20 * MS + RELAX_NS);
+	assert_int_equal(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_IOTLB].misses, 1);
+	assert_int_equal(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_IOTLB].recoveries, 1);
+	assert_int_equal(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_DEVTLB].misses, 1);
+	assert_int_equal(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_DEVTLB].recoveries,
+		1);
+	assert_true(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_DEVTLB].max_wait_ns <=
+		20 * MS + RELAX_NS);
 	shut_down(&u);
 
 	/* Register handshakes: a unit whose TE never follows GCMD. */
@@ -856,13 +872,18 @@ static void test_deadline_per_class(void **state)
 	assert_int_equal(vtd_unit_init(&u, idx, 0, BASE(idx), &vc), 0);
 	assert_int_equal(vtd_unit_enable(&u), -ETIMEDOUT);
 	/* Enabling takes several handshakes; the stuck one was cut short. */
-	assert_true(u.stats.deadline[VTD_DEADLINE_REG].max_wait_ns >= 2500000);
-	assert_true(u.stats.deadline[VTD_DEADLINE_REG].max_wait_ns <=
-		    2500000 + RELAX_NS);
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_REG].misses, 1);
+	assert_true(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_REG].max_wait_ns >=
+		2500000);
+	assert_true(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_REG].max_wait_ns <=
+		2500000 + RELAX_NS);
+	assert_int_equal(vtd_unit_stats(&u)->deadline[VTD_DEADLINE_REG].misses,
+			 1);
 	model_unstick(idx);
 	shut_down(&u);
-	assert_int_equal(u.stats.deadline[VTD_DEADLINE_REG].recoveries, 1);
+	assert_int_equal(
+		vtd_unit_stats(&u)->deadline[VTD_DEADLINE_REG].recoveries, 1);
 }
 
 /* A late internal invalidation degrades the unit until it completes. */
@@ -928,7 +949,7 @@ static void test_two_dead_devices_full_ring(void **state)
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
 	drain(&r.u);
-	assert_int_equal(r.u.stats.ite, 2);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 2);
 	assert_true(vtd_device_quarantined(&r.u, DEAD));
 	assert_true(vtd_device_quarantined(&r.u, dead2));
 	assert_int_equal(vtd_quarantine_count(&r.u), 2);
@@ -976,7 +997,7 @@ static void test_ite_chain(void **state)
 	}
 	drain(&r.u);
 	/* One ITE per dead device, each named and quarantined. */
-	assert_int_equal(r.u.stats.ite, 6);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 6);
 	assert_int_equal(vtd_quarantine_count(&r.u), 6);
 	for (i = 0; i < n; i++)
 		assert_true(vtd_qi_passed(&r.u, seqs[i]));
@@ -1015,7 +1036,7 @@ static void test_ite_without_sid(void **state)
 
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
-	assert_int_equal(r.u.stats.ite, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 1);
 	assert_false(vtd_device_quarantined(&r.u, 0));
 	/* Stuck on the second device: the head deadline names it. */
 	for (i = 0; i < 2; i++) {
@@ -1027,7 +1048,7 @@ static void test_ite_without_sid(void **state)
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
 	drain(&r.u);
-	assert_int_equal(r.u.stats.ite, 2);
+	assert_int_equal(vtd_unit_stats(&r.u)->ite, 2);
 	assert_int_equal(model_unit_stats(r.idx)->ite, 2);
 	assert_false(vtd_device_quarantined(&r.u, 0));
 	assert_int_equal(vtd_quarantine_count(&r.u), 2);
@@ -1119,9 +1140,12 @@ static void test_success_path_mmio(void **state)
 		t_map(r.d, IOVA(i % PAGES), r.ram, SZ_4K, RW);
 		s0 = r.u.stats;
 		t_unmap(r.d, IOVA(i % PAGES), SZ_4K);
-		assert_int_equal(r.u.stats.mmio_reads, s0.mmio_reads);
-		assert_int_equal(r.u.stats.mmio_writes, s0.mmio_writes + 1);
-		assert_int_equal(r.u.stats.doorbells, s0.doorbells + 1);
+		assert_int_equal(vtd_unit_stats(&r.u)->mmio_reads,
+				 s0.mmio_reads);
+		assert_int_equal(vtd_unit_stats(&r.u)->mmio_writes,
+				 s0.mmio_writes + 1);
+		assert_int_equal(vtd_unit_stats(&r.u)->doorbells,
+				 s0.doorbells + 1);
 	}
 	rig_down(&r);
 }
@@ -1138,7 +1162,7 @@ static void test_selftest_iqe(void **state)
 	rig_up(&r, &cfg);
 	assert_int_equal(dma_fill(r.idx, MASTER, KEEP, 6, 8), 0);
 	assert_int_equal(vtd_qi_selftest_iqe(&r.u), 0);
-	assert_int_equal(r.u.stats.iqe, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->iqe, 1);
 	assert_int_equal(model_log_count("IQEI 4, reserved field set"), 1);
 	assert_int_equal(dma_fill(r.idx, MASTER, KEEP, 7, 8), 0);
 	assert_int_equal(ram_byte(r.ram + PAGES * SZ_4K), 7);
@@ -1224,7 +1248,7 @@ static void test_iqe_keeps_deferred_pages(void **state)
 			drain(&r.u);
 		}
 		model_expect_unmap(r.d, far, SZ_4K);
-		assert_int_equal(r.u.stats.iqe, k + 1);
+		assert_int_equal(vtd_unit_stats(&r.u)->iqe, k + 1);
 		assert_non_null(r.d->deferred);
 		/* The next call reaps: they stay. */
 		t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
@@ -1285,7 +1309,7 @@ static void test_devtlb_descriptor(void **state)
 	/* Accepted by the hardware, and without device-TLBs refused early. */
 	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0x7654321000, 4),
 			 0);
-	assert_int_equal(r.u.stats.iqe, 0);
+	assert_int_equal(vtd_unit_stats(&r.u)->iqe, 0);
 	assert_int_equal(model_unit_stats(r.idx)->devtlb, 1);
 	r.u.ecap &= ~VTD_ECAP_DT;
 	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), -ENOTSUP);

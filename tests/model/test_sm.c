@@ -315,9 +315,7 @@ static void test_pasid_table_sizes(void **state)
 	assert_int_equal(dma_fill_pasid(idx, SID(1, 0, 0), 1, IOVA, 0, 8),
 			 -EFAULT);
 	sm_fault_expect(&u, SID(1, 0, 0), 1, SM_PASIDE);
-	t_detach(d, &u, SID(1, 0, 0));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(1, 0, 0));
 }
 
 /* ---- every PASID translation type ---- */
@@ -1016,7 +1014,7 @@ static void test_sm_queue(void **state)
 	model_inject_iqe(idx, 0, VTD_IQEI_RSVD);
 	assert_int_equal(vtd_domain_flush(dom), -EIO);
 	assert_int_equal(vtd_domain_flush(dom), 0);
-	assert_int_equal(u.stats.iqe, 1);
+	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
 
 	/* PASID-based device-TLB invalidation: its fields, its endpoint. */
 	before = model_now();
@@ -1037,7 +1035,7 @@ static void test_sm_queue(void **state)
 	assert_true(vtd_device_quarantined(&u, DEAD));
 	model_advance(UINT64_C(61000000000));
 	vtd_qi_poll(&u);
-	assert_int_equal(u.stats.ite, 1);
+	assert_int_equal(vtd_unit_stats(&u)->ite, 1);
 	assert_int_equal(vtd_devtlb_flush_pasid(&u, DEAD, DEAD, 0, 5, 0, 0),
 			 -EIO);
 	assert_int_equal(vtd_domain_flush(dom), 0);

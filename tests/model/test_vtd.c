@@ -324,9 +324,7 @@ static void test_map_unmap_4k(void **state)
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, SID(0, 5, 0));
+	d = up_attached(&u, idx, 39, SID(0, 5, 0));
 	t_map(d, 0x10000, ram, SZ_4K, RW);
 	t_map(d, 0x20000, ram + SZ_4K, SZ_4K, VTD_PROT_READ);
 
@@ -349,9 +347,9 @@ static void test_map_unmap_4k(void **state)
 	assert_int_equal(st->iotlb_page, 1);
 	assert_int_equal(st->iotlb_domain, 0);
 	assert_int_equal(st->iotlb_global, 0);
-	assert_int_equal(u.stats.doorbells, 1);
-	assert_int_equal(u.stats.descriptors, 2);
-	assert_int_equal(u.stats.waits, 1);
+	assert_int_equal(vtd_unit_stats(&u)->doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&u)->descriptors, 2);
+	assert_int_equal(vtd_unit_stats(&u)->waits, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10000, 0xcc, 8),
 			 -EFAULT);
 	assert_int_equal(ram_byte(ram), 0);
@@ -368,9 +366,7 @@ static void test_map_unmap_4k(void **state)
 	assert_int_equal(vtd_domain_map(d, 0x20000, ram, SZ_4K, RW), -EEXIST);
 
 	t_unmap(d, 0x20000, SZ_4K);
-	t_detach(d, &u, SID(0, 5, 0));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(0, 5, 0));
 }
 
 static void test_map_overlap_rolls_back(void **state)
@@ -383,9 +379,7 @@ static void test_map_overlap_rolls_back(void **state)
 	struct map_log log;
 	uint64_t pages;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, SID(0, 5, 0));
+	d = up_attached(&u, idx, 39, SID(0, 5, 0));
 	t_map(d, 0x10000, ram, 4 * SZ_4K, RW);
 	pages = d->pt.table_pages;
 	assert_int_equal(
@@ -400,9 +394,7 @@ static void test_map_overlap_rolls_back(void **state)
 	fault_expect(&u, SID(0, 5, 0), 0xe000, 5, true);
 
 	t_unmap(d, 0x10000, 4 * SZ_4K);
-	t_detach(d, &u, SID(0, 5, 0));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(0, 5, 0));
 }
 
 static void test_superpages(void **state)
@@ -415,9 +407,7 @@ static void test_superpages(void **state)
 	struct vtd_unit u;
 	struct map_log log;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, SID(0, 6, 0));
+	d = up_attached(&u, idx, 39, SID(0, 6, 0));
 	assert_int_equal(d->pt.table_pages, 1);
 
 	t_map(d, SZ_1G, ram1g, SZ_1G, RW); /* a leaf in the root table */
@@ -452,9 +442,7 @@ static void test_superpages(void **state)
 	assert_int_equal(d->pt.table_pages, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 6, 0), SZ_1G, 0x63, 8), -EFAULT);
 	fault_expect(&u, SID(0, 6, 0), SZ_1G, 5, true);
-	t_detach(d, &u, SID(0, 6, 0));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(0, 6, 0));
 }
 
 static void test_split_and_merge(void **state)
@@ -468,9 +456,7 @@ static void test_split_and_merge(void **state)
 	struct vtd_unit u;
 	struct map_log log;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, SID(0, 7, 0));
+	d = up_attached(&u, idx, 39, SID(0, 7, 0));
 	t_map(d, SZ_2M, ram2m, SZ_2M, RW);
 	pages = d->pt.table_pages;
 	/* The 2M leaf is now in the IOTLB. */
@@ -523,9 +509,7 @@ static void test_split_and_merge(void **state)
 	t_unmap(d, SZ_2M, SZ_2M);
 	t_unmap(d, SZ_1G, SZ_1G);
 	assert_int_equal(d->pt.table_pages, 1);
-	t_detach(d, &u, SID(0, 7, 0));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(0, 7, 0));
 }
 
 /* Page-selective while a batch holds the chunks, domain-wide beyond. */
@@ -609,9 +593,7 @@ static void test_caching_mode(void **state)
 
 	t_unmap(d, 0x3000, SZ_4K);
 	t_detach(d, &u, SID(0, 9, 0));
-	t_detach(d, &u, SID(0, 9, 1));
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, SID(0, 9, 1));
 }
 
 static void test_attach_detach_paths(void **state)
@@ -690,9 +672,7 @@ static void test_rmrr_before_enable(void **state)
 	assert_int_equal(dma_fill(idx, SID(0, 21, 0), rmrr, 0x98, 8), -EFAULT);
 	fault_expect(&u, SID(0, 21, 0), rmrr, 2, true);
 
-	t_detach(d, &u, usb);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, usb);
 }
 
 /* One domain on two different units: capabilities intersected. */
@@ -838,9 +818,7 @@ static void test_model_stale_until_invalidated(void **state)
 	assert_int_equal(ram_byte(b), 0x77);
 
 	t_unmap(d, 0x7000, SZ_4K);
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 /* docs/design.md, invariant 5, as the model checks it. */
@@ -917,9 +895,7 @@ static void test_model_catches_missing_invalidation(void **state)
 	struct vtd_unit u;
 	uint64_t unmapped;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	t_map(d, 3 * SZ_1G, ram, SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 3 * SZ_1G, 1, 8), 0);
 
@@ -933,9 +909,7 @@ static void test_model_catches_missing_invalidation(void **state)
 	assert_true(model_violation_seen("freed while the IOTLB still caches"));
 	model_clear_violations();
 
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 /* A unit that does not snoop its walks sees only what was flushed. */
@@ -995,7 +969,7 @@ static void test_gcmd_handshake_deadline(void **state)
 	spent = model_now() - t0;
 	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_REG]);
 	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_REG] + 100000);
-	assert_int_equal(u.stats.timeouts, 1);
+	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	assert_int_equal(model_log_count("did not complete within 10000 us"),
 			 1);
 	assert_int_not_equal(u.state, VTD_UNIT_ON);
@@ -1016,9 +990,7 @@ static void test_qi_deadline(void **state)
 	struct vtd_unit u;
 	uint64_t t0, spent;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	t_map(d, 0x1000, ram, SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 1, 8), 0);
 
@@ -1028,7 +1000,7 @@ static void test_qi_deadline(void **state)
 	spent = model_now() - t0;
 	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_IOTLB]);
 	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 100000);
-	assert_int_equal(u.stats.timeouts, 1);
+	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	/* Not complete: the device may still reach the page. */
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 2, 8), 0);
 
@@ -1038,9 +1010,7 @@ static void test_qi_deadline(void **state)
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 3, 8), -EFAULT);
 	fault_expect(&u, sid, 0x1000, 5, true);
 
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 /*
@@ -1058,9 +1028,7 @@ static void test_iqe_returns_error(void **state)
 	struct vtd_unit u;
 	uint64_t t0, pages;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	t_map(d, 2 * SZ_1G, ram, SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 1, 8), 0);
 	pages = model_table_pages();
@@ -1073,7 +1041,7 @@ static void test_iqe_returns_error(void **state)
 		model_log_count(
 			"invalidation queue error (IQEI 4, reserved field set)"),
 		1);
-	assert_int_equal(u.stats.iqe, 1);
+	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
 	assert_int_equal(u.qi.oldest, u.qi.tail);
 	/* The invalidation never ran: the stale translation still serves. */
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 2, 8), 0);
@@ -1088,9 +1056,7 @@ static void test_iqe_returns_error(void **state)
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 3, 8), -EFAULT);
 	fault_expect(&u, sid, 2 * SZ_1G, 5, true);
 
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 /* A detach whose invalidation times out stays retryable and blocks reuse. */
@@ -1140,9 +1106,7 @@ static void test_reclaim_after_completion(void **state)
 
 	cfg.qi_latency_ns = 50000; /* waits really wait */
 	idx = add_unit(&cfg);
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	pages = model_table_pages();
 	t_map(d, 4 * SZ_1G, ram, SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 4 * SZ_1G, 1, 8), 0);
@@ -1165,9 +1129,7 @@ static void test_reclaim_after_completion(void **state)
 	assert_null(d->deferred);
 
 	t_unmap(d, 0, SZ_4K);
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 /*
@@ -1187,9 +1149,7 @@ static void test_map_error_rolls_back(void **state)
 
 	cfg.cap |= VTD_CAP_CM;
 	idx = add_unit(&cfg);
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	t_map(d, 0x5000, ram, SZ_4K, RW);
 	model_inject_iqe(idx, 0, VTD_IQEI_RSVD);
 	assert_int_equal(vtd_domain_map(d, 0x3000, ram, SZ_4K, RW), -EIO);
@@ -1237,9 +1197,7 @@ static void test_unmap_range_every_page(void **state)
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	for (c = 0; c < 2; c++) {
 		t_map(d, starts[c], ram, counts[c] * SZ_4K, RW);
 		for (i = 0; i < counts[c]; i++)
@@ -1254,9 +1212,7 @@ static void test_unmap_range_every_page(void **state)
 			assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 		}
 	}
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 /*
@@ -1274,9 +1230,7 @@ static void test_merge_needs_every_entry(void **state)
 	struct vtd_unit u;
 	struct map_log log;
 
-	bring_up(&u, idx);
-	d = new_domain(&u, 39);
-	t_attach(d, &u, sid);
+	d = up_attached(&u, idx, 39, sid);
 	t_map(d, x, ram, SZ_2M - SZ_4K, RW);
 	t_map(d, last, ram + SZ_2M, SZ_4K, RW);
 	log = mappings(d);
@@ -1294,9 +1248,7 @@ static void test_merge_needs_every_entry(void **state)
 	assert_int_equal(dma_fill(idx, sid, last, 0x5b, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 	t_unmap(d, x, SZ_2M);
-	t_detach(d, &u, sid);
-	assert_int_equal(vtd_domain_destroy(d), 0);
-	shut_down(&u);
+	down_attached(d, &u, sid);
 }
 
 static void test_qi_sequence_wraps(void **state)
@@ -1377,7 +1329,7 @@ static void test_faults_wrap_and_overflow(void **state)
 				 (VTD_FSTS_PFO | VTD_FSTS_PPF),
 			 0);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 0);
-	assert_int_equal(u.stats.faults, 10);
+	assert_int_equal(vtd_unit_stats(&u)->faults, 10);
 	shut_down(&u);
 }
 
@@ -1408,10 +1360,46 @@ static void test_fault_log_rate_limited(void **state)
 	shut_down(&u);
 }
 
+/*
+ * The fault event (VT-d spec 7.3): masked at takeover even where a
+ * previous owner left it on, then aimed at the kernel's vector and APIC (x2APIC
+ * id: its upper bits in FEUADDR) and unmasked; with no vector it stays masked.
+ */
+static void test_fault_event_programmed(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_config vc;
+	struct vtd_unit u;
+	unsigned int idx;
+	uint64_t base;
+
+	idx = add_unit(&cfg);
+	base = BASE(idx);
+	vtd_config_default(&vc);
+	assert_int_equal(vtd_unit_init(&u, idx, 0, base, &vc), 0);
+	assert_int_equal(vtd_unit_enable(&u), 0);
+	hw_mmio_write32(base + VTD_FECTL_REG,
+			0); /* as a previous owner left it */
+	vtd_fault_clear_stale(&u);
+	vtd_fault_event_enable(&u);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), VTD_FECTL_IM);
+
+	u.cfg.fault_vector = 0x21;
+	u.cfg.fault_apic = 0x1234;
+	vtd_fault_event_enable(&u);
+	assert_int_equal(hw_mmio_read32(base + VTD_FEDATA_REG), 0x21);
+	assert_int_equal(hw_mmio_read32(base + VTD_FEADDR_REG), 0xfee34000U);
+	assert_int_equal(hw_mmio_read32(base + VTD_FEUADDR_REG), 0x1200U);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), 0);
+	shut_down(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bringup_default_deny,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_event_programmed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bringup_heterogeneous,
 						setup, teardown),

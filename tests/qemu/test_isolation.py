@@ -5,8 +5,9 @@ tables only), with and without PASID support.  Each configuration boots
 once; every test uses its own domain and buffers.
 
 QEMU 10 adds units that walk first-level tables only (x-flts=on: FLTS
-without SLTS, issue 13): with vtd.mode=scalable moat must build every
-domain, the blocking one included, in first-level format."""
+without SLTS, issue 13): left to itself (vtd.mode=auto) moat runs them in
+scalable mode and builds every domain, the blocking one included, in
+first-level format."""
 import re
 
 import pytest
@@ -51,9 +52,7 @@ def first_level(vm):
 
 @pytest.fixture(scope="module", params=CONFIGS, ids=config_id)
 def vm(request):
-    # Auto mode keeps an SMTS unit without SLTS in legacy mode.
-    cmdline = "vtd.mode=scalable" if "x-flts=on" in request.param[1] else None
-    with moat.Machine(devices=DEVICES, memory="3G", cmdline=cmdline,
+    with moat.Machine(devices=DEVICES, memory="3G",
                       iommu="intel-iommu,intremap=on," + request.param[1],
                       trace=["vtd_inv_desc*"]) as m:
         m.wait_ready()
@@ -69,6 +68,8 @@ def test_iommu_reports_unit_and_width(vm):
     # Left to itself, moat picks scalable mode wherever QEMU offers it.
     mode = "scalable" if SM in vm.config else "legacy"
     assert "mode %s te on qi on" % mode in out[0], out
+    if first_level(vm):
+        assert "  mode scalable: auto: SMTS and FLTS, no SLTS" in out, out
     levels = "3,4" if "aw-bits=48" in vm.config else "3"
     assert out[1].startswith("  levels %s pages 4k,2m,1g" % levels), out
     cm = "caching-mode on" if "caching-mode=on" in vm.config else "caching-mode off"
@@ -220,9 +221,8 @@ def test_one_page_unmap_is_page_selective(opts):
     cmds = ("domain new; attach 00:01.0 1; domain map 1 0x7000000 0x1000000 0x1000 rw; "
             "domain map 1 0x7200000 0x1200000 0x200000 rw; "
             "domain unmap 1 0x7000000 0x1000; domain unmap 1 0x7200000 0x200000; exit 1")
-    mode = "vtd.mode=scalable " if "x-flts=on" in opts else ""
     with moat.Machine(devices=[EDU + ",addr=1.0"], iommu="intel-iommu,intremap=on," + opts,
-                      trace=["vtd_inv_desc*"], cmdline='%srun="%s"' % (mode, cmds)) as m:
+                      trace=["vtd_inv_desc*"], cmdline='run="%s"' % cmds) as m:
         assert m.wait_exit() == moat.exit_status(1)
         assert not any(l.startswith("error:") for l in m.lines), m.lines
         trace = m.trace().splitlines()

@@ -79,23 +79,6 @@ static bool named(const uint16_t *sids, unsigned int count, uint16_t sid)
 	return false;
 }
 
-/*
- * Smallest naturally aligned power-of-two block of pages that holds
- * [iova, iova + len): device-TLB invalidations take one size per
- * descriptor (PCIe ATS, Invalidate Request), so one descriptor a device.
- */
-static unsigned int range_order(uint64_t iova, uint64_t len)
-{
-	uint64_t first = iova >> VTD_PAGE_SHIFT;
-	uint64_t last = (iova + len - 1) >> VTD_PAGE_SHIFT;
-	unsigned int order = 0;
-
-	while (order < VTD_DEVTLB_ALL && (first >> order) != (last >> order)) {
-		order++;
-	}
-	return order;
-}
-
 struct ats_batches {
 	struct vtd_unit *u;
 	struct vtd_ats_dev *next; /* the first device not yet considered */
@@ -148,7 +131,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 		.sids = sids,
 		.count = count,
 		.iova = iova,
-		.order = range_order(iova, len),
+		.order = vtd_range_order(iova, len),
 	};
 	int err;
 
@@ -173,10 +156,8 @@ void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 
 	err = vtd_ats_flush(du, sids, count, 0, UINT64_MAX);
 	if (err) {
-		log_warn(
-			"vtd",
-			"unit %u: device-TLB invalidation at detach failed (%d)",
-			du->unit->index, err);
+		vtd_warn(du->unit,
+			 "device-TLB invalidation at detach failed (%d)", err);
 	}
 	for (i = 0; i < count; i++) {
 		vtd_ats_del(du, sids[i]);

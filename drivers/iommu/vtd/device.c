@@ -74,10 +74,10 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 	bitmap_set(dev->quarantined, sid);
 	dev->quarantined_count++;
 	u->stats.quarantines++;
-	log_err("vtd",
-		"unit %u: device " RID_FMT
+	vtd_err(u,
+		"device " RID_FMT
 		" quarantined (%s); it cannot be attached again before a reset",
-		u->index, RID_ARGS(sid), why);
+		RID_ARGS(sid), why);
 }
 
 bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid)
@@ -136,10 +136,10 @@ void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
 	struct ice_count *c = ice_slot(u->devices, sid);
 
 	c->count++;
-	log_warn("vtd",
-		 "unit %u: invalidation completion error (ICE) from " RID_FMT
+	vtd_warn(u,
+		 "invalidation completion error (ICE) from " RID_FMT
 		 " (%u so far)",
-		 u->index, RID_ARGS(sid), c->count);
+		 RID_ARGS(sid), c->count);
 	if (c->count >= ICE_QUARANTINE) {
 		vtd_device_quarantine(
 			u, sid, "repeated invalidation completion errors");
@@ -154,9 +154,8 @@ void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
 	if (bitmap_test(dev->quarantined, sid)) {
 		bitmap_clear(dev->quarantined, sid);
 		dev->quarantined_count--;
-		log_info("vtd",
-			 "unit %u: device " RID_FMT " reset; out of quarantine",
-			 u->index, RID_ARGS(sid));
+		vtd_info(u, "device " RID_FMT " reset; out of quarantine",
+			 RID_ARGS(sid));
 	}
 	bitmap_clear(dev->gone, sid);
 	for (i = 0; i < ICE_SLOTS; i++) {

@@ -318,8 +318,7 @@ static int check_units(const struct vtd_domain *d, enum vtd_format format)
 		u = d->units[i].unit;
 		missing = vtd_unit_no_format(u, format);
 		if (missing) {
-			log_err("vtd", "unit %u: no %s for this domain",
-				u->index, missing);
+			vtd_err(u, "no %s for this domain", missing);
 			return -ENOTSUP;
 		}
 	}
@@ -354,8 +353,8 @@ static int second_level(struct vtd_domain *d, unsigned int addr_width,
 	for (i = 0; i < d->unit_count; i++) {
 		u = d->units[i].unit;
 		if (addr_width > vtd_cap_mgaw(u->cap)) {
-			log_err("vtd", "unit %u: %u-bit IOVAs exceed MGAW %u",
-				u->index, addr_width, vtd_cap_mgaw(u->cap));
+			vtd_err(u, "%u-bit IOVAs exceed MGAW %u", addr_width,
+				vtd_cap_mgaw(u->cap));
 			return -ERANGE;
 		}
 		sllps &= vtd_cap_sllps(u->cap);
@@ -752,18 +751,17 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 
 	for (i = 0; i < count; i++) {
 		if (vtd_device_quarantined(u, sids[i])) {
-			log_warn("vtd",
-				 "unit %u: sid " RID_FMT
+			vtd_warn(u,
+				 "sid " RID_FMT
 				 " is quarantined; reset it first",
-				 u->index, RID_ARGS(sids[i]));
+				 RID_ARGS(sids[i]));
 			return -EIO;
 		}
 	}
 	if (vtd_unit_degraded(u)) {
-		log_warn(
-			"vtd",
-			"unit %u: degraded (an invalidation is late); no new attachments",
-			u->index);
+		vtd_warn(
+			u,
+			"degraded (an invalidation is late); no new attachments");
 		return -ETIMEDOUT;
 	}
 	return 0;

@@ -140,10 +140,10 @@ static bool rate_allow(struct vtd_unit *u, uint16_t sid)
 
 	if (now - r->window_start_ns >= FAULT_LOG_WINDOW_NS) {
 		if (r->suppressed) {
-			log_warn("vtd",
-				 "unit %u: %u more faults from sid " RID_FMT
+			vtd_warn(u,
+				 "%u more faults from sid " RID_FMT
 				 " not logged",
-				 u->index, r->suppressed, RID_ARGS(sid));
+				 r->suppressed, RID_ARGS(sid));
 		}
 		r->window_start_ns = now;
 		r->count = 0;
@@ -212,16 +212,16 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 			u->stats.faults++;
 			handled++;
 			if (f.irq && rate_allow(u, f.sid)) {
-				log_warn("vtd",
-					 "unit %u: irq fault sid " RID_FMT
+				vtd_warn(u,
+					 "irq fault sid " RID_FMT
 					 " index 0x%x reason 0x%02x %s",
-					 u->index, RID_ARGS(f.sid), f.index,
-					 f.reason, f.text);
+					 RID_ARGS(f.sid), f.index, f.reason,
+					 f.text);
 			} else if (rate_allow(u, f.sid)) {
-				log_warn("vtd",
-					 "unit %u: fault sid " RID_FMT
+				vtd_warn(u,
+					 "fault sid " RID_FMT
 					 " addr 0x%llx reason 0x%02x %s %s",
-					 u->index, RID_ARGS(f.sid),
+					 RID_ARGS(f.sid),
 					 (unsigned long long)f.addr, f.reason,
 					 f.write ? "write" : "read", f.text);
 			}
@@ -234,10 +234,7 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 	/* Overflow is cleared only after the records that caused it. */
 	if (fsts & VTD_FSTS_PFO) {
 		vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_PFO);
-		log_warn(
-			"vtd",
-			"unit %u: fault records overflowed; later faults were lost",
-			u->index);
+		vtd_warn(u, "fault records overflowed; later faults were lost");
 	}
 	return handled;
 }
@@ -256,15 +253,12 @@ void vtd_fault_clear_stale(struct vtd_unit *u)
 	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
 
 	if (vtd_fault_poll(u, NULL, NULL)) {
-		log_warn("vtd",
-			 "unit %u: cleared fault records left by firmware",
-			 u->index);
+		vtd_warn(u, "cleared fault records left by firmware");
 	}
 	errors =
 		vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
 	if (errors) {
-		log_warn("vtd", "unit %u: clearing stale fault status 0x%x",
-			 u->index, errors);
+		vtd_warn(u, "clearing stale fault status 0x%x", errors);
 		vtd_write32(u, VTD_FSTS_REG, errors);
 	}
 }

@@ -51,10 +51,10 @@ bool vtd_inherited(const struct vtd_unit *u, uint16_t sid)
 
 static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
 {
-	log_warn("vtd",
-		 "unit %u: sid " RID_FMT
+	vtd_warn(u,
+		 "sid " RID_FMT
 		 ": old context entry not inherited (%s); denied",
-		 u->index, RID_ARGS(sid), why);
+		 RID_ARGS(sid), why);
 }
 
 /*
@@ -138,10 +138,10 @@ static void copy_tables(struct vtd_unit *u, const struct vtd_root_entry *old,
 		}
 		table = hw_phys_to_virt(lo & VTD_ROOT_LO_CTP);
 		if ((lo & VTD_ROOT_LO_RSVD) || hi || !table) {
-			log_warn(
-				"vtd",
-				"unit %u: bus %02x: old root entry %s; its requesters are denied",
-				u->index, bus,
+			vtd_warn(
+				u,
+				"bus %02x: old root entry %s; its requesters are denied",
+				bus,
 				table ? "has reserved bits set"
 				      : "points to unreachable memory");
 			continue;
@@ -198,19 +198,18 @@ void vtd_inherit_tables(struct vtd_unit *u)
 		why = "no memory";
 	}
 	if (why) {
-		log_warn(
-			"vtd",
-			"unit %u: cannot inherit translation: %s; taking over with default deny",
-			u->index, why);
+		vtd_warn(
+			u,
+			"cannot inherit translation: %s; taking over with default deny",
+			why);
 		hw_free(taken);
 		return;
 	}
 	memcpy(taken, u->dids.map, did_bytes);
 	copy_tables(u, old, taken);
 	hw_free(taken);
-	log_info("vtd",
-		 "unit %u: inherited %u requester ids from the running tables",
-		 u->index, u->inherited_count);
+	vtd_info(u, "inherited %u requester ids from the running tables",
+		 u->inherited_count);
 }
 
 /* Some inherited entry still carries did (a scan: releases are rare). */

@@ -10,6 +10,7 @@
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/bitmap.h"
+#include "lib/log.h"
 
 /*
  * Shared between the driver's files; not for callers of vtd.h: the layout
@@ -174,6 +175,14 @@ static inline void vtd_write64(struct vtd_unit *u, uint32_t off, uint64_t val)
 	u->stats.mmio_writes++;
 	hw_mmio_write64(u->reg_base + off, val);
 }
+
+/* Log lines about one unit, each starting "unit N: ". */
+#define vtd_err(u, fmt, ...) \
+	log_err("vtd", "unit %u: " fmt, (u)->index, ##__VA_ARGS__)
+#define vtd_warn(u, fmt, ...) \
+	log_warn("vtd", "unit %u: " fmt, (u)->index, ##__VA_ARGS__)
+#define vtd_info(u, fmt, ...) \
+	log_info("vtd", "unit %u: " fmt, (u)->index, ##__VA_ARGS__)
 
 /* The hardware may use our memory: our queue is on (enabled or not). */
 static inline bool vtd_unit_live(const struct vtd_unit *u)

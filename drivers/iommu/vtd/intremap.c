@@ -41,17 +41,15 @@ static bool choose_x2apic(struct vtd_unit *u)
 		return false;
 	}
 	if (!vtd_ecap_eim(u->ecap)) {
-		log_warn(
-			"vtd",
-			"unit %u: no ECAP.EIM; interrupt remapping in xAPIC mode (8-bit destinations)",
-			u->index);
+		vtd_warn(
+			u,
+			"no ECAP.EIM; interrupt remapping in xAPIC mode (8-bit destinations)");
 		return false;
 	}
 	if (u->cfg.x2apic_opt_out) {
-		log_warn(
-			"vtd",
-			"unit %u: DMAR X2APIC_OPT_OUT; interrupt remapping in xAPIC mode (8-bit destinations)",
-			u->index);
+		vtd_warn(
+			u,
+			"DMAR X2APIC_OPT_OUT; interrupt remapping in xAPIC mode (8-bit destinations)");
 		return false;
 	}
 	return true;
@@ -129,10 +127,10 @@ int vtd_ir_enable(struct vtd_unit *u)
 	if (err) {
 		return err;
 	}
-	log_info(
-		"vtd",
-		"unit %u: interrupt remapping on, %u entries, %s mode, compatibility format blocked",
-		u->index, VTD_IRTE_COUNT, u->ir_x2apic ? "x2APIC" : "xAPIC");
+	vtd_info(
+		u,
+		"interrupt remapping on, %u entries, %s mode, compatibility format blocked",
+		VTD_IRTE_COUNT, u->ir_x2apic ? "x2APIC" : "xAPIC");
 	return 0;
 }
 
@@ -149,9 +147,8 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index)
 		return -ENOTSUP;
 	}
 	if (bitmap_id_alloc(&u->irtes, &i)) {
-		log_err("vtd",
-			"unit %u: all %u interrupt remapping entries in use",
-			u->index, VTD_IRTE_COUNT);
+		vtd_err(u, "all %u interrupt remapping entries in use",
+			VTD_IRTE_COUNT);
 		return -ENOSPC;
 	}
 	*index = i;

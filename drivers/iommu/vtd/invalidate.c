@@ -61,6 +61,23 @@ static unsigned int page_chunks(const struct vtd_unit *u,
 }
 
 /*
+ * Smallest naturally aligned power-of-two block of pages that holds
+ * [iova, iova + len), as an order: what a device-TLB invalidation needs,
+ * one size per descriptor (PCIe ATS, Invalidate Request).
+ */
+unsigned int vtd_range_order(uint64_t iova, uint64_t len)
+{
+	uint64_t first = iova >> VTD_PAGE_SHIFT;
+	uint64_t last = (iova + len - 1) >> VTD_PAGE_SHIFT;
+	unsigned int order = 0;
+
+	while (order < VTD_DEVTLB_ALL && (first >> order) != (last >> order)) {
+		order++;
+	}
+	return order;
+}
+
+/*
  * Invalidate a domain's IOVA ranges on one unit in one batch, one wait:
  * page-selective chunks when the unit has PSI and they fit the batch,
  * else the whole domain.  In scalable mode this covers second-level

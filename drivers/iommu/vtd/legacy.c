@@ -184,10 +184,9 @@ int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 			return -ENOMEM;
 		}
 		if (!context_free(u, source_ids[i])) {
-			log_warn("vtd",
-				 "unit %u: sid " RID_FMT
-				 " is attached; detach it first",
-				 u->index, RID_ARGS(source_ids[i]));
+			vtd_warn(u,
+				 "sid " RID_FMT " is attached; detach it first",
+				 RID_ARGS(source_ids[i]));
 			return -EBUSY;
 		}
 	}

@@ -265,9 +265,7 @@ void vtd_qi_recovered(struct vtd_unit *u, const struct vtd_qi_batch *b)
 	if (b->cls != VTD_DEADLINE_IOTLB || --qi->late) {
 		return;
 	}
-	log_info("vtd",
-		 "unit %u: late invalidations finished; unit healthy again",
-		 u->index);
+	vtd_info(u, "late invalidations finished; unit healthy again");
 }
 
 /* The hardware passed a batch: its result is final. */
@@ -435,9 +433,7 @@ int vtd_qi_stop(struct vtd_unit *u)
 {
 	progress(u);
 	if (!idle(&u->qi)) {
-		log_err("vtd",
-			"unit %u: invalidations still in flight; queue kept on",
-			u->index);
+		vtd_err(u, "invalidations still in flight; queue kept on");
 		return -EBUSY;
 	}
 	return vtd_gcmd_set(u, VTD_GCMD_QIE, false);
@@ -471,9 +467,7 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	/* Only with work outstanding: the success path reads no register. */
 	progress(u);
 	if (qi->redo_count || slots_in_flight(qi) + count + 1 > qi->slots / 2) {
-		log_err("vtd",
-			"unit %u: invalidation queue full of unfinished batches",
-			u->index);
+		vtd_err(u, "invalidation queue full of unfinished batches");
 		return -EBUSY;
 	}
 	s = vtd_qi_next_seq(qi);

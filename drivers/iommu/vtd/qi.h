@@ -206,7 +206,12 @@ struct vtd_qi_desc vtd_desc_iec_global(void);
 struct vtd_qi_desc vtd_desc_iec_index(uint16_t index);
 bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
 
-/* invalidate.c: what a change of tables or entries needs invalidated. */
+/*
+ * invalidate.c: what a change of tables or entries needs invalidated, and
+ * the two ways a range becomes page orders: split into aligned chunks
+ * (IOTLB, page-selective) or covered by one block (device-TLB).
+ */
+unsigned int vtd_range_order(uint64_t iova, uint64_t len);
 int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
 			const struct vtd_range *r, unsigned int count,
 			uint32_t *seq);

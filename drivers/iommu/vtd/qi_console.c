@@ -27,9 +27,9 @@ int vtd_qi_selftest_iqe(struct vtd_unit *u)
 	d.lo |= IOTLB_RSVD_BIT;
 	err = vtd_qi_submit(u, &d, 1, NULL);
 	if (err != -EIO || u->stats.iqe == iqe) {
-		log_err("vtd",
-			"unit %u: a reserved bit in an invalidation raised no queue error (%d)",
-			u->index, err);
+		vtd_err(u,
+			"a reserved bit in an invalidation raised no queue error (%d)",
+			err);
 		return -EIO;
 	}
 	d = vtd_desc_iotlb_global(u);

@@ -221,14 +221,14 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 
 	u->stats.iqe++;
 	if (iqei == VTD_IQEI_TAIL || !in_flight(qi, head)) {
-		log_err("vtd",
-			"unit %u: invalidation queue error (IQEI %u, %s) at slot %u; restarting the queue",
-			u->index, iqei, iqe_reason(iqei), head);
+		vtd_err(u,
+			"invalidation queue error (IQEI %u, %s) at slot %u; restarting the queue",
+			iqei, iqe_reason(iqei), head);
 	} else {
 		b = vtd_qi_batch_holding(qi, head);
-		log_err("vtd",
-			"unit %u: invalidation queue error (IQEI %u, %s): descriptor %016llx:%016llx in slot %u of batch %u replaced by a wait; the batch fails",
-			u->index, iqei, iqe_reason(iqei),
+		vtd_err(u,
+			"invalidation queue error (IQEI %u, %s): descriptor %016llx:%016llx in slot %u of batch %u replaced by a wait; the batch fails",
+			iqei, iqe_reason(iqei),
 			(unsigned long long)slot_desc(qi, head)->hi,
 			(unsigned long long)slot_desc(qi, head)->lo, head,
 			b->seq);
@@ -294,16 +294,15 @@ static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 
 	u->stats.ite++;
 	if (sid || devtlb_in_flight(qi, sid)) {
-		log_err("vtd",
-			"unit %u: invalidation time-out error (ITE): device " RID_FMT
+		vtd_err(u,
+			"invalidation time-out error (ITE): device " RID_FMT
 			" did not answer a device-TLB invalidation; recovering the queue",
-			u->index, RID_ARGS(sid));
+			RID_ARGS(sid));
 		vtd_device_quarantine(u, sid,
 				      "invalidation time-out error (ITE)");
 	} else {
-		log_err("vtd",
-			"unit %u: invalidation time-out error (ITE), device not reported; recovering the queue",
-			u->index);
+		vtd_err(u,
+			"invalidation time-out error (ITE), device not reported; recovering the queue");
 	}
 	abort_in_flight(u);
 	skip_fetched(qi, vtd_qi_read_head(u));
@@ -361,18 +360,18 @@ static void late(struct vtd_unit *u, struct vtd_qi_batch *b)
 				u, b->sid,
 				"device-TLB invalidation missed its deadline");
 		} else {
-			log_err("vtd",
-				"unit %u: device-TLB invalidation batch %u missed its deadline",
-				u->index, b->seq);
+			vtd_err(u,
+				"device-TLB invalidation batch %u missed its deadline",
+				b->seq);
 		}
 		return;
 	}
 	if (qi->late++) {
 		return;
 	}
-	log_err("vtd",
-		"unit %u: invalidation batch %u not complete %llu us after reaching the head of the queue; unit degraded until it completes",
-		u->index, b->seq,
+	vtd_err(u,
+		"invalidation batch %u not complete %llu us after reaching the head of the queue; unit degraded until it completes",
+		b->seq,
 		(unsigned long long)(u->cfg.deadline_ns[b->cls] / 1000));
 }
 

@@ -502,10 +502,10 @@ int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
 			return -ENOMEM;
 		}
 		if (!entry_empty(pe)) {
-			log_warn("vtd",
-				 "unit %u: sid " RID_FMT
+			vtd_warn(u,
+				 "sid " RID_FMT
 				 " PASID %u is attached; detach it first",
-				 u->index, RID_ARGS(sids[i]), pasid);
+				 RID_ARGS(sids[i]), pasid);
 			return -EBUSY;
 		}
 	}

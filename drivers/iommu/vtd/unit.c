@@ -110,8 +110,8 @@ void vtd_wait_missed(struct vtd_unit *u, enum vtd_deadline_class cls,
 {
 	u->stats.timeouts++;
 	vtd_wait_done(u, cls, start_ns);
-	log_err("vtd", "unit %u: %s did not complete within %llu us", u->index,
-		what, (unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
+	vtd_err(u, "%s did not complete within %llu us", what,
+		(unsigned long long)(u->cfg.deadline_ns[cls] / 1000));
 }
 
 /*
@@ -244,8 +244,7 @@ static void force_scalable(struct vtd_unit *u)
 		why = "vtd.mode=scalable refused: neither SLTS nor FLTS";
 	}
 	if (why) {
-		log_warn("vtd", "unit %u: %s; staying in legacy mode", u->index,
-			 why);
+		vtd_warn(u, "%s; staying in legacy mode", why);
 		set_mode(u, VTD_MODE_LEGACY, why);
 		return;
 	}
@@ -333,20 +332,18 @@ static int validate(struct vtd_unit *u)
 		return -ENODEV;
 	}
 	if (!vtd_ecap_qi(u->ecap)) {
-		log_err("vtd",
-			"unit %u: no queued invalidation; moat does not use register-based invalidation (gone from VT-d 6), so this unit cannot be invalidated safely",
-			u->index);
+		vtd_err(u,
+			"no queued invalidation; moat does not use register-based invalidation (gone from VT-d 6), so this unit cannot be invalidated safely");
 		return -ENOTSUP;
 	}
 	if (!has_supported_depth(u->cap)) {
-		log_err("vtd",
-			"unit %u: SAGAW 0x%x offers no 3-, 4- or 5-level tables; DMA remapping unusable",
-			u->index, vtd_cap_sagaw(u->cap));
+		vtd_err(u,
+			"SAGAW 0x%x offers no 3-, 4- or 5-level tables; DMA remapping unusable",
+			vtd_cap_sagaw(u->cap));
 		return -ENOTSUP;
 	}
 	if (vtd_cap_nd(u->cap) > 6) {
-		log_err("vtd", "unit %u: CAP.ND %u is reserved", u->index,
-			vtd_cap_nd(u->cap));
+		vtd_err(u, "CAP.ND %u is reserved", vtd_cap_nd(u->cap));
 		return -ENODEV;
 	}
 	return 0;
@@ -525,10 +522,7 @@ static int pmr_off(struct vtd_unit *u)
 	if (!(pmen & VTD_PMEN_EPM)) {
 		return 0;
 	}
-	log_warn(
-		"vtd",
-		"unit %u: firmware left protected memory regions on; disabling",
-		u->index);
+	vtd_warn(u, "firmware left protected memory regions on; disabling");
 	vtd_write32(u, VTD_PMEN_REG, pmen & ~VTD_PMEN_EPM);
 	return wait_reg32(u, VTD_PMEN_REG, VTD_PMEN_PRS, 0,
 			  "protected memory disable");
@@ -546,8 +540,8 @@ int vtd_unit_enable(struct vtd_unit *u)
 	gsts = vtd_read32(u, VTD_GSTS_REG);
 	u->gcmd = gsts & VTD_GCMD_PERSISTENT;
 	if (gsts & (VTD_GSTS_TES | VTD_GSTS_QIES | VTD_GSTS_IRES)) {
-		log_warn("vtd", "unit %u: firmware left%s%s%s on; taking over",
-			 u->index, gsts & VTD_GSTS_TES ? " translation" : "",
+		vtd_warn(u, "firmware left%s%s%s on; taking over",
+			 gsts & VTD_GSTS_TES ? " translation" : "",
 			 gsts & VTD_GSTS_QIES ? " queued-invalidation" : "",
 			 gsts & VTD_GSTS_IRES ? " interrupt-remapping" : "");
 	}
@@ -598,13 +592,12 @@ int vtd_unit_enable(struct vtd_unit *u)
 	}
 	u->state = VTD_UNIT_ON;
 	if (u->inherited_count) {
-		log_info(
-			"vtd",
-			"unit %u: translation on, default deny except %u inherited requester ids",
-			u->index, u->inherited_count);
+		vtd_info(
+			u,
+			"translation on, default deny except %u inherited requester ids",
+			u->inherited_count);
 	} else {
-		log_info("vtd", "unit %u: translation on, default deny",
-			 u->index);
+		vtd_info(u, "translation on, default deny");
 	}
 	return 0;
 }
@@ -643,9 +636,7 @@ void vtd_unit_fini(struct vtd_unit *u)
 {
 	/* The hardware may still use this memory: leaking beats corrupting. */
 	if (vtd_unit_live(u)) {
-		log_err("vtd",
-			"unit %u: still in use by the hardware; its memory is kept",
-			u->index);
+		vtd_err(u, "still in use by the hardware; its memory is kept");
 		return;
 	}
 	vtd_ir_fini(u);
@@ -747,8 +738,7 @@ int vtd_did_alloc(struct vtd_unit *u, uint16_t *did)
 	uint32_t id;
 
 	if (bitmap_id_alloc(&u->dids, &id)) {
-		log_err("vtd", "unit %u: all %u domain ids in use", u->index,
-			u->dids.bits);
+		vtd_err(u, "all %u domain ids in use", u->dids.bits);
 		return -ENOSPC;
 	}
 	*did = (uint16_t)id;

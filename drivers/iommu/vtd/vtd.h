@@ -278,7 +278,8 @@ int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 
 /*
  * The same for what the device cached for one PASID (scalable mode only,
- * -ENOTSUP otherwise): a PASID-based device-TLB invalidation.
+ * -ENOTSUP otherwise): a PASID-based device-TLB invalidation.  Embedding
+ * API, like the PASID attach calls below.
  */
 int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 			   unsigned int qdepth, uint32_t pasid, uint64_t addr,
@@ -502,10 +503,14 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * without PASID translate through the entry of VTD_RID_PASID, the one
  * vtd_attach() and vtd_detach() use there.  Other PASIDs need ECAP.PASID
  * and must be below the unit's vtd_unit_info.pasids (-ERANGE).  An entry
- * is never rewritten while present (docs/design.md, invariant 5): attach needs
- * it empty
- * (-EBUSY), detach leaves it empty, and a switch blocks it in between.
- * Errors as for vtd_attach() and vtd_detach().
+ * is never rewritten while present (docs/design.md, invariant 5): attach
+ * needs it empty (-EBUSY), detach leaves it empty, and a switch blocks it
+ * in between.  Errors as for vtd_attach() and vtd_detach().
+ *
+ * Embedding API: moat's own image attaches no PASID other than
+ * VTD_RID_PASID (QEMU emulates no PASID-tagged DMA), so these, nested
+ * attach and vtd_devtlb_flush_pasid() are reached by embedders and by the
+ * model tests (tests/model/test_sm.c), which judge their effect.
  */
 #define VTD_RID_PASID 0U
 
