@@ -381,15 +381,13 @@ static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	if (avail < end - first) {
 		end = first + (unsigned int)avail;
 	}
-	for (i = first; i < end; i++, e += size) {
-		if (check && present(pt, vtd_entry_read(&table[i]))) {
+	for (i = first; check && i < end; i++) {
+		if (present(pt, vtd_entry_read(&table[i]))) {
 			err = -EEXIST;
-			break;
+			end = i;
 		}
-		vtd_entry_write(&table[i], e);
 	}
-	e -= (i - first) * size;
-	end = i;
+	hw_table_write_run(&table[first], e, size, end - first);
 	note_leaves(pt, n, level, first, e, end - first);
 	s->iova += (end - first) * size;
 	s->hpa += (end - first) * size;
