@@ -35,5 +35,7 @@ int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
  */
 struct guest;
 int cmd_guest_run(struct guest *g, int argc, char **argv);
+/* Refuses d to running guest g: its unit does not remap interrupts. */
+int cmd_guest_unchecked(const struct guest *g, const struct pci_dev *d);
 int cmd_guest_stop(struct guest *g);
 int cmd_guest_show_run(const struct guest *g);

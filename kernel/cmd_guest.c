@@ -5,6 +5,7 @@
 #include "kernel/console.h"
 #include "kernel/guest.h"
 #include "kernel/kernel.h"
+#include "kernel/sched.h"
 #include "lib/errno.h"
 #include "lib/log.h"
 #include "lib/string.h"
@@ -135,6 +136,11 @@ static int guest_assign_cmd(struct guest *g, const char *bdf, bool force)
 		log_warn("guest", "%s: assigning %s with force", g->name, bdf);
 	}
 	ret = guest_assign(g, d, force, &why);
+	if (ret == 0 && guest_unchecked_dev(g) == d &&
+	    sched_running(&kernel_get()->sched, g)) {
+		guest_unassign(g, (unsigned int)guest_dev_slot(g, d));
+		ret = cmd_guest_unchecked(g, d);
+	}
 	pci_dev_put(d);
 	if (ret == -EAGAIN) {
 		return con_error(

@@ -11,6 +11,14 @@
 
 /* Running guests from the console (docs/console.md, docs/guest-abi.md). */
 
+int cmd_guest_unchecked(const struct guest *g, const struct pci_dev *d)
+{
+	return con_error(
+		"%s: " PCI_BDF_FMT
+		"'s unit does not remap interrupts: a running guest could raise any interrupt through its DMA",
+		g->name, PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+}
+
 int cmd_guest_run(struct guest *g, int argc, char **argv)
 {
 	const struct guest_program *p;
@@ -39,6 +47,9 @@ int cmd_guest_run(struct guest *g, int argc, char **argv)
 	}
 	if (ret == -ENODEV) {
 		return con_error("no timer to preempt guests with");
+	}
+	if (ret == -EPERM) {
+		return cmd_guest_unchecked(g, guest_unchecked_dev(g));
 	}
 	return ret;
 }

@@ -221,6 +221,7 @@ static void irq_setup(struct guest *g, unsigned int slot)
 			       (g->slot * GUEST_DEVS_MAX + slot) % 0xa0);
 	ret = iommu_irq_setup(&kernel_get()->iommu, d, arch_apic_id(),
 			      gd->vector, &gd->irq);
+	gd->unchecked = ret == -ENOTSUP;
 	if (ret == 0) {
 		ret = pci_msi_set(d, gd->irq.address, gd->irq.data);
 		if (ret) {
@@ -250,6 +251,24 @@ static void irq_teardown(struct guest *g, unsigned int slot)
 	}
 	iommu_irq_teardown(&gd->irq);
 	gd->remapped = false;
+}
+
+/*
+ * Without interrupt remapping the unit passes any write to the interrupt
+ * address range on as an interrupt (VT-d spec 5.1): a device its guest
+ * programs could raise any vector, NMI or INIT on the CPU.  Such a device
+ * may be the kernel's or an idle guest's, never a running guest's.
+ */
+struct pci_dev *guest_unchecked_dev(const struct guest *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < GUEST_DEVS_MAX; i++) {
+		if (g->devs[i].hold && g->devs[i].unchecked) {
+			return g->devs[i].hold->dev;
+		}
+	}
+	return NULL;
 }
 
 int guest_dev_slot(const struct guest *g, const struct pci_dev *d)

@@ -33,6 +33,7 @@ struct guest_region {
 struct guest_dev {
 	struct iommu_hold *hold; /* NULL: slot unused */
 	bool remapped;		 /* irq is allocated and programmed */
+	bool unchecked;		 /* its unit remaps no interrupts */
 	struct iommu_irq irq;
 	uint8_t vector;
 };
@@ -74,6 +75,9 @@ uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa, uint64_t *run);
  * interrupt away, then gives the device back (iommu_unassign()); a device
  * that is gone is just dropped.
  */
+/* A device of g whose interrupts its unit does not remap, or NULL. */
+struct pci_dev *guest_unchecked_dev(const struct guest *g);
+
 int guest_assign(struct guest *g, struct pci_dev *d, bool force,
 		 const char **why);
 void guest_unassign(struct guest *g, unsigned int slot);

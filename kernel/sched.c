@@ -65,6 +65,13 @@ struct guest_run *sched_run_of(struct sched *s, const struct guest *g)
 	return r->g == g ? r : NULL;
 }
 
+bool sched_running(struct sched *s, const struct guest *g)
+{
+	const struct guest_run *r = sched_run_of(s, g);
+
+	return r && is_active(r);
+}
+
 void sched_init(struct sched *s, const char *cmdline)
 {
 	unsigned long long us = SCHED_TICK_US_DEFAULT;
@@ -227,6 +234,9 @@ int sched_start(struct sched *s, struct guest *g, int argc, char **argv)
 	}
 	if (r->g == g && is_active(r)) {
 		return -EBUSY;
+	}
+	if (guest_unchecked_dev(g)) {
+		return -EPERM;
 	}
 	if (r->g) {
 		release_run(r);

@@ -103,6 +103,8 @@ void sched_forget(struct sched *s, const struct guest *g);
 int sched_stop(struct sched *s, const struct guest *g);
 const char *sched_state_name(enum guest_run_state st);
 struct guest_run *sched_run_of(struct sched *s, const struct guest *g);
+/* g runs or waits for an interrupt: its code drives its devices. */
+bool sched_running(struct sched *s, const struct guest *g);
 
 /* The programs carried in the image (guests/programs.asm). */
 struct guest_program {

@@ -244,3 +244,27 @@ def test_surprise_removal_revokes_bars(vm):
     vm.ok("version")
     print("\nsurprise removal while a guest runs: to DMA blocked %.1f ms, to BARs revoked %.1f ms" %
           ((blocked[0] - off[0]) * 1000, (revoked[0] - off[0]) * 1000))
+
+
+def test_no_interrupt_remapping_no_running_guest():
+    """Without interrupt remapping a guest's edu could raise any vector,
+    NMI or INIT by DMA to 0xFEExxxxx: a guest holding it is not run, and
+    it cannot be given to a running guest; the kernel still drives it."""
+    with moat.Machine(devices=[EDU + ",addr=3.0"], memory="1G",
+                      iommu="intel-iommu,intremap=off") as m:
+        m.wait_ready()
+        new_guest(m, "a")
+        new_guest(m, "b")
+        m.ok("guest assign a %s" % A_DEV)
+        out, end = m.run("guest run a edu-dma 1")
+        assert end == ("error: a: %s's unit does not remap interrupts: a running "
+                       "guest could raise any interrupt through its DMA" % ("0000:" + A_DEV))
+        assert "state stopped" in m.ok("guest show a")
+        m.ok("guest dma a %s to-dev 0x400000 64" % A_DEV)
+        m.ok("guest unassign a %s" % A_DEV)
+        m.ok("guest run b spin")
+        out, end = m.run("guest assign b %s" % A_DEV)
+        assert end.startswith("error: b: 0000:%s's unit does not remap" % A_DEV)
+        assert not any(A_DEV in l for l in m.ok("guest show b")
+                       if not l.startswith("["))
+        m.ok("guest stop b")

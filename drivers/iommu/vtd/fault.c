@@ -240,21 +240,20 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 }
 
 /*
- * Before taking a unit over: mask the fault event a previous owner may
- * have left aimed at its own vector, drain whatever firmware left in the
- * fault records, and clear stale error bits that would otherwise stop our
- * queue or be blamed on us.  Writing exactly the bits read acknowledges
+ * Before taking a unit over: drain whatever firmware left in the fault
+ * records, mask the fault event a previous owner may have left aimed at
+ * its own vector, and clear stale error bits that would otherwise stop
+ * our queue or be blamed on us.  Writing exactly the bits read acknowledges
  * only those (RW1C).
  */
 void vtd_fault_clear_stale(struct vtd_unit *u)
 {
 	uint32_t errors;
 
-	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
-
 	if (vtd_fault_poll(u, NULL, NULL)) {
 		vtd_warn(u, "cleared fault records left by firmware");
 	}
+	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
 	errors =
 		vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
 	if (errors) {
