@@ -51,6 +51,12 @@ void hw_io_write8(uint16_t port, uint8_t val);
  * reordered with the others.  The hardware may read between any two.
  */
 void hw_table_write(uint64_t *p, uint64_t val);
+/*
+ * count such stores in order: p[i] = val + i * step, each one as
+ * hw_table_write() makes it (a leaf run: one call instead of one a page).
+ */
+void hw_table_write_run(uint64_t *p, uint64_t val, uint64_t step,
+			unsigned int count);
 
 /* Write back the CPU cache lines covering [va, va + len) to memory. */
 void hw_cache_flush(const void *va, size_t len);

@@ -76,6 +76,17 @@ void hw_table_write(uint64_t *p, uint64_t val)
 	*(volatile uint64_t *)p = val;
 }
 
+void hw_table_write_run(uint64_t *p, uint64_t val, uint64_t step,
+			unsigned int count)
+{
+	volatile uint64_t *v = p;
+	unsigned int i;
+
+	for (i = 0; i < count; i++, val += step) {
+		v[i] = val;
+	}
+}
+
 void hw_cache_flush(const void *va, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)((uint64_t)va & ~UINT64_C(63));

@@ -176,6 +176,17 @@ void hw_table_write(uint64_t *p, uint64_t val)
 	M.storing = false;
 }
 
+/* A run is its stores one by one: each checked and observed alone. */
+void hw_table_write_run(uint64_t *p, uint64_t val, uint64_t step,
+			unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++, val += step) {
+		hw_table_write(&p[i], val);
+	}
+}
+
 /* ---- model_scalable-mode structures ---- */
 
 /*

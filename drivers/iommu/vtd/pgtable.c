@@ -236,9 +236,10 @@ static void node_release(struct vtd_pgtable *pt, struct vtd_pt_node *n,
  * first being e: the run continues if they are where base puts them, or
  * starts with them if none is left and they fit an aligned range.
  */
-static void note_leaves(const struct vtd_pgtable *pt, struct vtd_pt_node *n,
-			unsigned int level, unsigned int first, uint64_t e,
-			unsigned int count)
+static inline void note_leaves(const struct vtd_pgtable *pt,
+			       struct vtd_pt_node *n, unsigned int level,
+			       unsigned int first, uint64_t e,
+			       unsigned int count)
 {
 	uint64_t off = first * level_size(level);
 	uint64_t addr = e & VTD_SL_ADDR;
@@ -365,11 +366,12 @@ struct map_state {
 
 /*
  * Leaves from *idx on, as many as fit in the table and the range; stops
- * at a present entry (-EEXIST).
+ * at a present entry (-EEXIST).  Inline, as is note_leaves(): a one-page
+ * map spends more on the calls than in their bodies.
  */
-static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
-		      uint64_t *table, unsigned int level, unsigned int *idx,
-		      struct map_state *s)
+static inline int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
+			     uint64_t *table, unsigned int level,
+			     unsigned int *idx, struct map_state *s)
 {
 	uint64_t size = level_size(level);
 	uint64_t e = s->hpa | s->bits | (level > 1 ? VTD_SL_PS : 0);
@@ -381,15 +383,13 @@ static int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	if (avail < end - first) {
 		end = first + (unsigned int)avail;
 	}
-	for (i = first; i < end; i++, e += size) {
-		if (check && present(pt, vtd_entry_read(&table[i]))) {
+	for (i = first; check && i < end; i++) {
+		if (present(pt, vtd_entry_read(&table[i]))) {
 			err = -EEXIST;
-			break;
+			end = i;
 		}
-		vtd_entry_write(&table[i], e);
 	}
-	e -= (i - first) * size;
-	end = i;
+	hw_table_write_run(&table[first], e, size, end - first);
 	note_leaves(pt, n, level, first, e, end - first);
 	s->iova += (end - first) * size;
 	s->hpa += (end - first) * size;
@@ -568,11 +568,13 @@ struct unmap_state {
 
 /*
  * Clear the leaves from *idx on that [s->iova, s->end) covers whole (it
- * starts at *idx), up to a link or a leaf the range ends inside.
+ * starts at *idx), up to a link or a leaf the range ends inside.  Inline:
+ * a one-page unmap spends more on the call than in the body.
  */
-static void unmap_leaves(const struct vtd_pgtable *pt, struct vtd_pt_node *n,
-			 uint64_t *table, unsigned int level, unsigned int *idx,
-			 struct unmap_state *s)
+static inline void unmap_leaves(const struct vtd_pgtable *pt,
+				struct vtd_pt_node *n, uint64_t *table,
+				unsigned int level, unsigned int *idx,
+				struct unmap_state *s)
 {
 	uint64_t size = level_size(level);
 	uint64_t whole = (s->end - s->iova) / size;
