@@ -20,18 +20,10 @@ import time
 
 import moat
 from test_hotplug import NATIVE, logs
-from test_run import new_guest, sched_counts, wait_guest_line, wait_log_line
+from test_run import (A_DEV, B_DEV, C_DEV, DEVICES, new_guest, sched_counts,
+                      wait_guest_line, wait_log_line)
 from test_run_busy import power_off_slot_behind_kernel, run_busy
 
-EDU = "edu,dma_mask=0xffffffffffffffff"
-DEVICES = [
-    EDU + ",addr=3.0",
-    "pcie-root-port,id=rp1,slot=1,chassis=1,addr=4.0",
-    EDU + ",bus=rp1,id=dev1",
-    "pcie-root-port,id=rp2,slot=2,chassis=2,addr=5.0",
-    EDU + ",bus=rp2,id=dev2",
-]
-A_DEV, B_DEV, C_DEV = "00:03.0", "01:00.0", "02:00.0"
 ROUNDS = 20
 
 

@@ -49,9 +49,9 @@ def state(m, name):
     return re.match(r"^state (\w+(?: \d+)?) run_us (\d+) irqs (\d+) faults (\d+)", line).groups()
 
 
-def wait_guest_line(m, name, pattern, start, timeout=120):
-    # Anywhere in a line: guest output may land inside a typed line's echo.
-    rx = re.compile(r"\[%s\] %s" % (re.escape(name), pattern))
+def wait_search(m, rx, start, timeout, what):
+    """The first match of rx anywhere in a line from m.lines[start] on:
+    output may land inside a typed line's echo or behind the prompt."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in m.lines[start:]:
@@ -59,7 +59,12 @@ def wait_guest_line(m, name, pattern, start, timeout=120):
             if g:
                 return g
         time.sleep(0.05)
-    raise TimeoutError("no [%s] %s; last lines:\n%s" % (name, pattern, "\n".join(m.lines[-30:])))
+    raise TimeoutError("no %s; last lines:\n%s" % (what, "\n".join(m.lines[-30:])))
+
+
+def wait_guest_line(m, name, pattern, start, timeout=120):
+    rx = re.compile(r"\[%s\] %s" % (re.escape(name), pattern))
+    return wait_search(m, rx, start, timeout, "[%s] %s" % (name, pattern))
 
 
 def guest_read(m, name, gpa, length):

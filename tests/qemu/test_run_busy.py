@@ -13,7 +13,7 @@ import pytest
 
 import moat
 from test_hotplug import NATIVE, drain
-from test_run import new_guest, state, wait_log_line
+from test_run import new_guest, state, wait_log_line, wait_search
 from vtd import FAULT
 
 EDU = "edu,dma_mask=0xffffffffffffffff"
@@ -43,15 +43,7 @@ def sched_field(m, name):
 
 def wait_fault_line(m, start, timeout=20):
     # The prompt may sit in front of it: nothing was typed.
-    rx = re.compile(FAULT.pattern.lstrip("^"))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in m.lines[start:]:
-            g = rx.search(line)
-            if g:
-                return g
-        time.sleep(0.02)
-    raise TimeoutError("no fault line; last lines:\n%s" % "\n".join(m.lines[-20:]))
+    return wait_search(m, re.compile(FAULT.pattern.lstrip("^")), start, timeout, "fault line")
 
 
 def test_fault_event_wakes_idle_kernel(vm):
