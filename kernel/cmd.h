@@ -26,6 +26,16 @@ struct pci_dev *cmd_get_dev(const char *bdf);
  */
 unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count);
 
+/*
+ * The requester ids of a DMA a command waits for: their faults count
+ * for it also when housekeeping reads them while the command yields.
+ */
+struct cmd_fault_watch {
+	const uint16_t *sids;
+	unsigned int sid_count;
+	unsigned int matched;
+};
+
 int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
 		const char *len, bool wait);
 

@@ -496,16 +496,10 @@ static int cmd_release(int argc, char **argv)
 CONSOLE_CMD(release, "release", "release BDF",
 	    "return a device's group to the kernel, blocked", cmd_release);
 
-struct fault_match {
-	const uint16_t *sids;
-	unsigned int sid_count;
-	unsigned int matched;
-};
-
 static void print_fault(void *ctx, const struct iommu_fault *f,
 			const char *owner)
 {
-	struct fault_match *m = ctx;
+	struct cmd_fault_watch *m = ctx, *w = kernel_get()->fault_watch;
 	unsigned int i;
 
 	/* Not a DMA fault: it must not fail the requester's next DMA. */
@@ -526,11 +520,16 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 			m->matched++;
 		}
 	}
+	for (i = 0; w && w != m && i < w->sid_count; i++) {
+		if (w->sids[i] == f->sid) {
+			w->matched++;
+		}
+	}
 }
 
 unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count)
 {
-	struct fault_match m = {sids, sid_count, 0};
+	struct cmd_fault_watch m = {sids, sid_count, 0};
 
 	iommu_faults(&kernel_get()->iommu, print_fault, &m);
 	return m.matched;

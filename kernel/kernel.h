@@ -42,6 +42,7 @@ struct kernel {
 	struct iommu iommu;
 	struct guests guests;
 	struct sched sched; /* guests that run (kernel/sched.c) */
+	struct cmd_fault_watch *fault_watch; /* see kernel/cmd.h */
 	struct pci_host pci;
 	uint64_t ready_ns; /* time of "moat: ready" */
 };

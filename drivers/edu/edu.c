@@ -81,7 +81,7 @@ int edu_dma_start(struct edu *e, bool to_dev, uint64_t iova, uint32_t len)
 }
 
 int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
-	    uint64_t timeout_ns)
+	    uint64_t timeout_ns, void (*idle)(void *ctx), void *ctx)
 {
 	uint64_t deadline = hw_now_ns() + timeout_ns;
 	uint32_t cmd;
@@ -110,6 +110,9 @@ int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
 					      e->pdev->devfn),
 				 (unsigned long long)(timeout_ns / 1000));
 			return -ETIMEDOUT;
+		}
+		if (idle) {
+			idle(ctx);
 		}
 		hw_relax();
 	}

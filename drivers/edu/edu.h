@@ -35,10 +35,11 @@ int edu_init(struct edu *e, const struct pci_dev *d);
  * writes it.  Returns once the device reports completion, -ETIMEDOUT when it
  * does not within timeout_ns, -ENODEV when it stopped answering.  The edu
  * completes even when the IOMMU blocked the access: the caller looks at the
- * IOMMU's fault records to know.
+ * IOMMU's fault records to know.  While it waits it calls idle(ctx), if
+ * given, between reads of the status register: the caller's safe point.
  */
 int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
-	    uint64_t timeout_ns);
+	    uint64_t timeout_ns, void (*idle)(void *ctx), void *ctx);
 
 /*
  * Starts a transfer and returns at once: for tests that remove the device

@@ -3,7 +3,8 @@ while the console waits for input wakes the kernel through the unit's
 fault event interrupt and is printed without a command; a long console
 command (mem fill of 256 MiB) gives ticks away, so guests go on and a
 surprise removal that happens under it is blocked and its BARs revoked
-before the command ends.  A device assigned to a running guest has its
+before the command ends; edu dma gives ticks away while its transfer runs
+and still fails on its own fault.  A device assigned to a running guest has its
 BARs mapped at once, except one smaller than a page."""
 import re
 import threading
@@ -58,6 +59,26 @@ def test_fault_event_wakes_idle_kernel(vm):
     assert f.group(2) == A_DEV and int(f.group(3), 16) == 0x100000
     assert sched_field(vm, "fault_events") > events
     assert vm.ok("faults") == []
+
+
+def test_edu_dma_gives_ticks_away_and_keeps_its_fault(vm):
+    """edu dma waits about 100 ms for edu's timer: it gives ticks away
+    while the transfer runs, so a spinning guest and housekeeping go on;
+    the fault its own transfer caused still fails it, whoever read the
+    record."""
+    drain(vm)
+    new_guest(vm, "y")
+    vm.ok("guest run y spin")
+    yields = sched_field(vm, "yields")
+    start = len(vm.lines)
+    out, end = vm.run("edu dma %s from-dev 0x100000 16" % A_DEV)
+    assert end == "error: dma fault"
+    f = wait_fault_line(vm, start)
+    assert f.group(2) == A_DEV and int(f.group(3), 16) == 0x100000
+    assert sched_field(vm, "yields") > yields
+    assert state(vm, "y")[0] == "running"
+    vm.ok("guest stop y")
+    vm.ok("guest del y")
 
 
 def hmp(m, command):
