@@ -190,21 +190,6 @@ out_free:
 	return ret;
 }
 
-uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa, uint64_t *run)
-{
-	unsigned int i;
-
-	for (i = 0; i < g->region_count; i++) {
-		const struct guest_region *r = &g->regions[i];
-
-		if (gpa >= r->gpa && gpa - r->gpa < r->len) {
-			*run = r->len - (gpa - r->gpa);
-			return r->hpa + (gpa - r->gpa);
-		}
-	}
-	return 0;
-}
-
 /*
  * d's MSI in remappable format through a fresh entry that only d's
  * requester ids may use (VT-d spec 5.1.4 and 9.10).  A unit without

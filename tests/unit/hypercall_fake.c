@@ -39,21 +39,6 @@ uint64_t hw_now_ns(void)
 	return fake_now_ns;
 }
 
-uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa, uint64_t *run)
-{
-	unsigned int i;
-
-	for (i = 0; i < g->region_count; i++) {
-		const struct guest_region *r = &g->regions[i];
-
-		if (gpa >= r->gpa && gpa - r->gpa < r->len) {
-			*run = r->len - (gpa - r->gpa);
-			return r->hpa + (gpa - r->gpa);
-		}
-	}
-	return 0;
-}
-
 void fake_region(struct guest *g, uint64_t gpa, uint64_t len)
 {
 	struct guest_region *r = &g->regions[g->region_count++];
