@@ -20,6 +20,12 @@ static inline unsigned int bits_lowest_set(uint64_t mask)
 	return (unsigned int)__builtin_ctzll(mask);
 }
 
+/* The highest set bit of mask, which must not be 0. */
+static inline unsigned int bits_highest_set(uint64_t mask)
+{
+	return 63U - (unsigned int)__builtin_clzll(mask);
+}
+
 /* Value of the field selected by mask, shifted down to bit 0. */
 static inline uint64_t field_get64(uint64_t mask, uint64_t reg)
 {

@@ -646,7 +646,7 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 	 * Merged leaves freed tables that walks of neighbouring addresses may
 	 * have cached: invalidate the whole span of the largest leaf.
 	 */
-	span = UINT64_C(1) << (63 - __builtin_clzll(d->pt.page_sizes));
+	span = UINT64_C(1) << bits_highest_set(d->pt.page_sizes);
 	start = iova & ~(span - 1);
 	end = (iova + len + span - 1) & ~(span - 1);
 	sync_range(d, start, end - start, false, &fl);

@@ -49,8 +49,8 @@ static unsigned int page_chunks(const struct vtd_unit *u,
 		if (am > mamv) {
 			am = mamv;
 		}
-		while ((UINT64_C(1) << am) > pages) {
-			am--;
+		if (am > bits_highest_set(pages)) {
+			am = bits_highest_set(pages);
 		}
 		out[n].addr = page << VTD_PAGE_SHIFT;
 		out[n++].am = am;

@@ -189,13 +189,15 @@ void vtd_qi_place(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	qi->tail = next_slot(qi, slot);
 	vtd_qi_neutralize(qi, slot, seq);
 	b = &qi->batch[slot];
-	memset(b, 0, sizeof(*b));
-	b->seq = seq;
-	b->first = (uint8_t)first;
-	b->count = (uint8_t)count;
-	b->state = QI_LIVE;
-	b->flags = flags;
+	*b = (struct vtd_qi_batch){
+		.seq = seq,
+		.first = (uint8_t)first,
+		.count = (uint8_t)count,
+		.state = QI_LIVE,
+		.flags = flags,
+	};
 	classify(b, descs, count);
+	qi->seq_slot[seq % VTD_QI_SLOTS] = (uint8_t)slot;
 	u->stats.descriptors += count + 1;
 	u->stats.batches++;
 }
@@ -294,7 +296,9 @@ static void retire(struct vtd_unit *u)
 	unsigned int slot, passed = QI_NO_SLOT;
 	struct vtd_qi_batch *b;
 
-	for (slot = qi->oldest; slot != qi->rung; slot = next_slot(qi, slot)) {
+	/* From the newest back: the first status write found is furthest. */
+	for (slot = qi->rung; slot != qi->oldest && passed == QI_NO_SLOT;) {
+		slot = prev_slot(qi, slot);
 		if (qi->slot_seq[slot] &&
 		    qi->status[slot] == qi->slot_seq[slot]) {
 			passed = slot;
@@ -319,7 +323,9 @@ static void retire(struct vtd_unit *u)
 		}
 	}
 	qi->oldest = next_slot(qi, passed);
-	mark_head(qi, hw_now_ns());
+	if (qi->oldest != qi->rung) {
+		mark_head(qi, hw_now_ns());
+	}
 }
 
 bool vtd_qi_live_in_ring(const struct vtd_qi *qi)
@@ -478,32 +484,39 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	return 0;
 }
 
-/* The live batch numbered seq: its wait slot, or QI_NO_SLOT. */
-static unsigned int find_live(const struct vtd_qi *qi, uint32_t seq)
+static bool batch_is(const struct vtd_qi *qi, unsigned int slot, uint32_t seq,
+		     enum vtd_qi_state state)
 {
-	const struct vtd_qi_batch *b;
-	unsigned int slot;
+	return qi->batch[slot].state == state && qi->batch[slot].seq == seq;
+}
 
-	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
-		b = &qi->batch[slot];
-		if (b->state == QI_LIVE && b->seq == seq) {
+/*
+ * The wait slot of the batch numbered seq in state, or QI_NO_SLOT: where
+ * it was last placed, found at once, unless a later batch took its hint.
+ */
+static unsigned int find_batch(const struct vtd_qi *qi, uint32_t seq,
+			       enum vtd_qi_state state)
+{
+	unsigned int hint = qi->seq_slot[seq % VTD_QI_SLOTS], slot;
+
+	if (batch_is(qi, hint, seq, state)) {
+		return hint;
+	}
+	for (slot = 0; slot < qi->slots; slot++) {
+		if (batch_is(qi, slot, seq, state)) {
 			return slot;
 		}
 	}
 	return QI_NO_SLOT;
 }
 
-/* Its deadline class, if it is still pending; false if it finished. */
-static bool pending_class(const struct vtd_qi *qi, uint32_t seq,
-			  enum vtd_deadline_class *cls)
+/* Its deadline class, if it waits on the redo list. */
+static bool redo_class(const struct vtd_qi *qi, uint32_t seq,
+		       enum vtd_deadline_class *cls)
 {
-	unsigned int slot = find_live(qi, seq), i;
 	const struct vtd_qi_redo *r;
+	unsigned int i;
 
-	if (slot != QI_NO_SLOT) {
-		*cls = qi->batch[slot].cls;
-		return true;
-	}
 	for (i = 0; i < qi->redo_count; i++) {
 		r = &qi->redo[(qi->redo_head + i) % VTD_QI_WORK_MAX];
 		if (r->seq == seq) {
@@ -522,15 +535,9 @@ static bool pending_class(const struct vtd_qi *qi, uint32_t seq,
  */
 static int done_result(const struct vtd_qi *qi, uint32_t seq)
 {
-	unsigned int slot;
+	unsigned int slot = find_batch(qi, seq, QI_DONE);
 
-	for (slot = 0; slot < qi->slots; slot++) {
-		if (qi->batch[slot].state == QI_DONE &&
-		    qi->batch[slot].seq == seq) {
-			return batch_result(&qi->batch[slot]);
-		}
-	}
-	return -EIO;
+	return slot == QI_NO_SLOT ? -EIO : batch_result(&qi->batch[slot]);
 }
 
 static bool status_written(const struct vtd_qi *qi, unsigned int slot,
@@ -558,11 +565,13 @@ int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 	vtd_qi_doorbell(u);
 	qi->wait_seq = seq;
 	qi->wait_done = false;
-	if (!pending_class(qi, seq, &cls)) {
+	slot = find_batch(qi, seq, QI_LIVE);
+	if (slot != QI_NO_SLOT) {
+		cls = qi->batch[slot].cls;
+	} else if (!redo_class(qi, seq, &cls)) {
 		return done_result(qi, seq);
 	}
 	deadline = vtd_deadline(u, cls, start);
-	slot = find_live(qi, seq);
 	u->stats.waits++;
 	for (polls = 1; !qi->wait_done; polls++) {
 		if (status_written(qi, slot, seq)) {
@@ -584,9 +593,8 @@ int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 			return -ETIMEDOUT;
 		}
 		/* An ITE may have moved it. */
-		if (slot == QI_NO_SLOT || qi->batch[slot].state != QI_LIVE ||
-		    qi->batch[slot].seq != seq) {
-			slot = find_live(qi, seq);
+		if (slot == QI_NO_SLOT || !batch_is(qi, slot, seq, QI_LIVE)) {
+			slot = find_batch(qi, seq, QI_LIVE);
 		}
 		hw_relax();
 	}

@@ -6,6 +6,7 @@
 
 #include "drivers/iommu/vtd/regs.h"
 #include "drivers/iommu/vtd/vtd.h"
+#include "lib/bits.h"
 
 /*
  * The invalidation queue's private state and the functions its files
@@ -88,6 +89,8 @@ struct vtd_qi {
 	uint64_t status_pa;
 	uint32_t slot_seq[VTD_QI_SLOTS]; /* status its wait writes; 0: none */
 	struct vtd_qi_batch batch[VTD_QI_SLOTS];
+	/* where batch seq was last placed, at seq % VTD_QI_SLOTS: a hint */
+	uint8_t seq_slot[VTD_QI_SLOTS];
 	struct vtd_qi_redo redo[VTD_QI_WORK_MAX];
 	struct vtd_qi_desc redo_desc[VTD_QI_WORK_MAX];
 	unsigned int redo_head, redo_count;
@@ -204,7 +207,24 @@ struct vtd_qi_desc vtd_desc_piotlb_page(uint16_t did, uint32_t pasid,
 struct vtd_qi_desc vtd_desc_wait(uint64_t status_pa, uint32_t seq);
 struct vtd_qi_desc vtd_desc_iec_global(void);
 struct vtd_qi_desc vtd_desc_iec_index(uint16_t index);
-bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
+
+/*
+ * A device-TLB invalidation (PASID-based or not), and its target in *sid.
+ * Inline: every batch queued asks it of each descriptor.
+ */
+static inline bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d,
+				      uint16_t *sid)
+{
+	switch (field_get64(VTD_QI_TYPE, d->lo)) {
+	case VTD_QI_TYPE_DEVTLB:
+		*sid = (uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo);
+		return true;
+	case VTD_QI_TYPE_PDEVTLB:
+		*sid = (uint16_t)field_get64(VTD_QI_PDEVTLB_SID, d->lo);
+		return true;
+	}
+	return false;
+}
 
 /*
  * invalidate.c: what a change of tables or entries needs invalidated, and

@@ -233,20 +233,6 @@ struct vtd_qi_desc vtd_desc_iec_index(uint16_t index)
 	return d;
 }
 
-/* A device-TLB invalidation (PASID-based or not), and its target in *sid. */
-bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
-{
-	switch (field_get64(VTD_QI_TYPE, d->lo)) {
-	case VTD_QI_TYPE_DEVTLB:
-		*sid = (uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo);
-		return true;
-	case VTD_QI_TYPE_PDEVTLB:
-		*sid = (uint16_t)field_get64(VTD_QI_PDEVTLB_SID, d->lo);
-		return true;
-	}
-	return false;
-}
-
 /*
  * Page-selective: 2^am pages at addr, which must be aligned to that size
  * (VT-d spec 6.5.2.3).  IH stays 0: page-table pages may have been freed,
