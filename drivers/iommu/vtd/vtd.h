@@ -277,15 +277,6 @@ int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
 		     unsigned int qdepth, uint64_t addr, unsigned int order);
 
 /*
- * The same for what the device cached for one PASID (scalable mode only,
- * -ENOTSUP otherwise): a PASID-based device-TLB invalidation.  Embedding
- * API, like the PASID attach calls below.
- */
-int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
-			   unsigned int qdepth, uint32_t pasid, uint64_t addr,
-			   unsigned int order);
-
-/*
  * Move the invalidation queue on without waiting: notice completions,
  * missed deadlines and queue errors (IQE, ITE, ICE), and recover from them.
  * Call it periodically, like vtd_fault_poll(): an ITE arrives up to minutes
@@ -507,10 +498,9 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * needs it empty (-EBUSY), detach leaves it empty, and a switch blocks it
  * in between.  Errors as for vtd_attach() and vtd_detach().
  *
- * Embedding API: moat's own image attaches no PASID other than
- * VTD_RID_PASID (QEMU emulates no PASID-tagged DMA), so these, nested
- * attach and vtd_devtlb_flush_pasid() are reached by embedders and by the
- * model tests (tests/model/test_sm.c), which judge their effect.
+ * moat's console reaches these and nested attach (`attach BDF D pasid P`),
+ * but QEMU emulates no PASID-tagged DMA: the model tests
+ * (tests/model/test_sm.c) judge their effect.
  */
 #define VTD_RID_PASID 0U
 
@@ -576,8 +566,6 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
  */
 void vtd_fault_event_enable(struct vtd_unit *u);
 
-const char *vtd_fault_reason_text(uint8_t reason);
-
 /*
  * Interrupt remapping (VT-d spec chapter 5), on every unit with ECAP.IR:
  * vtd_unit_enable() programs the unit's table, invalidates the interrupt
@@ -613,12 +601,6 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index);
 int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
 		 uint8_t vector, const uint16_t *source_ids,
 		 unsigned int count);
-
-/*
- * Block entry index: not present, its cached copies invalidated.  On
- * -ETIMEDOUT the unit may still deliver it from its cache: clear again.
- */
-int vtd_irte_clear(struct vtd_unit *u, unsigned int index);
 
 /* Clear the entry and release the index, even when clearing failed. */
 int vtd_irte_free(struct vtd_unit *u, unsigned int index);
