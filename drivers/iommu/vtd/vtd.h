@@ -163,8 +163,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 int vtd_unit_enable(struct vtd_unit *u);
 
 /*
- * Translation, interrupt remapping and queue off (shutdown, tests, or
- * after a failed enable); domains must be detached.
+ * Fault event masked, then translation, interrupt remapping and queue off
+ * (shutdown, tests, or after a failed enable); domains must be detached.
  */
 int vtd_unit_disable(struct vtd_unit *u);
 
@@ -565,6 +565,12 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
  * without waiting for its next vtd_fault_poll().
  */
 void vtd_fault_event_enable(struct vtd_unit *u);
+/*
+ * Masks it again: vtd_unit_disable() does, and a kernel handing the unit
+ * over (kexec) must, since the next one has no handler at that vector
+ * until it unmasks the event itself.
+ */
+void vtd_fault_event_mask(struct vtd_unit *u);
 
 /*
  * Interrupt remapping (VT-d spec chapter 5), on every unit with ECAP.IR:
