@@ -176,7 +176,8 @@ static int mem_free(const char *arg)
 			hpa);
 	}
 	/* Pages a device can still reach are never handed out again. */
-	if (iommu_hpa_reachable(&kernel_get()->iommu, b->hpa, b->len, &id)) {
+	if (iommu_hpa_reachable(&kernel_get()->iommu, hpa_make(b->hpa), b->len,
+				&id)) {
 		return con_error(
 			"0x%llx is still reachable through domain %u (mapped there, or unmapped without a confirmed invalidation): not freed",
 			hpa, id);

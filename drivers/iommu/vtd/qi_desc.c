@@ -124,14 +124,14 @@ _Static_assert(VTD_QI_DEVTLB_PFSID_LO == VTD_QI_PDEVTLB_PFSID_LO &&
 
 struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
 				   uint16_t pfsid, unsigned int qdepth,
-				   uint64_t addr, unsigned int order)
+				   iova_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_DEVTLB) |
 		      field_prep64(VTD_QI_DEVTLB_SID, sid) |
 		      field_prep64(VTD_QI_DEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
-		.hi = devtlb_range(addr, order, VTD_QI_DEVTLB_HI_S),
+		.hi = devtlb_range(iova_val(addr), order, VTD_QI_DEVTLB_HI_S),
 	};
 
 	return d;
@@ -140,7 +140,7 @@ struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
 /* What the device cached for one PASID (scalable mode, 6.5.2.6). */
 struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, uint16_t sid,
 				    uint16_t pfsid, unsigned int qdepth,
-				    uint32_t pasid, uint64_t addr,
+				    uint32_t pasid, iova_t addr,
 				    unsigned int order)
 {
 	struct vtd_qi_desc d = {
@@ -149,7 +149,7 @@ struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, uint16_t sid,
 		      field_prep64(VTD_QI_PDEVTLB_PASID, pasid) |
 		      field_prep64(VTD_QI_PDEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
-		.hi = devtlb_range(addr, order, VTD_QI_PDEVTLB_HI_S),
+		.hi = devtlb_range(iova_val(addr), order, VTD_QI_PDEVTLB_HI_S),
 	};
 
 	return d;
@@ -253,13 +253,13 @@ bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
  * so paging-structure caches must go too.
  */
 struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
-				       uint64_t addr, unsigned int am)
+				       iova_t addr, unsigned int am)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IOTLB) |
 		      field_prep64(VTD_QI_IOTLB_G, VTD_QI_IOTLB_G_PAGE) |
 		      field_prep64(VTD_QI_IOTLB_DID, did) | iotlb_drain(u),
-		.hi = (addr & VTD_QI_IOTLB_HI_ADDR) |
+		.hi = (iova_val(addr) & VTD_QI_IOTLB_HI_ADDR) |
 		      field_prep64(VTD_QI_IOTLB_HI_AM, am),
 	};
 
@@ -268,14 +268,14 @@ struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
 
 /* The first-level and nested counterpart, for one PASID (6.5.2.4). */
 struct vtd_qi_desc vtd_desc_piotlb_page(uint16_t did, uint32_t pasid,
-					uint64_t addr, unsigned int am)
+					iova_t addr, unsigned int am)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PIOTLB) |
 		      field_prep64(VTD_QI_PIOTLB_G, VTD_QI_PIOTLB_G_PAGE) |
 		      field_prep64(VTD_QI_PIOTLB_DID, did) |
 		      field_prep64(VTD_QI_PIOTLB_PASID, pasid),
-		.hi = (addr & VTD_QI_PIOTLB_HI_ADDR) |
+		.hi = (iova_val(addr) & VTD_QI_PIOTLB_HI_ADDR) |
 		      field_prep64(VTD_QI_PIOTLB_HI_AM, am),
 	};
 
