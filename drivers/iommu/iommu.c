@@ -1311,7 +1311,7 @@ static const char *no_format(struct iommu *im, enum iommu_format format)
 /* A listed domain: of format, or nested over parent (table, levels). */
 static int domain_new(struct iommu *im, struct iommu_owner *owner,
 		      enum iommu_format format, struct iommu_domain *parent,
-		      uint64_t table, unsigned int levels, unsigned int *id,
+		      iova_t table, unsigned int levels, unsigned int *id,
 		      const char **why)
 {
 	struct iommu_domain *dom;
@@ -1363,11 +1363,11 @@ int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
 			    enum iommu_format format, unsigned int *id,
 			    const char **why)
 {
-	return domain_new(im, owner, format, NULL, 0, 0, id, why);
+	return domain_new(im, owner, format, NULL, iova_make(0), 0, id, why);
 }
 
 int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
-			    unsigned int parent_id, uint64_t table,
+			    unsigned int parent_id, iova_t table,
 			    unsigned int levels, unsigned int *id)
 {
 	int err;
@@ -1451,7 +1451,7 @@ int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 }
 
 int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot)
+	      iova_t iova, hpa_t hpa, uint64_t len, unsigned int prot)
 {
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
@@ -1460,7 +1460,7 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 }
 
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-		uint64_t iova, uint64_t len)
+		iova_t iova, uint64_t len)
 {
 	struct iommu_range r = {.iova = iova, .len = len};
 
@@ -1500,7 +1500,7 @@ int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id)
 }
 
 struct hpa_range {
-	uint64_t hpa;
+	hpa_t hpa;
 	uint64_t len;
 	bool hit;
 };
@@ -1509,10 +1509,11 @@ static void hpa_overlap(void *ctx, const struct iommu_mapping *m)
 {
 	struct hpa_range *r = ctx;
 
-	r->hit |= m->hpa < r->hpa + r->len && r->hpa < m->hpa + m->len;
+	r->hit |= hpa_val(m->hpa) < hpa_val(r->hpa) + r->len &&
+		  hpa_val(r->hpa) < hpa_val(m->hpa) + m->len;
 }
 
-bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+bool iommu_hpa_reachable(struct iommu *im, hpa_t hpa, uint64_t len,
 			 unsigned int *id)
 {
 	struct hpa_range r = {hpa, len, false};
@@ -2392,10 +2393,12 @@ static void rmrr_setup(struct iommu *im)
 			if (!*dom) {
 				*dom = internal_domain(im, im->units[unit]);
 			}
-			ret = *dom ? iommu_be_map((*dom)->be, rm->base,
-						  rm->base, len,
-						  IOMMU_PROT_READ |
-							  IOMMU_PROT_WRITE)
+			/* An RMRR is an identity map: IOVA = HPA (VT-d
+			 * spec 8.4). */
+			ret = *dom ? iommu_be_map(
+					     (*dom)->be, iova_make(rm->base),
+					     hpa_make(rm->base), len,
+					     IOMMU_PROT_READ | IOMMU_PROT_WRITE)
 				   : -ENOMEM;
 			/* Several devices may share an RMRR: mapped once. */
 			if (ret == 0 || ret == -EEXIST) {
@@ -2569,6 +2572,17 @@ void iommu_fini(struct iommu *im)
 	hw_free(im->rmrr);
 	hw_free(im->id_map);
 	memset(im, 0, sizeof(*im));
+}
+
+void iommu_handover(struct iommu *im)
+{
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			iommu_be_unit_handover(im->units[i]);
+		}
+	}
 }
 
 /* ---- console reports ---- */
