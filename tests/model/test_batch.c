@@ -242,6 +242,63 @@ static void test_merge_when_last_written(void **state)
 	rig_down(&r);
 }
 
+/*
+ * One page a call in the table the last call used (the one-page path)
+ * refuses what a longer map refuses, and then changes nothing: a page
+ * already mapped, in that table or another, keeps its translation; a
+ * misaligned address, an IOVA past the width, an HPA past 52 bits and
+ * rights that are none or unknown map nothing.
+ */
+static void test_one_page_map_refusals(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	iova_t at = iova_make(X + SZ_4K);
+	hpa_t hpa = hpa_make(model_ram_alloc(SZ_4K, SZ_4K));
+	uint64_t base;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	t_map(r.d, iova_make(X), hpa_make(r.ram), SZ_4K, RW);
+	t_map(r.d, iova_make(X + SZ_2M), hpa_make(r.ram + SZ_4K), SZ_4K, RW);
+	base = r.d->pt.table_pages;
+	/* The table of X + SZ_2M is the last used; X is in another. */
+	assert_int_equal(
+		vtd_domain_map(r.d, iova_make(X + SZ_2M), hpa, SZ_4K, RW),
+		-EEXIST);
+	assert_int_equal(vtd_domain_map(r.d, iova_make(X), hpa, SZ_4K, RW),
+			 -EEXIST);
+	assert_int_equal(
+		vtd_domain_map(r.d, iova_make(X + 0x800), hpa, SZ_4K, RW),
+		-EINVAL);
+	assert_int_equal(vtd_domain_map(r.d, at, hpa_make(hpa_val(hpa) + 0x800),
+					SZ_4K, RW),
+			 -EINVAL);
+	assert_int_equal(vtd_domain_map(r.d, iova_make(UINT64_C(1) << 39), hpa,
+					SZ_4K, RW),
+			 -EINVAL);
+	assert_int_equal(
+		vtd_domain_map(r.d, at, hpa_make(UINT64_C(1) << 52), SZ_4K, RW),
+		-EINVAL);
+	assert_int_equal(vtd_domain_map(r.d, at, hpa, SZ_4K, 0), -EINVAL);
+	assert_int_equal(vtd_domain_map(r.d, at, hpa, SZ_4K, RW | 0x8U),
+			 -EINVAL);
+	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dma_fill(r.idx, DEV, X, 5, 8), 0);
+	assert_int_equal(ram_byte(r.ram), 5);
+	assert_int_equal(dma_fill(r.idx, DEV, X + SZ_2M, 6, 8), 0);
+	assert_int_equal(ram_byte(r.ram + SZ_4K), 6);
+	assert_int_equal(dma_fill(r.idx, DEV, iova_val(at), 7, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&r.u, NULL, NULL), 1);
+	/* Refused nothing it should not: the page maps now. */
+	t_map(r.d, at, hpa, SZ_4K, RW);
+	assert_int_equal(dma_fill(r.idx, DEV, iova_val(at), 8, 8), 0);
+	assert_int_equal(ram_byte(hpa_val(hpa)), 8);
+	t_unmap(r.d, iova_make(X), 2 * SZ_4K);
+	t_unmap(r.d, iova_make(X + SZ_2M), SZ_4K);
+	assert_int_equal(r.d->pt.table_pages, 1);
+	rig_down(&r);
+}
+
 /* A domain has no table page before its first map or attach. */
 static void test_root_on_first_use(void **state)
 {
@@ -284,6 +341,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_freed_at_zero, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_merge_when_last_written,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_page_map_refusals,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_on_first_use, setup,
 						teardown),

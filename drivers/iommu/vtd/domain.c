@@ -604,31 +604,18 @@ static void map_rollback(struct vtd_domain *d, iova_t iova, uint64_t len)
 }
 
 /*
- * On error nothing of [iova, iova + len) is left mapped.  Merges come only
- * after the map took effect: they change no translation, so their
- * invalidation only decides when the folded tables are freed.
+ * What follows writing the leaves, when there is anything: the units to
+ * tell of a map (vtd_domain_map()), the rollback of a failed one, merges.
+ * Not inlined, so that a map needing none of it saves no registers.
  */
-int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
-		   unsigned int prot)
+static __attribute__((noinline)) int map_settle(struct vtd_domain *d,
+						iova_t iova, uint64_t len,
+						uint64_t mapped, int err)
 {
 	struct vtd_freelist fl = {0};
-	uint64_t mapped, span;
 	iova_t start, end;
-	int err;
+	uint64_t span;
 
-	err = check_range(d, iova, len);
-	if (err) {
-		return err;
-	}
-	if (!hpa_aligned(hpa, VTD_PAGE_SIZE) ||
-	    hpa_val(hpa) + len - 1 > (VTD_SL_ADDR | (VTD_PAGE_SIZE - 1)) ||
-	    hpa_val(hpa) + len - 1 < hpa_val(hpa) || !prot_valid(d, prot)) {
-		return -EINVAL;
-	}
-	if (d->deferred) {
-		reap(d);
-	}
-	err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped);
 	if (!err && d->map_sync) {
 		err = sync_range(d, iova, len, true, &fl);
 	} else if (err) {
@@ -653,6 +640,61 @@ int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	end = iova_align_down(iova_add(iova, len + span - 1), span);
 	sync_range(d, start, iova_diff(end, start), false, &fl);
 	return 0;
+}
+
+/*
+ * On error nothing of [iova, iova + len) is left mapped.  Merges come only
+ * after the map took effect: they change no translation, so their
+ * invalidation only decides when the folded tables are freed.  A map that
+ * needs neither (the common case: no caching mode, nothing to merge) ends
+ * with its leaves.
+ */
+static inline int map(struct vtd_domain *d, iova_t iova, hpa_t hpa,
+		      uint64_t len, unsigned int prot)
+{
+	uint64_t mapped = 0;
+	int err;
+
+	err = check_range(d, iova, len);
+	if (err) {
+		return err;
+	}
+	if (!hpa_aligned(hpa, VTD_PAGE_SIZE) ||
+	    hpa_val(hpa) + len - 1 > (VTD_SL_ADDR | (VTD_PAGE_SIZE - 1)) ||
+	    hpa_val(hpa) + len - 1 < hpa_val(hpa) || !prot_valid(d, prot)) {
+		return -EINVAL;
+	}
+	if (d->deferred) {
+		reap(d);
+	}
+	if (len == VTD_PAGE_SIZE) {
+		/* whole or not at all: nothing mapped on error */
+		err = vtd_pgtable_map_page(&d->pt, iova, hpa, prot);
+	} else {
+		err = vtd_pgtable_map(&d->pt, iova, hpa, len, prot, &mapped);
+	}
+	if (err || d->map_sync || d->pt.merge_pending) {
+		return map_settle(d, iova, len, mapped, err);
+	}
+	return 0;
+}
+
+/* Out of line: a one-page map saves none of the registers this needs. */
+static __attribute__((noinline)) int map_range(struct vtd_domain *d,
+					       iova_t iova, hpa_t hpa,
+					       uint64_t len, unsigned int prot)
+{
+	return map(d, iova, hpa, len, prot);
+}
+
+/* One page, the common case of a map per buffer: map() for that length. */
+int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
+		   unsigned int prot)
+{
+	if (len == VTD_PAGE_SIZE) {
+		return map(d, iova, hpa, VTD_PAGE_SIZE, prot);
+	}
+	return map_range(d, iova, hpa, len, prot);
 }
 
 int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)

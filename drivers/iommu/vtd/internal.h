@@ -354,6 +354,8 @@ int vtd_pgtable_root(struct vtd_pgtable *pt);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped);
+int vtd_pgtable_map_page(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
+			 unsigned int prot);
 void vtd_pgtable_merge(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		       struct vtd_freelist *freed);
 int vtd_pgtable_unmap(struct vtd_pgtable *pt, iova_t iova, uint64_t len,

@@ -253,8 +253,9 @@ static inline void note_leaves(const struct vtd_pgtable *pt,
 		}
 		return;
 	}
-	if (level < pt->levels && addr >= off &&
-	    bits_is_aligned(addr - off, level_size(level + 1))) {
+	/* Alignment first: it fails for most leaves that start no run. */
+	if (bits_is_aligned(addr - off, level_size(level + 1)) && addr >= off &&
+	    level < pt->levels) {
 		n->base = e - off;
 		n->run = count;
 	}
@@ -355,8 +356,7 @@ static bool in_hot(const struct vtd_pgtable *pt, iova_t iova, uint64_t len)
 {
 	uint64_t off = iova_diff(iova, pt->hot_iova);
 
-	return pt->hot && off < level_size(2) && len < level_size(2) &&
-	       len <= level_size(2) - off;
+	return pt->hot && len < level_size(2) && off <= level_size(2) - len;
 }
 
 struct map_state {
@@ -475,6 +475,36 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 	}
 	*mapped = len - s.left;
 	return err;
+}
+
+/*
+ * One 4K page, mapped whole or not at all: the common case of a map per
+ * buffer.  In the hot table its entry alone, checked, written, counted
+ * and flushed as map_leaves() and vtd_pgtable_map() do for a run;
+ * elsewhere vtd_pgtable_map().
+ */
+int vtd_pgtable_map_page(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
+			 unsigned int prot)
+{
+	struct vtd_pt_node *n = pt->hot;
+	unsigned int idx = level_index(1, iova);
+	uint64_t *p, e, mapped;
+
+	if (!in_hot(pt, iova, VTD_PAGE_SIZE)) {
+		return vtd_pgtable_map(pt, iova, hpa, VTD_PAGE_SIZE, prot,
+				       &mapped);
+	}
+	p = &n->table[idx];
+	if (present(pt, vtd_entry_read(p))) {
+		return -EEXIST;
+	}
+	/* Counted first: after the store only its flush is left to do. */
+	e = hpa_val(hpa) | prot_bits(pt, prot);
+	note_leaves(pt, n, 1, idx, e, 1);
+	pt->merge_pending |= mergeable(pt, n, 2);
+	vtd_entry_write(p, e);
+	vtd_flush_table(pt->coherent, p, sizeof(*p));
+	return 0;
 }
 
 /*
