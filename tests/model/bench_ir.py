@@ -13,6 +13,7 @@ page-selective descriptor, one wait and one doorbell per unmap call.
 
 usage: bench_ir.py BENCH_IR_BINARY
 """
+import collections
 import glob
 import os
 import re
@@ -36,7 +37,11 @@ INSTR_PER_STORE = 3
 def parse(path):
     """Self Ir of driver functions, and their calls of STORE and FLUSH."""
     names = {"fl": {}, "fn": {}}
-    ir = qi = stores = flushes = 0
+    ir = stores = flushes = 0
+    # A function's own file: the first .c file its lines come from (its
+    # first line may be inlined from a header, which callgrind then names).
+    home = {}
+    own = collections.Counter()
     fl = fn = cfn = ""
     in_call = False
     desc = ""
@@ -60,6 +65,10 @@ def parse(path):
                     fn = name
                 elif kind == "cfn":
                     cfn = name
+                if kind in ("fn", "fi", "fe") and fn not in home:
+                    src = fl if kind == "fn" else name
+                    if src.endswith(".c"):
+                        home[fn] = src
                 continue
             if line.startswith("calls="):
                 count = int(line.split()[0][len("calls="):])
@@ -80,8 +89,8 @@ def parse(path):
                 parts = line.split()
                 if len(parts) >= 2 and DRIVER.match(fl):
                     ir += int(parts[1])
-                    if QUEUE.match(fl):
-                        qi += int(parts[1])
+                    own[fn] += int(parts[1])
+    qi = sum(n for f, n in own.items() if QUEUE.match(home.get(f, "")))
     return desc, ir, qi, stores, flushes
 
 

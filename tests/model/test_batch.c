@@ -299,6 +299,64 @@ static void test_one_page_map_refusals(void **state)
 	rig_down(&r);
 }
 
+/*
+ * One page a call out of the table the last call used: a page not mapped
+ * there is -ENOENT and changes nothing; a mapped one is unreachable on
+ * return, its neighbour still reachable; the last one takes the table.
+ */
+static void test_one_page_unmap(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_range ranges[2];
+	uint64_t base;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	base = r.d->pt.table_pages;
+	map_pages(&r, ranges, 2);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(X + SZ_4K), SZ_4K),
+			 -ENOENT);
+	touch(&r, ranges, 2);
+	t_unmap(r.d, ranges[0].iova, SZ_4K);
+	unreachable(&r, ranges, 1);
+	touch(&r, &ranges[1], 1);
+	assert_int_equal(r.d->pt.table_pages, base + 2);
+	t_unmap(r.d, ranges[1].iova, SZ_4K);
+	unreachable(&r, ranges, 2);
+	assert_int_equal(r.d->pt.table_pages, base);
+	rig_down(&r);
+}
+
+/*
+ * A page unmapped one call at a time leaves its table's run: mapped again
+ * elsewhere, it keeps the table from merging when the 512th leaf of the
+ * aligned range is written, and DMA to it lands where it now maps.
+ */
+static void test_one_page_unmap_leaves_run(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	hpa_t other = hpa_make(model_ram_alloc(SZ_4K, SZ_4K));
+	uint64_t base;
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	for (i = 0; i < 511; i++) {
+		t_map(r.d, iova_make(X + i * SZ_4K),
+		      hpa_make(r.ram + i * SZ_4K), SZ_4K, RW);
+	}
+	base = r.d->pt.table_pages;
+	t_unmap(r.d, iova_make(X + 7 * SZ_4K), SZ_4K);
+	t_map(r.d, iova_make(X + 7 * SZ_4K), other, SZ_4K, RW);
+	t_map(r.d, iova_make(X + 511 * SZ_4K), hpa_make(r.ram + 511 * SZ_4K),
+	      SZ_4K, RW);
+	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dma_fill(r.idx, DEV, X + 7 * SZ_4K, 9, 8), 0);
+	assert_int_equal(ram_byte(hpa_val(other)), 9);
+	t_unmap(r.d, iova_make(X), SZ_2M);
+	rig_down(&r);
+}
+
 /* A domain has no table page before its first map or attach. */
 static void test_root_on_first_use(void **state)
 {
@@ -343,6 +401,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_merge_when_last_written,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_page_map_refusals,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_page_unmap, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_one_page_unmap_leaves_run,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_on_first_use, setup,
 						teardown),

@@ -697,20 +697,13 @@ int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	return map_range(d, iova, hpa, len, prot);
 }
 
-int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
-{
-	struct vtd_range r = {.iova = iova, .len = len};
-
-	return vtd_domain_unmap_ranges(d, &r, 1);
-}
-
 /*
  * Every range is taken out of the tables first, then invalidated in one
  * batch: nothing is reachable once that batch completed.  After a split
  * failed (-ENOMEM), the ranges are still invalidated, all of them.
  */
-int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
-			    unsigned int count)
+static inline int unmap(struct vtd_domain *d, const struct vtd_range *r,
+			unsigned int count)
 {
 	struct vtd_freelist fl = {0};
 	uint64_t unmapped, any = 0;
@@ -730,8 +723,13 @@ int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
 		reap(d);
 	}
 	for (i = 0; i < count && !err; i++) {
-		err = vtd_pgtable_unmap(&d->pt, r[i].iova, r[i].len, &unmapped,
-					&fl);
+		if (r[i].len == VTD_PAGE_SIZE) {
+			err = vtd_pgtable_unmap_page(&d->pt, r[i].iova,
+						     &unmapped, &fl);
+		} else {
+			err = vtd_pgtable_unmap(&d->pt, r[i].iova, r[i].len,
+						&unmapped, &fl);
+		}
 		any |= unmapped;
 	}
 	if (!err && !any && !fl.count) {
@@ -739,6 +737,23 @@ int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
 	}
 	serr = sync_ranges(d, r, count, false, &fl);
 	return err ? err : serr;
+}
+
+int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			    unsigned int count)
+{
+	return unmap(d, r, count);
+}
+
+/* One page, the common case of an unmap per buffer: unmap() for it. */
+int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
+{
+	struct vtd_range r = {.iova = iova, .len = len};
+
+	if (len == VTD_PAGE_SIZE) {
+		return unmap(d, &r, 1);
+	}
+	return vtd_domain_unmap_ranges(d, &r, 1);
 }
 
 /*

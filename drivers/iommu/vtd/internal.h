@@ -360,6 +360,8 @@ void vtd_pgtable_merge(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		       struct vtd_freelist *freed);
 int vtd_pgtable_unmap(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		      uint64_t *unmapped, struct vtd_freelist *freed);
+int vtd_pgtable_unmap_page(struct vtd_pgtable *pt, iova_t iova,
+			   uint64_t *unmapped, struct vtd_freelist *freed);
 void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
 
 /* fault.c */
