@@ -103,10 +103,12 @@ static void unmap_batch(struct rig *r, const struct vtd_range *ranges,
 
 /*
  * count pages apart from each other, cached, unmapped in one call: the
- * IOTLB invalidations the unit saw, one wait, one doorbell, and every
- * page unreachable on return; the table pages went with the last entry.
+ * IOTLB invalidations the unit saw, in batches each ending in a wait, one
+ * doorbell, and every page unreachable on return; the table pages went
+ * with the last entry.
  */
-static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
+static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi,
+		      uint64_t waits)
 {
 	struct model_unit_config cfg = default_cfg();
 	static struct vtd_range ranges[256];
@@ -122,7 +124,7 @@ static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
 	unmap_batch(&r, ranges, count);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, psi);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, dsi);
-	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
+	assert_int_equal(model_unit_stats(r.idx)->waits, waits);
 	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
 	unreachable(&r, ranges, count);
 	assert_int_equal(r.d->pt.table_pages, base);
@@ -132,7 +134,7 @@ static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
 /* 16 ranges: 16 page-selective invalidations in the batch. */
 static void test_batch_unmap_one_wait(void **state)
 {
-	one_batch(16, 16, 0);
+	one_batch(16, 16, 0, 1);
 }
 
 /*
@@ -161,13 +163,24 @@ static void test_batch_unmap_adjacent_ranges_merge(void **state)
 }
 
 /*
- * 256 ranges are more than one batch of page-selective descriptors holds:
- * one domain-selective invalidation instead, still one wait and one
- * doorbell, still nothing reachable.
+ * 112 ranges: 7 batches of 16 page-selective invalidations, each with its
+ * wait, fill the work allowed in flight (half of 256 slots) and go out
+ * with one doorbell; one more range and they would not.
+ */
+static void test_batch_unmap_112_pages(void **state)
+{
+	one_batch(112, 112, 0, 7);
+}
+
+/*
+ * 113 or 256 ranges are more than one round of batches holds: one
+ * domain-selective invalidation instead, still one wait and one doorbell,
+ * still nothing reachable.
  */
 static void test_batch_unmap_256_pages(void **state)
 {
-	one_batch(256, 0, 1);
+	one_batch(113, 0, 1, 1);
+	one_batch(256, 0, 1, 1);
 }
 
 /* A bad range anywhere: nothing unmapped; nothing mapped: -ENOENT. */
@@ -392,6 +405,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_batch_unmap_adjacent_ranges_merge, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_batch_unmap_112_pages,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_unmap_256_pages,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

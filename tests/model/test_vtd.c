@@ -526,11 +526,15 @@ static void test_split_and_merge(void **state)
 	down_attached(d, &u, SID(0, 7, 0));
 }
 
-/* Page-selective while a batch holds the chunks, domain-wide beyond. */
+/*
+ * Page-selective while one round of batches (one doorbell) holds the
+ * chunks, 16 a batch each with its wait; domain-wide beyond.
+ */
 static void test_unmap_invalidation_granularity(void **state)
 {
 	struct model_unit_config one = default_cfg(), nopsi = default_cfg();
-	uint64_t ram = model_ram_alloc(64 * SZ_4K, SZ_4K);
+	uint64_t ram = model_ram_alloc(160 * SZ_4K, SZ_4K);
+	uint64_t bells;
 	const struct model_unit_stats *st;
 	struct vtd_domain *d;
 	struct vtd_unit u[2];
@@ -545,17 +549,25 @@ static void test_unmap_invalidation_granularity(void **state)
 
 	d = new_domain(&u[0], 39);
 	t_attach(d, &u[0], SID(0, 8, 0));
-	t_map(d, iova_make(0), hpa_make(ram), 64 * SZ_4K, RW);
+	t_map(d, iova_make(0), hpa_make(ram), 160 * SZ_4K, RW);
 	st = model_unit_stats(idx[0]);
 	model_reset_stats(idx[0]);
 	t_unmap(d, iova_make(0), 16 * SZ_4K);
 	assert_int_equal(st->iotlb_page, 16);
 	assert_int_equal(st->iotlb_domain, 0);
 	model_reset_stats(idx[0]);
+	bells = u[0].stats.doorbells;
 	t_unmap(d, iova_make(16 * SZ_4K), 17 * SZ_4K);
+	assert_int_equal(st->iotlb_page, 17);
+	assert_int_equal(st->iotlb_domain, 0);
+	assert_int_equal(st->waits, 2);
+	assert_int_equal(u[0].stats.doorbells - bells, 1);
+	/* 7 batches of 16 fill half the ring of 256 slots: 112 chunks. */
+	model_reset_stats(idx[0]);
+	t_unmap(d, iova_make(33 * SZ_4K), 113 * SZ_4K);
 	assert_int_equal(st->iotlb_page, 0);
 	assert_int_equal(st->iotlb_domain, 1);
-	t_unmap(d, iova_make(33 * SZ_4K), 31 * SZ_4K);
+	t_unmap(d, iova_make(146 * SZ_4K), 14 * SZ_4K);
 	t_detach(d, &u[0], SID(0, 8, 0));
 	assert_int_equal(vtd_domain_destroy(d), 0);
 

@@ -138,7 +138,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
 	if (!vtd_unit_live(du->unit)) {
 		return 0;
 	}
-	err = vtd_qi_submit_batches(du->unit, ats_fill, &b);
+	err = vtd_qi_submit_batches(du->unit, ats_fill, &b, NULL);
 	return err ? err : b.suspect;
 }
 

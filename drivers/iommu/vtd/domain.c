@@ -757,8 +757,9 @@ int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
 }
 
 /*
- * The whole space needs more than a batch of page-selective chunks, so it
- * is invalidated domain-selectively, which covers every IOTLB and
+ * The whole space needs more than a round of page-selective chunks (or,
+ * with a large MAMV, one chunk covering it), so it is invalidated
+ * domain-selectively or as a whole, which covers every IOTLB and
  * paging-structure entry of the domain (VT-d spec 6.5.2.3) whatever
  * earlier invalidations failed or still pend: every deferred table page
  * is free to go.

@@ -20,42 +20,87 @@ struct chunk {
 };
 
 /*
- * Split ranges into naturally aligned power-of-two chunks no larger than
- * 2^MAMV pages; ranges that touch are split as one, so that their chunks
- * can be larger and fewer.  Returns the count, or 0 when it takes more
- * than max.
+ * Ranges split into naturally aligned power-of-two chunks no larger than
+ * 2^MAMV pages, one at a time; ranges that touch are split as one, so
+ * that their chunks can be larger and fewer.
  */
+struct chunks {
+	const struct vtd_range *r;
+	unsigned int count;
+	unsigned int k; /* the next range not yet begun */
+	unsigned int mamv;
+	uint64_t page; /* what is left of the current run of ranges */
+	uint64_t pages;
+};
+
+static struct chunks chunks_of(const struct vtd_unit *u,
+			       const struct vtd_range *r, unsigned int count)
+{
+	return (struct chunks){
+		.r = r,
+		.count = count,
+		.mamv = vtd_cap_mamv(u->cap),
+	};
+}
+
+/* The next chunk in *c; false once the ranges are covered. */
+static bool chunk_next(struct chunks *it, struct chunk *c)
+{
+	const struct vtd_range *r = it->r;
+	unsigned int am;
+
+	if (!it->pages) {
+		if (it->k == it->count) {
+			return false;
+		}
+		it->page = iova_val(r[it->k].iova) >> VTD_PAGE_SHIFT;
+		it->pages = r[it->k++].len >> VTD_PAGE_SHIFT;
+	}
+	while (it->k < it->count &&
+	       iova_val(r[it->k].iova) == (it->page + it->pages)
+						  << VTD_PAGE_SHIFT) {
+		it->pages += r[it->k++].len >> VTD_PAGE_SHIFT;
+	}
+	am = it->page ? bits_lowest_set(it->page) : 63;
+	if (am > it->mamv) {
+		am = it->mamv;
+	}
+	if (am > bits_highest_set(it->pages)) {
+		am = bits_highest_set(it->pages);
+	}
+	c->addr = iova_make(it->page << VTD_PAGE_SHIFT);
+	c->am = am;
+	it->page += UINT64_C(1) << am;
+	it->pages -= UINT64_C(1) << am;
+	return true;
+}
+
+/* The chunks of the ranges in out: their count, or 0 if more than max. */
 static unsigned int page_chunks(const struct vtd_unit *u,
 				const struct vtd_range *r, unsigned int count,
 				struct chunk *out, unsigned int max)
 {
-	unsigned int mamv = vtd_cap_mamv(u->cap);
-	unsigned int n = 0, am, k = 0;
-	uint64_t page = 0, pages = 0;
+	struct chunks it = chunks_of(u, r, count);
+	unsigned int n = 0;
+	struct chunk c;
 
-	while (pages || k < count) {
-		if (!pages) {
-			page = iova_val(r[k].iova) >> VTD_PAGE_SHIFT;
-			pages = r[k++].len >> VTD_PAGE_SHIFT;
-		}
-		while (k < count && iova_val(r[k].iova) ==
-					    (page + pages) << VTD_PAGE_SHIFT) {
-			pages += r[k++].len >> VTD_PAGE_SHIFT;
-		}
+	while (chunk_next(&it, &c)) {
 		if (n == max) {
 			return 0;
 		}
-		am = page ? bits_lowest_set(page) : 63;
-		if (am > mamv) {
-			am = mamv;
-		}
-		if (am > bits_highest_set(pages)) {
-			am = bits_highest_set(pages);
-		}
-		out[n].addr = iova_make(page << VTD_PAGE_SHIFT);
-		out[n++].am = am;
-		page += UINT64_C(1) << am;
-		pages -= UINT64_C(1) << am;
+		out[n++] = c;
+	}
+	return n;
+}
+
+/* How many chunks are left, counting no further than max + 1. */
+static unsigned int count_chunks(struct chunks it, unsigned int max)
+{
+	unsigned int n = 0;
+	struct chunk c;
+
+	while (n <= max && chunk_next(&it, &c)) {
+		n++;
 	}
 	return n;
 }
@@ -77,32 +122,74 @@ unsigned int vtd_range_order(iova_t iova, uint64_t len)
 	return order;
 }
 
+struct range_batches {
+	const struct vtd_unit *u;
+	uint16_t did;
+	struct chunks it;
+};
+
+static unsigned int range_fill(void *ctx, struct vtd_qi_desc *descs)
+{
+	struct range_batches *b = ctx;
+	unsigned int k = 0;
+	struct chunk c;
+
+	while (k < VTD_QI_BATCH_MAX && chunk_next(&b->it, &c)) {
+		descs[k++] = vtd_desc_iotlb_page(b->u, b->did, c.addr, c.am);
+	}
+	return k;
+}
+
 /*
- * Invalidate a domain's IOVA ranges on one unit in one batch, one wait:
- * page-selective chunks when the unit has PSI and they fit the batch,
- * else the whole domain.  In scalable mode this covers second-level
- * mappings in the ranges and every first-level and nested one of the
- * domain (VT-d spec 6.5.2.3).
+ * Page-selective chunks a range invalidation may take: as many batches
+ * of VTD_QI_BATCH_MAX, each with its wait, as the work allowed in flight
+ * holds (half the ring, qi.c), so that one doorbell publishes them all
+ * when the ring is otherwise idle.
+ */
+static unsigned int round_chunks(const struct vtd_unit *u)
+{
+	return u->qi.slots / 2 / (VTD_QI_BATCH_MAX + 1) * VTD_QI_BATCH_MAX;
+}
+
+/*
+ * Invalidate a domain's IOVA ranges on one unit: page-selective chunks
+ * (VT-d spec 6.5.2.3) when the unit has PSI and they fit one round of
+ * batches (round_chunks()), else the whole domain, one descriptor.  Every
+ * batch is waited for, so nothing in the ranges is reachable through the
+ * IOTLB or paging-structure caches when this returns 0; a status write
+ * proves every descriptor before it done (6.5.2.8), so *seq is that of
+ * the last batch, or 0 when a batch was never queued.  In scalable mode
+ * this covers second-level mappings in the ranges and every first-level
+ * and nested one of the domain (6.5.2.3).
  */
 int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
 			const struct vtd_range *r, unsigned int count,
 			uint32_t *seq)
 {
+	struct range_batches b = {.u = u, .did = did};
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	struct chunk c[VTD_QI_BATCH_MAX];
-	unsigned int n = 0, i;
+	unsigned int n = 0;
 
-	if (vtd_cap_psi(u->cap)) {
-		n = page_chunks(u, r, count, c, VTD_QI_BATCH_MAX);
-	}
-	for (i = 0; i < n; i++) {
-		descs[i] = vtd_desc_iotlb_page(u, did, c[i].addr, c[i].am);
-	}
-	if (!n) {
+	if (!vtd_cap_psi(u->cap)) {
 		descs[0] = vtd_desc_iotlb_domain(u, did);
-		n = 1;
+		return vtd_qi_submit(u, descs, 1, seq);
 	}
-	return vtd_qi_submit(u, descs, n, seq);
+	/* One page, the common case: its chunk is itself. */
+	if (count == 1 && r->len == VTD_PAGE_SIZE) {
+		descs[0] = vtd_desc_iotlb_page(u, did, r->iova, 0);
+		return vtd_qi_submit(u, descs, 1, seq);
+	}
+	b.it = chunks_of(u, r, count);
+	n = range_fill(&b, descs);
+	if (!count_chunks(b.it, 0)) {
+		return vtd_qi_submit(u, descs, n, seq);
+	}
+	if (n + count_chunks(b.it, round_chunks(u) - n) > round_chunks(u)) {
+		descs[0] = vtd_desc_iotlb_domain(u, did);
+		return vtd_qi_submit(u, descs, 1, seq);
+	}
+	b.it = chunks_of(u, r, count);
+	return vtd_qi_submit_batches(u, range_fill, &b, seq);
 }
 
 /*
@@ -177,7 +264,7 @@ int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
 		.total = count + tail_count,
 	};
 
-	return vtd_qi_submit_batches(u, cc_fill, &c);
+	return vtd_qi_submit_batches(u, cc_fill, &c, NULL);
 }
 
 /*

@@ -629,15 +629,17 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
  * for in order, every wait under one deadline counted from this call
  * (docs/design.md, invariant 3).  Every wait of a round runs, so a late batch
  * does not hide the others' results (each late one is named); the first error
- * ends the submission after its round.
+ * ends the submission after its round.  *last (if not NULL) receives the
+ * sequence number of the last batch, or 0 if fill() had more left.
  */
-int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx)
+int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx,
+			  uint32_t *last)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	uint32_t seqs[VTD_QI_WORK_MAX / 2];
 	struct vtd_qi *qi = &u->qi;
 	uint64_t start = hw_now_ns();
-	unsigned int k = fill(ctx, descs), n, w;
+	unsigned int k = fill(ctx, descs), n = 0, w;
 	int err = 0, e;
 
 	while (k && !err) {
@@ -658,6 +660,9 @@ int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx)
 				err = e;
 			}
 		}
+	}
+	if (last) {
+		*last = k || !n ? 0 : seqs[n - 1];
 	}
 	return err;
 }

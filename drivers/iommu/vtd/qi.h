@@ -163,7 +163,8 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		  unsigned int count, uint32_t *seq);
 /* Fills descs with the next batch (at most VTD_QI_BATCH_MAX); 0: no more. */
 typedef unsigned int (*vtd_qi_fill_fn)(void *ctx, struct vtd_qi_desc *descs);
-int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx);
+int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx,
+			  uint32_t *last);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
 
 /* qi.c: the ring, for recovery and the console. */
