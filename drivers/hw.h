@@ -53,7 +53,8 @@ void hw_io_write8(uint16_t port, uint8_t val);
 void hw_table_write(uint64_t *p, uint64_t val);
 /*
  * count such stores in order: p[i] = val + i * step, each one as
- * hw_table_write() makes it (a leaf run: one call instead of one a page).
+ * hw_table_write() makes it (a leaf run: one call instead of one a page;
+ * with val and step 0, a run of leaves cleared).
  */
 void hw_table_write_run(uint64_t *p, uint64_t val, uint64_t step,
 			unsigned int count);

@@ -370,6 +370,38 @@ static void test_one_page_unmap_leaves_run(void **state)
 	rig_down(&r);
 }
 
+/*
+ * One range over pages mapped with holes between them: every mapped page
+ * is cleared (one seam call per run between holes) and unreachable, the
+ * pages past the range still reachable, and the table's count right.
+ */
+static void test_unmap_range_with_holes(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	static const unsigned int mapped[] = {0, 1, 2, 3, 5, 6, 9, 10};
+	struct vtd_range ranges[ARRAY_SIZE(mapped)];
+	uint64_t base;
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	base = r.d->pt.table_pages;
+	for (i = 0; i < ARRAY_SIZE(mapped); i++) {
+		ranges[i].iova = iova_make(X + mapped[i] * SZ_4K);
+		ranges[i].len = SZ_4K;
+		t_map(r.d, ranges[i].iova,
+		      hpa_make(r.ram + SZ_4K + mapped[i] * SZ_4K), SZ_4K, RW);
+	}
+	touch(&r, ranges, ARRAY_SIZE(mapped));
+	t_unmap(r.d, iova_make(X), 8 * SZ_4K);
+	unreachable(&r, ranges, 6);
+	touch(&r, &ranges[6], 2);
+	t_unmap(r.d, iova_make(X + 8 * SZ_4K), 4 * SZ_4K);
+	unreachable(&r, ranges, ARRAY_SIZE(mapped));
+	assert_int_equal(r.d->pt.table_pages, base);
+	rig_down(&r);
+}
+
 /* A domain has no table page before its first map or attach. */
 static void test_root_on_first_use(void **state)
 {
@@ -420,6 +452,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_page_unmap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_one_page_unmap_leaves_run,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmap_range_with_holes,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_on_first_use, setup,
 						teardown),

@@ -600,6 +600,19 @@ struct unmap_state {
 };
 
 /*
+ * Clear the entries [from, to) of a table, present leaves all: one seam
+ * call for the run, each store checked as one (hw_table_write_run() with
+ * no step writes 0 to each).
+ */
+static inline void clear_leaves(uint64_t *table, unsigned int from,
+				unsigned int to)
+{
+	if (from < to) {
+		hw_table_write_run(&table[from], 0, 0, to - from);
+	}
+}
+
+/*
  * Clear the leaves from *idx on that [s->iova, s->end) covers whole (it
  * starts at *idx), up to a link or a leaf the range ends inside.  Inline:
  * a one-page unmap spends more on the call than in the body.
@@ -612,6 +625,7 @@ static inline void unmap_leaves(const struct vtd_pgtable *pt,
 	uint64_t size = level_size(level);
 	uint64_t whole = iova_diff(s->end, s->iova) / size;
 	unsigned int i = *idx, end = VTD_PT_ENTRIES, cleared = 0, in_run = 0;
+	unsigned int from = i; /* the present leaves met since a hole */
 	uint64_t want = n->base + i * size, e;
 
 	if (whole < end - i) {
@@ -620,15 +634,17 @@ static inline void unmap_leaves(const struct vtd_pgtable *pt,
 	for (; i < end; i++, want += size) {
 		e = vtd_entry_read(&table[i]);
 		if (!present(pt, e)) {
+			clear_leaves(table, from, i);
+			from = i + 1;
 			continue;
 		}
 		if (!is_leaf(e, level)) {
 			break;
 		}
-		vtd_entry_write(&table[i], 0);
 		cleared++;
 		in_run += e == want;
 	}
+	clear_leaves(table, from, i);
 	n->present -= cleared;
 	if (n->run) {
 		n->run -= in_run;
