@@ -223,33 +223,41 @@ static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
 	struct vtd_deferred pending;
 	struct vtd_range span;
 	struct vtd_domain_unit *du;
+	bool failed = false;
 	unsigned int i;
+	uint32_t seq;
 	int err = 0, e;
-
-	/* The rest is read only where pending (deferred_passed()). */
-	memset(pending.pending, 0, sizeof(pending.pending));
 
 	for (i = 0; i < d->unit_count; i++) {
 		du = &d->units[i];
 		if (!du->attached || !vtd_unit_live(du->unit)) {
 			continue;
 		}
+		seq = 0;
 		if (cm_only && !vtd_cap_cm(du->unit->cap)) {
 			e = vtd_unit_flush_write_buffer(du->unit);
 		} else {
-			e = flush_ranges(d, du, r, count, &pending.seq[i]);
+			e = flush_ranges(d, du, r, count, &seq);
 			if (!e && du->ats) {
 				span = span_of(r, count);
 				e = vtd_ats_flush(du, NULL, 0, span.iova,
 						  span.len);
-				pending.seq[i] = e ? 0 : pending.seq[i];
+				seq = e ? 0 : seq;
 			}
 		}
 		if (e) {
+			/* The rest is read only where pending
+			 * (deferred_passed()). */
+			if (!failed) {
+				memset(pending.pending, 0,
+				       sizeof(pending.pending));
+				failed = true;
+			}
 			/* Only a batch still pending may yet complete. */
 			if (e != -ETIMEDOUT) {
-				pending.seq[i] = 0;
+				seq = 0;
 			}
+			pending.seq[i] = seq;
 			pending.failures[i] = du->unit->qi.failures;
 			pending.pending[i] = true;
 			err = e;

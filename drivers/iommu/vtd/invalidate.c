@@ -166,9 +166,9 @@ int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
 			const struct vtd_range *r, unsigned int count,
 			uint32_t *seq)
 {
-	struct range_batches b = {.u = u, .did = did};
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
-	unsigned int n = 0;
+	struct range_batches b;
+	unsigned int n;
 
 	if (!vtd_cap_psi(u->cap)) {
 		descs[0] = vtd_desc_iotlb_domain(u, did);
@@ -179,7 +179,11 @@ int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
 		descs[0] = vtd_desc_iotlb_page(u, did, r->iova, 0);
 		return vtd_qi_submit(u, descs, 1, seq);
 	}
-	b.it = chunks_of(u, r, count);
+	b = (struct range_batches){
+		.u = u,
+		.did = did,
+		.it = chunks_of(u, r, count),
+	};
 	n = range_fill(&b, descs);
 	if (!count_chunks(b.it, 0)) {
 		return vtd_qi_submit(u, descs, n, seq);

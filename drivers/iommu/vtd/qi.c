@@ -237,6 +237,8 @@ static void mark_head(struct vtd_qi *qi, uint64_t now)
 void vtd_qi_doorbell(struct vtd_unit *u)
 {
 	struct vtd_qi *qi = &u->qi;
+	bool idle = qi->oldest == qi->rung;
+	struct vtd_qi_batch *first = NULL;
 	uint64_t now;
 	unsigned int slot;
 
@@ -247,6 +249,7 @@ void vtd_qi_doorbell(struct vtd_unit *u)
 	for (slot = qi->rung; slot != qi->tail; slot = next_slot(qi, slot)) {
 		if (qi->batch[slot].state == QI_LIVE) {
 			qi->batch[slot].queued_ns = now;
+			first = first ? first : &qi->batch[slot];
 		}
 	}
 	/* Descriptors reach memory before the tail moves (coherent ring). */
@@ -256,7 +259,12 @@ void vtd_qi_doorbell(struct vtd_unit *u)
 	qi->rung = qi->tail;
 	qi->restart = false;
 	u->stats.doorbells++;
-	mark_head(qi, now);
+	/* Nothing was in flight: the first batch rung is at the head. */
+	if (idle && first) {
+		first->head_ns = now;
+	} else {
+		mark_head(qi, now);
+	}
 }
 
 void vtd_qi_recovered(struct vtd_unit *u, const struct vtd_qi_batch *b)
@@ -452,8 +460,8 @@ int vtd_qi_stop(struct vtd_unit *u)
  * -EBUSY while the ring holds as much unfinished work as is allowed, or
  * batches aborted by an ITE wait to be queued again.
  */
-int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
-		 unsigned int count, uint32_t *seq)
+static inline int queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
+			unsigned int count, uint32_t *seq)
 {
 	struct vtd_qi *qi = &u->qi;
 	unsigned int i;
@@ -482,6 +490,12 @@ int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 		*seq = s;
 	}
 	return 0;
+}
+
+int vtd_qi_queue(struct vtd_unit *u, const struct vtd_qi_desc *descs,
+		 unsigned int count, uint32_t *seq)
+{
+	return queue(u, descs, count, seq);
 }
 
 static bool batch_is(const struct vtd_qi *qi, unsigned int slot, uint32_t seq,
@@ -554,7 +568,7 @@ static bool status_written(const struct vtd_qi *qi, unsigned int slot,
  * look.  0 when it completed, -EIO when an IQE failed it, -ETIMEDOUT when
  * its deadline passed or its device-TLB target was lost meanwhile.
  */
-int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
+static inline int wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 {
 	struct vtd_qi *qi = &u->qi;
 	enum vtd_deadline_class cls;
@@ -602,6 +616,11 @@ int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
 	return qi->wait_result;
 }
 
+int vtd_qi_wait_since(struct vtd_unit *u, uint32_t seq, uint64_t start)
+{
+	return wait_since(u, seq, start);
+}
+
 int vtd_qi_wait(struct vtd_unit *u, uint32_t seq)
 {
 	return vtd_qi_wait_since(u, seq, hw_now_ns());
@@ -613,14 +632,14 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 	uint32_t s;
 	int err;
 
-	err = vtd_qi_queue(u, descs, count, &s);
+	err = queue(u, descs, count, &s);
 	if (seq) {
 		*seq = s;
 	}
 	if (err) {
 		return err;
 	}
-	return vtd_qi_wait(u, s);
+	return wait_since(u, s, hw_now_ns());
 }
 
 /*

@@ -170,23 +170,6 @@ struct vtd_qi_desc vtd_desc_piotlb_pasid(uint16_t did, uint32_t pasid)
 	return d;
 }
 
-/*
- * Status write of seq to status_pa; FN keeps later descriptors from
- * passing it (6.5.2.8).  IF stays clear: the queue is polled, and QEMU
- * aborts on SW and IF together.
- */
-struct vtd_qi_desc vtd_desc_wait(uint64_t status_pa, uint32_t seq)
-{
-	struct vtd_qi_desc d = {
-		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_WAIT) |
-		      VTD_QI_WAIT_SW | VTD_QI_WAIT_FN |
-		      field_prep64(VTD_QI_WAIT_SDATA, seq),
-		.hi = status_pa & VTD_QI_WAIT_HI_SADDR,
-	};
-
-	return d;
-}
-
 /* Every interrupt entry cache entry (6.5.2.7): after SIRTP. */
 struct vtd_qi_desc vtd_desc_iec_global(void)
 {
