@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/addr.h"
+
 /*
  * The seam between the isolation layer (drivers/iommu/iommu.c) and one
  * IOMMU implementation.  Exactly one back end is linked into an image
@@ -120,7 +122,7 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d);
 
 /* One IOVA range of an unmap, 4 KiB aligned. */
 struct iommu_range {
-	uint64_t iova;
+	iova_t iova;
 	uint64_t len;
 };
 
@@ -133,15 +135,15 @@ struct iommu_range {
  * can reach any of them; on an error they may still be reachable until a
  * flush succeeds.  flush: everything unmapped before is unreachable.
  */
-int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
+int iommu_be_map(struct iommu_be_domain *d, iova_t iova, hpa_t hpa,
 		 uint64_t len, unsigned int prot);
 int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
 		   unsigned int count);
 int iommu_be_flush(struct iommu_be_domain *d);
 
 struct iommu_mapping {
-	uint64_t iova;
-	uint64_t hpa;
+	iova_t iova;
+	hpa_t hpa;
 	uint64_t len;
 	uint64_t page_size; /* IOMMU_PAGE_* */
 	unsigned int prot;
@@ -190,7 +192,7 @@ int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
  * its tables, iommu_be_flush(parent).  -ENOTSUP for a parent without
  * second-level tables.
  */
-int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+int iommu_be_domain_nested(struct iommu_be_domain *parent, iova_t table,
 			   unsigned int levels, struct iommu_be_domain **out);
 
 /* Everything the device at sid cached, after its ATS was turned off. */
@@ -222,7 +224,7 @@ struct iommu_fault {
 	uint16_t sid;
 	bool irq;
 	uint16_t index;
-	uint64_t addr;
+	iova_t addr;
 	uint8_t reason;
 	bool write;
 	const char *text;

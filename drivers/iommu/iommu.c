@@ -1364,7 +1364,7 @@ static const char *no_format(struct iommu *im, enum iommu_format format)
 /* A listed domain: of format, or nested over parent (table, levels). */
 static int domain_new(struct iommu *im, struct iommu_owner *owner,
 		      enum iommu_format format, struct iommu_domain *parent,
-		      uint64_t table, unsigned int levels, unsigned int *id,
+		      iova_t table, unsigned int levels, unsigned int *id,
 		      const char **why)
 {
 	struct iommu_domain *dom;
@@ -1416,11 +1416,11 @@ int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
 			    enum iommu_format format, unsigned int *id,
 			    const char **why)
 {
-	return domain_new(im, owner, format, NULL, 0, 0, id, why);
+	return domain_new(im, owner, format, NULL, iova_make(0), 0, id, why);
 }
 
 int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
-			    unsigned int parent_id, uint64_t table,
+			    unsigned int parent_id, iova_t table,
 			    unsigned int levels, unsigned int *id)
 {
 	int err;
@@ -1504,7 +1504,7 @@ int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 }
 
 int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot)
+	      iova_t iova, hpa_t hpa, uint64_t len, unsigned int prot)
 {
 	int err;
 	struct iommu_domain *dom = domain_of(im, owner, id, &err);
@@ -1513,7 +1513,7 @@ int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
 }
 
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-		uint64_t iova, uint64_t len)
+		iova_t iova, uint64_t len)
 {
 	struct iommu_range r = {.iova = iova, .len = len};
 
@@ -1553,7 +1553,7 @@ int iommu_flush(struct iommu *im, struct iommu_owner *owner, unsigned int id)
 }
 
 struct hpa_range {
-	uint64_t hpa;
+	hpa_t hpa;
 	uint64_t len;
 	bool hit;
 };
@@ -1562,10 +1562,11 @@ static void hpa_overlap(void *ctx, const struct iommu_mapping *m)
 {
 	struct hpa_range *r = ctx;
 
-	r->hit |= m->hpa < r->hpa + r->len && r->hpa < m->hpa + m->len;
+	r->hit |= hpa_val(m->hpa) < hpa_val(r->hpa) + r->len &&
+		  hpa_val(r->hpa) < hpa_val(m->hpa) + m->len;
 }
 
-bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+bool iommu_hpa_reachable(struct iommu *im, hpa_t hpa, uint64_t len,
 			 unsigned int *id)
 {
 	struct hpa_range r = {hpa, len, false};
@@ -2456,10 +2457,12 @@ static void rmrr_setup(struct iommu *im)
 			if (!*dom) {
 				*dom = internal_domain(im, im->units[unit]);
 			}
-			ret = *dom ? iommu_be_map((*dom)->be, rm->base,
-						  rm->base, len,
-						  IOMMU_PROT_READ |
-							  IOMMU_PROT_WRITE)
+			/* An RMRR is an identity map: IOVA = HPA (VT-d
+			 * spec 8.4). */
+			ret = *dom ? iommu_be_map(
+					     (*dom)->be, iova_make(rm->base),
+					     hpa_make(rm->base), len,
+					     IOMMU_PROT_READ | IOMMU_PROT_WRITE)
 				   : -ENOMEM;
 			/* Several devices may share an RMRR: mapped once. */
 			if (ret == 0 || ret == -EEXIST) {

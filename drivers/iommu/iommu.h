@@ -186,7 +186,7 @@ int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
  * be deleted before it.
  */
 int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
-			    unsigned int parent_id, uint64_t table,
+			    unsigned int parent_id, iova_t table,
 			    unsigned int levels, unsigned int *id);
 /* The format of domain id's tables (automatic for no such domain). */
 enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id);
@@ -194,9 +194,9 @@ int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int id);
 bool iommu_domain_exists(struct iommu *im, unsigned int id);
 int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot);
+	      iova_t iova, hpa_t hpa, uint64_t len, unsigned int prot);
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-		uint64_t iova, uint64_t len);
+		iova_t iova, uint64_t len);
 /*
  * count ranges (at most IOMMU_RANGES_MAX) in one batch: one wait per unit,
  * and when it returns 0 no device reaches any of them.
@@ -213,7 +213,7 @@ int iommu_for_each_mapping(struct iommu *im, unsigned int id,
  * was not flushed since (what it unmapped may still be cached).  Memory
  * is given back only when no domain can: mem free asks.
  */
-bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+bool iommu_hpa_reachable(struct iommu *im, hpa_t hpa, uint64_t len,
 			 unsigned int *id);
 
 /*

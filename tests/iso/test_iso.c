@@ -229,10 +229,12 @@ static void test_console_cannot_touch_guest_domain(void **state)
 	const char *why;
 
 	assert_int_equal(iommu_domain_del(&W.im, NULL, gid), -EPERM);
+	assert_int_equal(iommu_map(&W.im, NULL, gid, iova_make(0), hpa_make(hg),
+				   0x1000, IOMMU_PROT_READ),
+			 -EPERM);
 	assert_int_equal(
-		iommu_map(&W.im, NULL, gid, 0, hg, 0x1000, IOMMU_PROT_READ),
+		iommu_unmap(&W.im, NULL, gid, iova_make(W_GPA), 0x1000),
 		-EPERM);
-	assert_int_equal(iommu_unmap(&W.im, NULL, gid, W_GPA, 0x1000), -EPERM);
 	assert_int_equal(iommu_attach(&W.im, w_dev(W_FLR), gid, &why), -EPERM);
 	w_guest_del(g);
 	/* Its id may come back for the console; the guest's is gone. */
@@ -414,8 +416,8 @@ static void test_removal_detach_timeout_is_retried(void **state)
 
 	/* The link drops unseen; an unmap's device-TLB flush gets stuck. */
 	model_remove_endpoint(0, W_CARD_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
-			     0);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
 	pci_fake_slot_pull(W.slot_ats);
 	w_run(W_MS);
 	w_unassign(h);
@@ -452,8 +454,8 @@ static void test_replug_gets_fresh_state_while_detach_pending(void **state)
 	unsigned int i;
 
 	model_remove_endpoint(0, W_CARD_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
-			     0);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
 	pci_fake_slot_pull(W.slot_ats);
 	w_run(W_MS);
 	w_unassign(h);
@@ -695,7 +697,8 @@ static void test_presence_follows_link(void **state)
 	sent = model_endpoint_stats(0, W_ATS)->invalidations;
 	t0 = model_now();
 	/* Its cache is suspect until it is detached: said, not waited on. */
-	assert_int_equal(iommu_unmap(&W.im, NULL, id, W_GPA, 0x1000), -EIO);
+	assert_int_equal(iommu_unmap(&W.im, NULL, id, iova_make(W_GPA), 0x1000),
+			 -EIO);
 	assert_true(model_now() - t0 < W_MS);
 	assert_int_equal(model_endpoint_stats(0, W_ATS)->invalidations, sent);
 	pci_fake_link(W.port_ats, true);
@@ -716,8 +719,8 @@ static void test_quarantined_device_poll_is_quiet(void **state)
 	const char *owner;
 
 	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
-			     0);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
 	w_run(3000 * W_MS);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ATS), &owner),
 			 IOMMU_OWNER_QUARANTINE);
@@ -835,7 +838,8 @@ static void test_guest_domain_delete_retried(void **state)
 	struct iommu_owner *g = w_guest("g", &hg);
 	struct iommu_hold *h = w_assign(g, W_FLR);
 
-	assert_int_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, W_LEN), 0);
+	assert_int_equal(
+		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), W_LEN), 0);
 	model_expect_unmap(g, W_GPA, W_LEN);
 	/* Internal invalidations stop completing for a while. */
 	model_qi_stall(0, true);
@@ -861,8 +865,8 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
 	struct iommu_hold *h = w_assign(g, W_ATS);
 
 	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, g, g->dom_id, W_GPA, 0x1000),
-			     0);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
 	w_unassign(h);
 	w_run(3000 * W_MS);
 	assert_false(iommu_pending(&W.im));
@@ -889,7 +893,8 @@ static void test_unmap_four_ats_one_dead_waits_one_deadline(void **state)
 	assert_int_equal(w_log(LOG_INFO, "ATS on"), 4);
 	model_add_endpoint(0, W_ATS7, MODEL_ATS_NEVER);
 	t0 = model_now();
-	assert_int_not_equal(iommu_unmap(&W.im, NULL, id, W_GPA, 0x1000), 0);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, NULL, id, iova_make(W_GPA), 0x1000), 0);
 	took = model_now() - t0;
 	/* vtd.deadline.devtlb is 1 s by default. */
 	assert_true(took <= 1100 * W_MS);
@@ -933,7 +938,8 @@ static void test_domain_del_after_failed_unmap_flushes_first(void **state)
 
 	w_attach(W_ATS, id);
 	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, NULL, id, iova_make(W_GPA), W_LEN), 0);
 	/* Quarantined and detached once the hardware reports. */
 	w_run(3000 * W_MS);
 	model_expect_detach(0, W_ATS);
@@ -955,30 +961,34 @@ static void test_mapped_memory_stays_reachable(void **state)
 	unsigned int id = w_domain(&hc), got = 0;
 	struct iommu_owner *g = w_guest("g", &hg);
 
-	assert_true(
-		iommu_hpa_reachable(&W.im, hc + W_LEN - 0x1000, 0x2000, &got));
+	assert_true(iommu_hpa_reachable(&W.im, hpa_make(hc + W_LEN - 0x1000),
+					0x2000, &got));
 	assert_int_equal(got, id);
-	assert_true(iommu_hpa_reachable(&W.im, hg, 1, &got));
+	assert_true(iommu_hpa_reachable(&W.im, hpa_make(hg), 1, &got));
 	assert_int_equal(got, g->dom_id);
-	assert_false(iommu_hpa_reachable(&W.im, hc + W_LEN, 0x1000, &got));
-	assert_int_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
-	assert_false(iommu_hpa_reachable(&W.im, hc, W_LEN, &got));
+	assert_false(
+		iommu_hpa_reachable(&W.im, hpa_make(hc + W_LEN), 0x1000, &got));
+	assert_int_equal(iommu_unmap(&W.im, NULL, id, iova_make(W_GPA), W_LEN),
+			 0);
+	assert_false(iommu_hpa_reachable(&W.im, hpa_make(hc), W_LEN, &got));
 	/* An unmap the hardware did not confirm: reachable until flushed. */
-	assert_int_equal(iommu_map(&W.im, NULL, id, W_GPA, hc, W_LEN,
+	assert_int_equal(iommu_map(&W.im, NULL, id, iova_make(W_GPA),
+				   hpa_make(hc), W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
 	w_attach(W_ATS, id);
 	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
-	assert_true(iommu_hpa_reachable(&W.im, hc, 0x1000, &got));
+	assert_int_not_equal(
+		iommu_unmap(&W.im, NULL, id, iova_make(W_GPA), W_LEN), 0);
+	assert_true(iommu_hpa_reachable(&W.im, hpa_make(hc), 0x1000, &got));
 	assert_int_equal(got, id);
 	w_run(3000 * W_MS);
 	model_expect_detach(0, W_ATS);
 	assert_int_equal(iommu_flush(&W.im, NULL, id), 0);
-	assert_false(iommu_hpa_reachable(&W.im, hc, W_LEN, &got));
+	assert_false(iommu_hpa_reachable(&W.im, hpa_make(hc), W_LEN, &got));
 	model_add_endpoint(0, W_ATS, 0);
 	w_guest_del(g);
-	assert_false(iommu_hpa_reachable(&W.im, hg, W_LEN, &got));
+	assert_false(iommu_hpa_reachable(&W.im, hpa_make(hg), W_LEN, &got));
 }
 
 /*

@@ -365,7 +365,8 @@ struct iommu_owner *w_guest(const char *name, uint64_t *hpa)
 	assert_int_equal(iommu_owner_new(&W.im, name, &o), 0);
 	*hpa = model_ram_alloc(W_LEN, W_LEN);
 	memset(hw_phys_to_virt(*hpa), 0, W_LEN);
-	assert_int_equal(iommu_map(&W.im, o, o->dom_id, W_GPA, *hpa, W_LEN,
+	assert_int_equal(iommu_map(&W.im, o, o->dom_id, iova_make(W_GPA),
+				   hpa_make(*hpa), W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
 	model_expect_map(o, W_GPA, *hpa, W_LEN,
@@ -375,7 +376,8 @@ struct iommu_owner *w_guest(const char *name, uint64_t *hpa)
 
 void w_guest_del(struct iommu_owner *o)
 {
-	assert_int_equal(iommu_unmap(&W.im, o, o->dom_id, W_GPA, W_LEN), 0);
+	assert_int_equal(
+		iommu_unmap(&W.im, o, o->dom_id, iova_make(W_GPA), W_LEN), 0);
 	model_expect_unmap(o, W_GPA, W_LEN);
 	iommu_owner_del(&W.im, o);
 }
@@ -387,7 +389,8 @@ unsigned int w_domain(uint64_t *hpa)
 	assert_int_equal(iommu_domain_new(&W.im, NULL, &id), 0);
 	*hpa = model_ram_alloc(W_LEN, W_LEN);
 	memset(hw_phys_to_virt(*hpa), 0, W_LEN);
-	assert_int_equal(iommu_map(&W.im, NULL, id, W_GPA, *hpa, W_LEN,
+	assert_int_equal(iommu_map(&W.im, NULL, id, iova_make(W_GPA),
+				   hpa_make(*hpa), W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
 	assert_true(id < sizeof(console_owner));

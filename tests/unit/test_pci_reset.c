@@ -653,7 +653,7 @@ static void test_quiesce_hook_edu(void **state)
 	enumerate();
 	d = find(0, 3, 0);
 	assert_int_equal(edu_init(&e, d), 0);
-	assert_int_equal(edu_dma_start(&e, false, DMA_ADDR, 64), 0);
+	assert_int_equal(edu_dma_start(&e, false, iova_make(DMA_ADDR), 64), 0);
 	pci_fake_advance(60 * MS);
 	assert_int_equal(quiesce(d, &used, &took), 0);
 	assert_int_equal(used, PCI_QUIESCE_HOOK);

@@ -169,7 +169,7 @@ static void decode(const struct vtd_unit *u, uint64_t lo, uint64_t hi,
 	if (f->irq) {
 		f->index = (uint16_t)field_get64(VTD_FRCD_FI_IR, lo);
 	} else {
-		f->addr = lo & VTD_FRCD_FI;
+		f->addr = iova_make(lo & VTD_FRCD_FI);
 		f->write = !(hi & VTD_FRCD_T1);
 	}
 	/* PV is meaningful only with PP (QEMU leaves junk there). */
@@ -221,9 +221,9 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx)
 				vtd_warn(u,
 					 "fault sid " RID_FMT
 					 " addr 0x%llx reason 0x%02x %s %s",
-					 RID_ARGS(f.sid),
-					 (unsigned long long)f.addr, f.reason,
-					 f.write ? "write" : "read", f.text);
+					 RID_ARGS(f.sid), IOVA_ARG(f.addr),
+					 f.reason, f.write ? "write" : "read",
+					 f.text);
 			}
 			if (fn) {
 				fn(ctx, &f);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "drivers/iommu/vtd/regs.h"
+#include "lib/addr.h"
 
 /*
  * The VT-d driver's public interface: one struct vtd_unit per DRHD, domains
@@ -274,16 +275,7 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
  * device-TLB deadline passed: the device is quarantined.
  */
 int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
-		     unsigned int qdepth, uint64_t addr, unsigned int order);
-
-/*
- * The same for what the device cached for one PASID (scalable mode only,
- * -ENOTSUP otherwise): a PASID-based device-TLB invalidation.  Embedding
- * API, like the PASID attach calls below.
- */
-int vtd_devtlb_flush_pasid(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
-			   unsigned int qdepth, uint32_t pasid, uint64_t addr,
-			   unsigned int order);
+		     unsigned int qdepth, iova_t addr, unsigned int order);
 
 /*
  * Move the invalidation queue on without waiting: notice completions,
@@ -403,8 +395,8 @@ int vtd_domain_destroy(struct vtd_domain *d);
  * arguments 4 KiB aligned.  -EEXIST if part of the range is mapped (nothing
  * is left mapped then).
  */
-int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
-		   uint64_t len, unsigned int prot);
+int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
+		   unsigned int prot);
 
 /*
  * Unmap [iova, iova + len), splitting large leaves that straddle its ends.
@@ -414,11 +406,11 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
  * the caller must not reuse the memory behind it before vtd_domain_flush()
  * succeeds.
  */
-int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
+int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len);
 
 /* One IOVA range, 4 KiB aligned. */
 struct vtd_range {
-	uint64_t iova;
+	iova_t iova;
 	uint64_t len;
 };
 
@@ -443,8 +435,8 @@ int vtd_domain_flush(struct vtd_domain *d);
 
 /* One run of equal-sized leaves with contiguous IOVAs and addresses. */
 struct vtd_mapping {
-	uint64_t iova;
-	uint64_t hpa;
+	iova_t iova;
+	hpa_t hpa;
 	uint64_t len;
 	uint64_t page_size;
 	unsigned int prot;
@@ -507,10 +499,9 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * needs it empty (-EBUSY), detach leaves it empty, and a switch blocks it
  * in between.  Errors as for vtd_attach() and vtd_detach().
  *
- * Embedding API: moat's own image attaches no PASID other than
- * VTD_RID_PASID (QEMU emulates no PASID-tagged DMA), so these, nested
- * attach and vtd_devtlb_flush_pasid() are reached by embedders and by the
- * model tests (tests/model/test_sm.c), which judge their effect.
+ * moat's console reaches these and nested attach (`attach BDF D pasid P`),
+ * but QEMU emulates no PASID-tagged DMA: the model tests
+ * (tests/model/test_sm.c) judge their effect.
  */
 #define VTD_RID_PASID 0U
 
@@ -540,7 +531,7 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
  * vtd_domain_flush(parent).  Detach with vtd_detach_pasid(parent, ...).
  */
 int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
-		      uint16_t sid, uint32_t pasid, uint64_t fl_table,
+		      uint16_t sid, uint32_t pasid, iova_t fl_table,
 		      unsigned int fl_levels);
 
 /*
@@ -551,7 +542,7 @@ struct vtd_fault {
 	unsigned int unit;
 	uint16_t sid;
 	bool irq;
-	uint64_t addr;	/* faulting page */
+	iova_t addr;	/* faulting page */
 	uint16_t index; /* interrupt index */
 	uint8_t reason;
 	bool write;
@@ -581,8 +572,6 @@ void vtd_fault_event_enable(struct vtd_unit *u);
  * until it unmasks the event itself.
  */
 void vtd_fault_event_mask(struct vtd_unit *u);
-
-const char *vtd_fault_reason_text(uint8_t reason);
 
 /*
  * Interrupt remapping (VT-d spec chapter 5), on every unit with ECAP.IR:
@@ -619,12 +608,6 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index);
 int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
 		 uint8_t vector, const uint16_t *source_ids,
 		 unsigned int count);
-
-/*
- * Block entry index: not present, its cached copies invalidated.  On
- * -ETIMEDOUT the unit may still deliver it from its cache: clear again.
- */
-int vtd_irte_clear(struct vtd_unit *u, unsigned int index);
 
 /* Clear the entry and release the index, even when clearing failed. */
 int vtd_irte_free(struct vtd_unit *u, unsigned int index);
