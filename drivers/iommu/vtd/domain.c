@@ -206,6 +206,28 @@ static struct vtd_range span_of(const struct vtd_range *r, unsigned int count)
 }
 
 /*
+ * Unit i of the domain failed to invalidate (e), the first to fail
+ * unless err; seq: its last batch.  Out of line: an invalidation that
+ * succeeds keeps its registers.
+ */
+static __attribute__((noinline)) void
+note_failed(struct vtd_deferred *pending, int err, unsigned int i,
+	    const struct vtd_domain_unit *du, int e, uint32_t seq)
+{
+	/* The rest is read only where pending (deferred_passed()). */
+	if (!err) {
+		memset(pending->pending, 0, sizeof(pending->pending));
+	}
+	/* Only a batch still pending may yet complete. */
+	if (e != -ETIMEDOUT) {
+		seq = 0;
+	}
+	pending->seq[i] = seq;
+	pending->failures[i] = du->unit->qi.failures;
+	pending->pending[i] = true;
+}
+
+/*
  * Invalidate the ranges on every unit where d is in use, the IOTLB first
  * (one batch) and then the device-TLBs of attachments with ATS (ats.c,
  * the span of the ranges).
@@ -222,20 +244,17 @@ static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
 {
 	struct vtd_deferred pending;
 	struct vtd_range span;
-	struct vtd_domain_unit *du;
-	bool failed = false;
-	unsigned int i;
+	struct vtd_domain_unit *du, *end = d->units + d->unit_count;
 	uint32_t seq;
 	int err = 0, e;
 
-	for (i = 0; i < d->unit_count; i++) {
-		du = &d->units[i];
+	for (du = d->units; du < end; du++) {
 		if (!du->attached || !vtd_unit_live(du->unit)) {
 			continue;
 		}
-		seq = 0;
 		if (cm_only && !vtd_cap_cm(du->unit->cap)) {
 			e = vtd_unit_flush_write_buffer(du->unit);
+			seq = 0;
 		} else {
 			e = flush_ranges(d, du, r, count, &seq);
 			if (!e && du->ats) {
@@ -246,20 +265,7 @@ static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
 			}
 		}
 		if (e) {
-			/* The rest is read only where pending
-			 * (deferred_passed()). */
-			if (!failed) {
-				memset(pending.pending, 0,
-				       sizeof(pending.pending));
-				failed = true;
-			}
-			/* Only a batch still pending may yet complete. */
-			if (e != -ETIMEDOUT) {
-				seq = 0;
-			}
-			pending.seq[i] = seq;
-			pending.failures[i] = du->unit->qi.failures;
-			pending.pending[i] = true;
+			note_failed(&pending, err, du - d->units, du, e, seq);
 			err = e;
 		}
 	}

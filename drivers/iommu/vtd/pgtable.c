@@ -755,23 +755,23 @@ int vtd_pgtable_unmap(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 /*
  * One 4K page: in the hot table its entry alone, counted, cleared and
  * flushed as unmap_leaves() and unmap_hot() do for a run; elsewhere, or
- * when it empties the table, through vtd_pgtable_unmap().
+ * when it may empty the table, through vtd_pgtable_unmap().
  */
 int vtd_pgtable_unmap_page(struct vtd_pgtable *pt, iova_t iova,
 			   uint64_t *unmapped, struct vtd_freelist *freed)
 {
 	struct vtd_pt_node *n = pt->hot;
 	unsigned int idx = level_index(1, iova);
-	uint64_t *p, e, none;
+	uint64_t *p, e;
 
-	if (!in_hot(pt, iova, VTD_PAGE_SIZE)) {
+	if (!in_hot(pt, iova, VTD_PAGE_SIZE) || n->present == 1) {
 		return vtd_pgtable_unmap(pt, iova, VTD_PAGE_SIZE, unmapped,
 					 freed);
 	}
 	p = &n->table[idx];
 	e = vtd_entry_read(p);
-	*unmapped = 0;
 	if (!present(pt, e)) {
+		*unmapped = 0;
 		return 0;
 	}
 	/* Counted first: after the store only its flush is left to do. */
@@ -780,11 +780,7 @@ int vtd_pgtable_unmap_page(struct vtd_pgtable *pt, iova_t iova,
 	*unmapped = VTD_PAGE_SIZE;
 	vtd_entry_write(p, 0);
 	vtd_flush_table(pt->coherent, p, sizeof(*p));
-	if (n->present) {
-		return 0;
-	}
-	/* Emptied: the walk from the top unlinks it, and above. */
-	return vtd_pgtable_unmap(pt, iova, VTD_PAGE_SIZE, &none, freed);
+	return 0;
 }
 
 struct walk_state {
