@@ -89,23 +89,6 @@ def test_edu_dma_gives_ticks_away_and_keeps_its_fault(vm):
     vm.ok("guest del y")
 
 
-def test_fault_read_during_yield_still_fails_dma(vm):
-    """edu's fault is recorded with its completion; with a guest spinning,
-    edu dma spends about half of its wait in yields, so in about half of
-    the runs housekeeping reads the fault record before the command does
-    (the fault watch).  Every run must end in error: dma fault; sixteen
-    runs leave the housekeeping path untaken with odds of about 2^-16."""
-    drain(vm)
-    new_guest(vm, "z")
-    vm.ok("guest run z spin")
-    for i in range(16):
-        out, end = vm.run("edu dma %s from-dev 0x100000 16" % A_DEV)
-        assert end == "error: dma fault", (i, out)
-    assert state(vm, "z")[0] == "running"
-    vm.ok("guest stop z")
-    vm.ok("guest del z")
-
-
 def hmp(m, command):
     return m.qmp_cmd("human-monitor-command", **{"command-line": command})
 
