@@ -46,8 +46,8 @@ void con_printf(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	out_len += (size_t)vsnprintf(out + out_len, sizeof(out) - out_len,
-				     fmt, ap);
+	out_len += (size_t)vsnprintf(out + out_len, sizeof(out) - out_len, fmt,
+				     ap);
 	va_end(ap);
 }
 
