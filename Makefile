@@ -206,8 +206,9 @@ $(B)/host/%.o: %.c | $(DEPS_STAMP)
 	@echo "  HOSTCC  $<"
 	$(Q)gcc $(HOST_CFLAGS) -c $< -o $@
 
+# Every test binary links tests/deadline.c: a deadline per test.
 define unit_test_rule
-$(B)/host/bin/$(1): $$($(1)_SRCS:%.c=$(B)/host/%.o)
+$(B)/host/bin/$(1): $$($(1)_SRCS:%.c=$(B)/host/%.o) $(B)/host/tests/deadline.o
 	@mkdir -p $$(@D)
 	@echo "  HOSTLD  $$@"
 	$(Q)gcc $(HOST_CFLAGS) $$^ -o $$@ $(HOST_LDLIBS)
