@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "drivers/pci/pci.h"
+#include "lib/addr.h"
 
 /* Pieces several console commands share. */
 
@@ -36,7 +37,7 @@ struct cmd_fault_watch {
 	unsigned int matched;
 };
 
-int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
+int cmd_edu_dma(struct pci_dev *d, const char *dir, iova_t iova,
 		const char *len, bool wait);
 
 /*

@@ -22,7 +22,7 @@ static void yield(void *ctx)
 	sched_yield(kernel_get());
 }
 
-int cmd_edu_dma(struct pci_dev *d, const char *dir, uint64_t iova,
+int cmd_edu_dma(struct pci_dev *d, const char *dir, iova_t iova,
 		const char *len_arg, bool wait)
 {
 	uint16_t sids[IOMMU_SIDS_MAX];
@@ -112,7 +112,7 @@ static int cmd_edu(int argc, char **argv)
 		ret = con_error("%s is not the kernel's (owner %s)", argv[2],
 				owner);
 	} else {
-		ret = cmd_edu_dma(d, argv[3], iova, argv[5], wait);
+		ret = cmd_edu_dma(d, argv[3], iova_make(iova), argv[5], wait);
 	}
 	pci_dev_put(d);
 	return ret;

@@ -43,8 +43,8 @@ static int guest_new(int argc, char **argv)
 	con_printf("guest %s domain %u\n", g->name, g->domain);
 	for (i = 0; i < g->region_count; i++) {
 		con_printf("region gpa 0x%llx hpa 0x%llx len 0x%llx\n",
-			   (unsigned long long)g->regions[i].gpa,
-			   (unsigned long long)g->regions[i].hpa,
+			   IOVA_ARG(g->regions[i].gpa),
+			   HPA_ARG(g->regions[i].hpa),
 			   (unsigned long long)g->regions[i].len);
 	}
 	return 0;
@@ -60,8 +60,8 @@ static int guest_show(const struct guest *g)
 		   (unsigned long long)g->owner->irq_faults);
 	for (i = 0; i < g->region_count; i++) {
 		con_printf("region gpa 0x%llx hpa 0x%llx len 0x%llx\n",
-			   (unsigned long long)g->regions[i].gpa,
-			   (unsigned long long)g->regions[i].hpa,
+			   IOVA_ARG(g->regions[i].gpa),
+			   HPA_ARG(g->regions[i].hpa),
 			   (unsigned long long)g->regions[i].len);
 	}
 	for (i = 0; i < GUEST_DEVS_MAX; i++) {
@@ -85,32 +85,32 @@ static int guest_show(const struct guest *g)
 }
 
 /* [gpa, gpa + len) inside the guest's memory: the bytes, region by region. */
-static int guest_access(const struct guest *g, uint64_t gpa, uint64_t len,
+static int guest_access(const struct guest *g, iova_t gpa, uint64_t len,
 			int fill)
 {
-	uint64_t done = 0, run, hpa, n, i;
+	uint64_t done = 0, run, n, i;
+	hpa_t hpa;
 
-	if (len == 0 || gpa + len < gpa) {
+	if (len == 0 || iova_lt(iova_add(gpa, len), gpa)) {
 		return con_error("bad range");
 	}
 	while (done < len) {
-		hpa = guest_gpa_to_hpa(g, gpa + done, &run);
-		if (!hpa) {
+		hpa = guest_gpa_to_hpa(g, iova_add(gpa, done), &run);
+		if (!hpa_val(hpa)) {
 			return con_error("gpa 0x%llx is not guest memory",
-					 (unsigned long long)(gpa + done));
+					 IOVA_ARG(iova_add(gpa, done)));
 		}
 		n = run < len - done ? run : len - done;
 		for (i = 0; i < n; i++) {
-			uint8_t *p = (uint8_t *)(hpa + i);
+			uint8_t *p = (uint8_t *)hpa_val(hpa_add(hpa, i));
 
 			if (fill >= 0) {
 				*p = (uint8_t)fill;
 				continue;
 			}
 			if ((done + i) % 16 == 0) {
-				con_printf(
-					"%s0x%llx:", done + i ? "\n" : "",
-					(unsigned long long)(gpa + done + i));
+				con_printf("%s0x%llx:", done + i ? "\n" : "",
+					   IOVA_ARG(iova_add(gpa, done + i)));
 			}
 			con_printf(" %02x", *p);
 		}
@@ -269,7 +269,7 @@ static int cmd_guest(int argc, char **argv)
 		if (byte > 0xff) {
 			return con_error("byte out of range: 0x%llx", byte);
 		}
-		return guest_access(g, gpa, len, (int)byte);
+		return guest_access(g, iova_make(gpa), len, (int)byte);
 	}
 	if (strcmp(argv[1], "read") == 0 && argc == 5) {
 		if (con_parse_u64("gpa", argv[3], &gpa) ||
@@ -280,7 +280,7 @@ static int cmd_guest(int argc, char **argv)
 			return con_error("at most %u bytes at a time",
 					 GUEST_READ_MAX);
 		}
-		return guest_access(g, gpa, len, -1);
+		return guest_access(g, iova_make(gpa), len, -1);
 	}
 	if (strcmp(argv[1], "dma") == 0 &&
 	    (argc == 7 || (argc == 8 && strcmp(argv[7], "nowait") == 0))) {
@@ -288,8 +288,8 @@ static int cmd_guest(int argc, char **argv)
 		if (i < 0 || con_parse_u64("gpa", argv[5], &gpa)) {
 			return -EINVAL;
 		}
-		return cmd_edu_dma(g->devs[i].hold->dev, argv[4], gpa, argv[6],
-				   argc == 7);
+		return cmd_edu_dma(g->devs[i].hold->dev, argv[4],
+				   iova_make(gpa), argv[6], argc == 7);
 	}
 	if (strcmp(argv[1], "irq") == 0 && (argc == 4 || argc == 7)) {
 		return guest_irq_cmd(g, argc, argv);

@@ -83,7 +83,7 @@ static bool page_aligned(unsigned long long v)
 static void show_mapping(void *ctx, const struct iommu_mapping *m)
 {
 	con_printf("iova 0x%llx hpa 0x%llx len 0x%llx page %s %s%s\n",
-		   (unsigned long long)m->iova, (unsigned long long)m->hpa,
+		   IOVA_ARG(m->iova), HPA_ARG(m->hpa),
 		   (unsigned long long)m->len,
 		   m->page_size == IOMMU_PAGE_1G   ? "1g"
 		   : m->page_size == IOMMU_PAGE_2M ? "2m"
@@ -118,7 +118,8 @@ static int domain_map(int argc, char **argv, unsigned int id)
 		return con_error(
 			"iova, hpa and length must be 4 KiB multiples");
 	}
-	ret = iommu_map(&kernel_get()->iommu, NULL, id, iova, hpa, len, prot);
+	ret = iommu_map(&kernel_get()->iommu, NULL, id, iova_make(iova),
+			hpa_make(hpa), len, prot);
 	if (ret == -EPERM) {
 		return con_error("domain %u belongs to a guest", id);
 	}
@@ -150,7 +151,8 @@ static int domain_unmap(int argc, char **argv, unsigned int id)
 			return con_error(
 				"iova and length must be 4 KiB multiples");
 		}
-		r[n] = (struct iommu_range){.iova = iova, .len = len};
+		r[n] = (struct iommu_range){.iova = iova_make(iova),
+					    .len = len};
 	}
 	ret = iommu_unmap_ranges(&kernel_get()->iommu, NULL, id, r, n);
 	if (ret == -EPERM) {
@@ -192,8 +194,9 @@ static int domain_new_nested(int argc, char **argv)
 		return con_error(
 			"table must be a 4 KiB multiple, levels 4 or 5");
 	}
-	ret = iommu_domain_new_nested(&kernel_get()->iommu, NULL, parent, table,
-				      (unsigned int)levels, &id);
+	ret = iommu_domain_new_nested(&kernel_get()->iommu, NULL, parent,
+				      iova_make(table), (unsigned int)levels,
+				      &id);
 	if (ret == -EPERM) {
 		return con_error("domain %u belongs to a guest", parent);
 	}
@@ -512,9 +515,9 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 	}
 	con_printf("fault unit %u sid " RID_FMT
 		   " addr 0x%llx reason 0x%02x %s %s%s%s\n",
-		   f->unit, RID_ARGS(f->sid), (unsigned long long)f->addr,
-		   f->reason, f->write ? "write" : "read", f->text,
-		   owner ? " owner " : "", owner ? owner : "");
+		   f->unit, RID_ARGS(f->sid), IOVA_ARG(f->addr), f->reason,
+		   f->write ? "write" : "read", f->text, owner ? " owner " : "",
+		   owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
 		if (m->sids[i] == f->sid) {
 			m->matched++;

@@ -99,8 +99,8 @@ static struct mem_buffer *find_buffer(unsigned long long hpa,
 	unsigned int i;
 
 	for (i = 0; i < MEM_BUFFERS_MAX; i++, b++) {
-		if (b->len && hpa >= b->hpa && len <= b->len &&
-		    hpa - b->hpa <= b->len - len) {
+		if (b->len && hpa >= hpa_val(b->hpa) && len <= b->len &&
+		    hpa - hpa_val(b->hpa) <= b->len - len) {
 			return b;
 		}
 	}
@@ -151,7 +151,7 @@ static int mem_alloc(const char *arg)
 			"no 0x%llx bytes of contiguous memory aligned to 0x%llx",
 			len, align);
 	}
-	b->hpa = hpa;
+	b->hpa = hpa_make(hpa);
 	b->len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	fill(hpa, b->len, 0);
 	con_printf("hpa 0x%llx\n", hpa);
@@ -170,7 +170,7 @@ static int mem_free(const char *arg)
 		return -EINVAL;
 	}
 	b = find_buffer(hpa, 1);
-	if (!b || b->hpa != hpa) {
+	if (!b || hpa_val(b->hpa) != hpa) {
 		return con_error(
 			"0x%llx is not the start of a buffer from mem alloc",
 			hpa);
@@ -181,7 +181,8 @@ static int mem_free(const char *arg)
 			"0x%llx is still reachable through domain %u (mapped there, or unmapped without a confirmed invalidation): not freed",
 			hpa, id);
 	}
-	ret = page_free_range(&kernel_get()->pages, b->hpa, b->len / PAGE_SIZE);
+	ret = page_free_range(&kernel_get()->pages, hpa_val(b->hpa),
+			      b->len / PAGE_SIZE);
 	b->len = 0;
 	return ret;
 }

@@ -64,12 +64,13 @@ static int parse_layout(struct guest *g, const char *layout)
 		for (i = 0; i < g->region_count; i++) {
 			const struct guest_region *o = &g->regions[i];
 
-			if (gpa < o->gpa + o->len && o->gpa < gpa + size) {
+			if (gpa < iova_val(o->gpa) + o->len &&
+			    iova_val(o->gpa) < gpa + size) {
 				return -EINVAL;
 			}
 		}
 		r = &g->regions[g->region_count++];
-		r->gpa = gpa;
+		r->gpa = iova_make(gpa);
 		r->len = size;
 	}
 	return 0;
@@ -86,13 +87,14 @@ static int back_region(struct guest_region *r)
 	uint64_t align = SZ_1G;
 
 	while (align > SZ_2M &&
-	       (!bits_is_aligned(r->gpa, align) || r->len < align)) {
+	       (!iova_aligned(r->gpa, align) || r->len < align)) {
 		align >>= 1;
 	}
 	for (; align >= SZ_2M; align >>= 1) {
-		r->hpa = page_alloc_range(pa, r->len / PAGE_SIZE, align);
-		if (r->hpa) {
-			memset((void *)r->hpa, 0, r->len);
+		r->hpa = hpa_make(
+			page_alloc_range(pa, r->len / PAGE_SIZE, align));
+		if (hpa_val(r->hpa)) {
+			memset((void *)hpa_val(r->hpa), 0, r->len);
 			return 0;
 		}
 	}
@@ -113,7 +115,7 @@ static void release_memory(struct guest *g, unsigned int mapped)
 	for (i = 0; i < g->region_count; i++) {
 		struct guest_region *r = &g->regions[i];
 
-		if (!r->hpa) {
+		if (!hpa_val(r->hpa)) {
 			continue;
 		}
 		if (i < mapped &&
@@ -121,13 +123,13 @@ static void release_memory(struct guest *g, unsigned int mapped)
 		    iommu_flush(im, g->owner, g->domain)) {
 			log_err("guest",
 				"%s: region 0x%llx+0x%llx may still be reachable: its memory is not reused",
-				g->name, (unsigned long long)r->gpa,
+				g->name, IOVA_ARG(r->gpa),
 				(unsigned long long)r->len);
 			continue;
 		}
-		page_free_range(&kernel_get()->pages, r->hpa,
+		page_free_range(&kernel_get()->pages, hpa_val(r->hpa),
 				r->len / PAGE_SIZE);
-		r->hpa = 0;
+		r->hpa = hpa_make(0);
 	}
 }
 

@@ -5,6 +5,7 @@
 
 #include "drivers/iommu/iommu.h"
 #include "drivers/pci/pci.h"
+#include "lib/addr.h"
 
 /*
  * Guests: an isolated guest-physical address space backed by host pages,
@@ -19,9 +20,10 @@
 /* Guest n's device m interrupts at vector GUEST_VECTOR_BASE + 8 n + m. */
 #define GUEST_VECTOR_BASE 0x40
 
+/* A guest's physical addresses are its domain's IOVAs (lib/addr.h). */
 struct guest_region {
-	uint64_t gpa;
-	uint64_t hpa;
+	iova_t gpa;
+	hpa_t hpa; /* 0: not backed */
 	uint64_t len;
 };
 
@@ -68,20 +70,20 @@ struct guest *guest_find(struct guests *gs, const char *name);
  * The host address behind gpa and how many bytes stay contiguous, or 0.
  * Inline so that the hypercall tests check the translation the kernel uses.
  */
-static inline uint64_t guest_gpa_to_hpa(const struct guest *g, uint64_t gpa,
-					uint64_t *run)
+static inline hpa_t guest_gpa_to_hpa(const struct guest *g, iova_t gpa,
+				     uint64_t *run)
 {
 	unsigned int i;
 
 	for (i = 0; i < g->region_count; i++) {
 		const struct guest_region *r = &g->regions[i];
 
-		if (gpa >= r->gpa && gpa - r->gpa < r->len) {
-			*run = r->len - (gpa - r->gpa);
-			return r->hpa + (gpa - r->gpa);
+		if (!iova_lt(gpa, r->gpa) && iova_diff(gpa, r->gpa) < r->len) {
+			*run = r->len - iova_diff(gpa, r->gpa);
+			return hpa_add(r->hpa, iova_diff(gpa, r->gpa));
 		}
 	}
-	return 0;
+	return hpa_make(0);
 }
 
 /*

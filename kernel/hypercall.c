@@ -19,21 +19,24 @@ static int64_t err(int e)
 
 /* Copies between guest memory at [gpa, gpa + len) and buf; -EFAULT if any
  * byte is not the guest's memory. */
-static int64_t guest_copy(const struct guest *g, uint64_t gpa, void *buf,
+static int64_t guest_copy(const struct guest *g, iova_t gpa, void *buf,
 			  uint64_t len, bool to_guest)
 {
-	uint64_t done = 0, run, hpa, n;
+	uint64_t done = 0, run, n;
+	hpa_t hpa;
 
 	while (done < len) {
-		hpa = guest_gpa_to_hpa(g, gpa + done, &run);
-		if (!hpa) {
+		hpa = guest_gpa_to_hpa(g, iova_add(gpa, done), &run);
+		if (!hpa_val(hpa)) {
 			return err(MOAT_EFAULT);
 		}
 		n = run < len - done ? run : len - done;
 		if (to_guest) {
-			memcpy(hw_phys_to_virt(hpa), (uint8_t *)buf + done, n);
+			memcpy(hw_phys_to_virt(hpa_val(hpa)),
+			       (uint8_t *)buf + done, n);
 		} else {
-			memcpy((uint8_t *)buf + done, hw_phys_to_virt(hpa), n);
+			memcpy((uint8_t *)buf + done,
+			       hw_phys_to_virt(hpa_val(hpa)), n);
 		}
 		done += n;
 	}
@@ -57,7 +60,7 @@ static int64_t hc_write(struct guest_run *r, uint64_t gpa, uint64_t len)
 	if (len > MOAT_WRITE_MAX) {
 		return err(MOAT_EINVAL);
 	}
-	ret = guest_copy(r->g, gpa, buf, len, false);
+	ret = guest_copy(r->g, iova_make(gpa), buf, len, false);
 	if (ret) {
 		return ret;
 	}
@@ -88,7 +91,8 @@ static int64_t hc_devices(struct guest_run *r, uint64_t gpa, uint64_t max)
 		if (!r->devs[i].vendor) {
 			continue;
 		}
-		ret = guest_copy(r->g, gpa + n * sizeof(struct moat_dev),
+		ret = guest_copy(r->g,
+				 iova_make(gpa + n * sizeof(struct moat_dev)),
 				 &r->devs[i], sizeof(struct moat_dev), true);
 		if (ret) {
 			return ret;

@@ -21,7 +21,7 @@
  */
 /* A buffer handed out by "mem alloc", the only memory "mem fill/read" touch. */
 struct mem_buffer {
-	uint64_t hpa;
+	hpa_t hpa;
 	uint64_t len;
 };
 

@@ -153,7 +153,8 @@ static int map_bars(struct guest_run *r, unsigned int i, struct pci_dev *d)
 			continue;
 		}
 		gpa = (next + size - 1) & ~(size - 1);
-		ret = vcpu_map(&r->vcpu, gpa, addr, size, ARCH_CACHE_UC);
+		ret = vcpu_map(&r->vcpu, iova_make(gpa), hpa_make(addr), size,
+			       ARCH_CACHE_UC);
 		if (ret) {
 			return ret;
 		}
@@ -175,18 +176,19 @@ static int map_bars(struct guest_run *r, unsigned int i, struct pci_dev *d)
 static int load(struct guest_run *r, const struct guest_program *p, int argc,
 		char **argv, uint64_t *rsp, uint64_t *argv_gpa)
 {
-	uint64_t size = (uint64_t)(p->end - p->start), run, hpa, top, gpa;
+	uint64_t size = (uint64_t)(p->end - p->start), run, top, gpa;
 	uint64_t *vec;
 	char *strs;
+	hpa_t hpa;
 	int i;
 
-	hpa = guest_gpa_to_hpa(r->g, MOAT_LOAD_GPA, &run);
-	if (!hpa || run < size + ARGS_SIZE + STACK_MIN) {
+	hpa = guest_gpa_to_hpa(r->g, iova_make(MOAT_LOAD_GPA), &run);
+	if (!hpa_val(hpa) || run < size + ARGS_SIZE + STACK_MIN) {
 		return -ENOSPC;
 	}
-	memcpy((void *)hpa, p->start, size);
+	memcpy((void *)hpa_val(hpa), p->start, size);
 	top = MOAT_LOAD_GPA + run - ARGS_SIZE;
-	vec = (uint64_t *)(hpa + run - ARGS_SIZE);
+	vec = (uint64_t *)hpa_val(hpa_add(hpa, run - ARGS_SIZE));
 	strs = (char *)(vec + argc + 1);
 	gpa = top + (uint64_t)(argc + 1) * 8;
 	for (i = 0; i < argc; i++) {
@@ -328,7 +330,8 @@ static void unmap_bars(struct guest_run *r, unsigned int i)
 
 	for (b = 0; b < MOAT_BARS; b++) {
 		if (md->bar_len[b]) {
-			vcpu_unmap(&r->vcpu, md->bar_gpa[b], md->bar_len[b]);
+			vcpu_unmap(&r->vcpu, iova_make(md->bar_gpa[b]),
+				   md->bar_len[b]);
 		}
 	}
 }

@@ -161,22 +161,23 @@ int vcpu_create(struct vcpu *v)
 	return 0;
 }
 
-int vcpu_map(struct vcpu *v, uint64_t gpa, uint64_t hpa, uint64_t len,
+int vcpu_map(struct vcpu *v, iova_t gpa, hpa_t hpa, uint64_t len,
 	     enum arch_cache cache)
 {
 	uint64_t flags = PTE_P | PTE_RW | PTE_US;
+	uint64_t g = iova_val(gpa);
 
-	if (!bits_is_aligned(gpa | hpa | len, SZ_4K) || len == 0 ||
-	    gpa + len < gpa || gpa + len > BIT64(47)) {
+	if (!bits_is_aligned(g | hpa_val(hpa) | len, SZ_4K) || len == 0 ||
+	    g + len < g || g + len > BIT64(47)) {
 		return -EINVAL;
 	}
 	if (cache == ARCH_CACHE_UC) {
 		flags |= PTE_PCD | PTE_PWT;
 	}
-	return map_range(v, gpa, hpa, len, flags);
+	return map_range(v, g, hpa_val(hpa), len, flags);
 }
 
-void vcpu_unmap(struct vcpu *v, uint64_t gpa, uint64_t len)
+void vcpu_unmap(struct vcpu *v, iova_t gpa, uint64_t len)
 {
 	uint64_t off = 0;
 
@@ -186,7 +187,7 @@ void vcpu_unmap(struct vcpu *v, uint64_t gpa, uint64_t len)
 		unsigned int l;
 
 		for (l = 4; l >= 1; l--) {
-			e = &t[pt_index(gpa + off, l)];
+			e = &t[pt_index(iova_val(gpa) + off, l)];
 			if (!(*e & PTE_P)) {
 				e = NULL;
 				break;

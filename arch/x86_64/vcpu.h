@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/addr.h"
+
 #include "arch/x86_64/arch.h"
 
 /*
@@ -59,10 +61,10 @@ void vcpu_destroy(struct vcpu *v);
  * pages where both are aligned.  -EEXIST where something (the kernel) is
  * mapped already, -ENOSPC when out of table pages.
  */
-int vcpu_map(struct vcpu *v, uint64_t gpa, uint64_t hpa, uint64_t len,
+int vcpu_map(struct vcpu *v, iova_t gpa, hpa_t hpa, uint64_t len,
 	     enum arch_cache cache);
 /* Removes what vcpu_map() mapped there; effective at the next entry. */
-void vcpu_unmap(struct vcpu *v, uint64_t gpa, uint64_t len);
+void vcpu_unmap(struct vcpu *v, iova_t gpa, uint64_t len);
 /* Registers for a fresh start at rip with stack rsp and two arguments. */
 void vcpu_reset(struct vcpu *v, uint64_t rip, uint64_t rsp, uint64_t arg0,
 		uint64_t arg1);

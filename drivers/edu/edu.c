@@ -63,7 +63,7 @@ int edu_init(struct edu *e, const struct pci_dev *d)
 	return 0;
 }
 
-int edu_dma_start(struct edu *e, bool to_dev, uint64_t iova, uint32_t len)
+int edu_dma_start(struct edu *e, bool to_dev, iova_t iova, uint32_t len)
 {
 	if (len == 0 || len > EDU_DMA_MAX) {
 		return -EINVAL;
@@ -72,15 +72,17 @@ int edu_dma_start(struct edu *e, bool to_dev, uint64_t iova, uint32_t len)
 	if (hw_mmio_read32(e->bar0 + EDU_DMA_CMD) & EDU_DMA_CMD_START) {
 		return -EBUSY;
 	}
-	hw_mmio_write64(e->bar0 + EDU_DMA_SRC, to_dev ? iova : EDU_BUF_ADDR);
-	hw_mmio_write64(e->bar0 + EDU_DMA_DST, to_dev ? EDU_BUF_ADDR : iova);
+	hw_mmio_write64(e->bar0 + EDU_DMA_SRC,
+			to_dev ? iova_val(iova) : EDU_BUF_ADDR);
+	hw_mmio_write64(e->bar0 + EDU_DMA_DST,
+			to_dev ? EDU_BUF_ADDR : iova_val(iova));
 	hw_mmio_write64(e->bar0 + EDU_DMA_COUNT, len);
 	hw_mmio_write32(e->bar0 + EDU_DMA_CMD,
 			EDU_DMA_CMD_START | (to_dev ? 0 : EDU_DMA_CMD_TO_RAM));
 	return 0;
 }
 
-int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
+int edu_dma(struct edu *e, bool to_dev, iova_t iova, uint32_t len,
 	    uint64_t timeout_ns, void (*idle)(void *ctx), void *ctx)
 {
 	uint64_t deadline = hw_now_ns() + timeout_ns;

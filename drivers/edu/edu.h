@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/addr.h"
+
 struct pci_dev;
 struct pci_quiesce_hook;
 
@@ -38,14 +40,14 @@ int edu_init(struct edu *e, const struct pci_dev *d);
  * IOMMU's fault records to know.  While it waits it calls idle(ctx), if
  * given, between reads of the status register: the caller's safe point.
  */
-int edu_dma(struct edu *e, bool to_dev, uint64_t iova, uint32_t len,
+int edu_dma(struct edu *e, bool to_dev, iova_t iova, uint32_t len,
 	    uint64_t timeout_ns, void (*idle)(void *ctx), void *ctx);
 
 /*
  * Starts a transfer and returns at once: for tests that remove the device
  * while its DMA is in flight.
  */
-int edu_dma_start(struct edu *e, bool to_dev, uint64_t iova, uint32_t len);
+int edu_dma_start(struct edu *e, bool to_dev, iova_t iova, uint32_t len);
 
 /* Makes the device raise its interrupt (an MSI once MSI is enabled). */
 void edu_raise_irq(struct edu *e);

@@ -53,6 +53,10 @@ void iommu_be_unit_fini(struct iommu_be_unit *u)
 {
 }
 
+void iommu_be_unit_handover(struct iommu_be_unit *u)
+{
+}
+
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u)
 {
 	return 0;
@@ -81,7 +85,7 @@ int iommu_be_domain_create(struct iommu_be_unit *const *units,
 	return -ENODEV;
 }
 
-int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+int iommu_be_domain_nested(struct iommu_be_domain *parent, iova_t table,
 			   unsigned int levels, struct iommu_be_domain **out)
 {
 	return -ENODEV;
@@ -122,7 +126,7 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d)
 	return -ENODEV;
 }
 
-int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
+int iommu_be_map(struct iommu_be_domain *d, iova_t iova, hpa_t hpa,
 		 uint64_t len, unsigned int prot)
 {
 	return -ENODEV;

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/addr.h"
+
 /*
  * The seam between the isolation layer (drivers/iommu/iommu.c) and one
  * IOMMU implementation.  Exactly one back end is linked into an image
@@ -60,6 +62,12 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 		       struct iommu_be_unit **out);
 int iommu_be_unit_enable(struct iommu_be_unit *u);
 void iommu_be_unit_fini(struct iommu_be_unit *u);
+/*
+ * Before a restart without firmware (kexec): u goes on translating as it
+ * is, but sends no interrupt of its own (the fault event) to a vector the
+ * next kernel has not set up yet.
+ */
+void iommu_be_unit_handover(struct iommu_be_unit *u);
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u);
 /*
  * Whether the unit's internal invalidations are late: anything that needs
@@ -114,7 +122,7 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d);
 
 /* One IOVA range of an unmap, 4 KiB aligned. */
 struct iommu_range {
-	uint64_t iova;
+	iova_t iova;
 	uint64_t len;
 };
 
@@ -127,15 +135,15 @@ struct iommu_range {
  * can reach any of them; on an error they may still be reachable until a
  * flush succeeds.  flush: everything unmapped before is unreachable.
  */
-int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
+int iommu_be_map(struct iommu_be_domain *d, iova_t iova, hpa_t hpa,
 		 uint64_t len, unsigned int prot);
 int iommu_be_unmap(struct iommu_be_domain *d, const struct iommu_range *r,
 		   unsigned int count);
 int iommu_be_flush(struct iommu_be_domain *d);
 
 struct iommu_mapping {
-	uint64_t iova;
-	uint64_t hpa;
+	iova_t iova;
+	hpa_t hpa;
 	uint64_t len;
 	uint64_t page_size; /* IOMMU_PAGE_* */
 	unsigned int prot;
@@ -184,7 +192,7 @@ int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
  * its tables, iommu_be_flush(parent).  -ENOTSUP for a parent without
  * second-level tables.
  */
-int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+int iommu_be_domain_nested(struct iommu_be_domain *parent, iova_t table,
 			   unsigned int levels, struct iommu_be_domain **out);
 
 /* Everything the device at sid cached, after its ATS was turned off. */
@@ -216,7 +224,7 @@ struct iommu_fault {
 	uint16_t sid;
 	bool irq;
 	uint16_t index;
-	uint64_t addr;
+	iova_t addr;
 	uint8_t reason;
 	bool write;
 	const char *text;

@@ -6,6 +6,7 @@
 #include "drivers/acpi/dmar.h"
 #include "drivers/iommu/backend.h"
 #include "drivers/pci/pci.h"
+#include "drivers/pci/reset.h"
 
 /*
  * The isolation layer: what moat promises about devices' DMA, on top of
@@ -123,6 +124,13 @@ struct iommu {
 	uint64_t held_lost;
 	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
 	unsigned int ats_allow_count;
+	/*
+	 * What the settle waits of iommu_reset() and of the proof of quiet
+	 * in iommu_assign() and iommu_attach() let run (the kernel's
+	 * housekeeping: hot-plug, faults, iommu_poll()); fn NULL: nothing.
+	 * docs/design.md, "Waits that yield".
+	 */
+	struct pci_yield yield;
 };
 
 /*
@@ -136,6 +144,11 @@ void iommu_init(struct iommu *im, struct dmar *dmar, struct pci_host *pci,
 		struct iommu_be_config *cfg,
 		const struct iommu_be_platform *plat);
 void iommu_fini(struct iommu *im);
+/*
+ * Before a restart without firmware (kexec): every unit keeps translating
+ * for the next kernel, with no interrupt of its own left aimed at us.
+ */
+void iommu_handover(struct iommu *im);
 int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus, uint8_t devfn);
 
 /* Late invalidation work, retries, and groups the back end quarantined. */
@@ -173,7 +186,7 @@ int iommu_domain_new_format(struct iommu *im, struct iommu_owner *owner,
  * be deleted before it.
  */
 int iommu_domain_new_nested(struct iommu *im, struct iommu_owner *owner,
-			    unsigned int parent_id, uint64_t table,
+			    unsigned int parent_id, iova_t table,
 			    unsigned int levels, unsigned int *id);
 /* The format of domain id's tables (automatic for no such domain). */
 enum iommu_format iommu_domain_format(struct iommu *im, unsigned int id);
@@ -181,9 +194,9 @@ int iommu_domain_del(struct iommu *im, struct iommu_owner *owner,
 		     unsigned int id);
 bool iommu_domain_exists(struct iommu *im, unsigned int id);
 int iommu_map(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-	      uint64_t iova, uint64_t hpa, uint64_t len, unsigned int prot);
+	      iova_t iova, hpa_t hpa, uint64_t len, unsigned int prot);
 int iommu_unmap(struct iommu *im, struct iommu_owner *owner, unsigned int id,
-		uint64_t iova, uint64_t len);
+		iova_t iova, uint64_t len);
 /*
  * count ranges (at most IOMMU_RANGES_MAX) in one batch: one wait per unit,
  * and when it returns 0 no device reaches any of them.
@@ -200,7 +213,7 @@ int iommu_for_each_mapping(struct iommu *im, unsigned int id,
  * was not flushed since (what it unmapped may still be cached).  Memory
  * is given back only when no domain can: mem free asks.
  */
-bool iommu_hpa_reachable(struct iommu *im, uint64_t hpa, uint64_t len,
+bool iommu_hpa_reachable(struct iommu *im, hpa_t hpa, uint64_t len,
 			 unsigned int *id);
 
 /*

@@ -53,7 +53,8 @@ static unsigned int domain_of(enum iommu_format format, const void *o,
 		iommu_domain_new_format(&W.im, NULL, format, &id, &why), 0);
 	*hpa = model_ram_alloc(W_LEN, W_LEN);
 	memset(hw_phys_to_virt(*hpa), 0, W_LEN);
-	assert_int_equal(iommu_map(&W.im, NULL, id, W_GPA, *hpa, W_LEN,
+	assert_int_equal(iommu_map(&W.im, NULL, id, iova_make(W_GPA),
+				   hpa_make(*hpa), W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
 	model_expect_map(o, W_GPA, *hpa, W_LEN,
@@ -133,7 +134,8 @@ static void test_fl_only_unit_auto_first_level(void **state)
 			 IOMMU_FORMAT_FIRST_LEVEL);
 	dma_expect(W_FLR, hpa, 0x5a, 0);
 	model_expect_unmap(&owner, W_GPA, W_LEN);
-	assert_int_equal(iommu_unmap(&W.im, NULL, id, W_GPA, W_LEN), 0);
+	assert_int_equal(iommu_unmap(&W.im, NULL, id, iova_make(W_GPA), W_LEN),
+			 0);
 	dma_expect(W_FLR, hpa, 0x5b, FL_NOT_PRESENT);
 }
 
@@ -384,7 +386,8 @@ static void test_nested_domain_translates_through_parent(void **state)
 		hw_cache_flush(e, sizeof(*e));
 	}
 	assert_int_equal(iommu_domain_new_nested(&W.im, NULL, p,
-						 W_GPA + NEST_TABLES, 4, &n),
+						 iova_make(W_GPA + NEST_TABLES),
+						 4, &n),
 			 0);
 	assert_int_equal(iommu_domain_format(&W.im, n), IOMMU_FORMAT_NESTED);
 	attach_pasid(W_FLR, n, 3, &nested);
@@ -394,14 +397,15 @@ static void test_nested_domain_translates_through_parent(void **state)
 	assert_int_equal(bytes_of(hp, 0x77), DMA_LEN);
 
 	/* It maps nothing itself and takes no requester id. */
-	assert_int_equal(
-		iommu_map(&W.im, NULL, n, 0, hp, 0x1000, IOMMU_PROT_READ),
-		-ENOTSUP);
+	assert_int_equal(iommu_map(&W.im, NULL, n, iova_make(0), hpa_make(hp),
+				   0x1000, IOMMU_PROT_READ),
+			 -ENOTSUP);
 	assert_int_equal(iommu_attach(&W.im, w_dev(W_TP), n, &why), -EINVAL);
 	/* Nested in first-level tables: refused. */
 	fl = domain_of(IOMMU_FORMAT_FIRST_LEVEL, &other, &hp);
 	assert_int_equal(iommu_domain_new_nested(&W.im, NULL, fl,
-						 W_GPA + NEST_TABLES, 4, &n),
+						 iova_make(W_GPA + NEST_TABLES),
+						 4, &n),
 			 -ENOTSUP);
 	/* The parent outlives it. */
 	assert_int_equal(iommu_pasid_detach(&W.im, w_dev(W_FLR), 3), 0);

@@ -191,14 +191,17 @@ static struct iommu_owner *guest(const char *name, uint64_t *hpa)
 	assert_int_equal(iommu_owner_new(&M.im, name, &o), 0);
 	*hpa = model_ram_alloc(LEN, LEN);
 	memset(hw_phys_to_virt(*hpa), 0, LEN);
-	assert_int_equal(iommu_map(&M.im, o, o->dom_id, GPA, *hpa, LEN, RW), 0);
+	assert_int_equal(iommu_map(&M.im, o, o->dom_id, iova_make(GPA),
+				   hpa_make(*hpa), LEN, RW),
+			 0);
 	model_expect_map(o, GPA, *hpa, LEN, RW);
 	return o;
 }
 
 static void guest_del(struct iommu_owner *o)
 {
-	assert_int_equal(iommu_unmap(&M.im, o, o->dom_id, GPA, LEN), 0);
+	assert_int_equal(iommu_unmap(&M.im, o, o->dom_id, iova_make(GPA), LEN),
+			 0);
 	model_expect_unmap(o, GPA, LEN);
 	iommu_owner_del(&M.im, o);
 }
@@ -278,7 +281,8 @@ static void test_all_domain_ids(void **state)
 	for (i = 0; i < IOMMU_DOMAIN_ID_MAX; i += IOMMU_DOMAIN_ID_MAX / 2) {
 		hc = model_ram_alloc(0x1000, 0x1000);
 		memset(hw_phys_to_virt(hc), 0, 0x1000);
-		assert_int_equal(iommu_map(&M.im, NULL, ids[i], GPA, hc, 0x1000,
+		assert_int_equal(iommu_map(&M.im, NULL, ids[i], iova_make(GPA),
+					   hpa_make(hc), 0x1000,
 					   IOMMU_PROT_WRITE),
 				 0);
 		model_expect_map(&ids[i], GPA, hc, 0x1000, IOMMU_PROT_WRITE);
@@ -291,7 +295,8 @@ static void test_all_domain_ids(void **state)
 				 DMA_LEN);
 		assert_int_equal(iommu_detach(&M.im, dev(0)), 0);
 		model_expect_detach(0, rid(0));
-		assert_int_equal(iommu_unmap(&M.im, NULL, ids[i], GPA, 0x1000),
+		assert_int_equal(iommu_unmap(&M.im, NULL, ids[i],
+					     iova_make(GPA), 0x1000),
 				 0);
 		model_expect_unmap(&ids[i], GPA, 0x1000);
 	}

@@ -82,7 +82,7 @@ static void run(struct vtd_unit *u, struct vtd_domain *d, const char *what,
 	for (i = 0; i < iters; i++) {
 		s0 = snap(u);
 		t0 = now_ns();
-		if (vtd_domain_map(d, iova, hpa, len,
+		if (vtd_domain_map(d, iova_make(iova), hpa_make(hpa), len,
 				   VTD_PROT_READ | VTD_PROT_WRITE)) {
 			fprintf(stderr, "bench: map failed\n");
 			exit(1);
@@ -91,7 +91,7 @@ static void run(struct vtd_unit *u, struct vtd_domain *d, const char *what,
 		tables = d->pt.table_pages - base;
 		s0 = snap(u);
 		t0 = now_ns();
-		if (vtd_domain_unmap(d, iova, len)) {
+		if (vtd_domain_unmap(d, iova_make(iova), len)) {
 			fprintf(stderr, "bench: unmap failed\n");
 			exit(1);
 		}
@@ -162,10 +162,10 @@ static void rig_down(struct rig *r)
 /* Map a page and unmap it: one invalidation; its result. */
 static int unmap_one(struct rig *r, uint64_t iova)
 {
-	if (vtd_domain_map(r->d, iova, r->ram, SZ_4K,
+	if (vtd_domain_map(r->d, iova_make(iova), hpa_make(r->ram), SZ_4K,
 			   VTD_PROT_READ | VTD_PROT_WRITE))
 		fail("map");
-	return vtd_domain_unmap(r->d, iova, SZ_4K);
+	return vtd_domain_unmap(r->d, iova_make(iova), SZ_4K);
 }
 
 /* Until nothing is in flight, polling as a timer would, at most 1 s. */
@@ -202,7 +202,7 @@ static void fail_ice(struct rig *r)
 	for (i = 0; i < 6; i++) {
 		model_inject_ice(0, 0, LIVE);
 		if (unmap_one(r, SZ_1G) ||
-		    vtd_devtlb_flush(&r->u, LIVE, LIVE, 0, 0, 0) !=
+		    vtd_devtlb_flush(&r->u, LIVE, LIVE, 0, iova_make(0), 0) !=
 			    (i < 3 ? 0 : -EIO))
 			fail("invalidation with ICE");
 		vtd_qi_poll(&r->u);
@@ -214,8 +214,8 @@ static void fail_ite(struct rig *r)
 {
 	unsigned int i;
 
-	if (vtd_devtlb_flush(&r->u, DEAD, DEAD, 0, 0, VTD_DEVTLB_ALL) !=
-	    -ETIMEDOUT)
+	if (vtd_devtlb_flush(&r->u, DEAD, DEAD, 0, iova_make(0),
+			     VTD_DEVTLB_ALL) != -ETIMEDOUT)
 		fail("device-TLB flush to a dead device");
 	for (i = 0; i < 20; i++) {
 		unmap_one(r, SZ_1G + i * SZ_4K);
@@ -408,7 +408,8 @@ static void invalidation_rate(void)
 	printf("\nsuccessful invalidations (domain-selective, one descriptor and a wait each):\n");
 	for (c = mode_cases; c < mode_cases + ARRAY_SIZE(mode_cases); c++) {
 		mode_up(c, &u, &d);
-		if (vtd_domain_map(d, SZ_1G, model_ram_alloc(SZ_4K, SZ_4K),
+		if (vtd_domain_map(d, iova_make(SZ_1G),
+				   hpa_make(model_ram_alloc(SZ_4K, SZ_4K)),
 				   SZ_4K, VTD_PROT_READ | VTD_PROT_WRITE)) {
 			fail("map");
 		}

@@ -95,7 +95,7 @@ static void down(void)
 
 static void map(uint64_t iova, uint64_t hpa, uint64_t len)
 {
-	int err = vtd_domain_map(dom, iova, hpa, len, RW);
+	int err = vtd_domain_map(dom, iova_make(iova), hpa_make(hpa), len, RW);
 
 	if (err)
 		fail("map", err);
@@ -103,7 +103,7 @@ static void map(uint64_t iova, uint64_t hpa, uint64_t len)
 
 static void unmap(uint64_t iova, uint64_t len)
 {
-	int err = vtd_domain_unmap(dom, iova, len);
+	int err = vtd_domain_unmap(dom, iova_make(iova), len);
 
 	if (err)
 		fail("unmap", err);
@@ -149,8 +149,9 @@ static void batch(unsigned int n)
 	int err;
 
 	for (i = 0; i < 256; i++) {
-		r[i] = (struct vtd_range){SZ_1G + 2 * i * SZ_4K, SZ_4K};
-		map(r[i].iova, hpa + i * SZ_4K, SZ_4K);
+		r[i] = (struct vtd_range){iova_make(SZ_1G + 2 * i * SZ_4K),
+					  SZ_4K};
+		map(iova_val(r[i].iova), hpa + i * SZ_4K, SZ_4K);
 	}
 	begin(&p, dom);
 	for (i = 0; i < 256; i += n) {

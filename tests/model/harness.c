@@ -56,17 +56,17 @@ struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw)
 	return d;
 }
 
-void t_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa, uint64_t len,
+void t_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	   unsigned int prot)
 {
 	assert_int_equal(vtd_domain_map(d, iova, hpa, len, prot), 0);
-	model_expect_map(d, iova, hpa, len, prot);
+	model_expect_map(d, iova_val(iova), hpa_val(hpa), len, prot);
 }
 
-void t_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
+void t_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
 {
 	assert_int_equal(vtd_domain_unmap(d, iova, len), 0);
-	model_expect_unmap(d, iova, len);
+	model_expect_unmap(d, iova_val(iova), len);
 }
 
 void t_attach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
@@ -187,7 +187,7 @@ void fault_expect(struct vtd_unit *u, uint16_t sid, uint64_t addr,
 
 	assert_int_equal(vtd_fault_poll(u, on_fault, &log), 1);
 	assert_int_equal(log.f[0].sid, sid);
-	assert_int_equal(log.f[0].addr, addr);
+	assert_int_equal(iova_val(log.f[0].addr), addr);
 	assert_int_equal(log.f[0].reason, reason);
 	assert_int_equal(log.f[0].write, write);
 }

@@ -44,9 +44,9 @@ struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
 			       unsigned int aw, uint16_t sid);
 void down_attached(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
 
-void t_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa, uint64_t len,
+void t_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	   unsigned int prot);
-void t_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
+void t_unmap(struct vtd_domain *d, iova_t iova, uint64_t len);
 void t_attach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
 void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
 void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,

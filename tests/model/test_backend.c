@@ -89,7 +89,7 @@ static void spans_one(struct pair *p, struct iommu_be_domain *d,
 	assert_null(iommu_be_domain_no_unit(d, p->u[in]));
 	assert_non_null(iommu_be_domain_no_unit(d, p->u[out]));
 	assert_string_equal(iommu_be_domain_no_unit(d, p->u[out]), missing);
-	assert_int_equal(iommu_be_map(d, IOVA, ram, SZ_4K,
+	assert_int_equal(iommu_be_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K,
 				      IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
 	model_expect_map(d, IOVA, ram, SZ_4K, RW);
@@ -102,7 +102,9 @@ static void spans_one(struct pair *p, struct iommu_be_domain *d,
 	assert_int_equal(iommu_be_detach(d, p->u[in], &sid, 1), 0);
 	model_expect_detach(p->idx[in], sid);
 	assert_int_equal(
-		iommu_be_unmap(d, &(struct iommu_range){IOVA, SZ_4K}, 1), 0);
+		iommu_be_unmap(d, &(struct iommu_range){iova_make(IOVA), SZ_4K},
+			       1),
+		0);
 	model_expect_unmap(d, IOVA, SZ_4K);
 	assert_int_equal(iommu_be_domain_destroy(d), 0);
 	iommu_be_fault_poll(p->u[out], NULL, NULL);

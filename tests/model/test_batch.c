@@ -55,8 +55,9 @@ static void touch(struct rig *r, const struct vtd_range *ranges,
 	unsigned int i;
 
 	for (i = 0; i < count; i++) {
-		assert_int_equal(dma_fill(r->idx, DEV, ranges[i].iova, 1, 8),
-				 0);
+		assert_int_equal(
+			dma_fill(r->idx, DEV, iova_val(ranges[i].iova), 1, 8),
+			0);
 	}
 }
 
@@ -67,8 +68,9 @@ static void unreachable(struct rig *r, const struct vtd_range *ranges,
 	unsigned int i;
 
 	for (i = 0; i < count; i++) {
-		assert_int_equal(dma_fill(r->idx, DEV, ranges[i].iova, 2, 8),
-				 -EFAULT);
+		assert_int_equal(
+			dma_fill(r->idx, DEV, iova_val(ranges[i].iova), 2, 8),
+			-EFAULT);
 		assert_int_equal(vtd_fault_poll(&r->u, NULL, NULL), 1);
 	}
 }
@@ -80,9 +82,10 @@ static void map_pages(struct rig *r, struct vtd_range *ranges,
 	unsigned int i;
 
 	for (i = 0; i < count; i++) {
-		ranges[i].iova = X + 2 * i * SZ_4K;
+		ranges[i].iova = iova_make(X + 2 * i * SZ_4K);
 		ranges[i].len = SZ_4K;
-		t_map(r->d, ranges[i].iova, r->ram + i * SZ_4K, SZ_4K, RW);
+		t_map(r->d, ranges[i].iova, hpa_make(r->ram + i * SZ_4K), SZ_4K,
+		      RW);
 	}
 	touch(r, ranges, count);
 }
@@ -94,7 +97,8 @@ static void unmap_batch(struct rig *r, const struct vtd_range *ranges,
 
 	assert_int_equal(vtd_domain_unmap_ranges(r->d, ranges, count), 0);
 	for (i = 0; i < count; i++) {
-		model_expect_unmap(r->d, ranges[i].iova, ranges[i].len);
+		model_expect_unmap(r->d, iova_val(ranges[i].iova),
+				   ranges[i].len);
 	}
 }
 
@@ -144,9 +148,9 @@ static void test_batch_unmap_adjacent_ranges_merge(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	t_map(r.d, X, r.ram, 4 * SZ_4K, RW);
+	t_map(r.d, iova_make(X), hpa_make(r.ram), 4 * SZ_4K, RW);
 	for (i = 0; i < 4; i++) {
-		ranges[i] = (struct vtd_range){X + i * SZ_4K, SZ_4K};
+		ranges[i] = (struct vtd_range){iova_make(X + i * SZ_4K), SZ_4K};
 	}
 	touch(&r, ranges, 4);
 	model_reset_stats(r.idx);
@@ -200,11 +204,12 @@ static void test_table_freed_at_zero(void **state)
 	rig_up(&r, &cfg);
 	base = r.d->pt.table_pages;
 	for (i = 0; i < 8; i++) {
-		t_map(r.d, X + i * SZ_4K, r.ram + SZ_4K + i * SZ_4K, SZ_4K, RW);
+		t_map(r.d, iova_make(X + i * SZ_4K),
+		      hpa_make(r.ram + SZ_4K + i * SZ_4K), SZ_4K, RW);
 	}
 	assert_int_equal(r.d->pt.table_pages, base + 2);
 	for (i = 0; i < 8; i++) {
-		t_unmap(r.d, X + ((i + 4) % 8) * SZ_4K, SZ_4K);
+		t_unmap(r.d, iova_make(X + ((i + 4) % 8) * SZ_4K), SZ_4K);
 		assert_int_equal(r.d->pt.table_pages, i < 7 ? base + 2 : base);
 	}
 	rig_down(&r);
@@ -226,13 +231,14 @@ static void test_merge_when_last_written(void **state)
 	base = r.d->pt.table_pages;
 	for (i = 0; i < 512; i++) {
 		p = (i * 7) % 512;
-		t_map(r.d, X + p * SZ_4K, r.ram + p * SZ_4K, SZ_4K, RW);
+		t_map(r.d, iova_make(X + p * SZ_4K),
+		      hpa_make(r.ram + p * SZ_4K), SZ_4K, RW);
 		assert_int_equal(r.d->pt.table_pages,
 				 i < 511 ? base + 2 : base + 1);
 	}
 	assert_int_equal(dma_fill(r.idx, DEV, X + 300 * SZ_4K, 3, 8), 0);
 	assert_int_equal(ram_byte(r.ram + 300 * SZ_4K), 3);
-	t_unmap(r.d, X, SZ_2M);
+	t_unmap(r.d, iova_make(X), SZ_2M);
 	assert_int_equal(r.d->pt.table_pages, base);
 	rig_down(&r);
 }
@@ -249,10 +255,10 @@ static void test_root_on_first_use(void **state)
 	bring_up(&u, idx);
 	d = new_domain(&u, 39);
 	assert_int_equal(d->pt.table_pages, 0);
-	assert_int_equal(vtd_domain_unmap(d, X, SZ_4K), -ENOENT);
-	t_map(d, X, ram, SZ_4K, RW);
+	assert_int_equal(vtd_domain_unmap(d, iova_make(X), SZ_4K), -ENOENT);
+	t_map(d, iova_make(X), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(d->pt.table_pages, 3);
-	t_unmap(d, X, SZ_4K);
+	t_unmap(d, iova_make(X), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	d = new_domain(&u, 39);
 	t_attach(d, &u, DEV);

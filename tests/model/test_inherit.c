@@ -152,7 +152,7 @@ static void test_inherit_keeps_dma(void **state)
 	/* A new domain never takes the old id. */
 	d = new_domain(&u, 39);
 	assert_int_not_equal(vtd_domain_did(d, &u), OLD_DID);
-	t_map(d, IOVA, ram2, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram2), SZ_4K, RW);
 
 	/*
 	 * First attach: blocked, invalidated, then written (docs/design.md,
@@ -188,7 +188,7 @@ static void test_inherit_detach_never_attached(void **state)
 	init_unit(&u, idx, true);
 	assert_int_equal(vtd_unit_enable(&u), 0);
 	d = new_domain(&u, 39);
-	t_map(d, IOVA, ram2, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram2), SZ_4K, RW);
 	t_attach(d, &u, SID_B);
 
 	/* Inherited and attached ids carry different domain ids. */

@@ -202,11 +202,11 @@ static void test_blocked_interrupt_recorded(void **state)
 	assert_int_equal(log.f[0].sid, OTHER);
 	assert_int_equal(log.f[0].index, index);
 	assert_int_equal(log.f[0].reason, MODEL_IR_FR_SID);
-	assert_int_equal(log.f[0].addr, 0);
+	assert_int_equal(iova_val(log.f[0].addr), 0);
 	assert_string_equal(log.f[0].text, "IR: source-id verification failed");
 	assert_false(log.f[1].irq);
 	assert_int_equal(log.f[1].sid, OTHER);
-	assert_int_equal(log.f[1].addr, 0x5000);
+	assert_int_equal(iova_val(log.f[1].addr), 0x5000);
 	assert_true(log.f[1].write);
 	shut_down(&u);
 }

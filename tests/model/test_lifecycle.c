@@ -154,7 +154,7 @@ static void do_map(void)
 	if (C.mapped || C.stale) {
 		return;
 	}
-	t_map(C.d, IOVA, C.ram, LEN, RW);
+	t_map(C.d, iova_make(IOVA), hpa_make(C.ram), LEN, RW);
 	C.mapped = true;
 }
 
@@ -173,7 +173,7 @@ static void do_unmap(void)
 	if (!C.mapped) {
 		return;
 	}
-	err = vtd_domain_unmap(C.d, IOVA, LEN);
+	err = vtd_domain_unmap(C.d, iova_make(IOVA), LEN);
 	assert_bounded(&C.u, t0);
 	C.mapped = false;
 	C.stale = true;
@@ -349,18 +349,18 @@ static void test_lifecycle_unmap_order(void **state)
 	C.d = new_domain(&C.u, 39);
 	assert_int_equal(vtd_attach_ats(C.d, &C.u, DEV, DEV, 0), 0);
 	model_expect_attach(C.idx, DEV, C.d);
-	t_map(C.d, IOVA, C.ram, LEN, RW);
+	t_map(C.d, iova_make(IOVA), hpa_make(C.ram), LEN, RW);
 	assert_int_equal(dma_fill(C.idx, DEV, IOVA, 1, 8), 0);
 	t0 = model_now();
 	model_reset_stats(C.idx);
-	t_unmap(C.d, IOVA, SZ_4K);
+	t_unmap(C.d, iova_make(IOVA), SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 1);
 	/* Page 0 of the range, 4 KiB: S = 0, MIP 0 (a queue depth of 32). */
 	assert_int_equal(model_executed(C.idx,
 					UINT64_C(3) | (uint64_t)DEV << 32, IOVA,
 					t0),
 			 1);
-	t_unmap(C.d, IOVA + SZ_4K, 3 * SZ_4K);
+	t_unmap(C.d, iova_make(IOVA + SZ_4K), 3 * SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 2);
 	t_detach(C.d, &C.u, DEV);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 3);

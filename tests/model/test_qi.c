@@ -78,7 +78,8 @@ static void rig_up(struct rig *r, const struct model_unit_config *cfg)
 	r->idx = add_unit(cfg);
 	r->d = up_attached(&r->u, r->idx, 39, MASTER);
 	r->ram = model_ram_alloc((PAGES + 1) * SZ_4K, SZ_4K);
-	t_map(r->d, KEEP, r->ram + PAGES * SZ_4K, SZ_4K, RW);
+	t_map(r->d, iova_make(KEEP), hpa_make(r->ram + PAGES * SZ_4K), SZ_4K,
+	      RW);
 	model_add_endpoint(r->idx, DEAD, MODEL_ATS_NEVER);
 	model_add_endpoint(r->idx, LIVE, 2000);
 }
@@ -102,9 +103,11 @@ static void arm(struct rig *r, unsigned int n, uint32_t skip)
 	for (i = 0; i < n; i++) {
 		if (skip & (1U << i))
 			continue;
-		t_map(r->d, IOVA(i), r->ram + i * SZ_4K, SZ_4K, RW);
+		t_map(r->d, iova_make(IOVA(i)), hpa_make(r->ram + i * SZ_4K),
+		      SZ_4K, RW);
 		assert_int_equal(dma_fill(r->idx, MASTER, IOVA(i), 1, 8), 0);
-		assert_int_equal(vtd_pgtable_unmap(&r->d->pt, IOVA(i), SZ_4K,
+		assert_int_equal(vtd_pgtable_unmap(&r->d->pt,
+						   iova_make(IOVA(i)), SZ_4K,
 						   &unmapped, &fl),
 				 0);
 		assert_int_equal(fl.count, 0);
@@ -173,11 +176,12 @@ static void ite_case(struct rig *r, unsigned int n, unsigned int p)
 	arm(r, n, 1U << p | 1U << live);
 	for (i = 0; i < n; i++) {
 		if (i == p)
-			descs[i] = vtd_desc_devtlb(&r->u, DEAD, DEAD, 0, 0,
-						   VTD_DEVTLB_ALL);
+			descs[i] =
+				vtd_desc_devtlb(&r->u, DEAD, DEAD, 0,
+						iova_make(0), VTD_DEVTLB_ALL);
 		else if (i == live)
 			descs[i] = vtd_desc_devtlb(&r->u, LIVE, LIVE, 0,
-						   IOVA(i), 0);
+						   iova_make(IOVA(i)), 0);
 		else
 			descs[i] = psi(r, i);
 	}
@@ -311,9 +315,9 @@ static void ice_case(struct rig *r, unsigned int n, unsigned int p,
 
 	arm(r, n, n > 1 ? 1U : 0);
 	for (i = 0; i < n; i++)
-		descs[i] = i == 0 && n > 1
-				   ? vtd_desc_devtlb(&r->u, LIVE, LIVE, 0, 0, 0)
-				   : psi(r, i);
+		descs[i] = i == 0 && n > 1 ? vtd_desc_devtlb(&r->u, LIVE, LIVE,
+							     0, iova_make(0), 0)
+					   : psi(r, i);
 	model_inject_ice(r->idx, p, culprit);
 	t0 = model_now();
 	assert_int_equal(vtd_qi_submit(&r->u, descs, n, NULL), 0);
@@ -382,9 +386,9 @@ static void test_devtlb_to_vanished_device(void **state)
 	model_remove_endpoint(r.idx, LIVE);
 
 	t0 = model_now();
-	assert_int_equal(
-		vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, VTD_DEVTLB_ALL),
-		-ETIMEDOUT);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, iova_make(0),
+					  VTD_DEVTLB_ALL),
+			 -ETIMEDOUT);
 	assert_within(&r.u, t0, VTD_DEADLINE_DEVTLB);
 	assert_true(vtd_device_quarantined(&r.u, LIVE));
 	assert_int_equal(
@@ -393,12 +397,14 @@ static void test_devtlb_to_vanished_device(void **state)
 	/* Other domains, for 20 more seconds: map, use, unmap. */
 	for (i = 0; i < 40; i++) {
 		k = i % 2;
-		t_map(other[k], IOVA(i), ram + (i % 64) * SZ_4K, SZ_4K, RW);
+		t_map(other[k], iova_make(IOVA(i)),
+		      hpa_make(ram + (i % 64) * SZ_4K), SZ_4K, RW);
 		assert_int_equal(dma_fill(r.idx, SID(1, k, 0), IOVA(i), 4, 8),
 				 0);
 		t0 = model_now();
-		assert_int_equal(vtd_domain_unmap(other[k], IOVA(i), SZ_4K),
-				 -ETIMEDOUT);
+		assert_int_equal(
+			vtd_domain_unmap(other[k], iova_make(IOVA(i)), SZ_4K),
+			-ETIMEDOUT);
 		assert_within(&r.u, t0, VTD_DEADLINE_IOTLB);
 		model_advance(400 * MS);
 	}
@@ -425,26 +431,30 @@ static void test_devtlb_to_vanished_device(void **state)
 	}
 	/* Their next calls complete at once and free what waited. */
 	for (k = 0; k < 2; k++) {
-		t_map(other[k], IOVA(200), ram, SZ_4K, RW);
-		t_unmap(other[k], IOVA(200), SZ_4K);
+		t_map(other[k], iova_make(IOVA(200)), hpa_make(ram), SZ_4K, RW);
+		t_unmap(other[k], iova_make(IOVA(200)), SZ_4K);
 		assert_null(other[k]->deferred);
 	}
 
 	/* Quarantined; reset but known gone; absent: nothing more is sent. */
 	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), -EIO);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, iova_make(0), 0),
+			 -EIO);
 	vtd_device_reset_done(&r.u, LIVE);
 	vtd_device_gone(&r.u, LIVE);
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), -ENODEV);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, iova_make(0), 0),
+			 -ENODEV);
 	vtd_device_reset_done(&r.u, LIVE);
 	vtd_unit_set_presence(&r.u, config_answers, NULL);
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), -ENODEV);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, iova_make(0), 0),
+			 -ENODEV);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
 			 sent);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->after_removal, 1);
 	/* Back and answering: flushed at once. */
 	model_add_endpoint(r.idx, LIVE, 2000);
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), 0);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, iova_make(0), 0),
+			 0);
 
 	for (k = 0; k < 2; k++) {
 		t_detach(other[k], &r.u, SID(1, k, 0));
@@ -470,19 +480,19 @@ static void test_devtlb_not_answering(void **state)
 	vtd_unit_set_presence(&r.u, config_answers, NULL);
 	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), 0);
 	model_expect_attach(r.idx, LIVE, r.d);
-	t_map(r.d, far, r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(far), hpa_make(r.ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(r.idx, LIVE, far, 1, 8), 0);
 	pages = model_table_pages();
 
 	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
 	model_silence_endpoint(r.idx, LIVE, true);
-	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(far), SZ_4K), -EIO);
 	model_expect_unmap(r.d, far, SZ_4K);
 	assert_non_null(r.d->deferred);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
 			 sent);
 	/* No batch can prove it: the next call's reaping keeps them. */
-	t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(IOVA(1)), hpa_make(r.ram), SZ_4K, RW);
 	assert_non_null(r.d->deferred);
 	/* Still silent: a flush cannot prove anything either. */
 	assert_int_equal(vtd_domain_flush(r.d), -EIO);
@@ -493,12 +503,12 @@ static void test_devtlb_not_answering(void **state)
 	assert_null(r.d->deferred);
 	assert_true(model_table_pages() < pages);
 	assert_true(model_endpoint_stats(r.idx, LIVE)->invalidations > sent);
-	t_unmap(r.d, IOVA(1), SZ_4K);
+	t_unmap(r.d, iova_make(IOVA(1)), SZ_4K);
 
 	/* Silent, then known gone: nothing is sent, the pages go. */
-	t_map(r.d, far, r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(far), hpa_make(r.ram), SZ_4K, RW);
 	model_silence_endpoint(r.idx, LIVE, true);
-	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(far), SZ_4K), -EIO);
 	model_expect_unmap(r.d, far, SZ_4K);
 	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
 	vtd_device_gone(&r.u, LIVE);
@@ -531,11 +541,12 @@ static void test_devtlb_one_deadline(void **state)
 				 0);
 		model_expect_attach(r.idx, sids[i], r.d);
 	}
-	t_map(r.d, IOVA(0), r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(IOVA(0)), hpa_make(r.ram), SZ_4K, RW);
 	for (i = 0; i < 4; i++)
 		sent[i] = model_endpoint_stats(r.idx, sids[i])->invalidations;
 	t0 = model_now();
-	assert_int_equal(vtd_domain_unmap(r.d, IOVA(0), SZ_4K), -ETIMEDOUT);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(IOVA(0)), SZ_4K),
+			 -ETIMEDOUT);
 	model_expect_unmap(r.d, IOVA(0), SZ_4K);
 	assert_true(model_now() - t0 <=
 		    r.u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
@@ -581,12 +592,12 @@ static void test_devtlb_quarantined(void **state)
 	model_expect_attach(r.idx, LIVE, r.d);
 	assert_int_equal(vtd_attach_ats(r.d, &r.u, other, other, 0), 0);
 	model_expect_attach(r.idx, other, r.d);
-	t_map(r.d, far, r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(far), hpa_make(r.ram), SZ_4K, RW);
 	for (i = 0; i < 3; i++)
 		vtd_device_completion_error(&r.u, LIVE);
 	assert_true(vtd_device_quarantined(&r.u, LIVE));
 	sent = model_endpoint_stats(r.idx, other)->invalidations;
-	assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K), -EIO);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(far), SZ_4K), -EIO);
 	model_expect_unmap(r.d, far, SZ_4K);
 	assert_non_null(r.d->deferred);
 	assert_int_equal(model_endpoint_stats(r.idx, other)->invalidations,
@@ -610,7 +621,7 @@ static void test_disable_refused_while_busy(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, iova_make(0), 0);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 	assert_int_equal(vtd_unit_disable(&r.u), -EBUSY);
 	assert_true(model_unit_gsts(r.idx) & VTD_GSTS_QIES);
@@ -637,10 +648,10 @@ static void test_ats_record_outlives_failed_attach(void **state)
 	model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
 	assert_int_equal(vtd_attach_ats(r.d, &r.u, LIVE, LIVE, 0), -EIO);
 	model_expect_attach(r.idx, LIVE, r.d);
-	t_map(r.d, far, r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(far), hpa_make(r.ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(r.idx, LIVE, far, 1, 8), 0);
 	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
-	t_unmap(r.d, far, SZ_4K);
+	t_unmap(r.d, iova_make(far), SZ_4K);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
 			 sent + 1);
 	t_detach(r.d, &r.u, LIVE);
@@ -659,7 +670,8 @@ static void test_devtlb_late_completion(void **state)
 	rig_up(&r, &cfg);
 	model_add_endpoint(r.idx, sid, 2500 * MS);
 	t0 = model_now();
-	assert_int_equal(vtd_devtlb_flush(&r.u, sid, sid, 0, 0, 0), -ETIMEDOUT);
+	assert_int_equal(vtd_devtlb_flush(&r.u, sid, sid, 0, iova_make(0), 0),
+			 -ETIMEDOUT);
 	assert_within(&r.u, t0, VTD_DEADLINE_DEVTLB);
 	assert_true(vtd_device_quarantined(&r.u, sid));
 	model_advance(2000 * MS);
@@ -676,7 +688,8 @@ static void test_devtlb_late_completion(void **state)
 	vtd_device_reset_done(&r.u, sid);
 	model_add_endpoint(r.idx, sid, 2000);
 	t_attach(d2, &r.u, sid);
-	assert_int_equal(vtd_devtlb_flush(&r.u, sid, sid, 0, 0, 0), 0);
+	assert_int_equal(vtd_devtlb_flush(&r.u, sid, sid, 0, iova_make(0), 0),
+			 0);
 	t_detach(d2, &r.u, sid);
 	assert_int_equal(vtd_domain_destroy(d2), 0);
 	rig_down(&r);
@@ -698,7 +711,7 @@ static void test_ite_during_wait(void **state)
 	cfg.ite_timeout_ns = 50 * MS;
 	rig_up(&r, &cfg);
 	arm(&r, 1, 0);
-	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, iova_make(0), 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[0]), 0);
 	desc = psi(&r, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[1]), 0);
@@ -843,7 +856,7 @@ static void test_deadline_per_class(void **state)
 	vtd_qi_poll(&u);
 	assert_false(vtd_unit_degraded(&u));
 
-	desc = vtd_desc_devtlb(&u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&u, DEAD, DEAD, 0, iova_make(0), 0);
 	t0 = model_now();
 	assert_int_equal(vtd_qi_submit(&u, &desc, 1, NULL), -ETIMEDOUT);
 	assert_true(model_now() - t0 >= 20 * MS);
@@ -898,7 +911,8 @@ static void test_degraded_unit_recovers(void **state)
 	rig_up(&r, &cfg);
 	d2 = new_domain(&r.u, 39);
 	model_qi_stall(r.idx, true);
-	assert_int_equal(vtd_domain_unmap(r.d, KEEP, SZ_4K), -ETIMEDOUT);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(KEEP), SZ_4K),
+			 -ETIMEDOUT);
 	assert_true(vtd_unit_degraded(&r.u));
 	assert_int_equal(model_log_count("unit degraded until it completes"),
 			 1);
@@ -934,11 +948,12 @@ static void test_two_dead_devices_full_ring(void **state)
 
 	rig_up(&r, &cfg);
 	model_add_endpoint(r.idx, dead2, MODEL_ATS_NEVER);
-	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, iova_make(0), 0);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 	arm(&r, PAGES, 0);
 	do {
-		desc = n == 10 ? vtd_desc_devtlb(&r.u, dead2, dead2, 0, 0, 0)
+		desc = n == 10 ? vtd_desc_devtlb(&r.u, dead2, dead2, 0,
+						 iova_make(0), 0)
 			       : psi(&r, n % PAGES);
 		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
 	} while (!err && ++n < VTD_QI_WORK_MAX);
@@ -984,7 +999,7 @@ static void test_ite_chain(void **state)
 	arm(&r, PAGES, 0);
 	do {
 		desc = n < 6 ? vtd_desc_devtlb(&r.u, SID(4, n, 0), SID(4, n, 0),
-					       0, 0, 0)
+					       0, iova_make(0), 0)
 			     : psi(&r, n % PAGES);
 		err = vtd_qi_queue(&r.u, &desc, 1, &seqs[n]);
 	} while (!err && ++n < VTD_QI_WORK_MAX);
@@ -1026,9 +1041,9 @@ static void test_ite_without_sid(void **state)
 	rig_up(&r, &cfg);
 	model_add_endpoint(r.idx, dead2, MODEL_ATS_NEVER);
 	arm(&r, 1, 0);
-	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, iova_make(0), 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[0]), 0);
-	desc = vtd_desc_devtlb(&r.u, dead2, dead2, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, dead2, dead2, 0, iova_make(0), 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[1]), 0);
 	desc = psi(&r, 0);
 	assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, &seq[2]), 0);
@@ -1091,7 +1106,7 @@ static void test_qi_info(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, 0, 0);
+	desc = vtd_desc_devtlb(&r.u, DEAD, DEAD, 0, iova_make(0), 0);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
 	desc = vtd_desc_iotlb_global(&r.u);
 	assert_int_equal(vtd_qi_submit(&r.u, &desc, 1, NULL), -ETIMEDOUT);
@@ -1138,9 +1153,10 @@ static void test_success_path_mmio(void **state)
 
 	rig_up(&r, &cfg);
 	for (i = 0; i < 100; i++) {
-		t_map(r.d, IOVA(i % PAGES), r.ram, SZ_4K, RW);
+		t_map(r.d, iova_make(IOVA(i % PAGES)), hpa_make(r.ram), SZ_4K,
+		      RW);
 		s0 = r.u.stats;
-		t_unmap(r.d, IOVA(i % PAGES), SZ_4K);
+		t_unmap(r.d, iova_make(IOVA(i % PAGES)), SZ_4K);
 		assert_int_equal(vtd_unit_stats(&r.u)->mmio_reads,
 				 s0.mmio_reads);
 		assert_int_equal(vtd_unit_stats(&r.u)->mmio_writes,
@@ -1201,17 +1217,18 @@ static void test_iqe_mark_ages(void **state)
 	expect_gone(&r, 1);
 
 	/* A deferred table page goes once its invalidation has run. */
-	t_map(r.d, IOVA(600), r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(IOVA(600)), hpa_make(r.ram), SZ_4K, RW);
 	pages = model_table_pages();
 	model_qi_stall(r.idx, true);
-	assert_int_equal(vtd_domain_unmap(r.d, IOVA(600), SZ_4K), -ETIMEDOUT);
+	assert_int_equal(vtd_domain_unmap(r.d, iova_make(IOVA(600)), SZ_4K),
+			 -ETIMEDOUT);
 	model_expect_unmap(r.d, IOVA(600), SZ_4K);
 	model_qi_stall(r.idx, false);
 	model_advance(MS);
-	t_map(r.d, IOVA(2), r.ram, SZ_4K, RW);
+	t_map(r.d, iova_make(IOVA(2)), hpa_make(r.ram), SZ_4K, RW);
 	assert_null(r.d->deferred);
 	assert_true(model_table_pages() < pages);
-	t_unmap(r.d, IOVA(2), SZ_4K);
+	t_unmap(r.d, iova_make(IOVA(2)), SZ_4K);
 	rig_down(&r);
 }
 
@@ -1230,19 +1247,21 @@ static void test_iqe_keeps_deferred_pages(void **state)
 
 	rig_up(&r, &cfg);
 	for (k = 0; k < 2; k++) {
-		t_map(r.d, far, r.ram, SZ_4K, RW);
+		t_map(r.d, iova_make(far), hpa_make(r.ram), SZ_4K, RW);
 		assert_int_equal(dma_fill(r.idx, MASTER, far, 1, 8), 0);
 		if (k == 0) {
 			model_inject_iqe(r.idx, 0, VTD_IQEI_RSVD);
-			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K),
-					 -EIO);
+			assert_int_equal(
+				vtd_domain_unmap(r.d, iova_make(far), SZ_4K),
+				-EIO);
 		} else {
 			/* Stuck behind another batch, then failed. */
 			model_qi_stall(r.idx, true);
 			desc = psi(&r, 0);
 			assert_int_equal(vtd_qi_queue(&r.u, &desc, 1, NULL), 0);
-			assert_int_equal(vtd_domain_unmap(r.d, far, SZ_4K),
-					 -ETIMEDOUT);
+			assert_int_equal(
+				vtd_domain_unmap(r.d, iova_make(far), SZ_4K),
+				-ETIMEDOUT);
 			model_inject_iqe(r.idx, 1, VTD_IQEI_RSVD);
 			model_qi_stall(r.idx, false);
 			vtd_qi_poll(&r.u);
@@ -1252,8 +1271,8 @@ static void test_iqe_keeps_deferred_pages(void **state)
 		assert_int_equal(vtd_unit_stats(&r.u)->iqe, k + 1);
 		assert_non_null(r.d->deferred);
 		/* The next call reaps: they stay. */
-		t_map(r.d, IOVA(1), r.ram, SZ_4K, RW);
-		t_unmap(r.d, IOVA(1), SZ_4K);
+		t_map(r.d, iova_make(IOVA(1)), hpa_make(r.ram), SZ_4K, RW);
+		t_unmap(r.d, iova_make(IOVA(1)), SZ_4K);
 		assert_non_null(r.d->deferred);
 		assert_int_equal(vtd_domain_flush(r.d), 0);
 		assert_null(r.d->deferred);
@@ -1292,28 +1311,32 @@ static void test_devtlb_descriptor(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 8, 0x7654321000, 0);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 8, iova_make(0x7654321000),
+			    0);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400080003));
 	assert_int_equal(d.hi, UINT64_C(0x7654321000));
 	/* 2^4 pages: S, and the size in the low address bits. */
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 32, 0x7654321000, 4);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 32, iova_make(0x7654321000),
+			    4);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400000003));
 	assert_int_equal(d.hi, UINT64_C(0x7654327001));
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, 0x7654321000,
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, iova_make(0x7654321000),
 			    VTD_DEVTLB_ALL);
 	assert_int_equal(d.hi, UINT64_C(0x7ffffffffffff001));
 	/* PFSID only with ECAP.DIT. */
 	r.u.ecap |= VTD_ECAP_DIT;
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, 0, 0);
+	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, iova_make(0), 0);
 	assert_int_equal(d.lo, UINT64_C(0xabc012340000d003));
 	r.u.ecap &= ~VTD_ECAP_DIT;
 	/* Accepted by the hardware, and without device-TLBs refused early. */
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0x7654321000, 4),
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0,
+					  iova_make(0x7654321000), 4),
 			 0);
 	assert_int_equal(vtd_unit_stats(&r.u)->iqe, 0);
 	assert_int_equal(model_unit_stats(r.idx)->devtlb, 1);
 	r.u.ecap &= ~VTD_ECAP_DT;
-	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, 0, 0), -ENOTSUP);
+	assert_int_equal(vtd_devtlb_flush(&r.u, LIVE, LIVE, 0, iova_make(0), 0),
+			 -ENOTSUP);
 	rig_down(&r);
 }
 

@@ -187,7 +187,7 @@ static void test_sm_bringup_default_deny(void **state)
 	sm_fault_expect(&u, sid, 3, SM_ROOT_NP);
 
 	d = new_domain(&u, 39);
-	t_map(d, IOVA, ram, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_attach(d, &u, sid);
 	assert_int_equal(dma_fill(idx, sid, IOVA, 0x22, 8), 0);
 	assert_int_equal(ram_byte(ram), 0x22);
@@ -210,7 +210,7 @@ static void test_sm_bringup_default_deny(void **state)
 	sm_fault_expect(&u, sid, MODEL_NO_PASID, SM_CTX_NP);
 	assert_int_equal(ram_byte(ram), 0x22);
 	assert_int_equal(vtd_detach(d, &u, &sid, 1), -EINVAL);
-	t_unmap(d, IOVA, SZ_4K);
+	t_unmap(d, iova_make(IOVA), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	shut_down(&u);
 }
@@ -237,7 +237,7 @@ static void test_sm_takeover_with_rmrr(void **state)
 	model_set_firmware_state(idx, &fw);
 	assert_int_equal(vtd_unit_init(&u, idx, 0, BASE(idx), NULL), 0);
 	d = new_domain(&u, 39);
-	assert_int_equal(vtd_domain_map(d, ram, ram, SZ_4K,
+	assert_int_equal(vtd_domain_map(d, iova_make(ram), hpa_make(ram), SZ_4K,
 					VTD_PROT_READ | VTD_PROT_WRITE),
 			 0);
 	assert_int_equal(vtd_attach(d, &u, &sid, 1), 0);
@@ -253,7 +253,7 @@ static void test_sm_takeover_with_rmrr(void **state)
 	sm_fault_expect(&u, SID(0, 21, 0), MODEL_NO_PASID, SM_CTX_NP);
 
 	t_detach(d, &u, sid);
-	t_unmap(d, ram, SZ_4K);
+	t_unmap(d, iova_make(ram), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	shut_down(&u);
 	hw_page_free(fw.root_pa);
@@ -283,7 +283,7 @@ static void test_pasid_table_sizes(void **state)
 				 1U << (pss[i] + 1 < 15 ? pss[i] + 1 : 15));
 		last = info.pasids - 1;
 		d = new_domain(&u, 39);
-		t_map(d, IOVA, ram, SZ_4K, RW);
+		t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 		/* The largest PASID: the context's PDTS must cover it. */
 		t_attach_pasid(d, &u, SID(1, 0, 0), last);
 		assert_int_equal(dma_fill_pasid(idx, SID(1, 0, 0), last, IOVA,
@@ -298,7 +298,7 @@ static void test_pasid_table_sizes(void **state)
 			dma_fill_pasid(idx, SID(1, 0, 0), last, IOVA, 0, 8),
 			-EFAULT);
 		sm_fault_expect(&u, SID(1, 0, 0), last, SM_CTX_NP);
-		t_unmap(d, IOVA, SZ_4K);
+		t_unmap(d, iova_make(IOVA), SZ_4K);
 		assert_int_equal(vtd_domain_destroy(d), 0);
 		shut_down(&u);
 	}
@@ -334,7 +334,7 @@ static uint64_t guest_tables(struct vtd_domain *parent, uint64_t gpa,
 	uint64_t ram = model_ram_alloc(4 * SZ_4K, SZ_4K), *table;
 	unsigned int level;
 
-	t_map(parent, gpa, ram, 4 * SZ_4K, RW);
+	t_map(parent, iova_make(gpa), hpa_make(ram), 4 * SZ_4K, RW);
 	for (level = 4; level >= 1; level--) {
 		table = (uint64_t *)hw_phys_to_virt(ram + (4 - level) * SZ_4K) +
 			((iova >> (12 + 9 * (level - 1))) & 511);
@@ -361,19 +361,22 @@ static void test_every_pgtt(void **state)
 	pt = fmt_domain(&u, 39, VTD_FORMAT_PASSTHROUGH);
 	parent = new_domain(&u, 39);
 	assert_int_equal(fl->pt.levels, 4);
-	t_map(sl, IOVA, ram, SZ_4K, RW);
-	t_map(fl, IOVA, ram + SZ_4K, SZ_4K, RW);
+	t_map(sl, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
+	t_map(fl, iova_make(IOVA), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	model_expect_map(pt, 0, 0, UINT64_C(1) << 48, RW);
 	/* Nested: guest tables at GPA 64 MiB, the page at GPA 128 MiB. */
 	fl_root = guest_tables(parent, 64 << 20, IOVA, 128 << 20);
-	t_map(parent, 128 << 20, ram + 3 * SZ_4K, SZ_4K, RW);
+	t_map(parent, iova_make(128 << 20), hpa_make(ram + 3 * SZ_4K), SZ_4K,
+	      RW);
 	model_expect_map(&nested, IOVA, ram + 3 * SZ_4K, SZ_4K, RW);
 	tables = model_table_pages();
 
 	t_attach(sl, &u, sid);
 	t_attach_pasid(fl, &u, sid, 1);
 	t_attach_pasid(pt, &u, sid, 2);
-	assert_int_equal(vtd_attach_nested(parent, &u, sid, 3, fl_root, 4), 0);
+	assert_int_equal(
+		vtd_attach_nested(parent, &u, sid, 3, iova_make(fl_root), 4),
+		0);
 	model_expect_attach_pasid(idx, sid, 3, &nested);
 
 	assert_int_equal(dma_fill(idx, sid, IOVA, 0x10, 8), 0);
@@ -452,18 +455,18 @@ static void test_first_level_pasids(void **state)
 	d = fmt_domain(&u, 47, VTD_FORMAT_FIRST_LEVEL);
 	t_attach_pasid(d, &u, sid, 1);
 	t_attach_pasid(d, &u, sid, 2);
-	t_map(d, IOVA, ram, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	for (pasid = 1; pasid <= 2; pasid++)
 		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 1, 8),
 				 0);
-	t_unmap(d, IOVA, SZ_4K);
+	t_unmap(d, iova_make(IOVA), SZ_4K);
 	for (pasid = 1; pasid <= 2; pasid++) {
 		assert_int_equal(dma_fill_pasid(idx, sid, pasid, IOVA, 2, 8),
 				 -EFAULT);
 		assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 	}
 
-	t_map(d, IOVA, ram, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	model_watch_start(idx, sid, 2, IOVA);
 	t_detach_pasid(d, &u, sid, 2);
 	w = model_watch_log(idx);
@@ -475,7 +478,7 @@ static void test_first_level_pasids(void **state)
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 	assert_int_equal(dma_fill_pasid(idx, sid, 1, IOVA, 4, 8), 0);
 
-	t_unmap(d, IOVA, SZ_4K);
+	t_unmap(d, iova_make(IOVA), SZ_4K);
 	t_detach_pasid(d, &u, sid, 1);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	shut_down(&u);
@@ -531,11 +534,12 @@ static void test_first_level_format(void **state)
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
 
 	/* No write-only pages; a pass-through domain has nothing to map. */
-	assert_int_equal(vtd_domain_map(d, 0, ram, SZ_4K, VTD_PROT_WRITE),
+	assert_int_equal(vtd_domain_map(d, iova_make(0), hpa_make(ram), SZ_4K,
+					VTD_PROT_WRITE),
 			 -EINVAL);
 
 	/* Rights of its own: present means readable, R/W decides writes. */
-	t_map(d, IOVA, ram, SZ_4K, VTD_PROT_READ);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, VTD_PROT_READ);
 	e = *leaf_entry(d, IOVA);
 	assert_int_equal(e & ~VTD_FL_ADDR,
 			 VTD_FL_P | VTD_FL_US | VTD_FL_A | VTD_FL_XD);
@@ -543,8 +547,8 @@ static void test_first_level_format(void **state)
 	assert_int_equal(dma_fill_pasid(idx[0], sid, 4, IOVA, 1, 8), -EFAULT);
 	sm_fault_expect(&u[0], sid, 4, SM_WRITE);
 	assert_int_equal(model_dma_read_pasid(idx[0], sid, 4, IOVA, &e, 8), 0);
-	t_unmap(d, IOVA, SZ_4K);
-	t_map(d, IOVA, ram, SZ_4K, RW);
+	t_unmap(d, iova_make(IOVA), SZ_4K);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(*leaf_entry(d, IOVA) & ~VTD_FL_ADDR,
 			 VTD_FL_P | VTD_FL_RW | VTD_FL_US | VTD_FL_A |
 				 VTD_FL_D | VTD_FL_XD);
@@ -552,8 +556,8 @@ static void test_first_level_format(void **state)
 	assert_int_equal(ram_byte(ram), 2);
 
 	/* 1 GiB leaves only with FL1GP; 5 levels reach above 2^47. */
-	t_map(d, SZ_1G, ram, SZ_1G, RW);
-	t_map(d5, UINT64_C(1) << 47, ram, SZ_1G, RW);
+	t_map(d, iova_make(SZ_1G), hpa_make(ram), SZ_1G, RW);
+	t_map(d5, iova_make(UINT64_C(1) << 47), hpa_make(ram), SZ_1G, RW);
 	vtd_domain_for_each_mapping(d5, last_mapping, &m);
 	assert_int_equal(m.page_size, VTD_PAGE_1G);
 	t_attach(d5, &u[1], sid);
@@ -564,7 +568,7 @@ static void test_first_level_format(void **state)
 			 0);
 	assert_int_equal(ram_byte(ram + SZ_2M), 4);
 	/* Splitting a leaf in the middle keeps the rest reachable. */
-	t_unmap(d, SZ_1G + SZ_2M, SZ_4K);
+	t_unmap(d, iova_make(SZ_1G + SZ_2M), SZ_4K);
 	assert_int_equal(dma_fill_pasid(idx[0], sid, 4, SZ_1G + SZ_2M, 5, 8),
 			 -EFAULT);
 	sm_fault_expect(&u[0], sid, 4, 0x71);
@@ -574,10 +578,10 @@ static void test_first_level_format(void **state)
 
 	t_detach_pasid(d, &u[0], sid, 4);
 	t_detach(d5, &u[1], sid);
-	t_unmap(d, IOVA, SZ_4K);
-	t_unmap(d, SZ_1G, SZ_2M);
-	t_unmap(d, SZ_1G + SZ_2M + SZ_4K, SZ_1G - SZ_2M - SZ_4K);
-	t_unmap(d5, UINT64_C(1) << 47, SZ_1G);
+	t_unmap(d, iova_make(IOVA), SZ_4K);
+	t_unmap(d, iova_make(SZ_1G), SZ_2M);
+	t_unmap(d, iova_make(SZ_1G + SZ_2M + SZ_4K), SZ_1G - SZ_2M - SZ_4K);
+	t_unmap(d5, iova_make(UINT64_C(1) << 47), SZ_1G);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	assert_int_equal(vtd_domain_destroy(d5), 0);
 	for (i = 0; i < 4; i++) {
@@ -620,11 +624,11 @@ static void test_fl_only_unit_default_format(void **state)
 	assert_int_equal(d->pt.format, VTD_FORMAT_FIRST_LEVEL);
 	assert_int_equal(d->addr_width, 47);
 	assert_int_equal(d->pt.levels, 4);
-	t_map(d, IOVA, ram, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_attach(d, &u[0], sid);
 	assert_int_equal(dma_fill(idx[0], sid, IOVA, 0x61, 8), 0);
 	assert_int_equal(ram_byte(ram), 0x61);
-	t_unmap(d, IOVA, SZ_4K);
+	t_unmap(d, iova_make(IOVA), SZ_4K);
 	assert_int_equal(dma_fill(idx[0], sid, IOVA, 0x62, 8), -EFAULT);
 	sm_fault_expect(&u[0], sid, MODEL_NO_PASID, 0x71);
 	assert_int_equal(ram_byte(ram), 0x61);
@@ -679,7 +683,7 @@ static void test_model_stale_pasid_caches(void **state)
 	bring_up(&u, idx);
 	d = fmt_domain(&u, 39, VTD_FORMAT_FIRST_LEVEL);
 	did = (uint16_t)vtd_domain_did(d, &u);
-	t_map(d, IOVA, a, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(a), SZ_4K, RW);
 	t_attach_pasid(d, &u, sid, 5);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x11, 8), 0);
 
@@ -694,19 +698,22 @@ static void test_model_stale_pasid_caches(void **state)
 	/* Another PASID, another domain: still the old page. */
 	assert_int_equal(vtd_qi_flush_ranges_pasids(
 				 &u, did, &wrong, 1,
-				 &(struct vtd_range){IOVA, SZ_4K}, 1, NULL),
+				 &(struct vtd_range){iova_make(IOVA), SZ_4K}, 1,
+				 NULL),
 			 0);
-	assert_int_equal(vtd_qi_flush_ranges(&u, did + 1,
-					     &(struct vtd_range){IOVA, SZ_4K},
-					     1, NULL),
-			 0);
+	assert_int_equal(
+		vtd_qi_flush_ranges(&u, did + 1,
+				    &(struct vtd_range){iova_make(IOVA), SZ_4K},
+				    1, NULL),
+		0);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x33, 8), 0);
 	assert_int_equal(ram_byte(a), 0x33);
 	model_clear_violations();
 	/* The PASID-based invalidation naming it. */
 	assert_int_equal(vtd_qi_flush_ranges_pasids(
 				 &u, did, &right, 1,
-				 &(struct vtd_range){IOVA, SZ_4K}, 1, NULL),
+				 &(struct vtd_range){iova_make(IOVA), SZ_4K}, 1,
+				 NULL),
 			 0);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 0x44, 8), 0);
 	assert_int_equal(ram_byte(b), 0x44);
@@ -727,7 +734,8 @@ static void test_model_stale_pasid_caches(void **state)
 	assert_int_equal(ram_byte(b), 0x66);
 
 	/* Tables freed with no IOTLB invalidation: caught at the free. */
-	assert_int_equal(vtd_pgtable_unmap(&d->pt, IOVA, SZ_4K, &unmapped, &fl),
+	assert_int_equal(vtd_pgtable_unmap(&d->pt, iova_make(IOVA), SZ_4K,
+					   &unmapped, &fl),
 			 0);
 	model_expect_unmap(d, IOVA, SZ_4K);
 	assert_int_equal(fl.count, 3);
@@ -764,8 +772,8 @@ static void test_model_catches_missing_pasid_cache_invalidation(void **state)
 	b = new_domain(&u, 39);
 	did_a = (uint16_t)vtd_domain_did(a, &u);
 	did_b = (uint16_t)vtd_domain_did(b, &u);
-	t_map(a, IOVA, pa, SZ_4K, RW);
-	t_map(b, IOVA, pb, SZ_4K, RW);
+	t_map(a, iova_make(IOVA), hpa_make(pa), SZ_4K, RW);
+	t_map(b, iova_make(IOVA), hpa_make(pb), SZ_4K, RW);
 	t_attach_pasid(a, &u, sid, 9);
 	assert_int_equal(dma_fill_pasid(idx, sid, 9, IOVA, 1, 8), 0);
 	model_watch_start(idx, sid, 9, IOVA);
@@ -843,8 +851,8 @@ static void switch_case(const struct model_unit_config *cfg, uint32_t pasid)
 	bring_up(&u, idx);
 	a = new_domain(&u, 39);
 	b = fmt_domain(&u, 39, VTD_FORMAT_FIRST_LEVEL);
-	t_map(a, IOVA, pa, SZ_4K, RW);
-	t_map(b, IOVA, pb, SZ_4K, RW);
+	t_map(a, iova_make(IOVA), hpa_make(pa), SZ_4K, RW);
+	t_map(b, iova_make(IOVA), hpa_make(pb), SZ_4K, RW);
 	model_expect_map(&either, IOVA, pa, SZ_4K, RW);
 	model_expect_map(&either, IOVA, pb, SZ_4K, RW);
 	assert_int_equal(vtd_attach_pasid(a, &u, sid, pasid), 0);
@@ -863,7 +871,7 @@ static void switch_case(const struct model_unit_config *cfg, uint32_t pasid)
 	assert_int_equal(vtd_detach_pasid(a, &u, sid, pasid), 0);
 	model_expect_detach_pasid(idx, sid, key);
 	model_expect_unmap(&either, IOVA, SZ_4K);
-	t_unmap(a, IOVA, SZ_4K);
+	t_unmap(a, iova_make(IOVA), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(a), 0);
 	shut_down(&u);
 }
@@ -905,8 +913,8 @@ static void test_sm_caching_mode(void **state)
 	d = new_domain(&u, 39);
 	f = fmt_domain(&u, 39, VTD_FORMAT_FIRST_LEVEL);
 	assert_int_equal(vtd_domain_did(d, &u), 1); /* never 0 with CM */
-	t_map(d, IOVA, ram, SZ_4K, RW);
-	t_map(f, IOVA, ram + SZ_4K, SZ_4K, RW);
+	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
+	t_map(f, iova_make(IOVA), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	t_attach(d, &u, sid);
 	assert_int_equal(dma_fill_pasid(idx, sid, 5, IOVA, 1, 8), -EFAULT);
 	sm_fault_expect(&u, sid, 5, SM_PE_NP);
@@ -918,7 +926,7 @@ static void test_sm_caching_mode(void **state)
 	/* A faulting request caches the not-present leaf; the map drops it. */
 	assert_int_equal(dma_fill(idx, sid, IOVA + SZ_4K, 3, 8), -EFAULT);
 	sm_fault_expect(&u, sid, MODEL_NO_PASID, SM_WRITE);
-	t_map(d, IOVA + SZ_4K, ram + SZ_4K, SZ_4K, RW);
+	t_map(d, iova_make(IOVA + SZ_4K), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, IOVA + SZ_4K, 4, 8), 0);
 	assert_int_equal(ram_byte(ram + SZ_4K), 4);
 
@@ -949,7 +957,7 @@ static void test_sm_walk_coherency(void **state)
 		bring_up(&u[i], idx);
 		d = new_domain(&u[i], 39);
 		assert_int_equal(d->pt.coherent, i == 0);
-		t_map(d, IOVA, ram, SZ_4K, RW);
+		t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 		t_attach_pasid(d, &u[i], sid, 2);
 		pe = vtd_sm_pasid_entry(&u[i], sid, 2, false);
 		assert_int_equal(!!(pe->val[1] & VTD_PE_1_PWSNP), i == 0);
@@ -969,7 +977,7 @@ static void test_sm_walk_coherency(void **state)
 		assert_int_equal(
 			dma_fill_pasid(idx, sid, 2, IOVA + SZ_4K, 6, 8), 0);
 		assert_int_equal(ram_byte(ram + SZ_4K), 6);
-		t_unmap(d, IOVA, 2 * SZ_4K);
+		t_unmap(d, iova_make(IOVA), 2 * SZ_4K);
 		t_detach_pasid(d, &u[i], sid, 2);
 		assert_int_equal(vtd_domain_destroy(d), 0);
 		shut_down(&u[i]);
@@ -1005,9 +1013,9 @@ static void test_sm_queue(void **state)
 	assert_int_equal(u.qi.slots, VTD_QI_SLOTS / 2);
 	assert_int_equal(lu.qi.slots, VTD_QI_SLOTS);
 	dom = new_domain(&u, 39);
-	t_map(dom, IOVA, ram, SZ_4K, RW);
+	t_map(dom, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_attach(dom, &u, sid);
-	t_unmap(dom, IOVA, SZ_4K);
+	t_unmap(dom, iova_make(IOVA), SZ_4K);
 	assert_int_equal(hw_mmio_read64(BASE(idx) + VTD_IQT_REG),
 			 (uint64_t)u.qi.tail << 5);
 
@@ -1020,8 +1028,9 @@ static void test_sm_queue(void **state)
 	/* A device-TLB invalidation in a 256-bit slot: its fields, its
 	 * endpoint. */
 	before = model_now();
-	assert_int_equal(vtd_devtlb_flush(&u, LIVE, LIVE, 0, 0x40000, 2), 0);
-	d = vtd_desc_devtlb(&u, LIVE, LIVE, 0, 0x40000, 2);
+	assert_int_equal(
+		vtd_devtlb_flush(&u, LIVE, LIVE, 0, iova_make(0x40000), 2), 0);
+	d = vtd_desc_devtlb(&u, LIVE, LIVE, 0, iova_make(0x40000), 2);
 	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_DEVTLB);
 	assert_int_equal(field_get64(VTD_QI_DEVTLB_SID, d.lo), LIVE);
 	assert_int_equal(d.hi, 0x41000 | VTD_QI_DEVTLB_HI_S);
@@ -1029,13 +1038,15 @@ static void test_sm_queue(void **state)
 	assert_int_equal(model_endpoint_stats(idx, LIVE)->invalidations, 1);
 
 	/* A device that never answers: quarantined; the ITE recovered. */
-	assert_int_equal(vtd_devtlb_flush(&u, DEAD, DEAD, 0, 0, VTD_DEVTLB_ALL),
+	assert_int_equal(vtd_devtlb_flush(&u, DEAD, DEAD, 0, iova_make(0),
+					  VTD_DEVTLB_ALL),
 			 -ETIMEDOUT);
 	assert_true(vtd_device_quarantined(&u, DEAD));
 	model_advance(UINT64_C(61000000000));
 	vtd_qi_poll(&u);
 	assert_int_equal(vtd_unit_stats(&u)->ite, 1);
-	assert_int_equal(vtd_devtlb_flush(&u, DEAD, DEAD, 0, 0, 0), -EIO);
+	assert_int_equal(vtd_devtlb_flush(&u, DEAD, DEAD, 0, iova_make(0), 0),
+			 -EIO);
 	assert_int_equal(vtd_domain_flush(dom), 0);
 
 	/* PASIDs only in scalable mode. */

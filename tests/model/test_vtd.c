@@ -80,7 +80,7 @@ static void test_bringup_default_deny(void **state)
 	fault_expect(&u, SID(0, 3, 0), 0x1000, 1, true);
 
 	d = new_domain(&u, 39);
-	t_map(d, 0x1000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x1000), hpa_make(ram), SZ_4K, RW);
 	t_attach(d, &u, SID(0, 2, 0));
 	assert_int_equal(dma_fill(idx, SID(0, 2, 0), 0x1000, 0x22, 8), 0);
 	assert_int_equal(ram_byte(ram), 0x22);
@@ -146,7 +146,7 @@ static void test_bringup_heterogeneous(void **state)
 
 	for (i = 0; i < 3; i++) {
 		t_attach(d[i], &u[i], SID(0, 4, 0));
-		t_map(d[i], SZ_2M, ram, SZ_2M, RW);
+		t_map(d[i], iova_make(SZ_2M), hpa_make(ram), SZ_2M, RW);
 		assert_int_equal(dma_fill(idx[i], SID(0, 4, 0),
 					  SZ_2M + 0x1000 * (i + 1), 0x50 + i,
 					  16),
@@ -177,7 +177,7 @@ static void test_bringup_heterogeneous(void **state)
 	assert_int_equal(vtd_domain_create(pair, 1, 48, &span), -ENOTSUP);
 
 	for (i = 0; i < 3; i++) {
-		t_unmap(d[i], SZ_2M, SZ_2M);
+		t_unmap(d[i], iova_make(SZ_2M), SZ_2M);
 		assert_int_equal(dma_fill(idx[i], SID(0, 4, 0), SZ_2M, 0, 8),
 				 -EFAULT);
 		fault_expect(&u[i], SID(0, 4, 0), SZ_2M, 5, true);
@@ -326,8 +326,9 @@ static void test_map_unmap_4k(void **state)
 	struct vtd_unit u;
 
 	d = up_attached(&u, idx, 39, SID(0, 5, 0));
-	t_map(d, 0x10000, ram, SZ_4K, RW);
-	t_map(d, 0x20000, ram + SZ_4K, SZ_4K, VTD_PROT_READ);
+	t_map(d, iova_make(0x10000), hpa_make(ram), SZ_4K, RW);
+	t_map(d, iova_make(0x20000), hpa_make(ram + SZ_4K), SZ_4K,
+	      VTD_PROT_READ);
 
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10010, 0xaa, 32), 0);
 	assert_int_equal(model_dma_read(idx, SID(0, 5, 0), 0x10010, buf, 32),
@@ -344,7 +345,7 @@ static void test_map_unmap_4k(void **state)
 	/* One page: one page-selective invalidation, one doorbell, one wait. */
 	model_reset_stats(idx);
 	memset(&u.stats, 0, sizeof(u.stats));
-	t_unmap(d, 0x10000, SZ_4K);
+	t_unmap(d, iova_make(0x10000), SZ_4K);
 	assert_int_equal(st->iotlb_page, 1);
 	assert_int_equal(st->iotlb_domain, 0);
 	assert_int_equal(st->iotlb_global, 0);
@@ -359,14 +360,22 @@ static void test_map_unmap_4k(void **state)
 			 -EFAULT);
 	fault_expect(&u, SID(0, 5, 0), 0x10000, 6, false);
 
-	assert_int_equal(vtd_domain_unmap(d, 0x10000, SZ_4K), -ENOENT);
-	assert_int_equal(vtd_domain_map(d, 0x10001, ram, SZ_4K, RW), -EINVAL);
-	assert_int_equal(vtd_domain_map(d, 0x10000, ram, SZ_4K, 0), -EINVAL);
-	assert_int_equal(vtd_domain_map(d, UINT64_C(1) << 39, ram, SZ_4K, RW),
+	assert_int_equal(vtd_domain_unmap(d, iova_make(0x10000), SZ_4K),
+			 -ENOENT);
+	assert_int_equal(
+		vtd_domain_map(d, iova_make(0x10001), hpa_make(ram), SZ_4K, RW),
+		-EINVAL);
+	assert_int_equal(
+		vtd_domain_map(d, iova_make(0x10000), hpa_make(ram), SZ_4K, 0),
+		-EINVAL);
+	assert_int_equal(vtd_domain_map(d, iova_make(UINT64_C(1) << 39),
+					hpa_make(ram), SZ_4K, RW),
 			 -EINVAL);
-	assert_int_equal(vtd_domain_map(d, 0x20000, ram, SZ_4K, RW), -EEXIST);
+	assert_int_equal(
+		vtd_domain_map(d, iova_make(0x20000), hpa_make(ram), SZ_4K, RW),
+		-EEXIST);
 
-	t_unmap(d, 0x20000, SZ_4K);
+	t_unmap(d, iova_make(0x20000), SZ_4K);
 	down_attached(d, &u, SID(0, 5, 0));
 }
 
@@ -381,20 +390,21 @@ static void test_map_overlap_rolls_back(void **state)
 	uint64_t pages;
 
 	d = up_attached(&u, idx, 39, SID(0, 5, 0));
-	t_map(d, 0x10000, ram, 4 * SZ_4K, RW);
+	t_map(d, iova_make(0x10000), hpa_make(ram), 4 * SZ_4K, RW);
 	pages = d->pt.table_pages;
-	assert_int_equal(
-		vtd_domain_map(d, 0xe000, ram + 4 * SZ_4K, 4 * SZ_4K, RW),
-		-EEXIST);
+	assert_int_equal(vtd_domain_map(d, iova_make(0xe000),
+					hpa_make(ram + 4 * SZ_4K), 4 * SZ_4K,
+					RW),
+			 -EEXIST);
 	log = mappings(d);
 	assert_int_equal(log.count, 1);
-	assert_int_equal(log.m[0].iova, 0x10000);
+	assert_int_equal(iova_val(log.m[0].iova), 0x10000);
 	assert_int_equal(log.m[0].len, 4 * SZ_4K);
 	assert_int_equal(d->pt.table_pages, pages);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0xe000, 1, 8), -EFAULT);
 	fault_expect(&u, SID(0, 5, 0), 0xe000, 5, true);
 
-	t_unmap(d, 0x10000, 4 * SZ_4K);
+	t_unmap(d, iova_make(0x10000), 4 * SZ_4K);
 	down_attached(d, &u, SID(0, 5, 0));
 }
 
@@ -411,21 +421,24 @@ static void test_superpages(void **state)
 	d = up_attached(&u, idx, 39, SID(0, 6, 0));
 	assert_int_equal(d->pt.table_pages, 1);
 
-	t_map(d, SZ_1G, ram1g, SZ_1G, RW); /* a leaf in the root table */
+	t_map(d, iova_make(SZ_1G), hpa_make(ram1g), SZ_1G,
+	      RW); /* a leaf in the root table */
 	assert_int_equal(d->pt.table_pages, 1);
-	t_map(d, SZ_2M, ram2m, SZ_2M, RW); /* one level-2 table */
+	t_map(d, iova_make(SZ_2M), hpa_make(ram2m), SZ_2M,
+	      RW); /* one level-2 table */
 	assert_int_equal(d->pt.table_pages, 2);
 	/* IOVA aligned, address not: 512 small pages. */
-	t_map(d, 2 * SZ_1G, ram2m + SZ_4K, SZ_2M, VTD_PROT_READ);
+	t_map(d, iova_make(2 * SZ_1G), hpa_make(ram2m + SZ_4K), SZ_2M,
+	      VTD_PROT_READ);
 	assert_int_equal(d->pt.table_pages, 4);
 
 	log = mappings(d);
 	assert_int_equal(log.count, 3);
-	assert_int_equal(log.m[0].iova, SZ_2M);
+	assert_int_equal(iova_val(log.m[0].iova), SZ_2M);
 	assert_int_equal(log.m[0].page_size, SZ_2M);
-	assert_int_equal(log.m[1].iova, SZ_1G);
+	assert_int_equal(iova_val(log.m[1].iova), SZ_1G);
 	assert_int_equal(log.m[1].page_size, SZ_1G);
-	assert_int_equal(log.m[1].hpa, ram1g);
+	assert_int_equal(hpa_val(log.m[1].hpa), ram1g);
 	assert_int_equal(log.m[2].page_size, SZ_4K);
 	assert_int_equal(log.m[2].len, SZ_2M);
 	assert_int_equal(log.m[2].prot, VTD_PROT_READ);
@@ -437,9 +450,9 @@ static void test_superpages(void **state)
 			 0);
 	assert_int_equal(ram_byte(ram2m + 0x1ff000), 0x62);
 
-	t_unmap(d, SZ_1G, SZ_1G);
-	t_unmap(d, SZ_2M, SZ_2M);
-	t_unmap(d, 2 * SZ_1G, SZ_2M);
+	t_unmap(d, iova_make(SZ_1G), SZ_1G);
+	t_unmap(d, iova_make(SZ_2M), SZ_2M);
+	t_unmap(d, iova_make(2 * SZ_1G), SZ_2M);
 	assert_int_equal(d->pt.table_pages, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 6, 0), SZ_1G, 0x63, 8), -EFAULT);
 	fault_expect(&u, SID(0, 6, 0), SZ_1G, 5, true);
@@ -458,19 +471,19 @@ static void test_split_and_merge(void **state)
 	struct map_log log;
 
 	d = up_attached(&u, idx, 39, SID(0, 7, 0));
-	t_map(d, SZ_2M, ram2m, SZ_2M, RW);
+	t_map(d, iova_make(SZ_2M), hpa_make(ram2m), SZ_2M, RW);
 	pages = d->pt.table_pages;
 	/* The 2M leaf is now in the IOTLB. */
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole, 0x71, 8), 0);
 
 	/* Cut a 4K hole: the leaf splits into a table of 4K leaves. */
-	t_unmap(d, hole, SZ_4K);
+	t_unmap(d, iova_make(hole), SZ_4K);
 	assert_int_equal(d->pt.table_pages, pages + 1);
 	log = mappings(d);
 	assert_int_equal(log.count, 2);
 	assert_int_equal(log.m[0].page_size, SZ_4K);
 	assert_int_equal(log.m[0].len, 0x5000);
-	assert_int_equal(log.m[1].iova, hole + SZ_4K);
+	assert_int_equal(iova_val(log.m[1].iova), hole + SZ_4K);
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole, 0x72, 8), -EFAULT);
 	assert_int_equal(ram_byte(ram2m + 0x5000), 0x71);
 	fault_expect(&u, SID(0, 7, 0), hole, 5, true);
@@ -482,7 +495,7 @@ static void test_split_and_merge(void **state)
 	assert_int_equal(ram_byte(ram2m + 0x100000), 0x75);
 
 	/* Fill it again with the same address: back to one 2M leaf. */
-	t_map(d, hole, ram2m + 0x5000, SZ_4K, RW);
+	t_map(d, iova_make(hole), hpa_make(ram2m + 0x5000), SZ_4K, RW);
 	assert_int_equal(d->pt.table_pages, pages);
 	log = mappings(d);
 	assert_int_equal(log.count, 1);
@@ -491,10 +504,10 @@ static void test_split_and_merge(void **state)
 	assert_int_equal(ram_byte(ram2m + 0x5000), 0x74);
 
 	/* A 1G leaf split into 2M leaves around a 2M hole, then merged. */
-	t_map(d, SZ_1G, ram1g, SZ_1G, RW);
+	t_map(d, iova_make(SZ_1G), hpa_make(ram1g), SZ_1G, RW);
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_1G + 3 * SZ_2M, 1, 8),
 			 0);
-	t_unmap(d, SZ_1G + 3 * SZ_2M, SZ_2M);
+	t_unmap(d, iova_make(SZ_1G + 3 * SZ_2M), SZ_2M);
 	log = mappings(d);
 	assert_int_equal(log.count, 3);
 	assert_int_equal(log.m[1].page_size, SZ_2M);
@@ -502,13 +515,14 @@ static void test_split_and_merge(void **state)
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), SZ_1G + 3 * SZ_2M, 2, 8),
 			 -EFAULT);
 	fault_expect(&u, SID(0, 7, 0), SZ_1G + 3 * SZ_2M, 5, true);
-	t_map(d, SZ_1G + 3 * SZ_2M, ram1g + 3 * SZ_2M, SZ_2M, RW);
+	t_map(d, iova_make(SZ_1G + 3 * SZ_2M), hpa_make(ram1g + 3 * SZ_2M),
+	      SZ_2M, RW);
 	log = mappings(d);
 	assert_int_equal(log.count, 2);
 	assert_int_equal(log.m[1].page_size, SZ_1G);
 
-	t_unmap(d, SZ_2M, SZ_2M);
-	t_unmap(d, SZ_1G, SZ_1G);
+	t_unmap(d, iova_make(SZ_2M), SZ_2M);
+	t_unmap(d, iova_make(SZ_1G), SZ_1G);
 	assert_int_equal(d->pt.table_pages, 1);
 	down_attached(d, &u, SID(0, 7, 0));
 }
@@ -532,26 +546,26 @@ static void test_unmap_invalidation_granularity(void **state)
 
 	d = new_domain(&u[0], 39);
 	t_attach(d, &u[0], SID(0, 8, 0));
-	t_map(d, 0, ram, 64 * SZ_4K, RW);
+	t_map(d, iova_make(0), hpa_make(ram), 64 * SZ_4K, RW);
 	st = model_unit_stats(idx[0]);
 	model_reset_stats(idx[0]);
-	t_unmap(d, 0, 16 * SZ_4K);
+	t_unmap(d, iova_make(0), 16 * SZ_4K);
 	assert_int_equal(st->iotlb_page, 16);
 	assert_int_equal(st->iotlb_domain, 0);
 	model_reset_stats(idx[0]);
-	t_unmap(d, 16 * SZ_4K, 17 * SZ_4K);
+	t_unmap(d, iova_make(16 * SZ_4K), 17 * SZ_4K);
 	assert_int_equal(st->iotlb_page, 0);
 	assert_int_equal(st->iotlb_domain, 1);
-	t_unmap(d, 33 * SZ_4K, 31 * SZ_4K);
+	t_unmap(d, iova_make(33 * SZ_4K), 31 * SZ_4K);
 	t_detach(d, &u[0], SID(0, 8, 0));
 	assert_int_equal(vtd_domain_destroy(d), 0);
 
 	d = new_domain(&u[1], 39);
 	t_attach(d, &u[1], SID(0, 8, 0));
-	t_map(d, 0, ram, SZ_4K, RW);
+	t_map(d, iova_make(0), hpa_make(ram), SZ_4K, RW);
 	st = model_unit_stats(idx[1]);
 	model_reset_stats(idx[1]);
-	t_unmap(d, 0, SZ_4K);
+	t_unmap(d, iova_make(0), SZ_4K);
 	assert_int_equal(st->iotlb_page, 0);
 	assert_int_equal(st->iotlb_domain, 1);
 	t_detach(d, &u[1], SID(0, 8, 0));
@@ -580,7 +594,7 @@ static void test_caching_mode(void **state)
 	assert_int_equal(dma_fill(idx, SID(0, 9, 0), 0x3000, 1, 8), -EFAULT);
 	fault_expect(&u, SID(0, 9, 0), 0x3000, 5, true);
 	model_reset_stats(idx);
-	t_map(d, 0x3000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x3000), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(model_unit_stats(idx)->iotlb_page, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 9, 0), 0x3000, 2, 8), 0);
 	assert_int_equal(ram_byte(ram), 2);
@@ -592,7 +606,7 @@ static void test_caching_mode(void **state)
 	assert_int_equal(dma_fill(idx, SID(0, 9, 1), 0x3000, 4, 8), 0);
 	assert_int_equal(ram_byte(ram), 4);
 
-	t_unmap(d, 0x3000, SZ_4K);
+	t_unmap(d, iova_make(0x3000), SZ_4K);
 	t_detach(d, &u, SID(0, 9, 0));
 	down_attached(d, &u, SID(0, 9, 1));
 }
@@ -613,7 +627,7 @@ static void test_attach_detach_paths(void **state)
 	d = new_domain(&u, 39);
 	other = new_domain(&u, 39);
 	assert_int_not_equal(vtd_domain_did(d, &u), vtd_domain_did(other, &u));
-	t_map(d, 0x4000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x4000), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(vtd_attach(d, &u, ids, 2), 0);
 	for (i = 0; i < 2; i++) {
 		model_expect_attach(idx, ids[i], d);
@@ -641,7 +655,7 @@ static void test_attach_detach_paths(void **state)
 	assert_int_equal(dma_fill(idx, ids[0], 0x4000, 0x22, 8), -EFAULT);
 	fault_expect(&u, ids[0], 0x4000, 2, true);
 
-	t_unmap(d, 0x4000, SZ_4K);
+	t_unmap(d, iova_make(0x4000), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	assert_int_equal(vtd_domain_destroy(other), 0);
 	shut_down(&u);
@@ -659,7 +673,8 @@ static void test_rmrr_before_enable(void **state)
 
 	assert_int_equal(vtd_unit_init(&u, idx, 0, BASE(idx), NULL), 0);
 	d = new_domain(&u, 39);
-	assert_int_equal(vtd_domain_map(d, rmrr, rmrr, 3 * SZ_4K,
+	assert_int_equal(vtd_domain_map(d, iova_make(rmrr), hpa_make(rmrr),
+					3 * SZ_4K,
 					VTD_PROT_READ | VTD_PROT_WRITE),
 			 0);
 	assert_int_equal(vtd_attach(d, &u, &usb, 1), 0);
@@ -703,7 +718,7 @@ static void test_domain_spans_units(void **state)
 
 	t_attach(d, &u[0], SID(0, 1, 0));
 	t_attach(d, &u[1], SID(3, 0, 0));
-	t_map(d, 0, ram, SZ_2M, RW);
+	t_map(d, iova_make(0), hpa_make(ram), SZ_2M, RW);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(dma_fill(idx[i],
 					  i ? SID(3, 0, 0) : SID(0, 1, 0),
@@ -712,7 +727,7 @@ static void test_domain_spans_units(void **state)
 		assert_int_equal(ram_byte(ram + 0x1000 * i), 0x30 + i);
 		model_reset_stats(idx[i]);
 	}
-	t_unmap(d, 0, SZ_2M);
+	t_unmap(d, iova_make(0), SZ_2M);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(model_unit_stats(idx[i])->iotlb_page, 1);
 		assert_int_equal(dma_fill(idx[i],
@@ -772,7 +787,7 @@ static void test_model_stale_until_invalidated(void **state)
 	d = new_domain(&u, 39);
 	did = (uint16_t)vtd_domain_did(d, &u);
 	t_attach(d, &u, sid);
-	t_map(d, 0x7000, a, SZ_4K, RW);
+	t_map(d, iova_make(0x7000), hpa_make(a), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x11, 8), 0);
 
 	/* Repoint the leaf without invalidating: the old page is still used. */
@@ -785,17 +800,19 @@ static void test_model_stale_until_invalidated(void **state)
 	assert_true(model_violation_seen("isolation broken"));
 	model_clear_violations();
 	/* A wrong invalidation (another domain id) changes nothing. */
-	assert_int_equal(vtd_qi_flush_ranges(&u, did + 1,
-					     &(struct vtd_range){0x7000, SZ_4K},
-					     1, NULL),
+	assert_int_equal(vtd_qi_flush_ranges(
+				 &u, did + 1,
+				 &(struct vtd_range){iova_make(0x7000), SZ_4K},
+				 1, NULL),
 			 0);
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x33, 8), 0);
 	assert_int_equal(ram_byte(a), 0x33);
 	model_clear_violations();
 	/* The right one does. */
-	assert_int_equal(vtd_qi_flush_ranges(&u, did,
-					     &(struct vtd_range){0x7000, SZ_4K},
-					     1, NULL),
+	assert_int_equal(vtd_qi_flush_ranges(
+				 &u, did,
+				 &(struct vtd_range){iova_make(0x7000), SZ_4K},
+				 1, NULL),
 			 0);
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x44, 8), 0);
 	assert_int_equal(ram_byte(b), 0x44);
@@ -818,7 +835,7 @@ static void test_model_stale_until_invalidated(void **state)
 	assert_int_equal(dma_fill(idx, sid, 0x7000, 0x77, 8), 0);
 	assert_int_equal(ram_byte(b), 0x77);
 
-	t_unmap(d, 0x7000, SZ_4K);
+	t_unmap(d, iova_make(0x7000), SZ_4K);
 	down_attached(d, &u, sid);
 }
 
@@ -838,7 +855,7 @@ static void test_model_catches_in_place_context_rewrite(void **state)
 	d = new_domain(&u, 39);
 	other = new_domain(&u, 39);
 	t_attach(d, &u, sid);
-	t_map(d, 0x1000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x1000), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 1, 8), 0);
 
 	/* Switch domains in place, present all along. */
@@ -874,7 +891,7 @@ static void test_model_catches_in_place_context_rewrite(void **state)
 	assert_true(model_violation_seen("changed while present"));
 	model_clear_violations();
 
-	t_unmap(d, 0x1000, SZ_4K);
+	t_unmap(d, iova_make(0x1000), SZ_4K);
 	t_detach(d, &u, sid);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	assert_int_equal(vtd_domain_destroy(other), 0);
@@ -897,11 +914,12 @@ static void test_model_catches_missing_invalidation(void **state)
 	uint64_t unmapped;
 
 	d = up_attached(&u, idx, 39, sid);
-	t_map(d, 3 * SZ_1G, ram, SZ_4K, RW);
+	t_map(d, iova_make(3 * SZ_1G), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 3 * SZ_1G, 1, 8), 0);
 
-	assert_int_equal(
-		vtd_pgtable_unmap(&d->pt, 3 * SZ_1G, SZ_4K, &unmapped, &fl), 0);
+	assert_int_equal(vtd_pgtable_unmap(&d->pt, iova_make(3 * SZ_1G), SZ_4K,
+					   &unmapped, &fl),
+			 0);
 	model_expect_unmap(d, 3 * SZ_1G, SZ_4K);
 	assert_int_equal(fl.count, 2);
 	assert_int_equal(dma_fill(idx, sid, 3 * SZ_1G, 2, 8), 0);
@@ -931,7 +949,7 @@ static void test_model_noncoherent_sees_only_flushed(void **state)
 		bring_up(&u[i], idx[i]);
 		d = new_domain(&u[i], 39);
 		t_attach(d, &u[i], sid);
-		t_map(d, 0x1000, ram, SZ_4K, RW);
+		t_map(d, iova_make(0x1000), hpa_make(ram), SZ_4K, RW);
 		/* A new entry written, not flushed. */
 		pte = leaf_entry(d, 0x2000);
 		*pte = (ram + SZ_4K) | VTD_SL_R | VTD_SL_W;
@@ -946,7 +964,7 @@ static void test_model_noncoherent_sees_only_flushed(void **state)
 		}
 		assert_int_equal(dma_fill(idx[i], sid, 0x2000, 6, 8), 0);
 		assert_int_equal(ram_byte(ram + SZ_4K), 6);
-		t_unmap(d, 0x1000, 2 * SZ_4K);
+		t_unmap(d, iova_make(0x1000), 2 * SZ_4K);
 		t_detach(d, &u[i], sid);
 		assert_int_equal(vtd_domain_destroy(d), 0);
 		shut_down(&u[i]);
@@ -992,12 +1010,13 @@ static void test_qi_deadline(void **state)
 	uint64_t t0, spent;
 
 	d = up_attached(&u, idx, 39, sid);
-	t_map(d, 0x1000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x1000), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 1, 8), 0);
 
 	model_qi_stall(idx, true);
 	t0 = model_now();
-	assert_int_equal(vtd_domain_unmap(d, 0x1000, SZ_4K), -ETIMEDOUT);
+	assert_int_equal(vtd_domain_unmap(d, iova_make(0x1000), SZ_4K),
+			 -ETIMEDOUT);
 	spent = model_now() - t0;
 	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_IOTLB]);
 	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 100000);
@@ -1030,13 +1049,14 @@ static void test_iqe_returns_error(void **state)
 	uint64_t t0, pages;
 
 	d = up_attached(&u, idx, 39, sid);
-	t_map(d, 2 * SZ_1G, ram, SZ_4K, RW);
+	t_map(d, iova_make(2 * SZ_1G), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 1, 8), 0);
 	pages = model_table_pages();
 
 	model_inject_iqe(idx, 0, VTD_IQEI_RSVD);
 	t0 = model_now();
-	assert_int_equal(vtd_domain_unmap(d, 2 * SZ_1G, SZ_4K), -EIO);
+	assert_int_equal(vtd_domain_unmap(d, iova_make(2 * SZ_1G), SZ_4K),
+			 -EIO);
 	assert_true(model_now() - t0 < 1000000);
 	assert_int_equal(
 		model_log_count(
@@ -1074,7 +1094,7 @@ static void test_detach_retry_after_timeout(void **state)
 	d = new_domain(&u, 39);
 	other = new_domain(&u, 39);
 	t_attach(d, &u, sid);
-	t_map(d, 0x1000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x1000), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 1, 8), 0);
 
 	model_qi_stall(idx, true);
@@ -1088,7 +1108,7 @@ static void test_detach_retry_after_timeout(void **state)
 	t_attach(other, &u, sid);
 
 	t_detach(other, &u, sid);
-	t_unmap(d, 0x1000, SZ_4K);
+	t_unmap(d, iova_make(0x1000), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	assert_int_equal(vtd_domain_destroy(other), 0);
 	shut_down(&u);
@@ -1109,27 +1129,28 @@ static void test_reclaim_after_completion(void **state)
 	idx = add_unit(&cfg);
 	d = up_attached(&u, idx, 39, sid);
 	pages = model_table_pages();
-	t_map(d, 4 * SZ_1G, ram, SZ_4K, RW);
+	t_map(d, iova_make(4 * SZ_1G), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 4 * SZ_1G, 1, 8), 0);
 	assert_int_equal(model_table_pages(), pages + 2);
-	t_unmap(d, 4 * SZ_1G, SZ_4K);
+	t_unmap(d, iova_make(4 * SZ_1G), SZ_4K);
 	assert_int_equal(model_table_pages(), pages);
 
 	/* A stalled invalidation: the pages stay until it completes. */
-	t_map(d, 4 * SZ_1G, ram, SZ_4K, RW);
+	t_map(d, iova_make(4 * SZ_1G), hpa_make(ram), SZ_4K, RW);
 	assert_int_equal(dma_fill(idx, sid, 4 * SZ_1G, 2, 8), 0);
 	model_qi_stall(idx, true);
-	assert_int_equal(vtd_domain_unmap(d, 4 * SZ_1G, SZ_4K), -ETIMEDOUT);
+	assert_int_equal(vtd_domain_unmap(d, iova_make(4 * SZ_1G), SZ_4K),
+			 -ETIMEDOUT);
 	assert_int_equal(model_table_pages(), pages + 2);
 	model_qi_stall(idx, false);
 	model_advance(1000000);
 	model_expect_unmap(d, 4 * SZ_1G, SZ_4K);
 	/* The next operation reaps them (and makes two tables of its own). */
-	t_map(d, 0, ram + SZ_4K, SZ_4K, RW);
+	t_map(d, iova_make(0), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	assert_int_equal(model_table_pages(), pages + 2);
 	assert_null(d->deferred);
 
-	t_unmap(d, 0, SZ_4K);
+	t_unmap(d, iova_make(0), SZ_4K);
 	down_attached(d, &u, sid);
 }
 
@@ -1151,18 +1172,21 @@ static void test_map_error_rolls_back(void **state)
 	cfg.cap |= VTD_CAP_CM;
 	idx = add_unit(&cfg);
 	d = up_attached(&u, idx, 39, sid);
-	t_map(d, 0x5000, ram, SZ_4K, RW);
+	t_map(d, iova_make(0x5000), hpa_make(ram), SZ_4K, RW);
 	model_inject_iqe(idx, 0, VTD_IQEI_RSVD);
-	assert_int_equal(vtd_domain_map(d, 0x3000, ram, SZ_4K, RW), -EIO);
+	assert_int_equal(
+		vtd_domain_map(d, iova_make(0x3000), hpa_make(ram), SZ_4K, RW),
+		-EIO);
 	assert_int_equal(dma_fill(idx, sid, 0x3000, 1, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 	assert_int_equal(dma_fill(idx, sid, 0x5000, 2, 8), 0);
 
 	/* [x, x + 1M) and [x + 2M, + 4K) mapped; then [x + 1M, x + 2M + 4K). */
-	t_map(d, x, ram, SZ_2M / 2, RW);
-	t_map(d, x + SZ_2M, ram + SZ_2M, SZ_4K, RW);
+	t_map(d, iova_make(x), hpa_make(ram), SZ_2M / 2, RW);
+	t_map(d, iova_make(x + SZ_2M), hpa_make(ram + SZ_2M), SZ_4K, RW);
 	model_page_alloc_fail(true);
-	assert_int_equal(vtd_domain_map(d, x + SZ_2M / 2, ram + SZ_2M / 2,
+	assert_int_equal(vtd_domain_map(d, iova_make(x + SZ_2M / 2),
+					hpa_make(ram + SZ_2M / 2),
 					SZ_2M / 2 + SZ_4K, RW),
 			 -EEXIST);
 	model_page_alloc_fail(false);
@@ -1173,9 +1197,9 @@ static void test_map_error_rolls_back(void **state)
 	assert_int_equal(dma_fill(idx, sid, x + SZ_2M / 2 - SZ_4K, 4, 8), 0);
 	assert_int_equal(dma_fill(idx, sid, x + SZ_2M, 5, 8), 0);
 
-	t_unmap(d, x, SZ_2M / 2);
-	t_unmap(d, x + SZ_2M, SZ_4K);
-	t_unmap(d, 0x5000, SZ_4K);
+	t_unmap(d, iova_make(x), SZ_2M / 2);
+	t_unmap(d, iova_make(x + SZ_2M), SZ_4K);
+	t_unmap(d, iova_make(0x5000), SZ_4K);
 	t_detach(d, &u, sid);
 	assert_int_equal(vtd_domain_flush(d), 0);
 	assert_int_equal(vtd_domain_destroy(d), 0);
@@ -1200,12 +1224,13 @@ static void test_unmap_range_every_page(void **state)
 
 	d = up_attached(&u, idx, 39, sid);
 	for (c = 0; c < 2; c++) {
-		t_map(d, starts[c], ram, counts[c] * SZ_4K, RW);
+		t_map(d, iova_make(starts[c]), hpa_make(ram), counts[c] * SZ_4K,
+		      RW);
 		for (i = 0; i < counts[c]; i++)
 			assert_int_equal(
 				dma_fill(idx, sid, starts[c] + i * SZ_4K, 1, 8),
 				0);
-		t_unmap(d, starts[c], counts[c] * SZ_4K);
+		t_unmap(d, iova_make(starts[c]), counts[c] * SZ_4K);
 		for (i = 0; i < counts[c]; i++) {
 			assert_int_equal(
 				dma_fill(idx, sid, starts[c] + i * SZ_4K, 2, 8),
@@ -1232,23 +1257,24 @@ static void test_merge_needs_every_entry(void **state)
 	struct map_log log;
 
 	d = up_attached(&u, idx, 39, sid);
-	t_map(d, x, ram, SZ_2M - SZ_4K, RW);
-	t_map(d, last, ram + SZ_2M, SZ_4K, RW);
+	t_map(d, iova_make(x), hpa_make(ram), SZ_2M - SZ_4K, RW);
+	t_map(d, iova_make(last), hpa_make(ram + SZ_2M), SZ_4K, RW);
 	log = mappings(d);
 	assert_int_equal(log.count, 2);
 	assert_int_equal(log.m[0].page_size, SZ_4K);
-	assert_int_equal(log.m[1].hpa, ram + SZ_2M);
+	assert_int_equal(hpa_val(log.m[1].hpa), ram + SZ_2M);
 	assert_int_equal(dma_fill(idx, sid, last, 0x5a, 8), 0);
 	assert_int_equal(ram_byte(ram + SZ_2M), 0x5a);
 	assert_int_equal(ram_byte(ram + SZ_2M - SZ_4K), 0);
 	/* Read-only last page: same address, other rights, no merge either. */
-	t_unmap(d, last, SZ_4K);
-	t_map(d, last, ram + SZ_2M - SZ_4K, SZ_4K, VTD_PROT_READ);
+	t_unmap(d, iova_make(last), SZ_4K);
+	t_map(d, iova_make(last), hpa_make(ram + SZ_2M - SZ_4K), SZ_4K,
+	      VTD_PROT_READ);
 	log = mappings(d);
 	assert_int_equal(log.count, 2);
 	assert_int_equal(dma_fill(idx, sid, last, 0x5b, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
-	t_unmap(d, x, SZ_2M);
+	t_unmap(d, iova_make(x), SZ_2M);
 	down_attached(d, &u, sid);
 }
 
@@ -1264,7 +1290,8 @@ static void test_qi_sequence_wraps(void **state)
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(
 			vtd_qi_flush_ranges(
-				&u, 0, &(struct vtd_range){0, SZ_4K}, 1, &seq),
+				&u, 0, &(struct vtd_range){iova_make(0), SZ_4K},
+				1, &seq),
 			0);
 		assert_int_not_equal(seq, 0);
 	}
@@ -1276,7 +1303,8 @@ static void test_qi_sequence_wraps(void **state)
 	for (i = 0; i < 300; i++)
 		assert_int_equal(
 			vtd_qi_flush_ranges(
-				&u, 0, &(struct vtd_range){0, SZ_4K}, 1, NULL),
+				&u, 0, &(struct vtd_range){iova_make(0), SZ_4K},
+				1, NULL),
 			0);
 	assert_int_equal(u.qi.oldest, u.qi.tail);
 	shut_down(&u);
@@ -1300,7 +1328,7 @@ static void test_faults_wrap_and_overflow(void **state)
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 3);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(log.f[i].sid, SID(1, i, 0));
-		assert_int_equal(log.f[i].addr, 0x1000 * i);
+		assert_int_equal(iova_val(log.f[i].addr), 0x1000 * i);
 		assert_string_equal(log.f[i].text, "root entry not present");
 	}
 
@@ -1395,6 +1423,32 @@ static void test_fault_event_programmed(void **state)
 	shut_down(&u);
 }
 
+/*
+ * Disabling a unit masks its fault event first (FECTL.IM, VT-d spec
+ * 11.4.10): whoever gets the unit next has no handler at our vector.
+ */
+static void test_fault_event_masked_on_disable(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_config vc;
+	struct vtd_unit u;
+	unsigned int idx;
+	uint64_t base;
+
+	idx = add_unit(&cfg);
+	base = BASE(idx);
+	vtd_config_default(&vc);
+	vc.fault_vector = 0x21;
+	assert_int_equal(vtd_unit_init(&u, idx, 0, base, &vc), 0);
+	assert_int_equal(vtd_unit_enable(&u), 0);
+	vtd_fault_event_enable(&u);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), 0);
+	assert_int_equal(vtd_unit_disable(&u), 0);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), VTD_FECTL_IM);
+	assert_int_equal(hw_mmio_read32(base + VTD_GSTS_REG) & VTD_GSTS_TES, 0);
+	vtd_unit_fini(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1402,6 +1456,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_event_programmed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fault_event_masked_on_disable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bringup_heterogeneous,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_bad_units, setup,

@@ -871,8 +871,8 @@ static bool op_guest_new(unsigned int g)
 	ret = iommu_owner_new(&W.im, gs->name, &gs->o);
 	if (ret == 0) {
 		gs->hpa = model_ram_alloc(GUEST_MEM, 0x1000);
-		ret = iommu_map(&W.im, gs->o, gs->o->dom_id, 0, gs->hpa,
-				GUEST_MEM, RW);
+		ret = iommu_map(&W.im, gs->o, gs->o->dom_id, iova_make(0),
+				hpa_make(gs->hpa), GUEST_MEM, RW);
 		if (ret == 0) {
 			region_add(0, gs->hpa, GUEST_MEM, gs->id);
 			model_expect_map(key_of(gs->id), 0, gs->hpa, GUEST_MEM,
@@ -924,7 +924,7 @@ static bool op_guest_del(unsigned int g)
 		op_unassign(gs, i);
 	}
 	call_begin();
-	ret = iommu_unmap(&W.im, gs->o, gs->o->dom_id, 0, GUEST_MEM);
+	ret = iommu_unmap(&W.im, gs->o, gs->o->dom_id, iova_make(0), GUEST_MEM);
 	if (ret) {
 		ret = iommu_flush(&W.im, gs->o, gs->o->dom_id);
 	}
@@ -1218,8 +1218,9 @@ static bool op_dom(const struct sys_op *op)
 		if (op->b % 8 == 7 && W.guest[op->a % NGUESTS].o) {
 			struct guest *gs = &W.guest[op->a % NGUESTS];
 
-			if (iommu_map(&W.im, NULL, gs->o->dom_id, IOVA_BUF(b),
-				      W.buf[b], 0x1000, RW) == 0) {
+			if (iommu_map(&W.im, NULL, gs->o->dom_id,
+				      iova_make(IOVA_BUF(b)),
+				      hpa_make(W.buf[b]), 0x1000, RW) == 0) {
 				fail("ownership",
 				     "the console mapped into %s's domain",
 				     gs->name);
@@ -1229,8 +1230,8 @@ static bool op_dom(const struct sys_op *op)
 		if (!c) {
 			break;
 		}
-		ret = iommu_map(&W.im, NULL, c->id, IOVA_BUF(b), W.buf[b],
-				0x1000, RW);
+		ret = iommu_map(&W.im, NULL, c->id, iova_make(IOVA_BUF(b)),
+				hpa_make(W.buf[b]), 0x1000, RW);
 		if (ret == 0) {
 			c->mapped[b] = true;
 			model_expect_map(key_of(c->key), IOVA_BUF(b), W.buf[b],
@@ -1245,7 +1246,8 @@ static bool op_dom(const struct sys_op *op)
 		for (j = 0; j < NBUFS && !c->mapped[b]; j++) {
 			b = (b + 1) % NBUFS;
 		}
-		ret = iommu_unmap(&W.im, NULL, c->id, IOVA_BUF(b), 0x1000);
+		ret = iommu_unmap(&W.im, NULL, c->id, iova_make(IOVA_BUF(b)),
+				  0x1000);
 		if (ret == 0) {
 			c->mapped[b] = false;
 			model_expect_unmap(key_of(c->key), IOVA_BUF(b), 0x1000);

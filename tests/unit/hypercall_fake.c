@@ -43,9 +43,9 @@ void fake_region(struct guest *g, uint64_t gpa, uint64_t len)
 {
 	struct guest_region *r = &g->regions[g->region_count++];
 
-	r->gpa = gpa;
+	r->gpa = iova_make(gpa);
 	r->len = len;
-	r->hpa = (uint64_t)(uintptr_t)calloc(1, len);
+	r->hpa = hpa_make((uint64_t)(uintptr_t)calloc(1, len));
 }
 
 void fake_free_regions(struct guest *g)
@@ -53,7 +53,7 @@ void fake_free_regions(struct guest *g)
 	unsigned int i;
 
 	for (i = 0; i < g->region_count; i++) {
-		free((void *)(uintptr_t)g->regions[i].hpa);
+		free((void *)(uintptr_t)hpa_val(g->regions[i].hpa));
 	}
 	g->region_count = 0;
 }

@@ -45,7 +45,8 @@ static uint8_t *at(uint64_t gpa)
 {
 	uint64_t run_len;
 
-	return (uint8_t *)(uintptr_t)guest_gpa_to_hpa(&g, gpa, &run_len);
+	return (uint8_t *)(uintptr_t)hpa_val(
+		guest_gpa_to_hpa(&g, iova_make(gpa), &run_len));
 }
 
 static void test_write_lines(void **state)

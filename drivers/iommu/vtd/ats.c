@@ -84,7 +84,7 @@ struct ats_batches {
 	struct vtd_ats_dev *next; /* the first device not yet considered */
 	const uint16_t *sids;
 	unsigned int count;
-	uint64_t iova;
+	iova_t iova;
 	unsigned int order;
 	int suspect; /* -EIO once a device's cache stays suspect */
 };
@@ -123,7 +123,7 @@ static unsigned int ats_fill(void *ctx, struct vtd_qi_desc *descs)
 }
 
 int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
-		  unsigned int count, uint64_t iova, uint64_t len)
+		  unsigned int count, iova_t iova, uint64_t len)
 {
 	struct ats_batches b = {
 		.u = du->unit,
@@ -154,7 +154,7 @@ void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 	unsigned int i;
 	int err;
 
-	err = vtd_ats_flush(du, sids, count, 0, UINT64_MAX);
+	err = vtd_ats_flush(du, sids, count, iova_make(0), UINT64_MAX);
 	if (err) {
 		vtd_warn(du->unit,
 			 "device-TLB invalidation at detach failed (%d)", err);

@@ -37,7 +37,7 @@ struct iommu_be_unit {
 struct iommu_be_domain {
 	struct vtd_domain *d;
 	struct iommu_be_domain *parent;
-	uint64_t table;
+	iova_t table;
 	unsigned int levels;
 };
 
@@ -124,6 +124,11 @@ int iommu_be_unit_enable(struct iommu_be_unit *u)
 		vtd_fault_event_enable(u->u);
 	}
 	return ret;
+}
+
+void iommu_be_unit_handover(struct iommu_be_unit *u)
+{
+	vtd_fault_event_mask(u->u);
 }
 
 void iommu_be_unit_fini(struct iommu_be_unit *u)
@@ -237,7 +242,7 @@ const char *iommu_be_domain_no_unit(const struct iommu_be_domain *d,
 	return missing ? missing : "the domain was made without its unit";
 }
 
-int iommu_be_domain_nested(struct iommu_be_domain *parent, uint64_t table,
+int iommu_be_domain_nested(struct iommu_be_domain *parent, iova_t table,
 			   unsigned int levels, struct iommu_be_domain **out)
 {
 	struct iommu_be_domain *bd;
@@ -268,7 +273,7 @@ int iommu_be_domain_destroy(struct iommu_be_domain *d)
 	return ret;
 }
 
-int iommu_be_map(struct iommu_be_domain *d, uint64_t iova, uint64_t hpa,
+int iommu_be_map(struct iommu_be_domain *d, iova_t iova, hpa_t hpa,
 		 uint64_t len, unsigned int prot)
 {
 	return d->parent ? -ENOTSUP
@@ -382,7 +387,8 @@ int iommu_be_pasid_switch(struct iommu_be_domain *from,
 int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
 			  unsigned int qdepth)
 {
-	return vtd_devtlb_flush(u->u, sid, sid, qdepth, 0, VTD_DEVTLB_ALL);
+	return vtd_devtlb_flush(u->u, sid, sid, qdepth, iova_make(0),
+				VTD_DEVTLB_ALL);
 }
 
 bool iommu_be_inherited(const struct iommu_be_unit *u, uint16_t sid)

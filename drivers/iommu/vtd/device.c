@@ -197,7 +197,7 @@ int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid)
 }
 
 int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
-		     unsigned int qdepth, uint64_t addr, unsigned int order)
+		     unsigned int qdepth, iova_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d;
 	int err = vtd_devtlb_allowed(u, sid);

@@ -194,14 +194,15 @@ static int flush_ranges(struct vtd_domain *d, struct vtd_domain_unit *du,
 /* From the lowest IOVA of the ranges to the highest end. */
 static struct vtd_range span_of(const struct vtd_range *r, unsigned int count)
 {
-	uint64_t lo = r[0].iova, hi = r[0].iova + r[0].len;
+	iova_t lo = r[0].iova, hi = iova_add(r[0].iova, r[0].len), end;
 	unsigned int i;
 
 	for (i = 1; i < count; i++) {
-		lo = r[i].iova < lo ? r[i].iova : lo;
-		hi = r[i].iova + r[i].len > hi ? r[i].iova + r[i].len : hi;
+		end = iova_add(r[i].iova, r[i].len);
+		lo = iova_lt(r[i].iova, lo) ? r[i].iova : lo;
+		hi = iova_lt(hi, end) ? end : hi;
 	}
-	return (struct vtd_range){.iova = lo, .len = hi - lo};
+	return (struct vtd_range){.iova = lo, .len = iova_diff(hi, lo)};
 }
 
 /*
@@ -265,7 +266,7 @@ static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
 	return err;
 }
 
-static int sync_range(struct vtd_domain *d, uint64_t iova, uint64_t len,
+static int sync_range(struct vtd_domain *d, iova_t iova, uint64_t len,
 		      bool cm_only, struct vtd_freelist *fl)
 {
 	struct vtd_range r = {.iova = iova, .len = len};
@@ -564,14 +565,14 @@ int vtd_domain_destroy(struct vtd_domain *d)
 }
 
 /* A range of a domain with tables (pass-through has none to change). */
-static int check_range(const struct vtd_domain *d, uint64_t iova, uint64_t len)
+static int check_range(const struct vtd_domain *d, iova_t iova, uint64_t len)
 {
 	uint64_t limit = UINT64_C(1) << d->addr_width;
 
 	if (d->pt.format == VTD_FORMAT_PASSTHROUGH || !len ||
-	    !bits_is_aligned(iova, VTD_PAGE_SIZE) ||
-	    !bits_is_aligned(len, VTD_PAGE_SIZE) || iova >= limit ||
-	    len > limit - iova) {
+	    !iova_aligned(iova, VTD_PAGE_SIZE) ||
+	    !bits_is_aligned(len, VTD_PAGE_SIZE) || iova_val(iova) >= limit ||
+	    len > limit - iova_val(iova)) {
 		return -EINVAL;
 	}
 	return 0;
@@ -591,7 +592,7 @@ static bool prot_valid(const struct vtd_domain *d, unsigned int prot)
  * leaves, nothing merged yet, so the unmap needs no split and cannot fail.
  * Their invalidation is tried; pages it does not cover are deferred.
  */
-static void map_rollback(struct vtd_domain *d, uint64_t iova, uint64_t len)
+static void map_rollback(struct vtd_domain *d, iova_t iova, uint64_t len)
 {
 	struct vtd_freelist fl = {0};
 	uint64_t undone;
@@ -607,20 +608,21 @@ static void map_rollback(struct vtd_domain *d, uint64_t iova, uint64_t len)
  * after the map took effect: they change no translation, so their
  * invalidation only decides when the folded tables are freed.
  */
-int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
-		   uint64_t len, unsigned int prot)
+int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
+		   unsigned int prot)
 {
 	struct vtd_freelist fl = {0};
-	uint64_t mapped, span, start, end;
+	uint64_t mapped, span;
+	iova_t start, end;
 	int err;
 
 	err = check_range(d, iova, len);
 	if (err) {
 		return err;
 	}
-	if (!bits_is_aligned(hpa, VTD_PAGE_SIZE) ||
-	    hpa + len - 1 > (VTD_SL_ADDR | (VTD_PAGE_SIZE - 1)) ||
-	    hpa + len - 1 < hpa || !prot_valid(d, prot)) {
+	if (!hpa_aligned(hpa, VTD_PAGE_SIZE) ||
+	    hpa_val(hpa) + len - 1 > (VTD_SL_ADDR | (VTD_PAGE_SIZE - 1)) ||
+	    hpa_val(hpa) + len - 1 < hpa_val(hpa) || !prot_valid(d, prot)) {
 		return -EINVAL;
 	}
 	if (d->deferred) {
@@ -647,13 +649,13 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
 	 * have cached: invalidate the whole span of the largest leaf.
 	 */
 	span = UINT64_C(1) << (63 - __builtin_clzll(d->pt.page_sizes));
-	start = iova & ~(span - 1);
-	end = (iova + len + span - 1) & ~(span - 1);
-	sync_range(d, start, end - start, false, &fl);
+	start = iova_align_down(iova, span);
+	end = iova_align_down(iova_add(iova, len + span - 1), span);
+	sync_range(d, start, iova_diff(end, start), false, &fl);
 	return 0;
 }
 
-int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len)
+int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
 {
 	struct vtd_range r = {.iova = iova, .len = len};
 
@@ -710,7 +712,8 @@ int vtd_domain_flush(struct vtd_domain *d)
 	struct vtd_deferred *df;
 	int err;
 
-	err = sync_range(d, 0, UINT64_C(1) << d->addr_width, false, &none);
+	err = sync_range(d, iova_make(0), UINT64_C(1) << d->addr_width, false,
+			 &none);
 	if (err) {
 		return err;
 	}

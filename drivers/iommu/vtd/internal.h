@@ -63,7 +63,7 @@ struct vtd_pgtable {
 	bool merge_pending;	  /* a table became one run of 512 leaves */
 	/* The last level-1 table walked to, and the IOVA of its entry 0. */
 	struct vtd_pt_node *hot;
-	uint64_t hot_iova;
+	iova_t hot_iova;
 	unsigned int levels;
 	uint64_t page_sizes;  /* leaf sizes allowed (VTD_PAGE_*) */
 	bool coherent;	      /* every unit walks tables coherently */
@@ -291,7 +291,7 @@ int vtd_ats_add(struct vtd_domain_unit *du, uint16_t sid, uint16_t pfsid,
 		unsigned int qdepth);
 void vtd_ats_del(struct vtd_domain_unit *du, uint16_t sid);
 int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
-		  unsigned int count, uint64_t iova, uint64_t len);
+		  unsigned int count, iova_t iova, uint64_t len);
 void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 		    unsigned int count);
 
@@ -319,7 +319,7 @@ int vtd_legacy_detach(struct vtd_domain_unit *du, const uint16_t *source_ids,
 
 /* scalable.c: scalable-mode context entries, PASID directories and tables */
 struct vtd_nest {
-	uint64_t fl_table; /* in the parent domain's IOVA space */
+	iova_t fl_table; /* in the parent domain's IOVA space */
 	unsigned int fl_levels;
 };
 
@@ -352,11 +352,11 @@ int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 int vtd_pgtable_root(struct vtd_pgtable *pt);
 int vtd_pgtable_root(struct vtd_pgtable *pt);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
-int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
+int vtd_pgtable_map(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped);
-void vtd_pgtable_merge(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+void vtd_pgtable_merge(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		       struct vtd_freelist *freed);
-int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+int vtd_pgtable_unmap(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		      uint64_t *unmapped, struct vtd_freelist *freed);
 void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
 

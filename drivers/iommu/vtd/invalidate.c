@@ -15,7 +15,7 @@
 
 /* 2^am pages at addr, aligned to that size. */
 struct chunk {
-	uint64_t addr;
+	iova_t addr;
 	unsigned int am;
 };
 
@@ -35,11 +35,11 @@ static unsigned int page_chunks(const struct vtd_unit *u,
 
 	while (pages || k < count) {
 		if (!pages) {
-			page = r[k].iova >> VTD_PAGE_SHIFT;
+			page = iova_val(r[k].iova) >> VTD_PAGE_SHIFT;
 			pages = r[k++].len >> VTD_PAGE_SHIFT;
 		}
-		while (k < count && r[k].iova == (page + pages)
-							 << VTD_PAGE_SHIFT) {
+		while (k < count && iova_val(r[k].iova) ==
+					    (page + pages) << VTD_PAGE_SHIFT) {
 			pages += r[k++].len >> VTD_PAGE_SHIFT;
 		}
 		if (n == max) {
@@ -52,7 +52,7 @@ static unsigned int page_chunks(const struct vtd_unit *u,
 		while ((UINT64_C(1) << am) > pages) {
 			am--;
 		}
-		out[n].addr = page << VTD_PAGE_SHIFT;
+		out[n].addr = iova_make(page << VTD_PAGE_SHIFT);
 		out[n++].am = am;
 		page += UINT64_C(1) << am;
 		pages -= UINT64_C(1) << am;
@@ -65,10 +65,10 @@ static unsigned int page_chunks(const struct vtd_unit *u,
  * [iova, iova + len), as an order: what a device-TLB invalidation needs,
  * one size per descriptor (PCIe ATS, Invalidate Request).
  */
-unsigned int vtd_range_order(uint64_t iova, uint64_t len)
+unsigned int vtd_range_order(iova_t iova, uint64_t len)
 {
-	uint64_t first = iova >> VTD_PAGE_SHIFT;
-	uint64_t last = (iova + len - 1) >> VTD_PAGE_SHIFT;
+	uint64_t first = iova_val(iova) >> VTD_PAGE_SHIFT;
+	uint64_t last = iova_val(iova_add(iova, len - 1)) >> VTD_PAGE_SHIFT;
 	unsigned int order = 0;
 
 	while (order < VTD_DEVTLB_ALL && (first >> order) != (last >> order)) {

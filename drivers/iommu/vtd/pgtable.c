@@ -28,6 +28,7 @@
 
 #include "drivers/hw.h"
 #include "drivers/iommu/vtd/internal.h"
+#include "lib/addr.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "lib/log.h"
@@ -80,10 +81,11 @@ static uint64_t level_size(unsigned int level)
 	return UINT64_C(1) << (VTD_PAGE_SHIFT + VTD_LEVEL_SHIFT * (level - 1));
 }
 
-static unsigned int level_index(unsigned int level, uint64_t iova)
+static unsigned int level_index(unsigned int level, iova_t iova)
 {
-	return (unsigned int)(iova >> (VTD_PAGE_SHIFT +
-				       VTD_LEVEL_SHIFT * (level - 1))) &
+	return (unsigned int)(iova_val(iova) >>
+			      (VTD_PAGE_SHIFT +
+			       VTD_LEVEL_SHIFT * (level - 1))) &
 	       (VTD_PT_ENTRIES - 1);
 }
 
@@ -326,15 +328,15 @@ void vtd_pgtable_fini(struct vtd_pgtable *pt)
 
 /* A leaf of this level's size fits at iova/hpa and the units allow it. */
 static bool leaf_fits(const struct vtd_pgtable *pt, unsigned int level,
-		      uint64_t iova, uint64_t hpa, uint64_t left)
+		      iova_t iova, hpa_t hpa, uint64_t left)
 {
 	uint64_t size = level_size(level);
 
 	if (level == 1) {
 		return true;
 	}
-	return (pt->page_sizes & size) && bits_is_aligned(iova, size) &&
-	       bits_is_aligned(hpa, size) && left >= size;
+	return (pt->page_sizes & size) && iova_aligned(iova, size) &&
+	       hpa_aligned(hpa, size) && left >= size;
 }
 
 /* The table of n, 512 leaves of one run, can become one leaf here. */
@@ -349,17 +351,17 @@ static bool mergeable(const struct vtd_pgtable *pt, const struct vtd_pt_node *n,
  * smaller than a leaf of the level above: the walk down to that table
  * would meet only links, so it can be skipped.
  */
-static bool in_hot(const struct vtd_pgtable *pt, uint64_t iova, uint64_t len)
+static bool in_hot(const struct vtd_pgtable *pt, iova_t iova, uint64_t len)
 {
-	uint64_t off = iova - pt->hot_iova;
+	uint64_t off = iova_diff(iova, pt->hot_iova);
 
 	return pt->hot && off < level_size(2) && len < level_size(2) &&
 	       len <= level_size(2) - off;
 }
 
 struct map_state {
-	uint64_t iova;
-	uint64_t hpa;
+	iova_t iova;
+	hpa_t hpa;
 	uint64_t left;
 	uint64_t bits;
 };
@@ -374,7 +376,7 @@ static inline int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 			     unsigned int *idx, struct map_state *s)
 {
 	uint64_t size = level_size(level);
-	uint64_t e = s->hpa | s->bits | (level > 1 ? VTD_SL_PS : 0);
+	uint64_t e = hpa_val(s->hpa) | s->bits | (level > 1 ? VTD_SL_PS : 0);
 	uint64_t avail = s->left / size;
 	unsigned int first = *idx, i, end = VTD_PT_ENTRIES;
 	bool check = n->present; /* a fresh table has nothing to meet */
@@ -391,8 +393,8 @@ static inline int map_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	}
 	hw_table_write_run(&table[first], e, size, end - first);
 	note_leaves(pt, n, level, first, e, end - first);
-	s->iova += (end - first) * size;
-	s->hpa += (end - first) * size;
+	s->iova = iova_add(s->iova, (end - first) * size);
+	s->hpa = hpa_add(s->hpa, (end - first) * size);
 	s->left -= (end - first) * size;
 	*idx = end;
 	return err;
@@ -434,7 +436,7 @@ static int map_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 		}
 		if (level == 2) {
 			pt->hot = child;
-			pt->hot_iova = s->iova & ~(level_size(2) - 1);
+			pt->hot_iova = iova_align_down(s->iova, level_size(2));
 		}
 		err = map_level(pt, child, level - 1, s);
 		pt->merge_pending |= mergeable(pt, child, level);
@@ -449,7 +451,7 @@ static int map_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
  * merged, so unmapping [iova, iova + *mapped) again meets only the leaves
  * written here, whole: it needs no split and cannot fail.
  */
-int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
+int vtd_pgtable_map(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped)
 {
 	struct map_state s = {
@@ -481,7 +483,7 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, uint64_t iova, uint64_t hpa,
  * the old table is freed only after the caller's invalidation.
  */
 static void merge_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
-			unsigned int level, uint64_t iova, uint64_t end,
+			unsigned int level, iova_t iova, iova_t end,
 			struct vtd_freelist *freed)
 {
 	uint64_t *table = n->table;
@@ -493,8 +495,9 @@ static void merge_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	if (level == 1) {
 		return;
 	}
-	for (idx = level_index(level, iova); idx < VTD_PT_ENTRIES && iova < end;
-	     idx++, iova = (iova & ~(size - 1)) + size) {
+	for (idx = level_index(level, iova);
+	     idx < VTD_PT_ENTRIES && iova_lt(iova, end);
+	     idx++, iova = iova_add(iova_align_down(iova, size), size)) {
 		child = n->child[idx];
 		if (!child) {
 			continue;
@@ -517,14 +520,14 @@ static void merge_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
  * Fold the tables covering [iova, iova + len) whose 512 leaves became one
  * run (since the last merge) into larger leaves; the tables land on freed.
  */
-void vtd_pgtable_merge(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+void vtd_pgtable_merge(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		       struct vtd_freelist *freed)
 {
 	if (!pt->merge_pending) {
 		return;
 	}
 	pt->merge_pending = false;
-	merge_level(pt, pt->root, pt->levels, iova, iova + len, freed);
+	merge_level(pt, pt->root, pt->levels, iova, iova_add(iova, len), freed);
 }
 
 /*
@@ -560,8 +563,8 @@ static int split(struct vtd_pgtable *pt, struct vtd_pt_node *n, uint64_t *table,
 }
 
 struct unmap_state {
-	uint64_t iova;
-	uint64_t end;
+	iova_t iova;
+	iova_t end;
 	uint64_t unmapped;
 	struct vtd_freelist *freed;
 };
@@ -577,7 +580,7 @@ static inline void unmap_leaves(const struct vtd_pgtable *pt,
 				struct unmap_state *s)
 {
 	uint64_t size = level_size(level);
-	uint64_t whole = (s->end - s->iova) / size;
+	uint64_t whole = iova_diff(s->end, s->iova) / size;
 	unsigned int i = *idx, end = VTD_PT_ENTRIES, cleared = 0, in_run = 0;
 	uint64_t want = n->base + i * size, e;
 
@@ -601,7 +604,7 @@ static inline void unmap_leaves(const struct vtd_pgtable *pt,
 		n->run -= in_run;
 	}
 	s->unmapped += cleared * size;
-	s->iova += (i - *idx) * size;
+	s->iova = iova_add(s->iova, (i - *idx) * size);
 	*idx = i;
 }
 
@@ -621,22 +624,23 @@ static int unmap_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	uint64_t *table = n->table;
 	uint64_t size = level_size(level);
 	unsigned int idx = level_index(level, s->iova), first;
-	uint64_t e, start, next;
+	iova_t start, next;
+	uint64_t e;
 	struct vtd_pt_node *child;
 	struct span w = {0};
 	int err = 0;
 
-	while (idx < VTD_PT_ENTRIES && s->iova < s->end) {
+	while (idx < VTD_PT_ENTRIES && iova_lt(s->iova, s->end)) {
 		e = vtd_entry_read(&table[idx]);
-		start = s->iova & ~(size - 1);
-		next = start + size;
+		start = iova_align_down(s->iova, size);
+		next = iova_add(start, size);
 		if (!present(pt, e)) {
-			s->iova = next < s->end ? next : s->end;
+			s->iova = iova_lt(next, s->end) ? next : s->end;
 			idx++;
 			continue;
 		}
 		if (is_leaf(e, level)) {
-			if (s->iova == start && s->end >= next) {
+			if (iova_eq(s->iova, start) && !iova_lt(s->end, next)) {
 				first = idx;
 				unmap_leaves(pt, n, table, level, &idx, s);
 				span_add(&w, first);
@@ -676,12 +680,12 @@ static int unmap_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
  * land on freed.  May fail with -ENOMEM when a large leaf must be split;
  * whatever was unmapped until then stays unmapped.
  */
-int vtd_pgtable_unmap(struct vtd_pgtable *pt, uint64_t iova, uint64_t len,
+int vtd_pgtable_unmap(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 		      uint64_t *unmapped, struct vtd_freelist *freed)
 {
 	struct unmap_state s = {
 		.iova = iova,
-		.end = iova + len,
+		.end = iova_add(iova, len),
 		.freed = freed,
 	};
 	int err = 0;
@@ -710,13 +714,14 @@ struct walk_state {
 };
 
 /* Extend the current run or hand it out and start a new one. */
-static void emit(struct walk_state *w, uint64_t iova, uint64_t hpa,
-		 uint64_t size, unsigned int prot)
+static void emit(struct walk_state *w, iova_t iova, hpa_t hpa, uint64_t size,
+		 unsigned int prot)
 {
 	struct vtd_mapping *r = &w->run;
 
-	if (r->len && r->iova + r->len == iova && r->hpa + r->len == hpa &&
-	    r->page_size == size && r->prot == prot) {
+	if (r->len && iova_eq(iova_add(r->iova, r->len), iova) &&
+	    hpa_eq(hpa_add(r->hpa, r->len), hpa) && r->page_size == size &&
+	    r->prot == prot) {
 		r->len += size;
 		return;
 	}
@@ -730,7 +735,7 @@ static void emit(struct walk_state *w, uint64_t iova, uint64_t hpa,
 	r->prot = prot;
 }
 
-static void walk_level(uint64_t table_pa, unsigned int level, uint64_t base,
+static void walk_level(uint64_t table_pa, unsigned int level, iova_t base,
 		       struct walk_state *w)
 {
 	uint64_t *table = table_va(table_pa);
@@ -744,11 +749,12 @@ static void walk_level(uint64_t table_pa, unsigned int level, uint64_t base,
 			continue;
 		}
 		if (is_leaf(e, level)) {
-			emit(w, base + idx * size, e & VTD_SL_ADDR, size,
+			emit(w, iova_add(base, idx * size),
+			     hpa_make(e & VTD_SL_ADDR), size,
 			     entry_prot(w->pt, e));
 		} else {
 			walk_level(e & VTD_SL_ADDR, level - 1,
-				   base + idx * size, w);
+				   iova_add(base, idx * size), w);
 		}
 	}
 }
@@ -760,7 +766,7 @@ void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx)
 	if (!pt->root_pa) {
 		return;
 	}
-	walk_level(pt->root_pa, pt->levels, 0, &w);
+	walk_level(pt->root_pa, pt->levels, iova_make(0), &w);
 	if (w.run.len) {
 		fn(ctx, &w.run);
 	}

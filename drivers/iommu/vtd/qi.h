@@ -188,15 +188,15 @@ struct vtd_qi_desc vtd_desc_iotlb_global(const struct vtd_unit *u);
 struct vtd_qi_desc vtd_desc_iotlb_domain(const struct vtd_unit *u,
 					 uint16_t did);
 struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
-				       uint64_t addr, unsigned int am);
+				       iova_t addr, unsigned int am);
 struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
 				   uint16_t pfsid, unsigned int qdepth,
-				   uint64_t addr, unsigned int order);
+				   iova_t addr, unsigned int order);
 struct vtd_qi_desc vtd_desc_pc_global(void);
 struct vtd_qi_desc vtd_desc_pc_pasid(uint16_t did, uint32_t pasid);
 struct vtd_qi_desc vtd_desc_piotlb_pasid(uint16_t did, uint32_t pasid);
 struct vtd_qi_desc vtd_desc_piotlb_page(uint16_t did, uint32_t pasid,
-					uint64_t addr, unsigned int am);
+					iova_t addr, unsigned int am);
 struct vtd_qi_desc vtd_desc_wait(uint64_t status_pa, uint32_t seq);
 struct vtd_qi_desc vtd_desc_iec_global(void);
 struct vtd_qi_desc vtd_desc_iec_index(uint16_t index);
@@ -207,7 +207,7 @@ bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
  * the two ways a range becomes page orders: split into aligned chunks
  * (IOTLB, page-selective) or covered by one block (device-TLB).
  */
-unsigned int vtd_range_order(uint64_t iova, uint64_t len);
+unsigned int vtd_range_order(iova_t iova, uint64_t len);
 int vtd_qi_flush_ranges(struct vtd_unit *u, uint16_t did,
 			const struct vtd_range *r, unsigned int count,
 			uint32_t *seq);

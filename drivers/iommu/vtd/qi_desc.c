@@ -117,14 +117,14 @@ static uint64_t devtlb_pfsid(const struct vtd_unit *u, uint16_t pfsid)
 
 struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
 				   uint16_t pfsid, unsigned int qdepth,
-				   uint64_t addr, unsigned int order)
+				   iova_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_DEVTLB) |
 		      field_prep64(VTD_QI_DEVTLB_SID, sid) |
 		      field_prep64(VTD_QI_DEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
-		.hi = devtlb_range(addr, order),
+		.hi = devtlb_range(iova_val(addr), order),
 	};
 
 	return d;
@@ -228,13 +228,13 @@ bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
  * so paging-structure caches must go too.
  */
 struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
-				       uint64_t addr, unsigned int am)
+				       iova_t addr, unsigned int am)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_IOTLB) |
 		      field_prep64(VTD_QI_IOTLB_G, VTD_QI_IOTLB_G_PAGE) |
 		      field_prep64(VTD_QI_IOTLB_DID, did) | iotlb_drain(u),
-		.hi = (addr & VTD_QI_IOTLB_HI_ADDR) |
+		.hi = (iova_val(addr) & VTD_QI_IOTLB_HI_ADDR) |
 		      field_prep64(VTD_QI_IOTLB_HI_AM, am),
 	};
 
@@ -243,14 +243,14 @@ struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
 
 /* The first-level and nested counterpart, for one PASID (6.5.2.4). */
 struct vtd_qi_desc vtd_desc_piotlb_page(uint16_t did, uint32_t pasid,
-					uint64_t addr, unsigned int am)
+					iova_t addr, unsigned int am)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PIOTLB) |
 		      field_prep64(VTD_QI_PIOTLB_G, VTD_QI_PIOTLB_G_PAGE) |
 		      field_prep64(VTD_QI_PIOTLB_DID, did) |
 		      field_prep64(VTD_QI_PIOTLB_PASID, pasid),
-		.hi = (addr & VTD_QI_PIOTLB_HI_ADDR) |
+		.hi = (iova_val(addr) & VTD_QI_PIOTLB_HI_ADDR) |
 		      field_prep64(VTD_QI_PIOTLB_HI_AM, am),
 	};
 

@@ -379,7 +379,7 @@ static void build_entry(const struct vtd_unit *u, const struct vtd_domain *d,
 		pe->val[2] =
 			(d->pt.root_pa & VTD_PE_2_FLPTR) | flpm(d->pt.levels);
 	} else if (nest) {
-		pe->val[2] = (nest->fl_table & VTD_PE_2_FLPTR) |
+		pe->val[2] = (iova_val(nest->fl_table) & VTD_PE_2_FLPTR) |
 			     flpm(nest->fl_levels);
 	}
 }
@@ -702,15 +702,15 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
 }
 
 int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
-		      uint16_t sid, uint32_t pasid, uint64_t fl_table,
+		      uint16_t sid, uint32_t pasid, iova_t fl_table,
 		      unsigned int fl_levels)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(parent, u);
 	struct vtd_nest nest = {.fl_table = fl_table, .fl_levels = fl_levels};
 
 	if (!du || parent->pt.format != VTD_FORMAT_SECOND_LEVEL ||
-	    !bits_is_aligned(fl_table, VTD_PAGE_SIZE) ||
-	    fl_table >= UINT64_C(1) << parent->addr_width ||
+	    !iova_aligned(fl_table, VTD_PAGE_SIZE) ||
+	    iova_val(fl_table) >= UINT64_C(1) << parent->addr_width ||
 	    (fl_levels != 4 && fl_levels != 5)) {
 		return -EINVAL;
 	}

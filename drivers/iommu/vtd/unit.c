@@ -605,6 +605,8 @@ int vtd_unit_disable(struct vtd_unit *u)
 	if (!vtd_unit_live(u)) {
 		return 0;
 	}
+	/* Whoever gets the unit next has no handler at our vector. */
+	vtd_fault_event_mask(u);
 	u->state = VTD_UNIT_LIVE;
 	if (u->gcmd & VTD_GCMD_TE) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, false);

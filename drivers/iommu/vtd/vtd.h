@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "drivers/iommu/vtd/regs.h"
+#include "lib/addr.h"
 
 /*
  * The VT-d driver's public interface: one struct vtd_unit per DRHD, domains
@@ -163,8 +164,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 int vtd_unit_enable(struct vtd_unit *u);
 
 /*
- * Translation, interrupt remapping and queue off (shutdown, tests, or
- * after a failed enable); domains must be detached.
+ * Fault event masked, then translation, interrupt remapping and queue off
+ * (shutdown, tests, or after a failed enable); domains must be detached.
  */
 int vtd_unit_disable(struct vtd_unit *u);
 
@@ -274,7 +275,7 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
  * device-TLB deadline passed: the device is quarantined.
  */
 int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
-		     unsigned int qdepth, uint64_t addr, unsigned int order);
+		     unsigned int qdepth, iova_t addr, unsigned int order);
 
 /*
  * Move the invalidation queue on without waiting: notice completions,
@@ -394,8 +395,8 @@ int vtd_domain_destroy(struct vtd_domain *d);
  * arguments 4 KiB aligned.  -EEXIST if part of the range is mapped (nothing
  * is left mapped then).
  */
-int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
-		   uint64_t len, unsigned int prot);
+int vtd_domain_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
+		   unsigned int prot);
 
 /*
  * Unmap [iova, iova + len), splitting large leaves that straddle its ends.
@@ -405,11 +406,11 @@ int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t hpa,
  * the caller must not reuse the memory behind it before vtd_domain_flush()
  * succeeds.
  */
-int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova, uint64_t len);
+int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len);
 
 /* One IOVA range, 4 KiB aligned. */
 struct vtd_range {
-	uint64_t iova;
+	iova_t iova;
 	uint64_t len;
 };
 
@@ -434,8 +435,8 @@ int vtd_domain_flush(struct vtd_domain *d);
 
 /* One run of equal-sized leaves with contiguous IOVAs and addresses. */
 struct vtd_mapping {
-	uint64_t iova;
-	uint64_t hpa;
+	iova_t iova;
+	hpa_t hpa;
 	uint64_t len;
 	uint64_t page_size;
 	unsigned int prot;
@@ -530,7 +531,7 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
  * vtd_domain_flush(parent).  Detach with vtd_detach_pasid(parent, ...).
  */
 int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
-		      uint16_t sid, uint32_t pasid, uint64_t fl_table,
+		      uint16_t sid, uint32_t pasid, iova_t fl_table,
 		      unsigned int fl_levels);
 
 /*
@@ -541,7 +542,7 @@ struct vtd_fault {
 	unsigned int unit;
 	uint16_t sid;
 	bool irq;
-	uint64_t addr;	/* faulting page */
+	iova_t addr;	/* faulting page */
 	uint16_t index; /* interrupt index */
 	uint8_t reason;
 	bool write;
@@ -565,6 +566,12 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
  * without waiting for its next vtd_fault_poll().
  */
 void vtd_fault_event_enable(struct vtd_unit *u);
+/*
+ * Masks it again: vtd_unit_disable() does, and a kernel handing the unit
+ * over (kexec) must, since the next one has no handler at that vector
+ * until it unmasks the event itself.
+ */
+void vtd_fault_event_mask(struct vtd_unit *u);
 
 /*
  * Interrupt remapping (VT-d spec chapter 5), on every unit with ECAP.IR:
