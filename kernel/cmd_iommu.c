@@ -94,8 +94,8 @@ static void show_mapping(void *ctx, const struct iommu_mapping *m)
 
 static void show_pasid(void *ctx, const struct pci_dev *d, uint32_t pasid)
 {
-	con_printf("pasid %02x:%02x.%u %u\n", d->bus, d->devfn >> 3,
-		   d->devfn & 7, pasid);
+	con_printf("pasid " RID_FMT " %u\n",
+		   RID_ARGS(rid_make(d->bus, d->devfn)), pasid);
 }
 
 static int domain_map(int argc, char **argv, unsigned int id)
@@ -519,18 +519,18 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 		   f->write ? "write" : "read", f->text, owner ? " owner " : "",
 		   owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
-		if (m->sids[i] == f->sid) {
+		if (rid_eq(m->sids[i], f->sid)) {
 			m->matched++;
 		}
 	}
 	for (i = 0; w && w != m && i < w->sid_count; i++) {
-		if (w->sids[i] == f->sid) {
+		if (rid_eq(w->sids[i], f->sid)) {
 			w->matched++;
 		}
 	}
 }
 
-unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count)
+unsigned int cmd_print_faults(const rid_t *sids, unsigned int sid_count)
 {
 	struct cmd_fault_watch m = {sids, sid_count, 0};
 

@@ -41,13 +41,13 @@ struct vtd_qi_desc vtd_desc_cc_global(void)
 	return d;
 }
 
-struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, uint16_t sid)
+struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, rid_t sid)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_CC) |
 		      field_prep64(VTD_QI_CC_G, VTD_QI_CC_G_DEVICE) |
 		      field_prep64(VTD_QI_CC_DID, did) |
-		      field_prep64(VTD_QI_CC_SID, sid),
+		      field_prep64(VTD_QI_CC_SID, rid_val(sid)),
 	};
 
 	return d;
@@ -110,25 +110,25 @@ static uint64_t devtlb_mip(unsigned int qdepth)
  * PFSID only where the unit uses it (ECAP.DIT); elsewhere it is zero.  Both
  * device-TLB descriptors split it alike.
  */
-static uint64_t devtlb_pfsid(const struct vtd_unit *u, uint16_t pfsid)
+static uint64_t devtlb_pfsid(const struct vtd_unit *u, rid_t pfsid)
 {
 	if (!vtd_ecap_dit(u->ecap)) {
 		return 0;
 	}
-	return field_prep64(VTD_QI_DEVTLB_PFSID_LO, pfsid) |
-	       field_prep64(VTD_QI_DEVTLB_PFSID_HI, pfsid >> 4);
+	return field_prep64(VTD_QI_DEVTLB_PFSID_LO, rid_val(pfsid)) |
+	       field_prep64(VTD_QI_DEVTLB_PFSID_HI, rid_val(pfsid) >> 4);
 }
 _Static_assert(VTD_QI_DEVTLB_PFSID_LO == VTD_QI_PDEVTLB_PFSID_LO &&
 		       VTD_QI_DEVTLB_PFSID_HI == VTD_QI_PDEVTLB_PFSID_HI,
 	       "PFSID sits at the same place in both device-TLB descriptors");
 
-struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
-				   uint16_t pfsid, unsigned int qdepth,
+struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, rid_t sid,
+				   rid_t pfsid, unsigned int qdepth,
 				   iova_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_DEVTLB) |
-		      field_prep64(VTD_QI_DEVTLB_SID, sid) |
+		      field_prep64(VTD_QI_DEVTLB_SID, rid_val(sid)) |
 		      field_prep64(VTD_QI_DEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
 		.hi = devtlb_range(iova_val(addr), order, VTD_QI_DEVTLB_HI_S),
@@ -138,14 +138,14 @@ struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
 }
 
 /* What the device cached for one PASID (scalable mode, 6.5.2.6). */
-struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, uint16_t sid,
-				    uint16_t pfsid, unsigned int qdepth,
+struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, rid_t sid,
+				    rid_t pfsid, unsigned int qdepth,
 				    uint32_t pasid, iova_t addr,
 				    unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PDEVTLB) |
-		      field_prep64(VTD_QI_PDEVTLB_SID, sid) |
+		      field_prep64(VTD_QI_PDEVTLB_SID, rid_val(sid)) |
 		      field_prep64(VTD_QI_PDEVTLB_PASID, pasid) |
 		      field_prep64(VTD_QI_PDEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
@@ -234,14 +234,16 @@ struct vtd_qi_desc vtd_desc_iec_index(uint16_t index)
 }
 
 /* A device-TLB invalidation (PASID-based or not), and its target in *sid. */
-bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
+bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, rid_t *sid)
 {
 	switch (field_get64(VTD_QI_TYPE, d->lo)) {
 	case VTD_QI_TYPE_DEVTLB:
-		*sid = (uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo);
+		*sid = rid_from(
+			(uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo));
 		return true;
 	case VTD_QI_TYPE_PDEVTLB:
-		*sid = (uint16_t)field_get64(VTD_QI_PDEVTLB_SID, d->lo);
+		*sid = rid_from(
+			(uint16_t)field_get64(VTD_QI_PDEVTLB_SID, d->lo));
 		return true;
 	}
 	return false;
