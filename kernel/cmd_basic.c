@@ -123,6 +123,7 @@ static int cmd_kexec(int argc, char **argv)
 	bi->inherit_bitmap = copy;
 	bi->inherit_pages = k->pages.pages;
 	bi->restarts++;
+	iommu_handover(&k->iommu);
 	con_printf("ok\n");
 	boot_restart(bi, (void *)(stack + KEXEC_STACK_PAGES * 4096));
 }

@@ -53,6 +53,10 @@ void iommu_be_unit_fini(struct iommu_be_unit *u)
 {
 }
 
+void iommu_be_unit_handover(struct iommu_be_unit *u)
+{
+}
+
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u)
 {
 	return 0;

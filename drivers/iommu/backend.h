@@ -63,6 +63,12 @@ int iommu_be_unit_init(const struct iommu_be_config *cfg,
 		       struct iommu_be_unit **out);
 int iommu_be_unit_enable(struct iommu_be_unit *u);
 void iommu_be_unit_fini(struct iommu_be_unit *u);
+/*
+ * Before a restart without firmware (kexec): u goes on translating as it
+ * is, but sends no interrupt of its own (the fault event) to a vector the
+ * next kernel has not set up yet.
+ */
+void iommu_be_unit_handover(struct iommu_be_unit *u);
 uint16_t iommu_be_unit_segment(const struct iommu_be_unit *u);
 /*
  * Whether the unit's internal invalidations are late: anything that needs

@@ -2574,6 +2574,17 @@ void iommu_fini(struct iommu *im)
 	memset(im, 0, sizeof(*im));
 }
 
+void iommu_handover(struct iommu *im)
+{
+	unsigned int i;
+
+	for (i = 0; i < im->unit_count; i++) {
+		if (im->units[i]) {
+			iommu_be_unit_handover(im->units[i]);
+		}
+	}
+}
+
 /* ---- console reports ---- */
 
 void iommu_report(struct iommu *im, const char *what, iommu_line_fn fn,

@@ -136,6 +136,11 @@ void iommu_init(struct iommu *im, struct dmar *dmar, struct pci_host *pci,
 		struct iommu_be_config *cfg,
 		const struct iommu_be_platform *plat);
 void iommu_fini(struct iommu *im);
+/*
+ * Before a restart without firmware (kexec): every unit keeps translating
+ * for the next kernel, with no interrupt of its own left aimed at us.
+ */
+void iommu_handover(struct iommu *im);
 int iommu_ats_allow(struct iommu *im, uint16_t seg, uint8_t bus, uint8_t devfn);
 
 /* Late invalidation work, retries, and groups the back end quarantined. */

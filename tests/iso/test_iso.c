@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "drivers/hw.h"
+#include "drivers/iommu/vtd/regs.h"
 #include "drivers/pci/ats.h"
 #include "lib/errno.h"
 
@@ -715,6 +716,30 @@ static void test_kexec_group_quiesced_on_first_claim(void **state)
 	w_guest_del(g);
 }
 
+/*
+ * Handing the unit over for kexec masks its fault event (the next kernel
+ * has no handler at our vector until it unmasks it) and keeps every
+ * translation: a guest's device still reaches its memory, and only that.
+ */
+static void test_kexec_handover_masks_fault_event(void **state)
+{
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h = w_assign(g, W_FLR);
+
+	assert_int_equal(hw_mmio_read32(W_UNIT_BASE + VTD_FEDATA_REG),
+			 W_FAULT_VECTOR);
+	assert_int_equal(hw_mmio_read32(W_UNIT_BASE + VTD_FECTL_REG), 0);
+	iommu_handover(&W.im);
+	assert_int_equal(hw_mmio_read32(W_UNIT_BASE + VTD_FECTL_REG),
+			 VTD_FECTL_IM);
+	w_dma(W_FLR, W_GPA, 0xab, DMA_LEN, W_MS);
+	w_run(2 * W_MS);
+	assert_int_equal(bytes_of(hg, 0xab), DMA_LEN);
+	w_unassign(h);
+	w_guest_del(g);
+}
+
 static void test_kexec_translation_released_by_detach(void **state)
 {
 	assert_int_equal(dma_old(W_TP), 0);
@@ -982,6 +1007,7 @@ int main(int argc, char **argv)
 #undef T
 #define K(fn) cmocka_unit_test_setup_teardown(fn, w_setup_kexec, w_teardown)
 		K(test_kexec_group_quiesced_on_first_claim),
+		K(test_kexec_handover_masks_fault_event),
 		K(test_kexec_translation_released_by_detach),
 		K(test_kexec_translation_released_by_removal),
 #undef K

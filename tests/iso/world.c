@@ -19,7 +19,6 @@
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
 
-#define UNIT_BASE UINT64_C(0xfed90000)
 #define SLOT_CAPS                                                       \
 	(PCI_EXP_SLTCAP_ABP | PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_AIP | \
 	 PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_HPS | PCI_EXP_SLTCAP_HPC)
@@ -126,7 +125,7 @@ static void dmar_table(void)
 	memset(&W.dmar, 0, sizeof(W.dmar));
 	W.dmar.usable = true;
 	W.dmar.unit_count = 1;
-	W.dmar.units[0].base = UNIT_BASE;
+	W.dmar.units[0].base = W_UNIT_BASE;
 	W.dmar.units[0].flags = DMAR_DRHD_INCLUDE_PCI_ALL;
 	/* ATS behind every root port (VT-d spec 8.5). */
 	W.dmar.atsr_count = 1;
@@ -184,14 +183,17 @@ static void old_life(void)
 static int bring_up(bool inherit, unsigned int units, uint64_t ecap)
 {
 	struct model_unit_config cfg;
-	struct iommu_be_platform plat = {.inherit = inherit};
+	struct iommu_be_platform plat = {
+		.inherit = inherit,
+		.fault_vector = W_FAULT_VECTOR,
+	};
 	struct iommu_be_config *bc;
 
 	model_unit_config_default(&cfg);
 	cfg.ecap |= VTD_ECAP_DT | ecap;
 	/* An unanswered device-TLB invalidation times out in 2 s, not 60. */
 	cfg.ite_timeout_ns = 2000 * W_MS;
-	model_add_unit(UNIT_BASE, &cfg);
+	model_add_unit(W_UNIT_BASE, &cfg);
 	model_add_endpoint(0, W_ATS, 0);
 	model_add_endpoint(0, W_CARD_ATS, 0);
 	model_add_endpoint(0, W_ATS6, 0);

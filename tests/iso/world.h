@@ -48,6 +48,9 @@
 #define W_ACS0	   RID(0x05U, 0x00U)
 #define W_ACS1	   RID(0x05U, 0x01U)
 #define W_OLD	   UINT64_C(0x10000)
+/* The unit's registers, and the vector its fault event is aimed at. */
+#define W_UNIT_BASE    UINT64_C(0xfed90000)
+#define W_FAULT_VECTOR 0x21U
 
 #define W_MS UINT64_C(1000000)
 /* Memory a guest or console domain gets: 2 MiB at GPA/IOVA W_GPA. */

@@ -1026,39 +1026,31 @@ static void test_sm_queue(void **state)
 	assert_int_equal(vtd_domain_flush(dom), 0);
 	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
 
-	/* PASID-based device-TLB invalidation: its fields, its endpoint. */
+	/* A device-TLB invalidation in a 256-bit slot: its fields, its
+	 * endpoint. */
 	before = model_now();
-	assert_int_equal(vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 5,
-						iova_make(0x40000), 2),
-			 0);
-	d = vtd_desc_pdevtlb(&u, LIVE, LIVE, 0, 5, iova_make(0x40000), 2);
-	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_PDEVTLB);
-	assert_int_equal(field_get64(VTD_QI_PDEVTLB_SID, d.lo), rid_val(LIVE));
-	assert_int_equal(field_get64(VTD_QI_PDEVTLB_PASID, d.lo), 5);
-	assert_int_equal(d.hi, 0x41000 | VTD_QI_PDEVTLB_HI_S);
+	assert_int_equal(
+		vtd_devtlb_flush(&u, LIVE, LIVE, 0, iova_make(0x40000), 2), 0);
+	d = vtd_desc_devtlb(&u, LIVE, LIVE, 0, iova_make(0x40000), 2);
+	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_DEVTLB);
+	assert_int_equal(field_get64(VTD_QI_DEVTLB_SID, d.lo), rid_val(LIVE));
+	assert_int_equal(d.hi, 0x41000 | VTD_QI_DEVTLB_HI_S);
 	assert_int_equal(model_executed(idx, d.lo, d.hi, before), 1);
 	assert_int_equal(model_endpoint_stats(idx, LIVE)->invalidations, 1);
 
 	/* A device that never answers: quarantined; the ITE recovered. */
-	assert_int_equal(vtd_devtlb_flush_pasid(&u, DEAD, DEAD, 0, 5,
-						iova_make(0), VTD_DEVTLB_ALL),
+	assert_int_equal(vtd_devtlb_flush(&u, DEAD, DEAD, 0, iova_make(0),
+					  VTD_DEVTLB_ALL),
 			 -ETIMEDOUT);
 	assert_true(vtd_device_quarantined(&u, DEAD));
 	model_advance(UINT64_C(61000000000));
 	vtd_qi_poll(&u);
 	assert_int_equal(vtd_unit_stats(&u)->ite, 1);
-	assert_int_equal(
-		vtd_devtlb_flush_pasid(&u, DEAD, DEAD, 0, 5, iova_make(0), 0),
-		-EIO);
+	assert_int_equal(vtd_devtlb_flush(&u, DEAD, DEAD, 0, iova_make(0), 0),
+			 -EIO);
 	assert_int_equal(vtd_domain_flush(dom), 0);
 
-	/* Within the PASIDs the tables hold, and only in scalable mode. */
-	assert_int_equal(vtd_devtlb_flush_pasid(&u, LIVE, LIVE, 0, 1U << 15,
-						iova_make(0), 0),
-			 -ERANGE);
-	assert_int_equal(
-		vtd_devtlb_flush_pasid(&lu, LIVE, LIVE, 0, 5, iova_make(0), 0),
-		-ENOTSUP);
+	/* PASIDs only in scalable mode. */
 	assert_int_equal(vtd_attach_pasid(dom, &lu, sid, 5), -EINVAL);
 
 	t_detach(dom, &u, sid);

@@ -1423,6 +1423,32 @@ static void test_fault_event_programmed(void **state)
 	shut_down(&u);
 }
 
+/*
+ * Disabling a unit masks its fault event first (FECTL.IM, VT-d spec
+ * 11.4.10): whoever gets the unit next has no handler at our vector.
+ */
+static void test_fault_event_masked_on_disable(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	struct vtd_config vc;
+	struct vtd_unit u;
+	unsigned int idx;
+	uint64_t base;
+
+	idx = add_unit(&cfg);
+	base = BASE(idx);
+	vtd_config_default(&vc);
+	vc.fault_vector = 0x21;
+	assert_int_equal(vtd_unit_init(&u, idx, 0, base, &vc), 0);
+	assert_int_equal(vtd_unit_enable(&u), 0);
+	vtd_fault_event_enable(&u);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), 0);
+	assert_int_equal(vtd_unit_disable(&u), 0);
+	assert_int_equal(hw_mmio_read32(base + VTD_FECTL_REG), VTD_FECTL_IM);
+	assert_int_equal(hw_mmio_read32(base + VTD_GSTS_REG) & VTD_GSTS_TES, 0);
+	vtd_unit_fini(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1430,6 +1456,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_event_programmed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fault_event_masked_on_disable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bringup_heterogeneous,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_bad_units, setup,

@@ -1,6 +1,8 @@
 """Console helpers for the VT-d tests: buffers, domains, DMA, faults."""
 import re
 
+from moat import CMD_TIMEOUT
+
 FAULT = re.compile(r"^fault unit (\d+) sid ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) "
                    r"addr 0x([0-9a-f]+) reason 0x([0-9a-f]{2}) (read|write) (.+)$")
 # An interrupt blocked by remapping: its index, never an address.
@@ -24,7 +26,10 @@ def edus(m):
 
 
 def alloc(m, length):
-    out = m.ok("mem alloc 0x%x" % length)
+    # mem alloc zeroes the buffer; under TCG on a loaded 2-core host 1 GiB
+    # took over 30 s, so a large buffer gets 4 s more per 64 MiB.
+    out = m.ok("mem alloc 0x%x" % length,
+               timeout=CMD_TIMEOUT + 4 * (length >> 26))
     return int(re.match(r"^hpa 0x([0-9a-f]+)$", out[-1]).group(1), 16)
 
 

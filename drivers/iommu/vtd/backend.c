@@ -126,6 +126,11 @@ int iommu_be_unit_enable(struct iommu_be_unit *u)
 	return ret;
 }
 
+void iommu_be_unit_handover(struct iommu_be_unit *u)
+{
+	vtd_fault_event_mask(u->u);
+}
+
 void iommu_be_unit_fini(struct iommu_be_unit *u)
 {
 	vtd_unit_disable(u->u);

@@ -208,25 +208,3 @@ int vtd_devtlb_flush(struct vtd_unit *u, rid_t sid, rid_t pfsid,
 	d = vtd_desc_devtlb(u, sid, pfsid, qdepth, addr, order);
 	return vtd_qi_submit(u, &d, 1, NULL);
 }
-
-/* PASID-based device-TLB invalidations exist in scalable mode (6.5.2.6). */
-int vtd_devtlb_flush_pasid(struct vtd_unit *u, rid_t sid, rid_t pfsid,
-			   unsigned int qdepth, uint32_t pasid, iova_t addr,
-			   unsigned int order)
-{
-	struct vtd_qi_desc d;
-	int err;
-
-	if (u->mode != VTD_MODE_SCALABLE) {
-		return -ENOTSUP;
-	}
-	if (pasid >= u->pasids) {
-		return -ERANGE;
-	}
-	err = vtd_devtlb_allowed(u, sid);
-	if (err) {
-		return err;
-	}
-	d = vtd_desc_pdevtlb(u, sid, pfsid, qdepth, pasid, addr, order);
-	return vtd_qi_submit(u, &d, 1, NULL);
-}

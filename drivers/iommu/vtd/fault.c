@@ -253,7 +253,7 @@ void vtd_fault_clear_stale(struct vtd_unit *u)
 	if (vtd_fault_poll(u, NULL, NULL)) {
 		vtd_warn(u, "cleared fault records left by firmware");
 	}
-	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	vtd_fault_event_mask(u);
 	errors =
 		vtd_read32(u, VTD_FSTS_REG) & (VTD_FSTS_ERRORS & ~VTD_FSTS_PFO);
 	if (errors) {
@@ -263,8 +263,17 @@ void vtd_fault_clear_stale(struct vtd_unit *u)
 }
 
 /*
+ * FECTL.IM (VT-d spec 11.4.10): while set, the unit sends no fault event;
+ * a fault recorded meanwhile only sets FECTL.IP.
+ */
+void vtd_fault_event_mask(struct vtd_unit *u)
+{
+	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+}
+
+/*
  * The fault event (VT-d spec 7.3; FECTL, FEDATA, FEADDR and FEUADDR in
- * 10.4.9-10.4.12): an MSI the unit sends itself, outside interrupt
+ * 11.4.10-11.4.13): an MSI the unit sends itself, outside interrupt
  * remapping, when a fault is recorded while none was pending.  Clearing
  * every record (vtd_fault_poll()) clears FECTL.IP, so the next fault
  * interrupts again.  FEUADDR carries the x2APIC id's upper bits (EIM).
@@ -276,7 +285,7 @@ void vtd_fault_event_enable(struct vtd_unit *u)
 	if (!u->cfg.fault_vector) {
 		return;
 	}
-	vtd_write32(u, VTD_FECTL_REG, VTD_FECTL_IM);
+	vtd_fault_event_mask(u);
 	vtd_write32(u, VTD_FEDATA_REG, u->cfg.fault_vector);
 	vtd_write32(u, VTD_FEADDR_REG,
 		    VTD_FEADDR_BASE |

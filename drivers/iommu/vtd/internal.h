@@ -361,8 +361,16 @@ void vtd_pgtable_walk(struct vtd_pgtable *pt, vtd_mapping_fn fn, void *ctx);
 
 /* fault.c */
 void vtd_fault_clear_stale(struct vtd_unit *u);
+/* What a fault reason means (Appendix A); callers read vtd_fault.text. */
+const char *vtd_fault_reason_text(uint8_t reason);
 
 /* intremap.c: interrupt remapping table */
 int vtd_ir_init(struct vtd_unit *u);
 void vtd_ir_fini(struct vtd_unit *u);
 int vtd_ir_enable(struct vtd_unit *u);
+/*
+ * Block entry index: not present, its cached copies invalidated.  On
+ * -ETIMEDOUT the unit may still deliver it from its cache: clear again.
+ * Callers use vtd_irte_free(), which clears and releases the index.
+ */
+int vtd_irte_clear(struct vtd_unit *u, unsigned int index);

@@ -192,10 +192,6 @@ struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
 struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, rid_t sid,
 				   rid_t pfsid, unsigned int qdepth,
 				   iova_t addr, unsigned int order);
-struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, rid_t sid,
-				    rid_t pfsid, unsigned int qdepth,
-				    uint32_t pasid, iova_t addr,
-				    unsigned int order);
 struct vtd_qi_desc vtd_desc_pc_global(void);
 struct vtd_qi_desc vtd_desc_pc_pasid(uint16_t did, uint32_t pasid);
 struct vtd_qi_desc vtd_desc_piotlb_pasid(uint16_t did, uint32_t pasid);

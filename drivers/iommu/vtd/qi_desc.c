@@ -78,10 +78,9 @@ struct vtd_qi_desc vtd_desc_iotlb_domain(const struct vtd_unit *u, uint16_t did)
 /*
  * 2^order pages at addr.  One page: S = 0.  More: S = 1, and the address
  * bits below the size's own bit are ones, the size's bit zero (the PCIe
- * ATS range encoding the descriptor carries, VT-d spec 6.5.2.5 and
- * 6.5.2.6, which place S at s_bit).
+ * ATS range encoding the descriptor carries, VT-d spec 6.5.2.5).
  */
-static uint64_t devtlb_range(uint64_t addr, unsigned int order, uint64_t s_bit)
+static uint64_t devtlb_range(uint64_t addr, unsigned int order)
 {
 	uint64_t ones;
 
@@ -97,7 +96,7 @@ static uint64_t devtlb_range(uint64_t addr, unsigned int order, uint64_t s_bit)
 	} else {
 		addr = 0;
 	}
-	return addr | ones | s_bit;
+	return addr | ones | VTD_QI_DEVTLB_HI_S;
 }
 
 /* MIP 0 stands for a queue depth of 32. */
@@ -106,10 +105,7 @@ static uint64_t devtlb_mip(unsigned int qdepth)
 	return qdepth >= DEVTLB_QDEPTH_MAX ? 0 : qdepth;
 }
 
-/*
- * PFSID only where the unit uses it (ECAP.DIT); elsewhere it is zero.  Both
- * device-TLB descriptors split it alike.
- */
+/* PFSID only where the unit uses it (ECAP.DIT); elsewhere it is zero. */
 static uint64_t devtlb_pfsid(const struct vtd_unit *u, rid_t pfsid)
 {
 	if (!vtd_ecap_dit(u->ecap)) {
@@ -118,9 +114,6 @@ static uint64_t devtlb_pfsid(const struct vtd_unit *u, rid_t pfsid)
 	return field_prep64(VTD_QI_DEVTLB_PFSID_LO, rid_val(pfsid)) |
 	       field_prep64(VTD_QI_DEVTLB_PFSID_HI, rid_val(pfsid) >> 4);
 }
-_Static_assert(VTD_QI_DEVTLB_PFSID_LO == VTD_QI_PDEVTLB_PFSID_LO &&
-		       VTD_QI_DEVTLB_PFSID_HI == VTD_QI_PDEVTLB_PFSID_HI,
-	       "PFSID sits at the same place in both device-TLB descriptors");
 
 struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, rid_t sid,
 				   rid_t pfsid, unsigned int qdepth,
@@ -131,25 +124,7 @@ struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, rid_t sid,
 		      field_prep64(VTD_QI_DEVTLB_SID, rid_val(sid)) |
 		      field_prep64(VTD_QI_DEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
-		.hi = devtlb_range(iova_val(addr), order, VTD_QI_DEVTLB_HI_S),
-	};
-
-	return d;
-}
-
-/* What the device cached for one PASID (scalable mode, 6.5.2.6). */
-struct vtd_qi_desc vtd_desc_pdevtlb(const struct vtd_unit *u, rid_t sid,
-				    rid_t pfsid, unsigned int qdepth,
-				    uint32_t pasid, iova_t addr,
-				    unsigned int order)
-{
-	struct vtd_qi_desc d = {
-		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_PDEVTLB) |
-		      field_prep64(VTD_QI_PDEVTLB_SID, rid_val(sid)) |
-		      field_prep64(VTD_QI_PDEVTLB_PASID, pasid) |
-		      field_prep64(VTD_QI_PDEVTLB_MIP, devtlb_mip(qdepth)) |
-		      devtlb_pfsid(u, pfsid),
-		.hi = devtlb_range(iova_val(addr), order, VTD_QI_PDEVTLB_HI_S),
+		.hi = devtlb_range(iova_val(addr), order),
 	};
 
 	return d;
@@ -233,20 +208,18 @@ struct vtd_qi_desc vtd_desc_iec_index(uint16_t index)
 	return d;
 }
 
-/* A device-TLB invalidation (PASID-based or not), and its target in *sid. */
+/*
+ * A device-TLB invalidation, and its target in *sid.  The driver sends no
+ * PASID-based ones: it never sets a scalable-mode context entry's DTE, so
+ * no device caches a translation for a PASID.
+ */
 bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, rid_t *sid)
 {
-	switch (field_get64(VTD_QI_TYPE, d->lo)) {
-	case VTD_QI_TYPE_DEVTLB:
-		*sid = rid_from(
-			(uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo));
-		return true;
-	case VTD_QI_TYPE_PDEVTLB:
-		*sid = rid_from(
-			(uint16_t)field_get64(VTD_QI_PDEVTLB_SID, d->lo));
-		return true;
+	if (field_get64(VTD_QI_TYPE, d->lo) != VTD_QI_TYPE_DEVTLB) {
+		return false;
 	}
-	return false;
+	*sid = rid_from((uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo));
+	return true;
 }
 
 /*

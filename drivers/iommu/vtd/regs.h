@@ -412,18 +412,6 @@ _Static_assert(sizeof(struct vtd_qi_desc) == 16, "descriptor is 128 bits");
 #define VTD_QI_PIOTLB_G_PASID 2U
 #define VTD_QI_PIOTLB_G_PAGE  3U
 
-/*
- * PASID-based device-TLB invalidate descriptor: the fields of the
- * device-TLB descriptor rearranged around a PASID, S moved to bit 11.
- */
-#define VTD_QI_PDEVTLB_MIP	GENMASK64(8, 4)
-#define VTD_QI_PDEVTLB_PFSID_LO GENMASK64(15, 12)
-#define VTD_QI_PDEVTLB_SID	GENMASK64(31, 16)
-#define VTD_QI_PDEVTLB_PASID	GENMASK64(51, 32)
-#define VTD_QI_PDEVTLB_PFSID_HI GENMASK64(63, 52)
-#define VTD_QI_PDEVTLB_HI_S	BIT64(11)
-#define VTD_QI_PDEVTLB_HI_ADDR	GENMASK64(63, 12)
-
 /* Invalidation wait descriptor. */
 #define VTD_QI_WAIT_SW	     BIT64(5)
 #define VTD_QI_WAIT_FN	     BIT64(6)

@@ -319,16 +319,16 @@ static int validate(struct vtd_unit *u)
 {
 	if (u->ver == UINT32_MAX || u->cap == UINT64_MAX ||
 	    u->ecap == UINT64_MAX) {
-		log_err("vtd",
-			"unit %u at 0x%llx: registers read all-ones; no remapping hardware answers there",
-			u->index, (unsigned long long)u->reg_base);
+		vtd_err(u,
+			"registers at 0x%llx read all-ones; no remapping hardware answers there",
+			(unsigned long long)u->reg_base);
 		return -ENODEV;
 	}
 	if (field_get32(VTD_VER_MAX, u->ver) == 0 || u->cap == 0 ||
 	    u->ecap == 0) {
-		log_err("vtd",
-			"unit %u at 0x%llx: registers read zero; no remapping hardware answers there",
-			u->index, (unsigned long long)u->reg_base);
+		vtd_err(u,
+			"registers at 0x%llx read zero; no remapping hardware answers there",
+			(unsigned long long)u->reg_base);
 		return -ENODEV;
 	}
 	if (!vtd_ecap_qi(u->ecap)) {
@@ -383,8 +383,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 
 	err = hw_mmio_map(reg_base, VTD_REG_PAGE);
 	if (err) {
-		log_err("vtd", "unit %u: register base 0x%llx cannot be mapped",
-			index, (unsigned long long)reg_base);
+		vtd_err(u, "register base 0x%llx cannot be mapped",
+			(unsigned long long)reg_base);
 		return err;
 	}
 	u->ver = vtd_read32(u, VTD_VER_REG);
@@ -396,9 +396,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 	}
 	err = map_registers(u);
 	if (err) {
-		log_err("vtd",
-			"unit %u: fault/IOTLB registers beyond the first page cannot be mapped",
-			index);
+		vtd_err(u,
+			"fault/IOTLB registers beyond the first page cannot be mapped");
 		return err;
 	}
 	choose_mode(u);
@@ -433,14 +432,11 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 		goto out_free_devices;
 	}
 
-	log_info(
-		"vtd",
-		"unit %u at 0x%llx: ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
-		index, (unsigned long long)reg_base,
-		field_get32(VTD_VER_MAX, u->ver),
-		field_get32(VTD_VER_MIN, u->ver), (unsigned long long)u->cap,
-		(unsigned long long)u->ecap, mode_name(u->mode),
-		u->mode_reason);
+	vtd_info(u, "base 0x%llx ver %u.%u cap 0x%llx ecap 0x%llx mode %s (%s)",
+		 (unsigned long long)reg_base, field_get32(VTD_VER_MAX, u->ver),
+		 field_get32(VTD_VER_MIN, u->ver), (unsigned long long)u->cap,
+		 (unsigned long long)u->ecap, mode_name(u->mode),
+		 u->mode_reason);
 	return 0;
 
 out_free_devices:
@@ -609,6 +605,8 @@ int vtd_unit_disable(struct vtd_unit *u)
 	if (!vtd_unit_live(u)) {
 		return 0;
 	}
+	/* Whoever gets the unit next has no handler at our vector. */
+	vtd_fault_event_mask(u);
 	u->state = VTD_UNIT_LIVE;
 	if (u->gcmd & VTD_GCMD_TE) {
 		err = vtd_gcmd_set(u, VTD_GCMD_TE, false);

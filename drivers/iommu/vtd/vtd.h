@@ -165,8 +165,8 @@ int vtd_unit_init(struct vtd_unit *u, unsigned int index, uint16_t segment,
 int vtd_unit_enable(struct vtd_unit *u);
 
 /*
- * Translation, interrupt remapping and queue off (shutdown, tests, or
- * after a failed enable); domains must be detached.
+ * Fault event masked, then translation, interrupt remapping and queue off
+ * (shutdown, tests, or after a failed enable); domains must be detached.
  */
 int vtd_unit_disable(struct vtd_unit *u);
 
@@ -277,15 +277,6 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
  */
 int vtd_devtlb_flush(struct vtd_unit *u, rid_t sid, rid_t pfsid,
 		     unsigned int qdepth, iova_t addr, unsigned int order);
-
-/*
- * The same for what the device cached for one PASID (scalable mode only,
- * -ENOTSUP otherwise): a PASID-based device-TLB invalidation.  Embedding
- * API, like the PASID attach calls below.
- */
-int vtd_devtlb_flush_pasid(struct vtd_unit *u, rid_t sid, rid_t pfsid,
-			   unsigned int qdepth, uint32_t pasid, iova_t addr,
-			   unsigned int order);
 
 /*
  * Move the invalidation queue on without waiting: notice completions,
@@ -509,10 +500,9 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  * needs it empty (-EBUSY), detach leaves it empty, and a switch blocks it
  * in between.  Errors as for vtd_attach() and vtd_detach().
  *
- * Embedding API: moat's own image attaches no PASID other than
- * VTD_RID_PASID (QEMU emulates no PASID-tagged DMA), so these, nested
- * attach and vtd_devtlb_flush_pasid() are reached by embedders and by the
- * model tests (tests/model/test_sm.c), which judge their effect.
+ * moat's console reaches these and nested attach (`attach BDF D pasid P`),
+ * but QEMU emulates no PASID-tagged DMA: the model tests
+ * (tests/model/test_sm.c) judge their effect.
  */
 #define VTD_RID_PASID 0U
 
@@ -576,8 +566,12 @@ int vtd_fault_poll(struct vtd_unit *u, vtd_fault_fn fn, void *ctx);
  * without waiting for its next vtd_fault_poll().
  */
 void vtd_fault_event_enable(struct vtd_unit *u);
-
-const char *vtd_fault_reason_text(uint8_t reason);
+/*
+ * Masks it again: vtd_unit_disable() does, and a kernel handing the unit
+ * over (kexec) must, since the next one has no handler at that vector
+ * until it unmasks the event itself.
+ */
+void vtd_fault_event_mask(struct vtd_unit *u);
 
 /*
  * Interrupt remapping (VT-d spec chapter 5), on every unit with ECAP.IR:
@@ -613,12 +607,6 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index);
  */
 int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
 		 uint8_t vector, const rid_t *source_ids, unsigned int count);
-
-/*
- * Block entry index: not present, its cached copies invalidated.  On
- * -ETIMEDOUT the unit may still deliver it from its cache: clear again.
- */
-int vtd_irte_clear(struct vtd_unit *u, unsigned int index);
 
 /* Clear the entry and release the index, even when clearing failed. */
 int vtd_irte_free(struct vtd_unit *u, unsigned int index);
