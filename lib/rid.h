@@ -8,8 +8,9 @@
  * devfn, where devfn is device << 3 | function.  Context tables, fault
  * records, interrupt entries and invalidations all name requesters so.
  * A type of its own, so that a requester id is never taken for a domain
- * id, an index or a segment: raw uint16_t only where one is encoded into
- * or decoded from an entry, register or descriptor (rid_from(), rid_val()).
+ * id, a PASID, an index or a segment (tests/unit/rid_swap.c): raw uint16_t
+ * only where one is encoded into or decoded from an entry, register or
+ * descriptor (rid_from(), rid_val()).
  */
 typedef struct {
 	uint16_t v;
