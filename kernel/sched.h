@@ -84,8 +84,10 @@ void sched_init(struct sched *s, const char *cmdline);
  */
 bool sched_poll(struct kernel *k);
 /*
- * A long console command's safe point, where it holds no driver state:
- * once a tick it gives one tick away, to the kernel's housekeeping and to
+ * A long console command's safe point, where it holds no driver state or
+ * only state marked in transit (a reset's settle time in the isolation
+ * layer: docs/design.md, "Waits that yield"): once a tick it gives one
+ * tick away, to the kernel's housekeeping and to
  * the running guests, so a removal or a fault storm is handled and guests
  * go on while it works.  Nested calls do nothing.
  */

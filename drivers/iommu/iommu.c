@@ -53,6 +53,8 @@ struct iommu_grp {
 		pending; /* members' detaches the hardware has not confirmed */
 	bool releasing;	 /* back to the kernel once pending reaches 0 */
 	bool dead;	 /* its PCI group is gone; freed with its last hold */
+	/* Being proven quiet with housekeeping let in: in transit, kept. */
+	unsigned int busy;
 };
 
 /* A PASID of an attached device, translating through dom. */
@@ -822,14 +824,22 @@ static void block_group(struct iommu *im, struct pci_dev *d)
 
 /* ---- groups and owners ---- */
 
+/* The yield a settle wait may use (docs/design.md, "Waits that yield"). */
+static const struct pci_yield *yield_of(const struct iommu *im)
+{
+	return im->yield.fn ? &im->yield : NULL;
+}
+
 /*
  * d's DMA over (drivers/pci/reset.h): the method used, or what is
- * missing for any method to apply.
+ * missing for any method to apply.  y: what runs while it waits.
  */
-static int quiesce(struct iommu *im, struct pci_dev *d, const char **how)
+static int quiesce(struct iommu *im, struct pci_dev *d,
+		   const struct pci_yield *y, const char **how)
 {
 	enum pci_quiesce_method used;
-	int ret = pci_dev_quiesce(im->pci, d, IOMMU_QUIESCE_TIMEOUT_NS, &used);
+	int ret =
+		pci_dev_quiesce(im->pci, d, IOMMU_QUIESCE_TIMEOUT_NS, y, &used);
 
 	*how = ret == 0 ? pci_quiesce_method_name(used)
 	       : ret == -ENOTSUP
@@ -895,7 +905,7 @@ static void grp_set_owner(struct iommu *im, struct iommu_grp *r,
 /* Drops a record that remembers nothing. */
 static void grp_put(struct iommu *im, struct iommu_grp *r)
 {
-	if (r->holds || r->pending ||
+	if (r->holds || r->pending || r->busy ||
 	    (!r->dead &&
 	     (r->kind != IOMMU_OWNER_KERNEL || r->dma_from != DMA_UNKNOWN))) {
 		return;
@@ -975,9 +985,12 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d, struct iommu_grp *r,
 		       uint64_t serial, bool force, const char **why)
 {
 	struct pci_group *g = pci_group_of(d);
+	enum iommu_owner_kind kind = r->kind;
+	struct iommu_owner *owner = r->owner;
 	const char *method = NULL, *how;
-	struct pci_dev *m;
-	int ret;
+	struct pci_dev **mv, *m;
+	unsigned int i, n = 0;
+	int ret = 0;
 
 	if (r->dma_from == DMA_QUIET || r->dma_from == serial) {
 		return 0;
@@ -994,19 +1007,34 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d, struct iommu_grp *r,
 			release_inherited(im, m);
 		}
 		bus_master_off(m);
+		n++;
 	}
+	/* Referenced: housekeeping during the waits may remove them. */
+	mv = hw_zalloc(n * sizeof(*mv));
+	if (!mv) {
+		return -ENOMEM;
+	}
+	n = 0;
 	pci_group_for_each_dev(g, m)
 	{
-		if (pci_is_bridge(m)) {
+		if (!pci_is_bridge(m)) {
+			mv[n++] = pci_dev_get(m);
+		}
+	}
+	r->busy++;
+	for (i = 0; i < n && !ret; i++) {
+		m = mv[i];
+		if (pci_dev_is_gone(m)) {
 			continue;
 		}
-		ret = quiesce(im, m, &how);
+		ret = quiesce(im, m, yield_of(im), &how);
 		if (ret && !force) {
 			*why = how;
 			log_warn("iommu",
 				 PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
-			return -EAGAIN;
+			ret = -EAGAIN;
+			break;
 		}
 		if (ret) {
 			log_warn(
@@ -1015,12 +1043,34 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d, struct iommu_grp *r,
 				": handed over without proof its DMA stopped (%s): forced",
 				PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
 			how = "forced";
+			ret = 0;
 		}
 		log_info("iommu", PCI_BDF_FMT ": quiet: %s",
 			 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
 		if (!method || strcmp(how, "forced") == 0) {
 			method = how;
 		}
+	}
+	r->busy--;
+	for (i = 0; i < n; i++) {
+		pci_dev_put(mv[i]);
+	}
+	hw_free(mv);
+	/* What housekeeping did meanwhile comes before what the wait said. */
+	if (pci_dev_is_gone(d)) {
+		*why = "removed while it was being quiesced";
+		return -ENODEV;
+	}
+	if (r->dead || grp_find(im, gid_of(d)) != r) {
+		*why = "its isolation group changed while it was being quiesced";
+		return -EAGAIN;
+	}
+	if (r->kind != kind || r->owner != owner) {
+		*why = "taken away (quarantined) while it was being quiesced";
+		return -EPERM;
+	}
+	if (ret) {
+		return ret;
 	}
 	r->dma_from = DMA_QUIET;
 	r->method = method;
@@ -1037,8 +1087,11 @@ static int check_owner(struct iommu *im, const struct pci_dev *d,
 	if (kind == IOMMU_OWNER_QUARANTINE) {
 		return -EPERM;
 	}
-	/* In transit: nobody's until the hardware confirms its detach. */
-	if (r && r->releasing) {
+	/*
+	 * In transit: nobody's until the hardware confirms its detach, or
+	 * while a wait that lets housekeeping in proves it quiet.
+	 */
+	if (r && (r->releasing || r->busy)) {
 		return -EBUSY;
 	}
 	if (kind == IOMMU_OWNER_KERNEL) {
@@ -1758,11 +1811,18 @@ int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method)
 		block_dev(im, d);
 	}
 	bus_master_off(d);
-	ret = pci_dev_quiesce(im->pci, d, IOMMU_QUIESCE_TIMEOUT_NS, &used);
+	ret = pci_dev_quiesce(im->pci, d, IOMMU_QUIESCE_TIMEOUT_NS,
+			      yield_of(im), &used);
+	/* Housekeeping ran meanwhile: d may be gone, its group another. */
+	if (pci_dev_is_gone(d)) {
+		*method = "removed during the reset";
+		return -ENODEV;
+	}
 	*method = ret ? errno_name(ret) : pci_quiesce_method_name(used);
 	if (ret) {
 		return ret;
 	}
+	r = grp_find(im, gid_of(d));
 	/* Only a reset clears what the device cached and what it did. */
 	if (used != PCI_QUIESCE_FLR && used != PCI_QUIESCE_PM &&
 	    used != PCI_QUIESCE_SBR) {
@@ -1822,6 +1882,20 @@ void iommu_owner_del(struct iommu *im, struct iommu_owner *owner)
 	owner_put(im, owner);
 }
 
+/* The PCI group with id gid, or NULL once it is gone. */
+static struct pci_group *group_by_id(const struct iommu *im, unsigned int gid)
+{
+	struct pci_group *g;
+
+	pci_for_each_group(im->pci, g)
+	{
+		if (g->id == gid) {
+			return g;
+		}
+	}
+	return NULL;
+}
+
 int iommu_assign(struct iommu *im, struct iommu_owner *owner, struct pci_dev *d,
 		 bool force, struct iommu_hold **hold, const char **why)
 {
@@ -1871,27 +1945,17 @@ int iommu_assign(struct iommu *im, struct iommu_owner *owner, struct pci_dev *d,
 out_free:
 	hw_free(h);
 out_release:
-	if (claimed && !r->holds) {
-		release(im, d, r);
+	if (r->kind != IOMMU_OWNER_NAMED || r->owner != owner) {
+		grp_put(im, r); /* quarantined while proven quiet: stays so */
+	} else if (claimed && !r->holds) {
+		/* Its members as they are now: d may be gone, g recomputed. */
+		release_group(im, group_by_id(im, r->node.key), r);
 	} else {
 		block_dev(im, d);
 		r->dma_from = r->holds ? owner->serial : DMA_UNKNOWN;
+		grp_put(im, r);
 	}
 	return ret;
-}
-
-/* The PCI group with id gid, or NULL once it is gone. */
-static struct pci_group *group_by_id(const struct iommu *im, unsigned int gid)
-{
-	struct pci_group *g;
-
-	pci_for_each_group(im->pci, g)
-	{
-		if (g->id == gid) {
-			return g;
-		}
-	}
-	return NULL;
 }
 
 /*
@@ -1911,7 +1975,7 @@ static int quiesce_group(struct iommu *im, struct pci_group *g,
 		if (pci_is_bridge(m)) {
 			continue;
 		}
-		if (quiesce(im, m, &how)) {
+		if (quiesce(im, m, NULL, &how)) {
 			log_warn("iommu",
 				 PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
@@ -1940,7 +2004,7 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 		if (!pci_dev_is_gone(d)) {
 			block_dev(im, d);
 			bus_master_off(d);
-			if (quiesce(im, d, &how)) {
+			if (quiesce(im, d, NULL, &how)) {
 				log_warn("iommu",
 					 PCI_BDF_FMT
 					 ": DMA not proven stopped: %s",

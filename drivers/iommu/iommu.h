@@ -6,6 +6,7 @@
 #include "drivers/acpi/dmar.h"
 #include "drivers/iommu/backend.h"
 #include "drivers/pci/pci.h"
+#include "drivers/pci/reset.h"
 
 /*
  * The isolation layer: what moat promises about devices' DMA, on top of
@@ -123,6 +124,13 @@ struct iommu {
 	uint64_t held_lost;
 	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
 	unsigned int ats_allow_count;
+	/*
+	 * What the settle waits of iommu_reset() and of the proof of quiet
+	 * in iommu_assign() and iommu_attach() let run (the kernel's
+	 * housekeeping: hot-plug, faults, iommu_poll()); fn NULL: nothing.
+	 * docs/design.md, "Waits that yield".
+	 */
+	struct pci_yield yield;
 };
 
 /*

@@ -515,7 +515,8 @@ void pci_hotplug_poll(struct pci_host *host, const struct pci_hotplug_ops *ops,
 	struct pci_slot *s;
 
 	for (s = host->slots; s; s = s->next) {
-		if (!pci_dev_is_gone(s->port)) {
+		/* A reset's link events are not a removal (reset.h). */
+		if (!pci_dev_is_gone(s->port) && s->port != host->resetting) {
 			slot_poll(host, s, ops, ctx);
 		}
 	}

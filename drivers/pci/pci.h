@@ -143,6 +143,8 @@ struct pci_host {
 	struct pci_hotplug_timing timing;
 	const struct pci_quiesce_hook *quiesce_hooks[PCI_QUIESCE_HOOKS_MAX];
 	unsigned int quiesce_hook_count;
+	/* A bridge whose secondary bus is being reset (referenced), or NULL. */
+	struct pci_dev *resetting;
 };
 
 #define pci_for_each_dev(host, d) for ((d) = (host)->devs; (d); (d) = (d)->next)

@@ -96,13 +96,22 @@ static void master_off(const struct pci_dev *d)
 	}
 }
 
+/* Between two looks: the caller's yield (reset.h, struct pci_yield). */
+static void pause(const struct pci_yield *y)
+{
+	if (y) {
+		y->fn(y->ctx);
+	}
+	hw_relax();
+}
+
 /* A delay the specification requires; no condition can end it early. */
-static void delay(uint64_t ns)
+static void delay(const struct pci_yield *y, uint64_t ns)
 {
 	uint64_t end = hw_now_ns() + ns;
 
 	while (!hw_time_after(end)) {
-		hw_relax();
+		pause(y);
 	}
 }
 
@@ -114,15 +123,22 @@ static bool answers(const struct pci_dev *d)
 	return v != PCI_VENDOR_ID_NONE && v != PCI_VENDOR_ID_RETRY;
 }
 
-/* Until d answers after a reset: 0, or -ETIMEDOUT at the deadline. */
-static int wait_ready(const struct pci_dev *d, uint64_t deadline)
+/*
+ * Until d answers after a reset: 0, -ETIMEDOUT at the deadline, or
+ * -ENODEV once it is found gone (a yield may have seen it removed).
+ */
+static int wait_ready(const struct pci_yield *y, const struct pci_dev *d,
+		      uint64_t deadline)
 {
 	while (!answers(d)) {
+		if (pci_dev_is_gone(d)) {
+			return -ENODEV;
+		}
 		if (hw_time_after(deadline)) {
 			/* One more look: we may have been away past it. */
 			return answers(d) ? 0 : -ETIMEDOUT;
 		}
-		hw_relax();
+		pause(y);
 	}
 	return 0;
 }
@@ -138,7 +154,8 @@ static int pending_clear(const struct pci_dev *d, int exp)
 	return !(sta & PCI_EXP_DEVSTA_TRPND);
 }
 
-static int wait_pending(const struct pci_dev *d, int exp, uint64_t deadline)
+static int wait_pending(const struct pci_yield *y, const struct pci_dev *d,
+			int exp, uint64_t deadline)
 {
 	int ret;
 
@@ -147,7 +164,7 @@ static int wait_pending(const struct pci_dev *d, int exp, uint64_t deadline)
 			ret = pending_clear(d, exp);
 			return ret ? (ret < 0 ? ret : 0) : -ETIMEDOUT;
 		}
-		hw_relax();
+		pause(y);
 	}
 	return ret < 0 ? ret : 0;
 }
@@ -185,7 +202,8 @@ static void hdr_restore(const struct pci_dev *d, const uint32_t *hdr)
 	pci_acs_enable(d);
 }
 
-static int do_flr(const struct pci_dev *d, int exp, uint64_t timeout_ns)
+static int do_flr(const struct pci_yield *y, const struct pci_dev *d, int exp,
+		  uint64_t timeout_ns)
 {
 	uint32_t hdr[HDR_DWORDS];
 	uint16_t ctl;
@@ -196,7 +214,7 @@ static int do_flr(const struct pci_dev *d, int exp, uint64_t timeout_ns)
 	 * first.  Completions that arrive after the FLR are discarded, so
 	 * the reset goes ahead when it does not.
 	 */
-	ret = wait_pending(d, exp, hw_now_ns() + timeout_ns);
+	ret = wait_pending(y, d, exp, hw_now_ns() + timeout_ns);
 	if (ret == -ENODEV) {
 		return ret;
 	}
@@ -210,8 +228,8 @@ static int do_flr(const struct pci_dev *d, int exp, uint64_t timeout_ns)
 	ctl = rd16(d, (unsigned int)exp + PCI_EXP_DEVCTL);
 	wr16(d, (unsigned int)exp + PCI_EXP_DEVCTL,
 	     (uint16_t)(ctl | PCI_EXP_DEVCTL_BCR_FLR));
-	delay(FLR_WAIT_NS);
-	ret = wait_ready(d, hw_now_ns() + timeout_ns);
+	delay(y, FLR_WAIT_NS);
+	ret = wait_ready(y, d, hw_now_ns() + timeout_ns);
 	if (ret) {
 		return ret;
 	}
@@ -245,7 +263,7 @@ int pci_reset_function(struct pci_dev *d, uint64_t timeout_ns)
 		return -ENOTSUP;
 	}
 	master_off(d);
-	return do_flr(d, exp, timeout_ns);
+	return do_flr(NULL, d, exp, timeout_ns);
 }
 
 /* The offset of d's PM capability when D3hot to D0 resets it, else 0. */
@@ -271,17 +289,18 @@ static void pm_set_state(const struct pci_dev *d, int pm, uint32_t state)
 			field_prep32(PCI_PM_CTRL_STATE, state)));
 }
 
-static int do_pm_reset(const struct pci_dev *d, int pm, uint64_t timeout_ns)
+static int do_pm_reset(const struct pci_yield *y, const struct pci_dev *d,
+		       int pm, uint64_t timeout_ns)
 {
 	uint32_t hdr[HDR_DWORDS];
 	int ret;
 
 	hdr_save(d, hdr);
 	pm_set_state(d, pm, PCI_PM_CTRL_STATE_D3HOT);
-	delay(PM_D3HOT_WAIT_NS);
+	delay(y, PM_D3HOT_WAIT_NS);
 	pm_set_state(d, pm, PCI_PM_CTRL_STATE_D0);
-	delay(PM_D3HOT_WAIT_NS);
-	ret = wait_ready(d, hw_now_ns() + timeout_ns);
+	delay(y, PM_D3HOT_WAIT_NS);
+	ret = wait_ready(y, d, hw_now_ns() + timeout_ns);
 	if (ret) {
 		return ret;
 	}
@@ -333,7 +352,7 @@ static struct pci_dev *sbr_bridge(const struct pci_host *host,
 }
 
 struct saved_fn {
-	const struct pci_dev *d;
+	struct pci_dev *d; /* referenced: a yield may see it removed */
 	uint32_t hdr[HDR_DWORDS];
 };
 
@@ -358,10 +377,10 @@ static void ack_reset_link_event(const struct pci_dev *br)
 	}
 }
 
-static int do_sbr(const struct pci_host *host, const struct pci_dev *br,
-		  uint64_t timeout_ns)
+static int do_sbr(const struct pci_yield *y, struct pci_host *host,
+		  struct pci_dev *br, uint64_t timeout_ns)
 {
-	const struct pci_dev *x;
+	struct pci_dev *x;
 	struct saved_fn *saved;
 	unsigned int i, n = 0;
 	uint64_t deadline;
@@ -378,26 +397,37 @@ static int do_sbr(const struct pci_host *host, const struct pci_dev *br,
 	i = 0;
 	pci_for_each_dev (host, x) {
 		if (pci_dev_below(x, br)) {
-			saved[i].d = x;
+			saved[i].d = pci_dev_get(x);
 			hdr_save(x, saved[i++].hdr);
 		}
 	}
+	/* Its link going down is ours: the hot-plug poll leaves it alone. */
+	host->resetting = pci_dev_get(br);
 	ctl = rd16(br, PCI_BRIDGE_CONTROL);
 	wr16(br, PCI_BRIDGE_CONTROL,
 	     (uint16_t)(ctl | PCI_BRIDGE_CTL_BUS_RESET));
-	delay(SBR_ASSERT_NS);
+	delay(y, SBR_ASSERT_NS);
 	wr16(br, PCI_BRIDGE_CONTROL,
 	     (uint16_t)(ctl & ~PCI_BRIDGE_CTL_BUS_RESET));
-	delay(SBR_WAIT_NS);
+	delay(y, SBR_WAIT_NS);
 	/* In list order: a bridge below gets its bus numbers back first. */
 	deadline = hw_now_ns() + timeout_ns;
 	for (i = 0; i < n && !ret; i++) {
-		ret = wait_ready(saved[i].d, deadline);
+		/* Removed during the wait (elsewhere below a switch): gone. */
+		if (pci_dev_is_gone(saved[i].d)) {
+			continue;
+		}
+		ret = wait_ready(y, saved[i].d, deadline);
 		if (!ret) {
 			hdr_restore(saved[i].d, saved[i].hdr);
 		}
 	}
 	ack_reset_link_event(br);
+	host->resetting = NULL;
+	pci_dev_put(br);
+	for (i = 0; i < n; i++) {
+		pci_dev_put(saved[i].d);
+	}
 	hw_free(saved);
 	return ret;
 }
@@ -419,7 +449,8 @@ static void log_no_method(const struct pci_dev *d, bool pm)
 }
 
 int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
-		    uint64_t timeout_ns, enum pci_quiesce_method *used)
+		    uint64_t timeout_ns, const struct pci_yield *y,
+		    enum pci_quiesce_method *used)
 {
 	const struct pci_quiesce_hook *hook = NULL;
 	int exp = pci_find_cap(d, PCI_CAP_ID_EXP);
@@ -435,22 +466,26 @@ int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
 	master_off(d);
 	if ((pos = flr_exp(d))) {
 		*used = PCI_QUIESCE_FLR;
-		ret = do_flr(d, pos, timeout_ns);
+		ret = do_flr(y, d, pos, timeout_ns);
 	} else if ((pos = pm_reset_pos(d))) {
 		*used = PCI_QUIESCE_PM;
-		ret = do_pm_reset(d, pos, timeout_ns);
+		ret = do_pm_reset(y, d, pos, timeout_ns);
 	} else if ((br = sbr_bridge(host, d))) {
 		*used = PCI_QUIESCE_SBR;
-		ret = do_sbr(host, br, timeout_ns);
+		ret = do_sbr(y, host, br, timeout_ns);
 	} else if ((hook = find_hook(host, d))) {
 		*used = PCI_QUIESCE_HOOK;
 		ret = hook->quiesce(d, hw_now_ns() + timeout_ns);
 	} else if (exp) {
 		*used = PCI_QUIESCE_PENDING;
-		ret = wait_pending(d, exp, hw_now_ns() + timeout_ns);
+		ret = wait_pending(y, d, exp, hw_now_ns() + timeout_ns);
 	} else {
 		log_no_method(d, pci_find_cap(d, PCI_CAP_ID_PM));
 		return -ENOTSUP;
+	}
+	/* Removed while the method waited: nothing of it is left to trust. */
+	if (!ret && pci_dev_is_gone(d)) {
+		ret = -ENODEV;
 	}
 	if (ret) {
 		log_warn(

@@ -58,6 +58,19 @@ enum pci_quiesce_method {
 const char *pci_quiesce_method_name(enum pci_quiesce_method method);
 
 /*
+ * What a caller lets run while a method waits (the 100 ms after an FLR or
+ * a secondary bus reset, the polls after them): fn(ctx) between two looks
+ * at the device.  It may remove devices (housekeeping finds them gone): a
+ * function being reset that is removed meanwhile ends the method with
+ * -ENODEV, and the hot-plug poll leaves alone the slot of a bridge whose
+ * secondary bus is being reset (pci_host.resetting).  NULL: no yield.
+ */
+struct pci_yield {
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+/*
  * *used is the method chosen (PCI_QUIESCE_NONE when none was).  0 when d's
  * DMA is over; -ENODEV when d is not present (pci_dev_present()) or stops
  * answering; -ENOTSUP when no method applies (the log line names what d
@@ -67,7 +80,8 @@ const char *pci_quiesce_method_name(enum pci_quiesce_method method);
  * hand it on (unless it forces, knowingly).
  */
 int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
-		    uint64_t timeout_ns, enum pci_quiesce_method *used);
+		    uint64_t timeout_ns, const struct pci_yield *y,
+		    enum pci_quiesce_method *used);
 
 /*
  * A device-specific quiesce for the functions with this vendor and device

@@ -315,6 +315,76 @@ static void test_surprise_removal_clears_entries(void **state)
 	assert_false(iommu_pending(&W.im));
 }
 
+/*
+ * Settle waits that yield (docs/design.md, "Waits that yield"): the first
+ * yield of a reset's 100 ms checks the card is blocked already, then pulls
+ * it and lets housekeeping run, as the kernel's tick would.
+ */
+static unsigned int settle_yields;
+
+static void pull_card_once(void *ctx)
+{
+	uint8_t buf[DMA_LEN];
+
+	if (settle_yields++) {
+		return;
+	}
+	memset(buf, 0x5c, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_CARD, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	pull(W.slot_card);
+	assert_true(pci_dev_is_gone(ctx));
+}
+
+/*
+ * A card pulled while it is proven quiet for a guest: found gone within
+ * the wait, never reachable, and the assignment fails with the reason,
+ * holding nothing (teardown counts objects and table pages).  A new card
+ * in the slot is assigned as usual.
+ */
+static void test_removed_while_proven_quiet(void **state)
+{
+	struct pci_dev *d = pci_dev_get(w_dev(W_CARD));
+	struct iommu_hold *h = NULL;
+	struct iommu_owner *g;
+	const char *why, *owner;
+	uint64_t hg;
+
+	g = w_guest("g", &hg);
+	settle_yields = 0;
+	W.im.yield = (struct pci_yield){.fn = pull_card_once, .ctx = d};
+	assert_int_equal(iommu_assign(&W.im, g, d, false, &h, &why), -ENODEV);
+	assert_true(settle_yields > 1);
+	assert_null(h);
+	assert_string_equal(why, "removed while it was being quiesced");
+	assert_int_equal(g->groups, 0);
+	assert_int_equal(bytes_of(hg, 0x5c), 0);
+	pci_dev_put(d);
+	W.im.yield.fn = NULL;
+	insert(W.slot_card);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_CARD), &owner),
+			 IOMMU_OWNER_KERNEL);
+	h = w_assign(g, W_CARD);
+	w_unassign(h);
+	w_guest_del(g);
+}
+
+/* The same during the console's reset: it fails cleanly, nothing kept. */
+static void test_removed_during_reset(void **state)
+{
+	struct pci_dev *d = pci_dev_get(w_dev(W_CARD));
+	const char *method;
+
+	settle_yields = 0;
+	W.im.yield = (struct pci_yield){.fn = pull_card_once, .ctx = d};
+	assert_int_equal(iommu_reset(&W.im, d, &method), -ENODEV);
+	assert_true(settle_yields > 1);
+	assert_string_equal(method, "removed during the reset");
+	pci_dev_put(d);
+	W.im.yield.fn = NULL;
+	assert_false(iommu_pending(&W.im));
+}
+
 /* A device that is gone is never waited on: its removal costs no deadline. */
 static void test_removal_of_dead_ats_device_does_not_wait(void **state)
 {
@@ -983,6 +1053,8 @@ int main(int argc, char **argv)
 		T(test_new_member_does_not_block_assigned),
 		T(test_console_cannot_touch_guest_domain),
 		T(test_orderly_removal_blocks_dma),
+		T(test_removed_while_proven_quiet),
+		T(test_removed_during_reset),
 		T(test_orderly_removal_turns_ats_off),
 		T(test_surprise_removal_clears_entries),
 		T(test_removal_of_dead_ats_device_does_not_wait),

@@ -129,7 +129,7 @@ static int quiesce(struct pci_dev *d, enum pci_quiesce_method *used,
 		   uint64_t *took)
 {
 	uint64_t t0 = pci_fake_now_ns;
-	int ret = pci_dev_quiesce(&host, d, TIMEOUT, used);
+	int ret = pci_dev_quiesce(&host, d, TIMEOUT, NULL, used);
 
 	*took = pci_fake_now_ns - t0;
 	return ret;
@@ -931,6 +931,49 @@ static void test_quiesce_sbr_in_slot_is_no_removal(void **state)
 	assert_true(pci_dev_present(find(1, 0, 0)));
 }
 
+/* A yield during a reset's waits: the hot-plug poll, as the kernel's tick. */
+static unsigned int yields;
+
+static void poll_slots(void *ctx)
+{
+	yields++;
+	pci_hotplug_poll(&host, &ops, NULL);
+}
+
+/*
+ * The same with the hot-plug poll running during the reset's 100 ms
+ * (reset.h, struct pci_yield): the slot of the bridge being reset is left
+ * alone until the reset acknowledged its link change.
+ */
+static void test_sbr_in_slot_yielding_is_no_removal(void **state)
+{
+	const struct pci_yield y = {.fn = poll_slots};
+	enum pci_quiesce_method used;
+	struct pci_slot *s;
+	uint8_t *rp, *fn;
+	int slot;
+
+	rp = root_port(true);
+	slot = pci_fake_slot(rp, PCI_CFG_PORT_EXP,
+			     PCI_EXP_SLTCAP_PCP | PCI_EXP_SLTCAP_HPC, 1);
+	fn = function(1, 0, false);
+	pci_fake_slot_card(slot, fn);
+	pci_fake_slot_boot(slot);
+	enumerate();
+	s = pci_find_slot(&host, 0, 0, pci_devfn(0x1c, 0));
+	removed = 0;
+	yields = 0;
+	assert_int_equal(
+		pci_dev_quiesce(&host, find(1, 0, 0), TIMEOUT, &y, &used), 0);
+	assert_int_equal(used, PCI_QUIESCE_SBR);
+	assert_true(yields > 0);
+	assert_int_equal(pci_fake_fn_stats(fn)->resets, 1);
+	pci_hotplug_poll(&host, &ops, NULL);
+	assert_int_equal(removed, 0);
+	assert_int_equal(s->state, PCI_SLOT_ACTIVE);
+	assert_null(host.resetting);
+}
+
 /* ---- the fake's promises ------------------------------------------------ */
 
 /* What bus master off does to a transfer in flight, per kind of device. */
@@ -1025,6 +1068,7 @@ int main(void)
 		T(test_method_names),
 		T(test_hot_add_out_of_memory_fails_closed),
 		T(test_quiesce_sbr_in_slot_is_no_removal),
+		T(test_sbr_in_slot_yielding_is_no_removal),
 		T(test_fake_dma_bus_master_modes),
 		T(test_fake_alias_rid_is_the_drivers_alias),
 	};
