@@ -28,6 +28,7 @@
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
 
@@ -45,9 +46,9 @@ static struct {
 	long baseline;
 } M;
 
-static uint16_t rid(unsigned int i)
+static rid_t rid(unsigned int i)
 {
-	return (uint16_t)((i + 1) << 8);
+	return rid_make((uint8_t)(i + 1), 0);
 }
 
 static struct pci_dev *dev(unsigned int i)
@@ -322,5 +323,5 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		cmocka_set_test_filter(argv[1]);
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }
