@@ -18,6 +18,7 @@
 #include "drivers/pci/ats.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/iso/world.h"
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
@@ -1089,5 +1090,5 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		cmocka_set_test_filter(argv[1]);
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 #include "tests/model/model_ir.h"
@@ -515,5 +516,5 @@ int main(void)
 		cmocka_unit_test(test_msi_format),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

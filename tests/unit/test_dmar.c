@@ -18,6 +18,7 @@
 #include "drivers/acpi/dmar.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/acpi_test_stubs.h"
 
 #define FIXTURES "../shared/fixtures/dmar/"
@@ -1778,5 +1779,5 @@ int main(void)
 		cmocka_unit_test(test_format_hand_built),
 	};
 
-	return cmocka_run_group_tests(tests, load_fixtures, NULL);
+	return deadline_run_group_tests(tests, load_fixtures, NULL);
 }

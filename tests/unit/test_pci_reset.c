@@ -14,6 +14,7 @@
 #include "drivers/pci/reset.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -1073,5 +1074,5 @@ int main(void)
 		T(test_fake_alias_rid_is_the_drivers_alias),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }
