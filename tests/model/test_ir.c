@@ -463,7 +463,8 @@ static void test_iec_deadline(void **state)
 			 -ETIMEDOUT);
 	assert_true(model_now() - t0 >= 5 * UINT64_C(1000000));
 	assert_true(model_now() - t0 <=
-		    u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 2 * RELAX_NS);
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB) +
+			    2 * RELAX_NS);
 	/* The batch stays at the head of the queue: the poll sees it late. */
 	vtd_qi_poll(&u);
 	assert_true(vtd_unit_degraded(&u));

@@ -136,28 +136,24 @@ static void expect_gone(struct rig *r, unsigned int i)
 	assert_int_equal(vtd_fault_poll(&r->u, NULL, NULL), 1);
 }
 
-static bool queue_empty(const struct vtd_unit *u)
-{
-	return u->qi.oldest == u->qi.tail && !u->qi.redo_count;
-}
-
 /* Poll as a timer would until the queue is empty (at most 10 ms). */
 static void drain(struct vtd_unit *u)
 {
 	unsigned int i;
 
-	for (i = 0; i < 1000 && !queue_empty(u); i++) {
+	for (i = 0; i < 1000 && !vtd_qi_idle(u); i++) {
 		vtd_qi_poll(u);
 		model_advance(10000);
 	}
-	assert_true(queue_empty(u));
+	assert_true(vtd_qi_idle(u));
 }
 
 /* A call that began at t0 took no more than its deadline and a poll step. */
 static void assert_within(const struct vtd_unit *u, uint64_t t0,
 			  enum vtd_deadline_class cls)
 {
-	assert_true(model_now() - t0 <= u->cfg.deadline_ns[cls] + RELAX_NS);
+	assert_true(model_now() - t0 <=
+		    vtd_unit_deadline_ns(u, cls) + RELAX_NS);
 }
 
 /* ---- ITE at every slot ---- */
@@ -257,7 +253,7 @@ static void iqe_case(struct rig *r, unsigned int n, unsigned int p,
 			 fails ? -EIO : 0);
 	assert_within(&r->u, t0, VTD_DEADLINE_IOTLB);
 	assert_int_equal(vtd_unit_stats(&r->u)->iqe, iqe + 1);
-	assert_true(queue_empty(&r->u));
+	assert_true(vtd_qi_idle(&r->u));
 	/* Passed by the hardware; its result stays with it. */
 	assert_true(vtd_qi_passed(&r->u, seq));
 	assert_int_equal(vtd_qi_wait(&r->u, seq), fails ? -EIO : 0);
@@ -332,7 +328,7 @@ static void ice_case(struct rig *r, unsigned int n, unsigned int p,
 		vtd_device_reset_done(&r->u, culprit);
 		*errors = 0;
 	}
-	assert_true(queue_empty(&r->u));
+	assert_true(vtd_qi_idle(&r->u));
 	assert_int_equal(model_violations(), 0);
 }
 
@@ -412,7 +408,7 @@ static void test_devtlb_to_vanished_device(void **state)
 	assert_false(vtd_unit_degraded(&r.u));
 	assert_int_equal(
 		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_IOTLB].misses, 0);
-	assert_non_null(other[0]->deferred);
+	assert_int_not_equal(dom_info(other[0]).deferred, 0);
 
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
@@ -433,7 +429,7 @@ static void test_devtlb_to_vanished_device(void **state)
 	for (k = 0; k < 2; k++) {
 		t_map(other[k], iova_make(IOVA(200)), hpa_make(ram), SZ_4K, RW);
 		t_unmap(other[k], iova_make(IOVA(200)), SZ_4K);
-		assert_null(other[k]->deferred);
+		assert_int_equal(dom_info(other[k]).deferred, 0);
 	}
 
 	/* Quarantined; reset but known gone; absent: nothing more is sent. */
@@ -488,19 +484,19 @@ static void test_devtlb_not_answering(void **state)
 	model_silence_endpoint(r.idx, LIVE, true);
 	assert_int_equal(vtd_domain_unmap(r.d, iova_make(far), SZ_4K), -EIO);
 	model_expect_unmap(r.d, far, SZ_4K);
-	assert_non_null(r.d->deferred);
+	assert_int_not_equal(dom_info(r.d).deferred, 0);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
 			 sent);
 	/* No batch can prove it: the next call's reaping keeps them. */
 	t_map(r.d, iova_make(IOVA(1)), hpa_make(r.ram), SZ_4K, RW);
-	assert_non_null(r.d->deferred);
+	assert_int_not_equal(dom_info(r.d).deferred, 0);
 	/* Still silent: a flush cannot prove anything either. */
 	assert_int_equal(vtd_domain_flush(r.d), -EIO);
-	assert_non_null(r.d->deferred);
+	assert_int_not_equal(dom_info(r.d).deferred, 0);
 	/* Back: the flush reaches it, and only then do the tables go. */
 	model_silence_endpoint(r.idx, LIVE, false);
 	assert_int_equal(vtd_domain_flush(r.d), 0);
-	assert_null(r.d->deferred);
+	assert_int_equal(dom_info(r.d).deferred, 0);
 	assert_true(model_table_pages() < pages);
 	assert_true(model_endpoint_stats(r.idx, LIVE)->invalidations > sent);
 	t_unmap(r.d, iova_make(IOVA(1)), SZ_4K);
@@ -513,7 +509,7 @@ static void test_devtlb_not_answering(void **state)
 	sent = model_endpoint_stats(r.idx, LIVE)->invalidations;
 	vtd_device_gone(&r.u, LIVE);
 	assert_int_equal(vtd_domain_flush(r.d), 0);
-	assert_null(r.d->deferred);
+	assert_int_equal(dom_info(r.d).deferred, 0);
 	assert_int_equal(model_endpoint_stats(r.idx, LIVE)->invalidations,
 			 sent);
 	t_detach(r.d, &r.u, LIVE);
@@ -549,13 +545,13 @@ static void test_devtlb_one_deadline(void **state)
 			 -ETIMEDOUT);
 	model_expect_unmap(r.d, IOVA(0), SZ_4K);
 	assert_true(model_now() - t0 <=
-		    r.u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
-			    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] +
+		    vtd_unit_deadline_ns(&r.u, VTD_DEADLINE_IOTLB) +
+			    vtd_unit_deadline_ns(&r.u, VTD_DEADLINE_DEVTLB) +
 			    2 * RELAX_NS);
 	assert_true(vtd_unit_stats(&r.u)
 			    ->deadline[VTD_DEADLINE_DEVTLB]
 			    .max_wait_ns <=
-		    r.u.cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + RELAX_NS);
+		    vtd_unit_deadline_ns(&r.u, VTD_DEADLINE_DEVTLB) + RELAX_NS);
 	assert_true(vtd_device_quarantined(&r.u, DEAD));
 
 	model_advance(ITE_NS);
@@ -599,12 +595,12 @@ static void test_devtlb_quarantined(void **state)
 	sent = model_endpoint_stats(r.idx, other)->invalidations;
 	assert_int_equal(vtd_domain_unmap(r.d, iova_make(far), SZ_4K), -EIO);
 	model_expect_unmap(r.d, far, SZ_4K);
-	assert_non_null(r.d->deferred);
+	assert_int_not_equal(dom_info(r.d).deferred, 0);
 	assert_int_equal(model_endpoint_stats(r.idx, other)->invalidations,
 			 sent + 1);
 	t_detach(r.d, &r.u, LIVE);
 	assert_int_equal(vtd_domain_flush(r.d), 0);
-	assert_null(r.d->deferred);
+	assert_int_equal(dom_info(r.d).deferred, 0);
 	t_detach(r.d, &r.u, other);
 	vtd_device_reset_done(&r.u, LIVE);
 	rig_down(&r);
@@ -676,7 +672,7 @@ static void test_devtlb_late_completion(void **state)
 	assert_true(vtd_device_quarantined(&r.u, sid));
 	model_advance(2000 * MS);
 	vtd_qi_poll(&r.u);
-	assert_true(queue_empty(&r.u));
+	assert_true(vtd_qi_idle(&r.u));
 	assert_int_equal(vtd_unit_stats(&r.u)->ite, 0);
 	assert_int_equal(
 		vtd_unit_stats(&r.u)->deadline[VTD_DEADLINE_DEVTLB].recoveries,
@@ -722,7 +718,7 @@ static void test_ite_during_wait(void **state)
 	assert_true(vtd_device_quarantined(&r.u, DEAD));
 	assert_int_equal(vtd_qi_wait(&r.u, seq[1]), 0);
 	expect_gone(&r, 0);
-	assert_true(queue_empty(&r.u));
+	assert_true(vtd_qi_idle(&r.u));
 	assert_int_equal(vtd_unit_stats(&r.u)->aborted, 2);
 	assert_int_equal(vtd_unit_stats(&r.u)->resubmitted, 2);
 	rig_down(&r);
@@ -1155,7 +1151,7 @@ static void test_success_path_mmio(void **state)
 	for (i = 0; i < 100; i++) {
 		t_map(r.d, iova_make(IOVA(i % PAGES)), hpa_make(r.ram), SZ_4K,
 		      RW);
-		s0 = r.u.stats;
+		s0 = *vtd_unit_stats(&r.u);
 		t_unmap(r.d, iova_make(IOVA(i % PAGES)), SZ_4K);
 		assert_int_equal(vtd_unit_stats(&r.u)->mmio_reads,
 				 s0.mmio_reads);
@@ -1183,7 +1179,7 @@ static void test_selftest_iqe(void **state)
 	assert_int_equal(model_log_count("IQEI 4, reserved field set"), 1);
 	assert_int_equal(dma_fill(r.idx, MASTER, KEEP, 7, 8), 0);
 	assert_int_equal(ram_byte(r.ram + PAGES * SZ_4K), 7);
-	assert_true(queue_empty(&r.u));
+	assert_true(vtd_qi_idle(&r.u));
 	rig_down(&r);
 }
 
@@ -1226,7 +1222,7 @@ static void test_iqe_mark_ages(void **state)
 	model_qi_stall(r.idx, false);
 	model_advance(MS);
 	t_map(r.d, iova_make(IOVA(2)), hpa_make(r.ram), SZ_4K, RW);
-	assert_null(r.d->deferred);
+	assert_int_equal(dom_info(r.d).deferred, 0);
 	assert_true(model_table_pages() < pages);
 	t_unmap(r.d, iova_make(IOVA(2)), SZ_4K);
 	rig_down(&r);
@@ -1269,13 +1265,13 @@ static void test_iqe_keeps_deferred_pages(void **state)
 		}
 		model_expect_unmap(r.d, far, SZ_4K);
 		assert_int_equal(vtd_unit_stats(&r.u)->iqe, k + 1);
-		assert_non_null(r.d->deferred);
+		assert_int_not_equal(dom_info(r.d).deferred, 0);
 		/* The next call reaps: they stay. */
 		t_map(r.d, iova_make(IOVA(1)), hpa_make(r.ram), SZ_4K, RW);
 		t_unmap(r.d, iova_make(IOVA(1)), SZ_4K);
-		assert_non_null(r.d->deferred);
+		assert_int_not_equal(dom_info(r.d).deferred, 0);
 		assert_int_equal(vtd_domain_flush(r.d), 0);
-		assert_null(r.d->deferred);
+		assert_int_equal(dom_info(r.d).deferred, 0);
 		assert_int_equal(dma_fill(r.idx, MASTER, far, 2, 8), -EFAULT);
 		assert_int_equal(vtd_fault_poll(&r.u, NULL, NULL), 1);
 	}
