@@ -124,7 +124,7 @@ static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, psi);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, dsi);
 	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
-	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->doorbells - s0.doorbells, 1);
 	unreachable(&r, ranges, count);
 	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);

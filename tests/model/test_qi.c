@@ -11,6 +11,19 @@
  *   no stale translation is served after it;
  * - only the guilty device is quarantined;
  * - the queue drains and the unit is healthy after recovery.
+ *
+ * Driver state is read through accessors (vtd_qi_idle(), vtd_unit_stats(),
+ * vtd_domain_info(), vtd_unit_deadline_ns()).  What stays white-box, on
+ * purpose, because the case is about the ring itself:
+ * - qi.seq: set near the 32-bit wrap, or read as "the last batch issued"
+ *   to wait for it;
+ * - qi.slot_seq and qi.status_pa: which sequence number each slot's status
+ *   word must end with, checked against the status page the unit writes;
+ * - qi.status, qi.tail and qi.slots: a stray status write planted in the
+ *   next slot, as a late write from a previous batch would land;
+ * - unit ecap: DIT turned on after bring-up to build one descriptor;
+ * - d->pt and fl.count: tables freed without the domain's invalidation, to
+ *   show the model catches the stale walk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
