@@ -535,8 +535,8 @@ static void test_claim_remove_cycles_do_not_leak(void **state)
 		 * Nothing of the card's earlier lives is kept (the tables'
 		 * buckets, allocated by the first cycle, stay).
 		 */
-		assert_int_equal(W.im.grps.count, 0);
-		assert_int_equal(W.im.atts.count, 0);
+		assert_int_equal(iommu_counts(&W.im).groups, 0);
+		assert_int_equal(iommu_counts(&W.im).attachments, 0);
 		if (i == 0) {
 			live = pci_alloc_live;
 		}
@@ -847,11 +847,11 @@ static void test_guest_domain_delete_retried(void **state)
 	w_unassign(h);
 	iommu_owner_del(&W.im, g);
 	assert_true(iommu_pending(&W.im));
-	assert_int_equal(W.im.domains.count, 1);
+	assert_int_equal(iommu_counts(&W.im).domains, 1);
 	model_qi_stall(0, false);
 	w_run(10 * W_MS);
 	assert_false(iommu_pending(&W.im));
-	assert_int_equal(W.im.domains.count, 0);
+	assert_int_equal(iommu_counts(&W.im).domains, 0);
 }
 
 /*
@@ -873,7 +873,7 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
 	assert_false(iommu_pending(&W.im));
 	assert_int_equal(iommu_flush(&W.im, g, g->dom_id), 0);
 	iommu_owner_del(&W.im, g);
-	assert_int_equal(W.im.domains.count, 0);
+	assert_int_equal(iommu_counts(&W.im).domains, 0);
 	model_add_endpoint(0, W_ATS, 0);
 }
 
