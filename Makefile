@@ -55,7 +55,7 @@ KERNEL_SRCS := \
 	lib/string.c lib/format.c lib/errno.c \
 	kernel/main.c kernel/log.c kernel/panic.c kernel/page_alloc.c \
 	kernel/heap.c kernel/console.c kernel/console_parse.c kernel/cmdline.c \
-	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/cmd_iommu.c \
+	kernel/cmd_basic.c kernel/cmd_mem.c kernel/console_uart.c kernel/cmd_iommu.c kernel/cmd_fault.c \
 	kernel/guest.c kernel/cmd_guest.c \
 	kernel/sched.c kernel/hypercall.c kernel/cmd_sched.c arch/x86_64/vcpu.c \
 	drivers/serial/uart16550.c

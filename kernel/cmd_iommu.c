@@ -94,8 +94,8 @@ static void show_mapping(void *ctx, const struct iommu_mapping *m)
 
 static void show_pasid(void *ctx, const struct pci_dev *d, uint32_t pasid)
 {
-	con_printf("pasid %02x:%02x.%u %u\n", d->bus, d->devfn >> 3,
-		   d->devfn & 7, pasid);
+	con_printf("pasid " RID_FMT " %u\n",
+		   RID_ARGS(rid_make(d->bus, d->devfn)), pasid);
 }
 
 static int domain_map(int argc, char **argv, unsigned int id)
@@ -498,56 +498,6 @@ static int cmd_release(int argc, char **argv)
 }
 CONSOLE_CMD(release, "release", "release BDF",
 	    "return a device's group to the kernel, blocked", cmd_release);
-
-static void print_fault(void *ctx, const struct iommu_fault *f,
-			const char *owner)
-{
-	struct cmd_fault_watch *m = ctx, *w = kernel_get()->fault_watch;
-	unsigned int i;
-
-	/* Not a DMA fault: it must not fail the requester's next DMA. */
-	if (f->irq) {
-		con_printf("irq fault unit %u sid " RID_FMT
-			   " index 0x%x reason 0x%02x %s%s%s\n",
-			   f->unit, RID_ARGS(f->sid), f->index, f->reason,
-			   f->text, owner ? " owner " : "", owner ? owner : "");
-		return;
-	}
-	con_printf("fault unit %u sid " RID_FMT
-		   " addr 0x%llx reason 0x%02x %s %s%s%s\n",
-		   f->unit, RID_ARGS(f->sid), IOVA_ARG(f->addr), f->reason,
-		   f->write ? "write" : "read", f->text, owner ? " owner " : "",
-		   owner ? owner : "");
-	for (i = 0; i < m->sid_count; i++) {
-		if (m->sids[i] == f->sid) {
-			m->matched++;
-		}
-	}
-	for (i = 0; w && w != m && i < w->sid_count; i++) {
-		if (w->sids[i] == f->sid) {
-			w->matched++;
-		}
-	}
-}
-
-unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count)
-{
-	struct cmd_fault_watch m = {sids, sid_count, 0};
-
-	iommu_faults(&kernel_get()->iommu, print_fault, &m);
-	return m.matched;
-}
-
-static int cmd_faults(int argc, char **argv)
-{
-	if (argc != 1) {
-		return con_error("usage: faults");
-	}
-	cmd_print_faults(NULL, 0);
-	return 0;
-}
-CONSOLE_CMD(faults, "faults", "faults",
-	    "print and clear the recorded DMA faults", cmd_faults);
 
 static int cmd_stats(int argc, char **argv)
 {

@@ -324,7 +324,7 @@ typedef void (*iommu_owned_fault_fn)(void *ctx, const struct iommu_fault *f,
 void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx);
 /* Who a fault of (unit, sid) is charged to, or NULL for the kernel. */
 struct iommu_owner *iommu_fault_owner(struct iommu *im, unsigned int unit,
-				      uint16_t sid);
+				      rid_t sid);
 
 /* The console's `iommu`, `qi` and `stats`, and `qi selftest` per unit. */
 void iommu_report(struct iommu *im, const char *what, iommu_line_fn fn,

@@ -113,7 +113,8 @@ static void run(unsigned int count)
 		seed ^= seed << 13;
 		seed ^= seed >> 7;
 		seed ^= seed << 17;
-		owned += iommu_fault_owner(&im, 0, (uint16_t)(seed % count)) !=
+		owned += iommu_fault_owner(
+				 &im, 0, rid_from((uint16_t)(seed % count))) !=
 			 NULL;
 	}
 	fault_ns = (now_ns() - t0) / LOOKUPS;

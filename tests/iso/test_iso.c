@@ -322,10 +322,12 @@ static void test_orderly_removal_turns_ats_off(void **state)
 	unsigned int id = w_domain(&hc);
 
 	w_attach(W_CARD_ATS, id);
-	assert_true(pci_cfg_get(W.cfg[W_CARD_ATS], 0x100 + PCI_ATS_CTRL, 2) &
+	assert_true(pci_cfg_get(W.cfg[rid_val(W_CARD_ATS)],
+				0x100 + PCI_ATS_CTRL, 2) &
 		    PCI_ATS_CTRL_ENABLE);
 	iommu_device_removing(&W.im, w_dev(W_CARD_ATS));
-	assert_false(pci_cfg_get(W.cfg[W_CARD_ATS], 0x100 + PCI_ATS_CTRL, 2) &
+	assert_false(pci_cfg_get(W.cfg[rid_val(W_CARD_ATS)],
+				 0x100 + PCI_ATS_CTRL, 2) &
 		     PCI_ATS_CTRL_ENABLE);
 }
 
@@ -642,7 +644,7 @@ static void test_kernel_drives_only_its_own_devices(void **state)
 /* iommu_faults() callback: the owner of each fault, by requester id. */
 struct charged {
 	unsigned int n;
-	uint16_t sid[8];
+	rid_t sid[8];
 	char owner[8][IOMMU_OWNER_NAME_MAX];
 };
 
@@ -686,7 +688,7 @@ static void test_fault_charged_to_owner_at_fault_time(void **state)
 	memset(&c, 0, sizeof(c));
 	iommu_faults(&W.im, charge, &c);
 	assert_int_equal(c.n, 1);
-	assert_int_equal(c.sid[0], W_MF1);
+	assert_int_equal(rid_val(c.sid[0]), rid_val(W_MF1));
 	assert_string_equal(c.owner[0], "g");
 	assert_int_equal(g->faults, 2);
 	w_unassign(hm);
@@ -773,7 +775,7 @@ static void test_reset_blocks_first(void **state)
 
 /* ---- kexec ---- */
 
-static int dma_old(uint16_t rid)
+static int dma_old(rid_t rid)
 {
 	uint8_t buf[16];
 
@@ -894,7 +896,7 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
  */
 static void test_unmap_four_ats_one_dead_waits_one_deadline(void **state)
 {
-	const uint16_t ats[] = {W_ATS, W_CARD_ATS, W_ATS6, W_ATS7};
+	const rid_t ats[] = {W_ATS, W_CARD_ATS, W_ATS6, W_ATS7};
 	uint64_t hc, t0, took;
 	unsigned int id = w_domain(&hc), i;
 

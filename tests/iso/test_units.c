@@ -46,9 +46,9 @@ static struct {
 	long baseline;
 } M;
 
-static uint16_t rid(unsigned int i)
+static rid_t rid(unsigned int i)
 {
-	return (uint16_t)((i + 1) << 8);
+	return rid_make((uint8_t)(i + 1), 0);
 }
 
 static struct pci_dev *dev(unsigned int i)

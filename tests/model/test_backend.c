@@ -84,7 +84,7 @@ static void spans_one(struct pair *p, struct iommu_be_domain *d,
 		      unsigned int in, unsigned int out, const char *missing)
 {
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 3, 0);
+	rid_t sid = SID(0, 3, 0);
 
 	assert_null(iommu_be_domain_no_unit(d, p->u[in]));
 	assert_non_null(iommu_be_domain_no_unit(d, p->u[out]));

@@ -66,11 +66,11 @@ struct cycle {
 
 static struct cycle C;
 
-static bool presence(void *ctx, uint16_t segment, uint16_t sid)
+static bool presence(void *ctx, uint16_t segment, rid_t sid)
 {
 	(void)ctx;
 	(void)segment;
-	return sid != DEV || C.present;
+	return !rid_eq(sid, DEV) || C.present;
 }
 
 static unsigned int dids_in_use(const struct vtd_unit *u)
@@ -216,13 +216,13 @@ static void do_release(void)
 	if (!C.attached) {
 		return;
 	}
-	err = vtd_detach(C.d, &C.u, &(uint16_t){DEV}, 1);
+	err = vtd_detach(C.d, &C.u, (rid_t[]){DEV}, 1);
 	assert_bounded(&C.u, t0);
 	if (err) {
 		/* Stuck behind an invalidation to the lost device. */
 		assert_int_equal(err, -ETIMEDOUT);
 		settle(&C.u);
-		err = vtd_detach(C.d, &C.u, &(uint16_t){DEV}, 1);
+		err = vtd_detach(C.d, &C.u, (rid_t[]){DEV}, 1);
 	}
 	assert_int_equal(err, 0);
 	model_expect_detach(C.idx, DEV);
@@ -356,10 +356,11 @@ static void test_lifecycle_unmap_order(void **state)
 	t_unmap(C.d, iova_make(IOVA), SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 1);
 	/* Page 0 of the range, 4 KiB: S = 0, MIP 0 (a queue depth of 32). */
-	assert_int_equal(model_executed(C.idx,
-					UINT64_C(3) | (uint64_t)DEV << 32, IOVA,
-					t0),
-			 1);
+	assert_int_equal(
+		model_executed(C.idx,
+			       UINT64_C(3) | (uint64_t)rid_val(DEV) << 32, IOVA,
+			       t0),
+		1);
 	t_unmap(C.d, iova_make(IOVA + SZ_4K), 3 * SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 2);
 	t_detach(C.d, &C.u, DEV);

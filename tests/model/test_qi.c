@@ -308,7 +308,7 @@ static void test_iqe_every_slot(void **state)
 /* ---- ICE at every slot ---- */
 
 /* Requesters the injected completion errors name, in turn. */
-static const uint16_t culprits[] = {SID(5, 0, 0), SID(5, 1, 0), LIVE};
+static const rid_t culprits[] = {SID(5, 0, 0), SID(5, 1, 0), LIVE};
 
 /*
  * ICE when position p of n runs (n: the wait); position 0 holds a
@@ -316,7 +316,7 @@ static const uint16_t culprits[] = {SID(5, 0, 0), SID(5, 1, 0), LIVE};
  * completes, and the named device is quarantined at its third error.
  */
 static void ice_case(struct rig *r, unsigned int n, unsigned int p,
-		     uint16_t culprit, unsigned int *errors)
+		     rid_t culprit, unsigned int *errors)
 {
 	struct vtd_qi_desc descs[VTD_QI_BATCH_MAX];
 	unsigned int i;
@@ -366,9 +366,10 @@ static void test_ice_every_slot(void **state)
 
 /* ---- a device that vanished ---- */
 
-static bool config_answers(void *ctx, uint16_t segment, uint16_t sid)
+static bool config_answers(void *ctx, uint16_t segment, rid_t sid)
 {
-	return hw_pci_read16(segment, sid >> 8, sid & 0xff, 0) != 0xffff;
+	return hw_pci_read16(segment, rid_bus(sid), rid_devfn(sid), 0) !=
+	       0xffff;
 }
 
 /*
@@ -537,14 +538,14 @@ static void test_devtlb_not_answering(void **state)
 static void test_devtlb_one_deadline(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	uint16_t sids[4] = {SID(6, 0, 0), SID(6, 1, 0), SID(6, 2, 0), DEAD};
+	rid_t sids[4] = {SID(6, 0, 0), SID(6, 1, 0), SID(6, 2, 0), DEAD};
 	uint64_t t0, sent[4];
 	unsigned int i;
 	struct rig r;
 
 	rig_up(&r, &cfg);
 	for (i = 0; i < 4; i++) {
-		if (sids[i] != DEAD)
+		if (!rid_eq(sids[i], DEAD))
 			model_add_endpoint(r.idx, sids[i], 2000);
 		assert_int_equal(vtd_attach_ats(r.d, &r.u, sids[i], sids[i], 0),
 				 0);
@@ -590,7 +591,7 @@ static void test_devtlb_one_deadline(void **state)
 static void test_devtlb_quarantined(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	uint16_t other = SID(6, 0, 0);
+	rid_t other = SID(6, 0, 0);
 	uint64_t far = 2 * SZ_1G, sent;
 	unsigned int i;
 	struct rig r;
@@ -671,7 +672,7 @@ static void test_ats_record_outlives_failed_attach(void **state)
 static void test_devtlb_late_completion(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	uint16_t sid = SID(0, 20, 0);
+	rid_t sid = SID(0, 20, 0);
 	struct vtd_domain *d2;
 	struct rig r;
 	uint64_t t0;
@@ -751,7 +752,7 @@ static void test_late_status_write(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
 	uint32_t before[SZ_4K / 4], expect[VTD_QI_SLOTS], seq[3];
-	uint16_t sid = SID(2, 0, 0);
+	rid_t sid = SID(2, 0, 0);
 	const uint32_t *page;
 	struct vtd_qi_desc desc;
 	struct vtd_domain *d2;
@@ -913,7 +914,7 @@ static void test_deadline_per_class(void **state)
 static void test_degraded_unit_recovers(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_none);
-	uint16_t sid = SID(2, 1, 0);
+	rid_t sid = SID(2, 1, 0);
 	struct vtd_domain *d2;
 	struct rig r;
 
@@ -948,7 +949,7 @@ static void test_degraded_unit_recovers(void **state)
 static void test_two_dead_devices_full_ring(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(&fetch_many);
-	uint16_t dead2 = SID(3, 2, 0);
+	rid_t dead2 = SID(3, 2, 0);
 	struct vtd_qi_desc desc;
 	unsigned int i, n = 0;
 	uint32_t seqs[VTD_QI_WORK_MAX];
@@ -1040,7 +1041,7 @@ static void test_ite_chain(void **state)
 static void test_ite_without_sid(void **state)
 {
 	struct model_unit_config cfg = qi_cfg(*state);
-	uint16_t dead2 = SID(3, 2, 0);
+	rid_t dead2 = SID(3, 2, 0);
 	struct vtd_qi_desc desc;
 	uint32_t seq[3];
 	unsigned int i;
@@ -1062,7 +1063,7 @@ static void test_ite_without_sid(void **state)
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
 	assert_int_equal(vtd_unit_stats(&r.u)->ite, 1);
-	assert_false(vtd_device_quarantined(&r.u, 0));
+	assert_false(vtd_device_quarantined(&r.u, rid_from(0)));
 	/* Stuck on the second device: the head deadline names it. */
 	for (i = 0; i < 2; i++) {
 		model_advance(2000 * MS);
@@ -1075,7 +1076,7 @@ static void test_ite_without_sid(void **state)
 	drain(&r.u);
 	assert_int_equal(vtd_unit_stats(&r.u)->ite, 2);
 	assert_int_equal(model_unit_stats(r.idx)->ite, 2);
-	assert_false(vtd_device_quarantined(&r.u, 0));
+	assert_false(vtd_device_quarantined(&r.u, rid_from(0)));
 	assert_int_equal(vtd_quarantine_count(&r.u), 2);
 	assert_true(vtd_qi_passed(&r.u, seq[2]));
 	assert_int_equal(vtd_qi_wait(&r.u, seq[2]), 0);
@@ -1100,9 +1101,9 @@ static void on_batch(void *ctx, const struct vtd_qi_batch_info *b)
 	log->count++;
 }
 
-static void on_sid(void *ctx, uint16_t sid)
+static void on_sid(void *ctx, rid_t sid)
 {
-	*(uint16_t *)ctx = sid;
+	*(rid_t *)ctx = sid;
 }
 
 static void test_qi_info(void **state)
@@ -1111,7 +1112,7 @@ static void test_qi_info(void **state)
 	struct batch_log log = {0};
 	struct vtd_qi_desc desc;
 	struct vtd_qi_info info;
-	uint16_t quarantined = 0;
+	rid_t quarantined = rid_from(0);
 	struct rig r;
 
 	rig_up(&r, &cfg);
@@ -1133,14 +1134,14 @@ static void test_qi_info(void **state)
 	assert_string_equal(log.b[0].state, "late");
 	assert_int_equal(log.b[0].cls, VTD_DEADLINE_DEVTLB);
 	assert_true(log.b[0].has_sid);
-	assert_int_equal(log.b[0].sid, DEAD);
+	assert_int_equal(rid_val(log.b[0].sid), rid_val(DEAD));
 	assert_int_equal(log.b[0].seq, info.seq - 1);
 	assert_true(log.b[0].age_ns >= 1100 * MS);
 	assert_string_equal(log.b[1].state, "queued");
 	assert_int_equal(log.b[1].cls, VTD_DEADLINE_IOTLB);
 	assert_int_equal(log.b[1].count, 1);
 	vtd_for_each_quarantined(&r.u, on_sid, &quarantined);
-	assert_int_equal(quarantined, DEAD);
+	assert_int_equal(rid_val(quarantined), rid_val(DEAD));
 
 	model_advance(ITE_NS);
 	vtd_qi_poll(&r.u);
@@ -1320,21 +1321,22 @@ static void test_devtlb_descriptor(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 8, iova_make(0x7654321000),
-			    0);
+	d = vtd_desc_devtlb(&r.u, rid_from(0x1234), rid_from(0xabcd), 8,
+			    iova_make(0x7654321000), 0);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400080003));
 	assert_int_equal(d.hi, UINT64_C(0x7654321000));
 	/* 2^4 pages: S, and the size in the low address bits. */
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 32, iova_make(0x7654321000),
-			    4);
+	d = vtd_desc_devtlb(&r.u, rid_from(0x1234), rid_from(0xabcd), 32,
+			    iova_make(0x7654321000), 4);
 	assert_int_equal(d.lo, UINT64_C(0x0000123400000003));
 	assert_int_equal(d.hi, UINT64_C(0x7654327001));
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, iova_make(0x7654321000),
-			    VTD_DEVTLB_ALL);
+	d = vtd_desc_devtlb(&r.u, rid_from(0x1234), rid_from(0xabcd), 0,
+			    iova_make(0x7654321000), VTD_DEVTLB_ALL);
 	assert_int_equal(d.hi, UINT64_C(0x7ffffffffffff001));
 	/* PFSID only with ECAP.DIT. */
 	r.u.ecap |= VTD_ECAP_DIT;
-	d = vtd_desc_devtlb(&r.u, 0x1234, 0xabcd, 0, iova_make(0), 0);
+	d = vtd_desc_devtlb(&r.u, rid_from(0x1234), rid_from(0xabcd), 0,
+			    iova_make(0), 0);
 	assert_int_equal(d.lo, UINT64_C(0xabc012340000d003));
 	r.u.ecap &= ~VTD_ECAP_DIT;
 	/* Accepted by the hardware, and without device-TLBs refused early. */

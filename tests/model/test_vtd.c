@@ -265,8 +265,8 @@ static void test_takeover_from_firmware(void **state)
 	p = hw_phys_to_virt(root);
 	p[0] = ctx | 1;
 	p = hw_phys_to_virt(ctx);
-	p[SID(0, 1, 0) * 2] = l3 | 1;
-	p[SID(0, 1, 0) * 2 + 1] = 1 | (5U << 8);
+	p[rid_val(SID(0, 1, 0)) * 2] = l3 | 1;
+	p[rid_val(SID(0, 1, 0)) * 2 + 1] = 1 | (5U << 8);
 	((uint64_t *)hw_phys_to_virt(l3))[(ram >> 30) & 511] = l2 | 3;
 	((uint64_t *)hw_phys_to_virt(l2))[(ram >> 21) & 511] = l1 | 3;
 	((uint64_t *)hw_phys_to_virt(l1))[(ram >> 12) & 511] = ram | 3;
@@ -618,8 +618,8 @@ static void test_attach_detach_paths(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
 	/* A conventional PCI device behind a PCIe-to-PCI bridge at 00:1e.0. */
-	uint16_t ids[2] = {SID(1, 0, 0), SID(0, 30, 0)};
-	uint16_t dup[2] = {SID(2, 0, 0), SID(2, 0, 0)};
+	rid_t ids[2] = {SID(1, 0, 0), SID(0, 30, 0)};
+	rid_t dup[2] = {SID(2, 0, 0), SID(2, 0, 0)};
 	struct vtd_domain *d, *other;
 	struct vtd_unit u;
 	unsigned int i;
@@ -668,7 +668,7 @@ static void test_rmrr_before_enable(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t rmrr = model_ram_alloc(3 * SZ_4K, SZ_4K);
-	uint16_t usb = SID(0, 20, 0);
+	rid_t usb = SID(0, 20, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
@@ -776,7 +776,7 @@ static void test_model_stale_until_invalidated(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t a = model_ram_alloc(SZ_4K, SZ_4K),
 		 b = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 12, 0);
+	rid_t sid = SID(0, 12, 0);
 	struct vtd_context_entry *ce;
 	struct vtd_qi_desc inv[2];
 	struct vtd_domain *d;
@@ -846,7 +846,7 @@ static void test_model_catches_in_place_context_rewrite(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 13, 0);
+	rid_t sid = SID(0, 13, 0);
 	struct vtd_context_entry *ce, saved;
 	struct vtd_domain *d, *other;
 	struct vtd_qi_desc inv[2];
@@ -908,7 +908,7 @@ static void test_model_catches_missing_invalidation(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 14, 0);
+	rid_t sid = SID(0, 14, 0);
 	struct vtd_freelist fl = {0};
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -937,7 +937,7 @@ static void test_model_noncoherent_sees_only_flushed(void **state)
 {
 	struct model_unit_config nc = default_cfg(), co = default_cfg();
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 15, 0);
+	rid_t sid = SID(0, 15, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u[2];
 	unsigned int idx[2], i;
@@ -1006,7 +1006,7 @@ static void test_qi_deadline(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 16, 0);
+	rid_t sid = SID(0, 16, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t t0, spent;
@@ -1046,7 +1046,7 @@ static void test_iqe_returns_error(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 17, 0);
+	rid_t sid = SID(0, 17, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t t0, pages;
@@ -1089,7 +1089,7 @@ static void test_detach_retry_after_timeout(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 19, 0);
+	rid_t sid = SID(0, 19, 0);
 	struct vtd_domain *d, *other;
 	struct vtd_unit u;
 
@@ -1123,7 +1123,7 @@ static void test_reclaim_after_completion(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx;
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 18, 0);
+	rid_t sid = SID(0, 18, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t pages;
@@ -1167,7 +1167,7 @@ static void test_map_error_rolls_back(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
 	uint64_t ram = model_ram_alloc(4 * SZ_2M, SZ_2M), x = 32 * SZ_2M;
-	uint16_t sid = SID(0, 9, 0);
+	rid_t sid = SID(0, 9, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	unsigned int idx;
@@ -1221,7 +1221,7 @@ static void test_unmap_range_every_page(void **state)
 	uint64_t ram = model_ram_alloc(64 * SZ_4K, SZ_4K);
 	static const uint64_t starts[] = {0x10000, 0x23000};
 	static const unsigned int counts[] = {16, 37};
-	uint16_t sid = SID(0, 21, 0);
+	rid_t sid = SID(0, 21, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
@@ -1254,7 +1254,7 @@ static void test_merge_needs_every_entry(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(2 * SZ_2M, SZ_2M);
 	uint64_t x = 8 * SZ_2M, last = x + SZ_2M - SZ_4K;
-	uint16_t sid = SID(0, 22, 0);
+	rid_t sid = SID(0, 22, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	struct map_log log;
@@ -1330,7 +1330,7 @@ static void test_faults_wrap_and_overflow(void **state)
 		dma_fill(idx, SID(1, i, 0), 0x1000 * i, 0, 8);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 3);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(log.f[i].sid, SID(1, i, 0));
+		assert_int_equal(rid_val(log.f[i].sid), rid_val(SID(1, i, 0)));
 		assert_int_equal(iova_val(log.f[i].addr), 0x1000 * i);
 		assert_string_equal(log.f[i].text, "root entry not present");
 	}
@@ -1344,7 +1344,8 @@ static void test_faults_wrap_and_overflow(void **state)
 			 3);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 3);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(log.f[i].sid, SID(1, 3 + i, 0));
+		assert_int_equal(rid_val(log.f[i].sid),
+				 rid_val(SID(1, 3 + i, 0)));
 		assert_false(log.f[i].write);
 	}
 
@@ -1354,8 +1355,8 @@ static void test_faults_wrap_and_overflow(void **state)
 		dma_fill(idx, SID(2, i, 0), 0, 0, 8);
 	assert_int_equal(model_unit_stats(idx)->faults_lost, 2);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 4);
-	assert_int_equal(log.f[0].sid, SID(2, 0, 0));
-	assert_int_equal(log.f[3].sid, SID(2, 3, 0));
+	assert_int_equal(rid_val(log.f[0].sid), rid_val(SID(2, 0, 0)));
+	assert_int_equal(rid_val(log.f[3].sid), rid_val(SID(2, 3, 0)));
 	assert_int_equal(model_log_count("overflowed"), 1);
 	assert_int_equal(hw_mmio_read32(BASE(idx) + VTD_FSTS_REG) &
 				 (VTD_FSTS_PFO | VTD_FSTS_PPF),

@@ -461,7 +461,8 @@ static const char *devs_str(void)
 	pci_for_each_dev (&host, d) {
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 				      "%s%02x:%02x.%x", n ? " " : "", d->bus,
-				      pci_slot(d->devfn), pci_func(d->devfn));
+				      rid_devfn_device(d->devfn),
+				      rid_devfn_function(d->devfn));
 	}
 	return buf;
 }

@@ -152,7 +152,7 @@ static void classify(struct vtd_qi_batch *b, const struct vtd_qi_desc *descs,
 		     unsigned int count)
 {
 	unsigned int i;
-	uint16_t sid;
+	rid_t sid;
 
 	b->cls = VTD_DEADLINE_IOTLB;
 	for (i = 0; i < count; i++) {
@@ -163,7 +163,7 @@ static void classify(struct vtd_qi_batch *b, const struct vtd_qi_desc *descs,
 			b->cls = VTD_DEADLINE_DEVTLB;
 			b->sid = sid;
 			b->flags |= QI_F_SID;
-		} else if (b->sid != sid) {
+		} else if (!rid_eq(b->sid, sid)) {
 			b->flags &= ~QI_F_SID;
 		}
 	}
