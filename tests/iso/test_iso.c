@@ -254,7 +254,7 @@ static void test_console_cannot_touch_guest_domain(void **state)
  * of g's memory cannot complete, so the unmap fails (the range stays
  * reachable until iommu_flush() succeeds).
  */
-static void ats_device_dies(struct iommu_owner *g, uint16_t sid)
+static void ats_device_dies(struct iommu_owner *g, rid_t sid)
 {
 	model_remove_endpoint(0, sid);
 	assert_int_not_equal(
