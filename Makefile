@@ -216,7 +216,7 @@ endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t))))
 
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/host/bin/%)
-test-unit: check-api $(UNIT_BINS)
+test-unit: check-api check-deadline $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 .PHONY: test-unit
 
@@ -225,6 +225,12 @@ test-unit: check-api $(UNIT_BINS)
 check-api:
 	$(Q)/usr/bin/python3 tests/check_api.py
 .PHONY: check-api
+
+# Every cmocka group runs with a deadline per test (tests/deadline.h).
+check-deadline:
+	$(Q)! grep -n 'cmocka_run_group_tests(' $(wildcard tests/*/*.c) || \
+		{ echo "check-deadline: run cmocka groups with deadline_run_group_tests() (tests/deadline.h)"; exit 1; }
+.PHONY: check-deadline
 
 # ---------------------------------------------------------------------------
 # make bench: the model's figures, built like the kernel is (-O2, no

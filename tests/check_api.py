@@ -61,7 +61,8 @@ def main():
     bad = 0
     for header in HEADERS:
         for name in declared(header):
-            word = re.compile(r"\b%s\b" % name)
+            # Not a struct of the same name (struct vtd_unit_info).
+            word = re.compile(r"(?<!struct )\b%s\b" % name)
             # Definitions and declarations start in column 0; uses do not.
             defined = [p for p, t in sources.items() if p.endswith(".c") and
                        re.search(r"^\S.*\b%s\s*\(" % name, t, re.M)]

@@ -2400,6 +2400,16 @@ bool iommu_pending(const struct iommu *im)
 	return im->retry || im->dying;
 }
 
+struct iommu_counts iommu_counts(const struct iommu *im)
+{
+	return (struct iommu_counts){
+		.domains = im->domains.count,
+		.attachments = im->atts.count,
+		.sids = im->sids.count,
+		.groups = im->grps.count,
+	};
+}
+
 static void reject(struct dmar *dmar, unsigned int i, const char *what, int err)
 {
 	char why[64];

@@ -156,6 +156,16 @@ void iommu_poll(struct iommu *im);
 /* Whether teardown is still waiting on the hardware. */
 bool iommu_pending(const struct iommu *im);
 
+/* The objects the layer holds, for accounting and leak checks. */
+struct iommu_counts {
+	unsigned int domains;	  /* dying ones included */
+	unsigned int attachments; /* device objects attached */
+	unsigned int sids;	  /* requester ids attached */
+	unsigned int groups;	  /* group records */
+};
+
+struct iommu_counts iommu_counts(const struct iommu *im);
+
 /* The live unit translating d's DMA, or NULL (and why, in *why). */
 struct iommu_be_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
 				     const char **why);

@@ -56,6 +56,14 @@ struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw)
 	return d;
 }
 
+struct vtd_domain_info dom_info(const struct vtd_domain *d)
+{
+	struct vtd_domain_info info;
+
+	vtd_domain_info(d, &info);
+	return info;
+}
+
 void t_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	   unsigned int prot)
 {
@@ -72,13 +80,13 @@ void t_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
 void t_attach(struct vtd_domain *d, struct vtd_unit *u, rid_t sid)
 {
 	assert_int_equal(vtd_attach(d, u, &sid, 1), 0);
-	model_expect_attach(u->index, sid, d);
+	model_expect_attach(vtd_unit_index(u), sid, d);
 }
 
 void t_detach(struct vtd_domain *d, struct vtd_unit *u, rid_t sid)
 {
 	assert_int_equal(vtd_detach(d, u, &sid, 1), 0);
-	model_expect_detach(u->index, sid);
+	model_expect_detach(vtd_unit_index(u), sid);
 }
 
 struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
@@ -103,14 +111,14 @@ void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		    uint32_t pasid)
 {
 	assert_int_equal(vtd_attach_pasid(d, u, sid, pasid), 0);
-	model_expect_attach_pasid(u->index, sid, pasid, d);
+	model_expect_attach_pasid(vtd_unit_index(u), sid, pasid, d);
 }
 
 void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		    uint32_t pasid)
 {
 	assert_int_equal(vtd_detach_pasid(d, u, sid, pasid), 0);
-	model_expect_detach_pasid(u->index, sid, pasid);
+	model_expect_detach_pasid(vtd_unit_index(u), sid, pasid);
 }
 
 int dma_fill_pasid(unsigned int unit, rid_t sid, uint32_t pasid, uint64_t iova,

@@ -34,6 +34,8 @@ unsigned int add_unit(const struct model_unit_config *cfg);
 void bring_up(struct vtd_unit *u, unsigned int idx);
 void shut_down(struct vtd_unit *u);
 struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw);
+/* vtd_domain_info() as a value, to assert on one field. */
+struct vtd_domain_info dom_info(const struct vtd_domain *d);
 
 /*
  * The prelude most tests share: unit idx brought up, a domain of aw bits

@@ -118,17 +118,17 @@ static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi,
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	map_pages(&r, ranges, count);
 	model_reset_stats(r.idx);
-	s0 = r.u.stats;
+	s0 = *vtd_unit_stats(&r.u);
 	unmap_batch(&r, ranges, count);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, psi);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, dsi);
 	assert_int_equal(model_unit_stats(r.idx)->waits, waits);
-	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->doorbells - s0.doorbells, 1);
 	unreachable(&r, ranges, count);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);
 }
 
@@ -215,15 +215,16 @@ static void test_table_freed_at_zero(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	for (i = 0; i < 8; i++) {
 		t_map(r.d, iova_make(X + i * SZ_4K),
 		      hpa_make(r.ram + SZ_4K + i * SZ_4K), SZ_4K, RW);
 	}
-	assert_int_equal(r.d->pt.table_pages, base + 2);
+	assert_int_equal(dom_info(r.d).table_pages, base + 2);
 	for (i = 0; i < 8; i++) {
 		t_unmap(r.d, iova_make(X + ((i + 4) % 8) * SZ_4K), SZ_4K);
-		assert_int_equal(r.d->pt.table_pages, i < 7 ? base + 2 : base);
+		assert_int_equal(dom_info(r.d).table_pages,
+				 i < 7 ? base + 2 : base);
 	}
 	rig_down(&r);
 }
@@ -241,18 +242,18 @@ static void test_merge_when_last_written(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	for (i = 0; i < 512; i++) {
 		p = (i * 7) % 512;
 		t_map(r.d, iova_make(X + p * SZ_4K),
 		      hpa_make(r.ram + p * SZ_4K), SZ_4K, RW);
-		assert_int_equal(r.d->pt.table_pages,
+		assert_int_equal(dom_info(r.d).table_pages,
 				 i < 511 ? base + 2 : base + 1);
 	}
 	assert_int_equal(dma_fill(r.idx, DEV, X + 300 * SZ_4K, 3, 8), 0);
 	assert_int_equal(ram_byte(r.ram + 300 * SZ_4K), 3);
 	t_unmap(r.d, iova_make(X), SZ_2M);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);
 }
 
@@ -274,7 +275,7 @@ static void test_one_page_map_refusals(void **state)
 	rig_up(&r, &cfg);
 	t_map(r.d, iova_make(X), hpa_make(r.ram), SZ_4K, RW);
 	t_map(r.d, iova_make(X + SZ_2M), hpa_make(r.ram + SZ_4K), SZ_4K, RW);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	/* The table of X + SZ_2M is the last used; X is in another. */
 	assert_int_equal(
 		vtd_domain_map(r.d, iova_make(X + SZ_2M), hpa, SZ_4K, RW),
@@ -296,7 +297,7 @@ static void test_one_page_map_refusals(void **state)
 	assert_int_equal(vtd_domain_map(r.d, at, hpa, SZ_4K, 0), -EINVAL);
 	assert_int_equal(vtd_domain_map(r.d, at, hpa, SZ_4K, RW | 0x8U),
 			 -EINVAL);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	assert_int_equal(dma_fill(r.idx, DEV, X, 5, 8), 0);
 	assert_int_equal(ram_byte(r.ram), 5);
 	assert_int_equal(dma_fill(r.idx, DEV, X + SZ_2M, 6, 8), 0);
@@ -309,7 +310,7 @@ static void test_one_page_map_refusals(void **state)
 	assert_int_equal(ram_byte(hpa_val(hpa)), 8);
 	t_unmap(r.d, iova_make(X), 2 * SZ_4K);
 	t_unmap(r.d, iova_make(X + SZ_2M), SZ_4K);
-	assert_int_equal(r.d->pt.table_pages, 1);
+	assert_int_equal(dom_info(r.d).table_pages, 1);
 	rig_down(&r);
 }
 
@@ -326,7 +327,7 @@ static void test_one_page_unmap(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	map_pages(&r, ranges, 2);
 	assert_int_equal(vtd_domain_unmap(r.d, iova_make(X + SZ_4K), SZ_4K),
 			 -ENOENT);
@@ -334,10 +335,10 @@ static void test_one_page_unmap(void **state)
 	t_unmap(r.d, ranges[0].iova, SZ_4K);
 	unreachable(&r, ranges, 1);
 	touch(&r, &ranges[1], 1);
-	assert_int_equal(r.d->pt.table_pages, base + 2);
+	assert_int_equal(dom_info(r.d).table_pages, base + 2);
 	t_unmap(r.d, ranges[1].iova, SZ_4K);
 	unreachable(&r, ranges, 2);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);
 }
 
@@ -359,12 +360,12 @@ static void test_one_page_unmap_leaves_run(void **state)
 		t_map(r.d, iova_make(X + i * SZ_4K),
 		      hpa_make(r.ram + i * SZ_4K), SZ_4K, RW);
 	}
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	t_unmap(r.d, iova_make(X + 7 * SZ_4K), SZ_4K);
 	t_map(r.d, iova_make(X + 7 * SZ_4K), other, SZ_4K, RW);
 	t_map(r.d, iova_make(X + 511 * SZ_4K), hpa_make(r.ram + 511 * SZ_4K),
 	      SZ_4K, RW);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	assert_int_equal(dma_fill(r.idx, DEV, X + 7 * SZ_4K, 9, 8), 0);
 	assert_int_equal(ram_byte(hpa_val(other)), 9);
 	t_unmap(r.d, iova_make(X), SZ_2M);
@@ -386,7 +387,7 @@ static void test_unmap_range_with_holes(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	for (i = 0; i < ARRAY_SIZE(mapped); i++) {
 		ranges[i].iova = iova_make(X + mapped[i] * SZ_4K);
 		ranges[i].len = SZ_4K;
@@ -399,7 +400,7 @@ static void test_unmap_range_with_holes(void **state)
 	touch(&r, &ranges[6], 2);
 	t_unmap(r.d, iova_make(X + 8 * SZ_4K), 4 * SZ_4K);
 	unreachable(&r, ranges, ARRAY_SIZE(mapped));
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);
 }
 
@@ -414,15 +415,15 @@ static void test_root_on_first_use(void **state)
 
 	bring_up(&u, idx);
 	d = new_domain(&u, 39);
-	assert_int_equal(d->pt.table_pages, 0);
+	assert_int_equal(dom_info(d).table_pages, 0);
 	assert_int_equal(vtd_domain_unmap(d, iova_make(X), SZ_4K), -ENOENT);
 	t_map(d, iova_make(X), hpa_make(ram), SZ_4K, RW);
-	assert_int_equal(d->pt.table_pages, 3);
+	assert_int_equal(dom_info(d).table_pages, 3);
 	t_unmap(d, iova_make(X), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	d = new_domain(&u, 39);
 	t_attach(d, &u, DEV);
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	assert_int_equal(dma_fill(idx, DEV, X, 1, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 	t_detach(d, &u, DEV);

@@ -43,6 +43,18 @@ static struct model_unit_config mode_cfg(void **state)
 	return m->scalable ? sm_cfg(4) : default_cfg();
 }
 
+/*
+ * Entry index of u's interrupt remapping table in memory, found as the
+ * unit finds it: through the address latched in IRTA.
+ */
+static struct vtd_irte *irte_at(const struct vtd_unit *u, unsigned int index)
+{
+	uint64_t irta = hw_mmio_read64(BASE(vtd_unit_index(u)) + VTD_IRTA_REG);
+	struct vtd_irte *table = hw_phys_to_virt(irta & VTD_IRTA_IRTA);
+
+	return &table[index];
+}
+
 /* A unit up with interrupt remapping, the config adjusted by the test. */
 static unsigned int up(struct vtd_unit *u, struct model_unit_config cfg,
 		       const struct vtd_config *vc)
@@ -222,7 +234,7 @@ static uint64_t program_ids(struct vtd_unit *u, unsigned int idx,
 	for (i = 0; i < count; i++) {
 		expect_delivered(idx, ids[i], *index, APIC, VEC);
 	}
-	return u->irt[*index].hi;
+	return irte_at(u, *index)->hi;
 }
 
 /*
@@ -286,8 +298,8 @@ static void test_update_with_iec(void **state)
 	expect_blocked(idx, DEV, index, MODEL_IR_FR_SID);
 	assert_int_equal(vtd_irte_clear(&u, index), 0);
 	expect_blocked(idx, OTHER, index, MODEL_IR_FR_NP);
-	assert_int_equal(u.irt[index].lo, 0);
-	assert_int_equal(u.irt[index].hi, 0);
+	assert_int_equal(irte_at(&u, index)->lo, 0);
+	assert_int_equal(irte_at(&u, index)->hi, 0);
 	/* Clearing an empty entry touches nothing. */
 	before = model_ir_stats(idx)->iec_index;
 	assert_int_equal(vtd_irte_clear(&u, index), 0);
@@ -300,7 +312,7 @@ static void test_update_with_iec(void **state)
 static void poke_irte(struct vtd_unit *u, unsigned int index, uint64_t lo,
 		      uint64_t hi)
 {
-	struct vtd_irte *e = &u->irt[index];
+	struct vtd_irte *e = irte_at(u, index);
 
 	e->lo = lo;
 	e->hi = hi;
@@ -316,7 +328,7 @@ static void test_stale_entry_caught(void **state)
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL);
 	unsigned int index = program(&u, DEV, VEC);
-	struct vtd_irte old = u.irt[index];
+	struct vtd_irte old = *irte_at(&u, index);
 	struct model_msi_result r;
 
 	expect_delivered(idx, DEV, index, APIC, VEC);
@@ -343,7 +355,7 @@ static void test_torn_entry_caught(void **state)
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL);
 	unsigned int index = program(&u, DEV, VEC);
-	struct vtd_irte old = u.irt[index];
+	struct vtd_irte old = *irte_at(&u, index);
 
 	expect_delivered(idx, DEV, index, APIC, VEC);
 	poke_irte(&u, index, old.lo,
@@ -461,7 +473,8 @@ static void test_iec_deadline(void **state)
 			 -ETIMEDOUT);
 	assert_true(model_now() - t0 >= 5 * UINT64_C(1000000));
 	assert_true(model_now() - t0 <=
-		    u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 2 * RELAX_NS);
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB) +
+			    2 * RELAX_NS);
 	/* The batch stays at the head of the queue: the poll sees it late. */
 	vtd_qi_poll(&u);
 	assert_true(vtd_unit_degraded(&u));

@@ -85,8 +85,7 @@ static unsigned int dids_in_use(const struct vtd_unit *u)
 
 static bool queue_idle(const struct vtd_unit *u)
 {
-	return u->qi.oldest == u->qi.tail && !u->qi.redo_count &&
-	       !vtd_unit_degraded(u);
+	return vtd_qi_idle(u) && !vtd_unit_degraded(u);
 }
 
 /*
@@ -108,8 +107,9 @@ static void settle(struct vtd_unit *u)
 /* A call that began at t0 waited at most for one IOTLB and one ATS batch. */
 static void assert_bounded(const struct vtd_unit *u, uint64_t t0)
 {
-	uint64_t bound = u->cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
-			 u->cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + 2 * RELAX_NS;
+	uint64_t bound = vtd_unit_deadline_ns(u, VTD_DEADLINE_IOTLB) +
+			 vtd_unit_deadline_ns(u, VTD_DEADLINE_DEVTLB) +
+			 2 * RELAX_NS;
 
 	assert_true(model_now() - t0 <= bound);
 }

@@ -145,7 +145,7 @@ static void test_mode_choice(void **state)
 
 	/* What each mode programs: TTM, descriptor width. */
 	for (i = 0; i < 6; i++) {
-		bool sm_mode = u[i].mode == VTD_MODE_SCALABLE;
+		bool sm_mode = vtd_unit_mode(&u[i]) == VTD_MODE_SCALABLE;
 
 		assert_int_equal(vtd_unit_enable(&u[i]), 0);
 		assert_int_equal(field_get64(VTD_RTADDR_TTM,
@@ -360,7 +360,7 @@ static void test_every_pgtt(void **state)
 	fl = fmt_domain(&u, 39, VTD_FORMAT_FIRST_LEVEL);
 	pt = fmt_domain(&u, 39, VTD_FORMAT_PASSTHROUGH);
 	parent = new_domain(&u, 39);
-	assert_int_equal(fl->pt.levels, 4);
+	assert_int_equal(dom_info(fl).levels, 4);
 	t_map(sl, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_map(fl, iova_make(IOVA), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	model_expect_map(pt, 0, 0, UINT64_C(1) << 48, RW);
@@ -527,10 +527,10 @@ static void test_first_level_format(void **state)
 		-ERANGE);
 	d = fmt_domain(&u[0], 47, VTD_FORMAT_FIRST_LEVEL);
 	d5 = fmt_domain(&u[1], 48, VTD_FORMAT_FIRST_LEVEL);
-	assert_int_equal(d->pt.levels, 4);
-	assert_int_equal(d->pt.page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
-	assert_int_equal(d5->pt.levels, 5);
-	assert_int_equal(d5->pt.page_sizes,
+	assert_int_equal(dom_info(d).levels, 4);
+	assert_int_equal(dom_info(d).page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
+	assert_int_equal(dom_info(d5).levels, 5);
+	assert_int_equal(dom_info(d5).page_sizes,
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
 
 	/* No write-only pages; a pass-through domain has nothing to map. */
@@ -621,9 +621,9 @@ static void test_fl_only_unit_default_format(void **state)
 	assert_mode(&u[0], "scalable", "forced by vtd.mode");
 
 	d = new_domain(&u[0], 48);
-	assert_int_equal(d->pt.format, VTD_FORMAT_FIRST_LEVEL);
-	assert_int_equal(d->addr_width, 47);
-	assert_int_equal(d->pt.levels, 4);
+	assert_int_equal(dom_info(d).format, VTD_FORMAT_FIRST_LEVEL);
+	assert_int_equal(dom_info(d).addr_width, 47);
+	assert_int_equal(dom_info(d).levels, 4);
 	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_attach(d, &u[0], sid);
 	assert_int_equal(dma_fill(idx[0], sid, IOVA, 0x61, 8), 0);
@@ -637,7 +637,7 @@ static void test_fl_only_unit_default_format(void **state)
 
 	/* Second-level tables stay the choice wherever a unit has SLTS. */
 	d = new_domain(&u[1], 39);
-	assert_int_equal(d->pt.format, VTD_FORMAT_SECOND_LEVEL);
+	assert_int_equal(dom_info(d).format, VTD_FORMAT_SECOND_LEVEL);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 
 	/* Shared with a unit that walks no first-level tables: refused. */
@@ -958,7 +958,7 @@ static void test_sm_walk_coherency(void **state)
 		idx = add_unit(&cfg[i]);
 		bring_up(&u[i], idx);
 		d = new_domain(&u[i], 39);
-		assert_int_equal(d->pt.coherent, i == 0);
+		assert_int_equal(dom_info(d).coherent, i == 0);
 		t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 		t_attach_pasid(d, &u[i], sid, 2);
 		pe = vtd_sm_pasid_entry(&u[i], sid, 2, false);

@@ -130,15 +130,15 @@ static void test_bringup_heterogeneous(void **state)
 	d[0] = new_domain(&u[0], 39);
 	d[1] = new_domain(&u[1], 39);
 	d[2] = new_domain(&u[2], 48);
-	assert_int_equal(d[0]->pt.levels, 3);
-	assert_int_equal(d[1]->pt.levels, 4); /* no 3-level tables on b */
-	assert_int_equal(d[2]->pt.levels, 4);
-	assert_int_equal(d[0]->pt.page_sizes,
+	assert_int_equal(dom_info(d[0]).levels, 3);
+	assert_int_equal(dom_info(d[1]).levels, 4); /* no 3-level tables on b */
+	assert_int_equal(dom_info(d[2]).levels, 4);
+	assert_int_equal(dom_info(d[0]).page_sizes,
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
-	assert_int_equal(d[1]->pt.page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
-	assert_int_equal(d[2]->pt.page_sizes, VTD_PAGE_4K);
-	assert_false(d[0]->pt.coherent);
-	assert_true(d[1]->pt.coherent);
+	assert_int_equal(dom_info(d[1]).page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
+	assert_int_equal(dom_info(d[2]).page_sizes, VTD_PAGE_4K);
+	assert_false(dom_info(d[0]).coherent);
+	assert_true(dom_info(d[1]).coherent);
 	assert_int_equal(vtd_domain_did(d[0], &u[0]), 0);
 	assert_int_equal(vtd_domain_did(d[1], &u[1]), 1); /* CM: never 0 */
 	assert_int_equal(vtd_domain_did(d[2], &u[2]), 0);
@@ -167,9 +167,9 @@ static void test_bringup_heterogeneous(void **state)
 	pair[0] = &u[1];
 	pair[1] = &u[2];
 	assert_int_equal(vtd_domain_create(pair, 2, 39, &span), 0);
-	assert_int_equal(span->pt.levels, 4);
-	assert_int_equal(span->pt.page_sizes, VTD_PAGE_4K);
-	assert_false(span->pt.coherent);
+	assert_int_equal(dom_info(span).levels, 4);
+	assert_int_equal(dom_info(span).page_sizes, VTD_PAGE_4K);
+	assert_false(dom_info(span).coherent);
 	assert_int_equal(vtd_domain_destroy(span), 0);
 	assert_int_equal(vtd_domain_create(pair, 0, 39, &span), -EINVAL);
 	/* 4-level tables are not on a; 48-bit IOVAs exceed its MGAW anyway. */
@@ -321,6 +321,7 @@ static void test_map_unmap_4k(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
 	const struct model_unit_stats *st = model_unit_stats(idx);
+	struct vtd_stats s0;
 	uint8_t buf[64];
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -344,14 +345,14 @@ static void test_map_unmap_4k(void **state)
 
 	/* One page: one page-selective invalidation, one doorbell, one wait. */
 	model_reset_stats(idx);
-	memset(&u.stats, 0, sizeof(u.stats));
+	s0 = *vtd_unit_stats(&u);
 	t_unmap(d, iova_make(0x10000), SZ_4K);
 	assert_int_equal(st->iotlb_page, 1);
 	assert_int_equal(st->iotlb_domain, 0);
 	assert_int_equal(st->iotlb_global, 0);
-	assert_int_equal(vtd_unit_stats(&u)->doorbells, 1);
-	assert_int_equal(vtd_unit_stats(&u)->descriptors, 2);
-	assert_int_equal(vtd_unit_stats(&u)->waits, 1);
+	assert_int_equal(vtd_unit_stats(&u)->doorbells - s0.doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&u)->descriptors - s0.descriptors, 2);
+	assert_int_equal(vtd_unit_stats(&u)->waits - s0.waits, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10000, 0xcc, 8),
 			 -EFAULT);
 	assert_int_equal(ram_byte(ram), 0);
@@ -391,7 +392,7 @@ static void test_map_overlap_rolls_back(void **state)
 
 	d = up_attached(&u, idx, 39, SID(0, 5, 0));
 	t_map(d, iova_make(0x10000), hpa_make(ram), 4 * SZ_4K, RW);
-	pages = d->pt.table_pages;
+	pages = dom_info(d).table_pages;
 	assert_int_equal(vtd_domain_map(d, iova_make(0xe000),
 					hpa_make(ram + 4 * SZ_4K), 4 * SZ_4K,
 					RW),
@@ -400,7 +401,7 @@ static void test_map_overlap_rolls_back(void **state)
 	assert_int_equal(log.count, 1);
 	assert_int_equal(iova_val(log.m[0].iova), 0x10000);
 	assert_int_equal(log.m[0].len, 4 * SZ_4K);
-	assert_int_equal(d->pt.table_pages, pages);
+	assert_int_equal(dom_info(d).table_pages, pages);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0xe000, 1, 8), -EFAULT);
 	fault_expect(&u, SID(0, 5, 0), 0xe000, 5, true);
 
@@ -419,18 +420,18 @@ static void test_superpages(void **state)
 	struct map_log log;
 
 	d = up_attached(&u, idx, 39, SID(0, 6, 0));
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 
 	t_map(d, iova_make(SZ_1G), hpa_make(ram1g), SZ_1G,
 	      RW); /* a leaf in the root table */
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	t_map(d, iova_make(SZ_2M), hpa_make(ram2m), SZ_2M,
 	      RW); /* one level-2 table */
-	assert_int_equal(d->pt.table_pages, 2);
+	assert_int_equal(dom_info(d).table_pages, 2);
 	/* IOVA aligned, address not: 512 small pages. */
 	t_map(d, iova_make(2 * SZ_1G), hpa_make(ram2m + SZ_4K), SZ_2M,
 	      VTD_PROT_READ);
-	assert_int_equal(d->pt.table_pages, 4);
+	assert_int_equal(dom_info(d).table_pages, 4);
 
 	log = mappings(d);
 	assert_int_equal(log.count, 3);
@@ -453,7 +454,7 @@ static void test_superpages(void **state)
 	t_unmap(d, iova_make(SZ_1G), SZ_1G);
 	t_unmap(d, iova_make(SZ_2M), SZ_2M);
 	t_unmap(d, iova_make(2 * SZ_1G), SZ_2M);
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 6, 0), SZ_1G, 0x63, 8), -EFAULT);
 	fault_expect(&u, SID(0, 6, 0), SZ_1G, 5, true);
 	down_attached(d, &u, SID(0, 6, 0));
@@ -472,13 +473,13 @@ static void test_split_and_merge(void **state)
 
 	d = up_attached(&u, idx, 39, SID(0, 7, 0));
 	t_map(d, iova_make(SZ_2M), hpa_make(ram2m), SZ_2M, RW);
-	pages = d->pt.table_pages;
+	pages = dom_info(d).table_pages;
 	/* The 2M leaf is now in the IOTLB. */
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole, 0x71, 8), 0);
 
 	/* Cut a 4K hole: the leaf splits into a table of 4K leaves. */
 	t_unmap(d, iova_make(hole), SZ_4K);
-	assert_int_equal(d->pt.table_pages, pages + 1);
+	assert_int_equal(dom_info(d).table_pages, pages + 1);
 	log = mappings(d);
 	assert_int_equal(log.count, 2);
 	assert_int_equal(log.m[0].page_size, SZ_4K);
@@ -496,7 +497,7 @@ static void test_split_and_merge(void **state)
 
 	/* Fill it again with the same address: back to one 2M leaf. */
 	t_map(d, iova_make(hole), hpa_make(ram2m + 0x5000), SZ_4K, RW);
-	assert_int_equal(d->pt.table_pages, pages);
+	assert_int_equal(dom_info(d).table_pages, pages);
 	log = mappings(d);
 	assert_int_equal(log.count, 1);
 	assert_int_equal(log.m[0].page_size, SZ_2M);
@@ -523,7 +524,7 @@ static void test_split_and_merge(void **state)
 
 	t_unmap(d, iova_make(SZ_2M), SZ_2M);
 	t_unmap(d, iova_make(SZ_1G), SZ_1G);
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	down_attached(d, &u, SID(0, 7, 0));
 }
 
@@ -557,12 +558,12 @@ static void test_unmap_invalidation_granularity(void **state)
 	assert_int_equal(st->iotlb_page, 16);
 	assert_int_equal(st->iotlb_domain, 0);
 	model_reset_stats(idx[0]);
-	bells = u[0].stats.doorbells;
+	bells = vtd_unit_stats(&u[0])->doorbells;
 	t_unmap(d, iova_make(16 * SZ_4K), 17 * SZ_4K);
 	assert_int_equal(st->iotlb_page, 17);
 	assert_int_equal(st->iotlb_domain, 0);
 	assert_int_equal(st->waits, 2);
-	assert_int_equal(u[0].stats.doorbells - bells, 1);
+	assert_int_equal(vtd_unit_stats(&u[0])->doorbells - bells, 1);
 	/* 7 batches of 16 fill half the ring of 256 slots: 112 chunks. */
 	model_reset_stats(idx[0]);
 	t_unmap(d, iova_make(33 * SZ_4K), 113 * SZ_4K);
@@ -722,9 +723,9 @@ static void test_domain_spans_units(void **state)
 	bring_up(&u[0], idx[0]);
 	bring_up(&u[1], idx[1]);
 	assert_int_equal(vtd_domain_create(units, 2, 39, &d), 0);
-	assert_int_equal(d->pt.levels, 3);
-	assert_int_equal(d->pt.page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
-	assert_false(d->pt.coherent);
+	assert_int_equal(dom_info(d).levels, 3);
+	assert_int_equal(dom_info(d).page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
+	assert_false(dom_info(d).coherent);
 	assert_int_equal(vtd_domain_did(d, &u[0]), 0);
 	assert_int_equal(vtd_domain_did(d, &u[1]), 1);
 
@@ -998,8 +999,9 @@ static void test_gcmd_handshake_deadline(void **state)
 	t0 = model_now();
 	assert_int_equal(vtd_unit_enable(&u), -ETIMEDOUT);
 	spent = model_now() - t0;
-	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_REG]);
-	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_REG] + 100000);
+	assert_true(spent >= vtd_unit_deadline_ns(&u, VTD_DEADLINE_REG));
+	assert_true(spent <
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_REG) + 100000);
 	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	assert_int_equal(model_log_count("did not complete within 10000 us"),
 			 1);
@@ -1030,8 +1032,9 @@ static void test_qi_deadline(void **state)
 	assert_int_equal(vtd_domain_unmap(d, iova_make(0x1000), SZ_4K),
 			 -ETIMEDOUT);
 	spent = model_now() - t0;
-	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_IOTLB]);
-	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 100000);
+	assert_true(spent >= vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB));
+	assert_true(spent <
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB) + 100000);
 	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	/* Not complete: the device may still reach the page. */
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 2, 8), 0);
@@ -1075,15 +1078,15 @@ static void test_iqe_returns_error(void **state)
 			"invalidation queue error (IQEI 4, reserved field set)"),
 		1);
 	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
-	assert_int_equal(u.qi.oldest, u.qi.tail);
+	assert_true(vtd_qi_idle(&u));
 	/* The invalidation never ran: the stale translation still serves. */
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 2, 8), 0);
 	assert_int_equal(ram_byte(ram), 2);
 	assert_int_equal(model_table_pages(), pages);
-	assert_non_null(d->deferred);
+	assert_int_not_equal(dom_info(d).deferred, 0);
 
 	assert_int_equal(vtd_domain_flush(d), 0);
-	assert_null(d->deferred);
+	assert_int_equal(dom_info(d).deferred, 0);
 	assert_int_equal(model_table_pages(), pages - 2);
 	model_expect_unmap(d, 2 * SZ_1G, SZ_4K);
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 3, 8), -EFAULT);
@@ -1160,7 +1163,7 @@ static void test_reclaim_after_completion(void **state)
 	/* The next operation reaps them (and makes two tables of its own). */
 	t_map(d, iova_make(0), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	assert_int_equal(model_table_pages(), pages + 2);
-	assert_null(d->deferred);
+	assert_int_equal(dom_info(d).deferred, 0);
 
 	t_unmap(d, iova_make(0), SZ_4K);
 	down_attached(d, &u, sid);
@@ -1318,7 +1321,7 @@ static void test_qi_sequence_wraps(void **state)
 				&u, 0, &(struct vtd_range){iova_make(0), SZ_4K},
 				1, NULL),
 			0);
-	assert_int_equal(u.qi.oldest, u.qi.tail);
+	assert_true(vtd_qi_idle(&u));
 	shut_down(&u);
 }
 

@@ -1375,7 +1375,7 @@ static bool op_kexec(uint32_t b)
 	if (boot(true)) {
 		return false;
 	}
-	W.base_domains = W.im.domains.count;
+	W.base_domains = iommu_counts(&W.im).domains;
 	/* The new kernel denies what it cannot inherit (its log says why). */
 	for (i = 0; i < NPOS; i++) {
 		if (!iommu_be_inherited(W.im.units[0], positions[i].rid)) {
@@ -1619,9 +1619,9 @@ static void check_baseline(void)
 		fail("leak",
 		     "the layer still waits on the hardware after 5 minutes");
 	}
-	if (W.im.domains.count != W.base_domains) {
+	if (iommu_counts(&W.im).domains != W.base_domains) {
 		fail("leak", "%u domains at the end, %u at the start",
-		     W.im.domains.count, W.base_domains);
+		     iommu_counts(&W.im).domains, W.base_domains);
 	}
 	for (i = 0; i < NDOMS; i++) {
 		if (W.dom[i].used) {
@@ -1706,7 +1706,7 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	for (i = 0; i < NPOS; i++) {
 		W.base_refs[i] = dev_at(i) ? dev_at(i)->refs : 0;
 	}
-	W.base_domains = W.im.domains.count;
+	W.base_domains = iommu_counts(&W.im).domains;
 	for (W.step = 0; W.step < n && !rep->failed; W.step++) {
 		const struct sys_op *op = &ops[W.step];
 

@@ -22,6 +22,8 @@
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
+
 #define SID RID(0, 0x18) /* 00:03.0 */
 
 static struct kernel the_kernel;
@@ -212,5 +214,5 @@ int main(void)
 		cmocka_unit_test_setup(test_clean_transfer_ok, setup),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

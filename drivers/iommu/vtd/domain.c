@@ -124,6 +124,23 @@ enum vtd_format vtd_domain_format(const struct vtd_domain *d)
 	return d->pt.format;
 }
 
+void vtd_domain_info(const struct vtd_domain *d, struct vtd_domain_info *info)
+{
+	const struct vtd_deferred *df;
+
+	*info = (struct vtd_domain_info){
+		.format = d->pt.format,
+		.addr_width = d->addr_width,
+		.levels = d->pt.levels,
+		.page_sizes = d->pt.page_sizes,
+		.coherent = d->pt.coherent,
+		.table_pages = d->pt.table_pages,
+	};
+	for (df = d->deferred; df; df = df->next) {
+		info->deferred++;
+	}
+}
+
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 {
 	struct vtd_unit *u;

@@ -166,6 +166,8 @@ typedef unsigned int (*vtd_qi_fill_fn)(void *ctx, struct vtd_qi_desc *descs);
 int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx,
 			  uint32_t *last);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
+/* Nothing in flight and nothing waiting to be queued again. */
+bool vtd_qi_idle(const struct vtd_unit *u);
 
 /* qi.c: the ring, for recovery and the console. */
 uint32_t vtd_qi_next_seq(struct vtd_qi *qi);

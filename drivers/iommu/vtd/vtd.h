@@ -187,6 +187,12 @@ unsigned int vtd_unit_index(const struct vtd_unit *u);
 uint64_t vtd_unit_cap(const struct vtd_unit *u);
 uint64_t vtd_unit_ecap(const struct vtd_unit *u);
 enum vtd_mode vtd_unit_mode(const struct vtd_unit *u);
+/*
+ * The deadline of one wait of class cls on u (its vtd_config): a call
+ * waits at most one per class (docs/design.md, invariant 3).
+ */
+uint64_t vtd_unit_deadline_ns(const struct vtd_unit *u,
+			      enum vtd_deadline_class cls);
 
 /*
  * An IOMMU-internal invalidation missed its deadline and has not completed
@@ -454,6 +460,24 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
 
 /* The table format d's page tables use. */
 enum vtd_format vtd_domain_format(const struct vtd_domain *d);
+
+/* The shape of d's tables and the memory they hold, for accounting. */
+struct vtd_domain_info {
+	enum vtd_format format;
+	unsigned int addr_width; /* IOVAs are below 2^addr_width */
+	unsigned int levels;	 /* table depth */
+	uint64_t page_sizes;	 /* leaf sizes used (VTD_PAGE_*) */
+	bool coherent;		 /* no cache flush after a table write */
+	uint64_t table_pages;	 /* pages in the tables, root included */
+	/*
+	 * Batches of freed table pages still waiting for an invalidation to
+	 * complete before they go back to hw_page_free() (vtd_domain_flush()
+	 * settles them).
+	 */
+	unsigned int deferred;
+};
+
+void vtd_domain_info(const struct vtd_domain *d, struct vtd_domain_info *info);
 
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
