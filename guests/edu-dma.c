@@ -1,4 +1,5 @@
 #include "lib/format.h"
+#include "lib/rid.h"
 #include "lib/string.h"
 
 #include "guests/edu.h"
@@ -64,8 +65,8 @@ int main(int argc, char **argv)
 		moat_printf("edu-dma: no edu with an interrupt\n");
 		return 1;
 	}
-	moat_printf("edu-dma: edu %02x:%02x.%x at 0x%llx\n", d->bdf >> 8 & 0xff,
-		    d->bdf >> 3 & 0x1f, d->bdf & 7,
+	moat_printf("edu-dma: edu " RID_FMT " at 0x%llx\n",
+		    RID_ARGS(rid_from((uint16_t)d->bdf)),
 		    (unsigned long long)d->bar_gpa[0]);
 	msi_latency(d);
 	for (i = 0; i < n; i++) {

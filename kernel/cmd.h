@@ -25,14 +25,14 @@ struct pci_dev *cmd_get_dev(const char *bdf);
  * BB:DD.F addr 0xA reason 0xRR read|write TEXT[ owner NAME]"; returns how
  * many came from one of sids.  A guest's faults count against it.
  */
-unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count);
+unsigned int cmd_print_faults(const rid_t *sids, unsigned int sid_count);
 
 /*
  * The requester ids of a DMA a command waits for: their faults count
  * for it also when housekeeping reads them while the command yields.
  */
 struct cmd_fault_watch {
-	const uint16_t *sids;
+	const rid_t *sids;
 	unsigned int sid_count;
 	unsigned int matched;
 };

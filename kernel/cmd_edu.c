@@ -25,7 +25,7 @@ static void yield(void *ctx)
 int cmd_edu_dma(struct pci_dev *d, const char *dir, iova_t iova,
 		const char *len_arg, bool wait)
 {
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	struct cmd_fault_watch watch;
 	unsigned long long len;
 	unsigned int n;

@@ -33,18 +33,18 @@ static void print_fault(void *ctx, const struct iommu_fault *f,
 		   f->write ? "write" : "read", f->text, owner ? " owner " : "",
 		   owner ? owner : "");
 	for (i = 0; i < m->sid_count; i++) {
-		if (m->sids[i] == f->sid) {
+		if (rid_eq(m->sids[i], f->sid)) {
 			m->matched++;
 		}
 	}
 	for (i = 0; w && w != m && i < w->sid_count; i++) {
-		if (w->sids[i] == f->sid) {
+		if (rid_eq(w->sids[i], f->sid)) {
 			w->matched++;
 		}
 	}
 }
 
-unsigned int cmd_print_faults(const uint16_t *sids, unsigned int sid_count)
+unsigned int cmd_print_faults(const rid_t *sids, unsigned int sid_count)
 {
 	struct cmd_fault_watch m = {sids, sid_count, 0};
 

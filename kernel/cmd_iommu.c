@@ -94,8 +94,8 @@ static void show_mapping(void *ctx, const struct iommu_mapping *m)
 
 static void show_pasid(void *ctx, const struct pci_dev *d, uint32_t pasid)
 {
-	con_printf("pasid %02x:%02x.%u %u\n", d->bus, d->devfn >> 3,
-		   d->devfn & 7, pasid);
+	con_printf("pasid " RID_FMT " %u\n",
+		   RID_ARGS(rid_make(d->bus, d->devfn)), pasid);
 }
 
 static int domain_map(int argc, char **argv, unsigned int id)

@@ -4,6 +4,7 @@
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/spcr.h"
 #include "drivers/hw.h"
+#include "drivers/pci/pci.h"
 #include "drivers/pci/pci_regs.h"
 #include "drivers/serial/uart16550.h"
 #include "kernel/cmdline.h"
@@ -234,8 +235,8 @@ static bool con_try(struct kernel *k, struct con_target *t, const char *source)
 	int ret;
 
 	if (t->pci) {
-		fmt_snprintf(where, sizeof(where), "pci %04x:%02x:%02x.%u ",
-			     t->seg, t->bus, t->devfn >> 3, t->devfn & 7);
+		fmt_snprintf(where, sizeof(where), "pci " PCI_BDF_FMT " ",
+			     PCI_BDF_ARGS(t->seg, t->bus, t->devfn));
 		if (con_pci_bar(t, why, sizeof(why))) {
 			log_warn("console", "%s: %sskipped: %s", source, where,
 				 why);

@@ -6,7 +6,7 @@
 /*
  * Two address spaces that must never be confused, as distinct types so
  * that passing one where the other is expected does not compile
- * (tests/unit/addr_swap.c proves it):
+ * (tests/unit/addr_swap.c and tests/unit/types.mk prove it):
  *
  *  - iova_t: an I/O virtual address, what a device puts on the bus and an
  *    IOMMU domain translates.  A guest's physical address space is its

@@ -780,8 +780,7 @@ static bool bridge_buses(uint16_t seg, uint8_t bus, uint8_t devfn,
 	return *secondary > bus && *subordinate >= *secondary;
 }
 
-int dmar_scope_resolve(const struct dmar_scope *s, uint16_t segment,
-		       uint8_t *bus, uint8_t *devfn)
+int dmar_scope_resolve(const struct dmar_scope *s, uint16_t segment, rid_t *rid)
 {
 	uint8_t b = s->start_bus, next, subordinate;
 	unsigned int i;
@@ -796,28 +795,29 @@ int dmar_scope_resolve(const struct dmar_scope *s, uint16_t segment,
 		}
 		b = next;
 	}
-	*bus = b;
-	*devfn = devfn_of(s->path[s->path_len - 1]);
+	*rid = rid_make(b, devfn_of(s->path[s->path_len - 1]));
 	return 0;
 }
 
 static bool scope_covers(const struct dmar_scope *s, uint16_t seg, uint8_t bus,
 			 uint8_t devfn)
 {
-	uint8_t b, df, secondary, subordinate;
+	uint8_t secondary, subordinate;
+	rid_t r;
 
 	if (s->type != DMAR_SCOPE_PCI_ENDPOINT &&
 	    s->type != DMAR_SCOPE_PCI_SUBHIERARCHY) {
 		return false;
 	}
-	if (dmar_scope_resolve(s, seg, &b, &df) < 0) {
+	if (dmar_scope_resolve(s, seg, &r) < 0) {
 		return false;
 	}
-	if (b == bus && df == devfn) {
+	if (rid_eq(r, rid_make(bus, devfn))) {
 		return true;
 	}
 	return s->type == DMAR_SCOPE_PCI_SUBHIERARCHY &&
-	       bridge_buses(seg, b, df, &secondary, &subordinate) &&
+	       bridge_buses(seg, rid_bus(r), rid_devfn(r), &secondary,
+			    &subordinate) &&
 	       bus >= secondary && bus <= subordinate;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "drivers/acpi/acpi.h"
+#include "lib/rid.h"
 
 /*
  * The DMA Remapping Reporting table (VT-d spec 4.1, chapter 8) parsed into
@@ -244,14 +245,14 @@ bool dmar_devset_usable(const struct dmar *d, const struct dmar_devset *set);
 
 /*
  * Follows a scope's path from its start bus through the bridges' current
- * secondary bus numbers (VT-d spec 8.3.1) and returns the bus and devfn the
- * last path entry names.  -ENODEV when an intermediate entry is absent, not
- * a PCI-to-PCI bridge, or a bridge whose secondary bus is not above its own
- * bus (unconfigured, or a loop).  The last entry itself is not read: for
- * IOAPIC and HPET scopes it is a source-id, not a PCI function.
+ * secondary bus numbers (VT-d spec 8.3.1) and returns the requester id
+ * (bus and devfn) the last path entry names.  -ENODEV when an intermediate
+ * entry is absent, not a PCI-to-PCI bridge, or a bridge whose secondary bus is
+ * not above its own bus (unconfigured, or a loop).  The last entry itself is
+ * not read: for IOAPIC and HPET scopes it is a source-id, not a PCI function.
  */
 int dmar_scope_resolve(const struct dmar_scope *s, uint16_t segment,
-		       uint8_t *bus, uint8_t *devfn);
+		       rid_t *rid);
 
 /*
  * Whether an RMRR, or an ATSR, SATC or SIDP, lists the PCI function

@@ -92,20 +92,20 @@ int iommu_be_domain_nested(struct iommu_be_domain *parent, iova_t table,
 }
 
 int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid)
+			  rid_t sid, uint32_t pasid)
 {
 	return -ENODEV;
 }
 
 int iommu_be_pasid_switch(struct iommu_be_domain *from,
 			  struct iommu_be_domain *to, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid)
+			  rid_t sid, uint32_t pasid)
 {
 	return -ENODEV;
 }
 
 int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid)
+			  rid_t sid, uint32_t pasid)
 {
 	return -ENODEV;
 }
@@ -149,43 +149,43 @@ void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
 }
 
 int iommu_be_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-		    const uint16_t *sids, unsigned int count)
+		    const rid_t *sids, unsigned int count)
 {
 	return -ENODEV;
 }
 
 int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			uint16_t sid, unsigned int qdepth)
+			rid_t sid, unsigned int qdepth)
 {
 	return -ENODEV;
 }
 
 int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-		    const uint16_t *sids, unsigned int count)
+		    const rid_t *sids, unsigned int count)
 {
 	return -EINVAL;
 }
 
-int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
+int iommu_be_devtlb_flush(struct iommu_be_unit *u, rid_t sid,
 			  unsigned int qdepth)
 {
 	return -ENODEV;
 }
 
-bool iommu_be_inherited(const struct iommu_be_unit *u, uint16_t sid)
+bool iommu_be_inherited(const struct iommu_be_unit *u, rid_t sid)
 {
 	return false;
 }
 
-void iommu_be_device_gone(struct iommu_be_unit *u, uint16_t sid)
+void iommu_be_device_gone(struct iommu_be_unit *u, rid_t sid)
 {
 }
 
-void iommu_be_device_reset(struct iommu_be_unit *u, uint16_t sid)
+void iommu_be_device_reset(struct iommu_be_unit *u, rid_t sid)
 {
 }
 
-bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid)
+bool iommu_be_device_quarantined(const struct iommu_be_unit *u, rid_t sid)
 {
 	return false;
 }
@@ -205,7 +205,7 @@ int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index)
 }
 
 int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
-		     uint8_t vector, const uint16_t *sids, unsigned int count)
+		     uint8_t vector, const rid_t *sids, unsigned int count)
 {
 	return -ENOTSUP;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "lib/addr.h"
+#include "lib/rid.h"
 
 /*
  * The seam between the isolation layer (drivers/iommu/iommu.c) and one
@@ -24,7 +25,7 @@ struct iommu_be_unit;
 struct iommu_be_domain;
 
 /* Whether the device at sid answers (config space and links up). */
-typedef bool (*iommu_present_fn)(void *ctx, uint16_t segment, uint16_t sid);
+typedef bool (*iommu_present_fn)(void *ctx, uint16_t segment, rid_t sid);
 
 /* A finished console line, without its newline. */
 typedef void (*iommu_line_fn)(void *ctx, const char *line);
@@ -161,11 +162,11 @@ void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
  * detach: blocked again; ids still on inherited entries are dropped.
  */
 int iommu_be_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-		    const uint16_t *sids, unsigned int count);
+		    const rid_t *sids, unsigned int count);
 int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			uint16_t sid, unsigned int qdepth);
+			rid_t sid, unsigned int qdepth);
 int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-		    const uint16_t *sids, unsigned int count);
+		    const rid_t *sids, unsigned int count);
 /*
  * PASIDs (PCIe process address space ids) of one requester id: requests
  * sid tags with pasid translate through d.  Requests without a PASID stay
@@ -177,12 +178,12 @@ int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
  * from, and may be retried.
  */
 int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid);
+			  rid_t sid, uint32_t pasid);
 int iommu_be_pasid_switch(struct iommu_be_domain *from,
 			  struct iommu_be_domain *to, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid);
+			  rid_t sid, uint32_t pasid);
 int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid);
+			  rid_t sid, uint32_t pasid);
 /*
  * A nested domain: PASIDs attached to it walk first-level tables of
  * levels (4 or 5) at table, which belong to their user (a guest) and lie
@@ -196,22 +197,22 @@ int iommu_be_domain_nested(struct iommu_be_domain *parent, iova_t table,
 			   unsigned int levels, struct iommu_be_domain **out);
 
 /* Everything the device at sid cached, after its ATS was turned off. */
-int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
+int iommu_be_devtlb_flush(struct iommu_be_unit *u, rid_t sid,
 			  unsigned int qdepth);
 /* Whether sid still translates through a previous life's tables. */
-bool iommu_be_inherited(const struct iommu_be_unit *u, uint16_t sid);
+bool iommu_be_inherited(const struct iommu_be_unit *u, rid_t sid);
 
 /*
  * Device state at the unit: gone (never wait on it again), reset (its
  * failures are forgotten, also for a new device at an old address).  A
  * device whose invalidations failed is quarantined by the back end.
  */
-void iommu_be_device_gone(struct iommu_be_unit *u, uint16_t sid);
-void iommu_be_device_reset(struct iommu_be_unit *u, uint16_t sid);
-bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid);
+void iommu_be_device_gone(struct iommu_be_unit *u, rid_t sid);
+void iommu_be_device_reset(struct iommu_be_unit *u, rid_t sid);
+bool iommu_be_device_quarantined(const struct iommu_be_unit *u, rid_t sid);
 
 /* Moves late work on without waiting; fn sees each quarantined sid. */
-typedef void (*iommu_sid_fn)(void *ctx, uint16_t sid);
+typedef void (*iommu_sid_fn)(void *ctx, rid_t sid);
 void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined,
 		   void *ctx);
 
@@ -221,7 +222,7 @@ void iommu_be_poll(struct iommu_be_unit *u, iommu_sid_fn quarantined,
  */
 struct iommu_fault {
 	unsigned int unit;
-	uint16_t sid;
+	rid_t sid;
 	bool irq;
 	uint16_t index;
 	iova_t addr;
@@ -241,7 +242,7 @@ int iommu_be_fault_poll(struct iommu_be_unit *u, iommu_fault_fn fn, void *ctx);
  */
 int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index);
 int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
-		     uint8_t vector, const uint16_t *sids, unsigned int count);
+		     uint8_t vector, const rid_t *sids, unsigned int count);
 void iommu_be_irq_free(struct iommu_be_unit *u, unsigned int index);
 void iommu_be_irq_msi(unsigned int index, uint64_t *address, uint32_t *data);
 

@@ -73,7 +73,7 @@ struct iommu_att {
 	unsigned int unit;
 	unsigned int gid; /* its group when attached */
 	unsigned int sid_count;
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	struct iommu_att *sid_next[IOMMU_SIDS_MAX]; /* other holders */
 	unsigned int ats_qdepth;    /* ATS on with this depth; 0: off */
 	bool retrying;		    /* its detach waits on the hardware */
@@ -224,13 +224,13 @@ struct iommu_be_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
 
 /* ---- requester ids and attachment records ---- */
 
-static uint64_t sid_key(unsigned int unit, uint16_t sid)
+static uint64_t sid_key(unsigned int unit, rid_t sid)
 {
-	return (uint64_t)unit << 16 | sid;
+	return (uint64_t)unit << 16 | rid_val(sid);
 }
 
 static struct iommu_sid *sid_find(const struct iommu *im, unsigned int unit,
-				  uint16_t sid)
+				  rid_t sid)
 {
 	struct iommu_hnode *n = hash_find(&im->sids, sid_key(unit, sid));
 
@@ -260,18 +260,18 @@ static unsigned int gid_of(const struct pci_dev *d)
 }
 
 /* The index of sid in a, or sid_count. */
-static unsigned int sid_index(const struct iommu_att *a, uint16_t sid)
+static unsigned int sid_index(const struct iommu_att *a, rid_t sid)
 {
 	unsigned int i;
 
-	for (i = 0; i < a->sid_count && a->sids[i] != sid; i++) {
+	for (i = 0; i < a->sid_count && !rid_eq(a->sids[i], sid); i++) {
 	}
 	return i;
 }
 
 /* a's requester ids that no other record uses: the ones to detach. */
 static unsigned int sole_sids(const struct iommu *im, const struct iommu_att *a,
-			      uint16_t *ids)
+			      rid_t *ids)
 {
 	unsigned int i, n = 0;
 
@@ -344,8 +344,8 @@ static void ats_off(struct iommu *im, struct iommu_att *a)
  * The hardware did not confirm the detach of ids: a keeps its reference
  * and waits on the retry list, its ids marked so that nobody joins them.
  */
-static void att_retry(struct iommu *im, struct iommu_att *a,
-		      const uint16_t *ids, unsigned int n, int err)
+static void att_retry(struct iommu *im, struct iommu_att *a, const rid_t *ids,
+		      unsigned int n, int err)
 {
 	struct iommu_grp *r;
 	unsigned int i;
@@ -404,7 +404,7 @@ static int pasids_release(struct iommu *im, struct iommu_att *a)
 static void att_release(struct iommu *im, struct iommu_att *a, bool gone)
 {
 	struct iommu_be_unit *u = im->units[a->unit];
-	uint16_t ids[IOMMU_SIDS_MAX];
+	rid_t ids[IOMMU_SIDS_MAX];
 	unsigned int i, n;
 	int ret, err;
 
@@ -437,7 +437,7 @@ static void att_release(struct iommu *im, struct iommu_att *a, bool gone)
 static void retry_detaches(struct iommu *im)
 {
 	struct iommu_att **p = &im->retry, *a;
-	uint16_t ids[IOMMU_SIDS_MAX];
+	rid_t ids[IOMMU_SIDS_MAX];
 	unsigned int i, n;
 
 	while ((a = *p)) {
@@ -533,12 +533,12 @@ static unsigned int ats_depth(struct iommu *im, struct iommu_be_unit *u,
  * through the retry path, never forgotten.
  */
 static int att_create(struct iommu *im, unsigned int unit, struct pci_dev *d,
-		      struct iommu_domain *dom, const uint16_t *sids,
+		      struct iommu_domain *dom, const rid_t *sids,
 		      unsigned int count)
 {
 	struct iommu_be_unit *u = im->units[unit];
 	struct iommu_att *a = hw_zalloc(sizeof(*a));
-	uint16_t fresh[IOMMU_SIDS_MAX];
+	rid_t fresh[IOMMU_SIDS_MAX];
 	unsigned int i, n = 0;
 	int ret, err;
 
@@ -620,15 +620,15 @@ out_leave:
 }
 
 /* Whether d and m share a requester id (both behind one bridge). */
-static bool shares_sid(const uint16_t *sids, unsigned int n,
+static bool shares_sid(const rid_t *sids, unsigned int n,
 		       const struct pci_dev *m)
 {
-	uint16_t ms[IOMMU_SIDS_MAX];
+	rid_t ms[IOMMU_SIDS_MAX];
 	unsigned int i, j, k = pci_dma_aliases(m, ms, IOMMU_SIDS_MAX);
 
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < k; j++) {
-			if (sids[i] == ms[j]) {
+			if (rid_eq(sids[i], ms[j])) {
 				return true;
 			}
 		}
@@ -646,7 +646,7 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 {
 	struct iommu_att *a = att_find(im, d), *h;
 	struct pci_group *g = pci_group_of(d);
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	unsigned int i, n, gid = gid_of(d);
 	struct pci_dev *m;
 	const char *why;
@@ -705,7 +705,7 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 	ret = att_create(im, (unsigned int)unit, d, dom, sids, n);
 	for (m = g ? g->devs : NULL; ret == 0 && m; m = m->group_next) {
 		if (m != d && !att_find(im, m) && shares_sid(sids, n, m)) {
-			uint16_t ms[IOMMU_SIDS_MAX];
+			rid_t ms[IOMMU_SIDS_MAX];
 			unsigned int k = pci_dma_aliases(m, ms, IOMMU_SIDS_MAX);
 
 			ret = att_create(im, (unsigned int)unit, m, dom, ms, k);
@@ -721,7 +721,7 @@ static int move(struct iommu *im, struct pci_dev *d, struct iommu_domain *dom)
 static void release_sharers(struct iommu *im, struct pci_dev *d)
 {
 	struct pci_group *g = pci_group_of(d);
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	unsigned int n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
 	struct iommu_att *h;
 	struct pci_dev *m;
@@ -740,7 +740,7 @@ static void release_sharers(struct iommu *im, struct pci_dev *d)
  */
 static void release_inherited(struct iommu *im, const struct pci_dev *d)
 {
-	uint16_t sids[IOMMU_SIDS_MAX], ids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX], ids[IOMMU_SIDS_MAX];
 	unsigned int i, n, k = 0;
 	const char *why;
 	int unit = unit_index(im, d, &why), ret;
@@ -1652,7 +1652,7 @@ int iommu_detach(struct iommu *im, struct pci_dev *d)
 	struct iommu_att *a = att_find(im, d);
 	int ret = check_owner(im, d, NULL);
 	bool inherited = false;
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	unsigned int i, n;
 	const char *why;
 	int unit;
@@ -1798,7 +1798,7 @@ int iommu_reset(struct iommu *im, struct pci_dev *d, const char **method)
 {
 	struct iommu_grp *r = grp_find(im, gid_of(d));
 	enum pci_quiesce_method used;
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	unsigned int i, n;
 	const char *why;
 	int unit, ret;
@@ -2038,7 +2038,7 @@ out_put:
 int iommu_irq_setup(struct iommu *im, struct pci_dev *d, uint32_t dest,
 		    uint8_t vector, struct iommu_irq *irq)
 {
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	struct iommu_be_unit *u;
 	const char *why;
 	unsigned int n;
@@ -2151,7 +2151,7 @@ void iommu_device_removed(struct iommu *im, struct pci_dev *d)
 
 void iommu_device_added(struct iommu *im, struct pci_dev *d)
 {
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	const struct iommu_grp *r;
 	unsigned int i, n;
 	const char *why;
@@ -2199,8 +2199,8 @@ void iommu_for_each_ats(struct iommu *im, iommu_ats_fn fn, void *ctx)
  * attached with sid, else the present function at that address (a member
  * of an owned group need not be attached).  NULL: none.
  */
-static struct pci_dev *fault_dev(struct iommu *im, unsigned int unit,
-				 uint16_t sid, unsigned int *gid)
+static struct pci_dev *fault_dev(struct iommu *im, unsigned int unit, rid_t sid,
+				 unsigned int *gid)
 {
 	const struct iommu_sid *s = sid_find(im, unit, sid);
 	struct pci_dev *d;
@@ -2209,14 +2209,14 @@ static struct pci_dev *fault_dev(struct iommu *im, unsigned int unit,
 		*gid = s->atts->gid;
 		return s->atts->dev;
 	}
-	d = pci_find_dev(im->pci, im->dmar->units[unit].segment,
-			 (uint8_t)(sid >> 8), (uint8_t)sid);
+	d = pci_find_dev(im->pci, im->dmar->units[unit].segment, rid_bus(sid),
+			 rid_devfn(sid));
 	*gid = d ? gid_of(d) : 0;
 	return d;
 }
 
 struct iommu_owner *iommu_fault_owner(struct iommu *im, unsigned int unit,
-				      uint16_t sid)
+				      rid_t sid)
 {
 	unsigned int gid;
 	const struct iommu_grp *r =
@@ -2332,7 +2332,7 @@ void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx)
  * Whether the function at sid still answers (config space and links
  * above): no device-TLB invalidation is sent to one that does not.
  */
-static bool present(void *ctx, uint16_t segment, uint16_t sid)
+static bool present(void *ctx, uint16_t segment, rid_t sid)
 {
 	struct iommu *im = ctx;
 	const struct pci_dev *d;
@@ -2359,7 +2359,7 @@ struct quarantine_ctx {
 };
 
 /* A device the back end quarantined: its whole group stays blocked. */
-static void quarantine_sid(void *ctx, uint16_t sid)
+static void quarantine_sid(void *ctx, rid_t sid)
 {
 	struct quarantine_ctx *q = ctx;
 	const struct iommu_sid *s = sid_find(q->im, q->unit, sid);
@@ -2398,6 +2398,16 @@ void iommu_poll(struct iommu *im)
 bool iommu_pending(const struct iommu *im)
 {
 	return im->retry || im->dying;
+}
+
+struct iommu_counts iommu_counts(const struct iommu *im)
+{
+	return (struct iommu_counts){
+		.domains = im->domains.count,
+		.attachments = im->atts.count,
+		.sids = im->sids.count,
+		.groups = im->grps.count,
+	};
 }
 
 static void reject(struct dmar *dmar, unsigned int i, const char *what, int err)

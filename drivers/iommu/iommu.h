@@ -156,6 +156,16 @@ void iommu_poll(struct iommu *im);
 /* Whether teardown is still waiting on the hardware. */
 bool iommu_pending(const struct iommu *im);
 
+/* The objects the layer holds, for accounting and leak checks. */
+struct iommu_counts {
+	unsigned int domains;	  /* dying ones included */
+	unsigned int attachments; /* device objects attached */
+	unsigned int sids;	  /* requester ids attached */
+	unsigned int groups;	  /* group records */
+};
+
+struct iommu_counts iommu_counts(const struct iommu *im);
+
 /* The live unit translating d's DMA, or NULL (and why, in *why). */
 struct iommu_be_unit *iommu_unit_for(struct iommu *im, const struct pci_dev *d,
 				     const char **why);
@@ -314,7 +324,7 @@ typedef void (*iommu_owned_fault_fn)(void *ctx, const struct iommu_fault *f,
 void iommu_faults(struct iommu *im, iommu_owned_fault_fn fn, void *ctx);
 /* Who a fault of (unit, sid) is charged to, or NULL for the kernel. */
 struct iommu_owner *iommu_fault_owner(struct iommu *im, unsigned int unit,
-				      uint16_t sid);
+				      rid_t sid);
 
 /* The console's `iommu`, `qi` and `stats`, and `qi selftest` per unit. */
 void iommu_report(struct iommu *im, const char *what, iommu_line_fn fn,

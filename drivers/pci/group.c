@@ -71,7 +71,7 @@ static bool acs_on(const struct pci_dev *d, uint16_t need, uint16_t maybe)
 
 static bool is_multifunction(const struct pci_dev *d)
 {
-	return d->multifunction || pci_func(d->devfn) != 0;
+	return d->multifunction || rid_devfn_function(d->devfn) != 0;
 }
 
 /*
@@ -107,7 +107,7 @@ struct member {
 	unsigned int up;       /* union-find parent, an index */
 	struct pci_group *g;   /* at a class's root: the class's group */
 	struct pci_dev **tail; /* at a root: where the next member goes */
-	uint16_t ids[GROUP_ALIASES_MAX];
+	rid_t ids[GROUP_ALIASES_MAX];
 	unsigned int id_count;
 	bool keep; /* not present now: stays with its old group's members */
 };
@@ -156,7 +156,7 @@ static bool share_id(const struct member *a, const struct member *b)
 	}
 	for (i = 0; i < a->id_count; i++) {
 		for (j = 0; j < b->id_count; j++) {
-			if (a->ids[i] == b->ids[j]) {
+			if (rid_eq(a->ids[i], b->ids[j])) {
 				return true;
 			}
 		}
@@ -167,7 +167,7 @@ static bool share_id(const struct member *a, const struct member *b)
 static bool same_device(const struct pci_dev *a, const struct pci_dev *b)
 {
 	return a->seg == b->seg && a->bus == b->bus &&
-	       pci_slot(a->devfn) == pci_slot(b->devfn);
+	       rid_devfn_device(a->devfn) == rid_devfn_device(b->devfn);
 }
 
 /*

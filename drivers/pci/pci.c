@@ -594,13 +594,13 @@ bool pci_dev_present(const struct pci_dev *d)
 	       PCI_VENDOR_ID_NONE;
 }
 
-static unsigned int add_id(uint16_t *ids, unsigned int n, unsigned int max,
-			   uint16_t id)
+static unsigned int add_id(rid_t *ids, unsigned int n, unsigned int max,
+			   rid_t id)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (ids[i] == id) {
+		if (rid_eq(ids[i], id)) {
 			return n;
 		}
 	}
@@ -610,7 +610,7 @@ static unsigned int add_id(uint16_t *ids, unsigned int n, unsigned int max,
 	return n;
 }
 
-unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
+unsigned int pci_dma_aliases(const struct pci_dev *d, rid_t *ids,
 			     unsigned int max)
 {
 	const struct pci_dev *b;
@@ -626,8 +626,7 @@ unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
 		if (b->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE) {
 			/* Everything above is PCIe: the alias stays as it is.
 			 */
-			return add_id(ids, n, max,
-				      (uint16_t)(b->secondary << 8));
+			return add_id(ids, n, max, rid_make(b->secondary, 0));
 		}
 		/* Root and switch ports pass requester ids through unchanged.
 		 */

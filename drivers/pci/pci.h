@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "drivers/pci/pci_regs.h"
+#include "lib/rid.h"
 
 /*
  * PCI: configuration access through ECAM, enumeration of what firmware
@@ -27,21 +28,11 @@ static inline uint8_t pci_devfn(unsigned int slot, unsigned int func)
 	return (uint8_t)(((slot & 0x1fU) << 3) | (func & 0x7U));
 }
 
-static inline unsigned int pci_slot(uint8_t devfn)
-{
-	return devfn >> 3;
-}
-
-static inline unsigned int pci_func(uint8_t devfn)
-{
-	return devfn & 0x7U;
-}
-
 /* "SSSS:BB:DD.F", the form used in every log line and by the console. */
 #define PCI_BDF_FMT "%04x:%02x:%02x.%x"
-#define PCI_BDF_ARGS(seg, bus, devfn)                              \
-	(unsigned int)(seg), (unsigned int)(bus), pci_slot(devfn), \
-		pci_func(devfn)
+#define PCI_BDF_ARGS(seg, bus, devfn)                                      \
+	(unsigned int)(seg), (unsigned int)(bus), rid_devfn_device(devfn), \
+		rid_devfn_function(devfn)
 
 /* One capability found in a function's configuration space. */
 struct pci_cap {
@@ -215,7 +206,7 @@ int pci_bar_probe(const struct pci_dev *d, unsigned int bar, uint64_t *addr,
  * devfn 0); a conventional PCI-to-PCI bridge under its own id (PCI Express
  * to PCI/PCI-X Bridge spec 1.0, 2.3).  Returns the count, at most max.
  */
-unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
+unsigned int pci_dma_aliases(const struct pci_dev *d, rid_t *ids,
 			     unsigned int max);
 
 /*

@@ -14,6 +14,7 @@
 #include "drivers/hw.h"
 #include "lib/errno.h"
 #include "lib/log.h"
+#include "lib/rid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,7 +42,7 @@ uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 	case 0x0e:
 		return devfn & 1 ? 0x01 : 0x00;
 	case 0x19:
-		return (uint8_t)(bus + 1 + (devfn >> 3 & 3) + seg);
+		return (uint8_t)(bus + 1 + (rid_devfn_device(devfn) & 3) + seg);
 	case 0x1a:
 		return (uint8_t)(bus + 8);
 	default:

@@ -14,6 +14,7 @@
 
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/iso/world.h"
 
 static void test_absent_refuses_every_assignment(void **state)
@@ -42,5 +43,5 @@ int main(void)
 			w_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

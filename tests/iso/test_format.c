@@ -20,6 +20,7 @@
 #include "drivers/pci/ats.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/iso/world.h"
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
@@ -62,7 +63,7 @@ static unsigned int domain_of(enum iommu_format format, const void *o,
 }
 
 /* The same, rid attached to it. */
-static unsigned int domain_with(enum iommu_format format, uint16_t rid,
+static unsigned int domain_with(enum iommu_format format, rid_t rid,
 				uint64_t *hpa)
 {
 	unsigned int id = domain_of(format, &owner, hpa);
@@ -81,7 +82,7 @@ static void last_fault(void *ctx, const struct iommu_fault *f, const char *name)
 }
 
 /* A DMA write by rid at W_GPA: lands in hpa, or faults for reason. */
-static void dma_expect(uint16_t rid, uint64_t hpa, uint8_t byte, uint8_t reason)
+static void dma_expect(rid_t rid, uint64_t hpa, uint8_t byte, uint8_t reason)
 {
 	struct iommu_fault f = {.reason = 0};
 
@@ -91,7 +92,7 @@ static void dma_expect(uint16_t rid, uint64_t hpa, uint8_t byte, uint8_t reason)
 	assert_int_equal(bytes_of(hpa, byte), reason ? 0 : DMA_LEN);
 	assert_int_equal(f.reason, reason);
 	if (reason) {
-		assert_int_equal(f.sid, rid);
+		assert_int_equal(rid_val(f.sid), rid_val(rid));
 		assert_false(f.irq);
 	}
 }
@@ -219,15 +220,16 @@ static void test_scalable_attach_falls_back_without_ats(void **state)
 		w_log(LOG_INFO,
 		      "0000:01:00.0: ATS off: it needs legacy mode (vtd.mode=legacy)"),
 		1);
-	assert_false(pci_cfg_get(W.cfg[W_ATS], 0x100 + PCI_ATS_CTRL, 2) &
-		     PCI_ATS_CTRL_ENABLE);
+	assert_false(
+		pci_cfg_get(W.cfg[rid_val(W_ATS)], 0x100 + PCI_ATS_CTRL, 2) &
+		PCI_ATS_CTRL_ENABLE);
 	dma_expect(W_ATS, hpa, 0x60, 0);
 }
 
 /* ---- PASIDs and nested domains (issue 14) ---- */
 
 /* A DMA write tagged with pasid by rid at iova: 0 or -EFAULT. */
-static int pasid_dma(uint16_t rid, uint32_t pasid, uint64_t iova, uint8_t byte)
+static int pasid_dma(rid_t rid, uint32_t pasid, uint64_t iova, uint8_t byte)
 {
 	uint8_t buf[DMA_LEN];
 
@@ -239,19 +241,19 @@ static int pasid_dma(uint16_t rid, uint32_t pasid, uint64_t iova, uint8_t byte)
  * The same, blocked for reason (VT-d spec 7.1.3): its PASID entry (0x59)
  * or the whole context entry (0x41) not present.
  */
-static void pasid_dma_blocked(uint16_t rid, uint32_t pasid, uint64_t iova,
+static void pasid_dma_blocked(rid_t rid, uint32_t pasid, uint64_t iova,
 			      uint8_t reason)
 {
 	struct iommu_fault f = {.reason = 0};
 
 	assert_int_equal(pasid_dma(rid, pasid, iova, 0xee), -EFAULT);
 	iommu_faults(&W.im, last_fault, &f);
-	assert_int_equal(f.sid, rid);
+	assert_int_equal(rid_val(f.sid), rid_val(rid));
 	assert_int_equal(f.reason, reason);
 }
 
 /* rid's pasid attached to console domain id, whose model owner is o. */
-static void attach_pasid(uint16_t rid, unsigned int id, uint32_t pasid,
+static void attach_pasid(rid_t rid, unsigned int id, uint32_t pasid,
 			 const void *o)
 {
 	assert_int_equal(iommu_pasid_attach(&W.im, w_dev(rid), id, pasid), 0);
@@ -444,5 +446,5 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		cmocka_set_test_filter(argv[1]);
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "drivers/pci/ats.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/iso/world.h"
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
@@ -248,6 +249,40 @@ static void test_console_cannot_touch_guest_domain(void **state)
 
 /* ---- removal ---- */
 
+/*
+ * g's ATS device at sid stops answering: the device-TLB flush of an unmap
+ * of g's memory cannot complete, so the unmap fails (the range stays
+ * reachable until iommu_flush() succeeds).
+ */
+static void ats_device_dies(struct iommu_owner *g, rid_t sid)
+{
+	model_remove_endpoint(0, sid);
+	assert_int_not_equal(
+		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
+}
+
+/*
+ * The ATS card, plugged in again after g's died, goes to a new guest and
+ * its DMA (of byte) lands in that guest's memory; then g's failed unmap is
+ * flushed and g deleted.
+ */
+static void replugged_card_serves_new_guest(struct iommu_owner *g, uint8_t byte)
+{
+	struct iommu_owner *g2;
+	struct iommu_hold *h;
+	uint64_t hg2;
+
+	g2 = w_guest("g2", &hg2);
+	h = w_assign(g2, W_CARD_ATS);
+	w_dma(W_CARD_ATS, W_GPA, byte, DMA_LEN, W_MS);
+	w_run(3 * W_MS);
+	assert_int_equal(bytes_of(hg2, byte), DMA_LEN);
+	w_unassign(h);
+	w_guest_del(g2);
+	assert_int_equal(iommu_flush(&W.im, g, g->dom_id), 0);
+	iommu_owner_del(&W.im, g);
+}
+
 static void pull(int slot)
 {
 	pci_fake_slot_pull(slot);
@@ -287,10 +322,12 @@ static void test_orderly_removal_turns_ats_off(void **state)
 	unsigned int id = w_domain(&hc);
 
 	w_attach(W_CARD_ATS, id);
-	assert_true(pci_cfg_get(W.cfg[W_CARD_ATS], 0x100 + PCI_ATS_CTRL, 2) &
+	assert_true(pci_cfg_get(W.cfg[rid_val(W_CARD_ATS)],
+				0x100 + PCI_ATS_CTRL, 2) &
 		    PCI_ATS_CTRL_ENABLE);
 	iommu_device_removing(&W.im, w_dev(W_CARD_ATS));
-	assert_false(pci_cfg_get(W.cfg[W_CARD_ATS], 0x100 + PCI_ATS_CTRL, 2) &
+	assert_false(pci_cfg_get(W.cfg[rid_val(W_CARD_ATS)],
+				 0x100 + PCI_ATS_CTRL, 2) &
 		     PCI_ATS_CTRL_ENABLE);
 }
 
@@ -409,15 +446,13 @@ static void test_removal_of_dead_ats_device_does_not_wait(void **state)
  */
 static void test_removal_detach_timeout_is_retried(void **state)
 {
-	uint64_t hg, hg2;
-	struct iommu_owner *g = w_guest("g", &hg), *g2;
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
 	struct iommu_hold *h = w_assign(g, W_CARD_ATS);
 	struct pci_dev *old = pci_dev_get(h->dev);
 
 	/* The link drops unseen; an unmap's device-TLB flush gets stuck. */
-	model_remove_endpoint(0, W_CARD_ATS);
-	assert_int_not_equal(
-		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
+	ats_device_dies(g, W_CARD_ATS);
 	pci_fake_slot_pull(W.slot_ats);
 	w_run(W_MS);
 	w_unassign(h);
@@ -428,15 +463,7 @@ static void test_removal_detach_timeout_is_retried(void **state)
 	pci_dev_put(old);
 	model_add_endpoint(0, W_CARD_ATS, 0);
 	insert(W.slot_ats);
-	g2 = w_guest("g2", &hg2);
-	h = w_assign(g2, W_CARD_ATS);
-	w_dma(W_CARD_ATS, W_GPA, 0x61, DMA_LEN, W_MS);
-	w_run(3 * W_MS);
-	assert_int_equal(bytes_of(hg2, 0x61), DMA_LEN);
-	w_unassign(h);
-	w_guest_del(g2);
-	assert_int_equal(iommu_flush(&W.im, g, g->dom_id), 0);
-	iommu_owner_del(&W.im, g);
+	replugged_card_serves_new_guest(g, 0x61);
 }
 
 /*
@@ -447,15 +474,13 @@ static void test_removal_detach_timeout_is_retried(void **state)
  */
 static void test_replug_gets_fresh_state_while_detach_pending(void **state)
 {
-	uint64_t hg, hg2;
-	struct iommu_owner *g = w_guest("g", &hg), *g2;
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
 	struct iommu_hold *h = w_assign(g, W_CARD_ATS);
 	bool pending_at_replug;
 	unsigned int i;
 
-	model_remove_endpoint(0, W_CARD_ATS);
-	assert_int_not_equal(
-		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
+	ats_device_dies(g, W_CARD_ATS);
 	pci_fake_slot_pull(W.slot_ats);
 	w_run(W_MS);
 	w_unassign(h);
@@ -470,15 +495,7 @@ static void test_replug_gets_fresh_state_while_detach_pending(void **state)
 	w_run(3000 * W_MS);
 	assert_true(pending_at_replug);
 	assert_false(iommu_pending(&W.im));
-	g2 = w_guest("g2", &hg2);
-	h = w_assign(g2, W_CARD_ATS);
-	w_dma(W_CARD_ATS, W_GPA, 0x62, DMA_LEN, W_MS);
-	w_run(3 * W_MS);
-	assert_int_equal(bytes_of(hg2, 0x62), DMA_LEN);
-	w_unassign(h);
-	w_guest_del(g2);
-	assert_int_equal(iommu_flush(&W.im, g, g->dom_id), 0);
-	iommu_owner_del(&W.im, g);
+	replugged_card_serves_new_guest(g, 0x62);
 }
 
 /*
@@ -534,8 +551,8 @@ static void test_claim_remove_cycles_do_not_leak(void **state)
 		 * Nothing of the card's earlier lives is kept (the tables'
 		 * buckets, allocated by the first cycle, stay).
 		 */
-		assert_int_equal(W.im.grps.count, 0);
-		assert_int_equal(W.im.atts.count, 0);
+		assert_int_equal(iommu_counts(&W.im).groups, 0);
+		assert_int_equal(iommu_counts(&W.im).attachments, 0);
 		if (i == 0) {
 			live = pci_alloc_live;
 		}
@@ -627,7 +644,7 @@ static void test_kernel_drives_only_its_own_devices(void **state)
 /* iommu_faults() callback: the owner of each fault, by requester id. */
 struct charged {
 	unsigned int n;
-	uint16_t sid[8];
+	rid_t sid[8];
 	char owner[8][IOMMU_OWNER_NAME_MAX];
 };
 
@@ -671,7 +688,7 @@ static void test_fault_charged_to_owner_at_fault_time(void **state)
 	memset(&c, 0, sizeof(c));
 	iommu_faults(&W.im, charge, &c);
 	assert_int_equal(c.n, 1);
-	assert_int_equal(c.sid[0], W_MF1);
+	assert_int_equal(rid_val(c.sid[0]), rid_val(W_MF1));
 	assert_string_equal(c.owner[0], "g");
 	assert_int_equal(g->faults, 2);
 	w_unassign(hm);
@@ -718,9 +735,7 @@ static void test_quarantined_device_poll_is_quiet(void **state)
 	unsigned int errors, i;
 	const char *owner;
 
-	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(
-		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
+	ats_device_dies(g, W_ATS);
 	w_run(3000 * W_MS);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ATS), &owner),
 			 IOMMU_OWNER_QUARANTINE);
@@ -760,7 +775,7 @@ static void test_reset_blocks_first(void **state)
 
 /* ---- kexec ---- */
 
-static int dma_old(uint16_t rid)
+static int dma_old(rid_t rid)
 {
 	uint8_t buf[16];
 
@@ -846,11 +861,11 @@ static void test_guest_domain_delete_retried(void **state)
 	w_unassign(h);
 	iommu_owner_del(&W.im, g);
 	assert_true(iommu_pending(&W.im));
-	assert_int_equal(W.im.domains.count, 1);
+	assert_int_equal(iommu_counts(&W.im).domains, 1);
 	model_qi_stall(0, false);
 	w_run(10 * W_MS);
 	assert_false(iommu_pending(&W.im));
-	assert_int_equal(W.im.domains.count, 0);
+	assert_int_equal(iommu_counts(&W.im).domains, 0);
 }
 
 /*
@@ -864,15 +879,13 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
 	struct iommu_owner *g = w_guest("g", &hg);
 	struct iommu_hold *h = w_assign(g, W_ATS);
 
-	model_remove_endpoint(0, W_ATS);
-	assert_int_not_equal(
-		iommu_unmap(&W.im, g, g->dom_id, iova_make(W_GPA), 0x1000), 0);
+	ats_device_dies(g, W_ATS);
 	w_unassign(h);
 	w_run(3000 * W_MS);
 	assert_false(iommu_pending(&W.im));
 	assert_int_equal(iommu_flush(&W.im, g, g->dom_id), 0);
 	iommu_owner_del(&W.im, g);
-	assert_int_equal(W.im.domains.count, 0);
+	assert_int_equal(iommu_counts(&W.im).domains, 0);
 	model_add_endpoint(0, W_ATS, 0);
 }
 
@@ -883,7 +896,7 @@ static void test_dead_ats_endpoint_fini_frees_everything(void **state)
  */
 static void test_unmap_four_ats_one_dead_waits_one_deadline(void **state)
 {
-	const uint16_t ats[] = {W_ATS, W_CARD_ATS, W_ATS6, W_ATS7};
+	const rid_t ats[] = {W_ATS, W_CARD_ATS, W_ATS6, W_ATS7};
 	uint64_t hc, t0, took;
 	unsigned int id = w_domain(&hc), i;
 
@@ -1087,5 +1100,5 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		cmocka_set_test_filter(argv[1]);
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

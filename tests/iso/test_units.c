@@ -28,6 +28,7 @@
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/model.h"
 #include "tests/unit/pci_fake.h"
 
@@ -45,9 +46,9 @@ static struct {
 	long baseline;
 } M;
 
-static uint16_t rid(unsigned int i)
+static rid_t rid(unsigned int i)
 {
-	return (uint16_t)((i + 1) << 8);
+	return rid_make((uint8_t)(i + 1), 0);
 }
 
 static struct pci_dev *dev(unsigned int i)
@@ -209,7 +210,7 @@ static void test_sixteen_units_one_domain(void **state)
 {
 	struct iommu_hold *h[UNITS];
 	struct iommu_owner *a, *b;
-	unsigned int i, domains = M.im.domains.count;
+	unsigned int i, domains = iommu_counts(&M.im).domains;
 	uint64_t ha, hb;
 	const char *why;
 
@@ -244,9 +245,9 @@ static void test_sixteen_units_one_domain(void **state)
 	guest_del(a);
 	guest_del(b);
 	iommu_poll(&M.im);
-	assert_int_equal(M.im.domains.count, domains);
-	assert_int_equal(M.im.atts.count, 0);
-	assert_int_equal(M.im.sids.count, 0);
+	assert_int_equal(iommu_counts(&M.im).domains, domains);
+	assert_int_equal(iommu_counts(&M.im).attachments, 0);
+	assert_int_equal(iommu_counts(&M.im).sids, 0);
 	assert_false(iommu_pending(&M.im));
 }
 
@@ -258,7 +259,7 @@ static void test_sixteen_units_one_domain(void **state)
 static void test_all_domain_ids(void **state)
 {
 	static unsigned int ids[IOMMU_DOMAIN_ID_MAX];
-	unsigned int i, extra, domains = M.im.domains.count;
+	unsigned int i, extra, domains = iommu_counts(&M.im).domains;
 	long objects;
 	uint64_t pages, hc;
 	uint8_t buf[DMA_LEN];
@@ -275,7 +276,8 @@ static void test_all_domain_ids(void **state)
 		assert_int_equal(iommu_domain_new(&M.im, NULL, &ids[i]), 0);
 	}
 	assert_int_equal(iommu_domain_new(&M.im, NULL, &extra), -ENOSPC);
-	assert_int_equal(M.im.domains.count, domains + IOMMU_DOMAIN_ID_MAX);
+	assert_int_equal(iommu_counts(&M.im).domains,
+			 domains + IOMMU_DOMAIN_ID_MAX);
 	/* The first, a middle one and the last: each translates alone. */
 	for (i = 0; i < IOMMU_DOMAIN_ID_MAX; i += IOMMU_DOMAIN_ID_MAX / 2) {
 		hc = model_ram_alloc(0x1000, 0x1000);
@@ -302,7 +304,7 @@ static void test_all_domain_ids(void **state)
 	for (i = 0; i < IOMMU_DOMAIN_ID_MAX; i++) {
 		assert_int_equal(iommu_domain_del(&M.im, NULL, ids[i]), 0);
 	}
-	assert_int_equal(M.im.domains.count, domains);
+	assert_int_equal(iommu_counts(&M.im).domains, domains);
 	assert_int_equal(model_table_pages(), pages);
 	assert_int_equal(pci_alloc_live, objects);
 	/* Every id is free again. */
@@ -322,5 +324,5 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		cmocka_set_test_filter(argv[1]);
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

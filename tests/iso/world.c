@@ -41,7 +41,7 @@ static void sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 		len = sizeof(buf);
 	}
 	memset(buf, dma_byte[rid], len);
-	if (model_dma_write(0, rid, addr, buf, len) == 0) {
+	if (model_dma_write(0, rid_from(rid), addr, buf, len) == 0) {
 		W.landed++;
 	} else {
 		W.faulted++;
@@ -85,18 +85,18 @@ static void topology(void)
 	unsigned int i;
 
 	pci_fake_alias_group(0, pci_devfn(1, 0), 4, 2, alias);
-	W.cfg[W_ALIAS0] = alias[0];
-	W.cfg[W_ALIAS1] = alias[1];
+	W.cfg[rid_val(W_ALIAS0)] = alias[0];
+	W.cfg[rid_val(W_ALIAS1)] = alias[1];
 	endpoint(0, pci_devfn(2, 0), true, false);
 	cfg = endpoint(0, pci_devfn(3, 0), false, false);
 	pci_fake_dma_mode(cfg, PCI_FAKE_BME_AT_END, 0);
 	cfg = pci_cfg_add(0, 0, pci_devfn(4, 0), 0x8086, 0x1020, 0x020000,
 			  PCI_HEADER_TYPE_NORMAL);
 	pci_fake_dma_mode(cfg, PCI_FAKE_BME_AT_END, 0);
-	W.cfg[W_NONE] = cfg;
+	W.cfg[rid_val(W_NONE)] = cfg;
 	pci_fake_multifunction(0, 5, 2, mf);
-	W.cfg[W_MF0] = mf[0];
-	W.cfg[W_MF1] = mf[1];
+	W.cfg[rid_val(W_MF0)] = mf[0];
+	W.cfg[rid_val(W_MF1)] = mf[1];
 	W.port_ats = root_port(0x1c, 1);
 	endpoint(1, 0, true, true);
 	root_port(0x1a, 6);
@@ -108,7 +108,7 @@ static void topology(void)
 	for (i = 0; i < 2; i++) {
 		pci_fake_flr(mf[i]);
 		pci_cfg_acs(mf[i], ATS_POS, 0, PCI_ACS_RR | PCI_ACS_CR, 0);
-		W.cfg[W_ACS0 + i] = mf[i];
+		W.cfg[rid_val(W_ACS0) + i] = mf[i];
 	}
 	port = root_port(0x1d, 2);
 	W.slot_card = pci_fake_slot(port, PCI_CFG_PORT_EXP, SLOT_CAPS, 1);
@@ -148,7 +148,7 @@ static uint64_t *table(uint64_t pa)
 static void old_life(void)
 {
 	struct model_firmware_state fw = {.te = true};
-	const uint16_t sids[] = {W_TP, W_CARD};
+	const rid_t sids[] = {W_TP, W_CARD};
 	uint64_t *p;
 	unsigned int i;
 
@@ -164,8 +164,8 @@ static void old_life(void)
 	table(W.old_pages[4])[(W_OLD >> 21) & 511] = W.old_pages[5] | 3;
 	table(W.old_pages[5])[(W_OLD >> 12) & 511] = W.old_ram | 3;
 	for (i = 0; i < 2; i++) {
-		p = table(W.old_pages[(sids[i] >> 8) ? 2 : 1]) +
-		    (sids[i] & 0xff) * 2;
+		p = table(W.old_pages[rid_bus(sids[i]) ? 2 : 1]) +
+		    rid_devfn(sids[i]) * 2;
 		p[0] = W.old_pages[3] | 1;
 		p[1] = 1 | (5U << 8);
 		model_expect_attach(0, sids[i], &previous);
@@ -295,29 +295,31 @@ int w_teardown(void **state)
 	return 0;
 }
 
-struct pci_dev *w_dev(uint16_t rid)
+struct pci_dev *w_dev(rid_t rid)
 {
 	struct pci_dev *d =
-		pci_find_dev(&W.host, 0, (uint8_t)(rid >> 8), (uint8_t)rid);
+		pci_find_dev(&W.host, 0, rid_bus(rid), rid_devfn(rid));
 
 	assert_non_null(d);
 	return d;
 }
 
-void w_dma(uint16_t rid, uint64_t addr, uint8_t byte, uint32_t len,
+void w_dma(rid_t rid, uint64_t addr, uint8_t byte, uint32_t len,
 	   uint64_t duration_ns)
 {
-	uint16_t ids[IOMMU_SIDS_MAX];
+	rid_t ids[IOMMU_SIDS_MAX];
 	unsigned int i, n = pci_dma_aliases(w_dev(rid), ids, IOMMU_SIDS_MAX);
 	uint16_t cmd;
 
 	/* What it carries, whichever requester id the IOMMU sees. */
 	for (i = 0; i < n; i++) {
-		dma_byte[ids[i]] = byte;
+		dma_byte[rid_val(ids[i])] = byte;
 	}
-	cmd = (uint16_t)pci_cfg_get(W.cfg[rid], PCI_COMMAND, 2);
-	pci_cfg_put16(W.cfg[rid], PCI_COMMAND, cmd | PCI_COMMAND_MASTER);
-	assert_true(pci_fake_dma_start(W.cfg[rid], addr, len, duration_ns));
+	cmd = (uint16_t)pci_cfg_get(W.cfg[rid_val(rid)], PCI_COMMAND, 2);
+	pci_cfg_put16(W.cfg[rid_val(rid)], PCI_COMMAND,
+		      cmd | PCI_COMMAND_MASTER);
+	assert_true(pci_fake_dma_start(W.cfg[rid_val(rid)], addr, len,
+				       duration_ns));
 }
 
 static void on_removing(void *ctx, struct pci_dev *d)
@@ -401,7 +403,7 @@ unsigned int w_domain(uint64_t *hpa)
 
 static void expect_attach(struct pci_dev *d, const void *owner)
 {
-	uint16_t sids[IOMMU_SIDS_MAX];
+	rid_t sids[IOMMU_SIDS_MAX];
 	unsigned int i, n = pci_dma_aliases(d, sids, IOMMU_SIDS_MAX);
 
 	for (i = 0; i < n; i++) {
@@ -413,13 +415,12 @@ static void expect_attach(struct pci_dev *d, const void *owner)
 	}
 }
 
-struct iommu_hold *w_assign(struct iommu_owner *o, uint16_t rid)
+struct iommu_hold *w_assign(struct iommu_owner *o, rid_t rid)
 {
 	return w_assign_force(o, rid, false);
 }
 
-struct iommu_hold *w_assign_force(struct iommu_owner *o, uint16_t rid,
-				  bool force)
+struct iommu_hold *w_assign_force(struct iommu_owner *o, rid_t rid, bool force)
 {
 	struct iommu_hold *h = NULL;
 	const char *why;
@@ -433,7 +434,7 @@ struct iommu_hold *w_assign_force(struct iommu_owner *o, uint16_t rid,
 	return h;
 }
 
-void w_attach(uint16_t rid, unsigned int id)
+void w_attach(rid_t rid, unsigned int id)
 {
 	const char *why = NULL;
 	int ret = iommu_attach(&W.im, w_dev(rid), id, &why);

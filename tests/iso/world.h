@@ -33,20 +33,20 @@
  * After a kexec (w_setup_kexec) 00:03.0 and 02:00.0 still translate W_OLD
  * to W.old_ram through the previous life's tables.
  */
-#define W_ALIAS0   0x0400U
-#define W_ALIAS1   0x0408U
-#define W_FLR	   0x0010U
-#define W_TP	   0x0018U
-#define W_NONE	   0x0020U
-#define W_MF0	   0x0028U
-#define W_MF1	   0x0029U
-#define W_ATS	   0x0100U
-#define W_CARD	   0x0200U
-#define W_CARD_ATS 0x0300U
-#define W_ATS6	   0x0600U
-#define W_ATS7	   0x0700U
-#define W_ACS0	   0x0500U
-#define W_ACS1	   0x0501U
+#define W_ALIAS0   RID(0x04U, 0x00U)
+#define W_ALIAS1   RID(0x04U, 0x08U)
+#define W_FLR	   RID(0x00U, 0x10U)
+#define W_TP	   RID(0x00U, 0x18U)
+#define W_NONE	   RID(0x00U, 0x20U)
+#define W_MF0	   RID(0x00U, 0x28U)
+#define W_MF1	   RID(0x00U, 0x29U)
+#define W_ATS	   RID(0x01U, 0x00U)
+#define W_CARD	   RID(0x02U, 0x00U)
+#define W_CARD_ATS RID(0x03U, 0x00U)
+#define W_ATS6	   RID(0x06U, 0x00U)
+#define W_ATS7	   RID(0x07U, 0x00U)
+#define W_ACS0	   RID(0x05U, 0x00U)
+#define W_ACS1	   RID(0x05U, 0x01U)
 #define W_OLD	   UINT64_C(0x10000)
 /* The unit's registers, and the vector its fault event is aimed at. */
 #define W_UNIT_BASE    UINT64_C(0xfed90000)
@@ -91,9 +91,9 @@ int w_setup_absent(void **state);
 /* The same machine after a kexec: the previous life's tables kept. */
 int w_setup_kexec(void **state);
 
-struct pci_dev *w_dev(uint16_t rid);
+struct pci_dev *w_dev(rid_t rid);
 /* Starts a DMA write of byte from rid's function to addr. */
-void w_dma(uint16_t rid, uint64_t addr, uint8_t byte, uint32_t len,
+void w_dma(rid_t rid, uint64_t addr, uint8_t byte, uint32_t len,
 	   uint64_t duration_ns);
 /* Moves time on, with hot-plug and the layer polled every millisecond. */
 void w_run(uint64_t ns);
@@ -104,12 +104,11 @@ void w_guest_del(struct iommu_owner *o);
 /* A console domain with 2 MiB at W_GPA. */
 unsigned int w_domain(uint64_t *hpa);
 /* Assign (expected to succeed) and tell the model what it may do. */
-struct iommu_hold *w_assign(struct iommu_owner *o, uint16_t rid);
+struct iommu_hold *w_assign(struct iommu_owner *o, rid_t rid);
 /* Console attach (expected to succeed), told to the model. */
-void w_attach(uint16_t rid, unsigned int id);
+void w_attach(rid_t rid, unsigned int id);
 /* The same, proof of quiet DMA waived (a device no method can stop). */
-struct iommu_hold *w_assign_force(struct iommu_owner *o, uint16_t rid,
-				  bool force);
+struct iommu_hold *w_assign_force(struct iommu_owner *o, rid_t rid, bool force);
 void w_unassign(struct iommu_hold *h);
 /* Log lines containing text at level. */
 unsigned int w_log(enum log_level level, const char *text);

@@ -110,9 +110,9 @@ struct rig {
 	uint64_t ram;
 };
 
-#define MASTER 0x0010
-#define DEAD   0x0300 /* an ATS endpoint that never answers */
-#define LIVE   0x0308 /* one that answers in 2 us */
+#define MASTER RID(0x00, 0x10)
+#define DEAD   RID(0x03, 0x00) /* an ATS endpoint that never answers */
+#define LIVE   RID(0x03, 0x08) /* one that answers in 2 us */
 #define MS     UINT64_C(1000000)
 
 static void fail(const char *what)
@@ -126,7 +126,7 @@ static void rig_up(struct rig *r, unsigned int fetch_ahead, uint32_t gsts_stuck)
 {
 	struct vtd_unit *up = &r->u;
 	struct model_unit_config cfg;
-	uint16_t sid = MASTER;
+	rid_t sid = MASTER;
 
 	model_init();
 	model_unit_config_default(&cfg);
@@ -348,7 +348,7 @@ static void mode_up(const struct mode_case *c, struct vtd_unit *u,
 		    struct vtd_domain **d)
 {
 	struct vtd_unit *up = u;
-	uint16_t sid = MASTER;
+	rid_t sid = MASTER;
 
 	model_init();
 	add_unit(c->scalable);
@@ -445,7 +445,7 @@ static void attach_figures(void)
 	struct vtd_domain *d;
 	struct vtd_stats s0;
 	struct vtd_unit u;
-	uint16_t sid = MASTER + 1;
+	rid_t sid = RID(0x00, 0x11);
 	unsigned int i;
 	double t0;
 	int err;

@@ -26,7 +26,7 @@
 #define SZ_2M  UINT64_C(0x200000)
 #define SZ_1G  UINT64_C(0x40000000)
 #define RW     (VTD_PROT_READ | VTD_PROT_WRITE)
-#define MASTER 0x0010
+#define MASTER RID(0x00, 0x10)
 
 static struct vtd_unit unit;
 static struct vtd_domain *dom;
@@ -69,7 +69,7 @@ static void bring_up(void)
 {
 	struct model_unit_config cfg;
 	struct vtd_unit *up = &unit;
-	uint16_t sid = MASTER;
+	rid_t sid = MASTER;
 	int err;
 
 	model_init();
@@ -184,7 +184,7 @@ static void domain_phases(unsigned int count)
 {
 	struct vtd_domain **doms = calloc(count, sizeof(*doms));
 	struct vtd_unit *up = &unit;
-	uint16_t sid = MASTER + 1;
+	rid_t sid = RID(0x00, 0x11);
 	struct phase p;
 	char what[64];
 	uint8_t byte;

@@ -56,6 +56,14 @@ struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw)
 	return d;
 }
 
+struct vtd_domain_info dom_info(const struct vtd_domain *d)
+{
+	struct vtd_domain_info info;
+
+	vtd_domain_info(d, &info);
+	return info;
+}
+
 void t_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	   unsigned int prot)
 {
@@ -69,20 +77,20 @@ void t_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
 	model_expect_unmap(d, iova_val(iova), len);
 }
 
-void t_attach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
+void t_attach(struct vtd_domain *d, struct vtd_unit *u, rid_t sid)
 {
 	assert_int_equal(vtd_attach(d, u, &sid, 1), 0);
-	model_expect_attach(u->index, sid, d);
+	model_expect_attach(vtd_unit_index(u), sid, d);
 }
 
-void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
+void t_detach(struct vtd_domain *d, struct vtd_unit *u, rid_t sid)
 {
 	assert_int_equal(vtd_detach(d, u, &sid, 1), 0);
-	model_expect_detach(u->index, sid);
+	model_expect_detach(vtd_unit_index(u), sid);
 }
 
 struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
-			       unsigned int aw, uint16_t sid)
+			       unsigned int aw, rid_t sid)
 {
 	struct vtd_domain *d;
 
@@ -92,29 +100,29 @@ struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
 	return d;
 }
 
-void down_attached(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
+void down_attached(struct vtd_domain *d, struct vtd_unit *u, rid_t sid)
 {
 	t_detach(d, u, sid);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	shut_down(u);
 }
 
-void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		    uint32_t pasid)
 {
 	assert_int_equal(vtd_attach_pasid(d, u, sid, pasid), 0);
-	model_expect_attach_pasid(u->index, sid, pasid, d);
+	model_expect_attach_pasid(vtd_unit_index(u), sid, pasid, d);
 }
 
-void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		    uint32_t pasid)
 {
 	assert_int_equal(vtd_detach_pasid(d, u, sid, pasid), 0);
-	model_expect_detach_pasid(u->index, sid, pasid);
+	model_expect_detach_pasid(vtd_unit_index(u), sid, pasid);
 }
 
-int dma_fill_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
-		   uint64_t iova, uint8_t byte, size_t len)
+int dma_fill_pasid(unsigned int unit, rid_t sid, uint32_t pasid, uint64_t iova,
+		   uint8_t byte, size_t len)
 {
 	uint8_t buf[256];
 
@@ -123,7 +131,7 @@ int dma_fill_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
 				     len < 256 ? len : 256);
 }
 
-int dma_fill(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t byte,
+int dma_fill(unsigned int unit, rid_t sid, uint64_t iova, uint8_t byte,
 	     size_t len)
 {
 	return dma_fill_pasid(unit, sid, MODEL_NO_PASID, iova, byte, len);
@@ -180,13 +188,13 @@ struct model_unit_config sm_cfg(unsigned int pss)
 	return cfg;
 }
 
-void fault_expect(struct vtd_unit *u, uint16_t sid, uint64_t addr,
-		  uint8_t reason, bool write)
+void fault_expect(struct vtd_unit *u, rid_t sid, uint64_t addr, uint8_t reason,
+		  bool write)
 {
 	struct fault_log log = {0};
 
 	assert_int_equal(vtd_fault_poll(u, on_fault, &log), 1);
-	assert_int_equal(log.f[0].sid, sid);
+	assert_int_equal(rid_val(log.f[0].sid), rid_val(sid));
 	assert_int_equal(iova_val(log.f[0].addr), addr);
 	assert_int_equal(log.f[0].reason, reason);
 	assert_int_equal(log.f[0].write, write);

@@ -19,7 +19,7 @@
 #define SZ_2M		  UINT64_C(0x200000)
 #define SZ_1G		  UINT64_C(0x40000000)
 #define RW		  (VTD_PROT_READ | VTD_PROT_WRITE)
-#define SID(bus, dev, fn) ((uint16_t)((bus) << 8 | (dev) << 3 | (fn)))
+#define SID(bus, dev, fn) RID((bus), (dev) << 3 | (fn))
 
 int setup(void **state);
 int teardown(void **state);
@@ -34,6 +34,8 @@ unsigned int add_unit(const struct model_unit_config *cfg);
 void bring_up(struct vtd_unit *u, unsigned int idx);
 void shut_down(struct vtd_unit *u);
 struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw);
+/* vtd_domain_info() as a value, to assert on one field. */
+struct vtd_domain_info dom_info(const struct vtd_domain *d);
 
 /*
  * The prelude most tests share: unit idx brought up, a domain of aw bits
@@ -41,25 +43,25 @@ struct vtd_domain *new_domain(struct vtd_unit *u, unsigned int aw);
  * destroyed, the unit shut down, each step asserted.
  */
 struct vtd_domain *up_attached(struct vtd_unit *u, unsigned int idx,
-			       unsigned int aw, uint16_t sid);
-void down_attached(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
+			       unsigned int aw, rid_t sid);
+void down_attached(struct vtd_domain *d, struct vtd_unit *u, rid_t sid);
 
 void t_map(struct vtd_domain *d, iova_t iova, hpa_t hpa, uint64_t len,
 	   unsigned int prot);
 void t_unmap(struct vtd_domain *d, iova_t iova, uint64_t len);
-void t_attach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
-void t_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid);
-void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+void t_attach(struct vtd_domain *d, struct vtd_unit *u, rid_t sid);
+void t_detach(struct vtd_domain *d, struct vtd_unit *u, rid_t sid);
+void t_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		    uint32_t pasid);
-void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+void t_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		    uint32_t pasid);
 
 /* A DMA write of len (at most 256) bytes of byte; 0 or -EFAULT. */
-int dma_fill(unsigned int unit, uint16_t sid, uint64_t iova, uint8_t byte,
+int dma_fill(unsigned int unit, rid_t sid, uint64_t iova, uint8_t byte,
 	     size_t len);
 /* The same as a request with pasid (MODEL_NO_PASID: without). */
-int dma_fill_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
-		   uint64_t iova, uint8_t byte, size_t len);
+int dma_fill_pasid(unsigned int unit, rid_t sid, uint32_t pasid, uint64_t iova,
+		   uint8_t byte, size_t len);
 uint8_t ram_byte(uint64_t hpa);
 
 /*
@@ -77,5 +79,5 @@ struct fault_log {
 
 void on_fault(void *ctx, const struct vtd_fault *f);
 /* Exactly one pending fault, and it is this one. */
-void fault_expect(struct vtd_unit *u, uint16_t sid, uint64_t addr,
-		  uint8_t reason, bool write);
+void fault_expect(struct vtd_unit *u, rid_t sid, uint64_t addr, uint8_t reason,
+		  bool write);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/rid.h"
+
 /*
  * A register-level model of VT-d remapping units for host tests.  It
  * implements the whole drivers/hw.h seam (and log_printf), so the driver's
@@ -103,17 +105,17 @@ void model_page_alloc_fail(bool fail);
 uint64_t model_ram_alloc(uint64_t len, uint64_t align);
 
 /* Simulated DMA by requester sid through unit; 0 or -EFAULT (faulted). */
-int model_dma_read(unsigned int unit, uint16_t sid, uint64_t iova, void *buf,
+int model_dma_read(unsigned int unit, rid_t sid, uint64_t iova, void *buf,
 		   size_t len);
-int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
+int model_dma_write(unsigned int unit, rid_t sid, uint64_t iova,
 		    const void *buf, size_t len);
 
 /* The same as requests with a PASID (MODEL_NO_PASID: without). */
 #define MODEL_NO_PASID UINT32_MAX
 
-int model_dma_read_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+int model_dma_read_pasid(unsigned int unit, rid_t sid, uint32_t pasid,
 			 uint64_t iova, void *buf, size_t len);
-int model_dma_write_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+int model_dma_write_pasid(unsigned int unit, rid_t sid, uint32_t pasid,
 			  uint64_t iova, const void *buf, size_t len);
 
 /*
@@ -132,7 +134,7 @@ struct model_watch {
 	uint64_t outcome[MODEL_WATCH_LOG];
 };
 
-void model_watch_start(unsigned int unit, uint16_t sid, uint32_t pasid,
+void model_watch_start(unsigned int unit, rid_t sid, uint32_t pasid,
 		       uint64_t iova);
 void model_watch_stop(unsigned int unit);
 const struct model_watch *model_watch_log(unsigned int unit);
@@ -142,12 +144,12 @@ const struct model_watch *model_watch_log(unsigned int unit);
  * translated DMA must be covered: the sid bound to an owner, the IOVA in
  * one of the owner's mappings, to the right address, with the right.
  */
-void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner);
-void model_expect_detach(unsigned int unit, uint16_t sid);
+void model_expect_attach(unsigned int unit, rid_t sid, const void *owner);
+void model_expect_detach(unsigned int unit, rid_t sid);
 /* Requests with a PASID are bound per (sid, PASID). */
-void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+void model_expect_attach_pasid(unsigned int unit, rid_t sid, uint32_t pasid,
 			       const void *owner);
-void model_expect_detach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid);
+void model_expect_detach_pasid(unsigned int unit, rid_t sid, uint32_t pasid);
 void model_expect_map(const void *owner, uint64_t iova, uint64_t hpa,
 		      uint64_t len, unsigned int prot);
 void model_expect_unmap(const void *owner, uint64_t iova, uint64_t len);
@@ -170,14 +172,13 @@ struct model_endpoint_stats {
 	uint64_t after_removal; /* ...sent to it after its removal */
 };
 
-void model_add_endpoint(unsigned int unit, uint16_t sid,
-			uint64_t ats_latency_ns);
-void model_remove_endpoint(unsigned int unit, uint16_t sid);
+void model_add_endpoint(unsigned int unit, rid_t sid, uint64_t ats_latency_ns);
+void model_remove_endpoint(unsigned int unit, rid_t sid);
 /* Its config space reads all-ones for a while (link retrain); nothing else
  * changes. */
-void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent);
+void model_silence_endpoint(unsigned int unit, rid_t sid, bool silent);
 const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
-							uint16_t sid);
+							rid_t sid);
 
 /*
  * Injection, counted from now: IQE with IQEI iqei when fetching the
@@ -187,8 +188,7 @@ const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
  */
 void model_inject_iqe(unsigned int unit, unsigned int after_descs,
 		      unsigned int iqei);
-void model_inject_ice(unsigned int unit, unsigned int after_descs,
-		      uint16_t sid);
+void model_inject_ice(unsigned int unit, unsigned int after_descs, rid_t sid);
 void model_delay_status(unsigned int unit, unsigned int after_waits,
 			uint64_t delay_ns);
 void model_qi_stall(unsigned int unit, bool stall);

@@ -4,7 +4,8 @@
 MODEL_CORE := tests/model/model.c tests/model/model_mem.c \
 	tests/model/model_time.c tests/model/model_translate.c \
 	tests/model/model_dma.c tests/model/model_regs.c tests/model/model_qi.c
-MODEL_SRCS := $(MODEL_CORE) tests/model/model_ir.c $(VTD_SRCS) lib/format.c
+MODEL_SRCS := $(MODEL_CORE) tests/model/model_ir.c tests/model/pci_cfg.c \
+	$(VTD_SRCS) lib/format.c
 
 UNIT_TESTS += vtd_model vtd_qi vtd_sm vtd_lifecycle
 vtd_model_SRCS := tests/model/test_vtd.c tests/model/harness.c $(MODEL_SRCS)

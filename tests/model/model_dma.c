@@ -76,22 +76,23 @@ static void check_access(struct munit *mu, const struct request *rq,
 		(unsigned long long)rq->iova, (unsigned long long)hpa);
 }
 
-void model_expect_attach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+void model_expect_attach_pasid(unsigned int unit, rid_t rid, uint32_t pasid,
 			       const void *owner)
 {
-	model_expect_detach_pasid(unit, sid, pasid);
+	model_expect_detach_pasid(unit, rid, pasid);
 	M.bindings = realloc(M.bindings,
 			     (M.binding_count + 1) * sizeof(*M.bindings));
 	M.bindings[M.binding_count++] = (struct binding){
 		.unit = unit,
-		.sid = sid,
+		.sid = rid_val(rid),
 		.pasid = pasid,
 		.owner = owner,
 	};
 }
 
-void model_expect_detach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid)
+void model_expect_detach_pasid(unsigned int unit, rid_t rid, uint32_t pasid)
 {
+	uint16_t sid = rid_val(rid);
 	size_t i;
 
 	for (i = 0; i < M.binding_count; i++) {
@@ -103,14 +104,14 @@ void model_expect_detach_pasid(unsigned int unit, uint16_t sid, uint32_t pasid)
 	}
 }
 
-void model_expect_attach(unsigned int unit, uint16_t sid, const void *owner)
+void model_expect_attach(unsigned int unit, rid_t rid, const void *owner)
 {
-	model_expect_attach_pasid(unit, sid, MODEL_NO_PASID, owner);
+	model_expect_attach_pasid(unit, rid, MODEL_NO_PASID, owner);
 }
 
-void model_expect_detach(unsigned int unit, uint16_t sid)
+void model_expect_detach(unsigned int unit, rid_t rid)
 {
-	model_expect_detach_pasid(unit, sid, MODEL_NO_PASID);
+	model_expect_detach_pasid(unit, rid, MODEL_NO_PASID);
 }
 
 static void expect_add(const void *owner, uint64_t iova, uint64_t hpa,
@@ -200,27 +201,35 @@ static int dma(unsigned int unit, uint16_t sid, uint32_t pasid, uint64_t iova,
 	return 0;
 }
 
-int model_dma_read(unsigned int unit, uint16_t sid, uint64_t iova, void *buf,
+int model_dma_read(unsigned int unit, rid_t rid, uint64_t iova, void *buf,
 		   size_t len)
 {
+	uint16_t sid = rid_val(rid);
+
 	return dma(unit, sid, MODEL_NO_PASID, iova, buf, len, false);
 }
 
-int model_dma_write(unsigned int unit, uint16_t sid, uint64_t iova,
+int model_dma_write(unsigned int unit, rid_t rid, uint64_t iova,
 		    const void *buf, size_t len)
 {
+	uint16_t sid = rid_val(rid);
+
 	return dma(unit, sid, MODEL_NO_PASID, iova, (uint8_t *)buf, len, true);
 }
 
-int model_dma_read_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+int model_dma_read_pasid(unsigned int unit, rid_t rid, uint32_t pasid,
 			 uint64_t iova, void *buf, size_t len)
 {
+	uint16_t sid = rid_val(rid);
+
 	return dma(unit, sid, pasid, iova, buf, len, false);
 }
 
-int model_dma_write_pasid(unsigned int unit, uint16_t sid, uint32_t pasid,
+int model_dma_write_pasid(unsigned int unit, rid_t rid, uint32_t pasid,
 			  uint64_t iova, const void *buf, size_t len)
 {
+	uint16_t sid = rid_val(rid);
+
 	return dma(unit, sid, pasid, iova, (uint8_t *)buf, len, true);
 }
 
@@ -267,9 +276,10 @@ void model_probe_all(void)
 	M.probing = false;
 }
 
-void model_watch_start(unsigned int unit, uint16_t sid, uint32_t pasid,
+void model_watch_start(unsigned int unit, rid_t rid, uint32_t pasid,
 		       uint64_t iova)
 {
+	uint16_t sid = rid_val(rid);
 	struct munit *mu = &M.units[unit];
 
 	memset(&mu->watch, 0, sizeof(mu->watch));

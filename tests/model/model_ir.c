@@ -399,9 +399,10 @@ static unsigned int compat(unsigned int unit, uint64_t addr, uint32_t data,
 	return 0;
 }
 
-void model_msi(unsigned int unit, uint16_t sid, uint64_t addr, uint32_t data,
+void model_msi(unsigned int unit, rid_t rid, uint64_t addr, uint32_t data,
 	       struct model_msi_result *out)
 {
+	uint16_t sid = rid_val(rid);
 	struct ir_unit *ir = &IR[unit];
 	unsigned int reason;
 

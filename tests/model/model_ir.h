@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/rid.h"
+
 /*
  * Interrupt remapping in the VT-d model (VT-d spec chapter 5), in
  * model_ir.c: the table latched by SIRTP from IRTA (size, EIME), IRE and
@@ -45,7 +47,7 @@ struct model_msi_result {
 };
 
 /* Requester sid writes data to the interrupt address addr through unit. */
-void model_msi(unsigned int unit, uint16_t sid, uint64_t addr, uint32_t data,
+void model_msi(unsigned int unit, rid_t sid, uint64_t addr, uint32_t data,
 	       struct model_msi_result *out);
 
 struct model_ir_stats {

@@ -544,8 +544,10 @@ void model_inject_iqe(unsigned int unit, unsigned int after_descs,
 	M.units[unit].iqe_info = iqei;
 }
 
-void model_inject_ice(unsigned int unit, unsigned int after_descs, uint16_t sid)
+void model_inject_ice(unsigned int unit, unsigned int after_descs, rid_t rid)
 {
+	uint16_t sid = rid_val(rid);
+
 	M.units[unit].ice_countdown = (int)after_descs;
 	M.units[unit].ice_sid = sid;
 }
@@ -575,9 +577,9 @@ unsigned int model_executed(unsigned int unit, uint64_t lo, uint64_t hi,
 	return found;
 }
 
-void model_add_endpoint(unsigned int unit, uint16_t sid,
-			uint64_t ats_latency_ns)
+void model_add_endpoint(unsigned int unit, rid_t rid, uint64_t ats_latency_ns)
 {
+	uint16_t sid = rid_val(rid);
 	struct endpoint *ep = endpoint_find(unit, sid);
 
 	if (!ep) {
@@ -594,16 +596,18 @@ void model_add_endpoint(unsigned int unit, uint16_t sid,
 	ep->removed = false;
 }
 
-void model_silence_endpoint(unsigned int unit, uint16_t sid, bool silent)
+void model_silence_endpoint(unsigned int unit, rid_t rid, bool silent)
 {
+	uint16_t sid = rid_val(rid);
 	struct endpoint *ep = endpoint_find(unit, sid);
 
 	if (ep)
 		ep->silent = silent;
 }
 
-void model_remove_endpoint(unsigned int unit, uint16_t sid)
+void model_remove_endpoint(unsigned int unit, rid_t rid)
 {
+	uint16_t sid = rid_val(rid);
 	struct endpoint *ep = endpoint_find(unit, sid);
 
 	if (ep)
@@ -611,8 +615,10 @@ void model_remove_endpoint(unsigned int unit, uint16_t sid)
 }
 
 const struct model_endpoint_stats *model_endpoint_stats(unsigned int unit,
-							uint16_t sid)
+							rid_t rid)
 {
+	uint16_t sid = rid_val(rid);
+
 	static const struct model_endpoint_stats none;
 	struct endpoint *ep = endpoint_find(unit, sid);
 

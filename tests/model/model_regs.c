@@ -508,7 +508,7 @@ void hw_mmio_write64(uint64_t pa, uint64_t val)
 /*
  * PCI configuration space: endpoints answer with a vendor and device id
  * at offset 0 and zeroes elsewhere until removed; everything else reads
- * all-ones.  Writes are dropped.
+ * all-ones.  Narrower reads and the dropped writes are in pci_cfg.c.
  */
 uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 {
@@ -521,31 +521,4 @@ uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 			return off < 4 ? 0x12348086U : 0;
 	}
 	return UINT32_MAX;
-}
-
-uint16_t hw_pci_read16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
-{
-	return (uint16_t)(hw_pci_read32(seg, bus, devfn, off & ~3U) >>
-			  ((off & 2) * 8));
-}
-
-uint8_t hw_pci_read8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
-{
-	return (uint8_t)(hw_pci_read32(seg, bus, devfn, off & ~3U) >>
-			 ((off & 3) * 8));
-}
-
-void hw_pci_write8(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		   uint8_t val)
-{
-}
-
-void hw_pci_write16(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		    uint16_t val)
-{
-}
-
-void hw_pci_write32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off,
-		    uint32_t val)
-{
 }

@@ -19,6 +19,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -83,7 +84,7 @@ static void spans_one(struct pair *p, struct iommu_be_domain *d,
 		      unsigned int in, unsigned int out, const char *missing)
 {
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 3, 0);
+	rid_t sid = SID(0, 3, 0);
 
 	assert_null(iommu_be_domain_no_unit(d, p->u[in]));
 	assert_non_null(iommu_be_domain_no_unit(d, p->u[out]));
@@ -214,5 +215,5 @@ int main(void)
 						setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -115,17 +116,17 @@ static void one_batch(unsigned int count, uint64_t psi, uint64_t dsi)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	map_pages(&r, ranges, count);
 	model_reset_stats(r.idx);
-	s0 = r.u.stats;
+	s0 = *vtd_unit_stats(&r.u);
 	unmap_batch(&r, ranges, count);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, psi);
 	assert_int_equal(model_unit_stats(r.idx)->iotlb_domain, dsi);
 	assert_int_equal(model_unit_stats(r.idx)->waits, 1);
-	assert_int_equal(r.u.stats.doorbells - s0.doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&r.u)->doorbells - s0.doorbells, 1);
 	unreachable(&r, ranges, count);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);
 }
 
@@ -201,15 +202,16 @@ static void test_table_freed_at_zero(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	for (i = 0; i < 8; i++) {
 		t_map(r.d, iova_make(X + i * SZ_4K),
 		      hpa_make(r.ram + SZ_4K + i * SZ_4K), SZ_4K, RW);
 	}
-	assert_int_equal(r.d->pt.table_pages, base + 2);
+	assert_int_equal(dom_info(r.d).table_pages, base + 2);
 	for (i = 0; i < 8; i++) {
 		t_unmap(r.d, iova_make(X + ((i + 4) % 8) * SZ_4K), SZ_4K);
-		assert_int_equal(r.d->pt.table_pages, i < 7 ? base + 2 : base);
+		assert_int_equal(dom_info(r.d).table_pages,
+				 i < 7 ? base + 2 : base);
 	}
 	rig_down(&r);
 }
@@ -227,18 +229,18 @@ static void test_merge_when_last_written(void **state)
 	struct rig r;
 
 	rig_up(&r, &cfg);
-	base = r.d->pt.table_pages;
+	base = dom_info(r.d).table_pages;
 	for (i = 0; i < 512; i++) {
 		p = (i * 7) % 512;
 		t_map(r.d, iova_make(X + p * SZ_4K),
 		      hpa_make(r.ram + p * SZ_4K), SZ_4K, RW);
-		assert_int_equal(r.d->pt.table_pages,
+		assert_int_equal(dom_info(r.d).table_pages,
 				 i < 511 ? base + 2 : base + 1);
 	}
 	assert_int_equal(dma_fill(r.idx, DEV, X + 300 * SZ_4K, 3, 8), 0);
 	assert_int_equal(ram_byte(r.ram + 300 * SZ_4K), 3);
 	t_unmap(r.d, iova_make(X), SZ_2M);
-	assert_int_equal(r.d->pt.table_pages, base);
+	assert_int_equal(dom_info(r.d).table_pages, base);
 	rig_down(&r);
 }
 
@@ -253,15 +255,15 @@ static void test_root_on_first_use(void **state)
 
 	bring_up(&u, idx);
 	d = new_domain(&u, 39);
-	assert_int_equal(d->pt.table_pages, 0);
+	assert_int_equal(dom_info(d).table_pages, 0);
 	assert_int_equal(vtd_domain_unmap(d, iova_make(X), SZ_4K), -ENOENT);
 	t_map(d, iova_make(X), hpa_make(ram), SZ_4K, RW);
-	assert_int_equal(d->pt.table_pages, 3);
+	assert_int_equal(dom_info(d).table_pages, 3);
 	t_unmap(d, iova_make(X), SZ_4K);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 	d = new_domain(&u, 39);
 	t_attach(d, &u, DEV);
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	assert_int_equal(dma_fill(idx, DEV, X, 1, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
 	t_detach(d, &u, DEV);
@@ -289,5 +291,5 @@ int main(void)
 						teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -45,11 +46,10 @@ static uint64_t *table(uint64_t pa)
 	return hw_phys_to_virt(pa);
 }
 
-static void old_entry(struct old_life *o, uint16_t sid, uint64_t lo,
-		      uint64_t hi)
+static void old_entry(struct old_life *o, rid_t sid, uint64_t lo, uint64_t hi)
 {
-	table(o->page[1])[(sid & 0xff) * 2] = lo;
-	table(o->page[1])[(sid & 0xff) * 2 + 1] = hi;
+	table(o->page[1])[rid_devfn(sid) * 2] = lo;
+	table(o->page[1])[rid_devfn(sid) * 2 + 1] = hi;
 }
 
 /* sid A maps IOVA to o->ram read/write with OLD_DID; B is not present. */
@@ -105,7 +105,7 @@ static unsigned int inherited_count(struct vtd_unit *u)
 }
 
 /* DMA from sid faults with reason (1: root entry, 2: context entry). */
-static void assert_denied(struct vtd_unit *u, unsigned int idx, uint16_t sid,
+static void assert_denied(struct vtd_unit *u, unsigned int idx, rid_t sid,
 			  uint8_t reason)
 {
 	assert_int_equal(dma_fill(idx, sid, IOVA, 0xee, 8), -EFAULT);
@@ -178,7 +178,7 @@ static void test_inherit_detach_never_attached(void **state)
 	struct model_unit_config mcfg = default_cfg();
 	unsigned int idx = add_unit(&mcfg);
 	uint64_t ram2 = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t mixed[2] = {SID_A, SID_B};
+	rid_t mixed[2] = {SID_A, SID_B};
 	struct old_life o;
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -333,5 +333,5 @@ int main(void)
 			test_inherit_scalable_falls_back, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

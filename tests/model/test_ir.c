@@ -16,6 +16,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 #include "tests/model/model_ir.h"
@@ -42,6 +43,18 @@ static struct model_unit_config mode_cfg(void **state)
 	return m->scalable ? sm_cfg(4) : default_cfg();
 }
 
+/*
+ * Entry index of u's interrupt remapping table in memory, found as the
+ * unit finds it: through the address latched in IRTA.
+ */
+static struct vtd_irte *irte_at(const struct vtd_unit *u, unsigned int index)
+{
+	uint64_t irta = hw_mmio_read64(BASE(vtd_unit_index(u)) + VTD_IRTA_REG);
+	struct vtd_irte *table = hw_phys_to_virt(irta & VTD_IRTA_IRTA);
+
+	return &table[index];
+}
+
 /* A unit up with interrupt remapping, the config adjusted by the test. */
 static unsigned int up(struct vtd_unit *u, struct model_unit_config cfg,
 		       const struct vtd_config *vc)
@@ -53,7 +66,7 @@ static unsigned int up(struct vtd_unit *u, struct model_unit_config cfg,
 	return idx;
 }
 
-static struct model_msi_result send(unsigned int idx, uint16_t sid,
+static struct model_msi_result send(unsigned int idx, rid_t sid,
 				    unsigned int index)
 {
 	struct vtd_msi msg = vtd_irte_msi(index);
@@ -63,7 +76,7 @@ static struct model_msi_result send(unsigned int idx, uint16_t sid,
 	return r;
 }
 
-static void expect_delivered(unsigned int idx, uint16_t sid, unsigned int index,
+static void expect_delivered(unsigned int idx, rid_t sid, unsigned int index,
 			     uint32_t dest, uint8_t vector)
 {
 	struct model_msi_result r = send(idx, sid, index);
@@ -80,7 +93,7 @@ static void expect_delivered(unsigned int idx, uint16_t sid, unsigned int index,
 	assert_false(r.level);
 }
 
-static void expect_blocked(unsigned int idx, uint16_t sid, unsigned int index,
+static void expect_blocked(unsigned int idx, rid_t sid, unsigned int index,
 			   uint8_t reason)
 {
 	struct model_msi_result r = send(idx, sid, index);
@@ -89,7 +102,7 @@ static void expect_blocked(unsigned int idx, uint16_t sid, unsigned int index,
 	assert_int_equal(r.reason, reason);
 }
 
-static unsigned int program(struct vtd_unit *u, uint16_t sid, uint8_t vector)
+static unsigned int program(struct vtd_unit *u, rid_t sid, uint8_t vector)
 {
 	unsigned int index;
 
@@ -157,9 +170,8 @@ static void test_deliver(void **state)
 	expect_blocked(idx, DEV, index, MODEL_IR_FR_NP);
 	vtd_unit_info(&u, &info);
 	assert_int_equal(info.irtes, 0);
-	assert_int_equal(
-		vtd_irte_set(&u, index, APIC, VEC, (uint16_t[]){DEV}, 1),
-		-EINVAL);
+	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC, (rid_t[]){DEV}, 1),
+			 -EINVAL);
 	shut_down(&u);
 }
 
@@ -198,13 +210,13 @@ static void test_blocked_interrupt_recorded(void **state)
 	assert_int_equal(dma_fill(idx, OTHER, 0x5000, 0x11, 8), -EFAULT);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 1);
 	assert_true(log.f[0].irq);
-	assert_int_equal(log.f[0].sid, OTHER);
+	assert_int_equal(rid_val(log.f[0].sid), rid_val(OTHER));
 	assert_int_equal(log.f[0].index, index);
 	assert_int_equal(log.f[0].reason, MODEL_IR_FR_SID);
 	assert_int_equal(iova_val(log.f[0].addr), 0);
 	assert_string_equal(log.f[0].text, "IR: source-id verification failed");
 	assert_false(log.f[1].irq);
-	assert_int_equal(log.f[1].sid, OTHER);
+	assert_int_equal(rid_val(log.f[1].sid), rid_val(OTHER));
 	assert_int_equal(iova_val(log.f[1].addr), 0x5000);
 	assert_true(log.f[1].write);
 	shut_down(&u);
@@ -212,7 +224,7 @@ static void test_blocked_interrupt_recorded(void **state)
 
 /* An entry for every id in ids, each delivered; its source-id word. */
 static uint64_t program_ids(struct vtd_unit *u, unsigned int idx,
-			    const uint16_t *ids, unsigned int count,
+			    const rid_t *ids, unsigned int count,
 			    unsigned int *index)
 {
 	unsigned int i;
@@ -222,7 +234,7 @@ static uint64_t program_ids(struct vtd_unit *u, unsigned int idx,
 	for (i = 0; i < count; i++) {
 		expect_delivered(idx, ids[i], *index, APIC, VEC);
 	}
-	return u->irt[*index].hi;
+	return irte_at(u, *index)->hi;
 }
 
 /*
@@ -232,7 +244,7 @@ static uint64_t program_ids(struct vtd_unit *u, unsigned int idx,
  */
 static void test_bridge_alias(void **state)
 {
-	const uint16_t ids[] = {SID(5, 2, 0), SID(5, 0, 0)};
+	const rid_t ids[] = {SID(5, 2, 0), SID(5, 0, 0)};
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL), index;
 	uint64_t hi = program_ids(&u, idx, ids, 2, &index);
@@ -247,7 +259,7 @@ static void test_bridge_alias(void **state)
 /* Phantom functions: SQ leaves out the function bits that differ. */
 static void test_phantom_functions(void **state)
 {
-	const uint16_t ids[] = {SID(1, 2, 0), SID(1, 2, 4)};
+	const rid_t ids[] = {SID(1, 2, 0), SID(1, 2, 4)};
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL), index;
 	uint64_t hi = program_ids(&u, idx, ids, 2, &index);
@@ -269,14 +281,13 @@ static void test_update_with_iec(void **state)
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL);
 	unsigned int index = program(&u, DEV, VEC);
-	uint16_t other = OTHER;
+	rid_t other = OTHER;
 	uint64_t before;
 
 	expect_delivered(idx, DEV, index, APIC, VEC);
 	before = model_ir_stats(idx)->iec_index;
 	assert_int_equal(
-		vtd_irte_set(&u, index, APIC + 1, VEC2, (uint16_t[]){DEV}, 1),
-		0);
+		vtd_irte_set(&u, index, APIC + 1, VEC2, (rid_t[]){DEV}, 1), 0);
 	/* Same owner: one store, one invalidation. */
 	assert_int_equal(model_ir_stats(idx)->iec_index, before + 1);
 	expect_delivered(idx, DEV, index, APIC + 1, VEC2);
@@ -287,8 +298,8 @@ static void test_update_with_iec(void **state)
 	expect_blocked(idx, DEV, index, MODEL_IR_FR_SID);
 	assert_int_equal(vtd_irte_clear(&u, index), 0);
 	expect_blocked(idx, OTHER, index, MODEL_IR_FR_NP);
-	assert_int_equal(u.irt[index].lo, 0);
-	assert_int_equal(u.irt[index].hi, 0);
+	assert_int_equal(irte_at(&u, index)->lo, 0);
+	assert_int_equal(irte_at(&u, index)->hi, 0);
 	/* Clearing an empty entry touches nothing. */
 	before = model_ir_stats(idx)->iec_index;
 	assert_int_equal(vtd_irte_clear(&u, index), 0);
@@ -301,7 +312,7 @@ static void test_update_with_iec(void **state)
 static void poke_irte(struct vtd_unit *u, unsigned int index, uint64_t lo,
 		      uint64_t hi)
 {
-	struct vtd_irte *e = &u->irt[index];
+	struct vtd_irte *e = irte_at(u, index);
 
 	e->lo = lo;
 	e->hi = hi;
@@ -317,7 +328,7 @@ static void test_stale_entry_caught(void **state)
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL);
 	unsigned int index = program(&u, DEV, VEC);
-	struct vtd_irte old = u.irt[index];
+	struct vtd_irte old = *irte_at(&u, index);
 	struct model_msi_result r;
 
 	expect_delivered(idx, DEV, index, APIC, VEC);
@@ -328,8 +339,8 @@ static void test_stale_entry_caught(void **state)
 	assert_int_equal(r.vector, VEC);
 	assert_true(model_violation_seen("stale interrupt entry cache"));
 	model_clear_violations();
-	assert_int_equal(
-		vtd_irte_set(&u, index, APIC, VEC2, (uint16_t[]){DEV}, 1), 0);
+	assert_int_equal(vtd_irte_set(&u, index, APIC, VEC2, (rid_t[]){DEV}, 1),
+			 0);
 	expect_delivered(idx, DEV, index, APIC, VEC2);
 	shut_down(&u);
 }
@@ -344,11 +355,11 @@ static void test_torn_entry_caught(void **state)
 	struct vtd_unit u;
 	unsigned int idx = up(&u, mode_cfg(state), NULL);
 	unsigned int index = program(&u, DEV, VEC);
-	struct vtd_irte old = u.irt[index];
+	struct vtd_irte old = *irte_at(&u, index);
 
 	expect_delivered(idx, DEV, index, APIC, VEC);
 	poke_irte(&u, index, old.lo,
-		  field_set64(VTD_IRTE_HI_SID, old.hi, OTHER));
+		  field_set64(VTD_IRTE_HI_SID, old.hi, rid_val(OTHER)));
 	assert_true(model_violation_seen("torn"));
 	model_clear_violations();
 	assert_int_equal(vtd_irte_clear(&u, index), 0);
@@ -360,7 +371,7 @@ static void test_torn_entry_caught(void **state)
 static void test_x2apic(void **state)
 {
 	struct model_unit_config cfg = mode_cfg(state);
-	const uint16_t sid = DEV;
+	const rid_t sid = DEV;
 	struct vtd_unit_info info;
 	struct vtd_config vc;
 	struct vtd_unit u, v, w;
@@ -445,7 +456,7 @@ static void test_firmware_ir_replaced(void **state)
 static void test_iec_deadline(void **state)
 {
 	struct model_unit_config cfg = mode_cfg(state);
-	const uint16_t sid = DEV;
+	const rid_t sid = DEV;
 	struct vtd_config vc;
 	struct vtd_unit u;
 	unsigned int idx, index;
@@ -462,7 +473,8 @@ static void test_iec_deadline(void **state)
 			 -ETIMEDOUT);
 	assert_true(model_now() - t0 >= 5 * UINT64_C(1000000));
 	assert_true(model_now() - t0 <=
-		    u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 2 * RELAX_NS);
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB) +
+			    2 * RELAX_NS);
 	/* The batch stays at the head of the queue: the poll sees it late. */
 	vtd_qi_poll(&u);
 	assert_true(vtd_unit_degraded(&u));
@@ -517,5 +529,5 @@ int main(void)
 		cmocka_unit_test(test_msi_format),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

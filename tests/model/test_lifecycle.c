@@ -27,6 +27,7 @@
 #include "drivers/iommu/vtd/vtd.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -65,11 +66,11 @@ struct cycle {
 
 static struct cycle C;
 
-static bool presence(void *ctx, uint16_t segment, uint16_t sid)
+static bool presence(void *ctx, uint16_t segment, rid_t sid)
 {
 	(void)ctx;
 	(void)segment;
-	return sid != DEV || C.present;
+	return !rid_eq(sid, DEV) || C.present;
 }
 
 static unsigned int dids_in_use(const struct vtd_unit *u)
@@ -84,8 +85,7 @@ static unsigned int dids_in_use(const struct vtd_unit *u)
 
 static bool queue_idle(const struct vtd_unit *u)
 {
-	return u->qi.oldest == u->qi.tail && !u->qi.redo_count &&
-	       !vtd_unit_degraded(u);
+	return vtd_qi_idle(u) && !vtd_unit_degraded(u);
 }
 
 /*
@@ -107,8 +107,9 @@ static void settle(struct vtd_unit *u)
 /* A call that began at t0 waited at most for one IOTLB and one ATS batch. */
 static void assert_bounded(const struct vtd_unit *u, uint64_t t0)
 {
-	uint64_t bound = u->cfg.deadline_ns[VTD_DEADLINE_IOTLB] +
-			 u->cfg.deadline_ns[VTD_DEADLINE_DEVTLB] + 2 * RELAX_NS;
+	uint64_t bound = vtd_unit_deadline_ns(u, VTD_DEADLINE_IOTLB) +
+			 vtd_unit_deadline_ns(u, VTD_DEADLINE_DEVTLB) +
+			 2 * RELAX_NS;
 
 	assert_true(model_now() - t0 <= bound);
 }
@@ -215,13 +216,13 @@ static void do_release(void)
 	if (!C.attached) {
 		return;
 	}
-	err = vtd_detach(C.d, &C.u, &(uint16_t){DEV}, 1);
+	err = vtd_detach(C.d, &C.u, (rid_t[]){DEV}, 1);
 	assert_bounded(&C.u, t0);
 	if (err) {
 		/* Stuck behind an invalidation to the lost device. */
 		assert_int_equal(err, -ETIMEDOUT);
 		settle(&C.u);
-		err = vtd_detach(C.d, &C.u, &(uint16_t){DEV}, 1);
+		err = vtd_detach(C.d, &C.u, (rid_t[]){DEV}, 1);
 	}
 	assert_int_equal(err, 0);
 	model_expect_detach(C.idx, DEV);
@@ -355,10 +356,11 @@ static void test_lifecycle_unmap_order(void **state)
 	t_unmap(C.d, iova_make(IOVA), SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 1);
 	/* Page 0 of the range, 4 KiB: S = 0, MIP 0 (a queue depth of 32). */
-	assert_int_equal(model_executed(C.idx,
-					UINT64_C(3) | (uint64_t)DEV << 32, IOVA,
-					t0),
-			 1);
+	assert_int_equal(
+		model_executed(C.idx,
+			       UINT64_C(3) | (uint64_t)rid_val(DEV) << 32, IOVA,
+			       t0),
+		1);
 	t_unmap(C.d, iova_make(IOVA + SZ_4K), 3 * SZ_4K);
 	assert_int_equal(model_unit_stats(C.idx)->devtlb, 2);
 	t_detach(C.d, &C.u, DEV);
@@ -393,5 +395,5 @@ int main(void)
 						teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

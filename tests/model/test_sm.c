@@ -21,6 +21,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -53,13 +54,13 @@ static uint32_t request_pasid(uint32_t pasid)
 }
 
 /* Exactly one pending fault: reason and, for requests with one, PASID. */
-static void sm_fault_expect(struct vtd_unit *u, uint16_t sid, uint32_t pasid,
+static void sm_fault_expect(struct vtd_unit *u, rid_t sid, uint32_t pasid,
 			    uint8_t reason)
 {
 	struct fault_log log = {0};
 
 	assert_int_equal(vtd_fault_poll(u, on_fault, &log), 1);
-	assert_int_equal(log.f[0].sid, sid);
+	assert_int_equal(rid_val(log.f[0].sid), rid_val(sid));
 	assert_int_equal(log.f[0].reason, reason);
 	assert_int_equal(log.f[0].pasid_present, pasid != MODEL_NO_PASID);
 	if (pasid != MODEL_NO_PASID) {
@@ -144,7 +145,7 @@ static void test_mode_choice(void **state)
 
 	/* What each mode programs: TTM, descriptor width. */
 	for (i = 0; i < 6; i++) {
-		bool sm_mode = u[i].mode == VTD_MODE_SCALABLE;
+		bool sm_mode = vtd_unit_mode(&u[i]) == VTD_MODE_SCALABLE;
 
 		assert_int_equal(vtd_unit_enable(&u[i]), 0);
 		assert_int_equal(field_get64(VTD_RTADDR_TTM,
@@ -168,7 +169,7 @@ static void test_sm_bringup_default_deny(void **state)
 	struct model_unit_config cfg = sm_cfg(19);
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 2, 0);
+	rid_t sid = SID(0, 2, 0);
 	struct vtd_unit_info info;
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -229,7 +230,7 @@ static void test_sm_takeover_with_rmrr(void **state)
 		.te = true,
 		.iqa = hw_page_alloc(),
 	};
-	uint16_t sid = SID(0, 20, 0);
+	rid_t sid = SID(0, 20, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
@@ -349,7 +350,7 @@ static void test_every_pgtt(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(4 * SZ_4K, SZ_4K), tables, fl_root;
 	struct vtd_domain *sl, *fl, *pt, *parent;
-	uint16_t sid = SID(0, 5, 0);
+	rid_t sid = SID(0, 5, 0);
 	static const char nested;
 	struct vtd_unit u;
 	uint32_t p;
@@ -359,7 +360,7 @@ static void test_every_pgtt(void **state)
 	fl = fmt_domain(&u, 39, VTD_FORMAT_FIRST_LEVEL);
 	pt = fmt_domain(&u, 39, VTD_FORMAT_PASSTHROUGH);
 	parent = new_domain(&u, 39);
-	assert_int_equal(fl->pt.levels, 4);
+	assert_int_equal(dom_info(fl).levels, 4);
 	t_map(sl, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_map(fl, iova_make(IOVA), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	model_expect_map(pt, 0, 0, UINT64_C(1) << 48, RW);
@@ -444,7 +445,7 @@ static void test_first_level_pasids(void **state)
 	struct model_unit_config cfg = sm_cfg(19);
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(2, 2, 0);
+	rid_t sid = SID(2, 2, 0);
 	const struct model_watch *w;
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -490,7 +491,7 @@ static void test_first_level_format(void **state)
 	uint64_t ram = model_ram_alloc(2 * SZ_1G, SZ_1G), e;
 	struct vtd_domain *d, *d5, *bad;
 	struct vtd_unit u[4], *up;
-	uint16_t sid = SID(2, 1, 0);
+	rid_t sid = SID(2, 1, 0);
 	unsigned int idx[4], i;
 	struct vtd_mapping m;
 
@@ -526,10 +527,10 @@ static void test_first_level_format(void **state)
 		-ERANGE);
 	d = fmt_domain(&u[0], 47, VTD_FORMAT_FIRST_LEVEL);
 	d5 = fmt_domain(&u[1], 48, VTD_FORMAT_FIRST_LEVEL);
-	assert_int_equal(d->pt.levels, 4);
-	assert_int_equal(d->pt.page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
-	assert_int_equal(d5->pt.levels, 5);
-	assert_int_equal(d5->pt.page_sizes,
+	assert_int_equal(dom_info(d).levels, 4);
+	assert_int_equal(dom_info(d).page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
+	assert_int_equal(dom_info(d5).levels, 5);
+	assert_int_equal(dom_info(d5).page_sizes,
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
 
 	/* No write-only pages; a pass-through domain has nothing to map. */
@@ -601,7 +602,7 @@ static void test_fl_only_unit_default_format(void **state)
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
 	struct vtd_domain *d, *bad = NULL;
 	struct vtd_unit u[3], *pair[2];
-	uint16_t sid = SID(3, 1, 0);
+	rid_t sid = SID(3, 1, 0);
 	struct vtd_config cfg;
 	unsigned int idx[3], i;
 
@@ -620,9 +621,9 @@ static void test_fl_only_unit_default_format(void **state)
 	assert_mode(&u[0], "scalable", "forced by vtd.mode");
 
 	d = new_domain(&u[0], 48);
-	assert_int_equal(d->pt.format, VTD_FORMAT_FIRST_LEVEL);
-	assert_int_equal(d->addr_width, 47);
-	assert_int_equal(d->pt.levels, 4);
+	assert_int_equal(dom_info(d).format, VTD_FORMAT_FIRST_LEVEL);
+	assert_int_equal(dom_info(d).addr_width, 47);
+	assert_int_equal(dom_info(d).levels, 4);
 	t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 	t_attach(d, &u[0], sid);
 	assert_int_equal(dma_fill(idx[0], sid, IOVA, 0x61, 8), 0);
@@ -636,7 +637,7 @@ static void test_fl_only_unit_default_format(void **state)
 
 	/* Second-level tables stay the choice wherever a unit has SLTS. */
 	d = new_domain(&u[1], 39);
-	assert_int_equal(d->pt.format, VTD_FORMAT_SECOND_LEVEL);
+	assert_int_equal(dom_info(d).format, VTD_FORMAT_SECOND_LEVEL);
 	assert_int_equal(vtd_domain_destroy(d), 0);
 
 	/* Shared with a unit that walks no first-level tables: refused. */
@@ -674,7 +675,8 @@ static void test_model_stale_pasid_caches(void **state)
 	struct vtd_pasid_ref wrong = {.pasid = 6, .refs = 1};
 	struct vtd_freelist fl = {0};
 	struct vtd_pasid_entry *pe;
-	uint16_t sid = SID(0, 12, 0), did;
+	rid_t sid = SID(0, 12, 0);
+	uint16_t did;
 	struct vtd_domain *d;
 	uint64_t val0, unmapped;
 	struct vtd_unit u;
@@ -759,7 +761,8 @@ static void test_model_catches_missing_pasid_cache_invalidation(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t pa = model_ram_alloc(SZ_4K, SZ_4K);
 	uint64_t pb = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 13, 0), did_a, did_b;
+	rid_t sid = SID(0, 13, 0);
+	uint16_t did_a, did_b;
 	const struct model_watch *w;
 	struct vtd_pasid_entry *pe;
 	struct vtd_domain *a, *b;
@@ -842,7 +845,7 @@ static void switch_case(const struct model_unit_config *cfg, uint32_t pasid)
 	uint64_t pa = model_ram_alloc(SZ_4K, SZ_4K);
 	uint64_t pb = model_ram_alloc(SZ_4K, SZ_4K);
 	uint32_t key = request_pasid(pasid);
-	uint16_t sid = SID(3, 1, 0);
+	rid_t sid = SID(3, 1, 0);
 	static const char either;
 	struct vtd_domain *a, *b;
 	struct vtd_unit u;
@@ -901,7 +904,7 @@ static void test_sm_caching_mode(void **state)
 {
 	struct model_unit_config cfg = sm_cfg(19);
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 7, 0);
+	rid_t sid = SID(0, 7, 0);
 	struct vtd_domain *d, *f;
 	struct vtd_unit u;
 	unsigned int idx;
@@ -944,7 +947,7 @@ static void test_sm_walk_coherency(void **state)
 {
 	struct model_unit_config cfg[2] = {sm_cfg(19), sm_cfg(19)};
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K), *pte;
-	uint16_t sid = SID(0, 8, 0);
+	rid_t sid = SID(0, 8, 0);
 	struct vtd_pasid_entry *pe;
 	struct vtd_domain *d;
 	struct vtd_unit u[2];
@@ -955,7 +958,7 @@ static void test_sm_walk_coherency(void **state)
 		idx = add_unit(&cfg[i]);
 		bring_up(&u[i], idx);
 		d = new_domain(&u[i], 39);
-		assert_int_equal(d->pt.coherent, i == 0);
+		assert_int_equal(dom_info(d).coherent, i == 0);
 		t_map(d, iova_make(IOVA), hpa_make(ram), SZ_4K, RW);
 		t_attach_pasid(d, &u[i], sid, 2);
 		pe = vtd_sm_pasid_entry(&u[i], sid, 2, false);
@@ -992,7 +995,7 @@ static void test_sm_queue(void **state)
 {
 	struct model_unit_config cfg = sm_cfg(19), legacy = default_cfg();
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K), before;
-	uint16_t sid = SID(0, 9, 0);
+	rid_t sid = SID(0, 9, 0);
 	struct vtd_unit u, lu;
 	struct vtd_qi_desc d;
 	struct vtd_domain *dom;
@@ -1031,7 +1034,7 @@ static void test_sm_queue(void **state)
 		vtd_devtlb_flush(&u, LIVE, LIVE, 0, iova_make(0x40000), 2), 0);
 	d = vtd_desc_devtlb(&u, LIVE, LIVE, 0, iova_make(0x40000), 2);
 	assert_int_equal(field_get64(VTD_QI_TYPE, d.lo), VTD_QI_TYPE_DEVTLB);
-	assert_int_equal(field_get64(VTD_QI_DEVTLB_SID, d.lo), LIVE);
+	assert_int_equal(field_get64(VTD_QI_DEVTLB_SID, d.lo), rid_val(LIVE));
 	assert_int_equal(d.hi, 0x41000 | VTD_QI_DEVTLB_HI_S);
 	assert_int_equal(model_executed(idx, d.lo, d.hi, before), 1);
 	assert_int_equal(model_endpoint_stats(idx, LIVE)->invalidations, 1);
@@ -1110,5 +1113,5 @@ int main(void)
 						teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

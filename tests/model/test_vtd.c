@@ -19,6 +19,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/model/harness.h"
 #include "tests/model/model.h"
 
@@ -129,15 +130,15 @@ static void test_bringup_heterogeneous(void **state)
 	d[0] = new_domain(&u[0], 39);
 	d[1] = new_domain(&u[1], 39);
 	d[2] = new_domain(&u[2], 48);
-	assert_int_equal(d[0]->pt.levels, 3);
-	assert_int_equal(d[1]->pt.levels, 4); /* no 3-level tables on b */
-	assert_int_equal(d[2]->pt.levels, 4);
-	assert_int_equal(d[0]->pt.page_sizes,
+	assert_int_equal(dom_info(d[0]).levels, 3);
+	assert_int_equal(dom_info(d[1]).levels, 4); /* no 3-level tables on b */
+	assert_int_equal(dom_info(d[2]).levels, 4);
+	assert_int_equal(dom_info(d[0]).page_sizes,
 			 VTD_PAGE_4K | VTD_PAGE_2M | VTD_PAGE_1G);
-	assert_int_equal(d[1]->pt.page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
-	assert_int_equal(d[2]->pt.page_sizes, VTD_PAGE_4K);
-	assert_false(d[0]->pt.coherent);
-	assert_true(d[1]->pt.coherent);
+	assert_int_equal(dom_info(d[1]).page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
+	assert_int_equal(dom_info(d[2]).page_sizes, VTD_PAGE_4K);
+	assert_false(dom_info(d[0]).coherent);
+	assert_true(dom_info(d[1]).coherent);
 	assert_int_equal(vtd_domain_did(d[0], &u[0]), 0);
 	assert_int_equal(vtd_domain_did(d[1], &u[1]), 1); /* CM: never 0 */
 	assert_int_equal(vtd_domain_did(d[2], &u[2]), 0);
@@ -166,9 +167,9 @@ static void test_bringup_heterogeneous(void **state)
 	pair[0] = &u[1];
 	pair[1] = &u[2];
 	assert_int_equal(vtd_domain_create(pair, 2, 39, &span), 0);
-	assert_int_equal(span->pt.levels, 4);
-	assert_int_equal(span->pt.page_sizes, VTD_PAGE_4K);
-	assert_false(span->pt.coherent);
+	assert_int_equal(dom_info(span).levels, 4);
+	assert_int_equal(dom_info(span).page_sizes, VTD_PAGE_4K);
+	assert_false(dom_info(span).coherent);
 	assert_int_equal(vtd_domain_destroy(span), 0);
 	assert_int_equal(vtd_domain_create(pair, 0, 39, &span), -EINVAL);
 	/* 4-level tables are not on a; 48-bit IOVAs exceed its MGAW anyway. */
@@ -264,8 +265,8 @@ static void test_takeover_from_firmware(void **state)
 	p = hw_phys_to_virt(root);
 	p[0] = ctx | 1;
 	p = hw_phys_to_virt(ctx);
-	p[SID(0, 1, 0) * 2] = l3 | 1;
-	p[SID(0, 1, 0) * 2 + 1] = 1 | (5U << 8);
+	p[rid_val(SID(0, 1, 0)) * 2] = l3 | 1;
+	p[rid_val(SID(0, 1, 0)) * 2 + 1] = 1 | (5U << 8);
 	((uint64_t *)hw_phys_to_virt(l3))[(ram >> 30) & 511] = l2 | 3;
 	((uint64_t *)hw_phys_to_virt(l2))[(ram >> 21) & 511] = l1 | 3;
 	((uint64_t *)hw_phys_to_virt(l1))[(ram >> 12) & 511] = ram | 3;
@@ -320,6 +321,7 @@ static void test_map_unmap_4k(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
 	const struct model_unit_stats *st = model_unit_stats(idx);
+	struct vtd_stats s0;
 	uint8_t buf[64];
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -343,14 +345,14 @@ static void test_map_unmap_4k(void **state)
 
 	/* One page: one page-selective invalidation, one doorbell, one wait. */
 	model_reset_stats(idx);
-	memset(&u.stats, 0, sizeof(u.stats));
+	s0 = *vtd_unit_stats(&u);
 	t_unmap(d, iova_make(0x10000), SZ_4K);
 	assert_int_equal(st->iotlb_page, 1);
 	assert_int_equal(st->iotlb_domain, 0);
 	assert_int_equal(st->iotlb_global, 0);
-	assert_int_equal(vtd_unit_stats(&u)->doorbells, 1);
-	assert_int_equal(vtd_unit_stats(&u)->descriptors, 2);
-	assert_int_equal(vtd_unit_stats(&u)->waits, 1);
+	assert_int_equal(vtd_unit_stats(&u)->doorbells - s0.doorbells, 1);
+	assert_int_equal(vtd_unit_stats(&u)->descriptors - s0.descriptors, 2);
+	assert_int_equal(vtd_unit_stats(&u)->waits - s0.waits, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0x10000, 0xcc, 8),
 			 -EFAULT);
 	assert_int_equal(ram_byte(ram), 0);
@@ -390,7 +392,7 @@ static void test_map_overlap_rolls_back(void **state)
 
 	d = up_attached(&u, idx, 39, SID(0, 5, 0));
 	t_map(d, iova_make(0x10000), hpa_make(ram), 4 * SZ_4K, RW);
-	pages = d->pt.table_pages;
+	pages = dom_info(d).table_pages;
 	assert_int_equal(vtd_domain_map(d, iova_make(0xe000),
 					hpa_make(ram + 4 * SZ_4K), 4 * SZ_4K,
 					RW),
@@ -399,7 +401,7 @@ static void test_map_overlap_rolls_back(void **state)
 	assert_int_equal(log.count, 1);
 	assert_int_equal(iova_val(log.m[0].iova), 0x10000);
 	assert_int_equal(log.m[0].len, 4 * SZ_4K);
-	assert_int_equal(d->pt.table_pages, pages);
+	assert_int_equal(dom_info(d).table_pages, pages);
 	assert_int_equal(dma_fill(idx, SID(0, 5, 0), 0xe000, 1, 8), -EFAULT);
 	fault_expect(&u, SID(0, 5, 0), 0xe000, 5, true);
 
@@ -418,18 +420,18 @@ static void test_superpages(void **state)
 	struct map_log log;
 
 	d = up_attached(&u, idx, 39, SID(0, 6, 0));
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 
 	t_map(d, iova_make(SZ_1G), hpa_make(ram1g), SZ_1G,
 	      RW); /* a leaf in the root table */
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	t_map(d, iova_make(SZ_2M), hpa_make(ram2m), SZ_2M,
 	      RW); /* one level-2 table */
-	assert_int_equal(d->pt.table_pages, 2);
+	assert_int_equal(dom_info(d).table_pages, 2);
 	/* IOVA aligned, address not: 512 small pages. */
 	t_map(d, iova_make(2 * SZ_1G), hpa_make(ram2m + SZ_4K), SZ_2M,
 	      VTD_PROT_READ);
-	assert_int_equal(d->pt.table_pages, 4);
+	assert_int_equal(dom_info(d).table_pages, 4);
 
 	log = mappings(d);
 	assert_int_equal(log.count, 3);
@@ -452,7 +454,7 @@ static void test_superpages(void **state)
 	t_unmap(d, iova_make(SZ_1G), SZ_1G);
 	t_unmap(d, iova_make(SZ_2M), SZ_2M);
 	t_unmap(d, iova_make(2 * SZ_1G), SZ_2M);
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	assert_int_equal(dma_fill(idx, SID(0, 6, 0), SZ_1G, 0x63, 8), -EFAULT);
 	fault_expect(&u, SID(0, 6, 0), SZ_1G, 5, true);
 	down_attached(d, &u, SID(0, 6, 0));
@@ -471,13 +473,13 @@ static void test_split_and_merge(void **state)
 
 	d = up_attached(&u, idx, 39, SID(0, 7, 0));
 	t_map(d, iova_make(SZ_2M), hpa_make(ram2m), SZ_2M, RW);
-	pages = d->pt.table_pages;
+	pages = dom_info(d).table_pages;
 	/* The 2M leaf is now in the IOTLB. */
 	assert_int_equal(dma_fill(idx, SID(0, 7, 0), hole, 0x71, 8), 0);
 
 	/* Cut a 4K hole: the leaf splits into a table of 4K leaves. */
 	t_unmap(d, iova_make(hole), SZ_4K);
-	assert_int_equal(d->pt.table_pages, pages + 1);
+	assert_int_equal(dom_info(d).table_pages, pages + 1);
 	log = mappings(d);
 	assert_int_equal(log.count, 2);
 	assert_int_equal(log.m[0].page_size, SZ_4K);
@@ -495,7 +497,7 @@ static void test_split_and_merge(void **state)
 
 	/* Fill it again with the same address: back to one 2M leaf. */
 	t_map(d, iova_make(hole), hpa_make(ram2m + 0x5000), SZ_4K, RW);
-	assert_int_equal(d->pt.table_pages, pages);
+	assert_int_equal(dom_info(d).table_pages, pages);
 	log = mappings(d);
 	assert_int_equal(log.count, 1);
 	assert_int_equal(log.m[0].page_size, SZ_2M);
@@ -522,7 +524,7 @@ static void test_split_and_merge(void **state)
 
 	t_unmap(d, iova_make(SZ_2M), SZ_2M);
 	t_unmap(d, iova_make(SZ_1G), SZ_1G);
-	assert_int_equal(d->pt.table_pages, 1);
+	assert_int_equal(dom_info(d).table_pages, 1);
 	down_attached(d, &u, SID(0, 7, 0));
 }
 
@@ -616,8 +618,8 @@ static void test_attach_detach_paths(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
 	/* A conventional PCI device behind a PCIe-to-PCI bridge at 00:1e.0. */
-	uint16_t ids[2] = {SID(1, 0, 0), SID(0, 30, 0)};
-	uint16_t dup[2] = {SID(2, 0, 0), SID(2, 0, 0)};
+	rid_t ids[2] = {SID(1, 0, 0), SID(0, 30, 0)};
+	rid_t dup[2] = {SID(2, 0, 0), SID(2, 0, 0)};
 	struct vtd_domain *d, *other;
 	struct vtd_unit u;
 	unsigned int i;
@@ -666,7 +668,7 @@ static void test_rmrr_before_enable(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t rmrr = model_ram_alloc(3 * SZ_4K, SZ_4K);
-	uint16_t usb = SID(0, 20, 0);
+	rid_t usb = SID(0, 20, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
@@ -709,9 +711,9 @@ static void test_domain_spans_units(void **state)
 	bring_up(&u[0], idx[0]);
 	bring_up(&u[1], idx[1]);
 	assert_int_equal(vtd_domain_create(units, 2, 39, &d), 0);
-	assert_int_equal(d->pt.levels, 3);
-	assert_int_equal(d->pt.page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
-	assert_false(d->pt.coherent);
+	assert_int_equal(dom_info(d).levels, 3);
+	assert_int_equal(dom_info(d).page_sizes, VTD_PAGE_4K | VTD_PAGE_2M);
+	assert_false(dom_info(d).coherent);
 	assert_int_equal(vtd_domain_did(d, &u[0]), 0);
 	assert_int_equal(vtd_domain_did(d, &u[1]), 1);
 
@@ -774,7 +776,7 @@ static void test_model_stale_until_invalidated(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t a = model_ram_alloc(SZ_4K, SZ_4K),
 		 b = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 12, 0);
+	rid_t sid = SID(0, 12, 0);
 	struct vtd_context_entry *ce;
 	struct vtd_qi_desc inv[2];
 	struct vtd_domain *d;
@@ -844,7 +846,7 @@ static void test_model_catches_in_place_context_rewrite(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 13, 0);
+	rid_t sid = SID(0, 13, 0);
 	struct vtd_context_entry *ce, saved;
 	struct vtd_domain *d, *other;
 	struct vtd_qi_desc inv[2];
@@ -906,7 +908,7 @@ static void test_model_catches_missing_invalidation(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 14, 0);
+	rid_t sid = SID(0, 14, 0);
 	struct vtd_freelist fl = {0};
 	struct vtd_domain *d;
 	struct vtd_unit u;
@@ -935,7 +937,7 @@ static void test_model_noncoherent_sees_only_flushed(void **state)
 {
 	struct model_unit_config nc = default_cfg(), co = default_cfg();
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 15, 0);
+	rid_t sid = SID(0, 15, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u[2];
 	unsigned int idx[2], i;
@@ -985,8 +987,9 @@ static void test_gcmd_handshake_deadline(void **state)
 	t0 = model_now();
 	assert_int_equal(vtd_unit_enable(&u), -ETIMEDOUT);
 	spent = model_now() - t0;
-	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_REG]);
-	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_REG] + 100000);
+	assert_true(spent >= vtd_unit_deadline_ns(&u, VTD_DEADLINE_REG));
+	assert_true(spent <
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_REG) + 100000);
 	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	assert_int_equal(model_log_count("did not complete within 10000 us"),
 			 1);
@@ -1003,7 +1006,7 @@ static void test_qi_deadline(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 16, 0);
+	rid_t sid = SID(0, 16, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t t0, spent;
@@ -1017,8 +1020,9 @@ static void test_qi_deadline(void **state)
 	assert_int_equal(vtd_domain_unmap(d, iova_make(0x1000), SZ_4K),
 			 -ETIMEDOUT);
 	spent = model_now() - t0;
-	assert_true(spent >= u.cfg.deadline_ns[VTD_DEADLINE_IOTLB]);
-	assert_true(spent < u.cfg.deadline_ns[VTD_DEADLINE_IOTLB] + 100000);
+	assert_true(spent >= vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB));
+	assert_true(spent <
+		    vtd_unit_deadline_ns(&u, VTD_DEADLINE_IOTLB) + 100000);
 	assert_int_equal(vtd_unit_stats(&u)->timeouts, 1);
 	/* Not complete: the device may still reach the page. */
 	assert_int_equal(dma_fill(idx, sid, 0x1000, 2, 8), 0);
@@ -1042,7 +1046,7 @@ static void test_iqe_returns_error(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 17, 0);
+	rid_t sid = SID(0, 17, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t t0, pages;
@@ -1062,15 +1066,15 @@ static void test_iqe_returns_error(void **state)
 			"invalidation queue error (IQEI 4, reserved field set)"),
 		1);
 	assert_int_equal(vtd_unit_stats(&u)->iqe, 1);
-	assert_int_equal(u.qi.oldest, u.qi.tail);
+	assert_true(vtd_qi_idle(&u));
 	/* The invalidation never ran: the stale translation still serves. */
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 2, 8), 0);
 	assert_int_equal(ram_byte(ram), 2);
 	assert_int_equal(model_table_pages(), pages);
-	assert_non_null(d->deferred);
+	assert_int_not_equal(dom_info(d).deferred, 0);
 
 	assert_int_equal(vtd_domain_flush(d), 0);
-	assert_null(d->deferred);
+	assert_int_equal(dom_info(d).deferred, 0);
 	assert_int_equal(model_table_pages(), pages - 2);
 	model_expect_unmap(d, 2 * SZ_1G, SZ_4K);
 	assert_int_equal(dma_fill(idx, sid, 2 * SZ_1G, 3, 8), -EFAULT);
@@ -1085,7 +1089,7 @@ static void test_detach_retry_after_timeout(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 19, 0);
+	rid_t sid = SID(0, 19, 0);
 	struct vtd_domain *d, *other;
 	struct vtd_unit u;
 
@@ -1119,7 +1123,7 @@ static void test_reclaim_after_completion(void **state)
 	struct model_unit_config cfg = default_cfg();
 	unsigned int idx;
 	uint64_t ram = model_ram_alloc(2 * SZ_4K, SZ_4K);
-	uint16_t sid = SID(0, 18, 0);
+	rid_t sid = SID(0, 18, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	uint64_t pages;
@@ -1147,7 +1151,7 @@ static void test_reclaim_after_completion(void **state)
 	/* The next operation reaps them (and makes two tables of its own). */
 	t_map(d, iova_make(0), hpa_make(ram + SZ_4K), SZ_4K, RW);
 	assert_int_equal(model_table_pages(), pages + 2);
-	assert_null(d->deferred);
+	assert_int_equal(dom_info(d).deferred, 0);
 
 	t_unmap(d, iova_make(0), SZ_4K);
 	down_attached(d, &u, sid);
@@ -1163,7 +1167,7 @@ static void test_map_error_rolls_back(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
 	uint64_t ram = model_ram_alloc(4 * SZ_2M, SZ_2M), x = 32 * SZ_2M;
-	uint16_t sid = SID(0, 9, 0);
+	rid_t sid = SID(0, 9, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	unsigned int idx;
@@ -1217,7 +1221,7 @@ static void test_unmap_range_every_page(void **state)
 	uint64_t ram = model_ram_alloc(64 * SZ_4K, SZ_4K);
 	static const uint64_t starts[] = {0x10000, 0x23000};
 	static const unsigned int counts[] = {16, 37};
-	uint16_t sid = SID(0, 21, 0);
+	rid_t sid = SID(0, 21, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 
@@ -1250,7 +1254,7 @@ static void test_merge_needs_every_entry(void **state)
 	unsigned int idx = add_unit(&cfg);
 	uint64_t ram = model_ram_alloc(2 * SZ_2M, SZ_2M);
 	uint64_t x = 8 * SZ_2M, last = x + SZ_2M - SZ_4K;
-	uint16_t sid = SID(0, 22, 0);
+	rid_t sid = SID(0, 22, 0);
 	struct vtd_domain *d;
 	struct vtd_unit u;
 	struct map_log log;
@@ -1305,7 +1309,7 @@ static void test_qi_sequence_wraps(void **state)
 				&u, 0, &(struct vtd_range){iova_make(0), SZ_4K},
 				1, NULL),
 			0);
-	assert_int_equal(u.qi.oldest, u.qi.tail);
+	assert_true(vtd_qi_idle(&u));
 	shut_down(&u);
 }
 
@@ -1326,7 +1330,7 @@ static void test_faults_wrap_and_overflow(void **state)
 		dma_fill(idx, SID(1, i, 0), 0x1000 * i, 0, 8);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 3);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(log.f[i].sid, SID(1, i, 0));
+		assert_int_equal(rid_val(log.f[i].sid), rid_val(SID(1, i, 0)));
 		assert_int_equal(iova_val(log.f[i].addr), 0x1000 * i);
 		assert_string_equal(log.f[i].text, "root entry not present");
 	}
@@ -1340,7 +1344,8 @@ static void test_faults_wrap_and_overflow(void **state)
 			 3);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 3);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(log.f[i].sid, SID(1, 3 + i, 0));
+		assert_int_equal(rid_val(log.f[i].sid),
+				 rid_val(SID(1, 3 + i, 0)));
 		assert_false(log.f[i].write);
 	}
 
@@ -1350,8 +1355,8 @@ static void test_faults_wrap_and_overflow(void **state)
 		dma_fill(idx, SID(2, i, 0), 0, 0, 8);
 	assert_int_equal(model_unit_stats(idx)->faults_lost, 2);
 	assert_int_equal(vtd_fault_poll(&u, on_fault, &log), 4);
-	assert_int_equal(log.f[0].sid, SID(2, 0, 0));
-	assert_int_equal(log.f[3].sid, SID(2, 3, 0));
+	assert_int_equal(rid_val(log.f[0].sid), rid_val(SID(2, 0, 0)));
+	assert_int_equal(rid_val(log.f[3].sid), rid_val(SID(2, 3, 0)));
 	assert_int_equal(model_log_count("overflowed"), 1);
 	assert_int_equal(hw_mmio_read32(BASE(idx) + VTD_FSTS_REG) &
 				 (VTD_FSTS_PFO | VTD_FSTS_PPF),
@@ -1520,5 +1525,5 @@ int main(void)
 						setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CATALOGUE = os.path.join(ROOT, "tests", "mutate", "catalogue.txt")
 WORK = os.path.join(ROOT, "build", "mutate", "src")
 TIMEOUT = 30  # seconds per test binary (each takes ~1): a hang is caught
+# The binaries' own deadline per test (tests/deadline.h), shorter, so that
+# a mutant which hangs one test fails it by name; TIMEOUT stays the bound.
+TEST_DEADLINE = TIMEOUT - 5
 MAKE = ["make", "-j2", "--no-print-directory"]
 UNUSED_OK = "".join('#pragma GCC diagnostic ignored "-W%s"\n' % w for w in (
     "unused-function", "unused-variable", "unused-but-set-variable",
@@ -132,7 +135,8 @@ def run(test):
     try:
         args = test.split(":", 1)[1].split(",") if ":" in test else []
         r = subprocess.run(["build/host/bin/" + binary(test)] + args,
-                           cwd=WORK,
+                           cwd=WORK, env=dict(os.environ, MOAT_TEST_DEADLINE=
+                                              str(TEST_DEADLINE)),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:

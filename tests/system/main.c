@@ -10,9 +10,12 @@
  *
  * Each run happens in a child process, so that a crash (a sanitizer
  * report, an abort) is a failure like any other and can be shrunk too.
+ * A run that does not end within the per-test deadline (tests/deadline.h,
+ * 120 s; MOAT_TEST_DEADLINE for long --steps) fails as a hang, not shrunk.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/deadline.h"
 #include "tests/system/script.h"
 #include "tests/system/world.h"
 
@@ -71,6 +75,8 @@ static void run(const struct sys_op *ops, size_t n, const bool *keep,
 			dup2(null, 1);
 			dup2(null, 2);
 		}
+		/* SIGALRM ends the child: the parent reports a hang. */
+		alarm(deadline_seconds());
 		world_run(sel, m, verbose, rep);
 		if (write(fds[1], rep, sizeof(*rep)) != sizeof(*rep)) {
 			_exit(3);
@@ -97,7 +103,13 @@ static void run(const struct sys_op *ops, size_t n, const bool *keep,
 		memset(rep, 0, sizeof(*rep));
 		rep->failed = 1;
 		snprintf(rep->sig, sizeof(rep->sig), "crash");
-		if (WIFSIGNALED(status)) {
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+			snprintf(rep->sig, sizeof(rep->sig), "hang");
+			snprintf(
+				rep->what, sizeof(rep->what),
+				"no result within %u s (per-test deadline, tests/deadline.h)",
+				deadline_seconds());
+		} else if (WIFSIGNALED(status)) {
 			snprintf(rep->what, sizeof(rep->what),
 				 "the run died of signal %d", WTERMSIG(status));
 		} else {
@@ -200,19 +212,21 @@ static void report_failure(const char *prog, const struct sys_op *ops, size_t n,
 			   const struct sys_report *rep, bool do_shrink)
 {
 	bool *keep = calloc(n ? n : 1, sizeof(*keep));
-	size_t i, upto = rep->step < n ? rep->step + 1 : n;
+	/* Each trial of a hang could take the whole deadline: none is made. */
+	bool hang = strcmp(rep->sig, "hang") == 0;
+	size_t i, upto = rep->step < n && !hang ? rep->step + 1 : n;
 
 	printf("FAIL at step %u: [%s] %s\n", rep->step, rep->sig, rep->what);
 	for (i = 0; i < upto; i++) {
 		keep[i] = true;
 	}
 	/* Steps after the failing one never ran; a crash may be later. */
-	if (!fails_alike(ops, n, keep, rep->sig)) {
+	if (!hang && !fails_alike(ops, n, keep, rep->sig)) {
 		for (i = 0; i < n; i++) {
 			keep[i] = true;
 		}
 	}
-	if (do_shrink) {
+	if (do_shrink && !hang) {
 		printf("shrinking %zu steps...\n", kept(keep, n));
 		fflush(stdout);
 		shrink(ops, n, keep, rep->sig);

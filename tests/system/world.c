@@ -98,26 +98,26 @@ static const struct pos {
 	enum pci_fake_bme bme; /* what Bus Master Enable off does */
 	bool tp_stuck;	       /* Transactions Pending never clears */
 	uint16_t device;
-	uint16_t rid; /* requester id of its DMA at the IOMMU */
+	rid_t rid; /* requester id of its DMA at the IOMMU */
 } positions[] = {
 	{"01:00.0", 1, 0x00, 0, true, false, false, R_FLR, true,
-	 PCI_FAKE_BME_STOPS, false, 0x11e8, 0x0100},
+	 PCI_FAKE_BME_STOPS, false, 0x11e8, RID(0x01, 0x00)},
 	{"02:00.0", 2, 0x00, 1, true, true, false, R_FLR, false,
-	 PCI_FAKE_BME_AT_END, false, 0x2000, 0x0200},
+	 PCI_FAKE_BME_AT_END, false, 0x2000, RID(0x02, 0x00)},
 	{"02:00.1", 2, 0x01, 1, true, true, false, R_PM, false,
-	 PCI_FAKE_BME_AT_END, false, 0x2001, 0x0201},
+	 PCI_FAKE_BME_AT_END, false, 0x2001, RID(0x02, 0x01)},
 	{"04:00.0", 4, 0x00, -1, false, false, false, R_NONE, false,
-	 PCI_FAKE_BME_AT_END, false, 0x1000, 0x0400},
+	 PCI_FAKE_BME_AT_END, false, 0x1000, RID(0x04, 0x00)},
 	{"04:01.0", 4, 0x08, -1, false, false, false, R_NONE, false,
-	 PCI_FAKE_BME_IGNORED, false, 0x1001, 0x0400},
+	 PCI_FAKE_BME_IGNORED, false, 0x1001, RID(0x04, 0x00)},
 	{"05:00.0", 5, 0x00, 2, true, true, true, R_NONE, false,
-	 PCI_FAKE_BME_IGNORED, false, HOOK_DEVICE, 0x0500},
+	 PCI_FAKE_BME_IGNORED, false, HOOK_DEVICE, RID(0x05, 0x00)},
 	{"05:00.1", 5, 0x01, 2, true, true, true, R_FLR, false,
-	 PCI_FAKE_BME_STOPS, false, 0x5001, 0x0501},
+	 PCI_FAKE_BME_STOPS, false, 0x5001, RID(0x05, 0x01)},
 	{"06:00.0", 6, 0x00, -1, true, true, true, R_NONE, false,
-	 PCI_FAKE_BME_STOPS, false, 0x3000, 0x0600},
+	 PCI_FAKE_BME_STOPS, false, 0x3000, RID(0x06, 0x00)},
 	{"06:00.1", 6, 0x01, -1, true, true, true, R_NONE, false,
-	 PCI_FAKE_BME_IGNORED, true, 0x3001, 0x0601},
+	 PCI_FAKE_BME_IGNORED, true, 0x3001, RID(0x06, 0x01)},
 };
 #define NPOS (sizeof(positions) / sizeof(positions[0]))
 
@@ -412,7 +412,7 @@ static void forget(unsigned int i, bool whole_group)
 	int k;
 
 	for (j = 0; j < NPOS; j++) {
-		if (positions[j].rid == positions[i].rid) {
+		if (rid_eq(positions[j].rid, positions[i].rid)) {
 			W.att[j] = -1;
 			W.inherited[j] = 0;
 		}
@@ -433,11 +433,11 @@ static void forget(unsigned int i, bool whole_group)
 /* ---- DMA ---------------------------------------------------------------- */
 
 /* The first position whose DMA carries rid, or NPOS. */
-static unsigned int rid_pos(uint16_t rid)
+static unsigned int rid_pos(rid_t rid)
 {
 	unsigned int i;
 
-	for (i = 0; i < NPOS && positions[i].rid != rid; i++) {
+	for (i = 0; i < NPOS && !rid_eq(positions[i].rid, rid); i++) {
 	}
 	return i;
 }
@@ -447,7 +447,7 @@ static unsigned int rid_pos(uint16_t rid)
  * owner now (a guest's fault is the guest's, the kernel's or quarantine's
  * nobody's), and is remembered for the next fault poll.
  */
-static void fault_seen(uint16_t rid)
+static void fault_seen(rid_t rid)
 {
 	unsigned int i = rid_pos(rid), k;
 	struct fault_window *fw = &W.fw[i];
@@ -470,7 +470,7 @@ static void fault_seen(uint16_t rid)
 	     ((own == OWNER_KERNEL || own == OWNER_QUARANTINE) && o))) {
 		fail("faults",
 		     "a fault of %04x now would be charged to %s, yet it is owner %llu's",
-		     rid, name, (unsigned long long)own);
+		     rid_val(rid), name, (unsigned long long)own);
 	}
 	for (k = 0; k < fw->n && strcmp(fw->name[k], name) != 0; k++) {
 	}
@@ -489,9 +489,10 @@ static void fault_seen(uint16_t rid)
  * against the requester id's owner now), then where it landed must be
  * memory of the owner it was started under.
  */
-static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
+static void dma_sink(void *ctx, uint16_t seg, uint16_t raw, uint64_t addr,
 		     uint32_t len)
 {
+	rid_t rid = rid_from(raw);
 	uint64_t data[DMA_LEN / 8];
 	struct xfer *x = NULL;
 	unsigned int i, r;
@@ -500,7 +501,7 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 	/* Functions behind one bridge share a requester id: the one due first.
 	 */
 	for (i = 0; i < NPOS; i++) {
-		if (positions[i].rid == rid && xfer_live(i, &W.xfer[i]) &&
+		if (rid_eq(positions[i].rid, rid) && xfer_live(i, &W.xfer[i]) &&
 		    W.xfer[i].addr == addr && (!x || W.xfer[i].due < x->due)) {
 			x = &W.xfer[i];
 		}
@@ -508,7 +509,7 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 	if (!x) {
 		fail("dma",
 		     "a transfer from %04x to 0x%llx that nobody started landed",
-		     rid, (unsigned long long)addr);
+		     raw, (unsigned long long)addr);
 		return;
 	}
 	x->busy = false;
@@ -540,7 +541,7 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 		} else if (g->owner != x->owner) {
 			fail("isolation",
 			     "DMA of requester %04x started under owner %llu landed in the memory of owner %llu (iova 0x%llx, hpa 0x%llx)%s",
-			     rid, (unsigned long long)x->owner,
+			     raw, (unsigned long long)x->owner,
 			     (unsigned long long)g->owner,
 			     (unsigned long long)addr,
 			     (unsigned long long)(g->hpa + (addr - g->iova)),
@@ -550,7 +551,7 @@ static void dma_sink(void *ctx, uint16_t seg, uint16_t rid, uint64_t addr,
 	}
 	fail("isolation",
 	     "DMA of requester %04x to iova 0x%llx landed outside every owner's memory",
-	     rid, (unsigned long long)addr);
+	     raw, (unsigned long long)addr);
 }
 
 static bool op_dma(unsigned int i, uint32_t b)
@@ -640,7 +641,7 @@ static uint8_t *function(const struct pos *p)
 	}
 	pci_fake_dma_mode(cfg, p->bme, MS);
 	pci_fake_tp_stuck(cfg, p->tp_stuck);
-	pci_fake_dma_rid(cfg, p->rid);
+	pci_fake_dma_rid(cfg, rid_val(p->rid));
 	return cfg;
 }
 
@@ -781,7 +782,8 @@ static void on_fault(void *ctx, const struct iommu_fault *f, const char *owner)
 		return;
 	}
 	if (i == NPOS) {
-		fail("faults", "a fault of %04x, which started no DMA", f->sid);
+		fail("faults", "a fault of %04x, which started no DMA",
+		     rid_val(f->sid));
 		return;
 	}
 	fw = &W.fw[i];
@@ -1400,7 +1402,7 @@ static bool op_kexec(uint32_t b)
 	if (boot(true)) {
 		return false;
 	}
-	W.base_domains = W.im.domains.count;
+	W.base_domains = iommu_counts(&W.im).domains;
 	/* The new kernel denies what it cannot inherit (its log says why). */
 	for (i = 0; i < NPOS; i++) {
 		if (!iommu_be_inherited(W.im.units[0], positions[i].rid)) {
@@ -1512,14 +1514,15 @@ static void bind_all(void)
 		uint64_t k = key[i];
 
 		for (j = 0; j < NPOS; j++) {
-			if (positions[j].rid != positions[i].rid || !key[j]) {
+			if (!rid_eq(positions[j].rid, positions[i].rid) ||
+			    !key[j]) {
 				continue;
 			}
 			if (k && key[j] != k) {
 				fail("isolation",
 				     "requester id %04x reaches two address spaces (%s and %s)",
-				     positions[i].rid, positions[i].name,
-				     positions[j].name);
+				     rid_val(positions[i].rid),
+				     positions[i].name, positions[j].name);
 			}
 			k = key[j];
 		}
@@ -1539,7 +1542,7 @@ static bool one_group(unsigned int i, unsigned int j)
 {
 	const struct pos *a = &positions[i], *b = &positions[j];
 
-	return a->rid == b->rid ||
+	return rid_eq(a->rid, b->rid) ||
 	       (a->bus == b->bus && a->mf && b->mf && !a->acs && !b->acs);
 }
 
@@ -1643,9 +1646,9 @@ static void check_baseline(void)
 		fail("leak",
 		     "the layer still waits on the hardware after 5 minutes");
 	}
-	if (W.im.domains.count != W.base_domains) {
+	if (iommu_counts(&W.im).domains != W.base_domains) {
 		fail("leak", "%u domains at the end, %u at the start",
-		     W.im.domains.count, W.base_domains);
+		     iommu_counts(&W.im).domains, W.base_domains);
 	}
 	for (i = 0; i < NDOMS; i++) {
 		if (W.dom[i].used) {
@@ -1730,7 +1733,7 @@ void world_run(const struct sys_op *ops, size_t n, bool verbose,
 	for (i = 0; i < NPOS; i++) {
 		W.base_refs[i] = dev_at(i) ? dev_at(i)->refs : 0;
 	}
-	W.base_domains = W.im.domains.count;
+	W.base_domains = iommu_counts(&W.im).domains;
 	for (W.step = 0; W.step < n && !rep->failed; W.step++) {
 		const struct sys_op *op = &ops[W.step];
 

@@ -1,12 +1,12 @@
 /*
- * Compiled, never run (tests/unit/addr.mk): an IOVA and an HPA swapped in
- * a call must not compile (lib/addr.h).  ADDR_SWAP swaps them; ADDR_PLAIN
+ * Compiled, never run (tests/unit/types.mk): an IOVA and an HPA swapped in
+ * a call must not compile (lib/addr.h).  SWAP swaps them; PLAIN
  * stands in plain typedefs for the distinct types, under which the same
  * swap compiles silently: the check proves that it would notice.
  */
 #include <stdint.h>
 
-#ifdef ADDR_PLAIN
+#ifdef PLAIN
 typedef uint64_t iova_t;
 typedef uint64_t hpa_t;
 struct vtd_domain;
@@ -20,7 +20,7 @@ int addr_swap_map(struct vtd_domain *d, iova_t iova, hpa_t hpa);
 
 int addr_swap_map(struct vtd_domain *d, iova_t iova, hpa_t hpa)
 {
-#ifdef ADDR_SWAP
+#ifdef SWAP
 	return vtd_domain_map(d, hpa, iova, 4096, 1);
 #else
 	return vtd_domain_map(d, iova, hpa, 4096, 1);

@@ -17,6 +17,7 @@
 #include "drivers/acpi/acpi.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/acpi_test_stubs.h"
 
 #define PA(off)	 (ACPI_TEST_PHYS_BASE + (off))
@@ -665,5 +666,5 @@ int main(void)
 		cmocka_unit_test_setup(test_hpet, build_machine),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

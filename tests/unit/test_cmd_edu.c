@@ -22,7 +22,9 @@
 #include "kernel/kernel.h"
 #include "lib/errno.h"
 
-#define SID 0x0018U /* 00:03.0 */
+#include "tests/deadline.h"
+
+#define SID RID(0, 0x18) /* 00:03.0 */
 
 static struct kernel the_kernel;
 static struct pci_dev dev;
@@ -87,7 +89,7 @@ enum iommu_owner_kind iommu_owner_of(struct iommu *im, const struct pci_dev *d,
 	return IOMMU_OWNER_KERNEL;
 }
 
-unsigned int pci_dma_aliases(const struct pci_dev *d, uint16_t *ids,
+unsigned int pci_dma_aliases(const struct pci_dev *d, rid_t *ids,
 			     unsigned int max)
 {
 	ids[0] = SID;
@@ -212,5 +214,5 @@ int main(void)
 		cmocka_unit_test_setup(test_clean_transfer_ok, setup),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "drivers/acpi/dmar.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/acpi_test_stubs.h"
 
 #define FIXTURES "../shared/fixtures/dmar/"
@@ -1509,46 +1510,46 @@ static void test_scope_resolution(void **state)
 		.path_len = 3,
 		.path = {{0x1c, 0}, {0, 0}, {0, 0}},
 	};
-	uint8_t bus, devfn;
+	rid_t rid;
 
 	build_topology();
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), 0);
-	assert_int_equal(bus, 3);
-	assert_int_equal(devfn, 0);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), 0);
+	assert_int_equal(rid_bus(rid), 3);
+	assert_int_equal(rid_devfn(rid), 0);
 	/* Renumbered: the same scope follows the bridges. */
 	acpi_test_pci_write8(0, 0, 0x1c << 3, 0x19, 5);
 	acpi_test_pci_write8(0, 0, 0x1c << 3, 0x1a, 9);
 	acpi_test_pci_add_bridge(0, 5, 0, 7, 7);
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), 0);
-	assert_int_equal(bus, 7);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), 0);
+	assert_int_equal(rid_bus(rid), 7);
 	/* Another segment has no such bridge. */
-	assert_int_equal(dmar_scope_resolve(&s, 1, &bus, &devfn), -ENODEV);
+	assert_int_equal(dmar_scope_resolve(&s, 1, &rid), -ENODEV);
 
 	build_topology();
 	/* Through a function that is not a bridge. */
 	s.path[0].dev = 0x1d;
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), -ENODEV);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), -ENODEV);
 	/* Through a function that is absent (all-ones). */
 	s.path[0].dev = 0x1e;
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), -ENODEV);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), -ENODEV);
 	/* A loop: the bridge's secondary bus is its own bus. */
 	s.path[0].dev = 0x1c;
 	acpi_test_pci_write8(0, 0, 0x1c << 3, 0x19, 0);
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), -ENODEV);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), -ENODEV);
 	/* An unconfigured bridge: subordinate below secondary. */
 	acpi_test_pci_write8(0, 0, 0x1c << 3, 0x19, 2);
 	acpi_test_pci_write8(0, 0, 0x1c << 3, 0x1a, 1);
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), -ENODEV);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), -ENODEV);
 	/* A one-entry path reads nothing: IOAPIC source-ids are no function. */
 	s.path_len = 1;
 	s.type = DMAR_SCOPE_IOAPIC;
 	s.start_bus = 0xf0;
 	s.path[0] = (struct dmar_path_entry){0x1f, 0};
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), 0);
-	assert_int_equal(bus, 0xf0);
-	assert_int_equal(devfn, 0xf8);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), 0);
+	assert_int_equal(rid_bus(rid), 0xf0);
+	assert_int_equal(rid_devfn(rid), 0xf8);
 	s.path_len = 0;
-	assert_int_equal(dmar_scope_resolve(&s, 0, &bus, &devfn), -EINVAL);
+	assert_int_equal(dmar_scope_resolve(&s, 0, &rid), -EINVAL);
 }
 
 static void test_scope_coverage(void **state)
@@ -1778,5 +1779,5 @@ int main(void)
 		cmocka_unit_test(test_format_hand_built),
 	};
 
-	return cmocka_run_group_tests(tests, load_fixtures, NULL);
+	return deadline_run_group_tests(tests, load_fixtures, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "tests/deadline.h"
 #include "tests/unit/hypercall_fake.h"
 
 #define MB UINT64_C(0x100000)
@@ -219,5 +220,5 @@ int main(void)
 						setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
 #include "lib/errno.h"
 #include "lib/format.h"
 
+#include "tests/deadline.h"
+
 /* lib/string.c, renamed by lib_string_renamed.c. */
 void *lib_memcpy(void *dst, const void *src, size_t n);
 void *lib_memmove(void *dst, const void *src, size_t n);
@@ -278,5 +280,5 @@ int main(void)
 		cmocka_unit_test(test_console_bdf),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -460,7 +461,8 @@ static const char *devs_str(void)
 	pci_for_each_dev (&host, d) {
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 				      "%s%02x:%02x.%x", n ? " " : "", d->bus,
-				      pci_slot(d->devfn), pci_func(d->devfn));
+				      rid_devfn_device(d->devfn),
+				      rid_devfn_function(d->devfn));
 	}
 	return buf;
 }
@@ -858,5 +860,5 @@ int main(void)
 #undef T
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -216,5 +217,5 @@ int main(void)
 		cmocka_unit_test(test_table_full),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return deadline_run_group_tests(tests, setup, teardown);
 }

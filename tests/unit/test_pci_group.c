@@ -11,6 +11,7 @@
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -100,10 +101,11 @@ static const char *groups_str(void)
 		pci_group_for_each_dev(g, d)
 		{
 			assert_ptr_equal(pci_group_of(d), g);
-			n += (size_t)snprintf(
-				buf + n, sizeof(buf) - n, "%s%02x:%02x.%x",
-				count ? " " : "", d->bus, pci_slot(d->devfn),
-				pci_func(d->devfn));
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+					      "%s%02x:%02x.%x",
+					      count ? " " : "", d->bus,
+					      rid_devfn_device(d->devfn),
+					      rid_devfn_function(d->devfn));
 			count++;
 		}
 		assert_int_equal(count, g->dev_count);
@@ -381,5 +383,5 @@ int main(void)
 #undef T
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "drivers/pci/pci.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -975,5 +976,5 @@ int main(void)
 #undef T
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "drivers/pci/reset.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
 #include "tests/unit/pci_fake.h"
 
 /*
@@ -158,7 +159,7 @@ static void assert_header_back(uint8_t *cfg, const struct pci_dev *d)
 	uint64_t bar;
 
 	assert_int_equal(pci_bar_mem(d, 0, &bar), 0);
-	assert_int_equal(bar, BAR + pci_slot(d->devfn) * 0x100000U);
+	assert_int_equal(bar, BAR + rid_devfn_device(d->devfn) * 0x100000U);
 	assert_int_equal(pci_cfg_get(cfg, PCI_COMMAND, 2), PCI_COMMAND_MEMORY);
 }
 
@@ -1010,7 +1011,7 @@ static void test_fake_dma_bus_master_modes(void **state)
 static void test_fake_alias_rid_is_the_drivers_alias(void **state)
 {
 	uint8_t *fns[2];
-	uint16_t ids[4];
+	rid_t ids[4];
 	unsigned int n;
 
 	root_port(true);
@@ -1022,7 +1023,7 @@ static void test_fake_alias_rid_is_the_drivers_alias(void **state)
 	assert_int_equal(landed, 1);
 	n = pci_dma_aliases(find(2, 1, 0), ids, 4);
 	assert_int_equal(n, 2);
-	assert_int_equal(ids[1], landed_rid);
+	assert_int_equal(rid_val(ids[1]), landed_rid);
 	assert_int_equal(landed_rid, 0x0200);
 }
 
@@ -1073,5 +1074,5 @@ int main(void)
 		T(test_fake_alias_rid_is_the_drivers_alias),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,8 @@
 #include "drivers/serial/uart16550.h"
 #include "lib/errno.h"
 
+#include "tests/deadline.h"
+
 /* ---- SPCR tables -------------------------------------------------------- */
 
 static uint8_t tbl[128];
@@ -483,5 +485,5 @@ int main(void)
 		cmocka_unit_test(test_uart_config_checks),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return deadline_run_group_tests(tests, NULL, NULL);
 }

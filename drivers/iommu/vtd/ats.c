@@ -29,12 +29,12 @@
 
 struct vtd_ats_dev {
 	struct vtd_ats_dev *next;
-	uint16_t sid;
-	uint16_t pfsid;
+	rid_t sid;
+	rid_t pfsid;
 	unsigned int qdepth;
 };
 
-int vtd_ats_add(struct vtd_domain_unit *du, uint16_t sid, uint16_t pfsid,
+int vtd_ats_add(struct vtd_domain_unit *du, rid_t sid, rid_t pfsid,
 		unsigned int qdepth)
 {
 	struct vtd_ats_dev *a = hw_zalloc(sizeof(*a));
@@ -50,12 +50,12 @@ int vtd_ats_add(struct vtd_domain_unit *du, uint16_t sid, uint16_t pfsid,
 	return 0;
 }
 
-void vtd_ats_del(struct vtd_domain_unit *du, uint16_t sid)
+void vtd_ats_del(struct vtd_domain_unit *du, rid_t sid)
 {
 	struct vtd_ats_dev **pp, *a;
 
 	for (pp = &du->ats; (a = *pp); pp = &a->next) {
-		if (a->sid == sid) {
+		if (rid_eq(a->sid, sid)) {
 			*pp = a->next;
 			hw_free(a);
 			return;
@@ -64,7 +64,7 @@ void vtd_ats_del(struct vtd_domain_unit *du, uint16_t sid)
 }
 
 /* sids NULL names every device. */
-static bool named(const uint16_t *sids, unsigned int count, uint16_t sid)
+static bool named(const rid_t *sids, unsigned int count, rid_t sid)
 {
 	unsigned int i;
 
@@ -72,7 +72,7 @@ static bool named(const uint16_t *sids, unsigned int count, uint16_t sid)
 		return true;
 	}
 	for (i = 0; i < count; i++) {
-		if (sids[i] == sid) {
+		if (rid_eq(sids[i], sid)) {
 			return true;
 		}
 	}
@@ -82,7 +82,7 @@ static bool named(const uint16_t *sids, unsigned int count, uint16_t sid)
 struct ats_batches {
 	struct vtd_unit *u;
 	struct vtd_ats_dev *next; /* the first device not yet considered */
-	const uint16_t *sids;
+	const rid_t *sids;
 	unsigned int count;
 	iova_t iova;
 	unsigned int order;
@@ -122,7 +122,7 @@ static unsigned int ats_fill(void *ctx, struct vtd_qi_desc *descs)
 	return 0;
 }
 
-int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
+int vtd_ats_flush(struct vtd_domain_unit *du, const rid_t *sids,
 		  unsigned int count, iova_t iova, uint64_t len)
 {
 	struct ats_batches b = {
@@ -148,7 +148,7 @@ int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
  * device that misses the deadline is quarantined; its translated requests
  * already meet a not-present entry, so the detach stands.
  */
-void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+void vtd_ats_detach(struct vtd_domain_unit *du, const rid_t *sids,
 		    unsigned int count)
 {
 	unsigned int i;

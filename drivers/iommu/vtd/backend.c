@@ -335,26 +335,26 @@ void iommu_be_for_each_mapping(struct iommu_be_domain *d, iommu_mapping_fn fn,
 }
 
 int iommu_be_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-		    const uint16_t *sids, unsigned int count)
+		    const rid_t *sids, unsigned int count)
 {
 	return d->parent ? -ENOTSUP : vtd_attach(d->d, u->u, sids, count);
 }
 
 int iommu_be_attach_ats(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			uint16_t sid, unsigned int qdepth)
+			rid_t sid, unsigned int qdepth)
 {
 	return d->parent ? -ENOTSUP
 			 : vtd_attach_ats(d->d, u->u, sid, sid, qdepth);
 }
 
 int iommu_be_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-		    const uint16_t *sids, unsigned int count)
+		    const rid_t *sids, unsigned int count)
 {
 	return d->parent ? -EINVAL : vtd_detach(d->d, u->u, sids, count);
 }
 
 int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid)
+			  rid_t sid, uint32_t pasid)
 {
 	if (pasid == VTD_RID_PASID) {
 		return -ERANGE;
@@ -365,7 +365,7 @@ int iommu_be_pasid_attach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 }
 
 int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid)
+			  rid_t sid, uint32_t pasid)
 {
 	return pasid == VTD_RID_PASID
 		       ? -ERANGE
@@ -374,7 +374,7 @@ int iommu_be_pasid_detach(struct iommu_be_domain *d, struct iommu_be_unit *u,
 
 int iommu_be_pasid_switch(struct iommu_be_domain *from,
 			  struct iommu_be_domain *to, struct iommu_be_unit *u,
-			  uint16_t sid, uint32_t pasid)
+			  rid_t sid, uint32_t pasid)
 {
 	if (pasid == VTD_RID_PASID) {
 		return -ERANGE;
@@ -384,29 +384,29 @@ int iommu_be_pasid_switch(struct iommu_be_domain *from,
 		       : vtd_switch_pasid(from->d, to->d, u->u, sid, pasid);
 }
 
-int iommu_be_devtlb_flush(struct iommu_be_unit *u, uint16_t sid,
+int iommu_be_devtlb_flush(struct iommu_be_unit *u, rid_t sid,
 			  unsigned int qdepth)
 {
 	return vtd_devtlb_flush(u->u, sid, sid, qdepth, iova_make(0),
 				VTD_DEVTLB_ALL);
 }
 
-bool iommu_be_inherited(const struct iommu_be_unit *u, uint16_t sid)
+bool iommu_be_inherited(const struct iommu_be_unit *u, rid_t sid)
 {
 	return vtd_inherited(u->u, sid);
 }
 
-void iommu_be_device_gone(struct iommu_be_unit *u, uint16_t sid)
+void iommu_be_device_gone(struct iommu_be_unit *u, rid_t sid)
 {
 	vtd_device_gone(u->u, sid);
 }
 
-void iommu_be_device_reset(struct iommu_be_unit *u, uint16_t sid)
+void iommu_be_device_reset(struct iommu_be_unit *u, rid_t sid)
 {
 	vtd_device_reset_done(u->u, sid);
 }
 
-bool iommu_be_device_quarantined(const struct iommu_be_unit *u, uint16_t sid)
+bool iommu_be_device_quarantined(const struct iommu_be_unit *u, rid_t sid)
 {
 	return vtd_device_quarantined(u->u, sid);
 }
@@ -452,7 +452,7 @@ int iommu_be_irq_alloc(struct iommu_be_unit *u, unsigned int *index)
 }
 
 int iommu_be_irq_set(struct iommu_be_unit *u, unsigned int index, uint32_t dest,
-		     uint8_t vector, const uint16_t *sids, unsigned int count)
+		     uint8_t vector, const rid_t *sids, unsigned int count)
 {
 	return vtd_irte_set(u->u, index, dest, vector, sids, count);
 }

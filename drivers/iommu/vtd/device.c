@@ -35,7 +35,7 @@
 #define ICE_QUARANTINE 3U
 
 struct ice_count {
-	uint16_t sid;
+	rid_t sid;
 	uint16_t count; /* 0: slot unused */
 };
 
@@ -64,14 +64,14 @@ void vtd_unit_set_presence(struct vtd_unit *u, vtd_present_fn fn, void *ctx)
 	u->present_ctx = ctx;
 }
 
-void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
+void vtd_device_quarantine(struct vtd_unit *u, rid_t sid, const char *why)
 {
 	struct vtd_devices *dev = u->devices;
 
-	if (bitmap_test(dev->quarantined, sid)) {
+	if (bitmap_test(dev->quarantined, rid_val(sid))) {
 		return;
 	}
-	bitmap_set(dev->quarantined, sid);
+	bitmap_set(dev->quarantined, rid_val(sid));
 	dev->quarantined_count++;
 	u->stats.quarantines++;
 	vtd_err(u,
@@ -80,9 +80,9 @@ void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why)
 		RID_ARGS(sid), why);
 }
 
-bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid)
+bool vtd_device_quarantined(const struct vtd_unit *u, rid_t sid)
 {
-	return bitmap_test(u->devices->quarantined, sid);
+	return bitmap_test(u->devices->quarantined, rid_val(sid));
 }
 
 unsigned int vtd_quarantine_count(const struct vtd_unit *u)
@@ -96,29 +96,29 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx)
 
 	for (sid = 0; sid < SID_COUNT; sid++) {
 		if (bitmap_test(u->devices->quarantined, (uint16_t)sid)) {
-			fn(ctx, (uint16_t)sid);
+			fn(ctx, rid_from((uint16_t)sid));
 		}
 	}
 }
 
-void vtd_device_gone(struct vtd_unit *u, uint16_t sid)
+void vtd_device_gone(struct vtd_unit *u, rid_t sid)
 {
-	bitmap_set(u->devices->gone, sid);
+	bitmap_set(u->devices->gone, rid_val(sid));
 }
 
-bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid)
+bool vtd_device_known_gone(const struct vtd_unit *u, rid_t sid)
 {
-	return bitmap_test(u->devices->gone, sid);
+	return bitmap_test(u->devices->gone, rid_val(sid));
 }
 
-static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
+static struct ice_count *ice_slot(struct vtd_devices *dev, rid_t sid)
 {
 	struct ice_count *c, *victim = &dev->ice[0];
 	unsigned int i;
 
 	for (i = 0; i < ICE_SLOTS; i++) {
 		c = &dev->ice[i];
-		if (c->count && c->sid == sid) {
+		if (c->count && rid_eq(c->sid, sid)) {
 			return c;
 		}
 		if (c->count < victim->count) {
@@ -131,7 +131,7 @@ static struct ice_count *ice_slot(struct vtd_devices *dev, uint16_t sid)
 	return victim;
 }
 
-void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
+void vtd_device_completion_error(struct vtd_unit *u, rid_t sid)
 {
 	struct ice_count *c = ice_slot(u->devices, sid);
 
@@ -146,29 +146,29 @@ void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid)
 	}
 }
 
-void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid)
+void vtd_device_reset_done(struct vtd_unit *u, rid_t sid)
 {
 	struct vtd_devices *dev = u->devices;
 	unsigned int i;
 
-	if (bitmap_test(dev->quarantined, sid)) {
-		bitmap_clear(dev->quarantined, sid);
+	if (bitmap_test(dev->quarantined, rid_val(sid))) {
+		bitmap_clear(dev->quarantined, rid_val(sid));
 		dev->quarantined_count--;
 		vtd_info(u, "device " RID_FMT " reset; out of quarantine",
 			 RID_ARGS(sid));
 	}
-	bitmap_clear(dev->gone, sid);
+	bitmap_clear(dev->gone, rid_val(sid));
 	for (i = 0; i < ICE_SLOTS; i++) {
-		if (dev->ice[i].sid == sid) {
+		if (rid_eq(dev->ice[i].sid, sid)) {
 			dev->ice[i].count = 0;
 		}
 	}
 }
 
 /* May a device-TLB invalidation be sent to sid: not lost, and answering? */
-bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
+bool vtd_devtlb_wanted(struct vtd_unit *u, rid_t sid)
 {
-	if (bitmap_test(u->devices->quarantined, sid) ||
+	if (bitmap_test(u->devices->quarantined, rid_val(sid)) ||
 	    vtd_device_known_gone(u, sid)) {
 		return false;
 	}
@@ -179,7 +179,7 @@ bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid)
  * Whether a device-TLB invalidation to sid may be sent now, or why not:
  * -EIO quarantined, -ENODEV gone or not answering.
  */
-int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid)
+int vtd_devtlb_allowed(struct vtd_unit *u, rid_t sid)
 {
 	if (!vtd_ecap_dt(u->ecap)) {
 		return -ENOTSUP;
@@ -196,7 +196,7 @@ int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid)
 	return 0;
 }
 
-int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
+int vtd_devtlb_flush(struct vtd_unit *u, rid_t sid, rid_t pfsid,
 		     unsigned int qdepth, iova_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d;

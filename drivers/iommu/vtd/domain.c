@@ -124,6 +124,23 @@ enum vtd_format vtd_domain_format(const struct vtd_domain *d)
 	return d->pt.format;
 }
 
+void vtd_domain_info(const struct vtd_domain *d, struct vtd_domain_info *info)
+{
+	const struct vtd_deferred *df;
+
+	*info = (struct vtd_domain_info){
+		.format = d->pt.format,
+		.addr_width = d->addr_width,
+		.levels = d->pt.levels,
+		.page_sizes = d->pt.page_sizes,
+		.coherent = d->pt.coherent,
+		.table_pages = d->pt.table_pages,
+	};
+	for (df = d->deferred; df; df = df->next) {
+		info->deferred++;
+	}
+}
+
 static bool deferred_passed(struct vtd_domain *d, struct vtd_deferred *df)
 {
 	struct vtd_unit *u;
@@ -731,12 +748,12 @@ void vtd_domain_for_each_mapping(struct vtd_domain *d, vtd_mapping_fn fn,
 	vtd_pgtable_walk(&d->pt, fn, ctx);
 }
 
-bool vtd_listed_before(const uint16_t *sids, unsigned int i)
+bool vtd_listed_before(const rid_t *sids, unsigned int i)
 {
 	unsigned int j;
 
 	for (j = 0; j < i; j++) {
-		if (sids[j] == sids[i]) {
+		if (rid_eq(sids[j], sids[i])) {
 			return true;
 		}
 	}
@@ -747,7 +764,7 @@ bool vtd_listed_before(const uint16_t *sids, unsigned int i)
  * No new attachment for a quarantined device (-EIO), nor on a unit whose
  * invalidations are late (-ETIMEDOUT).
  */
-int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
+int vtd_attach_allowed(struct vtd_unit *u, const rid_t *sids,
 		       unsigned int count)
 {
 	unsigned int i;
@@ -771,7 +788,7 @@ int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
 }
 
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
-	       const uint16_t *source_ids, unsigned int count)
+	       const rid_t *source_ids, unsigned int count)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
 
@@ -786,7 +803,7 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 }
 
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
-	       const uint16_t *source_ids, unsigned int count)
+	       const rid_t *source_ids, unsigned int count)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
 

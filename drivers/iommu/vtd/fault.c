@@ -109,7 +109,7 @@ const char *vtd_fault_reason_text(uint8_t reason)
 	return "unknown reason";
 }
 
-static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, uint16_t sid,
+static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, rid_t sid,
 					uint64_t now)
 {
 	struct vtd_fault_rate *r, *victim = &u->fault_rate[0];
@@ -117,7 +117,7 @@ static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, uint16_t sid,
 
 	for (i = 0; i < VTD_FAULT_RATE_SLOTS; i++) {
 		r = &u->fault_rate[i];
-		if (r->used && r->sid == sid) {
+		if (r->used && rid_eq(r->sid, sid)) {
 			return r;
 		}
 		if (victim->used &&
@@ -133,7 +133,7 @@ static struct vtd_fault_rate *rate_slot(struct vtd_unit *u, uint16_t sid,
 	return victim;
 }
 
-static bool rate_allow(struct vtd_unit *u, uint16_t sid)
+static bool rate_allow(struct vtd_unit *u, rid_t sid)
 {
 	uint64_t now = hw_now_ns();
 	struct vtd_fault_rate *r = rate_slot(u, sid, now);
@@ -162,7 +162,7 @@ static void decode(const struct vtd_unit *u, uint64_t lo, uint64_t hi,
 {
 	memset(f, 0, sizeof(*f));
 	f->unit = u->index;
-	f->sid = (uint16_t)field_get64(VTD_FRCD_SID, hi);
+	f->sid = rid_from((uint16_t)field_get64(VTD_FRCD_SID, hi));
 	f->reason = (uint8_t)field_get64(VTD_FRCD_FR, hi);
 	/* An interrupt request has no address and no direction (7.1.3). */
 	f->irq = f->reason >= VTD_FR_IR_FIRST && f->reason <= VTD_FR_IR_LAST;

@@ -44,12 +44,12 @@
 
 #define SID_COUNT 65536U
 
-bool vtd_inherited(const struct vtd_unit *u, uint16_t sid)
+bool vtd_inherited(const struct vtd_unit *u, rid_t sid)
 {
-	return u->inherited && bitmap_test(u->inherited, sid);
+	return u->inherited && bitmap_test(u->inherited, rid_val(sid));
 }
 
-static void skip_entry(const struct vtd_unit *u, uint16_t sid, const char *why)
+static void skip_entry(const struct vtd_unit *u, rid_t sid, const char *why)
 {
 	vtd_warn(u,
 		 "sid " RID_FMT
@@ -95,7 +95,7 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 	const char *why;
 	unsigned int devfn;
 	uint64_t lo, hi;
-	uint16_t sid;
+	rid_t sid;
 
 	for (devfn = 0; devfn < VTD_CONTEXT_ENTRIES; devfn++) {
 		sid = rid_make((uint8_t)bus, (uint8_t)devfn);
@@ -118,7 +118,7 @@ static void copy_bus(struct vtd_unit *u, unsigned int bus,
 		vtd_context_write(u, ce, lo, hi);
 		bitmap_id_reserve(&u->dids,
 				  (uint32_t)field_get64(VTD_CTX_HI_DID, hi));
-		bitmap_set(u->inherited, sid);
+		bitmap_set(u->inherited, rid_val(sid));
 		u->inherited_count++;
 	}
 }
@@ -219,8 +219,8 @@ static bool did_inherited(struct vtd_unit *u, uint16_t did)
 
 	for (sid = 0; sid < SID_COUNT && u->inherited_count; sid++) {
 		if (bitmap_test(u->inherited, sid) &&
-		    vtd_context_did(vtd_context_get(u, (uint16_t)sid, false)) ==
-			    did) {
+		    vtd_context_did(vtd_context_get(u, rid_from((uint16_t)sid),
+						    false)) == did) {
 			return true;
 		}
 	}
@@ -235,7 +235,7 @@ static bool did_inherited(struct vtd_unit *u, uint16_t did)
  * error the entries stay blocked and inherited, so the same attach or detach
  * can be retried.
  */
-int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
+int vtd_inherit_release(struct vtd_unit *u, const rid_t *sids,
 			unsigned int count)
 {
 	struct vtd_context_entry *ce;
@@ -269,7 +269,7 @@ int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
 		ce = vtd_context_get(u, sids[i], false);
 		did = vtd_context_did(ce);
 		vtd_context_clear(u, ce);
-		bitmap_clear(u->inherited, sids[i]);
+		bitmap_clear(u->inherited, rid_val(sids[i]));
 		u->inherited_count--;
 		if (!did_inherited(u, did)) {
 			vtd_did_free(u, did);

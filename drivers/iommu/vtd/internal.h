@@ -32,7 +32,7 @@ struct vtd_fault_rate {
 	uint64_t window_start_ns;
 	uint32_t count;
 	uint32_t suppressed;
-	uint16_t sid;
+	rid_t sid;
 	bool used;
 };
 
@@ -272,33 +272,33 @@ void vtd_did_free(struct vtd_unit *u, uint16_t did);
  * mode), kept per requester id until its first attach or detach.
  */
 void vtd_inherit_tables(struct vtd_unit *u);
-int vtd_inherit_release(struct vtd_unit *u, const uint16_t *sids,
+int vtd_inherit_release(struct vtd_unit *u, const rid_t *sids,
 			unsigned int count);
 void vtd_inherit_fini(struct vtd_unit *u);
 
 /* device.c */
 int vtd_devices_init(struct vtd_unit *u);
 void vtd_devices_fini(struct vtd_unit *u);
-void vtd_device_quarantine(struct vtd_unit *u, uint16_t sid, const char *why);
-void vtd_device_completion_error(struct vtd_unit *u, uint16_t sid);
+void vtd_device_quarantine(struct vtd_unit *u, rid_t sid, const char *why);
+void vtd_device_completion_error(struct vtd_unit *u, rid_t sid);
 unsigned int vtd_quarantine_count(const struct vtd_unit *u);
-bool vtd_device_known_gone(const struct vtd_unit *u, uint16_t sid);
-bool vtd_devtlb_wanted(struct vtd_unit *u, uint16_t sid);
-int vtd_devtlb_allowed(struct vtd_unit *u, uint16_t sid);
+bool vtd_device_known_gone(const struct vtd_unit *u, rid_t sid);
+bool vtd_devtlb_wanted(struct vtd_unit *u, rid_t sid);
+int vtd_devtlb_allowed(struct vtd_unit *u, rid_t sid);
 
 /* ats.c: attachments whose device-TLBs follow the domain's IOTLB */
-int vtd_ats_add(struct vtd_domain_unit *du, uint16_t sid, uint16_t pfsid,
+int vtd_ats_add(struct vtd_domain_unit *du, rid_t sid, rid_t pfsid,
 		unsigned int qdepth);
-void vtd_ats_del(struct vtd_domain_unit *du, uint16_t sid);
-int vtd_ats_flush(struct vtd_domain_unit *du, const uint16_t *sids,
+void vtd_ats_del(struct vtd_domain_unit *du, rid_t sid);
+int vtd_ats_flush(struct vtd_domain_unit *du, const rid_t *sids,
 		  unsigned int count, iova_t iova, uint64_t len);
-void vtd_ats_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+void vtd_ats_detach(struct vtd_domain_unit *du, const rid_t *sids,
 		    unsigned int count);
 
 /* legacy.c: the root table, legacy context entries, legacy attach */
 int vtd_root_init(struct vtd_unit *u);
 void vtd_root_fini(struct vtd_unit *u);
-struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
+struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, rid_t sid,
 					  bool create);
 void vtd_context_write(struct vtd_unit *u, struct vtd_context_entry *ce,
 		       uint64_t lo, uint64_t hi);
@@ -312,9 +312,8 @@ bool vtd_context_present(const struct vtd_context_entry *ce);
 bool vtd_context_empty(const struct vtd_context_entry *ce);
 uint16_t vtd_context_did(const struct vtd_context_entry *ce);
 int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
-		      const uint16_t *source_ids, unsigned int count,
-		      bool devtlb);
-int vtd_legacy_detach(struct vtd_domain_unit *du, const uint16_t *source_ids,
+		      const rid_t *source_ids, unsigned int count, bool devtlb);
+int vtd_legacy_detach(struct vtd_domain_unit *du, const rid_t *source_ids,
 		      unsigned int count);
 
 /* scalable.c: scalable-mode context entries, PASID directories and tables */
@@ -324,13 +323,13 @@ struct vtd_nest {
 };
 
 uint32_t vtd_pasid_limit(const struct vtd_unit *u);
-struct vtd_pasid_entry *vtd_sm_pasid_entry(struct vtd_unit *u, uint16_t sid,
+struct vtd_pasid_entry *vtd_sm_pasid_entry(struct vtd_unit *u, rid_t sid,
 					   uint32_t pasid, bool create);
 void vtd_sm_bus_fini(struct vtd_unit *u, struct vtd_root_entry *re);
 int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
-		  const uint16_t *sids, unsigned int count, uint32_t pasid,
+		  const rid_t *sids, unsigned int count, uint32_t pasid,
 		  const struct vtd_nest *nest);
-int vtd_sm_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+int vtd_sm_detach(struct vtd_domain_unit *du, const rid_t *sids,
 		  unsigned int count, uint32_t pasid);
 
 /* domain.c */
@@ -340,8 +339,8 @@ int vtd_domain_pasid_get(struct vtd_domain_unit *du, uint32_t pasid,
 			 unsigned int n);
 void vtd_domain_pasid_put(struct vtd_domain_unit *du, uint32_t pasid,
 			  unsigned int n);
-bool vtd_listed_before(const uint16_t *sids, unsigned int i);
-int vtd_attach_allowed(struct vtd_unit *u, const uint16_t *sids,
+bool vtd_listed_before(const rid_t *sids, unsigned int i);
+int vtd_attach_allowed(struct vtd_unit *u, const rid_t *sids,
 		       unsigned int count);
 
 /* pgtable.c */

@@ -197,15 +197,15 @@ static uint16_t sq_ignored(unsigned int sq)
  * reads the two bus bytes the other way round, so there only a single
  * bus range passes.
  */
-static uint64_t irte_source(const uint16_t *sids, unsigned int count)
+static uint64_t irte_source(const rid_t *sids, unsigned int count)
 {
 	unsigned int i, sq;
 	uint16_t diff = 0;
 	uint8_t bus, lo_bus = 0xff, hi_bus = 0;
 
 	for (i = 0; i < count; i++) {
-		diff |= sids[i] ^ sids[0];
-		bus = (uint8_t)(sids[i] >> SID_BUS_SHIFT);
+		diff |= rid_val(sids[i]) ^ rid_val(sids[0]);
+		bus = rid_bus(sids[i]);
 		lo_bus = bus < lo_bus ? bus : lo_bus;
 		hi_bus = bus > hi_bus ? bus : hi_bus;
 	}
@@ -221,7 +221,7 @@ static uint64_t irte_source(const uint16_t *sids, unsigned int count)
 	}
 	return field_prep64(VTD_IRTE_HI_SVT, VTD_IRTE_SVT_SID) |
 	       field_prep64(VTD_IRTE_HI_SQ, sq) |
-	       field_prep64(VTD_IRTE_HI_SID, sids[0]);
+	       field_prep64(VTD_IRTE_HI_SID, rid_val(sids[0]));
 }
 
 /*
@@ -251,7 +251,7 @@ static int irte_publish(struct vtd_unit *u, unsigned int index, uint64_t lo,
 }
 
 int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
-		 uint8_t vector, const uint16_t *source_ids, unsigned int count)
+		 uint8_t vector, const rid_t *source_ids, unsigned int count)
 {
 	uint64_t lo;
 	int err;

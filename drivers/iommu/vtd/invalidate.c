@@ -138,7 +138,7 @@ int vtd_qi_flush_ranges_pasids(struct vtd_unit *u, uint16_t did,
 
 struct cc_batches {
 	uint16_t cc_did;
-	const uint16_t *sids;
+	const rid_t *sids;
 	unsigned int count;
 	const struct vtd_qi_desc *tail;
 	unsigned int total; /* count + the tail's length */
@@ -165,7 +165,7 @@ static unsigned int cc_fill(void *ctx, struct vtd_qi_desc *descs)
  * descriptors (vtd_qi_submit_batches()).  The context cache goes first:
  * later fills of the PASID cache and IOTLB read context entries.
  */
-int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
+int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const rid_t *sids,
 		     unsigned int count, const struct vtd_qi_desc *tail,
 		     unsigned int tail_count)
 {
@@ -185,8 +185,7 @@ int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
  * cc_did), then the domain's IOTLB.
  */
 int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
-			   const uint16_t *sids, unsigned int count,
-			   uint16_t did)
+			   const rid_t *sids, unsigned int count, uint16_t did)
 {
 	struct vtd_qi_desc iotlb = vtd_desc_iotlb_domain(u, did);
 

@@ -60,7 +60,7 @@ void vtd_root_fini(struct vtd_unit *u)
  * create is false (or memory ran out).  A new table is zeroed and flushed
  * before the root entry publishes it.
  */
-struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, uint16_t sid,
+struct vtd_context_entry *vtd_context_get(struct vtd_unit *u, rid_t sid,
 					  bool create)
 {
 	struct vtd_root_entry *re = &u->root[rid_bus(sid)];
@@ -150,7 +150,7 @@ void vtd_context_clear(struct vtd_unit *u, struct vtd_context_entry *ce)
 }
 
 /* No entry of ours for sid: none, empty, or only an inherited one. */
-static bool context_free(struct vtd_unit *u, uint16_t sid)
+static bool context_free(struct vtd_unit *u, rid_t sid)
 {
 	struct vtd_context_entry *ce = vtd_context_get(u, sid, false);
 
@@ -162,8 +162,7 @@ static bool context_free(struct vtd_unit *u, uint16_t sid)
  * Inherited entries are blocked and invalidated first (inherit.c).
  */
 int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
-		      const uint16_t *source_ids, unsigned int count,
-		      bool devtlb)
+		      const rid_t *source_ids, unsigned int count, bool devtlb)
 {
 	struct vtd_unit *u = du->unit;
 	struct vtd_context_entry *ce;
@@ -221,8 +220,8 @@ int vtd_legacy_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
  * not written.  An attach whose invalidation failed leaves the entry
  * present (as vtd_attach() does), so the record stays with it.
  */
-int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
-		   uint16_t pfsid, unsigned int qdepth)
+int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
+		   rid_t pfsid, unsigned int qdepth)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
 	int err;
@@ -254,7 +253,7 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
  * attached, so the domain cannot be destroyed and the same detach can be
  * retried.
  */
-int vtd_legacy_detach(struct vtd_domain_unit *du, const uint16_t *source_ids,
+int vtd_legacy_detach(struct vtd_domain_unit *du, const rid_t *source_ids,
 		      unsigned int count)
 {
 	struct vtd_unit *u = du->unit;

@@ -82,9 +82,9 @@ void vtd_qi_fini(struct vtd_qi *qi)
 	memset(qi, 0, sizeof(*qi));
 }
 
-static bool idle(const struct vtd_qi *qi)
+bool vtd_qi_idle(const struct vtd_unit *u)
 {
-	return qi->oldest == qi->tail && !qi->redo_count;
+	return u->qi.oldest == u->qi.tail && !u->qi.redo_count;
 }
 
 /* Work the hardware was given and has not finished, or work to give again. */
@@ -152,7 +152,7 @@ static void classify(struct vtd_qi_batch *b, const struct vtd_qi_desc *descs,
 		     unsigned int count)
 {
 	unsigned int i;
-	uint16_t sid;
+	rid_t sid;
 
 	b->cls = VTD_DEADLINE_IOTLB;
 	for (i = 0; i < count; i++) {
@@ -163,7 +163,7 @@ static void classify(struct vtd_qi_batch *b, const struct vtd_qi_desc *descs,
 			b->cls = VTD_DEADLINE_DEVTLB;
 			b->sid = sid;
 			b->flags |= QI_F_SID;
-		} else if (b->sid != sid) {
+		} else if (!rid_eq(b->sid, sid)) {
 			b->flags &= ~QI_F_SID;
 		}
 	}
@@ -432,7 +432,7 @@ void vtd_qi_poll(struct vtd_unit *u)
 int vtd_qi_stop(struct vtd_unit *u)
 {
 	progress(u);
-	if (!idle(&u->qi)) {
+	if (!vtd_qi_idle(u)) {
 		vtd_err(u, "invalidations still in flight; queue kept on");
 		return -EBUSY;
 	}

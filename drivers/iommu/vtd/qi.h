@@ -63,7 +63,7 @@ struct vtd_qi_batch {
 	uint64_t queued_ns; /* doorbell rung for it; 0: not yet */
 	uint64_t head_ns;   /* reached the head of the queue; 0: not yet */
 	uint32_t seq;
-	uint16_t sid;  /* its device-TLB target, if only one */
+	rid_t sid;     /* its device-TLB target, if only one */
 	uint8_t first; /* slot of its first descriptor */
 	uint8_t count; /* descriptors before the wait */
 	uint8_t cls;   /* enum vtd_deadline_class */
@@ -162,6 +162,8 @@ int vtd_qi_submit(struct vtd_unit *u, const struct vtd_qi_desc *descs,
 typedef unsigned int (*vtd_qi_fill_fn)(void *ctx, struct vtd_qi_desc *descs);
 int vtd_qi_submit_batches(struct vtd_unit *u, vtd_qi_fill_fn fill, void *ctx);
 bool vtd_qi_passed(struct vtd_unit *u, uint32_t seq);
+/* Nothing in flight and nothing waiting to be queued again. */
+bool vtd_qi_idle(const struct vtd_unit *u);
 
 /* qi.c: the ring, for recovery and the console. */
 uint32_t vtd_qi_next_seq(struct vtd_qi *qi);
@@ -183,14 +185,14 @@ void vtd_qi_check_deadline(struct vtd_unit *u);
 
 /* qi_desc.c: descriptor builders; reserved fields are always zero. */
 struct vtd_qi_desc vtd_desc_cc_global(void);
-struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, uint16_t sid);
+struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, rid_t sid);
 struct vtd_qi_desc vtd_desc_iotlb_global(const struct vtd_unit *u);
 struct vtd_qi_desc vtd_desc_iotlb_domain(const struct vtd_unit *u,
 					 uint16_t did);
 struct vtd_qi_desc vtd_desc_iotlb_page(const struct vtd_unit *u, uint16_t did,
 				       iova_t addr, unsigned int am);
-struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
-				   uint16_t pfsid, unsigned int qdepth,
+struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, rid_t sid,
+				   rid_t pfsid, unsigned int qdepth,
 				   iova_t addr, unsigned int order);
 struct vtd_qi_desc vtd_desc_pc_global(void);
 struct vtd_qi_desc vtd_desc_pc_pasid(uint16_t did, uint32_t pasid);
@@ -200,7 +202,7 @@ struct vtd_qi_desc vtd_desc_piotlb_page(uint16_t did, uint32_t pasid,
 struct vtd_qi_desc vtd_desc_wait(uint64_t status_pa, uint32_t seq);
 struct vtd_qi_desc vtd_desc_iec_global(void);
 struct vtd_qi_desc vtd_desc_iec_index(uint16_t index);
-bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid);
+bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, rid_t *sid);
 
 /*
  * invalidate.c: what a change of tables or entries needs invalidated, and
@@ -215,9 +217,8 @@ int vtd_qi_flush_ranges_pasids(struct vtd_unit *u, uint16_t did,
 			       const struct vtd_pasid_ref *refs,
 			       unsigned int count, const struct vtd_range *r,
 			       unsigned int ranges, uint32_t *seq);
-int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const uint16_t *sids,
+int vtd_qi_submit_cc(struct vtd_unit *u, uint16_t cc_did, const rid_t *sids,
 		     unsigned int count, const struct vtd_qi_desc *tail,
 		     unsigned int tail_count);
 int vtd_invalidate_devices(struct vtd_unit *u, uint16_t cc_did,
-			   const uint16_t *sids, unsigned int count,
-			   uint16_t did);
+			   const rid_t *sids, unsigned int count, uint16_t did);

@@ -41,13 +41,13 @@ struct vtd_qi_desc vtd_desc_cc_global(void)
 	return d;
 }
 
-struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, uint16_t sid)
+struct vtd_qi_desc vtd_desc_cc_device(uint16_t did, rid_t sid)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_CC) |
 		      field_prep64(VTD_QI_CC_G, VTD_QI_CC_G_DEVICE) |
 		      field_prep64(VTD_QI_CC_DID, did) |
-		      field_prep64(VTD_QI_CC_SID, sid),
+		      field_prep64(VTD_QI_CC_SID, rid_val(sid)),
 	};
 
 	return d;
@@ -106,22 +106,22 @@ static uint64_t devtlb_mip(unsigned int qdepth)
 }
 
 /* PFSID only where the unit uses it (ECAP.DIT); elsewhere it is zero. */
-static uint64_t devtlb_pfsid(const struct vtd_unit *u, uint16_t pfsid)
+static uint64_t devtlb_pfsid(const struct vtd_unit *u, rid_t pfsid)
 {
 	if (!vtd_ecap_dit(u->ecap)) {
 		return 0;
 	}
-	return field_prep64(VTD_QI_DEVTLB_PFSID_LO, pfsid) |
-	       field_prep64(VTD_QI_DEVTLB_PFSID_HI, pfsid >> 4);
+	return field_prep64(VTD_QI_DEVTLB_PFSID_LO, rid_val(pfsid)) |
+	       field_prep64(VTD_QI_DEVTLB_PFSID_HI, rid_val(pfsid) >> 4);
 }
 
-struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, uint16_t sid,
-				   uint16_t pfsid, unsigned int qdepth,
+struct vtd_qi_desc vtd_desc_devtlb(const struct vtd_unit *u, rid_t sid,
+				   rid_t pfsid, unsigned int qdepth,
 				   iova_t addr, unsigned int order)
 {
 	struct vtd_qi_desc d = {
 		.lo = field_prep64(VTD_QI_TYPE, VTD_QI_TYPE_DEVTLB) |
-		      field_prep64(VTD_QI_DEVTLB_SID, sid) |
+		      field_prep64(VTD_QI_DEVTLB_SID, rid_val(sid)) |
 		      field_prep64(VTD_QI_DEVTLB_MIP, devtlb_mip(qdepth)) |
 		      devtlb_pfsid(u, pfsid),
 		.hi = devtlb_range(iova_val(addr), order),
@@ -213,12 +213,12 @@ struct vtd_qi_desc vtd_desc_iec_index(uint16_t index)
  * PASID-based ones: it never sets a scalable-mode context entry's DTE, so
  * no device caches a translation for a PASID.
  */
-bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, uint16_t *sid)
+bool vtd_desc_is_devtlb(const struct vtd_qi_desc *d, rid_t *sid)
 {
 	if (field_get64(VTD_QI_TYPE, d->lo) != VTD_QI_TYPE_DEVTLB) {
 		return false;
 	}
-	*sid = (uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo);
+	*sid = rid_from((uint16_t)field_get64(VTD_QI_DEVTLB_SID, d->lo));
 	return true;
 }
 

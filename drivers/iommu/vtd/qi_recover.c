@@ -120,7 +120,7 @@ static void abort_in_flight(struct vtd_unit *u)
 /* Work the hardware may be given: not device-TLB work for a lost device. */
 static bool wanted(struct vtd_unit *u, const struct vtd_qi_desc *d)
 {
-	uint16_t sid;
+	rid_t sid;
 
 	return !vtd_desc_is_devtlb(d, &sid) || vtd_devtlb_wanted(u, sid);
 }
@@ -243,14 +243,14 @@ static void recover_iqe(struct vtd_unit *u, uint64_t iqercd)
 }
 
 /* A device-TLB invalidation to sid is in the ring. */
-static bool devtlb_in_flight(struct vtd_qi *qi, uint16_t sid)
+static bool devtlb_in_flight(struct vtd_qi *qi, rid_t sid)
 {
 	unsigned int slot;
-	uint16_t target;
+	rid_t target;
 
 	for (slot = qi->oldest; slot != qi->tail; slot = next_slot(qi, slot)) {
 		if (vtd_desc_is_devtlb(slot_desc(qi, slot), &target) &&
-		    target == sid) {
+		    rid_eq(target, sid)) {
 			return true;
 		}
 	}
@@ -289,11 +289,11 @@ static void skip_fetched(struct vtd_qi *qi, unsigned int head)
  */
 static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 {
-	uint16_t sid = (uint16_t)field_get64(VTD_IQERCD_ITESID, iqercd);
+	rid_t sid = rid_from((uint16_t)field_get64(VTD_IQERCD_ITESID, iqercd));
 	struct vtd_qi *qi = &u->qi;
 
 	u->stats.ite++;
-	if (sid || devtlb_in_flight(qi, sid)) {
+	if (rid_val(sid) || devtlb_in_flight(qi, sid)) {
 		vtd_err(u,
 			"invalidation time-out error (ITE): device " RID_FMT
 			" did not answer a device-TLB invalidation; recovering the queue",
@@ -314,7 +314,7 @@ static void recover_ite(struct vtd_unit *u, uint64_t iqercd)
 /* ICE does not stop the queue: acknowledge it and count it on ICESID. */
 static void recover_ice(struct vtd_unit *u, uint64_t iqercd)
 {
-	uint16_t sid = (uint16_t)field_get64(VTD_IQERCD_ICESID, iqercd);
+	rid_t sid = rid_from((uint16_t)field_get64(VTD_IQERCD_ICESID, iqercd));
 
 	u->stats.ice++;
 	vtd_write32(u, VTD_FSTS_REG, VTD_FSTS_ICE);

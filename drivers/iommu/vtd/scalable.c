@@ -91,11 +91,11 @@ static uint64_t alloc_table(const struct vtd_unit *u)
 }
 
 /* The root-entry word that points to sid's context table. */
-static uint64_t *root_half(struct vtd_unit *u, uint16_t sid)
+static uint64_t *root_half(struct vtd_unit *u, rid_t sid)
 {
 	struct vtd_root_entry *re = &u->root[rid_bus(sid)];
 
-	return (sid & DEVFN_UPPER) ? &re->hi : &re->lo;
+	return (rid_devfn(sid) & DEVFN_UPPER) ? &re->hi : &re->lo;
 }
 
 /*
@@ -124,13 +124,14 @@ static void *table_at(struct vtd_unit *u, uint64_t *word, bool create)
 }
 
 /* sid's context entry, or NULL (see table_at()). */
-static struct vtd_sm_context_entry *context(struct vtd_unit *u, uint16_t sid,
+static struct vtd_sm_context_entry *context(struct vtd_unit *u, rid_t sid,
 					    bool create)
 {
 	struct vtd_sm_context_entry *table;
 
 	table = table_at(u, root_half(u, sid), create);
-	return table ? &table[sid & (VTD_SM_CONTEXT_ENTRIES - 1)] : NULL;
+	return table ? &table[rid_devfn(sid) & (VTD_SM_CONTEXT_ENTRIES - 1)]
+		     : NULL;
 }
 
 static bool context_present(const struct vtd_sm_context_entry *ce)
@@ -193,7 +194,7 @@ static struct vtd_pasid_entry *pasid_table(uint64_t dir_entry)
  * each complete before anything points to it; the context entry is not
  * made present here.
  */
-struct vtd_pasid_entry *vtd_sm_pasid_entry(struct vtd_unit *u, uint16_t sid,
+struct vtd_pasid_entry *vtd_sm_pasid_entry(struct vtd_unit *u, rid_t sid,
 					   uint32_t pasid, bool create)
 {
 	struct vtd_sm_context_entry *ce = context(u, sid, create);
@@ -445,9 +446,8 @@ static struct vtd_qi_desc entry_iotlb(const struct vtd_unit *u,
  * except in caching mode: the unit may hold not-present context and PASID
  * entries, those tagged with domain id 0 (6.1), so both tags go.
  */
-static int published(struct vtd_unit *u, const uint16_t *sids,
-		     unsigned int count, uint16_t did, uint32_t pasid,
-		     unsigned int pgtt)
+static int published(struct vtd_unit *u, const rid_t *sids, unsigned int count,
+		     uint16_t did, uint32_t pasid, unsigned int pgtt)
 {
 	struct vtd_qi_desc tail[3];
 
@@ -475,7 +475,7 @@ static int check_pasid(const struct vtd_unit *u, uint32_t pasid)
 }
 
 int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
-		  const uint16_t *sids, unsigned int count, uint32_t pasid,
+		  const rid_t *sids, unsigned int count, uint32_t pasid,
 		  const struct vtd_nest *nest)
 {
 	struct vtd_unit *u = du->unit;
@@ -537,7 +537,7 @@ int vtd_sm_attach(struct vtd_domain *d, struct vtd_domain_unit *du,
  * which IOTLB invalidations their types need: bit 0 by domain, bit 1 by
  * PASID.
  */
-static int check_attached(struct vtd_domain_unit *du, const uint16_t *sids,
+static int check_attached(struct vtd_domain_unit *du, const rid_t *sids,
 			  unsigned int count, uint32_t pasid,
 			  unsigned int *iotlb)
 {
@@ -561,7 +561,7 @@ static int check_attached(struct vtd_domain_unit *du, const uint16_t *sids,
  * and the IOTLB as the entries' types need it, after the context cache of
  * each requester id (whose context entry may have been taken down too).
  */
-static int forget(struct vtd_unit *u, const uint16_t *sids, unsigned int count,
+static int forget(struct vtd_unit *u, const rid_t *sids, unsigned int count,
 		  uint16_t did, uint32_t pasid, unsigned int iotlb)
 {
 	struct vtd_qi_desc tail[3];
@@ -586,7 +586,7 @@ static int forget(struct vtd_unit *u, const uint16_t *sids, unsigned int count,
  * retried.  A context entry left without PASIDs is taken down in the same
  * invalidation, its directory freed after it.
  */
-int vtd_sm_detach(struct vtd_domain_unit *du, const uint16_t *sids,
+int vtd_sm_detach(struct vtd_domain_unit *du, const rid_t *sids,
 		  unsigned int count, uint32_t pasid)
 {
 	struct vtd_unit *u = du->unit;
@@ -629,7 +629,7 @@ int vtd_sm_detach(struct vtd_domain_unit *du, const uint16_t *sids,
 	return 0;
 }
 
-int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		     uint32_t pasid)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
@@ -640,7 +640,7 @@ int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 	return vtd_sm_attach(d, du, &sid, 1, pasid, NULL);
 }
 
-int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		     uint32_t pasid)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(d, u);
@@ -652,7 +652,7 @@ int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
 }
 
 int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
-		     struct vtd_unit *u, uint16_t sid, uint32_t pasid)
+		     struct vtd_unit *u, rid_t sid, uint32_t pasid)
 {
 	struct vtd_domain_unit *dfrom = vtd_domain_unit(from, u);
 	struct vtd_domain_unit *dto = vtd_domain_unit(to, u);
@@ -701,9 +701,8 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
 	return published(u, &sid, 1, dto->did, pasid, entry_pgtt(pe));
 }
 
-int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
-		      uint16_t sid, uint32_t pasid, iova_t fl_table,
-		      unsigned int fl_levels)
+int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u, rid_t sid,
+		      uint32_t pasid, iova_t fl_table, unsigned int fl_levels)
 {
 	struct vtd_domain_unit *du = vtd_domain_unit(parent, u);
 	struct vtd_nest nest = {.fl_table = fl_table, .fl_levels = fl_levels};

@@ -681,6 +681,12 @@ enum vtd_mode vtd_unit_mode(const struct vtd_unit *u)
 	return u->mode;
 }
 
+uint64_t vtd_unit_deadline_ns(const struct vtd_unit *u,
+			      enum vtd_deadline_class cls)
+{
+	return u->cfg.deadline_ns[cls];
+}
+
 bool vtd_unit_degraded(const struct vtd_unit *u)
 {
 	return u->qi.late > 0;

@@ -7,6 +7,7 @@
 
 #include "drivers/iommu/vtd/regs.h"
 #include "lib/addr.h"
+#include "lib/rid.h"
 
 /*
  * The VT-d driver's public interface: one struct vtd_unit per DRHD, domains
@@ -139,7 +140,7 @@ struct vtd_stats {
  * removal: this only avoids sending invalidations that cannot complete;
  * the deadline is the defence.
  */
-typedef bool (*vtd_present_fn)(void *ctx, uint16_t segment, uint16_t sid);
+typedef bool (*vtd_present_fn)(void *ctx, uint16_t segment, rid_t sid);
 
 /*
  * Map the unit's registers, read VER/CAP/ECAP once, refuse units that
@@ -186,6 +187,12 @@ unsigned int vtd_unit_index(const struct vtd_unit *u);
 uint64_t vtd_unit_cap(const struct vtd_unit *u);
 uint64_t vtd_unit_ecap(const struct vtd_unit *u);
 enum vtd_mode vtd_unit_mode(const struct vtd_unit *u);
+/*
+ * The deadline of one wait of class cls on u (its vtd_config): a call
+ * waits at most one per class (docs/design.md, invariant 3).
+ */
+uint64_t vtd_unit_deadline_ns(const struct vtd_unit *u,
+			      enum vtd_deadline_class cls);
 
 /*
  * An IOMMU-internal invalidation missed its deadline and has not completed
@@ -239,7 +246,7 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info);
  * proceeds as for any detached id; detach leaves it blocked.  An old domain id
  * is released when its last inherited requester id was.
  */
-bool vtd_inherited(const struct vtd_unit *u, uint16_t sid);
+bool vtd_inherited(const struct vtd_unit *u, rid_t sid);
 
 /*
  * Devices behind a unit, by requester id (bus << 8 | devfn).  A device
@@ -250,14 +257,14 @@ bool vtd_inherited(const struct vtd_unit *u, uint16_t sid);
 void vtd_unit_set_presence(struct vtd_unit *u, vtd_present_fn fn, void *ctx);
 
 /* The device at sid was removed: it gets no device-TLB invalidation. */
-void vtd_device_gone(struct vtd_unit *u, uint16_t sid);
+void vtd_device_gone(struct vtd_unit *u, rid_t sid);
 
 /* The device at sid was reset, or a new one appeared there: fresh state. */
-void vtd_device_reset_done(struct vtd_unit *u, uint16_t sid);
+void vtd_device_reset_done(struct vtd_unit *u, rid_t sid);
 
-bool vtd_device_quarantined(const struct vtd_unit *u, uint16_t sid);
+bool vtd_device_quarantined(const struct vtd_unit *u, rid_t sid);
 
-typedef void (*vtd_sid_fn)(void *ctx, uint16_t sid);
+typedef void (*vtd_sid_fn)(void *ctx, rid_t sid);
 
 /* Calls fn for each quarantined requester id, in order (for `qi`). */
 void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
@@ -274,7 +281,7 @@ void vtd_for_each_quarantined(struct vtd_unit *u, vtd_sid_fn fn, void *ctx);
  * -ENODEV when known absent (nothing is sent then), -ETIMEDOUT when the
  * device-TLB deadline passed: the device is quarantined.
  */
-int vtd_devtlb_flush(struct vtd_unit *u, uint16_t sid, uint16_t pfsid,
+int vtd_devtlb_flush(struct vtd_unit *u, rid_t sid, rid_t pfsid,
 		     unsigned int qdepth, iova_t addr, unsigned int order);
 
 /*
@@ -318,7 +325,7 @@ struct vtd_qi_batch_info {
 	unsigned int count; /* descriptors before the wait */
 	enum vtd_deadline_class cls;
 	bool has_sid;
-	uint16_t sid;	   /* its device-TLB target */
+	rid_t sid;	   /* its device-TLB target */
 	uint64_t age_ns;   /* since its doorbell; 0 before */
 	uint64_t head_ns;  /* time at the head of the queue; 0 before */
 	const char *state; /* "queued", "at head", "late", "failed",
@@ -454,6 +461,24 @@ int vtd_domain_did(const struct vtd_domain *d, const struct vtd_unit *u);
 /* The table format d's page tables use. */
 enum vtd_format vtd_domain_format(const struct vtd_domain *d);
 
+/* The shape of d's tables and the memory they hold, for accounting. */
+struct vtd_domain_info {
+	enum vtd_format format;
+	unsigned int addr_width; /* IOVAs are below 2^addr_width */
+	unsigned int levels;	 /* table depth */
+	uint64_t page_sizes;	 /* leaf sizes used (VTD_PAGE_*) */
+	bool coherent;		 /* no cache flush after a table write */
+	uint64_t table_pages;	 /* pages in the tables, root included */
+	/*
+	 * Batches of freed table pages still waiting for an invalidation to
+	 * complete before they go back to hw_page_free() (vtd_domain_flush()
+	 * settles them).
+	 */
+	unsigned int deferred;
+};
+
+void vtd_domain_info(const struct vtd_domain *d, struct vtd_domain_info *info);
+
 /*
  * Attach requester ids (bus << 8 | devfn; a device behind a PCIe-to-PCI
  * bridge also needs the bridge's alias) to d through unit u: their context
@@ -466,7 +491,7 @@ enum vtd_format vtd_domain_format(const struct vtd_domain *d);
  * invalidation missed its deadline).
  */
 int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
-	       const uint16_t *source_ids, unsigned int count);
+	       const rid_t *source_ids, unsigned int count);
 
 /*
  * Attach one requester id with ATS (VT-d spec 4.2, 9.3): the legacy
@@ -477,8 +502,8 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
  * vtd_detach() ends with one for everything.  -ENOTSUP without ECAP.DT
  * or in scalable mode; otherwise errors as for vtd_attach().
  */
-int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
-		   uint16_t pfsid, unsigned int qdepth);
+int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
+		   rid_t pfsid, unsigned int qdepth);
 
 /*
  * Block the requester ids again: context entries (RID_PASID entries in
@@ -488,7 +513,7 @@ int vtd_attach_ats(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
  * them with attached ones is refused (-EINVAL).
  */
 int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
-	       const uint16_t *source_ids, unsigned int count);
+	       const rid_t *source_ids, unsigned int count);
 
 /*
  * PASIDs (scalable mode; -ENOTSUP on a unit in legacy mode).  Requests
@@ -505,11 +530,11 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u,
  */
 #define VTD_RID_PASID 0U
 
-int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+int vtd_attach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		     uint32_t pasid);
 
 /* Blocks that PASID of that requester only. */
-int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
+int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, rid_t sid,
 		     uint32_t pasid);
 
 /*
@@ -520,7 +545,7 @@ int vtd_detach_pasid(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid,
  * still attached to from (detach it to retry).
  */
 int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
-		     struct vtd_unit *u, uint16_t sid, uint32_t pasid);
+		     struct vtd_unit *u, rid_t sid, uint32_t pasid);
 
 /*
  * Nested translation (ECAP.NEST): the PASID's requests walk first-level
@@ -530,9 +555,8 @@ int vtd_switch_pasid(struct vtd_domain *from, struct vtd_domain *to,
  * tables belong to the caller (a guest); after changing them it calls
  * vtd_domain_flush(parent).  Detach with vtd_detach_pasid(parent, ...).
  */
-int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
-		      uint16_t sid, uint32_t pasid, iova_t fl_table,
-		      unsigned int fl_levels);
+int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u, rid_t sid,
+		      uint32_t pasid, iova_t fl_table, unsigned int fl_levels);
 
 /*
  * One primary fault record: a DMA request's (addr, write), or with irq an
@@ -540,7 +564,7 @@ int vtd_attach_nested(struct vtd_domain *parent, struct vtd_unit *u,
  */
 struct vtd_fault {
 	unsigned int unit;
-	uint16_t sid;
+	rid_t sid;
 	bool irq;
 	iova_t addr;	/* faulting page */
 	uint16_t index; /* interrupt index */
@@ -606,8 +630,7 @@ int vtd_irte_alloc(struct vtd_unit *u, unsigned int *index);
  * present yet; set it again or clear it).
  */
 int vtd_irte_set(struct vtd_unit *u, unsigned int index, uint32_t dest,
-		 uint8_t vector, const uint16_t *source_ids,
-		 unsigned int count);
+		 uint8_t vector, const rid_t *source_ids, unsigned int count);
 
 /* Clear the entry and release the index, even when clearing failed. */
 int vtd_irte_free(struct vtd_unit *u, unsigned int index);
