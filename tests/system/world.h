@@ -28,6 +28,8 @@ struct sys_report {
 	uint64_t dma_faulted;
 	uint64_t dma_cancelled; /* by a reset or a removal */
 	uint64_t checks;	/* invariant checks made */
+	/* settle waits during which housekeeping removed or added a device */
+	uint64_t settle_changes;
 };
 
 void world_run(const struct sys_op *ops, size_t n, bool verbose,
