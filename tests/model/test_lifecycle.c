@@ -73,14 +73,12 @@ static bool presence(void *ctx, uint16_t segment, rid_t sid)
 	return !rid_eq(sid, DEV) || C.present;
 }
 
-static unsigned int dids_in_use(const struct vtd_unit *u)
+static unsigned int dids_in_use(struct vtd_unit *u)
 {
-	unsigned int id, n = 0;
+	struct vtd_unit_info info;
 
-	for (id = 0; id < u->dids.bits; id++) {
-		n += bitmap_test(u->dids.map, id);
-	}
-	return n;
+	vtd_unit_info(u, &info);
+	return info.domains_used;
 }
 
 static bool queue_idle(const struct vtd_unit *u)

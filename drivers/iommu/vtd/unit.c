@@ -730,6 +730,7 @@ void vtd_unit_info(struct vtd_unit *u, struct vtd_unit_info *info)
 		info->page_sizes |= VTD_PAGE_1G;
 	}
 	info->domains = u->dids.bits;
+	info->domains_used = u->dids.used;
 	info->caching_mode = vtd_cap_cm(u->cap);
 	info->coherent = vtd_unit_coherent(u);
 	info->ir_x2apic = u->ir_x2apic;

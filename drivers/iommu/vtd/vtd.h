@@ -220,6 +220,7 @@ struct vtd_unit_info {
 	unsigned int levels_mask; /* BIT(n): n-level tables supported */
 	uint64_t page_sizes;	  /* VTD_PAGE_* sizes the unit can map */
 	uint32_t domains;	  /* domain ids */
+	uint32_t domains_used;	  /* of them in use, reserved ones included */
 	bool caching_mode;
 	bool coherent;
 	bool ir_x2apic;	    /* remapped destinations are x2APIC ids */
