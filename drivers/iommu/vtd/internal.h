@@ -349,7 +349,6 @@ void vtd_freelist_release(struct vtd_freelist *fl);
 int vtd_pgtable_init(struct vtd_pgtable *pt, enum vtd_format format,
 		     unsigned int levels, uint64_t page_sizes, bool coherent);
 int vtd_pgtable_root(struct vtd_pgtable *pt);
-int vtd_pgtable_root(struct vtd_pgtable *pt);
 void vtd_pgtable_fini(struct vtd_pgtable *pt);
 int vtd_pgtable_map(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 		    uint64_t len, unsigned int prot, uint64_t *mapped);
