@@ -328,6 +328,7 @@ void kernel_main(struct boot_info *bi)
 	if (ret) {
 		panic("cannot build page tables: %s", errno_name(ret));
 	}
+	cpu_init_user();
 	ret = arch_apic_init();
 	apic_ok = ret == 0;
 	if (ret) {
