@@ -24,7 +24,7 @@ bool arch_in_image(uint64_t addr);
  * tables and of every guest's.  Code and data keep their distance from
  * the image, so va - pa is the same for both ranges.
  */
-#define ARCH_KWIN_BASE UINT64_C(0xffffff8000000000)
+#define ARCH_KWIN_BASE	 UINT64_C(0xffffff8000000000)
 #define ARCH_KWIN_RANGES 2
 struct arch_kwin_range {
 	uint64_t va;
