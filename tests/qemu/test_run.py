@@ -167,7 +167,7 @@ def test_guest_memory_where_the_kernel_image_is(vm):
     g = wait_guest_line(vm, "k", r"edu-dma: (\d+) round-trips, (\d+) ok$", start, 240)
     assert g.groups() == ("100", "100")
     wait_log_line(vm, start, "guest: k: exited 0")
-    vm.ok("guest write k 0x%x 4 0x5a" % (vm.image + 0x1000))
+    vm.ok("guest write k 0x%x 0x5a 4" % (vm.image + 0x1000))
     start = len(vm.lines)
     vm.ok("guest run k poke 0x%x 0x%x" % (vm.image + 0x1000, vm.image))
     wait_guest_line(vm, "k", r"poke: 0x%x holds 0x5a5a5a5a$" % (vm.image + 0x1000), start)
