@@ -36,7 +36,7 @@ static uint64_t gdt[] KWIN_DATA __attribute__((aligned(16))) = {
 
 /*
  * The 64-bit TSS (SDM vol. 3, 7.7): RSP0, the stack the CPU loads on an
- * interrupt or exception from ring 3 (6.14.3), and IST1.
+ * interrupt or exception from ring 3 (6.14.4), and IST1.
  */
 struct tss {
 	uint32_t reserved0;
