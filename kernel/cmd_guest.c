@@ -36,6 +36,11 @@ static int guest_new(int argc, char **argv)
 	if (ret == -EEXIST) {
 		return con_error("guest %s exists", argv[2]);
 	}
+	if (ret == -ERANGE) {
+		return con_error(
+			"guest memory must end by 0x%llx: the upper half of a guest's address space is the kernel's",
+			(unsigned long long)MOAT_GPA_END);
+	}
 	if (ret) {
 		return ret;
 	}

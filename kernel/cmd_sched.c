@@ -38,8 +38,8 @@ int cmd_guest_run(struct guest *g, int argc, char **argv)
 				 g->name);
 	}
 	if (ret == -EEXIST) {
-		return con_error("%s's memory collides with the kernel image",
-				 g->name);
+		return con_error("%s's memory collides with its BARs at 0x%llx",
+				 g->name, (unsigned long long)MOAT_BAR_GPA);
 	}
 	if (ret == -ENOSPC) {
 		return con_error("%s has no room for %s at 0x%llx", g->name,

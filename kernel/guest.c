@@ -61,6 +61,9 @@ static int parse_layout(struct guest *g, const char *layout)
 		    g->region_count == GUEST_REGIONS_MAX) {
 			return -EINVAL;
 		}
+		if (gpa + size > MOAT_GPA_END) {
+			return -ERANGE;
+		}
 		for (i = 0; i < g->region_count; i++) {
 			const struct guest_region *o = &g->regions[i];
 

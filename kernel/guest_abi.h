@@ -61,5 +61,11 @@ _Static_assert(sizeof(struct moat_dev) == 112, "struct moat_dev is ABI");
  * BARs appear at MOAT_BAR_GPA + index * MOAT_BAR_SPAN onwards.
  */
 #define MOAT_LOAD_GPA UINT64_C(0x100000)
+/*
+ * Every GPA lies below MOAT_GPA_END (2^47): a guest's memory appears at
+ * the same addresses in its CPU address space, whose upper half holds the
+ * kernel (docs/guest-abi.md, "The partition").
+ */
+#define MOAT_GPA_END  UINT64_C(0x800000000000)
 #define MOAT_BAR_GPA  UINT64_C(0x8000000000)
 #define MOAT_BAR_SPAN UINT64_C(0x100000000)

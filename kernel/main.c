@@ -302,6 +302,7 @@ static void run_boot_commands(const char *cmdline)
 void kernel_main(struct boot_info *bi)
 {
 	struct kernel *k = &the_kernel;
+	struct arch_kwin_range win[ARCH_KWIN_RANGES];
 	bool apic_ok;
 	int ret;
 
@@ -328,6 +329,13 @@ void kernel_main(struct boot_info *bi)
 	if (ret) {
 		panic("cannot build page tables: %s", errno_name(ret));
 	}
+	cpu_init_user();
+	arch_kwin_ranges(win);
+	log_info(
+		"boot",
+		"kernel window: code 0x%llx+0x%llx data 0x%llx+0x%llx, supervisor-only",
+		(unsigned long long)win[0].va, (unsigned long long)win[0].len,
+		(unsigned long long)win[1].va, (unsigned long long)win[1].len);
 	ret = arch_apic_init();
 	apic_ok = ret == 0;
 	if (ret) {

@@ -12,6 +12,9 @@
 
 #include "arch/x86_64/arch.h"
 
+_Static_assert(MOAT_GPA_END == VCPU_GPA_END,
+	       "the guest ABI's GPAs are those the vcpu maps");
+
 /*
  * Running guests.  The console's idle loop calls sched_poll(): it lets
  * pending interrupts in (the kernel runs with them off), turns each

@@ -16,6 +16,27 @@ uint64_t arch_image_base(void);
 uint64_t arch_image_size(void);
 bool arch_in_image(uint64_t addr);
 
+/*
+ * The kernel window (docs/design.md, "Address spaces"): what the CPU needs
+ * to enter and leave ring 3 (entry stubs, IDT, GDT, TSS, the guest frame
+ * that is also the entry stack), linked apart (linker.ld) and mapped
+ * supervisor-only in the upper half, PML4 entry 511, of the kernel's page
+ * tables and of every guest's.  Code and data keep their distance from
+ * the image, so va - pa is the same for both ranges.
+ */
+#define ARCH_KWIN_BASE	 UINT64_C(0xffffff8000000000)
+#define ARCH_KWIN_RANGES 2
+struct arch_kwin_range {
+	uint64_t va;
+	uint64_t pa;
+	uint64_t len; /* a multiple of 4 KiB */
+	bool writable;
+};
+/* The window's code (read-only) and data (writable) ranges. */
+void arch_kwin_ranges(struct arch_kwin_range r[ARCH_KWIN_RANGES]);
+/* The image address behind a window address; other addresses unchanged. */
+uint64_t arch_kwin_to_image(uint64_t va);
+
 /* Continue in fn(arg) on the given stack. */
 void arch_switch_stack(void (*fn)(void *), void *arg, void *stack_top)
 	__attribute__((noreturn));

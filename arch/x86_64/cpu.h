@@ -114,8 +114,21 @@ static inline void mfence(void)
 #define GDT_USER_DS   (0x18 | 3)
 #define GDT_USER_CS   (0x20 | 3)
 
-/* The GDT, IDT, TSS, syscall entry and exception handlers of cpu.c. */
+/*
+ * The GDT and IDT at their image addresses, for the firmware's page tables:
+ * exceptions are reported from the first instruction on.
+ */
 void cpu_init(void);
+/*
+ * Once the kernel's page tables map the kernel window (arch.h): the GDT,
+ * IDT, TSS, syscall entry and ring-3 stack at their window addresses.
+ */
+void cpu_init_user(void);
+/*
+ * Enters ring 3 under the page tables at cr3 with the registers of
+ * arch_user_frame, through the window; returns at the guest's next exit.
+ */
+void cpu_user_enter(uint64_t cr3);
 
 /*
  * Leave QEMU through isa-debug-exit (status (code << 1) | 1), or reset a

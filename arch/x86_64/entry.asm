@@ -3,14 +3,22 @@
 ; calls exception_handler(struct exception_frame *), which never returns.
 ; From ring 3 (a guest), exceptions and interrupts go to arch_user_trap
 ; (user.asm) instead, which returns to the kernel's vcpu_run().
+;
+; The stubs are in the kernel window (.text.kwin; linker.ld, user.asm): the
+; IDT points at their window addresses once paging is up (cpu.c), so they
+; run under a guest's page tables too.  Whatever they call outside the
+; window is reached through an absolute address kept in the window
+; (handlers, below), since a RIP-relative call from the window lands in
+; the window.
 
 bits 64
 default rel
-section .text
+section .text.kwin progbits alloc exec nowrite align=16
 
 extern exception_handler
 extern irq_handler
 extern arch_user_trap
+extern arch_kernel_cr3
 
 %macro ISR_NOERR 1
 isr_%1:
@@ -54,9 +62,14 @@ isr_common:
 	push r13
 	push r14
 	push r15
+	; Taken in the window under a guest's CR3 (a bug, or an NMI on the
+	; way in), the handler is not mapped: load the kernel's tables.  The
+	; report never returns, so the CR3 it interrupted need not be kept.
+	mov rax, [arch_kernel_cr3]
+	mov cr3, rax
 	mov rdi, rsp
 	and rsp, -16
-	call exception_handler wrt ..plt
+	call [exception_handler_abs]
 	cli
 .stop:
 	hlt
@@ -89,7 +102,7 @@ irq_common:
 	and rsp, -16
 	push rsi
 	push rsi
-	call irq_handler wrt ..plt
+	call [irq_handler_abs]	; only ever under the kernel's CR3
 	pop rsi
 	mov rsp, rsi
 	pop r11
@@ -108,6 +121,14 @@ irq_common:
 	push qword [rsp]
 	mov qword [rsp + 8], 0
 	jmp arch_user_trap
+
+section .data.kwin progbits alloc noexec write align=8
+exception_handler_abs:
+	dq exception_handler
+irq_handler_abs:
+	dq irq_handler
+
+section .text
 
 ; void arch_load_segments(uint16_t cs, uint16_t ds): reload every segment
 ; register after lgdt; CS only changes through a far return.

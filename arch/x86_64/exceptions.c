@@ -52,6 +52,8 @@ void exception_handler(struct exception_frame *f)
 	const char *name = f->vector < 32 && exception_names[f->vector]
 				   ? exception_names[f->vector]
 				   : "exception";
+	/* A stub in the kernel window is named by its place in the image. */
+	uint64_t rip = arch_kwin_to_image(f->rip);
 
 	panic_begin();
 	panic_printf("\nFATAL: exception %llu (%s) error 0x%llx\n",
@@ -59,7 +61,7 @@ void exception_handler(struct exception_frame *f)
 		     (unsigned long long)f->error);
 	panic_printf("rip 0x%016llx (image+0x%llx) cs 0x%llx rflags 0x%llx\n",
 		     (unsigned long long)f->rip,
-		     (unsigned long long)(f->rip - arch_image_base()),
+		     (unsigned long long)(rip - arch_image_base()),
 		     (unsigned long long)f->cs, (unsigned long long)f->rflags);
 	panic_printf("cr2 0x%016llx cr3 0x%016llx rsp 0x%016llx\n",
 		     (unsigned long long)read_cr2(),
@@ -77,6 +79,6 @@ void exception_handler(struct exception_frame *f)
 	panic_printf("r13 %016llx r14 %016llx r15 %016llx\n",
 		     (unsigned long long)f->r13, (unsigned long long)f->r14,
 		     (unsigned long long)f->r15);
-	panic_backtrace(f->rip, f->rbp);
+	panic_backtrace(rip, f->rbp);
 	panic_end();
 }

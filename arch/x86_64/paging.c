@@ -15,6 +15,9 @@
  * where a range covers them whole, 4 KiB pages at its edges.  RAM and
  * firmware memory are write-back; MMIO is uncached (PCD|PWT selects UC with
  * the power-on PAT).  Page 0 stays unmapped so NULL dereferences fault.
+ * The identity map covers at most the lower half (arch_map refuses the
+ * rest), so PML4 entry 511 is free for the kernel window (arch.h), mapped
+ * here as in every guest's tables.
  * One CPU has one CR3, so this state is the file's own.
  */
 #define PTE_P	  BIT64(0)
@@ -61,21 +64,25 @@ static uint64_t cache_bits(enum arch_cache cache)
 	return cache == ARCH_CACHE_UC ? PTE_CACHE : 0;
 }
 
-/* Maps one page of size SZ_4K or SZ_2M; an existing mapping must agree. */
-static int map_page(uint64_t pa, uint64_t size, enum arch_cache cache)
+/*
+ * Maps one page of size SZ_4K or SZ_2M at va; an existing mapping must
+ * agree.
+ */
+static int map_page(uint64_t va, uint64_t pa, uint64_t size,
+		    enum arch_cache cache)
 {
 	uint64_t *pdpt, *pd, *pt, *e;
 	uint64_t want = cache_bits(cache);
 
-	pdpt = pt_next(&pg.pml4[pt_index(pa, 4)]);
+	pdpt = pt_next(&pg.pml4[pt_index(va, 4)]);
 	if (!pdpt) {
 		return -ENOMEM;
 	}
-	pd = pt_next(&pdpt[pt_index(pa, 3)]);
+	pd = pt_next(&pdpt[pt_index(va, 3)]);
 	if (!pd) {
 		return -ENOMEM;
 	}
-	e = &pd[pt_index(pa, 2)];
+	e = &pd[pt_index(va, 2)];
 	if ((*e & PTE_P) && (*e & PTE_PS)) {
 		return (*e & PTE_CACHE) == want ? 0 : -EEXIST;
 	}
@@ -89,7 +96,7 @@ static int map_page(uint64_t pa, uint64_t size, enum arch_cache cache)
 		int ret;
 
 		for (off = 0; off < SZ_2M; off += SZ_4K) {
-			ret = map_page(pa + off, SZ_4K, cache);
+			ret = map_page(va + off, pa + off, SZ_4K, cache);
 			if (ret) {
 				return ret;
 			}
@@ -100,12 +107,22 @@ static int map_page(uint64_t pa, uint64_t size, enum arch_cache cache)
 	if (!pt) {
 		return -ENOMEM;
 	}
-	e = &pt[pt_index(pa, 1)];
+	e = &pt[pt_index(va, 1)];
 	if (*e & PTE_P) {
 		return (*e & PTE_CACHE) == want ? 0 : -EEXIST;
 	}
 	*e = pa | PTE_P | PTE_RW | want;
 	return 0;
+}
+
+/*
+ * The end of what the identity map may cover: physical memory, and only
+ * the lower half, whose addresses are canonical (SDM vol. 1, 3.3.7.1) and
+ * clear of the window.
+ */
+static uint64_t identity_end(void)
+{
+	return BIT64(pg.phys_bits < 47 ? pg.phys_bits : 47);
 }
 
 /* New entries only ever replace not-present ones: no TLB flush is needed. */
@@ -115,7 +132,7 @@ int arch_map(uint64_t pa, uint64_t len, enum arch_cache cache)
 	uint64_t end = pa + len;
 	int ret;
 
-	if (len == 0 || end < pa || end > BIT64(pg.phys_bits)) {
+	if (len == 0 || end < pa || end > identity_end()) {
 		return -EINVAL;
 	}
 	while (addr < end) {
@@ -125,7 +142,7 @@ int arch_map(uint64_t pa, uint64_t len, enum arch_cache cache)
 				: SZ_4K;
 
 		if (addr != 0) {
-			ret = map_page(addr, size, cache);
+			ret = map_page(addr, addr, size, cache);
 			if (ret) {
 				return ret;
 			}
@@ -144,6 +161,7 @@ static bool is_write_back(uint32_t type)
 
 int arch_paging_init(const struct boot_info *bi, uint64_t (*alloc_page)(void))
 {
+	struct arch_kwin_range win[ARCH_KWIN_RANGES];
 	uint32_t r[4];
 	size_t i;
 	int ret;
@@ -172,6 +190,18 @@ int arch_paging_init(const struct boot_info *bi, uint64_t (*alloc_page)(void))
 				(unsigned long long)m->base,
 				(unsigned long long)(m->pages * SZ_4K), ret);
 			return ret;
+		}
+	}
+	arch_kwin_ranges(win);
+	for (i = 0; i < ARCH_KWIN_RANGES; i++) {
+		uint64_t off;
+
+		for (off = 0; off < win[i].len; off += SZ_4K) {
+			ret = map_page(win[i].va + off, win[i].pa + off, SZ_4K,
+				       ARCH_CACHE_WB);
+			if (ret) {
+				return ret;
+			}
 		}
 	}
 	write_cr3((uint64_t)pg.pml4);
@@ -205,7 +235,7 @@ bool arch_is_mapped(uint64_t pa, uint64_t len)
 	uint64_t end = pa + len;
 	uint64_t size = SZ_4K;
 
-	if (!pg.pml4 || end < pa || end > BIT64(pg.phys_bits)) {
+	if (!pg.pml4 || end < pa || end > identity_end()) {
 		return false;
 	}
 	do {

@@ -6,9 +6,16 @@
 ; exceptions from ring 3 arrive on the TSS stack, which ends at the top of
 ; arch_user_frame, so the CPU and the stubs of entry.asm fill the frame in
 ; place; syscall builds the same frame by hand.  arch_user_trap then loads
-; the kernel's page tables and returns from arch_user_enter.  Only this
-; file's code and data run under the guest's page tables, which map the
-; kernel image supervisor-only (vcpu.c).
+; the kernel's page tables and returns from arch_user_enter.
+;
+; Everything here is in the kernel window (.text.kwin, .bss.kwin; linker.ld,
+; docs/design.md "Address spaces"): the only part of the kernel that the
+; guest's page tables map, supervisor-only, in the upper half (vcpu.c).  The
+; kernel reaches it at its window address too (cpu_user_enter() calls
+; arch_user_enter there; the TSS, IDT and LSTAR point there), so every
+; RIP-relative reference below lands in the window under either CR3.
+; Nothing outside the window is touched before CR3 holds the kernel's
+; tables again.
 
 bits 64
 default rel
@@ -19,9 +26,10 @@ default rel
 %define VCPU_EXIT_SYSCALL 256
 %define FRAME_SIZE (22 * 8)
 
-section .text
+section .text.kwin progbits alloc exec nowrite align=16
 
-; void arch_user_enter(uint64_t cr3)
+; void arch_user_enter(uint64_t cr3), called at its window address with the
+; kernel's page tables loaded and interrupts off.
 global arch_user_enter:function hidden
 arch_user_enter:
 	push rbx
@@ -31,8 +39,6 @@ arch_user_enter:
 	push r14
 	push r15
 	mov [kernel_rsp], rsp
-	mov rax, cr3
-	mov [kernel_cr3], rax
 	mov cr3, rdi
 	lea rsp, [arch_user_frame]
 	pop r15
@@ -53,8 +59,12 @@ arch_user_enter:
 	add rsp, 16		; vector, error
 	iretq
 
-; syscall: RCX holds the guest's RIP, R11 its RFLAGS; interrupts are off
-; (FMASK) and RSP is still the guest's.
+; syscall (SDM vol. 2B, SYSCALL; vol. 3A, 5.8.8): RCX holds the guest's
+; RIP, R11 its RFLAGS; interrupts are off (FMASK) and RSP is still the
+; guest's, since syscall loads no stack.  No swapgs: nothing here or in the
+; kernel uses the GS base, and the guest's RSP is first stored RIP-relative
+; into the window.  An NMI, #DF or #MC before RSP is switched is taken on
+; IST1 (cpu.c), never on the guest's stack.
 global arch_user_syscall:function hidden
 arch_user_syscall:
 	mov [user_rsp], rsp
@@ -88,8 +98,8 @@ arch_user_trap:
 	push r14
 	push r15
 	cld			; the guest may have set DF; C expects it clear
-	mov rax, [kernel_cr3]
-	mov cr3, rax
+	mov rax, [arch_kernel_cr3]
+	mov cr3, rax		; the first thing: the rest of the kernel is there
 	mov ax, KERNEL_DS
 	mov ds, ax
 	mov es, ax
@@ -103,17 +113,22 @@ arch_user_trap:
 	pop rbx
 	ret
 
-section .bss align=16
+section .bss.kwin nobits alloc noexec write align=16
 alignb 16
 ; Room below the frame, so that a fault of the entry code itself, taken
-; on this stack, lands here and not in other data.
+; on this stack, lands here and not in other data.  The frame's top is the
+; ring-0 stack of the TSS (RSP0) and IST1 (cpu.c): the kernel stack of every
+; entry from ring 3.
 	resb 4096
 global arch_user_frame:data hidden
 arch_user_frame:
 	resb FRAME_SIZE
-kernel_rsp:
+; The kernel's CR3 (cpu.c sets it, before paging and after), for every
+; way in from a guest and for exceptions taken in the window.
+global arch_kernel_cr3:data hidden
+arch_kernel_cr3:
 	resq 1
-kernel_cr3:
+kernel_rsp:
 	resq 1
 user_rsp:
 	resq 1

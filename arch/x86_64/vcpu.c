@@ -9,12 +9,14 @@
 
 /*
  * A guest's address space: 4-level tables of its own (SDM vol. 3, 4.5) in
- * which its memory and BARs are user pages at their GPAs, and the kernel
- * image is mapped supervisor-only at its own address for the entry stubs
- * of user.asm, the IDT, GDT and TSS.  The rest of the kernel's memory is
- * not there at all.  Every table entry above a leaf allows user access;
- * the leaf decides.  No page is global, so loading CR3 flushes the TLB:
- * an unmap is in force at the next entry.
+ * which its memory and BARs are user pages at their GPAs, anywhere in the
+ * lower half, and the kernel window (arch.h: the entry stubs, IDT, GDT,
+ * TSS and guest frame) is mapped supervisor-only in the upper half, PML4
+ * entry 511, where no GPA reaches.  Nothing else of the kernel is there,
+ * not even the rest of its image: a GPA may lie where the image does.
+ * Every table entry above a leaf allows user access; the leaf decides
+ * (4.6.1).  No page is global, so loading CR3 flushes the TLB: an unmap is
+ * in force at the next entry.
  */
 #define PTE_P	 BIT64(0)
 #define PTE_RW	 BIT64(1)
@@ -33,8 +35,7 @@
 	 BIT64(11))
 #define RFLAGS_FIXED (BIT64(1) | BIT64(9))
 
-/* From user.asm. */
-void arch_user_enter(uint64_t cr3);
+/* From user.asm: the frame, in the window, read here at its image address. */
 extern struct vcpu_regs arch_user_frame;
 
 void irq_handler(uint64_t vector);
@@ -136,8 +137,8 @@ void vcpu_destroy(struct vcpu *v)
 
 int vcpu_create(struct vcpu *v)
 {
-	uint64_t base = arch_image_base() & ~(SZ_4K - 1);
-	uint64_t end = arch_image_base() + arch_image_size();
+	struct arch_kwin_range win[ARCH_KWIN_RANGES];
+	unsigned int i;
 	int ret;
 
 	v->table_count = 0;
@@ -145,12 +146,14 @@ int vcpu_create(struct vcpu *v)
 		return -ENOMEM;
 	}
 	v->pml4 = v->tables[0];
-	ret = map_range(v, base, base,
-			((end + SZ_4K - 1) & ~(SZ_4K - 1)) - base,
-			PTE_P | PTE_RW);
-	if (ret) {
-		vcpu_destroy(v);
-		return ret;
+	arch_kwin_ranges(win);
+	for (i = 0; i < ARCH_KWIN_RANGES; i++) {
+		ret = map_range(v, win[i].va, win[i].pa, win[i].len,
+				PTE_P | (win[i].writable ? PTE_RW : 0));
+		if (ret) {
+			vcpu_destroy(v);
+			return ret;
+		}
 	}
 	/* The x87 and SSE state of a fresh CPU (SDM vol. 1, 10.5.1). */
 	memset(v->fx, 0, sizeof(v->fx));
@@ -168,7 +171,7 @@ int vcpu_map(struct vcpu *v, iova_t gpa, hpa_t hpa, uint64_t len,
 	uint64_t g = iova_val(gpa);
 
 	if (!bits_is_aligned(g | hpa_val(hpa) | len, SZ_4K) || len == 0 ||
-	    g + len < g || g + len > BIT64(47)) {
+	    g + len < g || g + len > VCPU_GPA_END) {
 		return -EINVAL;
 	}
 	if (cache == ARCH_CACHE_UC) {
@@ -224,7 +227,7 @@ void vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 	f->ss = GDT_USER_DS;
 	f->rflags = (f->rflags & RFLAGS_USER) | RFLAGS_FIXED;
 	__asm__ volatile("fxrstor64 %0" : : "m"(v->fx));
-	arch_user_enter(v->pml4);
+	cpu_user_enter(v->pml4);
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fx));
 	v->regs = *f;
 	exit->vector = (unsigned int)f->vector;

@@ -31,7 +31,7 @@ _Static_assert(sizeof(struct vcpu_regs) == 22 * 8, "entry stub layout");
 /* The vector a syscall exit reports: not a CPU vector. */
 #define VCPU_EXIT_SYSCALL 256U
 
-/* Page-table pages one guest may use: its memory, its BARs, the kernel. */
+/* Page-table pages one guest may use: its memory, its BARs, the window. */
 #define VCPU_TABLES_MAX 64
 
 struct vcpu {
@@ -50,16 +50,25 @@ struct vcpu_exit {
 };
 
 /*
- * A new address space holding only the kernel image, supervisor-only: what
- * the entry stubs need while the guest's CR3 is loaded.
+ * Where GPAs end: the lower half of the CPU's 48-bit address space
+ * (canonical addresses, SDM vol. 1, 3.3.7.1); the upper half holds the
+ * kernel window (arch.h).
+ */
+#define VCPU_GPA_END (UINT64_C(1) << 47)
+
+/*
+ * A new address space holding only the kernel window (arch.h),
+ * supervisor-only: what the entry stubs need while the guest's CR3 is
+ * loaded.  Nothing of it lies below VCPU_GPA_END.
  */
 int vcpu_create(struct vcpu *v);
 /* Frees the address space; v can be created again. */
 void vcpu_destroy(struct vcpu *v);
 /*
  * Maps [gpa, gpa + len) to [hpa, ...) for the guest, read-write, in 2 MiB
- * pages where both are aligned.  -EEXIST where something (the kernel) is
- * mapped already, -ENOSPC when out of table pages.
+ * pages where both are aligned.  -EINVAL past VCPU_GPA_END or unaligned,
+ * -EEXIST where something is mapped already, -ENOSPC when out of table
+ * pages.
  */
 int vcpu_map(struct vcpu *v, iova_t gpa, hpa_t hpa, uint64_t len,
 	     enum arch_cache cache);

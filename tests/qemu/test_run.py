@@ -35,7 +35,12 @@ def vm():
     with moat.Machine(devices=DEVICES, extra=NATIVE, memory="1G",
                       cmdline="guest.fault_limit=%d" % FAULT_LIMIT) as m:
         m.wait_ready()
-        m.image = int(re.search(r"image at 0x([0-9a-f]+)", "\n".join(m.lines)).group(1), 16)
+        log = "\n".join(m.lines)
+        g = re.search(r"image at 0x([0-9a-f]+) size 0x([0-9a-f]+)", log)
+        m.image, m.image_size = int(g.group(1), 16), int(g.group(2), 16)
+        g = re.search(r"kernel window: code 0x([0-9a-f]+)\+0x[0-9a-f]+ "
+                      r"data 0x([0-9a-f]+)\+0x[0-9a-f]+, supervisor-only", log)
+        m.window = (int(g.group(1), 16), int(g.group(2), 16))
         yield m
 
 
@@ -130,9 +135,13 @@ def wait_log_line(m, start, text, timeout=30):
 
 
 def test_poke_memory_and_kernel_not_given(vm):
-    """Memory above the guest's 16 MiB and the kernel image (mapped only
-    for the kernel) both stop the guest with the address named."""
-    for addr, err in ((0x1000000, 0x4), (vm.image + 0x1000, 0x5)):
+    """Memory above the guest's 16 MiB and the kernel image are not in the
+    guest's address space at all; the kernel window (code, and the IDT, GDT,
+    TSS and frame) is, but supervisor-only: each stops the guest with the
+    address named (docs/guest-abi.md, "The partition")."""
+    assert vm.window[0] == 0xffffff8000000000
+    for addr, err in ((0x1000000, 0x4), (vm.image + 0x1000, 0x4),
+                      (vm.window[0], 0x5), (vm.window[1], 0x5)):
         start = len(vm.lines)
         vm.ok("guest run p poke 0x%x" % addr)
         f = GUEST_FAULT.search(wait_log_line(vm, start, "p faulted"))
@@ -142,6 +151,34 @@ def test_poke_memory_and_kernel_not_given(vm):
     vm.ok("guest del p")
     vm.ok("guest del s1")
     vm.ok("guest del s2")
+
+
+def test_guest_memory_where_the_kernel_image_is(vm):
+    """A guest with memory at the kernel image's own addresses runs: its
+    syscalls, interrupts and exceptions go through the window, edu-dma's
+    100 round trips succeed, and poke reads the guest's bytes there, not
+    the kernel's.  GPAs end at 2^47: above is refused at guest new."""
+    lo = vm.image & ~0x1fffff
+    hi = (vm.image + vm.image_size + 0x1fffff) & ~0x1fffff
+    vm.ok("guest new k %s,0x%x@0x%x" % (GUEST_MB16, hi - lo, lo))
+    vm.ok("guest assign k %s" % A_DEV)
+    start = len(vm.lines)
+    vm.ok("guest run k edu-dma")
+    g = wait_guest_line(vm, "k", r"edu-dma: (\d+) round-trips, (\d+) ok$", start, 240)
+    assert g.groups() == ("100", "100")
+    wait_log_line(vm, start, "guest: k: exited 0")
+    vm.ok("guest write k 0x%x 0x5a 4" % (vm.image + 0x1000))
+    start = len(vm.lines)
+    vm.ok("guest run k poke 0x%x 0x%x" % (vm.image + 0x1000, vm.image))
+    wait_guest_line(vm, "k", r"poke: 0x%x holds 0x5a5a5a5a$" % (vm.image + 0x1000), start)
+    wait_log_line(vm, start, "guest: k: exited 0")
+    assert state(vm, "k")[0] == "exited 0"
+    vm.ok("version")  # the kernel's own image is untouched
+    vm.ok("guest del k")
+    for layout in ("0x200000@0x800000000000", "0x400000@0x7fffffe00000"):
+        _, end = vm.run("guest new h %s,%s" % (GUEST_MB16, layout))
+        assert end == ("error: guest memory must end by 0x800000000000: "
+                       "the upper half of a guest's address space is the kernel's")
 
 
 def test_two_guests_drive_their_edu(vm):
