@@ -1986,34 +1986,26 @@ out_release:
 }
 
 /*
- * Quiesces what is left of the members in mv (the group is blocked),
- * letting housekeeping in during the settle waits: 0 and the method when
- * each one is proven quiet.
+ * Quiesces what is left of the members in mv (blocked already), letting
+ * housekeeping in during the settle waits.  One removed meanwhile needs
+ * nothing more.
  */
-static int quiesce_members(struct iommu *im, struct pci_dev **mv,
-			   unsigned int n, const char **method)
+static void quiesce_members(struct iommu *im, struct pci_dev **mv,
+			    unsigned int n)
 {
 	struct pci_dev *m;
 	const char *how;
 	unsigned int i;
-	int ret = 0;
 
-	*method = NULL;
 	for (i = 0; i < n; i++) {
 		m = mv[i];
-		if (pci_dev_is_gone(m)) {
-			continue;
-		}
-		if (quiesce(im, m, yield_of(im), &how)) {
+		if (!pci_dev_is_gone(m) && quiesce(im, m, yield_of(im), &how) &&
+		    !pci_dev_is_gone(m)) {
 			log_warn("iommu",
 				 PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
-			ret = -EAGAIN;
-		} else if (!*method) {
-			*method = how;
 		}
 	}
-	return ret;
 }
 
 /* Whether r is still owner o's: not quarantined or taken away. */
@@ -2086,7 +2078,7 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 {
 	struct iommu_grp *r = h->grp;
 	struct pci_dev *d = h->dev, **mv;
-	const char *how, *changed;
+	const char *changed;
 	unsigned int n;
 
 	r->holds--;
@@ -2101,7 +2093,7 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 	 */
 	mv = unassign_block(im, r, d, &n);
 	r->busy++;
-	quiesce_members(im, mv, n, &how);
+	quiesce_members(im, mv, n);
 	r->busy--;
 	members_put(mv, n);
 	/* What housekeeping did meanwhile comes before what the wait said. */
