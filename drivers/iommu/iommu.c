@@ -2056,8 +2056,9 @@ static struct pci_dev **unassign_block(struct iommu *im, struct iommu_grp *r,
 }
 
 /*
- * What housekeeping did to h's group record r while its members were
- * quiesced, or NULL: nothing.
+ * What happened to h's device or its group record r that matters to
+ * unassigning it, or NULL: nothing.  Compared before and after the wait,
+ * it is what housekeeping did meanwhile.
  */
 static const char *unassign_changed(struct iommu *im, struct iommu_grp *r,
 				    const struct iommu_hold *h)
@@ -2078,7 +2079,7 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 {
 	struct iommu_grp *r = h->grp;
 	struct pci_dev *d = h->dev, **mv;
-	const char *changed;
+	const char *before, *changed;
 	unsigned int n;
 
 	r->holds--;
@@ -2091,14 +2092,15 @@ void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 	 * yield").  The last hold gives the group back; the next owner
 	 * proves it quiet again, whatever happens meanwhile.
 	 */
+	before = unassign_changed(im, r, h);
 	mv = unassign_block(im, r, d, &n);
 	r->busy++;
 	quiesce_members(im, mv, n);
 	r->busy--;
 	members_put(mv, n);
-	/* What housekeeping did meanwhile comes before what the wait said. */
+	/* What housekeeping did meanwhile is what the log has to tell. */
 	changed = unassign_changed(im, r, h);
-	if (changed) {
+	if (changed && changed != before) {
 		log_warn("iommu", PCI_BDF_FMT ": unassigned from %s: %s",
 			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), h->owner->name,
 			 changed);

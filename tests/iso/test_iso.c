@@ -492,23 +492,26 @@ static void regroup_acs_once(void *ctx)
 
 /*
  * The group of a device being unassigned is recomputed during the wait:
- * the guest's group record is released once by its id, which is gone,
- * not through the group it saw before the wait (freed); the device stays
- * blocked, the kernel's, and the log says why.
+ * 05:00.1 joins the group of 05:00.0, which guest g2 has.  g's group
+ * record is released once, by its id, which is gone: g2's device is not
+ * touched and keeps reaching g2's memory, 05:00.1 stays blocked in g2's
+ * group (its owner has not assigned it), and the log says why.
  */
 static void test_group_changed_while_unassigned(void **state)
 {
 	const char *text = "unassigned from g: its isolation group changed "
 			   "while it was being quiesced";
 	unsigned int warned = w_log(LOG_WARN, text);
-	struct iommu_owner *g;
-	struct iommu_hold *h;
+	struct iommu_owner *g, *g2;
+	struct iommu_hold *h, *h2;
 	uint8_t buf[DMA_LEN];
 	const char *owner;
-	uint64_t hg;
+	uint64_t hg, hg2;
 
 	g = w_guest("g", &hg);
+	g2 = w_guest("g2", &hg2);
 	h = w_assign(g, W_ACS1);
+	h2 = w_assign(g2, W_ACS0);
 	settle_yields = 0;
 	W.im.yield = (struct pci_yield){.fn = regroup_acs_once};
 	w_unassign(h);
@@ -516,13 +519,20 @@ static void test_group_changed_while_unassigned(void **state)
 	assert_true(settle_yields > 1);
 	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
 	assert_int_equal(g->groups, 0);
-	assert_int_equal(iommu_counts(&W.im).groups, 0);
+	assert_int_equal(g2->groups, 1);
+	assert_int_equal(iommu_counts(&W.im).groups, 1);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS1), &owner),
-			 IOMMU_OWNER_KERNEL);
+			 IOMMU_OWNER_NAMED);
+	assert_string_equal(owner, "g2");
 	memset(buf, 0x5e, sizeof(buf));
 	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN),
 			 -EFAULT);
-	assert_int_equal(bytes_of(hg, 0x5e), 0);
+	assert_int_equal(bytes_of(hg, 0x5e) + bytes_of(hg2, 0x5e), 0);
+	memset(buf, 0x5f, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ACS0, W_GPA, buf, DMA_LEN), 0);
+	assert_int_equal(bytes_of(hg2, 0x5f), DMA_LEN);
+	w_unassign(h2);
+	w_guest_del(g2);
 	w_guest_del(g);
 }
 
@@ -534,7 +544,7 @@ static void quarantine_once(void *ctx)
 	if (settle_yields++) {
 		return;
 	}
-	memset(buf, 0x5f, sizeof(buf));
+	memset(buf, 0x63, sizeof(buf));
 	assert_int_equal(model_dma_write(0, W_FLR, W_GPA, buf, DMA_LEN),
 			 -EFAULT);
 	assert_int_equal(iommu_quarantine(&W.im, ctx, "a fault storm"), 0);
