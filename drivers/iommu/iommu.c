@@ -985,6 +985,7 @@ static struct pci_dev **members_get(struct pci_group *g, unsigned int *n)
 	struct pci_dev **mv, *m;
 	unsigned int k = 0;
 
+	*n = 0;
 	pci_group_for_each_dev(g, m)
 	{
 		k++;
@@ -993,7 +994,6 @@ static struct pci_dev **members_get(struct pci_group *g, unsigned int *n)
 	if (!mv) {
 		return NULL;
 	}
-	*n = 0;
 	pci_group_for_each_dev(g, m)
 	{
 		if (!pci_is_bridge(m)) {
