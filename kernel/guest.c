@@ -337,9 +337,16 @@ int guest_assign(struct guest *g, struct pci_dev *d, bool force,
 
 void guest_unassign(struct guest *g, unsigned int slot)
 {
+	struct iommu_hold *h = g->devs[slot].hold;
+
 	irq_teardown(g, slot);
-	iommu_unassign(&kernel_get()->iommu, g->devs[slot].hold);
+	/*
+	 * No longer the guest's before the quiesce's settle waits, which
+	 * let guests run (docs/design.md, "Waits that yield"): its BARs
+	 * are revoked before the guest runs again (sched.c).
+	 */
 	g->devs[slot].hold = NULL;
+	iommu_unassign(&kernel_get()->iommu, h);
 }
 
 int guest_destroy(struct guests *gs, const char *name)

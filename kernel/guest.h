@@ -91,8 +91,9 @@ static inline hpa_t guest_gpa_to_hpa(const struct guest *g, iova_t gpa,
  * (iommu_assign(): its group claimed, proven quiet or forced, attached),
  * then sets up its remapped interrupt.  *why names what is missing when
  * the group cannot be proven quiet (-EAGAIN).  Unassign takes the
- * interrupt away, then gives the device back (iommu_unassign()); a device
- * that is gone is just dropped.
+ * interrupt away and frees the slot, then gives the device back
+ * (iommu_unassign(), whose settle waits let guests run); a device that
+ * is gone is just dropped.
  */
 /* A device of g whose interrupts its unit does not remap, or NULL. */
 struct pci_dev *guest_unchecked_dev(const struct guest *g);

@@ -975,6 +975,45 @@ static bool group_has_rmrr(struct iommu *im, struct pci_dev *d)
 }
 
 /*
+ * The members of g a quiesce acts on (bridges are left alone, see
+ * bus_master_off()), referenced in an array: a settle wait that yields
+ * runs outside any iteration over g, and housekeeping may remove them
+ * meanwhile (docs/design.md, "Waits that yield").  NULL: out of memory.
+ */
+static struct pci_dev **members_get(struct pci_group *g, unsigned int *n)
+{
+	struct pci_dev **mv, *m;
+	unsigned int k = 0;
+
+	*n = 0;
+	pci_group_for_each_dev(g, m)
+	{
+		k++;
+	}
+	mv = hw_zalloc(k * sizeof(*mv));
+	if (!mv) {
+		return NULL;
+	}
+	pci_group_for_each_dev(g, m)
+	{
+		if (!pci_is_bridge(m)) {
+			mv[(*n)++] = pci_dev_get(m);
+		}
+	}
+	return mv;
+}
+
+static void members_put(struct pci_dev **mv, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		pci_dev_put(mv[i]);
+	}
+	hw_free(mv);
+}
+
+/*
  * Proves that no DMA of r's group started for someone else is still on
  * its way before owner serial gets it attached: the group is blocked and
  * bus mastering off, then each member is reset or quiesced.  A group
@@ -1007,19 +1046,10 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d, struct iommu_grp *r,
 			release_inherited(im, m);
 		}
 		bus_master_off(m);
-		n++;
 	}
-	/* Referenced: housekeeping during the waits may remove them. */
-	mv = hw_zalloc(n * sizeof(*mv));
+	mv = members_get(g, &n);
 	if (!mv) {
 		return -ENOMEM;
-	}
-	n = 0;
-	pci_group_for_each_dev(g, m)
-	{
-		if (!pci_is_bridge(m)) {
-			mv[n++] = pci_dev_get(m);
-		}
 	}
 	r->busy++;
 	for (i = 0; i < n && !ret; i++) {
@@ -1052,10 +1082,7 @@ static int prove_quiet(struct iommu *im, struct pci_dev *d, struct iommu_grp *r,
 		}
 	}
 	r->busy--;
-	for (i = 0; i < n; i++) {
-		pci_dev_put(mv[i]);
-	}
-	hw_free(mv);
+	members_put(mv, n);
 	/* What housekeeping did meanwhile comes before what the wait said. */
 	if (pci_dev_is_gone(d)) {
 		*why = "removed while it was being quiesced";
@@ -1959,73 +1986,134 @@ out_release:
 }
 
 /*
- * Quiesces every member of g that answers (the group is blocked): 0 and
- * the method when each one is proven quiet.
+ * Quiesces what is left of the members in mv (blocked already), letting
+ * housekeeping in during the settle waits.  One removed meanwhile needs
+ * nothing more.
  */
-static int quiesce_group(struct iommu *im, struct pci_group *g,
-			 const char **method)
+static void quiesce_members(struct iommu *im, struct pci_dev **mv,
+			    unsigned int n)
 {
 	struct pci_dev *m;
 	const char *how;
-	int ret = 0;
+	unsigned int i;
 
-	*method = NULL;
-	pci_group_for_each_dev(g, m)
-	{
-		if (pci_is_bridge(m)) {
-			continue;
-		}
-		if (quiesce(im, m, NULL, &how)) {
+	for (i = 0; i < n; i++) {
+		m = mv[i];
+		if (!pci_dev_is_gone(m) && quiesce(im, m, yield_of(im), &how) &&
+		    !pci_dev_is_gone(m)) {
 			log_warn("iommu",
 				 PCI_BDF_FMT ": DMA not proven stopped: %s",
 				 PCI_BDF_ARGS(m->seg, m->bus, m->devfn), how);
-			ret = -EAGAIN;
-		} else if (!*method) {
-			*method = how;
 		}
 	}
-	return ret;
+}
+
+/* Whether r is still owner o's: not quarantined or taken away. */
+static bool held_by(const struct iommu_grp *r, const struct iommu_owner *o)
+{
+	return r->kind == IOMMU_OWNER_NAMED && r->owner == o;
+}
+
+/*
+ * Blocks what unassigning d stops, before any wait: d alone while its
+ * owner keeps other members of its group, else the whole group, found as
+ * it is now.  Returns the members to quiesce, referenced (members_get());
+ * NULL with *n 0 when there are none, or no memory for them (logged:
+ * they stay blocked, and the next owner proves them quiet anyway).
+ */
+static struct pci_dev **unassign_block(struct iommu *im, struct iommu_grp *r,
+				       struct pci_dev *d, unsigned int *n)
+{
+	struct pci_dev **mv = NULL;
+	struct pci_group *g;
+
+	*n = 0;
+	if (r->holds) {
+		if (pci_dev_is_gone(d)) {
+			return NULL;
+		}
+		block_dev(im, d);
+		bus_master_off(d);
+		mv = hw_zalloc(sizeof(*mv));
+		if (mv) {
+			mv[(*n)++] = pci_dev_get(d);
+		}
+	} else {
+		g = pci_dev_is_gone(d) ? group_by_id(im, r->node.key)
+				       : pci_group_of(d);
+		if (!g) {
+			return NULL;
+		}
+		block_group(im, g->devs);
+		mv = members_get(g, n);
+	}
+	if (!mv) {
+		log_warn("iommu",
+			 PCI_BDF_FMT ": not quiesced: out of memory; blocked",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn));
+	}
+	return mv;
+}
+
+/*
+ * What happened to h's device or its group record r that matters to
+ * unassigning it, or NULL: nothing.  Compared before and after the wait,
+ * it is what housekeeping did meanwhile.
+ */
+static const char *unassign_changed(struct iommu *im, struct iommu_grp *r,
+				    const struct iommu_hold *h)
+{
+	if (!held_by(r, h->owner)) {
+		return "quarantined while it was being quiesced: stays blocked";
+	}
+	if (pci_dev_is_gone(h->dev)) {
+		return "removed while it was being quiesced";
+	}
+	if (r->dead || grp_find(im, gid_of(h->dev)) != r) {
+		return "its isolation group changed while it was being quiesced";
+	}
+	return NULL;
 }
 
 void iommu_unassign(struct iommu *im, struct iommu_hold *h)
 {
 	struct iommu_grp *r = h->grp;
-	struct pci_dev *d = h->dev;
-	struct pci_group *g;
-	const char *how;
+	struct pci_dev *d = h->dev, **mv;
+	const char *before, *changed;
+	unsigned int n;
 
 	r->holds--;
-	if (r->kind != IOMMU_OWNER_NAMED || r->owner != h->owner) {
+	if (!held_by(r, h->owner)) {
 		goto out_put; /* quarantined meanwhile: stays blocked */
 	}
-	if (r->holds) {
-		/* Its group stays the owner's: only d is blocked and stopped.
-		 */
-		if (!pci_dev_is_gone(d)) {
-			block_dev(im, d);
-			bus_master_off(d);
-			if (quiesce(im, d, NULL, &how)) {
-				log_warn("iommu",
-					 PCI_BDF_FMT
-					 ": DMA not proven stopped: %s",
-					 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
-					 how);
-			}
-		}
-		goto out_put;
-	}
 	/*
-	 * The last one: the group is blocked, stopped and given back; the
-	 * next owner proves it quiet again, whatever happens meanwhile.
+	 * Blocked first, then stopped with housekeeping let in during the
+	 * settle waits, in transit meanwhile (docs/design.md, "Waits that
+	 * yield").  The last hold gives the group back; the next owner
+	 * proves it quiet again, whatever happens meanwhile.
 	 */
-	g = pci_dev_is_gone(d) ? group_by_id(im, r->node.key) : pci_group_of(d);
-	if (g) {
-		block_group(im, g->devs);
-		quiesce_group(im, g, &how);
+	before = unassign_changed(im, r, h);
+	mv = unassign_block(im, r, d, &n);
+	r->busy++;
+	quiesce_members(im, mv, n);
+	r->busy--;
+	members_put(mv, n);
+	/* What housekeeping did meanwhile is what the log has to tell. */
+	changed = unassign_changed(im, r, h);
+	if (changed && changed != before) {
+		log_warn("iommu", PCI_BDF_FMT ": unassigned from %s: %s",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), h->owner->name,
+			 changed);
+	} else {
+		log_info("iommu", PCI_BDF_FMT ": unassigned from %s",
+			 PCI_BDF_ARGS(d->seg, d->bus, d->devfn),
+			 h->owner->name);
 	}
-	log_info("iommu", PCI_BDF_FMT ": unassigned from %s",
-		 PCI_BDF_ARGS(d->seg, d->bus, d->devfn), h->owner->name);
-	release_group(im, g, r);
+	if (r->holds || !held_by(r, h->owner)) {
+		goto out_put; /* a quarantine is never undone here */
+	}
+	/* Its members as they are now, by id: none once its group is gone. */
+	release_group(im, group_by_id(im, r->node.key), r);
 	pci_dev_put(d);
 	hw_free(h);
 	return;

@@ -125,9 +125,10 @@ struct iommu {
 	struct iommu_bdf ats_allow[IOMMU_ATS_ALLOW_MAX];
 	unsigned int ats_allow_count;
 	/*
-	 * What the settle waits of iommu_reset() and of the proof of quiet
-	 * in iommu_assign() and iommu_attach() let run (the kernel's
-	 * housekeeping: hot-plug, faults, iommu_poll()); fn NULL: nothing.
+	 * What the settle waits of iommu_reset(), of the proof of quiet in
+	 * iommu_assign() and iommu_attach(), and of the quiesce in
+	 * iommu_unassign() let run (the kernel's housekeeping: hot-plug,
+	 * faults, iommu_poll()); fn NULL: nothing.
 	 * docs/design.md, "Waits that yield".
 	 */
 	struct pci_yield yield;

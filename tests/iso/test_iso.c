@@ -420,6 +420,228 @@ static void test_removed_during_reset(void **state)
 	assert_false(iommu_pending(&W.im));
 }
 
+/*
+ * Unassigning waits the same way (docs/design.md, "Waits that yield"):
+ * the card, given back by a guest, is pulled while it is quiesced.  It
+ * was blocked before the wait, and the unassignment completes: the
+ * record is freed once, nothing is left attached or referenced
+ * (teardown counts objects), and the log says what happened.  A new card
+ * in the slot is assigned as usual.
+ */
+static void test_removed_while_unassigned(void **state)
+{
+	const char *text = "unassigned from g: removed while it was being "
+			   "quiesced";
+	unsigned int warned = w_log(LOG_WARN, text);
+	struct iommu_owner *g;
+	struct iommu_hold *h;
+	const char *owner;
+	uint64_t hg;
+
+	g = w_guest("g", &hg);
+	h = w_assign(g, W_CARD);
+	settle_yields = 0;
+	W.im.yield = (struct pci_yield){.fn = pull_card_once, .ctx = h->dev};
+	w_unassign(h);
+	W.im.yield.fn = NULL;
+	assert_true(settle_yields > 1);
+	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
+	assert_int_equal(g->groups, 0);
+	assert_int_equal(iommu_counts(&W.im).groups, 0);
+	assert_int_equal(iommu_counts(&W.im).attachments, 0);
+	assert_int_equal(bytes_of(hg, 0x5c), 0);
+	insert(W.slot_card);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_CARD), &owner),
+			 IOMMU_OWNER_KERNEL);
+	h = w_assign(g, W_CARD);
+	w_unassign(h);
+	w_guest_del(g);
+}
+
+/* ACS Control of 05:00.0-1 cleared, as a reset of either leaves it. */
+static void acs_pair_off(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		pci_cfg_put16(W.cfg[rid_val(W_ACS0) + i], 0x100 + PCI_ACS_CTRL,
+			      0);
+	}
+}
+
+/*
+ * The first yield checks 05:00.1 is blocked, then the pair loses ACS and
+ * a card pulled elsewhere has the groups recomputed: 05:00.1 joins the
+ * group of 05:00.0, and its own group is gone.
+ */
+static void regroup_acs_once(void *ctx)
+{
+	uint8_t buf[DMA_LEN];
+
+	if (settle_yields++) {
+		return;
+	}
+	memset(buf, 0x5d, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	acs_pair_off();
+	pull(W.slot_card);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)),
+			 pci_group_of(w_dev(W_ACS0)));
+}
+
+/*
+ * The group of a device being unassigned is recomputed during the wait:
+ * 05:00.1 joins the group of 05:00.0, which guest g2 has.  g's group
+ * record is released once, by its id, which is gone: g2's device is not
+ * touched and keeps reaching g2's memory, 05:00.1 stays blocked in g2's
+ * group (its owner has not assigned it), and the log says why.
+ */
+static void test_group_changed_while_unassigned(void **state)
+{
+	const char *text = "unassigned from g: its isolation group changed "
+			   "while it was being quiesced";
+	unsigned int warned = w_log(LOG_WARN, text);
+	struct iommu_owner *g, *g2;
+	struct iommu_hold *h, *h2;
+	uint8_t buf[DMA_LEN];
+	const char *owner;
+	uint64_t hg, hg2;
+
+	g = w_guest("g", &hg);
+	g2 = w_guest("g2", &hg2);
+	h = w_assign(g, W_ACS1);
+	h2 = w_assign(g2, W_ACS0);
+	settle_yields = 0;
+	W.im.yield = (struct pci_yield){.fn = regroup_acs_once};
+	w_unassign(h);
+	W.im.yield.fn = NULL;
+	assert_true(settle_yields > 1);
+	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
+	assert_int_equal(g->groups, 0);
+	assert_int_equal(g2->groups, 1);
+	assert_int_equal(iommu_counts(&W.im).groups, 1);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS1), &owner),
+			 IOMMU_OWNER_NAMED);
+	assert_string_equal(owner, "g2");
+	memset(buf, 0x5e, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	assert_int_equal(bytes_of(hg, 0x5e) + bytes_of(hg2, 0x5e), 0);
+	memset(buf, 0x5f, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ACS0, W_GPA, buf, DMA_LEN), 0);
+	assert_int_equal(bytes_of(hg2, 0x5f), DMA_LEN);
+	w_unassign(h2);
+	w_guest_del(g2);
+	w_guest_del(g);
+}
+
+/* The first yield checks the device is blocked, then quarantines it. */
+static void quarantine_once(void *ctx)
+{
+	uint8_t buf[DMA_LEN];
+
+	if (settle_yields++) {
+		return;
+	}
+	memset(buf, 0x63, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_FLR, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	assert_int_equal(iommu_quarantine(&W.im, ctx, "a fault storm"), 0);
+}
+
+/*
+ * A device quarantined (a fault storm housekeeping saw) while it is
+ * unassigned stays quarantined and blocked: the unassignment does not
+ * give its group back to the kernel.  Its record is kept once, the
+ * guest holds nothing, and a reset brings it back as usual.
+ */
+static void test_quarantined_while_unassigned(void **state)
+{
+	const char *text = "unassigned from g: quarantined while it was being "
+			   "quiesced";
+	unsigned int warned = w_log(LOG_WARN, text);
+	struct iommu_owner *g;
+	struct iommu_hold *h;
+	uint8_t buf[DMA_LEN];
+	const char *owner;
+	uint64_t hg;
+
+	g = w_guest("g", &hg);
+	h = w_assign(g, W_FLR);
+	settle_yields = 0;
+	W.im.yield = (struct pci_yield){.fn = quarantine_once, .ctx = h->dev};
+	w_unassign(h);
+	W.im.yield.fn = NULL;
+	assert_true(settle_yields > 1);
+	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_FLR), &owner),
+			 IOMMU_OWNER_QUARANTINE);
+	assert_int_equal(iommu_claim(&W.im, w_dev(W_FLR), "x", false), -EPERM);
+	assert_int_equal(g->groups, 0);
+	assert_int_equal(iommu_counts(&W.im).groups, 1);
+	memset(buf, 0x60, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_FLR, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	assert_int_equal(bytes_of(hg, 0x60), 0);
+	assert_int_equal(iommu_reset(&W.im, w_dev(W_FLR), &owner), 0);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_FLR), &owner),
+			 IOMMU_OWNER_KERNEL);
+	w_guest_del(g);
+}
+
+/*
+ * The first yield checks 05:00.0, being unassigned, is blocked, while
+ * 05:00.1, which the guest keeps, still reaches the guest's memory.
+ */
+static void check_member_once(void *ctx)
+{
+	uint8_t buf[DMA_LEN];
+
+	if (settle_yields++) {
+		return;
+	}
+	memset(buf, 0x61, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ACS0, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	memset(buf, 0x62, sizeof(buf));
+	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN), 0);
+}
+
+/*
+ * One member of a group whose owner keeps another: only it is blocked,
+ * and its reset lets housekeeping in; the group stays the guest's.
+ */
+static void test_member_unassigned_yields(void **state)
+{
+	struct iommu_hold *h0, *h1;
+	struct iommu_owner *g;
+	const char *owner;
+	uint64_t hg;
+
+	acs_pair_off();
+	pull(W.slot_card);
+	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)),
+			 pci_group_of(w_dev(W_ACS0)));
+	g = w_guest("g", &hg);
+	h0 = w_assign(g, W_ACS0);
+	h1 = w_assign(g, W_ACS1);
+	settle_yields = 0;
+	W.im.yield = (struct pci_yield){.fn = check_member_once};
+	w_unassign(h0);
+	W.im.yield.fn = NULL;
+	assert_true(settle_yields > 1);
+	assert_int_equal(bytes_of(hg, 0x61), 0);
+	assert_int_equal(bytes_of(hg, 0x62), DMA_LEN);
+	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS0), &owner),
+			 IOMMU_OWNER_NAMED);
+	assert_string_equal(owner, "g");
+	assert_int_equal(g->groups, 1);
+	w_unassign(h1);
+	assert_int_equal(g->groups, 0);
+	w_guest_del(g);
+}
+
 /* A device that is gone is never waited on: its removal costs no deadline. */
 static void test_removal_of_dead_ats_device_does_not_wait(void **state)
 {
@@ -1066,6 +1288,10 @@ int main(int argc, char **argv)
 		T(test_orderly_removal_blocks_dma),
 		T(test_removed_while_proven_quiet),
 		T(test_removed_during_reset),
+		T(test_removed_while_unassigned),
+		T(test_group_changed_while_unassigned),
+		T(test_quarantined_while_unassigned),
+		T(test_member_unassigned_yields),
 		T(test_orderly_removal_turns_ats_off),
 		T(test_surprise_removal_clears_entries),
 		T(test_removal_of_dead_ats_device_does_not_wait),

@@ -197,8 +197,9 @@ static void print_report(const struct sys_report *rep)
 	       (unsigned long long)rep->dma_faulted,
 	       (unsigned long long)rep->dma_cancelled,
 	       (unsigned long long)(rep->max_call_ns / 1000));
-	printf("  settle waits that saw a device leave or come: %llu\n",
-	       (unsigned long long)rep->settle_changes);
+	printf("  settle waits that saw a device leave or come: %llu (%llu unassigning)\n",
+	       (unsigned long long)rep->settle_changes,
+	       (unsigned long long)rep->settle_unassign_changes);
 	printf("  took effect:");
 	for (k = 0; k < SYS_OP_COUNT; k++) {
 		printf(" %s=%llu", sys_op_name(k),
@@ -333,6 +334,7 @@ int main(int argc, char **argv)
 		sum.dma_faulted += rep.dma_faulted;
 		sum.dma_cancelled += rep.dma_cancelled;
 		sum.settle_changes += rep.settle_changes;
+		sum.settle_unassign_changes += rep.settle_unassign_changes;
 		if (rep.max_call_ns > sum.max_call_ns) {
 			sum.max_call_ns = rep.max_call_ns;
 		}
@@ -354,6 +356,11 @@ int main(int argc, char **argv)
 	}
 	if (sum.steps >= COVERAGE_STEPS && !sum.settle_changes) {
 		printf("system: FAIL: no settle wait saw a device leave or come: the run does not cover it\n");
+		free(ops);
+		return 1;
+	}
+	if (sum.steps >= COVERAGE_STEPS && !sum.settle_unassign_changes) {
+		printf("system: FAIL: no unassign's settle wait saw a device leave or come: the run does not cover it\n");
 		free(ops);
 		return 1;
 	}

@@ -213,6 +213,7 @@ static struct world {
 	bool in_call;
 	uint64_t next_yield;	 /* when a settle wait's yield polls again */
 	uint64_t hotplug_events; /* devices removed or added */
+	bool unassigning;	 /* inside iommu_unassign() */
 } W;
 
 static void fail(const char *sig, const char *fmt, ...)
@@ -847,6 +848,7 @@ static void settle_yield(void *ctx)
 	poll_all();
 	if (W.hotplug_events != events) {
 		W.rep->settle_changes++;
+		W.rep->settle_unassign_changes += W.unassigning;
 	}
 	call_start = start;
 	W.in_call = true;
@@ -929,7 +931,9 @@ static bool op_unassign(struct guest *gs, unsigned int i)
 	was = h->dev;
 	before = now && now != was ? owner_now(i) : 0;
 	call_begin();
+	W.unassigning = true;
 	iommu_unassign(&W.im, h);
+	W.unassigning = false;
 	call_end("unassign");
 	gs->hold[i] = NULL;
 	if (before && owner_now(i) != before) {

@@ -30,6 +30,7 @@ struct sys_report {
 	uint64_t checks;	/* invariant checks made */
 	/* settle waits during which housekeeping removed or added a device */
 	uint64_t settle_changes;
+	uint64_t settle_unassign_changes; /* ... of them, in an unassign */
 };
 
 void world_run(const struct sys_op *ops, size_t n, bool verbose,
