@@ -255,9 +255,9 @@ note_failed(struct vtd_deferred *pending, int err, unsigned int i,
  * failed (seq 0), since only vtd_domain_flush() proves that device can
  * no longer use them.
  */
-static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
-		       unsigned int count, bool cm_only,
-		       struct vtd_freelist *fl)
+static inline int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			      unsigned int count, bool cm_only,
+			      struct vtd_freelist *fl)
 {
 	struct vtd_deferred pending;
 	struct vtd_range span;
@@ -297,8 +297,15 @@ static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
 	return err;
 }
 
-static int sync_range(struct vtd_domain *d, iova_t iova, uint64_t len,
-		      bool cm_only, struct vtd_freelist *fl)
+/*
+ * One range: for every caller but unmap(), which inlines sync_ranges()
+ * (one call less per unmap, and cm_only known false).  Out of line, so
+ * that these callers, rare, share one copy of it.
+ */
+static __attribute__((noinline)) int sync_range(struct vtd_domain *d,
+						iova_t iova, uint64_t len,
+						bool cm_only,
+						struct vtd_freelist *fl)
 {
 	struct vtd_range r = {.iova = iova, .len = len};
 
