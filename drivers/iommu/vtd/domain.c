@@ -224,12 +224,10 @@ static struct vtd_range span_of(const struct vtd_range *r, unsigned int count)
 
 /*
  * Unit i of the domain failed to invalidate (e), the first to fail
- * unless err; seq: its last batch.  Out of line: an invalidation that
- * succeeds keeps its registers.
+ * unless err; seq: its last batch.
  */
-static __attribute__((noinline)) void
-note_failed(struct vtd_deferred *pending, int err, unsigned int i,
-	    const struct vtd_domain_unit *du, int e, uint32_t seq)
+static void note_failed(struct vtd_deferred *pending, int err, unsigned int i,
+			const struct vtd_domain_unit *du, int e, uint32_t seq)
 {
 	/* The rest is read only where pending (deferred_passed()). */
 	if (!err) {
