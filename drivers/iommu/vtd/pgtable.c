@@ -516,7 +516,8 @@ static int map_in_table(struct vtd_pgtable *pt, struct vtd_pt_node *n,
  * A range in one level-1 table that is not the hot one: down to it, its
  * leaves, then the links written on the way, deepest first, so that a
  * table's lines are flushed before the entry linking it (as map_level()
- * does).  At most one link a level below the root: 5 levels at most.
+ * does).  links[]: at most one a level below the root, and tables have
+ * at most 5 levels (domain.c: SAGAW, VT-d spec 11.4.2; FL5LP, 3.6).
  */
 static int map_one_table(struct vtd_pgtable *pt, struct map_state *s)
 {
