@@ -1369,6 +1369,33 @@ static void test_map_within_one_table(void **state)
 	down_attached(d, &u, sid);
 }
 
+/*
+ * A range across two level-1 tables (map_level(), not map_one_table()),
+ * on a unit that does not snoop its walks (the default): every entry it
+ * wrote in either table was flushed, 16 in each, two cache lines' worth,
+ * so each page is reached.
+ */
+static void test_map_across_tables_flushed(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg), i;
+	uint64_t ram = model_ram_alloc(32 * SZ_4K, SZ_4K);
+	uint64_t x = 20 * SZ_2M - 16 * SZ_4K;
+	rid_t sid = SID(0, 24, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+
+	d = up_attached(&u, idx, 39, sid);
+	t_map(d, iova_make(x), hpa_make(ram), 32 * SZ_4K, RW);
+	for (i = 0; i < 32; i++) {
+		assert_int_equal(dma_fill(idx, sid, x + i * SZ_4K, 0x40 + i, 8),
+				 0);
+		assert_int_equal(ram_byte(ram + i * SZ_4K), 0x40 + i);
+	}
+	t_unmap(d, iova_make(x), 32 * SZ_4K);
+	down_attached(d, &u, sid);
+}
+
 static void test_qi_sequence_wraps(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
@@ -1606,6 +1633,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unmap_range_every_page,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_within_one_table,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_across_tables_flushed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry,
 						setup, teardown),
