@@ -184,6 +184,65 @@ static void test_batch_unmap_256_pages(void **state)
 	one_batch(256, 0, 1, 1);
 }
 
+/*
+ * Table pages whose invalidation timed out wait for the last batch it
+ * queued (qi.c, vtd_qi_submit_batches(): a status write proves every
+ * descriptor before it done, VT-d spec 6.5.2.8), or for
+ * vtd_domain_flush() when an error ended it with batches never queued.
+ * The status writes from the second wait on land 2 s late.  40 pages
+ * emptying their table take three batches, the first passing on time:
+ * the table page stays while the third is late, and goes once it landed.
+ * 112 pages of another table, behind them, find room for 6 of their 7
+ * batches: the 7th never goes out, so their table page stays even after
+ * every status landed, until the flush.
+ */
+static void test_batch_timeout_waits_for_last_batch(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	static struct vtd_range a[40], b[112];
+	uint64_t base, late = 2000000000;
+	unsigned int i;
+	struct rig r;
+
+	rig_up(&r, &cfg);
+	base = dom_info(r.d).table_pages;
+	map_pages(&r, a, 40);
+	for (i = 0; i < 112; i++) {
+		b[i] = (struct vtd_range){iova_make(X + SZ_2M + 2 * i * SZ_4K),
+					  SZ_4K};
+		t_map(r.d, b[i].iova, hpa_make(r.ram + SZ_2M + i * SZ_4K),
+		      SZ_4K, RW);
+	}
+	touch(&r, b, 112);
+	model_delay_status(r.idx, 1, late);
+	assert_int_equal(vtd_domain_unmap_ranges(r.d, a, 40), -ETIMEDOUT);
+	assert_int_equal(dom_info(r.d).deferred, 1);
+	model_reset_stats(r.idx);
+	assert_int_equal(vtd_domain_unmap_ranges(r.d, b, 112), -ETIMEDOUT);
+	assert_int_equal(model_unit_stats(r.idx)->iotlb_page, 6 * 16);
+	assert_int_equal(dom_info(r.d).deferred, 2);
+	assert_int_equal(dom_info(r.d).table_pages, base);
+
+	/* The first batch passed, the last not: a reap keeps both. */
+	t_map(r.d, a[0].iova, hpa_make(r.ram), SZ_4K, RW);
+	assert_int_equal(dom_info(r.d).deferred, 2);
+	model_advance(late);
+	t_unmap(r.d, a[0].iova, SZ_4K);
+	assert_int_equal(dom_info(r.d).deferred, 1);
+
+	assert_int_equal(vtd_domain_flush(r.d), 0);
+	assert_int_equal(dom_info(r.d).deferred, 0);
+	for (i = 0; i < 40; i++) {
+		model_expect_unmap(r.d, iova_val(a[i].iova), SZ_4K);
+	}
+	for (i = 0; i < 112; i++) {
+		model_expect_unmap(r.d, iova_val(b[i].iova), SZ_4K);
+	}
+	unreachable(&r, a, 40);
+	unreachable(&r, b, 112);
+	rig_down(&r);
+}
+
 /* A bad range anywhere: nothing unmapped; nothing mapped: -ENOENT. */
 static void test_batch_unmap_refuses_bad_ranges(void **state)
 {
@@ -443,6 +502,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_unmap_256_pages,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_batch_timeout_waits_for_last_batch, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_batch_unmap_refuses_bad_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_freed_at_zero, setup,

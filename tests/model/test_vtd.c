@@ -1293,6 +1293,109 @@ static void test_merge_needs_every_entry(void **state)
 	down_attached(d, &u, sid);
 }
 
+/*
+ * Ranges within one level-1 table (pgtable.c, map_one_table()): walked
+ * down to without map_level(), refused at a large leaf on the way, the
+ * table remembered from its entry 0, merged once its 512 leaves form one
+ * run; a range one 2 MiB leaf maps takes that leaf at once, with nothing
+ * to fold and so nothing to invalidate on a unit not in caching mode.
+ */
+static void test_map_within_one_table(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg);
+	uint64_t ram = model_ram_alloc(2 * SZ_2M, SZ_2M);
+	uint64_t ram1g = model_ram_alloc(SZ_1G, SZ_1G);
+	uint64_t x = 16 * SZ_2M, half = SZ_2M / 2, pages, desc;
+	rid_t sid = SID(0, 23, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+	struct map_log log;
+
+	d = up_attached(&u, idx, 39, sid);
+
+	/* One 2 MiB leaf: no level-1 table, no invalidation. */
+	desc = vtd_unit_stats(&u)->descriptors;
+	t_map(d, iova_make(x), hpa_make(ram), SZ_2M, RW);
+	assert_int_equal(vtd_unit_stats(&u)->descriptors, desc);
+	log = mappings(d);
+	assert_int_equal(log.count, 1);
+	assert_int_equal(log.m[0].page_size, SZ_2M);
+
+	/* Inside that leaf, or inside a 1 GiB one: refused, nothing changed. */
+	pages = dom_info(d).table_pages;
+	assert_int_equal(vtd_domain_map(d, iova_make(x + SZ_4K),
+					hpa_make(ram + SZ_2M), SZ_4K, RW),
+			 -EEXIST);
+	t_map(d, iova_make(SZ_1G), hpa_make(ram1g), SZ_1G, RW);
+	assert_int_equal(vtd_domain_map(d, iova_make(SZ_1G + SZ_2M),
+					hpa_make(ram + SZ_2M), 2 * SZ_4K, RW),
+			 -EEXIST);
+	assert_int_equal(dom_info(d).table_pages, pages);
+	log = mappings(d);
+	assert_int_equal(log.count, 2);
+	assert_int_equal(log.m[0].page_size, SZ_2M);
+	assert_int_equal(log.m[1].page_size, SZ_1G);
+	t_unmap(d, iova_make(SZ_1G), SZ_1G);
+	t_unmap(d, iova_make(x), SZ_2M);
+
+	/*
+	 * Two pages from the middle of a fresh table, then one in the next
+	 * table: it lands there, not at the same offset of the first.
+	 */
+	t_map(d, iova_make(x + half), hpa_make(ram), 2 * SZ_4K, RW);
+	t_map(d, iova_make(x + SZ_2M + SZ_4K), hpa_make(ram + SZ_2M), SZ_4K,
+	      RW);
+	log = mappings(d);
+	assert_int_equal(log.count, 2);
+	assert_int_equal(iova_val(log.m[0].iova), x + half);
+	assert_int_equal(iova_val(log.m[1].iova), x + SZ_2M + SZ_4K);
+	assert_int_equal(dma_fill(idx, sid, x + SZ_2M + SZ_4K, 0x5c, 8), 0);
+	assert_int_equal(ram_byte(ram + SZ_2M), 0x5c);
+	assert_int_equal(dma_fill(idx, sid, x + SZ_4K, 0x5d, 8), -EFAULT);
+	assert_int_equal(vtd_fault_poll(&u, NULL, NULL), 1);
+	t_unmap(d, iova_make(x + half), 2 * SZ_4K);
+	t_unmap(d, iova_make(x + SZ_2M + SZ_4K), SZ_4K);
+
+	/* Two halves of one aligned run: the second completes it, a merge. */
+	t_map(d, iova_make(x), hpa_make(ram), half, RW);
+	pages = dom_info(d).table_pages;
+	t_map(d, iova_make(x + half), hpa_make(ram + half), half, RW);
+	assert_int_equal(dom_info(d).table_pages, pages - 1);
+	log = mappings(d);
+	assert_int_equal(log.count, 1);
+	assert_int_equal(log.m[0].page_size, SZ_2M);
+	t_unmap(d, iova_make(x), SZ_2M);
+	down_attached(d, &u, sid);
+}
+
+/*
+ * A range across two level-1 tables (map_level(), not map_one_table()),
+ * on a unit that does not snoop its walks (the default): every entry it
+ * wrote in either table was flushed, 16 in each, two cache lines' worth,
+ * so each page is reached.
+ */
+static void test_map_across_tables_flushed(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg), i;
+	uint64_t ram = model_ram_alloc(32 * SZ_4K, SZ_4K);
+	uint64_t x = 20 * SZ_2M - 16 * SZ_4K;
+	rid_t sid = SID(0, 24, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+
+	d = up_attached(&u, idx, 39, sid);
+	t_map(d, iova_make(x), hpa_make(ram), 32 * SZ_4K, RW);
+	for (i = 0; i < 32; i++) {
+		assert_int_equal(dma_fill(idx, sid, x + i * SZ_4K, 0x40 + i, 8),
+				 0);
+		assert_int_equal(ram_byte(ram + i * SZ_4K), 0x40 + i);
+	}
+	t_unmap(d, iova_make(x), 32 * SZ_4K);
+	down_attached(d, &u, sid);
+}
+
 static void test_qi_sequence_wraps(void **state)
 {
 	struct model_unit_config cfg = default_cfg();
@@ -1528,6 +1631,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_domain_width_within_mgaw,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap_range_every_page,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_within_one_table,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_across_tables_flushed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry,
 						setup, teardown),

@@ -224,12 +224,10 @@ static struct vtd_range span_of(const struct vtd_range *r, unsigned int count)
 
 /*
  * Unit i of the domain failed to invalidate (e), the first to fail
- * unless err; seq: its last batch.  Out of line: an invalidation that
- * succeeds keeps its registers.
+ * unless err; seq: its last batch.
  */
-static __attribute__((noinline)) void
-note_failed(struct vtd_deferred *pending, int err, unsigned int i,
-	    const struct vtd_domain_unit *du, int e, uint32_t seq)
+static void note_failed(struct vtd_deferred *pending, int err, unsigned int i,
+			const struct vtd_domain_unit *du, int e, uint32_t seq)
 {
 	/* The rest is read only where pending (deferred_passed()). */
 	if (!err) {
@@ -255,9 +253,9 @@ note_failed(struct vtd_deferred *pending, int err, unsigned int i,
  * failed (seq 0), since only vtd_domain_flush() proves that device can
  * no longer use them.
  */
-static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
-		       unsigned int count, bool cm_only,
-		       struct vtd_freelist *fl)
+static inline int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			      unsigned int count, bool cm_only,
+			      struct vtd_freelist *fl)
 {
 	struct vtd_deferred pending;
 	struct vtd_range span;
@@ -297,8 +295,15 @@ static int sync_ranges(struct vtd_domain *d, const struct vtd_range *r,
 	return err;
 }
 
-static int sync_range(struct vtd_domain *d, iova_t iova, uint64_t len,
-		      bool cm_only, struct vtd_freelist *fl)
+/*
+ * One range: for every caller but unmap(), which inlines sync_ranges()
+ * (one call less per unmap, and cm_only known false).  Out of line, so
+ * that these callers, rare, share one copy of it.
+ */
+static __attribute__((noinline)) int sync_range(struct vtd_domain *d,
+						iova_t iova, uint64_t len,
+						bool cm_only,
+						struct vtd_freelist *fl)
 {
 	struct vtd_range r = {.iova = iova, .len = len};
 

@@ -447,6 +447,95 @@ static int map_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 }
 
 /*
+ * [iova, iova + len) lies in one level-1 table and no 2 MiB leaf fits it
+ * (one would need that table's whole range, and hpa aligned to it): the
+ * map writes that table's leaves only, whatever the levels above hold.
+ */
+static bool in_one_table(const struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
+			 uint64_t len)
+{
+	uint64_t off = iova_val(iova) & (level_size(2) - 1);
+
+	return len <= level_size(2) - off && !leaf_fits(pt, 2, iova, hpa, len);
+}
+
+/*
+ * The level-1 table covering iova, reached from the root without
+ * map_level()'s recursion, tables linked where none is; the links written
+ * go to links[] (*count of them), for the caller to flush after the
+ * leaves.  -EEXIST at a large leaf on the way.  A table above level 1
+ * gains no leaf here, so none of them can become mergeable.
+ */
+static int leaf_table(struct vtd_pgtable *pt, iova_t iova,
+		      struct vtd_pt_node **out, uint64_t **links,
+		      unsigned int *count)
+{
+	struct vtd_pt_node *n = pt->root, *child;
+	unsigned int level, idx;
+	uint64_t e;
+
+	for (level = pt->levels; level > 1; level--) {
+		idx = level_index(level, iova);
+		e = vtd_entry_read(&n->table[idx]);
+		child = n->child[idx];
+		if (!present(pt, e)) {
+			child = node_alloc(pt, level - 1);
+			if (!child) {
+				return -ENOMEM;
+			}
+			vtd_entry_write(&n->table[idx],
+					table_entry(pt, child->pa));
+			links[(*count)++] = &n->table[idx];
+			n->child[idx] = child;
+			n->present++;
+		} else if (is_leaf(e, level)) {
+			return -EEXIST;
+		}
+		n = child;
+	}
+	pt->hot = n;
+	pt->hot_iova = iova_align_down(iova, level_size(2));
+	*out = n;
+	return 0;
+}
+
+/* The leaves of a range that lies in the level-1 table n, flushed. */
+static int map_in_table(struct vtd_pgtable *pt, struct vtd_pt_node *n,
+			struct map_state *s)
+{
+	unsigned int idx = level_index(1, s->iova), first = idx;
+	int err = map_leaves(pt, n, n->table, 1, &idx, s);
+
+	vtd_flush_table(pt->coherent, &n->table[first],
+			(idx - first) * sizeof(uint64_t));
+	pt->merge_pending |= mergeable(pt, n, 2);
+	return err;
+}
+
+/*
+ * A range in one level-1 table that is not the hot one: down to it, its
+ * leaves, then the links written on the way, deepest first, so that a
+ * table's lines are flushed before the entry linking it (as map_level()
+ * does).  links[]: at most one a level below the root, and tables have
+ * at most 5 levels (domain.c: SAGAW, VT-d spec 11.4.2; FL5LP, 3.6).
+ */
+static int map_one_table(struct vtd_pgtable *pt, struct map_state *s)
+{
+	uint64_t *links[4];
+	unsigned int count = 0;
+	struct vtd_pt_node *n;
+	int err;
+
+	err = vtd_pgtable_root(pt);
+	err = err ? err : leaf_table(pt, s->iova, &n, links, &count);
+	err = err ? err : map_in_table(pt, n, s);
+	while (count--) {
+		vtd_flush_table(pt->coherent, links[count], sizeof(uint64_t));
+	}
+	return err;
+}
+
+/*
  * Map; *mapped receives how much was mapped before an error.  Nothing is
  * merged, so unmapping [iova, iova + *mapped) again meets only the leaves
  * written here, whole: it needs no split and cannot fail.
@@ -460,15 +549,13 @@ int vtd_pgtable_map(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 		.left = len,
 		.bits = prot_bits(pt, prot),
 	};
-	unsigned int idx = level_index(1, iova), first = idx;
-	int err = 0;
+	int err;
 
 	/* In the hot table the range fits: straight to its leaves. */
 	if (in_hot(pt, iova, len)) {
-		err = map_leaves(pt, pt->hot, pt->hot->table, 1, &idx, &s);
-		vtd_flush_table(pt->coherent, &pt->hot->table[first],
-				(idx - first) * sizeof(uint64_t));
-		pt->merge_pending |= mergeable(pt, pt->hot, 2);
+		err = map_in_table(pt, pt->hot, &s);
+	} else if (in_one_table(pt, iova, hpa, len)) {
+		err = map_one_table(pt, &s);
 	} else {
 		err = vtd_pgtable_root(pt);
 		err = err ? err : map_level(pt, pt->root, pt->levels, &s);
