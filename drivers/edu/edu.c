@@ -135,7 +135,8 @@ void edu_raise_irq(struct edu *e)
  * the caller left it): a transfer started before decode went off still
  * runs.
  */
-static int edu_quiesce(const struct pci_dev *d, uint64_t deadline_ns)
+static int edu_quiesce(const struct pci_dev *d, uint64_t deadline_ns,
+		       const struct pci_yield *y)
 {
 	uint64_t bar0;
 	uint16_t cmd;
@@ -164,7 +165,7 @@ static int edu_quiesce(const struct pci_dev *d, uint64_t deadline_ns)
 			dma = hw_mmio_read32(bar0 + EDU_DMA_CMD);
 			return dma & EDU_DMA_CMD_START ? -ETIMEDOUT : 0;
 		}
-		hw_relax();
+		pci_pause(y);
 	}
 	return 0;
 }

@@ -97,7 +97,7 @@ static void master_off(const struct pci_dev *d)
 }
 
 /* Between two looks: the caller's yield (reset.h, struct pci_yield). */
-static void pause(const struct pci_yield *y)
+void pci_pause(const struct pci_yield *y)
 {
 	if (y) {
 		y->fn(y->ctx);
@@ -111,7 +111,7 @@ static void delay(const struct pci_yield *y, uint64_t ns)
 	uint64_t end = hw_now_ns() + ns;
 
 	while (!hw_time_after(end)) {
-		pause(y);
+		pci_pause(y);
 	}
 }
 
@@ -138,7 +138,7 @@ static int wait_ready(const struct pci_yield *y, const struct pci_dev *d,
 			/* One more look: we may have been away past it. */
 			return answers(d) ? 0 : -ETIMEDOUT;
 		}
-		pause(y);
+		pci_pause(y);
 	}
 	return 0;
 }
@@ -164,7 +164,7 @@ static int wait_pending(const struct pci_yield *y, const struct pci_dev *d,
 			ret = pending_clear(d, exp);
 			return ret ? (ret < 0 ? ret : 0) : -ETIMEDOUT;
 		}
-		pause(y);
+		pci_pause(y);
 	}
 	return ret < 0 ? ret : 0;
 }
@@ -475,7 +475,7 @@ int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
 		ret = do_sbr(y, host, br, timeout_ns);
 	} else if ((hook = find_hook(host, d))) {
 		*used = PCI_QUIESCE_HOOK;
-		ret = hook->quiesce(d, hw_now_ns() + timeout_ns);
+		ret = hook->quiesce(d, hw_now_ns() + timeout_ns, y);
 	} else if (exp) {
 		*used = PCI_QUIESCE_PENDING;
 		ret = wait_pending(y, d, exp, hw_now_ns() + timeout_ns);

@@ -84,15 +84,24 @@ int pci_dev_quiesce(struct pci_host *host, struct pci_dev *d,
 		    enum pci_quiesce_method *used);
 
 /*
+ * Between two looks at a device: y's fn, if any, then a CPU pause.  Every
+ * wait of a method, a quiesce hook's included, goes through it.
+ */
+void pci_pause(const struct pci_yield *y);
+
+/*
  * A device-specific quiesce for the functions with this vendor and device
  * ID.  quiesce() is called with the function's bus mastering off and
  * returns 0 once no DMA it started can still be issued, -ETIMEDOUT at
- * deadline_ns, -ENODEV when it stops answering.
+ * deadline_ns, -ENODEV when it stops answering.  It waits with
+ * pci_pause(y), so the caller's yield runs as in the other methods: the
+ * device may be found gone afterwards.
  */
 struct pci_quiesce_hook {
 	uint16_t vendor;
 	uint16_t device;
-	int (*quiesce)(const struct pci_dev *d, uint64_t deadline_ns);
+	int (*quiesce)(const struct pci_dev *d, uint64_t deadline_ns,
+		       const struct pci_yield *y);
 };
 
 /*

@@ -34,7 +34,8 @@ uint32_t hw_pci_read32(uint16_t seg, uint8_t bus, uint8_t devfn, uint16_t off)
 	return off < 4 ? (uint32_t)DEVICE << 16 | VENDOR : 0;
 }
 
-static int idle(const struct pci_dev *d, uint64_t deadline_ns)
+static int idle(const struct pci_dev *d, uint64_t deadline_ns,
+		const struct pci_yield *y)
 {
 	return 0;
 }

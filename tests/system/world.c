@@ -690,16 +690,24 @@ static void build_dmar(void)
 
 /* ---- the isolation layer ------------------------------------------------ */
 
-/* 05:00.0's driver knows when its engine is idle. */
-static int hook_quiesce(const struct pci_dev *d, uint64_t deadline_ns)
+/*
+ * 05:00.0's driver knows when its engine is idle.  It waits as a driver
+ * does (reset.h, pci_quiesce_hook): with the caller's yield, after which
+ * the card may be gone, as an edu reading all-ones finds it.
+ */
+static int hook_quiesce(const struct pci_dev *d, uint64_t deadline_ns,
+			const struct pci_yield *y)
 {
 	int i = pos_of(d);
 
 	while (i >= 0 && pci_fake_dma_busy(W.cfg_fn[i])) {
+		if (pci_dev_is_gone(d)) {
+			return -ENODEV;
+		}
 		if (hw_time_after(deadline_ns)) {
 			return pci_fake_dma_busy(W.cfg_fn[i]) ? -ETIMEDOUT : 0;
 		}
-		hw_relax();
+		pci_pause(y);
 	}
 	return 0;
 }

@@ -702,6 +702,37 @@ static void test_quiesce_hook_device_gone_meanwhile(void **state)
 	assert_true(took >= 10 * MS && took < TIMEOUT);
 }
 
+/* A yield that pulls the edu out at its third turn, as housekeeping might. */
+static uint8_t *pulled_fn;
+static unsigned int hook_turns;
+
+static void pull_at_third_turn(void *ctx)
+{
+	if (++hook_turns == 3) {
+		pci_fake_gone_at(pulled_fn, pci_fake_now_ns);
+	}
+}
+
+/*
+ * The hook waits with the caller's yield (reset.h, pci_pause()), as the
+ * resets' waits do, so a busy edu holds no CPU; the card pulled during a
+ * turn ends the wait with -ENODEV, not a proof of quiet.
+ */
+static void test_quiesce_hook_yields(void **state)
+{
+	const struct pci_yield y = {.fn = pull_at_third_turn};
+	enum pci_quiesce_method used;
+
+	pulled_fn = edu_stuck();
+	hook_turns = 0;
+	assert_int_equal(
+		pci_dev_quiesce(&host, find(0, 3, 0), TIMEOUT, &y, &used),
+		-ENODEV);
+	assert_int_equal(used, PCI_QUIESCE_HOOK);
+	assert_true(hook_turns >= 3);
+	assert_true(pci_fake_now_ns < TIMEOUT);
+}
+
 /* Without the hook registered, the same edu has no way at all. */
 static void test_quiesce_hook_only_when_registered(void **state)
 {
@@ -1058,6 +1089,7 @@ int main(void)
 		T(test_quiesce_sbr_out_of_memory),
 		T(test_quiesce_no_sbr_without_group),
 		T(test_quiesce_hook_edu),
+		T(test_quiesce_hook_yields),
 		T(test_quiesce_hook_deadline),
 		T(test_quiesce_hook_device_gone_meanwhile),
 		T(test_quiesce_hook_only_when_registered),
