@@ -1294,6 +1294,40 @@ static void test_merge_needs_every_entry(void **state)
 }
 
 /*
+ * A merge that completes the run of the table above: the last 4K page of
+ * a 1 GiB range mapped as 511 2 MiB leaves and 511 4K pages folds its
+ * table into a 2 MiB leaf, and that leaf's table into a 1 GiB leaf, in
+ * the same walk (pgtable.c, vtd_pgtable_merge()), which leaves no merge
+ * asked for behind it.
+ */
+static void test_merge_cascades(void **state)
+{
+	struct model_unit_config cfg = default_cfg();
+	unsigned int idx = add_unit(&cfg);
+	uint64_t ram = model_ram_alloc(SZ_1G, SZ_1G);
+	uint64_t x = 2 * SZ_1G, last = SZ_1G - SZ_4K, pages;
+	rid_t sid = SID(0, 25, 0);
+	struct vtd_domain *d;
+	struct vtd_unit u;
+	struct map_log log;
+
+	d = up_attached(&u, idx, 39, sid);
+	pages = dom_info(d).table_pages;
+	t_map(d, iova_make(x), hpa_make(ram), last, RW);
+	assert_int_equal(dom_info(d).table_pages, pages + 2);
+	t_map(d, iova_make(x + last), hpa_make(ram + last), SZ_4K, RW);
+	assert_int_equal(dom_info(d).table_pages, pages);
+	log = mappings(d);
+	assert_int_equal(log.count, 1);
+	assert_int_equal(log.m[0].page_size, SZ_1G);
+	assert_false(d->pt.merge_pending);
+	assert_int_equal(dma_fill(idx, sid, x + last, 0x5e, 8), 0);
+	assert_int_equal(ram_byte(ram + last), 0x5e);
+	t_unmap(d, iova_make(x), SZ_1G);
+	down_attached(d, &u, sid);
+}
+
+/*
  * Ranges within one level-1 table (pgtable.c, map_one_table()): walked
  * down to without map_level(), refused at a large leaf on the way, the
  * table remembered from its entry 0, merged once its 512 leaves form one
@@ -1636,6 +1670,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_across_tables_flushed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_cascades, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_merge_needs_every_entry,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults_wrap_and_overflow,

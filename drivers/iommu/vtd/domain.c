@@ -775,21 +775,38 @@ static inline int unmap(struct vtd_domain *d, const struct vtd_range *r,
 	return err ? err : serr;
 }
 
-int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
-			    unsigned int count)
+/* Out of line: a one-page unmap saves none of the registers this needs. */
+static __attribute__((noinline)) int unmap_ranges(struct vtd_domain *d,
+						  const struct vtd_range *r,
+						  unsigned int count)
 {
 	return unmap(d, r, count);
 }
 
-/* One page, the common case of an unmap per buffer: unmap() for it. */
-int vtd_domain_unmap(struct vtd_domain *d, iova_t iova, uint64_t len)
+/*
+ * One page, the common case of an unmap per buffer: unmap() for it.  Not
+ * inlined into vtd_domain_unmap_ranges(), whose other callers would then
+ * pay for the registers it saves.
+ */
+__attribute__((noinline)) int vtd_domain_unmap(struct vtd_domain *d,
+					       iova_t iova, uint64_t len)
 {
 	struct vtd_range r = {.iova = iova, .len = len};
 
 	if (len == VTD_PAGE_SIZE) {
 		return unmap(d, &r, 1);
 	}
-	return vtd_domain_unmap_ranges(d, &r, 1);
+	return unmap_ranges(d, &r, 1);
+}
+
+/* A single range takes the path of vtd_domain_unmap(), one page its own. */
+int vtd_domain_unmap_ranges(struct vtd_domain *d, const struct vtd_range *r,
+			    unsigned int count)
+{
+	if (count == 1) {
+		return vtd_domain_unmap(d, r->iova, r->len);
+	}
+	return unmap_ranges(d, r, count);
 }
 
 /*

@@ -233,31 +233,44 @@ static void node_release(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 	hw_free(n);
 }
 
+/* The table of n, 512 leaves of one run, can become one leaf here. */
+static bool mergeable(const struct vtd_pgtable *pt, const struct vtd_pt_node *n,
+		      unsigned int level)
+{
+	return n->run == VTD_PT_ENTRIES && (pt->page_sizes & level_size(level));
+}
+
 /*
  * count leaves were written at first.. in a table of this level, the
  * first being e: the run continues if they are where base puts them, or
- * starts with them if none is left and they fit an aligned range.
+ * starts with them if none is left and they fit an aligned range.  Only
+ * a run that grew can have become mergeable, so only then is a merge
+ * asked for: leaves that start or continue no run cost no more.
  */
-static inline void note_leaves(const struct vtd_pgtable *pt,
-			       struct vtd_pt_node *n, unsigned int level,
-			       unsigned int first, uint64_t e,
-			       unsigned int count)
+static inline void note_leaves(struct vtd_pgtable *pt, struct vtd_pt_node *n,
+			       unsigned int level, unsigned int first,
+			       uint64_t e, unsigned int count)
 {
 	uint64_t off = first * level_size(level);
 	uint64_t addr = e & VTD_SL_ADDR;
 
 	n->present += count;
 	if (n->run) {
-		if (e - off == n->base) {
-			n->run += count;
+		if (e - off != n->base) {
+			return;
 		}
-		return;
-	}
-	/* Alignment first: it fails for most leaves that start no run. */
-	if (bits_is_aligned(addr - off, level_size(level + 1)) && addr >= off &&
-	    level < pt->levels) {
+		n->run += count;
+	} else {
+		/* Alignment first: most leaves that start no run fail it. */
+		if (!bits_is_aligned(addr - off, level_size(level + 1)) ||
+		    addr < off || level >= pt->levels) {
+			return;
+		}
 		n->base = e - off;
 		n->run = count;
+	}
+	if (mergeable(pt, n, level + 1)) {
+		pt->merge_pending = true;
 	}
 }
 
@@ -338,13 +351,6 @@ static bool leaf_fits(const struct vtd_pgtable *pt, unsigned int level,
 	}
 	return (pt->page_sizes & size) && iova_aligned(iova, size) &&
 	       hpa_aligned(hpa, size) && left >= size;
-}
-
-/* The table of n, 512 leaves of one run, can become one leaf here. */
-static bool mergeable(const struct vtd_pgtable *pt, const struct vtd_pt_node *n,
-		      unsigned int level)
-{
-	return n->run == VTD_PT_ENTRIES && (pt->page_sizes & level_size(level));
 }
 
 /*
@@ -439,7 +445,6 @@ static int map_level(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 			pt->hot_iova = iova_align_down(s->iova, level_size(2));
 		}
 		err = map_level(pt, child, level - 1, s);
-		pt->merge_pending |= mergeable(pt, child, level);
 		idx++;
 	}
 	span_flush(pt, table, &w);
@@ -508,7 +513,6 @@ static int map_in_table(struct vtd_pgtable *pt, struct vtd_pt_node *n,
 
 	vtd_flush_table(pt->coherent, &n->table[first],
 			(idx - first) * sizeof(uint64_t));
-	pt->merge_pending |= mergeable(pt, n, 2);
 	return err;
 }
 
@@ -588,7 +592,6 @@ int vtd_pgtable_map_page(struct vtd_pgtable *pt, iova_t iova, hpa_t hpa,
 	/* Counted first: after the store only its flush is left to do. */
 	e = hpa_val(hpa) | prot_bits(pt, prot);
 	note_leaves(pt, n, 1, idx, e, 1);
-	pt->merge_pending |= mergeable(pt, n, 2);
 	vtd_entry_write(p, e);
 	vtd_flush_table(pt->coherent, p, sizeof(*p));
 	return 0;
@@ -643,8 +646,12 @@ void vtd_pgtable_merge(struct vtd_pgtable *pt, iova_t iova, uint64_t len,
 	if (!pt->merge_pending) {
 		return;
 	}
-	pt->merge_pending = false;
+	/*
+	 * Cleared after the walk: the leaves it writes ask for the merge of
+	 * the table above, which the same walk does, bottom up.
+	 */
 	merge_level(pt, pt->root, pt->levels, iova, iova_add(iova, len), freed);
+	pt->merge_pending = false;
 }
 
 /*
