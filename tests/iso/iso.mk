@@ -66,3 +66,24 @@ iso_units_SRCS := tests/iso/test_units.c \
 	$(filter-out tests/iso/world.c,$(ISO_SRCS)) \
 	drivers/iommu/vtd/backend.c $(VTD_SRCS)
 $(B)/host/bin/iso_units: $(ISO_RENAMED)
+
+# kernel/guest.c on the host (tests/iso/test_guest.c): the world's layer is
+# the kernel's (W_KERNEL_IOMMU); guest.c zeroes its memory through the
+# model and its guest objects are counted (memset, hw_zalloc and hw_free
+# renamed to the test's).
+UNIT_TESTS += iso_guest
+iso_guest_SRCS := tests/iso/test_guest.c \
+	$(filter-out tests/iso/world.c,$(ISO_SRCS)) drivers/edu/edu.c \
+	drivers/pci/msi.c drivers/iommu/vtd/backend.c $(VTD_SRCS)
+$(B)/host/iso/guest/world.o: tests/iso/world.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $< (the kernel's iommu)"
+	$(Q)gcc $(HOST_CFLAGS) -DW_KERNEL_IOMMU -c $< -o $@
+$(B)/host/iso/guest/guest.o: kernel/guest.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $< (memset through the model, objects counted)"
+	$(Q)gcc $(HOST_CFLAGS) -Dmemset=guest_test_memset \
+		-Dhw_zalloc=guest_test_zalloc -Dhw_free=guest_test_free \
+		-c $< -o $@
+$(B)/host/bin/iso_guest: $(ISO_RENAMED) $(B)/host/iso/guest/world.o \
+	$(B)/host/iso/guest/guest.o

@@ -209,13 +209,13 @@ static int bring_up(bool inherit, unsigned int units, uint64_t ecap)
 	dmar_table();
 	bc = iommu_be_config_new();
 	assert_non_null(bc);
-	W.im.fault_limit = 64;
-	assert_int_equal(iommu_ats_allow(&W.im, 0, 1, 0), 0);
-	assert_int_equal(iommu_ats_allow(&W.im, 0, 3, 0), 0);
-	assert_int_equal(iommu_ats_allow(&W.im, 0, 6, 0), 0);
-	assert_int_equal(iommu_ats_allow(&W.im, 0, 7, 0), 0);
-	iommu_init(&W.im, &W.dmar, &W.host, bc, &plat);
-	assert_int_equal(W.im.live_units, units);
+	W_IM.fault_limit = 64;
+	assert_int_equal(iommu_ats_allow(&W_IM, 0, 1, 0), 0);
+	assert_int_equal(iommu_ats_allow(&W_IM, 0, 3, 0), 0);
+	assert_int_equal(iommu_ats_allow(&W_IM, 0, 6, 0), 0);
+	assert_int_equal(iommu_ats_allow(&W_IM, 0, 7, 0), 0);
+	iommu_init(&W_IM, &W.dmar, &W.host, bc, &plat);
+	assert_int_equal(W_IM.live_units, units);
 	W.objects = pci_alloc_live;
 	return 0;
 }
@@ -274,13 +274,13 @@ int w_setup_kexec(void **state)
 
 int w_teardown(void **state)
 {
-	struct iommu_be_config *bc = W.im.cfg;
+	struct iommu_be_config *bc = W_IM.cfg;
 	unsigned int i;
 
 	if (getenv("ISO_LOG")) {
 		pci_log_dump();
 	}
-	iommu_fini(&W.im);
+	iommu_fini(&W_IM);
 	iommu_be_config_free(bc);
 	for (i = 0; i < 6 && W.old_pages[i]; i++) {
 		hw_page_free(W.old_pages[i]);
@@ -324,17 +324,17 @@ void w_dma(rid_t rid, uint64_t addr, uint8_t byte, uint32_t len,
 
 static void on_removing(void *ctx, struct pci_dev *d)
 {
-	iommu_device_removing(&W.im, d);
+	iommu_device_removing(&W_IM, d);
 }
 
 static void on_removed(void *ctx, struct pci_dev *d, bool surprise)
 {
-	iommu_device_removed(&W.im, d);
+	iommu_device_removed(&W_IM, d);
 }
 
 static void on_added(void *ctx, struct pci_dev *d)
 {
-	iommu_device_added(&W.im, d);
+	iommu_device_added(&W_IM, d);
 }
 
 static const struct pci_hotplug_ops ops = {
@@ -349,7 +349,7 @@ void w_run(uint64_t ns)
 
 	do {
 		pci_hotplug_poll(&W.host, &ops, NULL);
-		iommu_poll(&W.im);
+		iommu_poll(&W_IM);
 		pci_fake_tick();
 		model_advance(W_MS);
 	} while (model_now() < end);
@@ -364,10 +364,10 @@ struct iommu_owner *w_guest(const char *name, uint64_t *hpa)
 {
 	struct iommu_owner *o;
 
-	assert_int_equal(iommu_owner_new(&W.im, name, &o), 0);
+	assert_int_equal(iommu_owner_new(&W_IM, name, &o), 0);
 	*hpa = model_ram_alloc(W_LEN, W_LEN);
 	memset(hw_phys_to_virt(*hpa), 0, W_LEN);
-	assert_int_equal(iommu_map(&W.im, o, o->dom_id, iova_make(W_GPA),
+	assert_int_equal(iommu_map(&W_IM, o, o->dom_id, iova_make(W_GPA),
 				   hpa_make(*hpa), W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
@@ -379,19 +379,19 @@ struct iommu_owner *w_guest(const char *name, uint64_t *hpa)
 void w_guest_del(struct iommu_owner *o)
 {
 	assert_int_equal(
-		iommu_unmap(&W.im, o, o->dom_id, iova_make(W_GPA), W_LEN), 0);
+		iommu_unmap(&W_IM, o, o->dom_id, iova_make(W_GPA), W_LEN), 0);
 	model_expect_unmap(o, W_GPA, W_LEN);
-	iommu_owner_del(&W.im, o);
+	iommu_owner_del(&W_IM, o);
 }
 
 unsigned int w_domain(uint64_t *hpa)
 {
 	unsigned int id;
 
-	assert_int_equal(iommu_domain_new(&W.im, NULL, &id), 0);
+	assert_int_equal(iommu_domain_new(&W_IM, NULL, &id), 0);
 	*hpa = model_ram_alloc(W_LEN, W_LEN);
 	memset(hw_phys_to_virt(*hpa), 0, W_LEN);
-	assert_int_equal(iommu_map(&W.im, NULL, id, iova_make(W_GPA),
+	assert_int_equal(iommu_map(&W_IM, NULL, id, iova_make(W_GPA),
 				   hpa_make(*hpa), W_LEN,
 				   IOMMU_PROT_READ | IOMMU_PROT_WRITE),
 			 0);
@@ -424,7 +424,7 @@ struct iommu_hold *w_assign_force(struct iommu_owner *o, rid_t rid, bool force)
 {
 	struct iommu_hold *h = NULL;
 	const char *why;
-	int ret = iommu_assign(&W.im, o, w_dev(rid), force, &h, &why);
+	int ret = iommu_assign(&W_IM, o, w_dev(rid), force, &h, &why);
 
 	if (ret) {
 		fail_msg("assign %04x to %s: %d (%s)", rid, o->name, ret,
@@ -437,7 +437,7 @@ struct iommu_hold *w_assign_force(struct iommu_owner *o, rid_t rid, bool force)
 void w_attach(rid_t rid, unsigned int id)
 {
 	const char *why = NULL;
-	int ret = iommu_attach(&W.im, w_dev(rid), id, &why);
+	int ret = iommu_attach(&W_IM, w_dev(rid), id, &why);
 
 	if (ret) {
 		fail_msg("attach %04x to %u: %d (%s)", rid, id, ret,
@@ -451,7 +451,7 @@ void w_unassign(struct iommu_hold *h)
 	if (!pci_dev_is_gone(h->dev)) {
 		expect_attach(h->dev, NULL);
 	}
-	iommu_unassign(&W.im, h);
+	iommu_unassign(&W_IM, h);
 }
 
 unsigned int w_log(enum log_level level, const char *text)

@@ -57,6 +57,18 @@
 #define W_GPA UINT64_C(0x200000)
 #define W_LEN UINT64_C(0x200000)
 
+/*
+ * The isolation layer the machine runs: W.im, or with W_KERNEL_IOMMU the
+ * kernel's, for code that reaches the layer through kernel_get()
+ * (tests/iso/test_guest.c links kernel/guest.c).
+ */
+#ifdef W_KERNEL_IOMMU
+#include "kernel/kernel.h"
+#define W_IM (kernel_get()->iommu)
+#else
+#define W_IM W.im
+#endif
+
 struct world {
 	struct pci_host host;
 	struct dmar dmar;
