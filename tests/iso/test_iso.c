@@ -917,6 +917,32 @@ static void test_fault_charged_to_owner_at_fault_time(void **state)
 	w_guest_del(g);
 }
 
+/*
+ * The same when nothing of the group leaves an attachment first: a device
+ * the kernel holds blocked faults, then is assigned.  The group's owner
+ * changes (kernel to g) with the record unread, and it is still the
+ * kernel's.
+ */
+static void test_fault_before_assign_stays_the_kernels(void **state)
+{
+	uint64_t hg;
+	struct iommu_owner *g = w_guest("g", &hg);
+	struct iommu_hold *h;
+	struct charged c = {0};
+	uint8_t buf[DMA_LEN] = {0};
+
+	assert_int_equal(model_dma_write(0, W_FLR, W_GPA, buf, DMA_LEN),
+			 -EFAULT);
+	h = w_assign(g, W_FLR);
+	iommu_faults(&W.im, charge, &c);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(rid_val(c.sid[0]), rid_val(W_FLR));
+	assert_string_equal(c.owner[0], "kernel");
+	assert_int_equal(g->faults, 0);
+	w_unassign(h);
+	w_guest_del(g);
+}
+
 /* ---- presence, quarantine, reset ---- */
 
 /*
@@ -1302,6 +1328,7 @@ int main(int argc, char **argv)
 		T(test_silent_functions_keep_their_groups),
 		T(test_kernel_drives_only_its_own_devices),
 		T(test_fault_charged_to_owner_at_fault_time),
+		T(test_fault_before_assign_stays_the_kernels),
 		T(test_presence_follows_link),
 		T(test_quarantined_device_poll_is_quiet),
 		T(test_reset_blocks_first),
