@@ -37,6 +37,15 @@ static unsigned int bytes_of(uint64_t hpa, uint8_t byte)
 	return n;
 }
 
+/* A write of byte by rid to W_GPA is refused: rid is blocked. */
+static void assert_blocked(rid_t rid, uint8_t byte)
+{
+	uint8_t buf[DMA_LEN];
+
+	memset(buf, byte, sizeof(buf));
+	assert_int_equal(model_dma_write(0, rid, W_GPA, buf, DMA_LEN), -EFAULT);
+}
+
 /* ---- ownership changes: DMA in flight never reaches the next owner ---- */
 
 /*
@@ -301,13 +310,10 @@ static void test_orderly_removal_blocks_dma(void **state)
 	uint64_t hg;
 	struct iommu_owner *g = w_guest("g", &hg);
 	struct iommu_hold *h = w_assign(g, W_CARD);
-	uint8_t buf[DMA_LEN];
 
 	assert_true(iommu_device_removing(&W.im, w_dev(W_CARD)));
 	model_expect_detach(0, W_CARD);
-	memset(buf, 0x41, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_CARD, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_CARD, 0x41);
 	assert_int_equal(bytes_of(hg, 0x41), 0);
 	/* Nothing attached: nothing to block, and it says so. */
 	assert_false(iommu_device_removing(&W.im, w_dev(W_FLR)));
@@ -339,34 +345,48 @@ static void test_surprise_removal_clears_entries(void **state)
 {
 	uint64_t hc;
 	unsigned int id = w_domain(&hc);
-	uint8_t buf[DMA_LEN];
 
 	w_attach(W_CARD, id);
 	pull(W.slot_card);
-	memset(buf, 0x51, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_CARD, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_CARD, 0x51);
 	assert_int_equal(bytes_of(hc, 0x51), 0);
 	assert_false(iommu_pending(&W.im));
 }
 
 /*
- * Settle waits that yield (docs/design.md, "Waits that yield"): the first
- * yield of a reset's 100 ms checks the card is blocked already, then pulls
- * it and lets housekeeping run, as the kernel's tick would.
+ * Settle waits that yield (docs/design.md, "Waits that yield"): the test
+ * gives the layer a yield whose first turn checks and changes the world
+ * as housekeeping might, as the kernel's tick would; later turns count.
  */
 static unsigned int settle_yields;
+static void (*first_turn)(void *ctx);
 
+static void settle_turn(void *ctx)
+{
+	if (!settle_yields++) {
+		first_turn(ctx);
+	}
+}
+
+/* Settle waits from now on run fn(ctx) at their first turn, then count. */
+static void yield_to(void (*fn)(void *ctx), void *ctx)
+{
+	settle_yields = 0;
+	first_turn = fn;
+	W.im.yield = (struct pci_yield){.fn = settle_turn, .ctx = ctx};
+}
+
+/* No more yields; the wait went on after the first turn. */
+static void yield_stop(void)
+{
+	W.im.yield.fn = NULL;
+	assert_true(settle_yields > 1);
+}
+
+/* The card, blocked already, is pulled and found gone. */
 static void pull_card_once(void *ctx)
 {
-	uint8_t buf[DMA_LEN];
-
-	if (settle_yields++) {
-		return;
-	}
-	memset(buf, 0x5c, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_CARD, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_CARD, 0x5c);
 	pull(W.slot_card);
 	assert_true(pci_dev_is_gone(ctx));
 }
@@ -386,16 +406,14 @@ static void test_removed_while_proven_quiet(void **state)
 	uint64_t hg;
 
 	g = w_guest("g", &hg);
-	settle_yields = 0;
-	W.im.yield = (struct pci_yield){.fn = pull_card_once, .ctx = d};
+	yield_to(pull_card_once, d);
 	assert_int_equal(iommu_assign(&W.im, g, d, false, &h, &why), -ENODEV);
-	assert_true(settle_yields > 1);
+	yield_stop();
 	assert_null(h);
 	assert_string_equal(why, "removed while it was being quiesced");
 	assert_int_equal(g->groups, 0);
 	assert_int_equal(bytes_of(hg, 0x5c), 0);
 	pci_dev_put(d);
-	W.im.yield.fn = NULL;
 	insert(W.slot_card);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_CARD), &owner),
 			 IOMMU_OWNER_KERNEL);
@@ -410,13 +428,11 @@ static void test_removed_during_reset(void **state)
 	struct pci_dev *d = pci_dev_get(w_dev(W_CARD));
 	const char *method;
 
-	settle_yields = 0;
-	W.im.yield = (struct pci_yield){.fn = pull_card_once, .ctx = d};
+	yield_to(pull_card_once, d);
 	assert_int_equal(iommu_reset(&W.im, d, &method), -ENODEV);
-	assert_true(settle_yields > 1);
+	yield_stop();
 	assert_string_equal(method, "removed during the reset");
 	pci_dev_put(d);
-	W.im.yield.fn = NULL;
 	assert_false(iommu_pending(&W.im));
 }
 
@@ -440,11 +456,9 @@ static void test_removed_while_unassigned(void **state)
 
 	g = w_guest("g", &hg);
 	h = w_assign(g, W_CARD);
-	settle_yields = 0;
-	W.im.yield = (struct pci_yield){.fn = pull_card_once, .ctx = h->dev};
+	yield_to(pull_card_once, h->dev);
 	w_unassign(h);
-	W.im.yield.fn = NULL;
-	assert_true(settle_yields > 1);
+	yield_stop();
 	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
 	assert_int_equal(g->groups, 0);
 	assert_int_equal(iommu_counts(&W.im).groups, 0);
@@ -476,14 +490,7 @@ static void acs_pair_off(void)
  */
 static void regroup_acs_once(void *ctx)
 {
-	uint8_t buf[DMA_LEN];
-
-	if (settle_yields++) {
-		return;
-	}
-	memset(buf, 0x5d, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_ACS1, 0x5d);
 	acs_pair_off();
 	pull(W.slot_card);
 	assert_ptr_equal(pci_group_of(w_dev(W_ACS1)),
@@ -512,11 +519,9 @@ static void test_group_changed_while_unassigned(void **state)
 	g2 = w_guest("g2", &hg2);
 	h = w_assign(g, W_ACS1);
 	h2 = w_assign(g2, W_ACS0);
-	settle_yields = 0;
-	W.im.yield = (struct pci_yield){.fn = regroup_acs_once};
+	yield_to(regroup_acs_once, NULL);
 	w_unassign(h);
-	W.im.yield.fn = NULL;
-	assert_true(settle_yields > 1);
+	yield_stop();
 	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
 	assert_int_equal(g->groups, 0);
 	assert_int_equal(g2->groups, 1);
@@ -524,9 +529,7 @@ static void test_group_changed_while_unassigned(void **state)
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS1), &owner),
 			 IOMMU_OWNER_NAMED);
 	assert_string_equal(owner, "g2");
-	memset(buf, 0x5e, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_ACS1, 0x5e);
 	assert_int_equal(bytes_of(hg, 0x5e) + bytes_of(hg2, 0x5e), 0);
 	memset(buf, 0x5f, sizeof(buf));
 	assert_int_equal(model_dma_write(0, W_ACS0, W_GPA, buf, DMA_LEN), 0);
@@ -539,14 +542,7 @@ static void test_group_changed_while_unassigned(void **state)
 /* The first yield checks the device is blocked, then quarantines it. */
 static void quarantine_once(void *ctx)
 {
-	uint8_t buf[DMA_LEN];
-
-	if (settle_yields++) {
-		return;
-	}
-	memset(buf, 0x63, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_FLR, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_FLR, 0x63);
 	assert_int_equal(iommu_quarantine(&W.im, ctx, "a fault storm"), 0);
 }
 
@@ -563,26 +559,21 @@ static void test_quarantined_while_unassigned(void **state)
 	unsigned int warned = w_log(LOG_WARN, text);
 	struct iommu_owner *g;
 	struct iommu_hold *h;
-	uint8_t buf[DMA_LEN];
 	const char *owner;
 	uint64_t hg;
 
 	g = w_guest("g", &hg);
 	h = w_assign(g, W_FLR);
-	settle_yields = 0;
-	W.im.yield = (struct pci_yield){.fn = quarantine_once, .ctx = h->dev};
+	yield_to(quarantine_once, h->dev);
 	w_unassign(h);
-	W.im.yield.fn = NULL;
-	assert_true(settle_yields > 1);
+	yield_stop();
 	assert_int_equal(w_log(LOG_WARN, text), warned + 1);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_FLR), &owner),
 			 IOMMU_OWNER_QUARANTINE);
 	assert_int_equal(iommu_claim(&W.im, w_dev(W_FLR), "x", false), -EPERM);
 	assert_int_equal(g->groups, 0);
 	assert_int_equal(iommu_counts(&W.im).groups, 1);
-	memset(buf, 0x60, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_FLR, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_FLR, 0x60);
 	assert_int_equal(bytes_of(hg, 0x60), 0);
 	assert_int_equal(iommu_reset(&W.im, w_dev(W_FLR), &owner), 0);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_FLR), &owner),
@@ -598,12 +589,7 @@ static void check_member_once(void *ctx)
 {
 	uint8_t buf[DMA_LEN];
 
-	if (settle_yields++) {
-		return;
-	}
-	memset(buf, 0x61, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_ACS0, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_ACS0, 0x61);
 	memset(buf, 0x62, sizeof(buf));
 	assert_int_equal(model_dma_write(0, W_ACS1, W_GPA, buf, DMA_LEN), 0);
 }
@@ -626,11 +612,9 @@ static void test_member_unassigned_yields(void **state)
 	g = w_guest("g", &hg);
 	h0 = w_assign(g, W_ACS0);
 	h1 = w_assign(g, W_ACS1);
-	settle_yields = 0;
-	W.im.yield = (struct pci_yield){.fn = check_member_once};
+	yield_to(check_member_once, NULL);
 	w_unassign(h0);
-	W.im.yield.fn = NULL;
-	assert_true(settle_yields > 1);
+	yield_stop();
 	assert_int_equal(bytes_of(hg, 0x61), 0);
 	assert_int_equal(bytes_of(hg, 0x62), DMA_LEN);
 	assert_int_equal(iommu_owner_of(&W.im, w_dev(W_ACS0), &owner),
@@ -1008,15 +992,12 @@ static void test_reset_blocks_first(void **state)
 	uint64_t hc;
 	unsigned int id = w_domain(&hc);
 	const char *method;
-	uint8_t buf[DMA_LEN];
 
 	w_attach(W_ATS, id);
 	assert_int_equal(iommu_reset(&W.im, w_dev(W_ATS), &method), 0);
 	assert_string_equal(method, "flr");
 	model_expect_detach(0, W_ATS);
-	memset(buf, 0x81, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_ATS, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_ATS, 0x81);
 	assert_int_equal(bytes_of(hc, 0x81), 0);
 	assert_int_equal(w_log(LOG_INFO, "0000:01:00.0: ATS on"), 1);
 }
@@ -1287,14 +1268,11 @@ static void test_detach_of_alias_member_detaches_shared_id(void **state)
 {
 	uint64_t hc;
 	unsigned int id = w_domain(&hc);
-	uint8_t buf[DMA_LEN];
 	const char *why;
 
 	assert_int_equal(iommu_attach(&W.im, w_dev(W_ALIAS1), id, &why), 0);
 	assert_int_equal(iommu_detach(&W.im, w_dev(W_ALIAS1)), 0);
-	memset(buf, 0xe4, sizeof(buf));
-	assert_int_equal(model_dma_write(0, W_ALIAS0, W_GPA, buf, DMA_LEN),
-			 -EFAULT);
+	assert_blocked(W_ALIAS0, 0xe4);
 	assert_int_equal(bytes_of(hc, 0xe4), 0);
 }
 
